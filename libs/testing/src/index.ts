@@ -1,0 +1,2 @@
+export { createTestDatabase, testPostgresUrl, testRedisUrl, uniqueRedisPrefix, uniqueSuffix, type TestDatabase } from './infra';
+export { waitFor, withDeadline } from './wait';
