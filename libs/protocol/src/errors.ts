@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * Every error a client can receive, over REST or WebSocket. The code is the contract: messages are for
+ * humans and may change. `retryable` tells a client whether sending the same request again can succeed
+ * (after `retry_after_ms` when given); `http` is the status REST answers with.
+ */
+export const ERROR_CODES = {
+  VALIDATION_ERROR: { retryable: false, http: 400, meaning: 'The message or body is malformed; `field` names the offending field. Fix the request.' },
+  UNAUTHENTICATED: { retryable: false, http: 401, meaning: 'No valid access or join token. Obtain a new token, then retry.' },
+  PERMISSION_DENIED: { retryable: false, http: 403, meaning: 'Your role in the session does not allow this action.' },
+  NOT_FOUND: { retryable: false, http: 404, meaning: 'The session, document, invite or participant does not exist (or is no longer retained).' },
+  CONFLICT: { retryable: false, http: 409, meaning: 'The request conflicts with the current state (e.g. already exists, or the document must be reloaded).' },
+  PAYLOAD_TOO_LARGE: { retryable: false, http: 413, meaning: 'The message exceeds the size limit for its kind.' },
+  RATE_LIMITED: { retryable: true, http: 429, meaning: 'Too many requests; retry after `retry_after_ms`.' },
+  SESSION_FULL: { retryable: true, http: 409, meaning: 'The session has reached its participant limit; retry when someone leaves.' },
+  SERVER_ERROR: { retryable: true, http: 500, meaning: 'An unexpected error on our side; retry with backoff.' },
+  UNAVAILABLE: { retryable: true, http: 503, meaning: 'A backing service did not answer in time; retry with backoff.' },
+} as const satisfies Record<string, { retryable: boolean; http: number; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export const errorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+export function isRetryable(code: ErrorCode): boolean {
+  return ERROR_CODES[code].retryable;
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].http;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
+}
+
+/** Optional structured details an error may carry on the wire. */
+export interface ErrorDetails {
+  /** The offending field (dot path) of a VALIDATION_ERROR. */
+  field?: string;
+  /** When to retry a RATE_LIMITED request. */
+  retry_after_ms?: number;
+}
+
+/**
+ * The one error type domain code throws. Transports map it to their own shape exactly once (the WebSocket
+ * `error` message, the REST `{code, message}` body); domain code never throws framework exceptions.
+ */
+export class ChorusError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message);
+    this.name = 'ChorusError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get retryable(): boolean {
+    return isRetryable(this.code);
+  }
+
+  static validation(field: string, message: string): ChorusError {
+    return new ChorusError('VALIDATION_ERROR', message, { field });
+  }
+
+  /**
+   * Rebuilds a ChorusError from anything carrying `{code, message}` (e.g. an error that crossed the service
+   * transport as plain data). Anything else becomes SERVER_ERROR without leaking its text.
+   */
+  static from(value: unknown): ChorusError {
+    if (value instanceof ChorusError) return value;
+    if (typeof value === 'object' && value !== null) {
+      const v = value as { code?: unknown; message?: unknown; details?: unknown; field?: unknown; retry_after_ms?: unknown };
+      if (isErrorCode(v.code)) {
+        const details: ErrorDetails = {};
+        const source = (typeof v.details === 'object' && v.details !== null ? v.details : v) as { field?: unknown; retry_after_ms?: unknown };
+        if (typeof source.field === 'string') details.field = source.field;
+        if (typeof source.retry_after_ms === 'number') details.retry_after_ms = source.retry_after_ms;
+        return new ChorusError(v.code, typeof v.message === 'string' ? v.message : v.code, details);
+      }
+    }
+    return new ChorusError('SERVER_ERROR', 'Internal error; retry with backoff. If it persists, report it with the time of the request.');
+  }
+
+  /** The wire form: `{type: 'error', code, message, retryable, field?, retry_after_ms?, id?}`. */
+  toWire(id?: MessageId): ErrorMessage {
+    return {
+      type: 'error',
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.details.field !== undefined ? { field: this.details.field } : {}),
+      ...(this.details.retry_after_ms !== undefined ? { retry_after_ms: this.details.retry_after_ms } : {}),
+      ...(id !== undefined ? { id } : {}),
+    };
+  }
+}
+
+export const messageIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
+export type MessageId = z.infer<typeof messageIdSchema>;
+
+export const errorMessageSchema = z.strictObject({
+  type: z.literal('error'),
+  id: messageIdSchema.optional(),
+  code: errorCodeSchema,
+  message: z.string(),
+  retryable: z.boolean(),
+  field: z.string().optional(),
+  retry_after_ms: z.number().int().nonnegative().optional(),
+});
+export type ErrorMessage = z.infer<typeof errorMessageSchema>;

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { errorMessageSchema, messageIdSchema } from './errors';
+import {
+  chatTextSchema,
+  joinTokenSchema,
+  participantSchema,
+  peerIdSchema,
+  seqSchema,
+  sessionIdSchema,
+  timestampSchema,
+} from './fields';
+import { PROTOCOL_VERSION } from './version';
+
+// Every message is `{type, id?, ...snake_case fields}`. Client messages are strict (an unknown field is a
+// VALIDATION_ERROR naming it, so typos surface at once); the `id` of a request is echoed by its reply.
+
+const id = messageIdSchema.optional();
+
+// ---- client → server requests (Socket.IO: `emit(type, payload, ack)`) ----
+
+export const joinSchema = z.strictObject({
+  type: z.literal('join'),
+  id,
+  session_id: sessionIdSchema,
+  peer_id: peerIdSchema,
+  join_token: joinTokenSchema,
+  /** The last session `seq` this client saw; the server replays every durable event after it. */
+  last_seq: seqSchema.optional(),
+});
+
+export const leaveSchema = z.strictObject({ type: z.literal('leave'), id, session_id: sessionIdSchema });
+
+export const chatMessageRequestSchema = z.strictObject({
+  type: z.literal('chat_message'),
+  id,
+  session_id: sessionIdSchema,
+  message: chatTextSchema,
+});
+
+export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
+
+// ---- server → client replies and pushes ----
+
+export const helloSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol_version: z.literal(PROTOCOL_VERSION),
+  node_id: z.string(),
+  /** Per-kind message size limits in bytes, so clients can check before sending. */
+  limits: z.record(z.string(), z.number().int().positive()),
+});
+
+export const joinedSchema = z.strictObject({
+  type: z.literal('joined'),
+  id,
+  session_id: sessionIdSchema,
+  peer_id: peerIdSchema,
+  participants: z.array(participantSchema),
+  /** The session stream position after the replayed events: the client's new `last_seq`. */
+  seq: seqSchema,
+  /** False when `last_seq` was beyond retention: the client must reload its session state. */
+  recovered: z.boolean(),
+});
+
+export const leftSchema = z.strictObject({ type: z.literal('left'), id, session_id: sessionIdSchema });
+
+export const peerJoinedSchema = z.strictObject({
+  type: z.literal('peer_joined'),
+  session_id: sessionIdSchema,
+  ...participantSchema.shape,
+  seq: seqSchema,
+});
+
+export const peerLeftSchema = z.strictObject({
+  type: z.literal('peer_left'),
+  session_id: sessionIdSchema,
+  peer_id: peerIdSchema,
+  user_id: participantSchema.shape.user_id,
+  seq: seqSchema,
+});
+
+export const chatMessageEventSchema = z.strictObject({
+  type: z.literal('chat_message'),
+  id,
+  session_id: sessionIdSchema,
+  peer_id: peerIdSchema,
+  user_id: participantSchema.shape.user_id,
+  display_name: participantSchema.shape.display_name,
+  message: chatTextSchema,
+  timestamp: timestampSchema,
+  seq: seqSchema,
+});
+
+export const pongSchema = z.strictObject({ type: z.literal('pong'), id, timestamp: timestampSchema });
+
+export { errorMessageSchema };

@@ -1,0 +1,59 @@
+import type { z } from 'zod';
+import { errorMessageSchema } from './errors';
+import {
+  chatMessageEventSchema,
+  chatMessageRequestSchema,
+  helloSchema,
+  joinSchema,
+  joinedSchema,
+  leaveSchema,
+  leftSchema,
+  peerJoinedSchema,
+  peerLeftSchema,
+  pingSchema,
+  pongSchema,
+} from './messages';
+
+/**
+ * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
+ * `type` of the successful reply its ack receives (failures always reply with `error`).
+ */
+export const CLIENT_MESSAGES = {
+  join: { schema: joinSchema, maxBytes: 8 * 1024, reply: 'joined' },
+  leave: { schema: leaveSchema, maxBytes: 1024, reply: 'left' },
+  chat_message: { schema: chatMessageRequestSchema, maxBytes: 40 * 1024, reply: 'chat_message' },
+  ping: { schema: pingSchema, maxBytes: 256, reply: 'pong' },
+} as const;
+
+/** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
+export const SERVER_MESSAGES = {
+  hello: helloSchema,
+  joined: joinedSchema,
+  left: leftSchema,
+  peer_joined: peerJoinedSchema,
+  peer_left: peerLeftSchema,
+  chat_message: chatMessageEventSchema,
+  pong: pongSchema,
+  error: errorMessageSchema,
+} as const;
+
+export type ClientMessageType = keyof typeof CLIENT_MESSAGES;
+export type ServerMessageType = keyof typeof SERVER_MESSAGES;
+export type ClientMessageOf<T extends ClientMessageType> = z.infer<(typeof CLIENT_MESSAGES)[T]['schema']>;
+export type ServerMessageOf<T extends ServerMessageType> = z.infer<(typeof SERVER_MESSAGES)[T]>;
+export type ClientMessage = { [T in ClientMessageType]: ClientMessageOf<T> }[ClientMessageType];
+export type ServerMessage = { [T in ServerMessageType]: ServerMessageOf<T> }[ServerMessageType];
+/** The successful reply a request of type T is acked with. */
+export type ReplyOf<T extends ClientMessageType> = ServerMessageOf<(typeof CLIENT_MESSAGES)[T]['reply']>;
+
+/** The largest inbound message of any kind: the transport-level cap (Socket.IO `maxHttpBufferSize`). */
+export const MAX_CLIENT_MESSAGE_BYTES = Math.max(...Object.values(CLIENT_MESSAGES).map((m) => m.maxBytes));
+
+export function isClientMessageType(type: unknown): type is ClientMessageType {
+  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(CLIENT_MESSAGES, type);
+}
+
+/** Limits announced to clients in `hello`. */
+export function clientMessageLimits(): Record<string, number> {
+  return Object.fromEntries(Object.entries(CLIENT_MESSAGES).map(([type, m]) => [type, m.maxBytes]));
+}
