@@ -1,3 +1,4 @@
+import { baseNormalize } from './base-type';
 import { codePointLength, findLoneSurrogate } from './unicode';
 import { TextOp, TextOpComponent } from './text-op';
 
@@ -77,9 +78,16 @@ const isCount = (n: number): boolean => Number.isSafeInteger(n) && n > 0;
 
 /**
  * Shape and size checks that need no document: run this before `transformAgainst` (transform assumes a
- * well-formed op). On success the value is typed as a TextOp.
+ * well-formed op). On success, `op` is the canonical form (adjacent inserts and adjacent deletes merged):
+ * store and forward that one.
  */
 export function validateOpShape(op: unknown, limits?: Partial<OpLimits>): OpValidation {
+  const shape = checkShape(op, limits);
+  return shape.ok ? { ok: true, op: baseNormalize(shape.op) } : shape;
+}
+
+/** Returns the op as given (not normalized): text checks must see every `{d:'str'}` before merging drops text. */
+function checkShape(op: unknown, limits?: Partial<OpLimits>): OpValidation {
   const { maxComponents, maxOpChars } = withDefaults(limits);
   if (!Array.isArray(op)) return fail('not_array', 'op', 'an op must be an array of components');
   if (op.length > maxComponents) {
@@ -135,11 +143,11 @@ function advance(doc: string, from: number, points: number): number {
 /**
  * Full validation of `op` against the document it will be applied to: shape and size (see `validateOpShape`),
  * skips and deletes within the document, `{d:'str'}` equal to the text it removes, and the resulting document
- * size. An op accepted here applies without error and without truncation.
+ * size. An op accepted here applies without error and without truncation. On success, `op` is canonical.
  */
 export function validateOp(doc: string, op: unknown, limits?: Partial<OpLimits>): OpValidation {
   if (typeof doc !== 'string') return fail('bad_document', 'doc', 'the document must be a string');
-  const shape = validateOpShape(op, limits);
+  const shape = checkShape(op, limits);
   if (!shape.ok) return shape;
   let i = 0; // UTF-16 index into doc
   let pos = 0; // code points consumed from doc
@@ -169,7 +177,7 @@ export function validateOp(doc: string, op: unknown, limits?: Partial<OpLimits>)
     const after = codePointLength(doc) + delta;
     if (after > maxDocLength) return fail('doc_too_large', 'op', `the document would have ${after} characters (limit ${maxDocLength})`);
   }
-  return shape;
+  return { ok: true, op: baseNormalize(shape.op) };
 }
 
 /** `validateOp` that throws an OtValidationError instead; returns the typed op. */
