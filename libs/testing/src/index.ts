@@ -1,2 +1,3 @@
 export { createTestDatabase, testPostgresUrl, testRedisUrl, uniqueRedisPrefix, uniqueSuffix, type TestDatabase } from './infra';
 export { waitFor, withDeadline } from './wait';
+export { startTsProcess, type RunningProcess } from './process';

@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@chorus/database';
+import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
+
+/** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
+@Module({})
+export class ConflictAppModule {
+  static register(runtime: Runtime): DynamicModule {
+    const url = requireDatabase(runtime);
+    return {
+      module: ConflictAppModule,
+      imports: [
+        TypeOrmModule.forRoot(dataSourceOptions(CONFLICT_DATA_SOURCE, url, runtime.dbPoolMax)),
+        HealthModule.register({
+          inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
+          useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],
+        }),
+      ],
+    };
+  }
+}
+
+function requireDatabase(runtime: Runtime): string {
+  if (runtime.databaseUrl === undefined) throw new Error('The conflict service needs Postgres: set DATABASE_URL.');
+  return runtime.databaseUrl;
+}

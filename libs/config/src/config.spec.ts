@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './config';
+import { VARIABLES } from './variables';
+
+describe('loadConfig', () => {
+  it('boots standalone with no environment at all, using embedded defaults', () => {
+    const config = loadConfig('standalone', {});
+    expect(config).toMatchObject({
+      role: 'standalone',
+      http: { host: '0.0.0.0', port: 3000 },
+      database: { url: undefined, dataDir: '.chorus-data' },
+      redis: { url: undefined, prefix: 'chorus' },
+      log: { level: 'log', format: 'text' },
+    });
+    expect(config.nodeId).toMatch(/^standalone-/);
+  });
+
+  it('gives each app its own default port and requires its servers', () => {
+    const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/chorus', REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig('session', env).http.port).toBe(3001);
+    expect(loadConfig('presence', env).http.port).toBe(3002);
+    expect(loadConfig('conflict', env).log.format).toBe('json');
+    expect(() => loadConfig('gateway', {})).toThrow(/REDIS_URL is required when running as "gateway"/);
+  });
+
+  it('lists every bad variable at once and never echoes a URL that may hold a password', () => {
+    let error: unknown;
+    try {
+      loadConfig('session', { PORT: 'eighty', REDIS_URL: 'http://x', DATABASE_URL: 'postgres//user:s3cret@host', LOG_LEVEL: 'loud' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.map((p) => p.variable).sort();
+    expect(problems).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('lets a command-line override win over the environment', () => {
+    expect(loadConfig('standalone', { CHORUS_DATA_DIR: '/a' }, { CHORUS_DATA_DIR: '/b' }).database.dataDir).toBe('/b');
+  });
+
+  it('is documented: README.md has a row for every variable', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    for (const name of Object.keys(VARIABLES)) expect({ name, documented: readme.includes(`| \`${name}\``) }).toEqual({ name, documented: true });
+  });
+});

@@ -1,0 +1,61 @@
+import { VARIABLES, type AppRole, type LogLevel, type VariableName } from './variables';
+
+/** The typed configuration of one process. Built once at start-up by `loadConfig`, then passed around. */
+export interface ChorusConfig {
+  readonly role: AppRole;
+  readonly nodeId: string;
+  readonly http: { readonly host: string; readonly port: number };
+  /** `url` undefined: standalone with an embedded Postgres under `dataDir`. */
+  readonly database: { readonly url: string | undefined; readonly poolMax: number; readonly dataDir: string };
+  /** `url` undefined: standalone with in-process equivalents of Redis. */
+  readonly redis: { readonly url: string | undefined; readonly prefix: string };
+  readonly log: { readonly level: LogLevel; readonly format: 'json' | 'text' };
+  readonly shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly role: AppRole,
+    readonly problems: ReadonlyArray<{ variable: string; problem: string }>,
+  ) {
+    super(
+      `Invalid configuration for "${role}" (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.variable} ${p.problem}`).join('\n') +
+        '\nSee the configuration table in README.md.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Validates the environment for one role and returns the typed config, or throws a ConfigError that lists
+ * every bad variable at once (not just the first). `overrides` carries command-line flags.
+ */
+export function loadConfig(role: AppRole, env: Env = process.env, overrides: Partial<Record<VariableName, string>> = {}): ChorusConfig {
+  const problems: { variable: string; problem: string }[] = [];
+  const values = {} as Record<VariableName, unknown>;
+  for (const name of Object.keys(VARIABLES) as VariableName[]) {
+    const spec = VARIABLES[name];
+    const raw = overrides[name] ?? env[name];
+    if (!(spec.roles as readonly AppRole[]).includes(role)) continue;
+    const parsed = spec.parse(raw, role);
+    if ('problem' in parsed) problems.push({ variable: name, problem: parsed.problem });
+    else values[name] = parsed.value;
+  }
+  if (problems.length > 0) throw new ConfigError(role, problems);
+  const v = values as {
+    PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; REDIS_URL?: string; REDIS_PREFIX: string;
+    CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
+  };
+  return {
+    role,
+    nodeId: v.NODE_ID,
+    http: { host: v.HOST, port: v.PORT },
+    database: { url: v.DATABASE_URL, poolMax: v.DB_POOL_MAX ?? 10, dataDir: v.CHORUS_DATA_DIR ?? '.chorus-data' },
+    redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
+    log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+  };
+}

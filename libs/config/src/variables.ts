@@ -1,0 +1,125 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+/** The process roles Chorus runs as: the four apps, or all of them in one standalone process. */
+export type AppRole = 'standalone' | 'gateway' | 'session' | 'presence' | 'conflict';
+export const APP_ROLES: readonly AppRole[] = ['standalone', 'gateway', 'session', 'presence', 'conflict'];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Result of parsing one variable: a value, or a human-readable problem. */
+type Parse<T> = { value: T } | { problem: string };
+
+export interface VariableSpec<T> {
+  /** What it does, its default, and why that default (rendered into the README's configuration table). */
+  readonly doc: string;
+  /** Roles that read it; others ignore it. */
+  readonly roles: readonly AppRole[];
+  parse(raw: string | undefined, role: AppRole): Parse<T>;
+}
+
+const ALL = APP_ROLES;
+const DB_OWNERS: readonly AppRole[] = ['standalone', 'session', 'conflict'];
+
+function int(min: number, max: number, fallback: (role: AppRole) => number) {
+  return (raw: string | undefined, role: AppRole): Parse<number> => {
+    if (raw === undefined || raw === '') return { value: fallback(role) };
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) return { problem: `must be an integer from ${min} to ${max}, got "${raw}"` };
+    return { value: n };
+  };
+}
+
+function url(protocols: readonly string[], required: (role: AppRole) => boolean) {
+  return (raw: string | undefined, role: AppRole): Parse<string | undefined> => {
+    if (raw === undefined || raw === '') {
+      return required(role) ? { problem: `is required when running as "${role}" (e.g. ${protocols[0]}//host:port/…)` } : { value: undefined };
+    }
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) return { problem: `must use ${protocols.join(' or ')}, got "${parsed.protocol}"` };
+      return { value: raw };
+    } catch {
+      // The raw value may embed a password: never echo it.
+      return { problem: 'is not a valid URL' };
+    }
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[], fallback: (role: AppRole) => T) {
+  return (raw: string | undefined, role: AppRole): Parse<T> => {
+    if (raw === undefined || raw === '') return { value: fallback(role) };
+    return (values as readonly string[]).includes(raw) ? { value: raw as T } : { problem: `must be one of ${values.join(', ')}, got "${raw}"` };
+  };
+}
+
+function text(pattern: RegExp, hint: string, fallback: (role: AppRole) => string) {
+  return (raw: string | undefined, role: AppRole): Parse<string> => {
+    if (raw === undefined || raw === '') return { value: fallback(role) };
+    return pattern.test(raw) ? { value: raw } : { problem: `${hint}, got "${raw}"` };
+  };
+}
+
+const DEFAULT_PORTS: Record<AppRole, number> = { standalone: 3000, gateway: 3000, session: 3001, presence: 3002, conflict: 3003 };
+
+/** Every environment variable Chorus reads. Nothing else in the code base reads `process.env`. */
+export const VARIABLES = {
+  PORT: {
+    doc: 'HTTP port (REST, WebSocket, health, metrics). Default 3000 for standalone and gateway; 3001 session, 3002 presence, 3003 conflict, so all apps can run side by side on one machine.',
+    roles: ALL,
+    parse: int(0, 65535, (role) => DEFAULT_PORTS[role]),
+  },
+  HOST: {
+    doc: 'Interface to listen on. Default 0.0.0.0 (all interfaces, as a container needs).',
+    roles: ALL,
+    parse: text(/^[\w.:-]+$/, 'must be a host name or address', () => '0.0.0.0'),
+  },
+  DATABASE_URL: {
+    doc: 'Postgres connection string (postgres://user:pass@host:5432/db). Required by session and conflict. Standalone without it runs an embedded Postgres (PGlite) under CHORUS_DATA_DIR.',
+    roles: DB_OWNERS,
+    parse: url(['postgres:', 'postgresql:'], (role) => role !== 'standalone'),
+  },
+  DB_POOL_MAX: {
+    doc: 'Postgres connections per process. Default 10; the embedded Postgres caps it at 8 (its socket server serialises queries anyway).',
+    roles: DB_OWNERS,
+    parse: int(1, 200, () => 10),
+  },
+  REDIS_URL: {
+    doc: 'Redis connection string (redis://host:6379). Required by every app run as a separate service. Standalone without it uses in-process equivalents (transport, presence, rate limits, fan-out).',
+    roles: ALL,
+    parse: url(['redis:', 'rediss:'], (role) => role !== 'standalone'),
+  },
+  REDIS_PREFIX: {
+    doc: 'Prefix of every Redis key and stream, so several deployments (or test runs) can share one Redis. Default "chorus".',
+    roles: ALL,
+    parse: text(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_" or "-"', () => 'chorus'),
+  },
+  CHORUS_DATA_DIR: {
+    doc: 'Standalone only: where the embedded Postgres keeps its data. Default ./.chorus-data (also settable with `npm start -- --data-dir DIR`).',
+    roles: ['standalone'],
+    parse: text(/^.+$/, 'must be a path', () => '.chorus-data'),
+  },
+  NODE_ID: {
+    doc: 'This process\'s identity in logs, transport consumer names and metrics. Default "<role>-<hostname>-<random>", unique per process even when every container is pid 1.',
+    roles: ALL,
+    parse: text(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 characters of letters, digits, ".", "_", ":" or "-"', (role) => `${role}-${hostname()}-${randomBytes(3).toString('hex')}`),
+  },
+  LOG_LEVEL: {
+    doc: `Lowest log level written: ${LOG_LEVELS.join(', ')}. Default "log".`,
+    roles: ALL,
+    parse: oneOf(LOG_LEVELS, () => 'log'),
+  },
+  LOG_FORMAT: {
+    doc: 'json (one JSON object per line, for log collectors) or text (for a terminal). Default text for standalone, json for the separate apps.',
+    roles: ALL,
+    parse: oneOf(['json', 'text'] as const, (role) => (role === 'standalone' ? 'text' : 'json')),
+  },
+  SHUTDOWN_GRACE_MS: {
+    doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',
+    roles: ALL,
+    parse: int(0, 600_000, () => 10_000),
+  },
+} satisfies Record<string, VariableSpec<unknown>>;
+
+export type VariableName = keyof typeof VARIABLES;

@@ -1,0 +1,2 @@
+export { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
+export { dataSourceOptions, runMigrations, type AppDataSourceSpec } from './data-source';

@@ -1,0 +1,69 @@
+import type { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadConfig, type AppRole, type ChorusConfig } from '@chorus/config';
+import { runMigrations, type AppDataSourceSpec } from '@chorus/database';
+import { createLogger } from './logger';
+import { createRuntime, type Runtime } from './runtime';
+import { installShutdown } from './shutdown';
+
+/** Loads config for a role, or prints every problem and exits 2 (a config error is not a crash). */
+export function loadConfigOrExit(role: AppRole, overrides: Parameters<typeof loadConfig>[2] = {}): ChorusConfig {
+  try {
+    return loadConfig(role, undefined, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Creates the HTTP app for a module, listening on the configured host and port; closed by the runtime. */
+export async function listenHttp(runtime: Runtime, module: DynamicModule): Promise<INestApplication> {
+  const app = await NestFactory.create(module, { logger: runtime.logger, abortOnError: false });
+  await app.listen(runtime.config.http.port, runtime.config.http.host);
+  runtime.onStop(() => app.close());
+  return app;
+}
+
+/** The port actually bound (differs from the configured one when PORT=0 asks the OS for a free port). */
+export function boundPort(app: INestApplication): number {
+  const address = (app.getHttpServer() as { address(): { port: number } | string | null }).address();
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+export interface ServiceEntry {
+  readonly role: Exclude<AppRole, 'standalone'>;
+  readonly module: (runtime: Runtime) => DynamicModule;
+  /** Tables this app owns: enables the `migrate` command. */
+  readonly dataSource?: AppDataSourceSpec;
+}
+
+/**
+ * The `main` of one app run as its own process (one replica of a distributed deployment).
+ * `node main.js` serves; `node main.js migrate` applies the app's migrations once and exits.
+ */
+export async function runService(entry: ServiceEntry, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const config = loadConfigOrExit(entry.role);
+  const logger = createLogger(config);
+  try {
+    if (argv[0] === 'migrate') {
+      if (!entry.dataSource || !config.database.url) throw new Error(`"${entry.role}" owns no tables or has no DATABASE_URL: nothing to migrate`);
+      const applied = await runMigrations(entry.dataSource, config.database.url);
+      logger.log(`Migrations applied: ${applied.length === 0 ? 'none pending' : applied.join(', ')}`, 'Migrate');
+      return;
+    }
+    const runtime = await createRuntime(config, logger);
+    installShutdown(() => runtime.stop(), { graceMs: config.shutdownGraceMs, logger });
+    const app = await listenHttp(runtime, entry.module(runtime));
+    logger.log(`${entry.role} node ${config.nodeId} listening on http://${config.http.host}:${boundPort(app)}`, 'Bootstrap');
+  } catch (err) {
+    fatal(logger, err);
+  }
+}
+
+export function fatal(logger: LoggerService, err: unknown): never {
+  logger.error(`Start-up failed: ${(err as Error).message}`, (err as Error).stack, 'Bootstrap');
+  process.exit(1);
+}

@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { waitFor } from './wait';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  /** Every line written to stdout and stderr so far. */
+  readonly lines: string[];
+  /** Waits for an output line matching `pattern` and returns its match. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends `signal` and resolves with the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Runs a TypeScript entry of this repository in its own Node process (transpiled on the fly by SWC, with
+ * the `@chorus/*` aliases), e.g. an app's main.ts. `env` is added to a minimal environment: the child never
+ * inherits the test runner's variables by accident.
+ */
+export function startTsProcess(entry: string, env: Record<string, string>, args: readonly string[] = []): RunningProcess {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, entry), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return {
+    child,
+    lines,
+    exited,
+    waitForLine(pattern, timeoutMs = 30_000) {
+      return waitFor(
+        `a line matching ${pattern} from ${entry}`,
+        () => {
+          if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${lines.slice(-20).join('\n')}`);
+          for (const line of lines) {
+            const m = line.match(pattern);
+            if (m) return m;
+          }
+          return undefined;
+        },
+        { timeoutMs, intervalMs: 25 },
+      );
+    },
+    async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

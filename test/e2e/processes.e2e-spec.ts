@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, startTsProcess, testRedisUrl, uniqueRedisPrefix, type RunningProcess, type TestDatabase } from '@chorus/testing';
+
+// The process topology: the standalone entry boots with no Postgres or Redis configured, and each app starts
+// alone against the real servers. Every process is stopped by a signal and must exit 0.
+
+const LISTENING = /listening on http:\/\/[^:]+:(\d+)|http:\/\/localhost:(\d+)/;
+const running: RunningProcess[] = [];
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')));
+});
+
+async function portOf(proc: RunningProcess): Promise<number> {
+  const m = await proc.waitForLine(LISTENING, 60_000);
+  return Number(m[1] ?? m[2]);
+}
+
+describe('standalone (npm start)', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'chorus-standalone-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('boots with embedded defaults, answers /health/live and /health/ready, and stops cleanly on Ctrl-C', async () => {
+    const proc = startTsProcess('standalone/main.ts', { PORT: '0', CHORUS_DATA_DIR: dataDir });
+    running.push(proc);
+    const port = await portOf(proc);
+    const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    expect({ status: ready.status, body: await ready.json() }).toMatchObject({ status: 200, body: { status: 'ok', details: { postgres: { status: 'up' } } } });
+    expect(await proc.stop('SIGINT')).toBe(0);
+    expect(proc.lines.join('\n')).toContain('Stopped cleanly');
+  }, 90_000);
+
+  it('refuses bad flags with the usage text and exit code 2', async () => {
+    const proc = startTsProcess('standalone/main.ts', {}, ['--bogus']);
+    running.push(proc);
+    expect(await proc.exited).toBe(2);
+    expect(proc.lines.join('\n')).toContain('Usage: npm start');
+  });
+});
+
+describe('each app alone against real Postgres and Redis', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('processes');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it.each(['gateway', 'session', 'presence', 'conflict'])('%s starts, is ready, and exits 0 on SIGTERM', async (app) => {
+    const env = { PORT: '0', DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: uniqueRedisPrefix(app) };
+    const proc = startTsProcess(`apps/${app}/src/main.ts`, env);
+    running.push(proc);
+    const port = await portOf(proc);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    const body = (await ready.json()) as { status: string; details: Record<string, { status: string }> };
+    expect(ready.status).toBe(200);
+    expect(body.details.redis).toEqual({ status: 'up' });
+    if (app === 'session' || app === 'conflict') expect(body.details.postgres).toEqual({ status: 'up' });
+    // Logs are structured: one JSON object per line.
+    const logLine = proc.lines.find((l) => l.includes('listening on'));
+    expect(JSON.parse(logLine ?? '')).toMatchObject({ level: 'log', context: 'Bootstrap' });
+    expect(await proc.stop('SIGTERM')).toBe(0);
+  }, 60_000);
+
+  it('refuses to start with a bad configuration, listing every bad variable', async () => {
+    const proc = startTsProcess('apps/session/src/main.ts', { PORT: 'x', REDIS_URL: 'nope' });
+    running.push(proc);
+    expect(await proc.exited).toBe(2);
+    const out = proc.lines.join('\n');
+    expect(out).toContain('PORT must be an integer');
+    expect(out).toContain('REDIS_URL is not a valid URL');
+    expect(out).toContain('DATABASE_URL is required');
+  });
+});
