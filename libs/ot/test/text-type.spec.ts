@@ -1,4 +1,3 @@
-// eslint-disable-next-line chorus/boundaries -- test-only dev dependency
 import fc from 'fast-check';
 import { composeAll, invert, isInvertible, makeInvertible, OtNotInvertibleError, textType, validateOp } from '../src';
 import { docArb, docOpArb, docTwoOpsArb, frozen, oracleApply, opFor } from './text-arbitraries';

@@ -1,4 +1,3 @@
-// eslint-disable-next-line chorus/boundaries -- test-only dev dependency
 import fc from 'fast-check';
 import { codePointLength, codePointsToUtf16, findLoneSurrogate, isWellFormedUtf16, sliceCodePoints, utf16ToCodePoints } from '../src';
 import { textArb } from './text-arbitraries';

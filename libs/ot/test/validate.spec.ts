@@ -1,4 +1,3 @@
-// eslint-disable-next-line chorus/boundaries -- test-only dev dependency
 import fc from 'fast-check';
 import * as otText from 'ot-text-unicode';
 import { applyOp, checkOp, DEFAULT_OP_LIMITS, OpValidationReason, OtValidationError, summarize, textType, validateOp, validateOpShape } from '../src';
