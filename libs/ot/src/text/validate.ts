@@ -46,7 +46,7 @@ export type OpValidationReason =
 export interface OpValidationIssue {
   code: 'VALIDATION_ERROR';
   reason: OpValidationReason;
-  /** Where: `op`, `op[3]`, `op[3].d`, or `doc`. */
+  /** Where, as a dot path like the wire contract's `field`: `op`, `op.3`, `op.3.d`, or `doc`. */
   field: string;
   message: string;
 }
@@ -96,7 +96,7 @@ function checkShape(op: unknown, limits?: Partial<OpLimits>): OpValidation {
   let chars = 0;
   for (let i = 0; i < op.length; i++) {
     const c: unknown = op[i];
-    const field = `op[${i}]`;
+    const field = `op.${i}`;
     let text: string | null = null;
     if (typeof c === 'number') {
       if (!isCount(c)) return fail('bad_number', field, `a skip must be a positive safe integer (got ${c})`);
@@ -161,11 +161,11 @@ export function validateOp(doc: string, op: unknown, limits?: Partial<OpLimits>)
     const n = typeof c === 'number' ? c : typeof c.d === 'number' ? c.d : codePointLength(c.d);
     const next = advance(doc, i, n);
     if (next === -1) {
-      return fail('out_of_bounds', `op[${k}]`, `component reaches code point ${pos + n}, past the end of the document`);
+      return fail('out_of_bounds', `op.${k}`, `component reaches code point ${pos + n}, past the end of the document`);
     }
     if (typeof c === 'object') {
       if (typeof c.d === 'string' && doc.slice(i, next) !== c.d) {
-        return fail('delete_mismatch', `op[${k}].d`, `deleted text differs from the document at code point ${pos}`);
+        return fail('delete_mismatch', `op.${k}.d`, `deleted text differs from the document at code point ${pos}`);
       }
       delta -= n;
     }
