@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import type { TransportStatus } from './base.server';
+import { type OrderingKeys, type ReplyEnvelope, type RequestEnvelope, resolveKey } from './envelope';
+import { TransportError } from './transport.error';
+
+interface PendingRequest {
+  callback: (packet: WritePacket) => void;
+  timer: NodeJS.Timeout;
+  pattern: string;
+}
+
+export interface BaseClientOptions {
+  service: string;
+  nodeId: string;
+  requestTimeoutMs: number;
+  orderingKeys?: OrderingKeys;
+}
+
+/**
+ * What the Redis client and its in-process twin share: request ids, deadlines and the table of requests
+ * waiting for a reply.
+ *
+ * Invariant: every entry of `pending` leaves it exactly once — on its reply, on its deadline (UNAVAILABLE),
+ * when the caller unsubscribes, or when the client closes. So a caller never hangs, and no reply state
+ * outlives its request. A reply that arrives after that (late, or a duplicate after a redelivery) finds no
+ * entry and is dropped: each `send()` completes at most once.
+ */
+export abstract class BaseTransportClient extends ClientProxy {
+  protected readonly pending = new Map<string, PendingRequest>();
+  protected currentStatus: TransportStatus = 'disconnected';
+  /** Unique per client instance: ids are `<instanceId>.<seq>`, unique without coordination. */
+  protected readonly instanceId = randomBytes(6).toString('base64url');
+  private seq = 0;
+
+  constructor(protected readonly baseOptions: BaseClientOptions) {
+    super();
+  }
+
+  /** Sends one request envelope to the service. Rejection means it was not sent. */
+  protected abstract transmitRequest(env: RequestEnvelope): Promise<void>;
+  /** Publishes one event envelope to every service subscribed to its pattern. */
+  protected abstract transmitEvent(env: RequestEnvelope): Promise<void>;
+  /** Where the server sends this client's replies. */
+  protected abstract replyAddress(): string;
+
+  isHealthy(): boolean {
+    return this.currentStatus === 'connected';
+  }
+
+  /** Number of requests waiting for a reply (a gauge, and the leak check of the tests). */
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  protected setStatus(status: TransportStatus): void {
+    this.currentStatus = status;
+    this._status$.next(status);
+  }
+
+  protected nextId(): string {
+    return `${this.instanceId}.${(this.seq++).toString(36)}`;
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const pattern = this.normalizePattern(packet.pattern);
+    const { data, key } = resolveKey(pattern, packet.data, this.baseOptions.orderingKeys);
+    const id = this.nextId();
+    const timeoutMs = this.baseOptions.requestTimeoutMs;
+    const timer = setTimeout(
+      () => this.fail(id, TransportError.unavailable(`No reply from service "${this.baseOptions.service}" to "${pattern}" within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    this.pending.set(id, { callback, timer, pattern });
+    const env: RequestEnvelope = { i: id, p: pattern, d: data, r: this.replyAddress(), t: Date.now() + timeoutMs, o: this.baseOptions.nodeId };
+    if (key !== undefined) env.k = key;
+    this.transmitRequest(env).catch((error: Error) =>
+      this.fail(id, TransportError.unavailable(`Could not send "${pattern}" to service "${this.baseOptions.service}": ${error.message}`)),
+    );
+    // Teardown: the caller unsubscribed (or the observable settled). Dropping the entry is all it takes;
+    // the request may still run on a replica, and its reply will be ignored.
+    return () => this.forget(id);
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    const pattern = this.normalizePattern(packet.pattern);
+    const { data, key } = resolveKey(pattern, packet.data, this.baseOptions.orderingKeys);
+    const env: RequestEnvelope = { i: this.nextId(), p: pattern, d: data, o: this.baseOptions.nodeId };
+    if (key !== undefined) env.k = key;
+    const timeoutMs = this.baseOptions.requestTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.transmitEvent(env),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(TransportError.unavailable(`Could not publish "${pattern}" within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      throw error instanceof TransportError ? error : TransportError.unavailable(`Could not publish "${pattern}": ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    return undefined as T;
+  }
+
+  /** Delivers a reply to its waiting caller, if it still waits. */
+  protected onReply(reply: ReplyEnvelope): void {
+    const entry = this.pending.get(reply.i);
+    if (!entry) return;
+    this.forget(reply.i);
+    if (reply.e) entry.callback({ err: new TransportError(reply.e) });
+    else entry.callback({ response: reply.r, isDisposed: true });
+  }
+
+  protected fail(id: string, error: TransportError): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.forget(id);
+    entry.callback({ err: error });
+  }
+
+  /** Fails every waiting request: used when the client closes. */
+  protected failAll(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.fail(id, TransportError.unavailable(reason));
+  }
+
+  private forget(id: string): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    this.pending.delete(id);
+  }
+
+  /** The underlying ClientProxy contract: errors reach subscribers as they are (TransportError). */
+  protected override serializeError(err: unknown): unknown {
+    return err;
+  }
+
+  override on(_event: never, _callback: never): void {
+    throw new Error(`${this.constructor.name} has no native events: subscribe to the "status" observable instead.`);
+  }
+}

@@ -1,0 +1,124 @@
+import type { LoggerService } from '@nestjs/common';
+import type { StreamKeys } from './keys';
+import type { ScriptedRedis } from './scripts';
+
+/** What the leases need from the server that holds them. */
+export interface ShardHost {
+  /** Start serving a newly leased shard: claim what its previous holder left pending, then read it. */
+  adoptShard(shard: number): Promise<void>;
+  /** Stop reading a shard (lease lost, or being handed over to another replica). */
+  dropShard(shard: number): void;
+  /** Messages of this shard read by this replica and not yet acknowledged. */
+  inflightInShard(shard: number): number;
+}
+
+/**
+ * Ordering shards: keyed requests of a service go to one of N shard streams, and each shard is read by
+ * exactly one replica at a time, the holder of its lease (`SET NX PX`, renewed every tick). So all messages
+ * of one key reach one replica, which runs them one at a time in stream order (KeyQueue).
+ *
+ * Sharing: replicas heartbeat into a members ZSET; each holds about ceil(N / live replicas) shards. A
+ * replica over its share stops reading the extra shards, waits until their in-flight messages are
+ * acknowledged, and only then releases the lease: a graceful handover keeps per-key order.
+ *
+ * Failover: a dead replica's leases expire after `leaseMs`; the next holder first claims the shard's
+ * pending entries (in stream order) and only then reads new ones. If the old holder was not dead but
+ * stalled longer than `leaseMs`, it may still finish a message the new holder also runs: per-key order and
+ * single execution can break for that one in-flight message. Handlers must stay idempotent (request id) and
+ * conditional (e.g. a unique (doc, version) commit), which is what actually guarantees correctness.
+ */
+export class ShardLeases {
+  private readonly owned = new Set<number>();
+  private readonly draining = new Set<number>();
+
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly keys: StreamKeys,
+    private readonly service: string,
+    private readonly consumer: string,
+    private readonly shards: number,
+    private readonly leaseMs: number,
+    private readonly host: ShardHost,
+    private readonly logger: LoggerService,
+  ) {}
+
+  /** Shards this replica reads now (held and not being handed over). */
+  readable(): number[] {
+    return [...this.owned].filter((s) => !this.draining.has(s));
+  }
+
+  /** Renews, hands over and (when `acquire`) takes leases. Run every leaseMs/3. */
+  async tick(acquire: boolean): Promise<void> {
+    for (const shard of [...this.owned]) {
+      const renewed = await this.redis.chorusRenewLease(this.keys.lease(this.service, shard), this.consumer, this.leaseMs);
+      if (renewed !== 1) {
+        // Expired during a stall, or Redis restarted: someone else may hold it now. Stop reading at once.
+        this.owned.delete(shard);
+        this.draining.delete(shard);
+        this.host.dropShard(shard);
+        this.logger.warn(`Lost the lease of ordering shard ${shard} of "${this.service}"`);
+      }
+    }
+    for (const shard of [...this.draining]) {
+      if (this.host.inflightInShard(shard) === 0) await this.release(shard);
+    }
+    if (!acquire) return;
+
+    const members = this.keys.members(this.service);
+    const now = Date.now();
+    const results = await this.redis
+      .multi()
+      .zadd(members, now, this.consumer)
+      .zremrangebyscore(members, '-inf', now - this.leaseMs)
+      .zcard(members)
+      .exec();
+    const live = Math.max(1, Number(results?.[2]?.[1] ?? 1));
+    const fairShare = Math.ceil(this.shards / live);
+    const active = this.readable();
+    if (active.length > fairShare) {
+      for (const shard of active.slice(fairShare)) {
+        this.draining.add(shard);
+        this.host.dropShard(shard);
+      }
+      return;
+    }
+    let holding = active.length;
+    for (const shard of shuffled(this.shards)) {
+      if (holding >= fairShare) break;
+      if (this.owned.has(shard)) continue;
+      const taken = await this.redis.set(this.keys.lease(this.service, shard), this.consumer, 'PX', this.leaseMs, 'NX');
+      if (taken !== 'OK') continue;
+      this.owned.add(shard);
+      holding++;
+      try {
+        await this.host.adoptShard(shard);
+      } catch (error) {
+        this.logger.error(`Could not adopt ordering shard ${shard}: ${(error as Error).message}`);
+        await this.release(shard);
+        holding--;
+      }
+    }
+  }
+
+  /** Graceful shutdown: give every lease back so other replicas take the shards without waiting. */
+  async releaseAll(): Promise<void> {
+    for (const shard of [...this.owned]) await this.release(shard);
+    await this.redis.zrem(this.keys.members(this.service), this.consumer);
+  }
+
+  private async release(shard: number): Promise<void> {
+    this.owned.delete(shard);
+    this.draining.delete(shard);
+    this.host.dropShard(shard);
+    await this.redis.chorusReleaseLease(this.keys.lease(this.service, shard), this.consumer);
+  }
+}
+
+function shuffled(n: number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}

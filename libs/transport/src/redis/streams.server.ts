@@ -1,0 +1,320 @@
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import { BaseTransportServer } from '../base.server';
+import type { RequestEnvelope } from '../envelope';
+import { KeyQueue } from '../key-queue';
+import { type RedisStreamsServerOptions, type ResolvedStreamsOptions, resolveStreamsOptions } from '../options';
+import { TransportContext } from '../transport.context';
+import { TransportErrorCode } from '../transport.error';
+import { ConnectionStatus, createConnection, isNoGroupError, whenReady } from './connection';
+import { StreamKeys } from './keys';
+import { type Completion, ReplyOutbox } from './outbox';
+import { ShardHost, ShardLeases } from './shard-leases';
+import { Backoff, Ticker, autoClaim, deliveryCounts, ensureGroup, field, parseRead } from './stream-ops';
+import type { ScriptedRedis } from './scripts';
+
+export const REDIS_STREAMS_TRANSPORT = Symbol('REDIS_STREAMS');
+
+/**
+ * Nest transport strategy on Redis Streams: one consumer group per service, so each request is handled by
+ * one replica, and messages survive a replica's death (see docs/transport.md).
+ *
+ * Life of a message here: XREADGROUP (blocking, on its own connection, COUNT = free capacity) → in flight
+ * (touched every claimIdleMs/3 so nobody claims it while we work) → handler → reply + XACK in one script
+ * (ReplyOutbox). A replica that dies leaves its in-flight entries pending; after `claimIdleMs` without a
+ * touch, any replica's reclaim tick takes them over (XAUTOCLAIM), or dead-letters them after
+ * `maxDeliveries` deliveries.
+ */
+export class RedisStreamsServer extends BaseTransportServer implements ShardHost {
+  /** Consumer name: node id plus a random part, unique per process even when every pod's pid is 1. */
+  readonly consumer: string;
+  private readonly opts: ResolvedStreamsOptions;
+  private readonly service: string;
+  private readonly keys: StreamKeys;
+  private readonly keyQueue = new KeyQueue();
+  private reader?: ScriptedRedis;
+  private commands?: ScriptedRedis;
+  private connection?: ConnectionStatus;
+  private outbox?: ReplyOutbox;
+  private leases?: ShardLeases;
+  private readerClientId?: number;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private tickers: Ticker[] = [];
+  private keepAlive: Ticker[] = [];
+  private readonly backoff = new Backoff();
+  /** Request stream + one stream per subscribed event pattern, read by every replica. */
+  private sharedStreams: string[] = [];
+  /** Ordering shards this replica holds and reads, by stream name. */
+  private readonly shardStreams = new Map<string, number>();
+  /** Entries read and not yet acknowledged, by stream: the capacity count, the touch list, the drain check. */
+  private readonly inflight = new Map<string, Set<string>>();
+  private inflightTotal = 0;
+  private onSlotFreed?: () => void;
+  private readonly claimCursors = new Map<string, string>();
+
+  constructor(options: RedisStreamsServerOptions) {
+    super(REDIS_STREAMS_TRANSPORT);
+    this.opts = resolveStreamsOptions(options);
+    this.service = options.service;
+    this.keys = new StreamKeys(this.opts.prefix);
+    this.consumer = `${this.opts.nodeId}:${randomBytes(4).toString('hex')}`;
+  }
+
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(() => callback(), callback);
+  }
+
+  unwrap<T>(): T {
+    if (!this.reader || !this.commands) throw new Error('Not listening yet: call listen() first.');
+    return { reader: this.reader, commands: this.commands } as T;
+  }
+
+  /** Messages read and not yet acknowledged (≤ concurrency, plus a claimed shard's backlog). */
+  inflightCount(): number {
+    return this.inflightTotal;
+  }
+
+  private async start(): Promise<void> {
+    this.reader = createConnection(this.opts, `${this.consumer}:read`, false);
+    this.commands = createConnection(this.opts, `${this.consumer}:cmd`, true);
+    this.outbox = new ReplyOutbox(this.commands, this.service, this.opts.replyMaxLen, this.opts.replyTtlMs, this.logger);
+    this.connection = new ConnectionStatus([this.reader, this.commands], (s) => this.setStatus(s), (c) => this.onConnectionReady(c));
+    await Promise.all([whenReady(this.reader, 30_000), whenReady(this.commands, 30_000)]);
+    this.sharedStreams = [this.keys.requests(this.service), ...this.eventPatterns().map((p) => this.keys.events(p))];
+    for (const stream of this.sharedStreams) await ensureGroup(this.commands, stream, this.service);
+    this.readerClientId = Number(await this.reader.client('ID'));
+    this.leases = new ShardLeases(this.commands, this.keys, this.service, this.consumer, this.opts.orderingShards, this.opts.claimIdleMs, this, this.logger);
+    this.running = true;
+    const log = (what: string) => (error: unknown) => this.logger.error(`${what} failed: ${(error as Error).message}`);
+    const leaseTick = this.opts.claimIdleMs / 3;
+    await this.leases.tick(true).catch(log('Ordering shard leases'));
+    this.tickers = [
+      new Ticker(this.opts.claimIdleMs / 2, () => this.reclaim(), log('Reclaim')),
+      new Ticker(leaseTick, () => this.leases!.tick(this.running), log('Ordering shard leases')),
+      new Ticker(Math.max(60_000, this.opts.claimIdleMs * 10), () => this.removeIdleConsumers(), log('Consumer cleanup')),
+    ];
+    this.keepAlive = [new Ticker(leaseTick, () => this.touchInflight(), log('Touch in-flight'))];
+    this.loopDone = this.readLoop();
+  }
+
+  /**
+   * Graceful shutdown: stop reading, let in-flight handlers finish (up to shutdownTimeoutMs) and write their
+   * replies, give back the ordering leases, then disconnect. Whatever is still unfinished stays pending and
+   * is claimed by another replica.
+   */
+  async close(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of this.tickers) t.stop();
+    this.backoff.wake();
+    this.onSlotFreed?.(); // a read loop waiting for capacity re-checks `running`
+    await this.unblockReader();
+    await this.loopDone;
+    await this.leases?.tick(false).catch(() => undefined);
+    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    while (this.inflightTotal > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.onSlotFreed = resolve;
+        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+    }
+    await this.outbox?.drain();
+    for (const t of this.keepAlive) t.stop();
+    await this.leases?.releaseAll().catch(() => undefined);
+    this.connection?.markClosed();
+    this.reader?.disconnect();
+    await this.commands?.quit().catch(() => this.commands?.disconnect());
+  }
+
+  private async readLoop(): Promise<void> {
+    const reader = this.reader!;
+    while (this.running) {
+      await this.waitForCapacity();
+      if (!this.running) break;
+      const streams = [...this.sharedStreams, ...this.shardStreams.keys()];
+      // COUNT applies per stream: split the free capacity so one read cannot overshoot it by much.
+      const free = this.opts.concurrency - this.inflightTotal;
+      const count = Math.max(1, Math.min(this.opts.readBatch, Math.floor(free / streams.length)));
+      try {
+        const reply = await reader.call(
+          'XREADGROUP', 'GROUP', this.service, this.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs,
+          'STREAMS', ...streams, ...streams.map(() => '>'),
+        );
+        this.backoff.reset();
+        for (const [stream, entries] of parseRead(reply)) {
+          for (const [id, fields] of entries) this.accept(stream, id, fields, 1);
+        }
+      } catch (error) {
+        // The loop never dies: log, repair what can be repaired (a Redis restart drops the groups), back off.
+        if (!this.running) break;
+        if (isNoGroupError(error)) await this.ensureGroups(streams).catch(() => undefined);
+        else this.logger.warn(`XREADGROUP failed, retrying: ${(error as Error).message}`);
+        await this.backoff.wait();
+      }
+    }
+  }
+
+  private accept(stream: string, id: string, fields: string[], deliveries: number): void {
+    const set = this.inflight.get(stream) ?? new Set<string>();
+    if (set.has(id)) return; // already ours (a lease re-adopted while we still ran it)
+    set.add(id);
+    this.inflight.set(stream, set);
+    this.inflightTotal++;
+    const raw = field(fields, 'm') ?? '';
+    let env: RequestEnvelope;
+    try {
+      env = JSON.parse(raw) as RequestEnvelope;
+    } catch {
+      this.deadLetter(stream, id, raw, deliveries, 'unparseable message');
+      return;
+    }
+    if (deliveries > this.opts.maxDeliveries) {
+      this.deadLetter(stream, id, raw, deliveries, `delivered ${deliveries} times`, env);
+      return;
+    }
+    const run = () => this.process(stream, id, env, deliveries);
+    // Keyed requests come from an ordering shard only this replica reads: a per-key FIFO completes the order.
+    if (env.k !== undefined && env.r !== undefined) this.keyQueue.run(env.k, run);
+    else void run();
+  }
+
+  private async process(stream: string, id: string, env: RequestEnvelope, deliveries: number): Promise<void> {
+    const isRequest = env.r !== undefined;
+    // Past its deadline the caller has already been told UNAVAILABLE: acknowledge without running it.
+    if (isRequest && env.t !== undefined && env.t < Date.now()) {
+      this.complete({ stream, id, deleteEntry: true });
+      return;
+    }
+    const ctx = new TransportContext({
+      pattern: env.p,
+      requestId: env.i,
+      deliveryCount: deliveries,
+      consumer: this.consumer,
+      kind: isRequest ? 'request' : 'event',
+      ...(env.k !== undefined && { key: env.k }),
+    });
+    const reply = await this.handleMessage(env, ctx);
+    this.complete({ stream, id, deleteEntry: isRequest, replyTo: env.r, reply });
+  }
+
+  private complete(completion: Completion): void {
+    this.outbox!.add(completion, () => this.untrack(completion.stream, completion.id));
+  }
+
+  private untrack(stream: string, id: string): void {
+    if (this.inflight.get(stream)?.delete(id)) {
+      this.inflightTotal--;
+      const wake = this.onSlotFreed;
+      this.onSlotFreed = undefined;
+      wake?.();
+    }
+  }
+
+  private async waitForCapacity(): Promise<void> {
+    while (this.running && this.inflightTotal >= this.opts.concurrency) {
+      await new Promise<void>((resolve) => (this.onSlotFreed = resolve));
+    }
+  }
+
+  /** Moves a message to the dead-letter stream; a request's caller gets a DEAD_LETTER error at once. */
+  private deadLetter(stream: string, id: string, raw: string, deliveries: number, reason: string, env?: RequestEnvelope): void {
+    this.logger.warn(`Dead-lettering ${stream} ${id} (${env?.p ?? '?'}): ${reason}`);
+    const isRequest = env?.r !== undefined;
+    this.commands!
+      .xadd(this.keys.deadLetters(this.service), 'MAXLEN', '~', this.opts.maxLen, '*', 'm', raw, 'stream', stream, 'id', id,
+        'deliveries', String(deliveries), 'reason', reason, 'consumer', this.consumer)
+      .then(
+        () =>
+          this.complete({
+            stream, id, deleteEntry: isRequest, replyTo: env?.r,
+            reply: isRequest ? { i: env!.i, e: { code: TransportErrorCode.DEAD_LETTER, message: `Message given up after ${deliveries - 1} failed deliveries`, retryable: false } } : undefined,
+          }),
+        (error: Error) => {
+          this.logger.error(`Could not dead-letter ${id}: ${error.message}`);
+          this.untrack(stream, id); // stays pending: claimed and retried later
+        },
+      );
+  }
+
+  /** Claims entries of the shared streams that dead (or stalled) replicas left idle for claimIdleMs. */
+  private async reclaim(): Promise<void> {
+    for (const stream of this.sharedStreams) {
+      const free = this.opts.concurrency - this.inflightTotal;
+      if (!this.running || free <= 0) return;
+      const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, this.opts.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', free);
+      this.claimCursors.set(stream, next);
+      await this.acceptClaimed(stream, entries);
+    }
+  }
+
+  private async acceptClaimed(stream: string, entries: Array<[string, string[]]>): Promise<void> {
+    if (entries.length === 0) return;
+    const counts = await deliveryCounts(this.commands!, stream, this.service, entries.map(([id]) => id));
+    for (const [id, fields] of entries) this.accept(stream, id, fields, counts.get(id) ?? 2);
+  }
+
+  // ShardHost: called by ShardLeases.
+  async adoptShard(shard: number): Promise<void> {
+    const stream = this.keys.shard(this.service, shard);
+    await ensureGroup(this.commands!, stream, this.service);
+    // Everything the previous holder left pending, oldest first, before any new entry: per-key order holds.
+    let cursor = '0-0';
+    do {
+      const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, 0, cursor, 256);
+      await this.acceptClaimed(stream, entries);
+      cursor = next;
+    } while (cursor !== '0-0');
+    this.shardStreams.set(stream, shard);
+    await this.unblockReader();
+  }
+
+  dropShard(shard: number): void {
+    this.shardStreams.delete(this.keys.shard(this.service, shard));
+  }
+
+  inflightInShard(shard: number): number {
+    return this.inflight.get(this.keys.shard(this.service, shard))?.size ?? 0;
+  }
+
+  private async touchInflight(): Promise<void> {
+    for (const [stream, ids] of this.inflight) {
+      if (ids.size > 0) await this.commands!.chorusTouch(stream, this.service, this.consumer, ...ids);
+    }
+  }
+
+  /** Consumer names are per process: forget those of long-gone processes (nothing pending, idle long). */
+  private async removeIdleConsumers(): Promise<void> {
+    const maxIdle = Math.max(600_000, this.opts.claimIdleMs * 100);
+    for (const stream of [...this.sharedStreams, ...this.shardStreams.keys()]) {
+      const rows = (await this.commands!.call('XINFO', 'CONSUMERS', stream, this.service)) as Array<Array<string | number>>;
+      for (const row of rows) {
+        const info = new Map<string, string | number>();
+        for (let i = 0; i + 1 < row.length; i += 2) info.set(String(row[i]), row[i + 1]);
+        if (info.get('name') !== this.consumer && Number(info.get('pending')) === 0 && Number(info.get('idle')) > maxIdle) {
+          await this.commands!.xgroup('DELCONSUMER', stream, this.service, String(info.get('name')));
+        }
+      }
+    }
+  }
+
+  private async ensureGroups(streams: string[]): Promise<void> {
+    for (const stream of streams) await ensureGroup(this.commands!, stream, this.service);
+  }
+
+  /** Ends a blocking XREADGROUP now (it returns as a timeout): to stop, or to read a newly adopted shard. */
+  private async unblockReader(): Promise<void> {
+    if (this.readerClientId === undefined || this.commands?.status !== 'ready') return;
+    await this.commands.client('UNBLOCK', this.readerClientId).catch(() => undefined);
+  }
+
+  private onConnectionReady(connection: Redis): void {
+    if (!this.running) return;
+    // After a reconnect: the reader has a new client id, and a restarted Redis has lost the groups.
+    if (connection === this.reader) {
+      void this.reader.client('ID').then((id) => (this.readerClientId = Number(id)), () => undefined);
+    } else {
+      void this.ensureGroups(this.sharedStreams).catch((error: Error) => this.logger.warn(`Re-creating groups failed: ${error.message}`));
+    }
+  }
+}
