@@ -48,8 +48,11 @@ export class InProcessServer extends BaseTransportServer implements InProcessRep
     const deadline = Date.now() + this.shutdownTimeoutMs;
     while (this.inflight > 0 && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        this.onIdle = resolve;
-        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
     this.setStatus('disconnected');

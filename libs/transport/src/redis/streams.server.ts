@@ -115,8 +115,11 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     const deadline = Date.now() + this.opts.shutdownTimeoutMs;
     while (this.inflightTotal > 0 && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        this.onSlotFreed = resolve;
-        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.onSlotFreed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
     await this.outbox?.drain();
