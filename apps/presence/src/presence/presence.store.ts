@@ -1,0 +1,117 @@
+import type { PeerRef, PresenceJoin, PresencePatch, PresenceState, Selection } from './presence.types';
+
+/** A peer whose lease ran out, as claimed by exactly one sweeper. */
+export interface ExpiredPeer extends PeerRef {
+  /**
+   * The last stored state. Null only in the Redis store when no sweep ran for longer than the retention
+   * backstop after the lease ended (the state itself was dropped by its TTL; the ids survive in the index).
+   */
+  state: PresenceState | null;
+}
+
+export interface HeartbeatResult {
+  /** How many of the node's peers had their lease extended. */
+  refreshed: number;
+  /**
+   * Peers the node still believes it holds but presence has forgotten (lease ran out, e.g. after a long pause,
+   * or swept). Heartbeats never resurrect them: the gateway must `join` them again if the connection lives.
+   */
+  lost: PeerRef[];
+}
+
+export interface SelectionTransformResult {
+  /** States whose selection the transform changed, as written. */
+  updated: PresenceState[];
+  /**
+   * Peers whose owner wrote their presence between the read and the write of this transform. Their own write
+   * wins and the transform is not applied to them (see `transformSelections`). Reported, never silent.
+   */
+  skipped: PeerRef[];
+}
+
+/** Computes a peer's new selection. Called once per live peer with a selection on the document. */
+export type SelectionTransform = (selection: Selection, state: PresenceState) => Selection;
+
+/**
+ * The presence store: the port between the presence domain and its storage. Implemented by
+ * RedisPresenceStore (shared by every presence replica) and MemoryPresenceStore (one process, tests and
+ * standalone). Both pass `presenceStoreContract`. The contract:
+ *
+ * Time. Every implementation takes an injected clock; "now" below is that clock. A peer is live while
+ * now < lease_expires_at. Expired peers are invisible to reads (`get`, `list`, `sessionsOf`) and to writes
+ * (`update`, `heartbeatNode`) at once, even before any sweep claims them.
+ *
+ * Atomicity. Each method is atomic with respect to every other method call, across all processes sharing
+ * the store (Redis: one Lua script per call). The one exception is `transformSelections`, which reads, calls
+ * back into JavaScript, then writes conditionally (optimistic concurrency on `selection_version`).
+ *
+ * Exactly-once removal. An entry leaves the store through exactly one of: `leave`, `claimExpired` (or a
+ * `join` of the same (session, peer) that replaces it). Whichever call removes it is the only one that
+ * returns it, even with many replicas sweeping concurrently — so exactly one `peer_expired` is broadcast.
+ * Likewise an expired typing indicator is returned by exactly one `claimExpiredTyping` call.
+ *
+ * Expiry and memory. Nothing is kept without a bound: entries are removed by `leave` or a sweep; the Redis
+ * store also puts a TTL (lease + retention) on every per-entry key so that state outlives no sweeper forever.
+ * Sweeps are the caller's job (PresenceService.sweep on every replica, on a timer).
+ *
+ * Delivery. The store broadcasts nothing; callers turn return values into events.
+ */
+export interface PresenceStore {
+  /**
+   * Stores a peer's presence with a fresh lease of `leaseMs` (replacing any previous entry of the same
+   * session and peer, e.g. a reconnect through another node). Returns the stored state.
+   */
+  join(state: PresenceJoin, leaseMs: number): Promise<PresenceState>;
+
+  /** Applies `patch` to a live peer and renews its lease. Null if the peer is unknown or its lease ran out. */
+  update(sessionId: string, peerId: string, patch: PresencePatch, leaseMs: number): Promise<PresenceState | null>;
+
+  /**
+   * Renews the lease of every live peer held by `nodeId` in one call: a gateway calls it once per heartbeat
+   * interval for all its connections. When a node dies its heartbeats stop and all its peers expire within
+   * one lease. Peers that moved to another node are dropped from this node's set silently.
+   */
+  heartbeatNode(nodeId: string, leaseMs: number): Promise<HeartbeatResult>;
+
+  /** Removes a peer (whether or not its lease ran out). Returns the removed state, or null if none. */
+  leave(sessionId: string, peerId: string): Promise<PresenceState | null>;
+
+  /** A live peer's state, or null. */
+  get(sessionId: string, peerId: string): Promise<PresenceState | null>;
+
+  /** Every live peer of a session, ordered by peer_id. */
+  list(sessionId: string): Promise<PresenceState[]>;
+
+  /** The sessions in which the user has at least one live peer, sorted. A user may be in several at once. */
+  sessionsOf(userId: string): Promise<string[]>;
+
+  /**
+   * Removes and returns up to `limit` entries whose lease ended at or before `now`, oldest first. Each
+   * entry is returned to exactly one caller across all replicas (atomic claim).
+   */
+  claimExpired(now: number, limit: number): Promise<ExpiredPeer[]>;
+
+  /**
+   * Clears and returns up to `limit` live peers whose typing indicator ended at or before `now`. The states
+   * are returned as they were when claimed (with the expired `typing`), each to exactly one caller; the stored
+   * state has `typing: null` afterwards. Typing of peers whose lease ran out is dropped here and left to
+   * `claimExpired` (a peer_expired implies typing_stop).
+   */
+  claimExpiredTyping(now: number, limit: number): Promise<PresenceState[]>;
+
+  /**
+   * Applies `transform` to the selection of every live peer of the session whose `doc_id` is `docId`.
+   *
+   * Race: the transform runs in JavaScript between a read and a conditional write. A peer whose position
+   * changed in between (its `selection_version` moved: the owner sent a newer selection or document) is not
+   * written: the owner's write wins and the peer is reported in `skipped`. Rationale: the owner's newer
+   * selection is the freshest truth the server has; transforming it again by an op it may already reflect
+   * could double-shift it, while leaving it is at worst off until the owner's next update. Peers whose
+   * transformed selection equals the old one are not written and not reported.
+   *
+   * Ordering is the caller's job: transforms of one document must be applied in commit order, one at a time
+   * (e.g. by the consumer of that document's op stream). Two transforms racing on the same peer also show up
+   * as `skipped` for the later one; the store cannot order them (selections carry no document version).
+   */
+  transformSelections(sessionId: string, docId: string, transform: SelectionTransform): Promise<SelectionTransformResult>;
+}

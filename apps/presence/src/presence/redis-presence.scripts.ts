@@ -1,0 +1,199 @@
+/**
+ * Lua scripts of RedisPresenceStore. Each store method is one script, so each is atomic against every other
+ * call from every replica. ARGV[1] is always the key prefix ("<prefix>:presence:"). Keys:
+ *
+ *   P..'peer:'..m      STRING  JSON PresenceState of member m; TTL = remaining lease + retention (backstop)
+ *   P..'session:'..sid SET     members of a session             TTL extended by every lease renewal
+ *   P..'user:'..uid    SET     members of a user (sessionsOf)   TTL extended by every lease renewal
+ *   P..'node:'..nid    SET     members held by a gateway node   TTL extended by every lease renewal
+ *   P..'leases'        ZSET    member -> lease_expires_at       swept by claimExpired
+ *   P..'typing'        ZSET    member -> typing.until           swept by claimExpiredTyping
+ *   P..'stamp'         STRING  counter for selection_version    one key, bounded
+ *
+ * A member m is the JSON text ["<session_id>","<peer_id>"], built only by TypeScript (cjson would escape
+ * differently) and decoded here when a script needs the session id.
+ *
+ * Invariants kept by every script: a stored state's member is in the session, user and node sets of that
+ * state and in 'leases' with score lease_expires_at; it is in 'typing' iff state.typing is not null (until it
+ * is claimed). Keys are computed inside scripts, so these scripts need a single Redis (or Sentinel); on a
+ * Cluster the prefix would have to pin every key to one slot with a hash tag.
+ * Note: `until` is a Lua keyword, hence typing['until'].
+ */
+
+const COMMON = `
+local P = ARGV[1]
+local function peerKey(m) return P .. 'peer:' .. m end
+local function extend(k, ms)
+  local t = redis.call('PTTL', k)
+  if t < ms then redis.call('PEXPIRE', k, ms) end
+end
+local function load(m)
+  local raw = redis.call('GET', peerKey(m))
+  if not raw then return nil, nil end
+  return cjson.decode(raw), raw
+end
+local function index(m, s, ttl)
+  local keys = { P .. 'session:' .. s.session_id, P .. 'user:' .. s.user_id, P .. 'node:' .. s.node_id }
+  for _, k in ipairs(keys) do
+    redis.call('SADD', k, m)
+    extend(k, ttl)
+  end
+  redis.call('ZADD', P .. 'leases', s.lease_expires_at, m)
+end
+local function unindex(m, s)
+  redis.call('SREM', P .. 'session:' .. s.session_id, m)
+  redis.call('SREM', P .. 'user:' .. s.user_id, m)
+  redis.call('SREM', P .. 'node:' .. s.node_id, m)
+  redis.call('ZREM', P .. 'leases', m)
+  redis.call('ZREM', P .. 'typing', m)
+end
+local function stamp() return redis.call('INCR', P .. 'stamp') end
+`;
+
+/** ARGV: P, member, state JSON (PresenceJoin), now, leaseMs, retentionMs → stored state JSON. */
+export const JOIN = `${COMMON}
+local m, now, lease, retention = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local old = load(m)
+if old then unindex(m, old) end
+local s = cjson.decode(ARGV[3])
+s.updated_at = now
+s.lease_expires_at = now + lease
+s.selection_version = stamp()
+local raw = cjson.encode(s)
+redis.call('SET', peerKey(m), raw, 'PX', lease + retention)
+index(m, s, lease + retention)
+if s.typing ~= cjson.null then redis.call('ZADD', P .. 'typing', s.typing['until'], m) end
+return raw`;
+
+/** ARGV: P, member, patch JSON, now, leaseMs, retentionMs → new state JSON, or nil if unknown/expired. */
+export const UPDATE = `${COMMON}
+local m, now, lease, retention = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local s = load(m)
+if not s or s.lease_expires_at <= now then return false end
+local patch = cjson.decode(ARGV[3])
+for k, v in pairs(patch) do s[k] = v end
+if patch.typing ~= nil then
+  if patch.typing == cjson.null then redis.call('ZREM', P .. 'typing', m)
+  else redis.call('ZADD', P .. 'typing', patch.typing['until'], m) end
+end
+if patch.selection ~= nil or patch.doc_id ~= nil then s.selection_version = stamp() end
+s.updated_at = now
+s.lease_expires_at = now + lease
+local raw = cjson.encode(s)
+redis.call('SET', peerKey(m), raw, 'PX', lease + retention)
+index(m, s, lease + retention)
+return raw`;
+
+/** ARGV: P, nodeId, now, leaseMs, retentionMs → { refreshed, lost members... }. */
+export const HEARTBEAT_NODE = `${COMMON}
+local nodeKey, now, lease, retention = P .. 'node:' .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local refreshed, out = 0, {}
+for _, m in ipairs(redis.call('SMEMBERS', nodeKey)) do
+  local s = load(m)
+  if s and s.lease_expires_at > now then
+    -- A lease renewal is not a content write: updated_at and selection_version stay.
+    s.lease_expires_at = now + lease
+    redis.call('SET', peerKey(m), cjson.encode(s), 'PX', lease + retention)
+    index(m, s, lease + retention)
+    refreshed = refreshed + 1
+  else
+    -- Expired (not yet swept) or gone: never resurrected by a heartbeat; the gateway re-joins it.
+    redis.call('SREM', nodeKey, m)
+    out[#out + 1] = m
+  end
+end
+table.insert(out, 1, refreshed)
+return out`;
+
+/** ARGV: P, member → removed state JSON, or nil. */
+export const LEAVE = `${COMMON}
+local m = ARGV[2]
+local s, raw = load(m)
+redis.call('ZREM', P .. 'leases', m)
+redis.call('ZREM', P .. 'typing', m)
+if not s then return false end
+unindex(m, s)
+redis.call('DEL', peerKey(m))
+return raw`;
+
+/** ARGV: P, member, now → live state JSON, or nil. */
+export const GET = `${COMMON}
+local s, raw = load(ARGV[2])
+if not s or s.lease_expires_at <= tonumber(ARGV[3]) then return false end
+return raw`;
+
+/** ARGV: P, 'session'|'user', id, now → live state JSONs of that set (dropping members whose state is gone). */
+export const LIST = `${COMMON}
+local setKey, now = P .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4])
+local out = {}
+for _, m in ipairs(redis.call('SMEMBERS', setKey)) do
+  local s, raw = load(m)
+  if not s then redis.call('SREM', setKey, m)
+  elseif s.lease_expires_at > now then out[#out + 1] = raw end
+end
+return out`;
+
+/**
+ * ARGV: P, now, limit → flat { member, state JSON or '' , ... }. The atomic claim: ZRANGEBYSCORE and the
+ * removal happen in one script, so a member is returned to exactly one of the replicas sweeping concurrently.
+ */
+export const CLAIM_EXPIRED = `${COMMON}
+local out = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local s, raw = load(m)
+  if s then
+    unindex(m, s)
+    redis.call('DEL', peerKey(m))
+  else
+    -- The state outlived its retention backstop: drop what the ids still reach.
+    redis.call('ZREM', P .. 'leases', m)
+    redis.call('ZREM', P .. 'typing', m)
+    redis.call('SREM', P .. 'session:' .. cjson.decode(m)[1], m)
+    raw = ''
+  end
+  out[#out + 1] = m
+  out[#out + 1] = raw
+end
+return out`;
+
+/** ARGV: P, now, limit → state JSONs as claimed (typing still set); stored typing becomes null. */
+export const CLAIM_EXPIRED_TYPING = `${COMMON}
+local now, out = tonumber(ARGV[2]), {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'typing', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  redis.call('ZREM', P .. 'typing', m)
+  local s, raw = load(m)
+  -- A dead peer's typing is left to claimExpired (peer_expired implies typing_stop).
+  if s and s.lease_expires_at > now and s.typing ~= cjson.null and s.typing['until'] <= now then
+    out[#out + 1] = raw
+    s.typing = cjson.null
+    s.updated_at = now
+    redis.call('SET', peerKey(m), cjson.encode(s), 'KEEPTTL')
+  end
+end
+return out`;
+
+/**
+ * ARGV: P, docId, now, then triples (member, expected selection_version, selection JSON) → flat
+ * { member, new state JSON or '' (skipped: changed since read) or '-' (gone), ... }.
+ */
+export const CAS_SELECTIONS = `${COMMON}
+local docId, now, out = ARGV[2], tonumber(ARGV[3]), {}
+for i = 4, #ARGV, 3 do
+  local m = ARGV[i]
+  local s = load(m)
+  local result = '-'
+  if s and s.lease_expires_at > now then
+    if s.selection_version == tonumber(ARGV[i + 1]) and s.doc_id == docId then
+      s.selection = cjson.decode(ARGV[i + 2])
+      s.selection_version = stamp()
+      s.updated_at = now
+      result = cjson.encode(s)
+      redis.call('SET', peerKey(m), result, 'KEEPTTL')
+    else
+      result = ''
+    end
+  end
+  out[#out + 1] = m
+  out[#out + 1] = result
+end
+return out`;
