@@ -43,6 +43,8 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const key of Object.keys(clean) as (keyof PresencePatch)[]) {
       if (clean[key] === undefined) delete clean[key];
     }
+    // A selection belongs to its document: moving to another document without a new selection drops it.
+    if (clean.doc_id !== undefined && clean.selection === undefined && clean.doc_id !== state.doc_id) state.selection = null;
     Object.assign(state, clean);
     if ('selection' in clean || 'doc_id' in clean) state.selection_version = ++this.stamp;
     state.updated_at = now;

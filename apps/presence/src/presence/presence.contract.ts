@@ -84,6 +84,14 @@ export function presenceStoreContract(open: (clock: ManualClock) => Promise<Pres
       expect(await store.update(SESSION_A, 'ghost', { status: 'away' }, LEASE)).toBeNull();
     });
 
+    it('moving to another document without a new selection clears the selection', async () => {
+      await join({ peer_id: 'a', doc_id: 'doc-1', selection: { anchor: 3, head: 3 } });
+      expect((await store.update(SESSION_A, 'a', { doc_id: 'doc-1' }, LEASE))?.selection).toEqual({ anchor: 3, head: 3 });
+      expect((await store.update(SESSION_A, 'a', { doc_id: 'doc-2' }, LEASE))?.selection).toBeNull();
+      const moved = await store.update(SESSION_A, 'a', { doc_id: 'doc-3', selection: { anchor: 1, head: 2 } }, LEASE);
+      expect(moved).toMatchObject({ doc_id: 'doc-3', selection: { anchor: 1, head: 2 } });
+    });
+
     it('renews selection_version only when the position (selection or doc) changes', async () => {
       const joined = await join({ peer_id: 'a' });
       const s1 = await store.update(SESSION_A, 'a', { status: 'away', active_file: 'x.ts' }, LEASE);

@@ -63,7 +63,10 @@ export interface PresenceStore {
    */
   join(state: PresenceJoin, leaseMs: number): Promise<PresenceState>;
 
-  /** Applies `patch` to a live peer and renews its lease. Null if the peer is unknown or its lease ran out. */
+  /**
+   * Applies `patch` to a live peer and renews its lease. Null if the peer is unknown or its lease ran out.
+   * A selection belongs to its document: a patch that changes `doc_id` without a `selection` clears it.
+   */
   update(sessionId: string, peerId: string, patch: PresencePatch, leaseMs: number): Promise<PresenceState | null>;
 
   /**

@@ -71,6 +71,8 @@ local m, now, lease, retention = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), 
 local s = load(m)
 if not s or s.lease_expires_at <= now then return false end
 local patch = cjson.decode(ARGV[3])
+-- A selection belongs to its document: moving to another document without a new selection drops it.
+if patch.doc_id ~= nil and patch.selection == nil and patch.doc_id ~= s.doc_id then s.selection = cjson.null end
 for k, v in pairs(patch) do s[k] = v end
 if patch.typing ~= nil then
   if patch.typing == cjson.null then redis.call('ZREM', P .. 'typing', m)
