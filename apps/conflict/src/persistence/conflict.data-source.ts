@@ -1,8 +1,13 @@
 import type { AppDataSourceSpec } from '@chorus/database';
+import { ConflictSchema1763856000000 } from '../migrations/1763856000000-conflict-schema';
 
-/** The conflict service's tables (documents, ops, snapshots): the single place that lists its entities and migrations. */
+/**
+ * The conflict service's tables (documents, doc_ops, doc_snapshots, doc_locks): the single place that lists its
+ * migrations. Queries are explicit SQL (persistence/doc.repository.ts): the hot path needs row locks, `unnest`
+ * and data-modifying CTEs, so there are no entity classes.
+ */
 export const CONFLICT_DATA_SOURCE: AppDataSourceSpec = {
   app: 'conflict',
   entities: [],
-  migrations: [],
+  migrations: [ConflictSchema1763856000000],
 };

@@ -1,0 +1,154 @@
+import type { DataSource } from 'typeorm';
+import { authorize } from '@chorus/auth';
+import { validateOpShape, type TextSelection } from '@chorus/ot';
+import { ChorusError } from '@chorus/protocol';
+import { compactOps, ensureDocument, lockHead, snapshotAtOrBelow } from './persistence/doc.repository';
+import { DocumentCache } from './documents/document-cache';
+import { DocumentReader } from './documents/document-reader';
+import { parseCaller, parseInput } from './documents/document.input';
+import { FileLocks } from './locks/file-locks';
+import { OpCommitter } from './submit/op-committer';
+import {
+  DEFAULT_CONFLICT_OPTIONS,
+  type Caller,
+  type ConflictOptions,
+  type DocumentState,
+  type FileLocked,
+  type FileUnlocked,
+  type HistoryEntry,
+  type OpsPage,
+  type SubmitResult,
+} from './documents/document.types';
+
+/**
+ * The conflict service's handler-facing API: one method per message, each taking the trusted `Caller` (built
+ * by the gateway from the authenticated connection) and the payload (untrusted; checked here). Methods throw
+ * ChorusError with a stable code; transports map it once.
+ *
+ * One instance per process (replica). Any number of replicas may serve the same documents at once: order is
+ * decided in Postgres (commit-batch.ts), never in memory.
+ */
+export class ConflictService {
+  readonly options: ConflictOptions;
+  private readonly committer: OpCommitter;
+  private readonly reader: DocumentReader;
+  private readonly locks: FileLocks;
+
+  constructor(
+    private readonly db: DataSource,
+    options: Partial<ConflictOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_CONFLICT_OPTIONS, ...options };
+    const cache = new DocumentCache(this.options.cacheDocs, this.options.cacheOpsPerDoc);
+    this.committer = new OpCommitter(db, cache, this.options);
+    this.reader = new DocumentReader(db, this.options);
+    this.locks = new FileLocks(db, this.options);
+  }
+
+  /** `open_document {session_id, doc_id}` → `document {doc_id, version, content}`. */
+  async openDocument(caller: Caller, payload: unknown): Promise<DocumentState> {
+    authorize(parseCaller(caller).role, 'document.read');
+    const input = parseInput('open', payload);
+    return this.reader.open(input.session_id, input.doc_id);
+  }
+
+  /**
+   * Creates a document at version 0 with initial text (e.g. a file of the uploaded project). If it already
+   * exists nothing changes and its current state is returned.
+   */
+  async createDocument(caller: Caller, payload: unknown): Promise<DocumentState & { created: boolean }> {
+    authorize(parseCaller(caller).role, 'document.edit');
+    const input = parseInput('create', payload);
+    const shape = validateOpShape(input.content === '' ? [] : [input.content], this.options.limits);
+    if (!shape.ok) throw ChorusError.validation('content', `content: ${shape.error.message}`);
+    if ([...input.content].length > this.options.limits.maxDocLength) throw new ChorusError('PAYLOAD_TOO_LARGE', `A document may have at most ${this.options.limits.maxDocLength} characters.`);
+    const created = await ensureDocument(this.db, input.session_id, input.doc_id, input.content);
+    return { ...(await this.reader.open(input.session_id, input.doc_id)), created };
+  }
+
+  /**
+   * `submit_op {session_id, doc_id, version, op, seq}` → ack (`op_ack`), the committed op to broadcast (`op`),
+   * and `conflict_detected` events. `caller.client_id` is the dedupe identity: a resent seq returns the
+   * original result and is never applied twice. Errors: VALIDATION_ERROR (bad op; nothing applied),
+   * CONFLICT field `version` (reload), CONFLICT field `doc_id` (locked by someone else), PERMISSION_DENIED,
+   * UNAVAILABLE (store failed: resend with the same seq).
+   */
+  async submitOp(caller: Caller, payload: unknown): Promise<SubmitResult> {
+    const who = parseCaller(caller);
+    authorize(who.role, 'document.edit');
+    const input = parseInput('submit', payload);
+    const shape = validateOpShape(input.op, this.options.limits);
+    if (!shape.ok) {
+      const tooLarge = shape.error.reason === 'op_too_large' || shape.error.reason === 'too_many_components';
+      throw tooLarge
+        ? new ChorusError('PAYLOAD_TOO_LARGE', `Op refused: ${shape.error.message}. Nothing was applied.`, { field: shape.error.field })
+        : ChorusError.validation(shape.error.field, `Op refused (${shape.error.reason}): ${shape.error.message}. Nothing was applied.`);
+    }
+    return this.committer.submit({ caller: who, sessionId: input.session_id, docId: input.doc_id, version: input.version, seq: input.seq, op: shape.op });
+  }
+
+  /** `fetch_ops {session_id, doc_id, from_version}` → `ops {doc_id, ops, head}` in version order. */
+  async fetchOps(caller: Caller, payload: unknown): Promise<OpsPage> {
+    authorize(parseCaller(caller).role, 'document.read');
+    const input = parseInput('fetch', payload);
+    return this.reader.fetchOps(input.session_id, input.doc_id, input.from_version, input.limit);
+  }
+
+  /** The text at a past version `{session_id, doc_id, version}` → `{doc_id, version, content}`. */
+  async documentAt(caller: Caller, payload: unknown): Promise<DocumentState> {
+    authorize(parseCaller(caller).role, 'history.read');
+    const input = parseInput('at', payload);
+    return this.reader.textAt(input.session_id, input.doc_id, input.version);
+  }
+
+  /** Who changed what: `{session_id, doc_id, from_version, limit?}` → entries oldest first. */
+  async history(caller: Caller, payload: unknown): Promise<HistoryEntry[]> {
+    authorize(parseCaller(caller).role, 'history.read');
+    const input = parseInput('history', payload);
+    return this.reader.history(input.session_id, input.doc_id, input.from_version, input.limit);
+  }
+
+  /** A cursor/selection made on `version`, carried to head: `{doc_id, version: head, selection}`. */
+  async transformSelection(caller: Caller, payload: unknown): Promise<{ doc_id: string; version: number; selection: TextSelection }> {
+    authorize(parseCaller(caller).role, 'document.read');
+    const input = parseInput('selection', payload);
+    return this.reader.transformSelection(input.session_id, input.doc_id, input.version, input.selection, input.owner_client_id);
+  }
+
+  /** `lock_file {session_id, doc_id, ttl_ms?}` → `file_locked` (broadcast it to the session). */
+  async lockFile(caller: Caller, payload: unknown): Promise<FileLocked> {
+    const input = parseInput('lock', payload);
+    return this.locks.lock(parseCaller(caller), input.session_id, input.doc_id, input.ttl_ms);
+  }
+
+  /** `unlock_file {session_id, doc_id, force?}` → `file_unlocked` (broadcast it), or null if nothing was locked. */
+  async unlockFile(caller: Caller, payload: unknown): Promise<FileUnlocked | null> {
+    const input = parseInput('unlock', payload);
+    return this.locks.unlock(parseCaller(caller), input.session_id, input.doc_id, input.force ?? false);
+  }
+
+  /** Maintenance (a timer on any replica): deletes expired locks and returns their `file_unlocked` events. */
+  expireLocks(limit?: number): Promise<FileUnlocked[]> {
+    return this.locks.expire(limit);
+  }
+
+  /**
+   * Maintenance: drops ops at or below the newest snapshot <= `keepFromVersion` (their text stays readable at
+   * the snapshot). Clients based before it must reload. Returns the new oldest retained version.
+   */
+  async compact(sessionId: string, docId: string, keepFromVersion: number): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const head = await lockHead(tx, sessionId, docId, -1);
+      if (!head) throw new ChorusError('NOT_FOUND', `Document ${docId} does not exist.`);
+      const snap = await snapshotAtOrBelow(tx, sessionId, docId, Math.min(keepFromVersion, head.version));
+      if (!snap || snap.version <= head.min_version) return head.min_version;
+      await compactOps(tx, sessionId, docId, snap.version);
+      return snap.version;
+    });
+  }
+
+  /** Commit transactions and submits so far on this replica (batching factor = submits / transactions). */
+  commitCounters(): { transactions: number; submits: number } {
+    return this.committer.counters();
+  }
+}
