@@ -74,6 +74,21 @@ describe('RedisPresenceStore', () => {
       expect(await keysOf(redis, prefix)).toEqual([`${prefix}:presence:stamp`]);
     });
 
+    it('renews a big node in chunks (HSCAN) and still reports every lost peer', async () => {
+      const clock = new ManualClock();
+      const store = new RedisPresenceStore(redis, { prefix, clock, heartbeatChunkSize: 40 });
+      await store.join(peer({ peer_id: 'old-1', node_id: 'big' }, clock.now()), 1_000);
+      await store.join(peer({ peer_id: 'old-2', node_id: 'big' }, clock.now()), 1_000);
+      clock.advance(500);
+      // More than 128 entries: Redis leaves the compact encoding, so HSCAN really returns chunks.
+      await Promise.all(Array.from({ length: 300 }, (_, i) => store.join(peer({ peer_id: `p${i}`, node_id: 'big' }, clock.now()), 1_000)));
+      clock.advance(600);
+      const beat = await store.heartbeatNode('big', 1_000);
+      expect(beat.refreshed).toBe(300);
+      expect(beat.lost.map((r) => r.peer_id).sort()).toEqual(['old-1', 'old-2']);
+      expect(await store.list(peer({ peer_id: 'x' }).session_id)).toHaveLength(300);
+    });
+
     it('claims with ids only when the state outlived its retention backstop without a sweep', async () => {
       const clock = new ManualClock(Date.now());
       // Real (short) TTL: lease 1 ms + retention 1 ms, on the real clock as Redis counts it.
