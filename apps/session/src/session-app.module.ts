@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@chorus/database';
+import { typeOrmModuleOptions } from '@chorus/database';
 import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
 
@@ -13,7 +13,7 @@ export class SessionAppModule {
     return {
       module: SessionAppModule,
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(SESSION_DATA_SOURCE, url, runtime.dbPoolMax)),
+        TypeOrmModule.forRoot(typeOrmModuleOptions(SESSION_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [getDataSourceToken(SESSION_DATA_SOURCE.app)],
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],

@@ -1,3 +1,4 @@
+import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions, type EntitySchema, type MixedList } from 'typeorm';
 
 // Each database-owning app (session, conflict) has its own entities, migrations and migrations table, so the
@@ -14,8 +15,6 @@ export interface AppDataSourceSpec {
 
 export function dataSourceOptions(spec: AppDataSourceSpec, url: string, poolMax: number): DataSourceOptions {
   return {
-    // Named per app: two apps in one process (standalone) must not share TypeORM's default data source.
-    name: spec.app,
     type: 'postgres',
     url,
     entities: spec.entities,
@@ -27,6 +26,11 @@ export function dataSourceOptions(spec: AppDataSourceSpec, url: string, poolMax:
     uuidExtension: 'pgcrypto',
     extra: { max: poolMax, connectionTimeoutMillis: 5_000 },
   };
+}
+
+/** Nest module options: the data source is named per app, so two apps in one process (standalone) do not share one. */
+export function typeOrmModuleOptions(spec: AppDataSourceSpec, url: string, poolMax: number): TypeOrmModuleOptions {
+  return { ...dataSourceOptions(spec, url, poolMax), name: spec.app, retryAttempts: 3, retryDelay: 1_000 };
 }
 
 /**

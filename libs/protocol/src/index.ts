@@ -60,3 +60,27 @@ export {
 } from './registry';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { jsonByteLength, parseClientMessage, parseServerMessage, validationErrorFrom, type Parsed } from './validate';
+export {
+  createInviteBodySchema,
+  createSessionBodySchema,
+  devTokenBodySchema,
+  historyQuerySchema,
+  inviteCodeParamSchema,
+  joinSessionBodySchema,
+  redeemInviteBodySchema,
+  sessionIdParamSchema,
+  updateRoleBodySchema,
+  type CreateInviteBody,
+  type CreateSessionBody,
+  type DevTokenBody,
+  type HistoryPage,
+  type HistoryQuery,
+  type InviteCreated,
+  type JoinGrantView,
+  type JoinSessionBody,
+  type ParticipantView,
+  type RedeemInviteBody,
+  type SessionEventView,
+  type SessionView,
+  type UpdateRoleBody,
+} from './rest';

@@ -1,4 +1,4 @@
-import { Controller, Get, type DynamicModule, type ModuleMetadata, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, type DynamicModule, type InjectionToken, type ModuleMetadata } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule, type HealthIndicatorResult } from '@nestjs/terminus';
 
 /** One dependency the process needs to serve traffic: resolves when healthy, rejects with the reason. */
@@ -58,8 +58,7 @@ export class HealthController {
 
 export interface HealthModuleOptions {
   readonly imports?: ModuleMetadata['imports'];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's own factory signature
-  readonly inject?: Array<string | symbol | (abstract new (...args: any[]) => unknown)>;
+  readonly inject?: InjectionToken[];
   readonly useFactory: (...deps: never[]) => ReadinessCheck[] | Promise<ReadinessCheck[]>;
 }
 

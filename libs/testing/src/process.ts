@@ -13,6 +13,8 @@ export interface RunningProcess {
   /** Sends `signal` and resolves with the exit code (null if killed by a signal). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
+  /** Writes to the child's stdin (e.g. a start signal that releases several processes at once). */
+  write(text: string): void;
 }
 
 /**
@@ -24,7 +26,7 @@ export function startTsProcess(entry: string, env: Record<string, string>, args:
   const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -41,6 +43,9 @@ export function startTsProcess(entry: string, env: Record<string, string>, args:
     child,
     lines,
     exited,
+    write(text) {
+      child.stdin?.write(text);
+    },
     waitForLine(pattern, timeoutMs = 30_000) {
       return waitFor(
         `a line matching ${pattern} from ${entry}`,

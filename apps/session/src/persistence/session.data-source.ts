@@ -1,8 +1,12 @@
 import type { AppDataSourceSpec } from '@chorus/database';
+import { SessionSchema1763769600000 } from '../migrations/1763769600000-session-schema';
 
-/** The session service's tables: the single place that lists its entities and migrations. */
+/**
+ * The session service's tables: the single place that lists its migrations. Queries are explicit SQL in
+ * the repositories (the hot paths need `RETURNING`, `unnest` and row locks), so there are no entity classes.
+ */
 export const SESSION_DATA_SOURCE: AppDataSourceSpec = {
   app: 'session',
   entities: [],
-  migrations: [],
+  migrations: [SessionSchema1763769600000],
 };

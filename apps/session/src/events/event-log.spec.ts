@@ -1,0 +1,76 @@
+import type { DataSource } from 'typeorm';
+import { startTsProcess, type RunningProcess } from '@chorus/testing';
+import { migratedSessionDatabase } from '../testing/session-db';
+import { SessionEventLog, appendInTransaction } from './event-log';
+
+let env: Awaited<ReturnType<typeof migratedSessionDatabase>>;
+let ds: DataSource;
+const workers: RunningProcess[] = [];
+
+beforeAll(async () => {
+  env = await migratedSessionDatabase('event_log');
+  ds = env.ds;
+});
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+  await env.close();
+});
+
+async function newSession(): Promise<string> {
+  const rows = (await ds.query(`INSERT INTO sessions (name, owner_id) VALUES ('t', 'u') RETURNING id`)) as Array<{ id: string }>;
+  return rows[0].id;
+}
+
+describe('session event stream', () => {
+  it('gives 3 replicas appending 500 events each, concurrently, exactly the seqs 1..1500', async () => {
+    const sessionId = await newSession();
+    for (const name of ['r1', 'r2', 'r3']) workers.push(startTsProcess('apps/session/src/testing/append-worker.ts', { }, [env.db.url, sessionId, '500', name]));
+    await Promise.all(workers.map((w) => w.waitForLine(/^ready$/)));
+    workers.forEach((w) => w.write('go\n'));
+    const results = await Promise.all(workers.map(async (w) => JSON.parse((await w.waitForLine(/^\{.*"seqs".*\}$/, 60_000))[0]) as { worker: string; seqs: number[] }));
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0]);
+
+    // What each replica was told, and what the database holds, are both exactly 1..1500.
+    const acknowledged = results.flatMap((r) => r.seqs).sort((a, b) => a - b);
+    const expected = Array.from({ length: 1500 }, (_, i) => i + 1);
+    expect(acknowledged).toEqual(expected);
+    const stored = ((await ds.query(`SELECT seq FROM session_events WHERE session_id = $1 ORDER BY seq`, [sessionId])) as Array<{ seq: string }>).map((r) => Number(r.seq));
+    expect(stored).toEqual(expected);
+    const head = (await ds.query(`SELECT last_seq FROM sessions WHERE id = $1`, [sessionId])) as Array<{ last_seq: string }>;
+    expect(Number(head[0].last_seq)).toBe(1500);
+    // Every replica really took part, and each one's events are in its own submission order.
+    for (const r of results) {
+      const mine = (await ds.query(`SELECT seq, payload FROM session_events WHERE session_id = $1 AND actor = $2 ORDER BY seq`, [sessionId, r.worker])) as Array<{ payload: { n: number } }>;
+      expect(mine.map((m) => m.payload.n)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    }
+  }, 90_000);
+
+  it('rolls back the seq of an event whose transaction fails: no gap', async () => {
+    const sessionId = await newSession();
+    const log = new SessionEventLog(ds);
+    await log.append(sessionId, { type: 'a', actor: 'u', payload: {} });
+    await expect(
+      ds.transaction(async (tx) => {
+        await appendInTransaction(tx, sessionId, [{ type: 'b', actor: 'u', payload: {} }]);
+        throw new Error('handler failed after appending');
+      }),
+    ).rejects.toThrow('handler failed');
+    const next = await log.append(sessionId, { type: 'c', actor: 'u', payload: {} });
+    expect(next.seq).toBe(2);
+    expect((await log.read(sessionId, 0, 10)).map((e) => [e.seq, e.type])).toEqual([[1, 'a'], [2, 'c']]);
+  });
+
+  it('refuses appends to an unknown or deleted session with NOT_FOUND, failing every caller of the batch', async () => {
+    const log = new SessionEventLog(ds);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const results = await Promise.allSettled([1, 2, 3].map(() => log.append(missing, { type: 'x', actor: 'u', payload: {} })));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('keeps audit rows append-only: the database refuses an UPDATE', async () => {
+    const sessionId = await newSession();
+    await new SessionEventLog(ds).append(sessionId, { type: 'a', actor: 'u', payload: {} });
+    await expect(ds.query(`UPDATE session_events SET type = 'forged' WHERE session_id = $1`, [sessionId])).rejects.toThrow(/append-only/);
+  });
+});

@@ -1,0 +1,279 @@
+import type { DataSource } from 'typeorm';
+import {
+  ChorusError,
+  type CreateInviteBody,
+  type CreateSessionBody,
+  type HistoryPage,
+  type HistoryQuery,
+  type InviteCreated,
+  type JoinGrantView,
+  type ParticipantView,
+  type Role,
+  type SessionView,
+} from '@chorus/protocol';
+import {
+  authorize,
+  authorizeGrant,
+  hashPassword,
+  hashToken,
+  inviteCodePattern,
+  mayManage,
+  newInviteCode,
+  newSecretToken,
+  verifyPassword,
+  type Action,
+  type Identity,
+  type IdentityTokens,
+} from '@chorus/auth';
+import { appendInTransaction, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import { invitesRepo, participantsRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
+import { eventView, participantView, sessionView } from './session.views';
+
+export interface SessionServiceOptions {
+  /** Lifetime of a join token: short, it is exchanged for a socket membership at once. */
+  readonly joinTokenTtlS: number;
+  /** Base of invite links, e.g. https://chorus.example.com. */
+  readonly publicUrl: string;
+  /** Default invite lifetime when the request gives none. */
+  readonly defaultInviteTtlS: number;
+}
+
+/** A change to a participant that live connections must act on (downgrade or disconnect). */
+export interface MembershipChange {
+  readonly session_id: string;
+  readonly user_id: string;
+  /** The new role, or null when the participant was removed. */
+  readonly role: Role | null;
+  readonly event: StoredSessionEvent;
+}
+
+/**
+ * Sessions, participants, invites and join tokens. Every action is authorized against the role matrix in
+ * libs/auth; every durable change appends to the session stream in the same transaction.
+ */
+export class SessionService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly events: SessionEventLog,
+    private readonly tokens: IdentityTokens,
+    private readonly options: SessionServiceOptions,
+  ) {}
+
+  async create(actor: Identity, body: CreateSessionBody): Promise<SessionView> {
+    const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
+    const id = await this.db.transaction(async (tx) => {
+      const sessionId = await sessionsRepo.insert(tx, {
+        name: body.name,
+        owner_id: actor.user_id,
+        project_path: body.project_path ?? null,
+        settings: body.settings ?? {},
+        is_public: body.is_public ?? false,
+        password_hash: passwordHash,
+        max_participants: body.max_participants ?? 50,
+        expires_at: body.expires_in_s !== undefined ? new Date(Date.now() + body.expires_in_s * 1000) : null,
+      });
+      await participantsRepo.upsert(tx, { session_id: sessionId, ...actor, role: 'owner' });
+      await appendInTransaction(tx, sessionId, [{ type: 'session_created', actor: actor.user_id, payload: { name: body.name } }]);
+      return sessionId;
+    });
+    return sessionView(await this.mustFind(this.db, id), 'owner');
+  }
+
+  async list(actor: Identity): Promise<SessionView[]> {
+    const rows = await sessionsRepo.listVisible(this.db, actor.user_id, 200);
+    return rows.map((r) => sessionView(r, r.my_role));
+  }
+
+  /** Participants see their session; anyone signed in can see a public one; others get NOT_FOUND (no existence leak). */
+  async get(actor: Identity, sessionId: string): Promise<SessionView> {
+    const row = await this.mustFind(this.db, sessionId);
+    const me = await participantsRepo.find(this.db, sessionId, actor.user_id);
+    if (!me && !row.is_public) throw notFound(sessionId);
+    return sessionView(row, me?.role ?? null);
+  }
+
+  async delete(actor: Identity, sessionId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.authorized(tx, actor, sessionId, 'session.delete');
+      await appendInTransaction(tx, sessionId, [{ type: 'session_deleted', actor: actor.user_id, payload: {} }]);
+      await sessionsRepo.softDelete(tx, sessionId);
+    });
+  }
+
+  async createInvite(actor: Identity, sessionId: string, body: CreateInviteBody): Promise<InviteCreated> {
+    const role = await this.authorized(this.db, actor, sessionId, 'invite.create');
+    authorizeGrant(role, body.role);
+    const token = newSecretToken();
+    const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
+    const expiresAt = new Date(Date.now() + (body.expires_in_s ?? this.options.defaultInviteTtlS) * 1000);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const code = newInviteCode();
+      const created = await this.db.transaction(async (tx) => {
+        const inviteId = await invitesRepo.insert(tx, {
+          session_id: sessionId,
+          code,
+          token_hash: hashToken(token),
+          role: body.role,
+          created_by: actor.user_id,
+          expires_at: expiresAt,
+          max_uses: body.max_uses ?? null,
+          password_hash: passwordHash,
+        });
+        if (inviteId === undefined) return undefined;
+        await appendInTransaction(tx, sessionId, [
+          { type: 'invite_created', actor: actor.user_id, payload: { invite_id: inviteId, role: body.role, expires_at: expiresAt.toISOString(), max_uses: body.max_uses ?? null } },
+        ]);
+        return inviteId;
+      });
+      if (created !== undefined) {
+        return {
+          invite_id: created,
+          code,
+          token,
+          url: `${this.options.publicUrl.replace(/\/$/, '')}/join/${token}`,
+          role: body.role,
+          expires_at: expiresAt.toISOString(),
+          max_uses: body.max_uses ?? null,
+        };
+      }
+    }
+    throw new ChorusError('SERVER_ERROR', 'Could not allocate a unique invite code; retry.');
+  }
+
+  async revokeInvite(actor: Identity, sessionId: string, inviteId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.authorized(tx, actor, sessionId, 'invite.revoke');
+      if (!(await invitesRepo.revoke(tx, sessionId, inviteId))) throw new ChorusError('NOT_FOUND', `Invite ${inviteId} does not exist in this session or is already revoked.`);
+      await appendInTransaction(tx, sessionId, [{ type: 'invite_revoked', actor: actor.user_id, payload: { invite_id: inviteId } }]);
+    });
+  }
+
+  /**
+   * The `/join ABC123` flow: a code (or the invite link's token) alone makes the caller a participant with the
+   * invite's role and returns a join token. Expired, used-up and revoked invites are NOT_FOUND-like dead ends
+   * with their own message; a wrong password is PERMISSION_DENIED.
+   */
+  async redeemInvite(actor: Identity, codeOrToken: string, password: string | undefined): Promise<JoinGrantView & { change: MembershipChange | null }> {
+    const code = codeOrToken.toUpperCase();
+    const invite = await invitesRepo.findByCodeOrTokenHash(this.db, inviteCodePattern.test(code) ? code : '', hashToken(codeOrToken));
+    if (!invite) throw new ChorusError('NOT_FOUND', 'No invite has this code. Check it, or ask for a new invite.');
+    if (invite.revoked_at) throw new ChorusError('NOT_FOUND', 'This invite was revoked. Ask for a new invite.');
+    if (invite.expires_at.getTime() <= Date.now()) throw new ChorusError('NOT_FOUND', 'This invite has expired. Ask for a new invite.');
+    if (invite.max_uses !== null && invite.uses >= invite.max_uses) throw new ChorusError('NOT_FOUND', 'This invite has been used up. Ask for a new invite.');
+    if (invite.password_hash !== null && (password === undefined || !(await verifyPassword(password, invite.password_hash)))) {
+      throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This invite needs a password.' : 'Wrong invite password.');
+    }
+    const result = await this.db.transaction(async (tx) => {
+      const session = await this.mustFind(tx, invite.session_id, true);
+      const existing = await participantsRepo.find(tx, session.id, actor.user_id);
+      if (!(await invitesRepo.consumeUse(tx, invite.id))) throw new ChorusError('NOT_FOUND', 'This invite has just been used up or expired. Ask for a new invite.');
+      // An invite never downgrades: a participant keeps the higher of its role and the invite's.
+      const role: Role = existing && !mayManage(invite.role, existing.role) ? existing.role : invite.role;
+      if (!existing && Number(session.participant_count) >= session.max_participants) {
+        throw new ChorusError('SESSION_FULL', `The session has reached its limit of ${session.max_participants} participants.`);
+      }
+      await participantsRepo.upsert(tx, { session_id: session.id, ...actor, role });
+      const [event] = await appendInTransaction(tx, session.id, [
+        { type: 'invite_redeemed', actor: actor.user_id, payload: { invite_id: invite.id, role, display_name: actor.display_name, kind: actor.kind } },
+      ]);
+      return { role, change: existing?.role === role ? null : { session_id: session.id, user_id: actor.user_id, role, event } };
+    });
+    return { ...this.grant(actor, invite.session_id, result.role), change: result.change };
+  }
+
+  /** A join token for an existing participant; a public session admits newcomers as viewers (password if set). */
+  async join(actor: Identity, sessionId: string, password: string | undefined): Promise<JoinGrantView> {
+    const session = await this.mustFind(this.db, sessionId);
+    const me = await participantsRepo.find(this.db, sessionId, actor.user_id);
+    if (me) return this.grant(actor, sessionId, me.role);
+    if (!session.is_public) throw notFound(sessionId);
+    if (session.password_hash !== null && (password === undefined || !(await verifyPassword(password, session.password_hash)))) {
+      throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This session needs a password.' : 'Wrong session password.');
+    }
+    await this.db.transaction(async (tx) => {
+      const locked = await this.mustFind(tx, sessionId, true);
+      if (Number(locked.participant_count) >= locked.max_participants) throw new ChorusError('SESSION_FULL', `The session has reached its limit of ${locked.max_participants} participants.`);
+      await participantsRepo.upsert(tx, { session_id: sessionId, ...actor, role: 'viewer' });
+      await appendInTransaction(tx, sessionId, [{ type: 'participant_added', actor: actor.user_id, payload: { user_id: actor.user_id, role: 'viewer', display_name: actor.display_name, kind: actor.kind } }]);
+    });
+    return this.grant(actor, sessionId, 'viewer');
+  }
+
+  /** Leaves the session for good (not just the socket). The owner cannot leave: it deletes the session instead. */
+  async leave(actor: Identity, sessionId: string): Promise<MembershipChange> {
+    return this.db.transaction(async (tx) => {
+      const role = await this.authorized(tx, actor, sessionId, 'session.read');
+      if (role === 'owner') throw new ChorusError('CONFLICT', 'The owner cannot leave the session; delete it instead.');
+      await participantsRepo.remove(tx, sessionId, actor.user_id);
+      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
+      return { session_id: sessionId, user_id: actor.user_id, role: null, event };
+    });
+  }
+
+  async participants(actor: Identity, sessionId: string): Promise<ParticipantView[]> {
+    await this.authorized(this.db, actor, sessionId, 'participant.list');
+    return (await participantsRepo.list(this.db, sessionId)).map(participantView);
+  }
+
+  async updateRole(actor: Identity, sessionId: string, userId: string, role: Role): Promise<MembershipChange> {
+    return this.db.transaction(async (tx) => {
+      const actorRole = await this.authorized(tx, actor, sessionId, 'participant.update_role');
+      const target = await participantsRepo.find(tx, sessionId, userId);
+      if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
+      if (target.user_id === actor.user_id) throw new ChorusError('PERMISSION_DENIED', 'You cannot change your own role.');
+      if (!mayManage(actorRole, target.role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actorRole}" may not change the role of a "${target.role}".`);
+      authorizeGrant(actorRole, role);
+      await participantsRepo.setRole(tx, sessionId, userId, role);
+      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'role_changed', actor: actor.user_id, payload: { user_id: userId, from: target.role, to: role } }]);
+      return { session_id: sessionId, user_id: userId, role, event };
+    });
+  }
+
+  async removeParticipant(actor: Identity, sessionId: string, userId: string): Promise<MembershipChange> {
+    return this.db.transaction(async (tx) => {
+      const actorRole = await this.authorized(tx, actor, sessionId, 'participant.remove');
+      const target = await participantsRepo.find(tx, sessionId, userId);
+      if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
+      if (!mayManage(actorRole, target.role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actorRole}" may not remove a "${target.role}".`);
+      await participantsRepo.remove(tx, sessionId, userId);
+      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_removed', actor: actor.user_id, payload: { user_id: userId } }]);
+      return { session_id: sessionId, user_id: userId, role: null, event };
+    });
+  }
+
+  async history(actor: Identity, sessionId: string, query: HistoryQuery): Promise<HistoryPage> {
+    await this.authorized(this.db, actor, sessionId, 'history.read');
+    const session = await this.mustFind(this.db, sessionId);
+    const events = await this.events.read(sessionId, query.after_seq, query.limit);
+    const last = events.length > 0 ? events[events.length - 1].seq : query.after_seq;
+    const head = Number(session.last_seq);
+    return { session_id: sessionId, events: events.map(eventView), next_after_seq: last < head ? last : null, last_seq: head };
+  }
+
+  private async authorized(db: Executor, actor: Identity, sessionId: string, action: Action): Promise<Role> {
+    const session = await sessionsRepo.find(db, sessionId);
+    const me = await participantsRepo.find(db, sessionId, actor.user_id);
+    if (!session || (!me && !session.is_public)) throw notFound(sessionId);
+    authorize(me?.role, action);
+    return (me as { role: Role }).role;
+  }
+
+  private grant(actor: Identity, sessionId: string, role: Role): JoinGrantView {
+    return {
+      session_id: sessionId,
+      join_token: this.tokens.mintJoin({ ...actor, session_id: sessionId, role }, this.options.joinTokenTtlS),
+      role,
+      expires_in_s: this.options.joinTokenTtlS,
+    };
+  }
+
+  private async mustFind(db: Executor, sessionId: string, lock = false): Promise<SessionRow> {
+    const row = await sessionsRepo.find(db, sessionId, lock);
+    if (!row) throw notFound(sessionId);
+    return row;
+  }
+}
+
+function notFound(sessionId: string): ChorusError {
+  return new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist, has expired, or you are not a participant.`);
+}

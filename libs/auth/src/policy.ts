@@ -1,0 +1,79 @@
+import { ChorusError, type Role } from '@chorus/protocol';
+
+/**
+ * Every action a participant can take in a session. The matrix below is the one place that says who may do
+ * what; REST handlers, WebSocket handlers and the services all ask `authorize()`. docs/authorization.md is
+ * generated from the same table (and a test keeps it in sync).
+ */
+export const ACTIONS = [
+  'session.read',
+  'session.update',
+  'session.delete',
+  'invite.create',
+  'invite.revoke',
+  'participant.list',
+  'participant.update_role',
+  'participant.remove',
+  'history.read',
+  'chat.send',
+  'presence.update',
+  'document.read',
+  'document.edit',
+  'file.lock',
+  'file.lock_break',
+  'agent.prompt',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+const EVERYONE: Role[] = ['owner', 'admin', 'editor', 'viewer', 'agent'];
+const WRITERS: Role[] = ['owner', 'admin', 'editor', 'agent'];
+const MANAGERS: Role[] = ['owner', 'admin'];
+
+export const POLICY: Record<Action, readonly Role[]> = {
+  'session.read': EVERYONE,
+  'session.update': MANAGERS,
+  'session.delete': ['owner'],
+  'invite.create': MANAGERS,
+  'invite.revoke': MANAGERS,
+  'participant.list': EVERYONE,
+  'participant.update_role': MANAGERS,
+  'participant.remove': MANAGERS,
+  'history.read': EVERYONE,
+  'chat.send': EVERYONE,
+  'presence.update': EVERYONE,
+  'document.read': EVERYONE,
+  'document.edit': WRITERS,
+  'file.lock': WRITERS,
+  'file.lock_break': MANAGERS,
+  'agent.prompt': ['owner', 'admin', 'editor'],
+};
+
+export function can(role: Role, action: Action): boolean {
+  return POLICY[action].includes(role);
+}
+
+/** Throws PERMISSION_DENIED unless `role` may perform `action`. */
+export function authorize(role: Role | undefined, action: Action): void {
+  if (role === undefined) throw new ChorusError('PERMISSION_DENIED', `You are not a participant of this session (needed for ${action}).`);
+  if (!can(role, action)) throw new ChorusError('PERMISSION_DENIED', `Role "${role}" may not ${action.replace('.', ' ')}; ask a session owner or admin.`);
+}
+
+/** Rank for "may grant / may manage": a participant can only grant or change roles strictly below its own. */
+const RANK: Record<Role, number> = { owner: 4, admin: 3, editor: 2, agent: 2, viewer: 1 };
+
+export function mayManage(actor: Role, target: Role): boolean {
+  return actor === 'owner' || RANK[actor] > RANK[target];
+}
+
+/** Throws PERMISSION_DENIED unless `actor` may grant (or move someone to) `role`. Nobody grants "owner". */
+export function authorizeGrant(actor: Role, role: Role): void {
+  if (role === 'owner') throw new ChorusError('PERMISSION_DENIED', 'The owner role cannot be granted; a session has exactly one owner.');
+  if (!mayManage(actor, role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actor}" may not grant "${role}".`);
+}
+
+/** The matrix as Markdown rows, for docs/authorization.md. */
+export function policyTable(): string {
+  const header = `| action | ${EVERYONE.join(' | ')} |\n| --- | ${EVERYONE.map(() => '---').join(' | ')} |`;
+  const rows = ACTIONS.map((a) => `| \`${a}\` | ${EVERYONE.map((r) => (can(r, a) ? 'yes' : '—')).join(' | ')} |`);
+  return [header, ...rows].join('\n');
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { displayNameSchema, participantKindSchema, roleSchema, sessionIdSchema, userIdSchema } from './fields';
+
+// The REST contract (JSON, snake_case): request bodies validated by the gateway, and response shapes.
+
+const grantableRole = roleSchema.exclude(['owner']);
+const passwordSchema = z.string().min(4).max(256);
+
+export const devTokenBodySchema = z.strictObject({ user_id: userIdSchema, display_name: displayNameSchema, kind: participantKindSchema.default('human') });
+
+export const createSessionBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  project_path: z.string().max(1_024).optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  is_public: z.boolean().optional(),
+  password: passwordSchema.optional(),
+  max_participants: z.number().int().min(1).max(1_000).optional(),
+  /** Session lifetime; omitted = no expiry. */
+  expires_in_s: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+});
+
+export const createInviteBodySchema = z.strictObject({
+  role: grantableRole,
+  expires_in_s: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+  max_uses: z.number().int().min(1).max(10_000).optional(),
+  password: passwordSchema.optional(),
+});
+
+export const redeemInviteBodySchema = z.strictObject({ password: passwordSchema.optional() });
+export const joinSessionBodySchema = z.strictObject({ password: passwordSchema.optional() });
+export const updateRoleBodySchema = z.strictObject({ role: grantableRole });
+export const historyQuerySchema = z.strictObject({
+  after_seq: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+});
+export const sessionIdParamSchema = sessionIdSchema;
+export const inviteCodeParamSchema = z.string().min(6).max(128).regex(/^[A-Za-z0-9_-]+$/, 'an invite code or token');
+
+export type DevTokenBody = z.infer<typeof devTokenBodySchema>;
+export type CreateSessionBody = z.infer<typeof createSessionBodySchema>;
+export type CreateInviteBody = z.infer<typeof createInviteBodySchema>;
+export type RedeemInviteBody = z.infer<typeof redeemInviteBodySchema>;
+export type JoinSessionBody = z.infer<typeof joinSessionBodySchema>;
+export type UpdateRoleBody = z.infer<typeof updateRoleBodySchema>;
+export type HistoryQuery = z.infer<typeof historyQuerySchema>;
+
+export interface SessionView {
+  session_id: string;
+  name: string;
+  owner_id: string;
+  project_path: string | null;
+  settings: Record<string, unknown>;
+  is_public: boolean;
+  has_password: boolean;
+  max_participants: number;
+  participant_count: number;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  /** The caller's role, or null when the caller only discovers a public session. */
+  my_role: z.infer<typeof roleSchema> | null;
+}
+
+export interface ParticipantView {
+  user_id: string;
+  display_name: string;
+  kind: z.infer<typeof participantKindSchema>;
+  role: z.infer<typeof roleSchema>;
+  joined_at: string;
+  last_active_at: string;
+}
+
+export interface InviteCreated {
+  invite_id: string;
+  code: string;
+  /** The secret bearer form of the invite: shown once, stored hashed. */
+  token: string;
+  url: string;
+  role: z.infer<typeof roleSchema>;
+  expires_at: string;
+  max_uses: number | null;
+}
+
+export interface JoinGrantView {
+  session_id: string;
+  join_token: string;
+  role: z.infer<typeof roleSchema>;
+  expires_in_s: number;
+}
+
+export interface SessionEventView {
+  seq: number;
+  type: string;
+  actor: string;
+  payload: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface HistoryPage {
+  session_id: string;
+  events: SessionEventView[];
+  /** Pass as `after_seq` for the next page; null when this page reached the head. */
+  next_after_seq: number | null;
+  last_seq: number;
+}
+
