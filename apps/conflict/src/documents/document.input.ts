@@ -16,7 +16,7 @@ export const docIdSchema = z
   .string()
   .min(1)
   .max(MAX_DOC_ID_LENGTH)
-  .refine((p) => !/[\\\u0000-\u001f\u007f]/.test(p), 'no backslash or control characters')
+  .refine((p) => ![...p].some((ch) => ch === '\\' || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), 'no backslash or control characters')
   .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a relative path without empty, "." or ".." segments');
 
 const version = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);

@@ -90,13 +90,15 @@ export async function loadOpsAndDuplicates(
   clientIds: readonly string[],
   seqs: readonly number[],
 ): Promise<OpRow[]> {
+  // Two index lookups (the primary key range and the (client_id, seq) unique key), never a scan of the history.
   const rows = (await tx.query(
-    `SELECT ${OP_COLUMNS} FROM doc_ops
-     WHERE session_id = $1 AND doc_id = $2
-       AND (($3::bigint IS NOT NULL AND version > $3::bigint)
-            OR (client_id, seq) IN (SELECT * FROM unnest($4::text[], $5::bigint[])))
+    `SELECT ${OP_COLUMNS} FROM doc_ops WHERE session_id = $1 AND doc_id = $2 AND version > $3
+     UNION
+     SELECT ${OP_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}
+     FROM unnest($4::text[], $5::bigint[]) AS k(client_id, seq)
+     JOIN doc_ops o ON o.session_id = $1 AND o.doc_id = $2 AND o.client_id = k.client_id AND o.seq = k.seq
      ORDER BY version`,
-    [sessionId, docId, afterVersion, clientIds, seqs],
+    [sessionId, docId, afterVersion ?? Number.MAX_SAFE_INTEGER, clientIds, seqs],
   )) as RawOpRow[];
   return rows.map(toOp);
 }

@@ -125,8 +125,10 @@ export async function simulateEditing(opts: SimulationOptions): Promise<Simulati
 
   const maybeKill = (): void => {
     if (opts.killFirstReplicaAfter === undefined || !alive[0] || stats.answered < opts.killFirstReplicaAfter) return;
+    // From now on every answer of replica 0 is lost, also for transactions that still commit (the process "died"
+    // between COMMIT and reply); a moment later its pool is destroyed under whatever is still queued.
     alive[0] = false;
-    void opts.replicas[0].kill?.().catch((err: unknown) => failures.push(err));
+    setTimeout(() => void opts.replicas[0].kill?.().catch((err: unknown) => failures.push(err)), 20);
   };
 
   const initial = await opts.replicas[0].service.openDocument({ user_id: 'u0', client_id: 'c0', role: 'viewer' }, { session_id: opts.sessionId, doc_id: opts.docId });
