@@ -42,7 +42,9 @@ export abstract class BaseTransportServer extends Server implements CustomTransp
    */
   protected async handleMessage(env: RequestEnvelope, ctx: TransportContext): Promise<ReplyEnvelope | undefined> {
     const isRequest = env.r !== undefined;
-    const handler = this.getHandlerByPattern(env.p);
+    // Our clients send the normalised route already: a direct lookup. Nest's getHandlerByPattern tries
+    // JSON.parse on every pattern and pays for a thrown exception on each plain string (the top hot spot).
+    const handler = this.messageHandlers.get(env.p) ?? this.getHandlerByPattern(env.p);
     if (!handler || handler.isEventHandler !== !isRequest) {
       if (!isRequest) {
         this.logger.error(`No event handler for pattern "${env.p}"`);

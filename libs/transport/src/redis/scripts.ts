@@ -35,6 +35,23 @@ return 0
 `;
 
 /**
+ * Appends a batch of entries, each its own stream entry (one message per entry: the unit of load
+ * balancing, acknowledgement and claiming). KEYS: the streams; ARGV: maxLen, then per stream: n, payloads...
+ */
+const XADD_BATCH = `
+local maxlen = ARGV[1]
+local a = 2
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[a])
+  for k = 1, n do
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', 'm', ARGV[a + k])
+  end
+  a = a + n + 1
+end
+return 0
+`;
+
+/**
  * Keeps in-flight messages alive: resets the idle time of those still owned by this consumer (XCLAIM JUSTID
  * does not count a delivery). An entry another replica already claimed is left alone: touching it would
  * steal it back. KEYS[1] stream; ARGV: group, consumer, ids...
@@ -64,6 +81,7 @@ return 0
 
 export interface ScriptedRedis extends Redis {
   chorusAckBatch(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  chorusXaddBatch(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   chorusTouch(key: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   chorusRenewLease(key: string, owner: string, ms: number): Promise<number>;
   chorusReleaseLease(key: string, owner: string): Promise<number>;
@@ -71,6 +89,7 @@ export interface ScriptedRedis extends Redis {
 
 export function defineScripts(redis: Redis): ScriptedRedis {
   redis.defineCommand('chorusAckBatch', { lua: ACK_BATCH });
+  redis.defineCommand('chorusXaddBatch', { lua: XADD_BATCH });
   redis.defineCommand('chorusTouch', { lua: TOUCH, numberOfKeys: 1 });
   redis.defineCommand('chorusRenewLease', { lua: RENEW_LEASE, numberOfKeys: 1 });
   redis.defineCommand('chorusReleaseLease', { lua: RELEASE_LEASE, numberOfKeys: 1 });

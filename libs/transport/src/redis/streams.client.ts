@@ -4,6 +4,7 @@ import { type RedisStreamsClientOptions, type ResolvedStreamsOptions, resolveStr
 import { ConnectionStatus, createConnection, whenReady } from './connection';
 import { StreamKeys } from './keys';
 import type { ScriptedRedis } from './scripts';
+import { SendBatcher } from './send-batcher';
 import { Backoff, field, parseRead } from './stream-ops';
 
 /**
@@ -27,6 +28,7 @@ export class RedisStreamsClient extends BaseTransportClient {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly backoff = new Backoff();
+  private readonly batcher: SendBatcher;
 
   constructor(options: RedisStreamsClientOptions) {
     const opts = resolveStreamsOptions(options);
@@ -35,6 +37,7 @@ export class RedisStreamsClient extends BaseTransportClient {
     this.service = options.service;
     this.keys = new StreamKeys(opts.prefix);
     this.replyStream = this.keys.replies(`${opts.nodeId}:${this.instanceId}`);
+    this.batcher = new SendBatcher(() => this.commands, opts.maxLen);
   }
 
   /**
@@ -86,11 +89,11 @@ export class RedisStreamsClient extends BaseTransportClient {
 
   protected async transmitRequest(env: RequestEnvelope): Promise<void> {
     const stream = env.k === undefined ? this.keys.requests(this.service) : this.keys.shard(this.service, shardOf(env.k, this.opts.orderingShards));
-    await this.commands!.xadd(stream, 'MAXLEN', '~', this.opts.maxLen, '*', 'm', JSON.stringify(env));
+    await this.batcher.add(stream, JSON.stringify(env));
   }
 
   protected async transmitEvent(env: RequestEnvelope): Promise<void> {
-    await this.commands!.xadd(this.keys.events(env.p), 'MAXLEN', '~', this.opts.maxLen, '*', 'm', JSON.stringify(env));
+    await this.batcher.add(this.keys.events(env.p), JSON.stringify(env));
   }
 
   private async replyLoop(): Promise<void> {

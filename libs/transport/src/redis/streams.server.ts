@@ -47,9 +47,16 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   private sharedStreams: string[] = [];
   /** Ordering shards this replica holds and reads, by stream name. */
   private readonly shardStreams = new Map<string, number>();
-  /** Entries read and not yet acknowledged, by stream: the capacity count, the touch list, the drain check. */
+  /** Entries read and not yet acknowledged, by stream: the touch list, the shard drain and shutdown checks. */
   private readonly inflight = new Map<string, Set<string>>();
   private inflightTotal = 0;
+  /**
+   * Entries read whose handler has not finished: the concurrency count. A slot frees when the handler ends,
+   * not when its ack is written: the reply+ack is then queued in the outbox (written within one round trip),
+   * and the next read overlaps that write instead of waiting for it. So `concurrency` bounds handlers running
+   * at once; entries read but unacknowledged are at most concurrency + one outbox batch.
+   */
+  private handling = 0;
   private onSlotFreed?: () => void;
   private readonly claimCursors = new Map<string, string>();
 
@@ -70,9 +77,9 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     return { reader: this.reader, commands: this.commands } as T;
   }
 
-  /** Messages read and not yet acknowledged (≤ concurrency, plus a claimed shard's backlog). */
+  /** Messages read whose handler has not finished (≤ concurrency, plus a claimed shard's backlog). */
   inflightCount(): number {
-    return this.inflightTotal;
+    return this.handling;
   }
 
   private async start(): Promise<void> {
@@ -130,28 +137,41 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     await this.commands?.quit().catch(() => this.commands?.disconnect());
   }
 
+  /**
+   * The read loop. Invariant: one XREADGROUP never asks for more than the free capacity in total (COUNT is
+   * per stream, so it is divided by the number of streams read), which keeps `inflight <= concurrency`.
+   * Dividing by 1 request stream + every event stream + up to 16 ordering shards would make each read tiny,
+   * so reads alternate: the streams whose last read came back full (a backlog: read them with a big COUNT),
+   * then all streams (so none starves). Only a read of all streams that follows an empty read blocks.
+   */
   private async readLoop(): Promise<void> {
     const reader = this.reader!;
+    let backlog: string[] = [];
+    let idle = true;
     while (this.running) {
       await this.waitForCapacity();
       if (!this.running) break;
-      const streams = [...this.sharedStreams, ...this.shardStreams.keys()];
-      // COUNT applies per stream: split the free capacity so one read cannot overshoot it by much.
-      const free = this.opts.concurrency - this.inflightTotal;
-      const count = Math.max(1, Math.min(this.opts.readBatch, Math.floor(free / streams.length)));
+      const all = [...this.sharedStreams, ...this.shardStreams.keys()];
+      const streams = backlog.length > 0 ? backlog.filter((s) => all.includes(s)) : all;
+      const free = this.opts.concurrency - this.handling;
+      const count = Math.max(1, Math.min(this.opts.readBatch, Math.floor(free / Math.max(1, streams.length))));
+      const block = streams === all && idle ? ['BLOCK', this.opts.blockMs] : [];
       try {
-        const reply = await reader.call(
-          'XREADGROUP', 'GROUP', this.service, this.consumer, 'COUNT', count, 'BLOCK', this.opts.blockMs,
-          'STREAMS', ...streams, ...streams.map(() => '>'),
+        const reply = parseRead(
+          await reader.call('XREADGROUP', 'GROUP', this.service, this.consumer, 'COUNT', count, ...block, 'STREAMS', ...streams, ...streams.map(() => '>')),
         );
         this.backoff.reset();
-        for (const [stream, entries] of parseRead(reply)) {
+        idle = reply.length === 0;
+        backlog = streams === all ? reply.filter(([, entries]) => entries.length === count).map(([stream]) => stream) : [];
+        for (const [stream, entries] of reply) {
           for (const [id, fields] of entries) this.accept(stream, id, fields, 1);
         }
       } catch (error) {
         // The loop never dies: log, repair what can be repaired (a Redis restart drops the groups), back off.
         if (!this.running) break;
-        if (isNoGroupError(error)) await this.ensureGroups(streams).catch(() => undefined);
+        backlog = [];
+        idle = true;
+        if (isNoGroupError(error)) await this.ensureGroups(all).catch(() => undefined);
         else this.logger.warn(`XREADGROUP failed, retrying: ${(error as Error).message}`);
         await this.backoff.wait();
       }
@@ -164,6 +184,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     set.add(id);
     this.inflight.set(stream, set);
     this.inflightTotal++;
+    this.handling++;
     const raw = field(fields, 'm') ?? '';
     let env: RequestEnvelope;
     try {
@@ -201,21 +222,32 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     this.complete({ stream, id, deleteEntry: isRequest, replyTo: env.r, reply });
   }
 
+  /** The handler is done (or skipped): free its slot, queue its reply and ack. */
   private complete(completion: Completion): void {
+    this.freeSlot();
     this.outbox!.add(completion, () => this.untrack(completion.stream, completion.id));
+  }
+
+  private freeSlot(): void {
+    this.handling--;
+    this.wake();
   }
 
   private untrack(stream: string, id: string): void {
     if (this.inflight.get(stream)?.delete(id)) {
       this.inflightTotal--;
-      const wake = this.onSlotFreed;
-      this.onSlotFreed = undefined;
-      wake?.();
+      this.wake();
     }
   }
 
+  private wake(): void {
+    const wake = this.onSlotFreed;
+    this.onSlotFreed = undefined;
+    wake?.();
+  }
+
   private async waitForCapacity(): Promise<void> {
-    while (this.running && this.inflightTotal >= this.opts.concurrency) {
+    while (this.running && this.handling >= this.opts.concurrency) {
       await new Promise<void>((resolve) => (this.onSlotFreed = resolve));
     }
   }
@@ -235,6 +267,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
           }),
         (error: Error) => {
           this.logger.error(`Could not dead-letter ${id}: ${error.message}`);
+          this.freeSlot();
           this.untrack(stream, id); // stays pending: claimed and retried later
         },
       );
@@ -243,7 +276,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   /** Claims entries of the shared streams that dead (or stalled) replicas left idle for claimIdleMs. */
   private async reclaim(): Promise<void> {
     for (const stream of this.sharedStreams) {
-      const free = this.opts.concurrency - this.inflightTotal;
+      const free = this.opts.concurrency - this.handling;
       if (!this.running || free <= 0) return;
       const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, this.opts.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', free);
       this.claimCursors.set(stream, next);
