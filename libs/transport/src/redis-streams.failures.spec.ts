@@ -2,6 +2,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import Redis from 'ioredis';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { testRedisUrl, uniqueRedisPrefix, waitFor, withDeadline } from '@chorus/testing';
+import { ordered, shardOf } from './envelope';
 import type { StreamsTransportOptions } from './options';
 import { StreamKeys } from './redis/keys';
 import { RedisStreamsClient } from './redis/streams.client';
@@ -114,6 +115,24 @@ describe('Redis Streams: failures and bounds', () => {
     expect(replicas.map((r) => r.consumer)).toContain((await reply).consumer);
     expect(probe.handled.size).toBe(1);
     expect([...probe.handled.values()]).toEqual([1]);
+  });
+
+  it('keeps per-key order across the failover of an ordering shard', async () => {
+    // A phantom replica holds the lease of the key's shard and dies holding its first two messages.
+    const shard = keys.shard('svc', shardOf('doc-1', 16));
+    await redis.set(keys.lease('svc', shardOf('doc-1', 16)), 'phantom', 'PX', 600);
+    await ensureGroup(redis, shard, 'svc');
+    const c = await client();
+    const calls = [0, 1].map((n) => firstValueFrom(c.send<{ n: number }>('append', ordered('doc-1', { key: 'doc-1', n }))));
+    await waitFor('the keyed requests to reach the shard', async () => (await redis.xlen(shard)) === 2);
+    await redis.call('XREADGROUP', 'GROUP', 'svc', 'phantom', 'COUNT', 2, 'STREAMS', shard, '>');
+    calls.push(...[2, 3, 4].map((n) => firstValueFrom(c.send<{ n: number }>('append', ordered('doc-1', { key: 'doc-1', n })))));
+    // The new holder waits for the lease to expire, claims the pending ones first, then reads the rest.
+    await server();
+    const replies = await withDeadline('all keyed requests', Promise.all(calls), 5_000);
+    expect(replies.map((r) => r.n)).toEqual([0, 1, 2, 3, 4]);
+    expect(probe.orderByKey.get('doc-1')).toEqual([0, 1, 2, 3, 4]);
+    expect(probe.maxRunningPerKey).toBe(1);
   });
 
   it('skips requests whose deadline passed before a replica read them', async () => {
