@@ -57,7 +57,12 @@ describe('each app alone against real Postgres and Redis', () => {
   });
 
   it.each(['gateway', 'session', 'presence', 'conflict'])('%s starts, is ready, and exits 0 on SIGTERM', async (app) => {
-    const env = { PORT: '0', DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: uniqueRedisPrefix(app) };
+    const env = { PORT: '0', DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), REDIS_PREFIX: uniqueRedisPrefix(app), JWT_SECRET: 'x'.repeat(40) };
+    if (app === 'session' || app === 'conflict') {
+      const migrate = startTsProcess(`apps/${app}/src/main.ts`, env, ['migrate']);
+      running.push(migrate);
+      expect(await migrate.exited).toBe(0);
+    }
     const proc = startTsProcess(`apps/${app}/src/main.ts`, env);
     running.push(proc);
     const port = await portOf(proc);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
 import { runService } from '@chorus/runtime';
-import { GatewayAppModule } from './gateway-app.module';
+import { GatewayAppModule, configureGatewayApp } from './gateway-app.module';
 
-void runService({ role: 'gateway', module: (runtime) => GatewayAppModule.register(runtime) });
+void runService({ role: 'gateway', module: (runtime) => GatewayAppModule.register(runtime), configure: (app) => configureGatewayApp(app) });

@@ -1,29 +1,53 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { typeOrmModuleOptions } from '@chorus/database';
 import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { SessionEventLog } from './events/event-log';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
+import { SessionHandlers } from './session.handlers';
+import { SessionService } from './sessions/session.service';
+
+const DATA_SOURCE = getDataSourceToken(SESSION_DATA_SOURCE.app);
 
 /** The session service: sessions, participants, invites and the session event stream in Postgres. */
 @Module({})
 export class SessionAppModule {
   static register(runtime: Runtime): DynamicModule {
-    const url = requireDatabase(runtime);
+    const url = required(runtime.databaseUrl, 'The session service needs Postgres: set DATABASE_URL.');
+    const secret = required(runtime.jwtSecret, 'The session service signs join tokens: set JWT_SECRET.');
+    const auth = runtime.config.auth;
     return {
       module: SessionAppModule,
       imports: [
         TypeOrmModule.forRoot(typeOrmModuleOptions(SESSION_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
-          inject: [getDataSourceToken(SESSION_DATA_SOURCE.app)],
+          inject: [DATA_SOURCE],
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],
         }),
+      ],
+      controllers: [SessionHandlers],
+      providers: [
+        { provide: SessionEventLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionEventLog(ds) },
+        {
+          provide: SessionService,
+          inject: [DATA_SOURCE, SessionEventLog],
+          useFactory: (ds: DataSource, log: SessionEventLog) => {
+            const tokens = new Hs256Tokens(secret);
+            return new SessionService(ds, log, new IdentityTokens(tokens, tokens), {
+              joinTokenTtlS: auth.joinTokenTtlS,
+              publicUrl: auth.publicUrl,
+              defaultInviteTtlS: 7 * 24 * 3600,
+            });
+          },
+        },
       ],
     };
   }
 }
 
-function requireDatabase(runtime: Runtime): string {
-  if (runtime.databaseUrl === undefined) throw new Error('The session service needs Postgres: set DATABASE_URL.');
-  return runtime.databaseUrl;
+function required<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new Error(message);
+  return value;
 }

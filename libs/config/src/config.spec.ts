@@ -17,7 +17,7 @@ describe('loadConfig', () => {
   });
 
   it('gives each app its own default port and requires its servers', () => {
-    const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/chorus', REDIS_URL: 'redis://127.0.0.1:6379' };
+    const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/chorus', REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
     expect(loadConfig('session', env).http.port).toBe(3001);
     expect(loadConfig('presence', env).http.port).toBe(3002);
     expect(loadConfig('conflict', env).log.format).toBe('json');
@@ -33,8 +33,17 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.map((p) => p.variable).sort();
-    expect(problems).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
+    expect(problems).toEqual(['DATABASE_URL', 'JWT_SECRET', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
     expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('never echoes a secret, even a rejected one', () => {
+    expect(() => loadConfig('gateway', { REDIS_URL: 'redis://x:6379', JWT_SECRET: 'hunter2-short' })).toThrow(/JWT_SECRET must be at least 32 characters \(got 13\)/);
+    try {
+      loadConfig('gateway', { REDIS_URL: 'redis://x:6379', JWT_SECRET: 'hunter2-short' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+    }
   });
 
   it('lets a command-line override win over the environment', () => {

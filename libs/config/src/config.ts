@@ -10,6 +10,14 @@ export interface ChorusConfig {
   /** `url` undefined: standalone with in-process equivalents of Redis. */
   readonly redis: { readonly url: string | undefined; readonly prefix: string };
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'text' };
+  /** `jwtSecret` undefined: standalone generates one under the data dir. */
+  readonly auth: {
+    readonly jwtSecret: string | undefined;
+    readonly devTokens: boolean;
+    readonly accessTokenTtlS: number;
+    readonly joinTokenTtlS: number;
+    readonly publicUrl: string;
+  };
   readonly shutdownGraceMs: number;
 }
 
@@ -48,6 +56,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
+    JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
   };
   return {
     role,
@@ -56,6 +65,13 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     database: { url: v.DATABASE_URL, poolMax: v.DB_POOL_MAX ?? 10, dataDir: v.CHORUS_DATA_DIR ?? '.chorus-data' },
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
+    auth: {
+      jwtSecret: v.JWT_SECRET,
+      devTokens: v.DEV_TOKENS ?? false,
+      accessTokenTtlS: v.ACCESS_TOKEN_TTL_S ?? 86_400,
+      joinTokenTtlS: v.JOIN_TOKEN_TTL_S ?? 300,
+      publicUrl: v.PUBLIC_URL ?? `http://localhost:${v.PORT}`,
+    },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
   };
 }

@@ -21,6 +21,7 @@ export interface VariableSpec<T> {
 
 const ALL = APP_ROLES;
 const DB_OWNERS: readonly AppRole[] = ['standalone', 'session', 'conflict'];
+const AUTH_ROLES: readonly AppRole[] = ['standalone', 'gateway', 'session'];
 
 function int(min: number, max: number, fallback: (role: AppRole) => number) {
   return (raw: string | undefined, role: AppRole): Parse<number> => {
@@ -28,6 +29,15 @@ function int(min: number, max: number, fallback: (role: AppRole) => number) {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) return { problem: `must be an integer from ${min} to ${max}, got "${raw}"` };
     return { value: n };
+  };
+}
+
+function bool(fallback: (role: AppRole) => boolean) {
+  return (raw: string | undefined, role: AppRole): Parse<boolean> => {
+    if (raw === undefined || raw === '') return { value: fallback(role) };
+    if (/^(true|1|yes|on)$/i.test(raw)) return { value: true };
+    if (/^(false|0|no|off)$/i.test(raw)) return { value: false };
+    return { problem: `must be true or false, got "${raw}"` };
   };
 }
 
@@ -114,6 +124,42 @@ export const VARIABLES = {
     doc: 'json (one JSON object per line, for log collectors) or text (for a terminal). Default text for standalone, json for the separate apps.',
     roles: ALL,
     parse: oneOf(['json', 'text'] as const, (role) => (role === 'standalone' ? 'text' : 'json')),
+  },
+  JWT_SECRET: {
+    doc: 'HS256 secret (at least 32 characters) that signs access and join tokens. Required by gateway and session; every replica must share it. Standalone without it generates one and keeps it in CHORUS_DATA_DIR.',
+    roles: AUTH_ROLES,
+    parse: (raw: string | undefined, role: AppRole): Parse<string | undefined> => {
+      if (raw === undefined || raw === '') return role === 'standalone' ? { value: undefined } : { problem: `is required when running as "${role}" (at least 32 characters; generate one with: openssl rand -base64 48)` };
+      // Never echo a secret, not even a bad one.
+      return raw.length >= 32 ? { value: raw } : { problem: `must be at least 32 characters (got ${raw.length})` };
+    },
+  },
+  DEV_TOKENS: {
+    doc: 'Enables POST /api/v1/auth/dev-token, which mints an access token for any user id (development only). Default true in standalone (so a newcomer can try everything at once), false otherwise.',
+    roles: AUTH_ROLES,
+    parse: bool((role) => role === 'standalone'),
+  },
+  ACCESS_TOKEN_TTL_S: {
+    doc: 'Lifetime of a dev access token in seconds. Default 86400 (one day).',
+    roles: AUTH_ROLES,
+    parse: int(60, 30 * 24 * 3600, () => 86_400),
+  },
+  JOIN_TOKEN_TTL_S: {
+    doc: 'Lifetime of a join token in seconds: it only needs to live from the REST call to the socket `join`. Default 300.',
+    roles: AUTH_ROLES,
+    parse: int(10, 24 * 3600, () => 300),
+  },
+  PUBLIC_URL: {
+    doc: 'Base URL clients reach Chorus at, used in invite links. Default http://localhost:<PORT>.',
+    roles: AUTH_ROLES,
+    parse: (raw: string | undefined): Parse<string | undefined> => {
+      if (raw === undefined || raw === '') return { value: undefined };
+      try {
+        return /^https?:$/.test(new URL(raw).protocol) ? { value: raw.replace(/\/$/, '') } : { problem: 'must be an http(s) URL' };
+      } catch {
+        return { problem: 'is not a valid URL' };
+      }
+    },
   },
   SHUTDOWN_GRACE_MS: {
     doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',

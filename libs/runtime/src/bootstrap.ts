@@ -20,8 +20,9 @@ export function loadConfigOrExit(role: AppRole, overrides: Parameters<typeof loa
 }
 
 /** Creates the HTTP app for a module, listening on the configured host and port; closed by the runtime. */
-export async function listenHttp(runtime: Runtime, module: DynamicModule): Promise<INestApplication> {
+export async function listenHttp(runtime: Runtime, module: DynamicModule, configure?: ServiceEntry['configure']): Promise<INestApplication> {
   const app = await NestFactory.create(module, { logger: runtime.logger, abortOnError: false });
+  await configure?.(app, runtime);
   await app.listen(runtime.config.http.port, runtime.config.http.host);
   runtime.onStop(() => app.close());
   return app;
@@ -38,6 +39,8 @@ export interface ServiceEntry {
   readonly module: (runtime: Runtime) => DynamicModule;
   /** Tables this app owns: enables the `migrate` command. */
   readonly dataSource?: AppDataSourceSpec;
+  /** App-level setup before listening (the gateway's CORS, Socket.IO adapter, OpenAPI). */
+  readonly configure?: (app: INestApplication, runtime: Runtime) => Promise<void> | void;
 }
 
 /**
@@ -56,7 +59,15 @@ export async function runService(entry: ServiceEntry, argv: readonly string[] = 
     }
     const runtime = await createRuntime(config, logger);
     installShutdown(() => runtime.stop(), { graceMs: config.shutdownGraceMs, logger });
-    const app = await listenHttp(runtime, entry.module(runtime));
+    const app = await NestFactory.create(entry.module(runtime), { logger: runtime.logger, abortOnError: false });
+    if (entry.role !== 'gateway') {
+      // The service's transport endpoint: requests reach exactly one replica (see docs/transport.md).
+      app.connectMicroservice({ strategy: runtime.transport.server(entry.role) }, { inheritAppConfig: true });
+      await app.startAllMicroservices();
+    }
+    await entry.configure?.(app, runtime);
+    await app.listen(config.http.port, config.http.host);
+    runtime.onStop(() => app.close());
     logger.log(`${entry.role} node ${config.nodeId} listening on http://${config.http.host}:${boundPort(app)}`, 'Bootstrap');
   } catch (err) {
     fatal(logger, err);

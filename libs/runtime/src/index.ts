@@ -3,3 +3,4 @@ export { createLogger } from './logger';
 export { createRuntime, redisReadinessCheck, type Runtime } from './runtime';
 export { installShutdown } from './shutdown';
 export { boundPort, fatal, listenHttp, loadConfigOrExit, runService, type ServiceEntry } from './bootstrap';
+export { createServiceTransport, type ServiceName, type ServiceTransport } from './transport';

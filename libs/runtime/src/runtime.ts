@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ChorusConfig } from '@chorus/config';
 import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres } from '@chorus/database';
 import type { ReadinessCheck } from './health';
 import { createLogger } from './logger';
+import { createServiceTransport, type ServiceTransport } from './transport';
 
 /**
  * What one process runs on: its config, logger, and the infrastructure every app in it shares — real
@@ -18,8 +22,14 @@ export interface Runtime {
   /** Postgres pool size for each database-owning app in this process. */
   readonly dbPoolMax: number;
   readonly redisUrl: string | undefined;
-  /** True when Redis stands in for nothing: the in-process equivalents are used. */
+  /** Prefix of every Redis key this process writes. */
+  readonly redisPrefix: string;
+  /** True without Redis: the in-process equivalents are used. */
   readonly inProcess: boolean;
+  /** Transport endpoints (Redis Streams, or one in-process broker shared by the apps of this process). */
+  readonly transport: ServiceTransport;
+  /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
+  readonly jwtSecret: string | undefined;
   /** Registers a closer; `stop()` runs them in reverse order of registration. */
   onStop(closer: () => Promise<void>): void;
   stop(): Promise<void>;
@@ -40,6 +50,8 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     dbPoolMax = Math.min(dbPoolMax, Math.floor(EMBEDDED_MAX_CONNECTIONS / EMBEDDED_DB_APPS));
   }
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
+  const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);
+  const transport = createServiceTransport({ redisUrl: config.redis.url, prefix: config.redis.prefix, nodeId: config.nodeId });
   let stopped = false;
   return {
     config,
@@ -47,7 +59,10 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     databaseUrl,
     dbPoolMax,
     redisUrl: config.redis.url,
+    redisPrefix: config.redis.prefix,
     inProcess: config.redis.url === undefined,
+    transport,
+    jwtSecret,
     onStop(closer) {
       closers.push(closer);
     },
@@ -61,6 +76,24 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
       if (errors.length > 0) throw errors[0];
     },
   };
+}
+
+/**
+ * Standalone without JWT_SECRET: a random secret kept (mode 0600) beside the embedded database, so tokens
+ * survive a restart of `npm start` just as the data does.
+ */
+async function standaloneSecret(dataDir: string): Promise<string> {
+  const file = join(resolve(dataDir), 'jwt-secret');
+  try {
+    const existing = (await readFile(file, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch {
+    // first start: create it below
+  }
+  await mkdir(resolve(dataDir), { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** A readiness check that PINGs Redis on its own lazily-connected client (closed by the runtime). */

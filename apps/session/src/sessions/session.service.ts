@@ -25,7 +25,8 @@ import {
   type Identity,
   type IdentityTokens,
 } from '@chorus/auth';
-import { appendInTransaction, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import type { MembershipChange } from '@chorus/contracts';
+import { appendInTransaction, type SessionEventLog } from '../events/event-log';
 import { invitesRepo, participantsRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
 
@@ -36,15 +37,6 @@ export interface SessionServiceOptions {
   readonly publicUrl: string;
   /** Default invite lifetime when the request gives none. */
   readonly defaultInviteTtlS: number;
-}
-
-/** A change to a participant that live connections must act on (downgrade or disconnect). */
-export interface MembershipChange {
-  readonly session_id: string;
-  readonly user_id: string;
-  /** The new role, or null when the participant was removed. */
-  readonly role: Role | null;
-  readonly event: StoredSessionEvent;
 }
 
 /**
@@ -176,7 +168,7 @@ export class SessionService {
       const [event] = await appendInTransaction(tx, session.id, [
         { type: 'invite_redeemed', actor: actor.user_id, payload: { invite_id: invite.id, role, display_name: actor.display_name, kind: actor.kind } },
       ]);
-      return { role, change: existing?.role === role ? null : { session_id: session.id, user_id: actor.user_id, role, event } };
+      return { role, change: existing?.role === role ? null : { session_id: session.id, user_id: actor.user_id, role, seq: event.seq } };
     });
     return { ...this.grant(actor, invite.session_id, result.role), change: result.change };
   }
@@ -206,7 +198,7 @@ export class SessionService {
       if (role === 'owner') throw new ChorusError('CONFLICT', 'The owner cannot leave the session; delete it instead.');
       await participantsRepo.remove(tx, sessionId, actor.user_id);
       const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
-      return { session_id: sessionId, user_id: actor.user_id, role: null, event };
+      return { session_id: sessionId, user_id: actor.user_id, role: null, seq: event.seq };
     });
   }
 
@@ -225,7 +217,7 @@ export class SessionService {
       authorizeGrant(actorRole, role);
       await participantsRepo.setRole(tx, sessionId, userId, role);
       const [event] = await appendInTransaction(tx, sessionId, [{ type: 'role_changed', actor: actor.user_id, payload: { user_id: userId, from: target.role, to: role } }]);
-      return { session_id: sessionId, user_id: userId, role, event };
+      return { session_id: sessionId, user_id: userId, role, seq: event.seq };
     });
   }
 
@@ -237,7 +229,7 @@ export class SessionService {
       if (!mayManage(actorRole, target.role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actorRole}" may not remove a "${target.role}".`);
       await participantsRepo.remove(tx, sessionId, userId);
       const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_removed', actor: actor.user_id, payload: { user_id: userId } }]);
-      return { session_id: sessionId, user_id: userId, role: null, event };
+      return { session_id: sessionId, user_id: userId, role: null, seq: event.seq };
     });
   }
 

@@ -1,0 +1,110 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Identity } from '@chorus/auth';
+import type { SessionApi } from '@chorus/contracts';
+import {
+  createInviteBodySchema,
+  createSessionBodySchema,
+  historyQuerySchema,
+  joinSessionBodySchema,
+  sessionIdParamSchema,
+  updateRoleBodySchema,
+  userIdSchema,
+} from '@chorus/protocol';
+import { z } from 'zod';
+import { SessionRouter } from '../routing/session.router';
+import { Actor, AccessTokenGuard } from './auth';
+import { Documented } from './openapi';
+import { parseInput } from './validation';
+
+type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
+const inviteIdSchema = z.uuid();
+
+/** Sessions, participants, invites and history. Each handler validates its input, then makes one call to the session service. */
+@ApiTags('sessions')
+@ApiBearerAuth()
+@UseGuards(AccessTokenGuard)
+@Controller('api/v1/collaboration/sessions')
+export class SessionsController {
+  constructor(@Inject(SessionRouter) private readonly sessions: SessionRouter) {}
+
+  @Post()
+  @Documented({ summary: 'Create a session; the caller becomes its owner', body: createSessionBodySchema, status: 201, errors: [400, 401] })
+  create(@Actor() actor: Identity, @Body() body: unknown): Res<'session.create'> {
+    return this.sessions.call('session.create', { actor, body: parseInput(createSessionBodySchema, body) });
+  }
+
+  @Get()
+  @Documented({ summary: 'List my sessions and public ones (discovery)', errors: [401] })
+  list(@Actor() actor: Identity): Res<'session.list'> {
+    return this.sessions.call('session.list', { actor });
+  }
+
+  @Get(':id')
+  @Documented({ summary: 'Get a session', errors: [400, 401, 404] })
+  get(@Actor() actor: Identity, @Param('id') id: string): Res<'session.get'> {
+    return this.sessions.call('session.get', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  }
+
+  @Delete(':id')
+  @Documented({ summary: 'Delete a session (owner only)', errors: [400, 401, 403, 404] })
+  delete(@Actor() actor: Identity, @Param('id') id: string): Res<'session.delete'> {
+    return this.sessions.call('session.delete', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  }
+
+  @Post(':id/invite')
+  @Documented({ summary: 'Create an invite: a short code, a secret token and a link', body: createInviteBodySchema, status: 201, errors: [400, 401, 403, 404] })
+  invite(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown): Res<'invite.create'> {
+    return this.sessions.call('invite.create', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), body: parseInput(createInviteBodySchema, body) });
+  }
+
+  @Delete(':id/invites/:inviteId')
+  @Documented({ summary: 'Revoke an invite', errors: [400, 401, 403, 404] })
+  revoke(@Actor() actor: Identity, @Param('id') id: string, @Param('inviteId') inviteId: string): Res<'invite.revoke'> {
+    return this.sessions.call('invite.revoke', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), invite_id: parseInput(inviteIdSchema, inviteId, 'inviteId') });
+  }
+
+  @Post(':id/join')
+  @HttpCode(200)
+  @Documented({ summary: 'Get a join token (participants; newcomers to a public session join as viewers)', body: joinSessionBodySchema, errors: [400, 401, 403, 404, 409] })
+  join(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown): Res<'session.join'> {
+    const { password } = parseInput(joinSessionBodySchema, body ?? {});
+    return this.sessions.call('session.join', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), ...(password !== undefined ? { password } : {}) });
+  }
+
+  @Post(':id/leave')
+  @HttpCode(200)
+  @Documented({ summary: 'Leave the session for good (the owner deletes it instead)', errors: [400, 401, 404, 409] })
+  leave(@Actor() actor: Identity, @Param('id') id: string): Res<'session.leave'> {
+    return this.sessions.membership('session.leave', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  }
+
+  @Get(':id/participants')
+  @Documented({ summary: 'List participants and their roles', errors: [400, 401, 403, 404] })
+  participants(@Actor() actor: Identity, @Param('id') id: string): Res<'participant.list'> {
+    return this.sessions.call('participant.list', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  }
+
+  @Patch(':id/participants/:userId')
+  @Documented({ summary: "Change a participant's role (takes effect on live connections within seconds)", body: updateRoleBodySchema, errors: [400, 401, 403, 404] })
+  updateRole(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string, @Body() body: unknown): Res<'participant.update_role'> {
+    return this.sessions.membership('participant.update_role', {
+      actor,
+      session_id: parseInput(sessionIdParamSchema, id, 'id'),
+      user_id: parseInput(userIdSchema, userId, 'userId'),
+      role: parseInput(updateRoleBodySchema, body).role,
+    });
+  }
+
+  @Delete(':id/participants/:userId')
+  @Documented({ summary: 'Remove a participant (their connections are closed)', errors: [400, 401, 403, 404] })
+  remove(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string): Res<'participant.remove'> {
+    return this.sessions.membership('participant.remove', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), user_id: parseInput(userIdSchema, userId, 'userId') });
+  }
+
+  @Get(':id/history')
+  @Documented({ summary: 'The session event stream (audit history), paginated by seq', query: historyQuerySchema, errors: [400, 401, 403, 404] })
+  history(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Res<'session.history'> {
+    return this.sessions.call('session.history', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), query: parseInput(historyQuerySchema, query) });
+  }
+}

@@ -1,0 +1,82 @@
+import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { SessionApi } from '@chorus/contracts';
+import { TransportExceptionFilter } from '@chorus/transport';
+import { SessionService } from './sessions/session.service';
+
+type Req<P extends keyof SessionApi> = SessionApi[P]['req'];
+type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
+
+/** Transport handlers of the session service: one call into SessionService each (contract: libs/contracts). */
+@Controller()
+@UseFilters(TransportExceptionFilter)
+export class SessionHandlers {
+  constructor(@Inject(SessionService) private readonly sessions: SessionService) {}
+
+  @MessagePattern('session.create')
+  create(@Payload() r: Req<'session.create'>): Res<'session.create'> {
+    return this.sessions.create(r.actor, r.body);
+  }
+
+  @MessagePattern('session.list')
+  list(@Payload() r: Req<'session.list'>): Res<'session.list'> {
+    return this.sessions.list(r.actor);
+  }
+
+  @MessagePattern('session.get')
+  get(@Payload() r: Req<'session.get'>): Res<'session.get'> {
+    return this.sessions.get(r.actor, r.session_id);
+  }
+
+  @MessagePattern('session.delete')
+  async delete(@Payload() r: Req<'session.delete'>): Res<'session.delete'> {
+    await this.sessions.delete(r.actor, r.session_id);
+    return { deleted: true };
+  }
+
+  @MessagePattern('invite.create')
+  createInvite(@Payload() r: Req<'invite.create'>): Res<'invite.create'> {
+    return this.sessions.createInvite(r.actor, r.session_id, r.body);
+  }
+
+  @MessagePattern('invite.revoke')
+  async revokeInvite(@Payload() r: Req<'invite.revoke'>): Res<'invite.revoke'> {
+    await this.sessions.revokeInvite(r.actor, r.session_id, r.invite_id);
+    return { revoked: true };
+  }
+
+  @MessagePattern('invite.redeem')
+  redeem(@Payload() r: Req<'invite.redeem'>): Res<'invite.redeem'> {
+    return this.sessions.redeemInvite(r.actor, r.code, r.password);
+  }
+
+  @MessagePattern('session.join')
+  join(@Payload() r: Req<'session.join'>): Res<'session.join'> {
+    return this.sessions.join(r.actor, r.session_id, r.password);
+  }
+
+  @MessagePattern('session.leave')
+  leave(@Payload() r: Req<'session.leave'>): Res<'session.leave'> {
+    return this.sessions.leave(r.actor, r.session_id);
+  }
+
+  @MessagePattern('participant.list')
+  participants(@Payload() r: Req<'participant.list'>): Res<'participant.list'> {
+    return this.sessions.participants(r.actor, r.session_id);
+  }
+
+  @MessagePattern('participant.update_role')
+  updateRole(@Payload() r: Req<'participant.update_role'>): Res<'participant.update_role'> {
+    return this.sessions.updateRole(r.actor, r.session_id, r.user_id, r.role);
+  }
+
+  @MessagePattern('participant.remove')
+  remove(@Payload() r: Req<'participant.remove'>): Res<'participant.remove'> {
+    return this.sessions.removeParticipant(r.actor, r.session_id, r.user_id);
+  }
+
+  @MessagePattern('session.history')
+  history(@Payload() r: Req<'session.history'>): Res<'session.history'> {
+    return this.sessions.history(r.actor, r.session_id, r.query);
+  }
+}

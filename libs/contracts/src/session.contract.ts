@@ -1,0 +1,44 @@
+import type {
+  CreateInviteBody,
+  CreateSessionBody,
+  HistoryPage,
+  HistoryQuery,
+  InviteCreated,
+  JoinGrantView,
+  ParticipantView,
+  Role,
+  SessionView,
+} from '@chorus/protocol';
+import type { Identity } from '@chorus/auth';
+
+/**
+ * The session service's transport contract: pattern → request and response. The gateway calls it through
+ * a typed client; the service's handlers implement it. Requests carry the caller's identity as verified by
+ * the gateway (the transport is internal and trusted; clients never talk to it).
+ */
+export interface SessionApi {
+  'session.create': { req: { actor: Identity; body: CreateSessionBody }; res: SessionView };
+  'session.list': { req: { actor: Identity }; res: SessionView[] };
+  'session.get': { req: { actor: Identity; session_id: string }; res: SessionView };
+  'session.delete': { req: { actor: Identity; session_id: string }; res: { deleted: true } };
+  'invite.create': { req: { actor: Identity; session_id: string; body: CreateInviteBody }; res: InviteCreated };
+  'invite.revoke': { req: { actor: Identity; session_id: string; invite_id: string }; res: { revoked: true } };
+  'invite.redeem': { req: { actor: Identity; code: string; password?: string }; res: JoinGrantView & { change: MembershipChange | null } };
+  'session.join': { req: { actor: Identity; session_id: string; password?: string }; res: JoinGrantView };
+  'session.leave': { req: { actor: Identity; session_id: string }; res: MembershipChange };
+  'participant.list': { req: { actor: Identity; session_id: string }; res: ParticipantView[] };
+  'participant.update_role': { req: { actor: Identity; session_id: string; user_id: string; role: Role }; res: MembershipChange };
+  'participant.remove': { req: { actor: Identity; session_id: string; user_id: string }; res: MembershipChange };
+  'session.history': { req: { actor: Identity; session_id: string; query: HistoryQuery }; res: HistoryPage };
+}
+
+/** A change to a participant that live connections must act on (downgrade or disconnect) within seconds. */
+export interface MembershipChange {
+  readonly session_id: string;
+  readonly user_id: string;
+  /** The new role, or null when the participant left or was removed. */
+  readonly role: Role | null;
+  readonly seq: number;
+}
+
+export type SessionPattern = keyof SessionApi;

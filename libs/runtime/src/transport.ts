@@ -1,0 +1,29 @@
+import type { CustomTransportStrategy, ClientProxy } from '@nestjs/microservices';
+import { InProcessBroker, InProcessClient, InProcessServer, RedisStreamsClient, RedisStreamsServer, type OrderingKeys } from '@chorus/transport';
+
+/** The services reachable over the transport. */
+export type ServiceName = 'session' | 'presence' | 'conflict';
+
+/**
+ * Builds transport endpoints for this process: Redis Streams when REDIS_URL is set, otherwise one in-process
+ * broker shared by every app in the process (standalone). Apps never know which one they got.
+ */
+export interface ServiceTransport {
+  server(service: ServiceName): CustomTransportStrategy;
+  client(service: ServiceName, orderingKeys?: OrderingKeys): ClientProxy;
+}
+
+export function createServiceTransport(options: { redisUrl: string | undefined; prefix: string; nodeId: string; requestTimeoutMs?: number }): ServiceTransport {
+  if (options.redisUrl === undefined) {
+    const broker = new InProcessBroker();
+    return {
+      server: (service) => new InProcessServer({ broker, service, nodeId: options.nodeId }),
+      client: (service, orderingKeys) => new InProcessClient({ broker, service, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs, orderingKeys }),
+    };
+  }
+  const base = { redisUrl: options.redisUrl, prefix: options.prefix, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs };
+  return {
+    server: (service) => new RedisStreamsServer({ ...base, service }),
+    client: (service, orderingKeys) => new RedisStreamsClient({ ...base, service, orderingKeys }),
+  };
+}

@@ -1,0 +1,3 @@
+import { restApiSuite } from './support/rest-api.suite';
+
+restApiSuite(false);

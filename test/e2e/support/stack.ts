@@ -1,0 +1,81 @@
+import { Logger } from '@nestjs/common';
+import { loadConfig } from '@chorus/config';
+import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, type TestDatabase } from '@chorus/testing';
+import { startChorus, type RunningChorus } from '../../../standalone/chorus';
+import { CaptureLogger } from './capture-logger';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestStack {
+  readonly url: string;
+  readonly db: TestDatabase;
+  readonly logs: CaptureLogger;
+  readonly chorus: RunningChorus;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product in this process against the real Postgres (a fresh database) and, with `redis: true`,
+ * the real Redis under a unique prefix (Redis Streams transport, Redis rate limits) — otherwise the in-process
+ * equivalents. Every log line is captured for inspection.
+ */
+export async function startTestStack(label: string, options: { redis?: boolean; env?: Record<string, string> } = {}): Promise<TestStack> {
+  const db = await createTestDatabase(label);
+  const logs = new CaptureLogger();
+  const config = loadConfig('standalone', {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.url,
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'verbose',
+    ...(options.redis ? { REDIS_URL: testRedisUrl(), REDIS_PREFIX: uniqueRedisPrefix(label) } : {}),
+    ...options.env,
+  });
+  Logger.overrideLogger(logs);
+  const chorus = await startChorus(config, logs);
+  return {
+    url: `http://127.0.0.1:${chorus.port}`,
+    db,
+    logs,
+    chorus,
+    async stop() {
+      await chorus.stop();
+      await db.drop();
+    },
+  };
+}
+
+export interface HttpResult<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly body: T;
+  readonly raw: string;
+  readonly headers: Record<string, string>;
+}
+
+/** A small JSON client that records every response body (for the secrets scan). */
+export class Api {
+  readonly transcript: string[] = [];
+
+  constructor(private readonly base: string) {}
+
+  async request<T = Record<string, unknown>>(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<HttpResult<T>> {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...options.headers,
+      },
+      body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    });
+    const raw = await res.text();
+    this.transcript.push(raw);
+    return { status: res.status, body: (raw ? JSON.parse(raw) : {}) as T, raw, headers: Object.fromEntries(res.headers.entries()) };
+  }
+
+  async devToken(user_id: string, display_name = user_id, kind: 'human' | 'agent' = 'human'): Promise<string> {
+    const res = await this.request<{ access_token: string }>('POST', '/api/v1/auth/dev-token', { body: { user_id, display_name, kind } });
+    if (res.status !== 201) throw new Error(`dev-token failed: ${res.status} ${res.raw}`);
+    return res.body.access_token;
+  }
+}
