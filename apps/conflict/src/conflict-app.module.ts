@@ -1,9 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@chorus/database';
+import { typeOrmModuleOptions } from '@chorus/database';
 import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
+import { ConflictService } from './conflict.service';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
 @Module({})
@@ -13,12 +14,16 @@ export class ConflictAppModule {
     return {
       module: ConflictAppModule,
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(CONFLICT_DATA_SOURCE, url, runtime.dbPoolMax)),
+        TypeOrmModule.forRoot(typeOrmModuleOptions(CONFLICT_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],
         }),
       ],
+      // The handler-facing API (one call per message handler). One instance per replica; order is decided in
+      // Postgres, so any number of replicas can serve the same documents.
+      providers: [{ provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds) }],
+      exports: [ConflictService],
     };
   }
 }

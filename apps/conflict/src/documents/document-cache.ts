@@ -16,6 +16,11 @@ export interface CachedDoc {
   content: string;
   /** Contiguous committed ops ending at `version` (oldest first), at most `opsPerDoc`. */
   ops: CachedOp[];
+  /**
+   * The row's meta_seq and min_version when last read under the row lock, if no file lock was live then; null
+   * otherwise. The fast path (commit without a transaction) needs it; null means: take the locked path.
+   */
+  meta: { meta_seq: number; min_version: number } | null;
 }
 
 /**
@@ -58,7 +63,7 @@ export class DocumentCache {
    * Records the committed head. `ops` are committed ops (any order, possibly overlapping what is cached) that
    * together with the cached ones should end at `version`; the kept window is the contiguous run ending there.
    */
-  set(key: string, version: number, content: string, ops: readonly CachedOp[]): void {
+  set(key: string, version: number, content: string, ops: readonly CachedOp[], meta: CachedDoc['meta']): void {
     const previous = this.docs.get(key);
     const byVersion = new Map<number, CachedOp>();
     for (const op of previous?.ops ?? []) byVersion.set(op.version, op);
@@ -71,7 +76,7 @@ export class DocumentCache {
     }
     kept.reverse();
     this.docs.delete(key);
-    this.docs.set(key, { version, content, ops: kept });
+    this.docs.set(key, { version, content, ops: kept, meta });
     while (this.docs.size > this.maxDocs) {
       const oldest = this.docs.keys().next().value as string;
       this.docs.delete(oldest);

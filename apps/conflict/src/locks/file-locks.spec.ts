@@ -43,6 +43,15 @@ describe('file locks (real Postgres, two replicas)', () => {
     await expect(edit(a, bob, 3, 2)).resolves.toMatchObject({ ack: { version: 4 } });
   });
 
+  it('stops the fast path of the replica that wrote last: a lock taken after its commit is enforced there too', async () => {
+    await edit(a, bob, 0, 1); // replica a now holds the head in cache and would commit bob's next op in one statement
+    await edit(a, bob, 1, 2);
+    await b.lockFile(alice, { session_id: session, doc_id: 'lib.rs' });
+    await expect(edit(a, bob, 2, 3)).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'doc_id' } });
+    await b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' });
+    await expect(edit(a, bob, 2, 3)).resolves.toMatchObject({ ack: { version: 3 } });
+  });
+
   it('still acknowledges a resend of an op committed before the lock', async () => {
     const first = await edit(a, bob, 0, 1);
     await a.lockFile(alice, { session_id: session, doc_id: 'lib.rs' });

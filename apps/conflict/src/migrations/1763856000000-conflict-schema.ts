@@ -19,6 +19,9 @@ export class ConflictSchema1763856000000 implements MigrationInterface {
         content text NOT NULL DEFAULT '',
         -- Ops of versions <= min_version are no longer retained (compacted): catch-up from before it must reload.
         min_version bigint NOT NULL DEFAULT 0 CHECK (min_version >= 0 AND min_version <= version),
+        -- Bumped (an UPDATE of this row) by everything besides commits that changes what may be committed: file
+        -- locks and compaction. The fast path commits only if it is unchanged (see commitIfHead).
+        meta_seq bigint NOT NULL DEFAULT 0,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (session_id, doc_id)

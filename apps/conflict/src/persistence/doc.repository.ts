@@ -14,6 +14,7 @@ export function rowsOf<T>(result: unknown): T[] {
 export interface HeadRow {
   version: number;
   min_version: number;
+  meta_seq: number;
   /** null when the caller's cached text is already at `version` (the query skips sending it). */
   content: string | null;
   /** The holder of an unexpired file lock, if any. */
@@ -65,16 +66,16 @@ export async function ensureDocument(db: Executor, sessionId: string, docId: str
  * here. `cachedVersion` is the version of the text the caller already holds; the text is sent only if it differs.
  */
 export async function lockHead(tx: EntityManager, sessionId: string, docId: string, cachedVersion: number): Promise<HeadRow | undefined> {
-  const rows = rowsOf<{ version: string; min_version: string; content: string | null; lock_holder: string | null }>(
+  const rows = rowsOf<{ version: string; min_version: string; meta_seq: string; content: string | null; lock_holder: string | null }>(
     await tx.query(
-      `SELECT d.version, d.min_version, CASE WHEN d.version = $3 THEN NULL ELSE d.content END AS content,
+      `SELECT d.version, d.min_version, d.meta_seq, CASE WHEN d.version = $3 THEN NULL ELSE d.content END AS content,
               (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
        FROM documents d WHERE d.session_id = $1 AND d.doc_id = $2 FOR UPDATE OF d`,
       [sessionId, docId, cachedVersion],
     ),
   );
   const r = rows[0];
-  return r && { version: Number(r.version), min_version: Number(r.min_version), content: r.content, lock_holder: r.lock_holder };
+  return r && { version: Number(r.version), min_version: Number(r.min_version), meta_seq: Number(r.meta_seq), content: r.content, lock_holder: r.lock_holder };
 }
 
 /**
@@ -155,6 +156,61 @@ export async function commitOps(
   );
 }
 
+/**
+ * The fast path's conditional commit, one autocommit statement: moves the head and inserts the ops only if the
+ * row still has the expected version and meta_seq (no commit, lock, unlock or compaction since the caller's
+ * locked read). Checked on the row itself, so a concurrent writer of the row makes this UPDATE wait and then
+ * re-check against the new row version. Returns false when it changed nothing. A resent (client_id, seq) makes
+ * the INSERT fail, which undoes the whole statement.
+ */
+export async function commitIfHead(
+  db: Executor,
+  sessionId: string,
+  docId: string,
+  expected: { version: number; meta_seq: number },
+  ops: readonly NewOpRow[],
+  head: { version: number; content: string },
+  snapshots: ReadonlyArray<{ version: number; content: string }>,
+): Promise<boolean> {
+  const rows = rowsOf<{ moved: number }>(
+    await db.query(
+      `WITH head AS (
+         UPDATE documents d SET version = $9, content = $10, updated_at = now()
+         WHERE d.session_id = $1 AND d.doc_id = $2 AND d.version = $13 AND d.meta_seq = $14
+         RETURNING 1
+       ), ins AS (
+         INSERT INTO doc_ops (session_id, doc_id, version, base_version, op, client_id, seq, user_id)
+         SELECT $1, $2, t.version, t.base_version, t.op, t.client_id, t.seq, t.user_id
+         FROM unnest($3::bigint[], $4::bigint[], $5::jsonb[], $6::text[], $7::bigint[], $8::text[]) AS t(version, base_version, op, client_id, seq, user_id)
+         WHERE EXISTS (SELECT 1 FROM head)
+         RETURNING 1
+       ), snap AS (
+         INSERT INTO doc_snapshots (session_id, doc_id, version, content)
+         SELECT $1, $2, s.version, s.content FROM unnest($11::bigint[], $12::text[]) AS s(version, content) WHERE EXISTS (SELECT 1 FROM head)
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM head)::int AS moved`,
+      [
+        sessionId,
+        docId,
+        ops.map((o) => o.version),
+        ops.map((o) => o.base_version),
+        ops.map((o) => JSON.stringify(o.op)),
+        ops.map((o) => o.client_id),
+        ops.map((o) => o.seq),
+        ops.map((o) => o.user_id),
+        head.version,
+        head.content,
+        snapshots.map((s) => s.version),
+        snapshots.map((s) => s.content),
+        expected.version,
+        expected.meta_seq,
+      ],
+    ),
+  );
+  return rows[0]?.moved === 1;
+}
+
 export async function readHead(db: Executor, sessionId: string, docId: string): Promise<{ version: number; min_version: number; content: string } | undefined> {
   const rows = rowsOf<{ version: string; min_version: string; content: string }>(
     await db.query(`SELECT version, min_version, content FROM documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]),
@@ -192,7 +248,7 @@ export async function compactOps(tx: EntityManager, sessionId: string, docId: st
   const result = rowsOf<{ version: string }>(
     await tx.query(`DELETE FROM doc_ops WHERE session_id = $1 AND doc_id = $2 AND version <= $3 RETURNING version`, [sessionId, docId, upTo]),
   );
-  await tx.query(`UPDATE documents SET min_version = GREATEST(min_version, $3) WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId, upTo]);
+  await tx.query(`UPDATE documents SET min_version = GREATEST(min_version, $3), meta_seq = meta_seq + 1 WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId, upTo]);
   return result.length;
 }
 
@@ -245,8 +301,11 @@ export async function deleteExpiredLocks(db: Executor, limit: number): Promise<A
   );
 }
 
-/** Locks the head row (creating the document if needed) without reading the text: for lock/unlock. */
+/**
+ * Locks the head row (creating the document if needed) and bumps meta_seq, for lock/unlock: an UPDATE, so a
+ * fast-path commit racing with it waits and then sees a changed row (and falls back to the locked path).
+ */
 export async function lockDocumentRow(tx: EntityManager, sessionId: string, docId: string): Promise<void> {
   await ensureDocument(tx, sessionId, docId);
-  await tx.query(`SELECT 1 FROM documents WHERE session_id = $1 AND doc_id = $2 FOR UPDATE`, [sessionId, docId]);
+  await tx.query(`UPDATE documents SET meta_seq = meta_seq + 1 WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]);
 }

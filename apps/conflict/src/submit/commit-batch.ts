@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { applyOp, findConflicts, makeInvertible, transformAgainst, validateOp, type TextOp } from '@chorus/ot';
+import { applyOp, codePointLength, findConflicts, makeInvertible, summarize, transformAgainst, validateOp, type TextOp } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import { commitOps, ensureDocument, loadOpsAndDuplicates, lockHead, type NewOpRow } from '../persistence/doc.repository';
+import { commitIfHead, commitOps, ensureDocument, loadOpsAndDuplicates, lockHead, type NewOpRow } from '../persistence/doc.repository';
 import { DocumentCache, type CachedOp } from '../documents/document-cache';
 import type { Caller, ConflictDetected, ConflictOptions, SubmitResult } from '../documents/document.types';
 
@@ -42,12 +42,13 @@ export async function commitBatch(
   batch: readonly PendingSubmit[],
 ): Promise<BatchOutcome[]> {
   const key = DocumentCache.key(sessionId, docId);
-  const outcomes: Array<BatchOutcome | undefined> = batch.map(() => undefined);
-  let committed: { version: number; content: string; ops: CachedOp[] } | undefined;
+  const fast = await tryFastPath(db, cache, options, sessionId, docId, batch).catch(() => undefined);
+  if (fast) return fast;
+  let plan: Plan | undefined;
+  let meta: { meta_seq: number; min_version: number } | null = null;
   try {
     await db.transaction(async (tx) => {
-      committed = undefined;
-      outcomes.fill(undefined);
+      plan = undefined;
       const cached = cache.get(key);
       let head = await lockHead(tx, sessionId, docId, cached?.version ?? -1);
       if (!head) {
@@ -72,49 +73,11 @@ export async function commitBatch(
       const dupes = new Map<string, CachedOp>();
       for (const r of rows) dupes.set(`${r.client_id}\u0000${r.seq}`, r);
       const log: CachedOp[] = fromCache ? [...fromCache] : rows.filter((r) => r.version > lowestBase);
-      // log[i] is the op of version logStart + i; newly committed ops are appended as we go.
-      const logStart = lowestBase + 1;
-
-      let version = head.version;
-      let content = headContent;
-      const fresh: NewOpRow[] = [];
-      const snapshots: Array<{ version: number; content: string }> = [];
-      batch.forEach((s, i) => {
-        const dedupeKey = `${s.caller.client_id}\u0000${s.seq}`;
-        const original = dupes.get(dedupeKey);
-        if (original) {
-          outcomes[i] = { ok: true, result: duplicateResult(docId, original) };
-          return;
-        }
-        const refusal = refuse(s, head, options);
-        if (refusal) {
-          outcomes[i] = { ok: false, error: refusal };
-          return;
-        }
-        const against = log.slice(s.version + 1 - logStart);
-        const transformed = transformAgainst(s.op, against.map((c) => c.op));
-        const valid = validateOp(content, transformed, options.limits);
-        if (!valid.ok) {
-          outcomes[i] = { ok: false, error: ChorusError.validation(valid.error.field, `Op refused (${valid.error.reason}): ${valid.error.message}. Nothing was applied.`) };
-          return;
-        }
-        const op = makeInvertible(valid.op, content);
-        const applied = applyOp(content, op, options.limits);
-        if (!applied.ok) {
-          outcomes[i] = { ok: false, error: ChorusError.validation(applied.error.field, `Op refused (${applied.error.reason}): ${applied.error.message}`) };
-          return;
-        }
-        content = applied.doc;
-        version += 1;
-        const row: CachedOp = { version, base_version: s.version, op, client_id: s.caller.client_id, seq: s.seq, user_id: s.caller.user_id };
-        log.push(row);
-        fresh.push(row);
-        dupes.set(dedupeKey, row);
-        if (version % options.snapshotEvery === 0) snapshots.push({ version, content });
-        outcomes[i] = { ok: true, result: { ...duplicateResult(docId, row), duplicate: false, conflicts: detectConflicts(docId, s, row, against) } };
-      });
-      if (fresh.length > 0) await commitOps(tx, sessionId, docId, fresh, { version, content }, snapshots);
-      committed = { version, content, ops: log };
+      plan = planBatch(docId, batch, head, headContent, log, lowestBase + 1, dupes, options);
+      // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
+      // current) and no file lock is live: on a document several replicas write, it would mostly miss.
+      meta = head.lock_holder === null && head.content === null ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
+      if (plan.fresh.length > 0) await commitOps(tx, sessionId, docId, plan.fresh, { version: plan.version, content: plan.content }, plan.snapshots);
     });
   } catch (err) {
     // Nothing of this batch committed (or we cannot know: then the resend's dedupe answers). Drop the cache: it
@@ -123,8 +86,108 @@ export async function commitBatch(
     const error = err instanceof ChorusError ? err : new ChorusError('UNAVAILABLE', 'The document store did not commit the op; resend it with the same seq.');
     return batch.map(() => ({ ok: false, error }));
   }
-  if (committed) cache.set(key, committed.version, committed.content, committed.ops);
-  return outcomes.map((o) => o ?? { ok: false, error: new ChorusError('SERVER_ERROR', 'The op was not processed.') });
+  const done = plan as unknown as Plan;
+  cache.set(key, done.version, done.content, done.log, meta);
+  return done.outcomes;
+}
+
+/**
+ * The fast path, for a document whose last commit this replica made (its cache is at head, as when the
+ * transport routes a document's submits to one replica): no transaction, no lock, one statement. The batch is
+ * planned against the cached head; the statement moves the head only if it is still at the cached version
+ * and no one else holds a file lock, inserting the ops in the same statement. Anything unusual — a stale
+ * cache (someone else committed), a refused or invalid op (to be confirmed against the true head), a resend
+ * (the (client_id, seq) unique key rejects the whole statement) — returns undefined and the locked path
+ * decides, dedupe first. Nothing is ever committed by both: the statement is atomic.
+ */
+async function tryFastPath(
+  db: DataSource,
+  cache: DocumentCache,
+  options: ConflictOptions,
+  sessionId: string,
+  docId: string,
+  batch: readonly PendingSubmit[],
+): Promise<BatchOutcome[] | undefined> {
+  const key = DocumentCache.key(sessionId, docId);
+  const cached = cache.get(key);
+  if (!cached?.meta) return undefined;
+  const meta = cached.meta;
+  const lowestBase = batch.reduce((lo, s) => Math.min(lo, s.version), cached.version);
+  const log = cache.opsBetween(cached, lowestBase, cached.version);
+  if (!log) return undefined;
+  const head = { version: cached.version, min_version: meta.min_version, lock_holder: null };
+  const plan = planBatch(docId, batch, head, cached.content, [...log], lowestBase + 1, new Map(), options);
+  if (plan.fresh.length !== batch.length) return undefined;
+  const moved = await commitIfHead(db, sessionId, docId, { version: cached.version, meta_seq: meta.meta_seq }, plan.fresh, { version: plan.version, content: plan.content }, plan.snapshots);
+  if (!moved) return undefined;
+  cache.set(key, plan.version, plan.content, plan.log, meta);
+  return plan.outcomes;
+}
+
+interface Plan {
+  outcomes: BatchOutcome[];
+  fresh: NewOpRow[];
+  snapshots: Array<{ version: number; content: string }>;
+  version: number;
+  content: string;
+  /** The committed ops from logStart to the new head (for the cache). */
+  log: CachedOp[];
+}
+
+/**
+ * Pure: per submit, in arrival order — dedupe, refusals, transform against everything committed after its base
+ * (`log[i]` is version logStart + i; ops planned earlier in the batch are appended), validate against the
+ * current text, apply. A refused submit is refused alone; the others still go.
+ */
+function planBatch(
+  docId: string,
+  batch: readonly PendingSubmit[],
+  head: { version: number; min_version: number; lock_holder: string | null },
+  headContent: string,
+  log: CachedOp[],
+  logStart: number,
+  dupes: Map<string, CachedOp>,
+  options: ConflictOptions,
+): Plan {
+  let version = head.version;
+  let content = headContent;
+  let length = codePointLength(headContent);
+  const unboundedDoc = { ...options.limits, maxDocLength: Number.MAX_SAFE_INTEGER };
+  const fresh: NewOpRow[] = [];
+  const snapshots: Array<{ version: number; content: string }> = [];
+  const outcomes = batch.map((s): BatchOutcome => {
+    const dedupeKey = `${s.caller.client_id}\u0000${s.seq}`;
+    const original = dupes.get(dedupeKey);
+    if (original) return { ok: true, result: duplicateResult(docId, original) };
+    const refusal = refuse(s, head, options);
+    if (refusal) return { ok: false, error: refusal };
+    const against = log.slice(s.version + 1 - logStart);
+    const transformed = transformAgainst(s.op, against.map((c) => c.op));
+    // The document-size limit is checked here on a running length: validateOp/applyOp would count the whole
+    // text's code points for every growing op (O(size) per op instead of once per batch).
+    const valid = validateOp(content, transformed, unboundedDoc);
+    if (!valid.ok) {
+      return { ok: false, error: ChorusError.validation(valid.error.field, `Op refused (${valid.error.reason}): ${valid.error.message}. Nothing was applied.`) };
+    }
+    const { inserted, deleted } = summarize(valid.op);
+    if (inserted > deleted && length + inserted - deleted > options.limits.maxDocLength) {
+      const after = length + inserted - deleted;
+      return { ok: false, error: ChorusError.validation('op', `Op refused (doc_too_large): the document would have ${after} characters (limit ${options.limits.maxDocLength}). Nothing was applied.`) };
+    }
+    const op = makeInvertible(valid.op, content);
+    const applied = applyOp(content, op, unboundedDoc);
+    if (!applied.ok) return { ok: false, error: ChorusError.validation(applied.error.field, `Op refused (${applied.error.reason}): ${applied.error.message}`) };
+    content = applied.doc;
+    length += inserted - deleted;
+    version += 1;
+    const row: CachedOp = { version, base_version: s.version, op, client_id: s.caller.client_id, seq: s.seq, user_id: s.caller.user_id };
+    log.push(row);
+    fresh.push(row);
+    dupes.set(dedupeKey, row);
+    if (version % options.snapshotEvery === 0) snapshots.push({ version, content });
+    return { ok: true, result: { ...duplicateResult(docId, row), duplicate: false, conflicts: detectConflicts(docId, s, row, against) } };
+  });
+  return { outcomes, fresh, snapshots, version, content, log };
 }
 
 function refuse(s: PendingSubmit, head: { version: number; min_version: number; lock_holder: string | null }, options: ConflictOptions): ChorusError | undefined {

@@ -25,7 +25,7 @@ export async function createConflictTestDatabase(label: string): Promise<Conflic
       return ds;
     },
     async close() {
-      await Promise.all(opened.map((ds) => (ds.isInitialized ? ds.destroy() : undefined)));
+      await Promise.all(opened.map((ds) => (ds.isInitialized ? ds.destroy().catch(() => undefined) : undefined)));
       await db.drop();
     },
   };

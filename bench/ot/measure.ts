@@ -1,0 +1,68 @@
+// Closed-loop (or rate-limited) load with N concurrent writers; latency = submit → ack of each op.
+
+export interface LoadResult {
+  writers: number;
+  ops: number;
+  ops_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+export interface LoadOptions {
+  writers: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Total target ops/s across writers (open loop per writer, bounded by its own latency); none = as fast as possible. */
+  targetOpsPerSecond?: number;
+  /** One op by writer `w`; resolves when acknowledged. */
+  submit: (w: number) => Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const start = performance.now();
+  const measureFrom = start + opts.warmupMs;
+  const end = measureFrom + opts.durationMs;
+  const latencies: number[] = [];
+  let errors = 0;
+  const interval = opts.targetOpsPerSecond ? (1_000 * opts.writers) / opts.targetOpsPerSecond : 0;
+  await Promise.all(
+    Array.from({ length: opts.writers }, async (_, w) => {
+      // Spread the writers' first sends over one interval so a rate-limited run is not one burst per tick.
+      let next = start + (interval * w) / opts.writers;
+      while (performance.now() < end) {
+        if (interval > 0) {
+          const wait = next - performance.now();
+          if (wait > 0) await sleep(wait);
+          next += interval;
+        }
+        const t0 = performance.now();
+        try {
+          await opts.submit(w);
+        } catch {
+          errors += 1;
+          continue;
+        }
+        const t1 = performance.now();
+        if (t0 >= measureFrom && t1 <= end) latencies.push(t1 - t0);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const round = (n: number): number => Math.round(n * 100) / 100;
+  return {
+    writers: opts.writers,
+    ops: latencies.length,
+    ops_per_s: Math.round(latencies.length / (opts.durationMs / 1_000)),
+    p50_ms: round(percentile(latencies, 50)),
+    p99_ms: round(percentile(latencies, 99)),
+    errors,
+  };
+}
