@@ -7,6 +7,7 @@ import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime
 import { SessionEventLog } from './events/event-log';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
 import { SessionHandlers } from './session.handlers';
+import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 
 const DATA_SOURCE = getDataSourceToken(SESSION_DATA_SOURCE.app);
@@ -30,6 +31,7 @@ export class SessionAppModule {
       controllers: [SessionHandlers],
       providers: [
         { provide: SessionEventLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionEventLog(ds) },
+        { provide: SessionJanitor, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, DEFAULT_JANITOR_OPTIONS) },
         {
           provide: SessionService,
           inject: [DATA_SOURCE, SessionEventLog],

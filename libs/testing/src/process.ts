@@ -50,11 +50,11 @@ export function startTsProcess(entry: string, env: Record<string, string>, args:
       return waitFor(
         `a line matching ${pattern} from ${entry}`,
         () => {
-          if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${lines.slice(-20).join('\n')}`);
           for (const line of lines) {
             const m = line.match(pattern);
             if (m) return m;
           }
+          if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${lines.slice(-20).join('\n')}`);
           return undefined;
         },
         { timeoutMs, intervalMs: 25 },

@@ -68,6 +68,21 @@ describe('session event stream', () => {
     expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('commits appends to many sessions in one flush and fails only the callers of a missing session', async () => {
+    const log = new SessionEventLog(ds, 1_000, 1);
+    const sessions = await Promise.all([newSession(), newSession(), newSession()]);
+    const missing = '00000000-0000-4000-8000-000000000001';
+    const targets = [...sessions, missing, ...sessions, missing, ...sessions];
+    const results = await Promise.allSettled(targets.map((sid, i) => log.append(sid, { type: 'x', actor: 'u', payload: { i } })));
+    results.forEach((r, i) => expect({ i, status: r.status }).toEqual({ i, status: targets[i] === missing ? 'rejected' : 'fulfilled' }));
+    for (const sid of sessions) {
+      const stored = await log.read(sid, 0, 10);
+      expect(stored.map((e) => e.seq)).toEqual([1, 2, 3]);
+      // Per session, seqs follow call order.
+      expect(stored.map((e) => (e.payload as { i: number }).i)).toEqual(targets.flatMap((t, i) => (t === sid ? [i] : [])));
+    }
+  });
+
   it('keeps audit rows append-only: the database refuses an UPDATE', async () => {
     const sessionId = await newSession();
     await new SessionEventLog(ds).append(sessionId, { type: 'a', actor: 'u', payload: {} });

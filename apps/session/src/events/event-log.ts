@@ -47,58 +47,133 @@ export async function appendInTransaction(tx: EntityManager, sessionId: string, 
   return inserted.map((r) => toStored(sessionId, r)).sort((a, b) => a.seq - b.seq);
 }
 
+/**
+ * Appends to several sessions in one transaction: lock the session rows in id order, advance each head by its
+ * count, insert every event with one statement. Sessions that do not exist (or were deleted) are left out of
+ * the result, so their callers fail alone.
+ */
+async function appendMany(tx: EntityManager, bySession: Map<string, Pending[]>): Promise<Map<string, StoredSessionEvent[]>> {
+  const ids = [...bySession.keys()].sort();
+  await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  const heads = rowsOf<{ id: string; last_seq: string }>(
+    await tx.query(
+      `UPDATE sessions s SET last_seq = s.last_seq + c.n, updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS c(id, n)
+       WHERE s.id = c.id AND s.deleted_at IS NULL
+       RETURNING s.id, s.last_seq`,
+      [ids, ids.map((id) => (bySession.get(id) as Pending[]).length)],
+    ),
+  );
+  const sessionCol: string[] = [];
+  const seqCol: number[] = [];
+  const events: NewSessionEvent[] = [];
+  for (const head of heads) {
+    const pending = bySession.get(head.id) as Pending[];
+    const first = Number(head.last_seq) - pending.length + 1;
+    pending.forEach((p, i) => {
+      sessionCol.push(head.id);
+      seqCol.push(first + i);
+      events.push(p.event);
+    });
+  }
+  const result = new Map<string, StoredSessionEvent[]>();
+  if (events.length === 0) return result;
+  const inserted = (await tx.query(
+    `INSERT INTO session_events (session_id, seq, type, actor, payload)
+     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[])
+     RETURNING session_id, seq, type, actor, payload, created_at`,
+    [sessionCol, seqCol, events.map((e) => e.type), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.payload))],
+  )) as Array<EventRow & { session_id: string }>;
+  for (const row of inserted) result.set(row.session_id, [...(result.get(row.session_id) ?? []), toStored(row.session_id, row)]);
+  for (const list of result.values()) list.sort((a, b) => a.seq - b.seq);
+  return result;
+}
+
+/** UPDATE … RETURNING answers `[rows, count]` through TypeORM. */
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
+}
+
 function toStored(sessionId: string, r: EventRow): StoredSessionEvent {
   return { session_id: sessionId, seq: Number(r.seq), type: r.type, actor: r.actor, payload: r.payload, created_at: r.created_at.toISOString() };
 }
 
 interface Pending {
+  readonly sessionId: string;
   readonly event: NewSessionEvent;
   resolve(stored: StoredSessionEvent): void;
   reject(err: unknown): void;
 }
 
 /**
- * Group commit for a hot session: while one append transaction for a session is in flight, later appends to
- * the same session wait and then commit together in one transaction (one row lock, one multi-row INSERT).
- * An idle session commits at once — batching adds no latency, it only absorbs bursts. Each caller still gets
- * its own event and seq, and a failed batch rejects every caller in it (nothing is acknowledged unless it
- * committed).
+ * Group commit for the session stream. Appends queue up; a flush takes every queued append of the sessions not
+ * already being flushed and commits them in ONE transaction (rows locked in id order, so flushes of several
+ * replicas never deadlock), up to `maxParallel` flushes at a time. An idle stream commits at once — batching
+ * adds no latency, it absorbs bursts, whether they hit one hot session or many. Per session, appends commit
+ * in call order (one flush per session at a time). Each caller gets its own event and seq; nothing is
+ * acknowledged unless it committed, and an unknown or deleted session fails only its own callers.
  */
 export class SessionEventLog {
-  private readonly queues = new Map<string, Pending[]>();
-  private readonly flushing = new Set<string>();
+  private queue: Pending[] = [];
+  private readonly inFlight = new Set<string>();
+  private flushes = 0;
 
   constructor(
     private readonly db: DataSource,
-    private readonly maxBatch = 500,
+    private readonly maxBatch = 1_000,
+    private readonly maxParallel = 4,
   ) {}
 
   append(sessionId: string, event: NewSessionEvent): Promise<StoredSessionEvent> {
     return new Promise((resolve, reject) => {
-      const queue = this.queues.get(sessionId) ?? [];
-      queue.push({ event, resolve, reject });
-      this.queues.set(sessionId, queue);
-      if (!this.flushing.has(sessionId)) void this.flush(sessionId);
+      this.queue.push({ sessionId, event, resolve, reject });
+      this.pump();
     });
   }
 
-  private async flush(sessionId: string): Promise<void> {
-    this.flushing.add(sessionId);
-    try {
-      for (;;) {
-        const queue = this.queues.get(sessionId);
-        if (!queue || queue.length === 0) break;
-        const batch = queue.splice(0, this.maxBatch);
-        try {
-          const stored = await this.db.transaction((tx) => appendInTransaction(tx, sessionId, batch.map((p) => p.event)));
-          batch.forEach((p, i) => p.resolve(stored[i]));
-        } catch (err) {
-          batch.forEach((p) => p.reject(err));
-        }
+  private pump(): void {
+    while (this.flushes < this.maxParallel && this.queue.length > 0) {
+      const batch = this.take();
+      if (batch.length === 0) return;
+      this.flushes++;
+      void this.flush(batch).finally(() => {
+        this.flushes--;
+        for (const p of batch) this.inFlight.delete(p.sessionId);
+        this.pump();
+      });
+    }
+  }
+
+  /** Queued appends of sessions with no flush in flight, in queue order (keeps per-session order). */
+  private take(): Pending[] {
+    const taken: Pending[] = [];
+    const rest: Pending[] = [];
+    const blocked = new Set(this.inFlight);
+    for (const p of this.queue) {
+      if (taken.length < this.maxBatch && !blocked.has(p.sessionId)) taken.push(p);
+      else {
+        rest.push(p);
+        // Later appends of a session must not overtake one left in the queue.
+        blocked.add(p.sessionId);
       }
-    } finally {
-      this.flushing.delete(sessionId);
-      this.queues.delete(sessionId);
+    }
+    this.queue = rest;
+    for (const p of taken) this.inFlight.add(p.sessionId);
+    return taken;
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    const bySession = new Map<string, Pending[]>();
+    for (const p of batch) bySession.set(p.sessionId, [...(bySession.get(p.sessionId) ?? []), p]);
+    try {
+      const stored = await this.db.transaction((tx) => appendMany(tx, bySession));
+      for (const [sessionId, pending] of bySession) {
+        const events = stored.get(sessionId);
+        if (events === undefined) pending.forEach((p) => p.reject(new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`)));
+        else pending.forEach((p, i) => p.resolve(events[i]));
+      }
+    } catch (err) {
+      batch.forEach((p) => p.reject(err));
     }
   }
 

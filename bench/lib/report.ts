@@ -1,0 +1,38 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+/** Nearest-rank percentile of unsorted samples (milliseconds). */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return 0;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+/** Prints rows as an aligned table. */
+export function printTable(title: string, rows: Array<Record<string, string | number>>): void {
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const width = (c: string) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length));
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  console.log(`\n${title}`);
+  console.log(line(columns.map((c) => c.padEnd(width(c)))));
+  console.log(line(columns.map((c) => '-'.repeat(width(c)))));
+  for (const r of rows) console.log(line(columns.map((c) => String(r[c] ?? '').padStart(width(c)))));
+}
+
+/** Writes bench/results/<name>.json with the machine and date beside the figures. */
+export function writeResult(name: string, figures: Record<string, unknown>): string {
+  const dir = join(__dirname, '..', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  const meta = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', quick: process.env.BENCH_QUICK === '1' };
+  writeFileSync(file, `${JSON.stringify({ ...figures, meta }, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+  return file;
+}
+
+export function progress(message: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
