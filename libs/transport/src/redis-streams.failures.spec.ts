@@ -10,6 +10,7 @@ import { RedisStreamsServer } from './redis/streams.server';
 import { ensureGroup } from './redis/stream-ops';
 import { Probe, contractModule } from './test/contract.service';
 import { deleteKeys, startReplica } from './test/harness';
+import { freePort } from './test/processes';
 import { TransportError } from './transport.error';
 
 // Failure modes only the Redis transport has: dead consumers, redelivery, dead letters, memory bounds.
@@ -144,6 +145,18 @@ describe('Redis Streams: failures and bounds', () => {
     await firstValueFrom(c2.send('echo', { fresh: true }));
     expect(probe.handled.size).toBe(1);
     await waitFor('the expired request to be acknowledged and deleted', async () => (await redis.xlen(keys.requests('svc'))) === 0);
+  });
+
+  it('fails requests with UNAVAILABLE, not a hang or a raw error, when Redis is unreachable', async () => {
+    const nowhere = `redis://127.0.0.1:${await freePort()}`;
+    const c = new RedisStreamsClient({ ...base, redisUrl: nowhere, service: 'svc', requestTimeoutMs: 300 });
+    clients.push(c);
+    const started = Date.now();
+    const error = (await firstValueFrom(c.send('echo', {})).catch((e: unknown) => e)) as TransportError;
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error.code).toBe('UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(c.isHealthy()).toBe(false);
   });
 
   it('bounds memory: answered requests deleted, event streams trimmed, reply streams expiring and removed', async () => {

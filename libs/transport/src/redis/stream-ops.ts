@@ -51,6 +51,16 @@ export async function autoClaim(
   return { next: reply[0], entries: reply[1].filter((e): e is StreamEntry => Array.isArray(e)) };
 }
 
+/** Waits for `promise` to settle, but not past `deadline` (epoch ms); never rejects. */
+export async function settleBy(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Runs `task` every `intervalMs`, never overlapping itself, never dying of an error. */
 export class Ticker {
   private timer?: NodeJS.Timeout;

@@ -10,7 +10,7 @@ import { ConnectionStatus, createConnection, isNoGroupError, whenReady } from '.
 import { StreamKeys } from './keys';
 import { type Completion, ReplyOutbox } from './outbox';
 import { ShardHost, ShardLeases } from './shard-leases';
-import { Backoff, Ticker, autoClaim, deliveryCounts, ensureGroup, field, parseRead } from './stream-ops';
+import { Backoff, Ticker, autoClaim, deliveryCounts, ensureGroup, field, parseRead, settleBy } from './stream-ops';
 import type { ScriptedRedis } from './scripts';
 
 export const REDIS_STREAMS_TRANSPORT = Symbol('REDIS_STREAMS');
@@ -69,7 +69,17 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   }
 
   listen(callback: (error?: unknown) => void): void {
-    this.start().then(() => callback(), callback);
+    this.start().then(
+      () => callback(),
+      (error: unknown) => {
+        // A failed start must not leave connections retrying in the background.
+        this.running = false;
+        for (const t of [...this.tickers, ...this.keepAlive]) t.stop();
+        this.reader?.disconnect();
+        this.commands?.disconnect();
+        callback(error);
+      },
+    );
   }
 
   unwrap<T>(): T {
@@ -113,13 +123,15 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   async close(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    // Every step is bounded by shutdownTimeoutMs: while Redis is down, commands wait in the offline queue.
+    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    const bounded = (step: Promise<unknown>) => settleBy(step, deadline);
     for (const t of this.tickers) t.stop();
     this.backoff.wake();
     this.onSlotFreed?.(); // a read loop waiting for capacity re-checks `running`
-    await this.unblockReader();
-    await this.loopDone;
-    await this.leases?.tick(false).catch(() => undefined);
-    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    await bounded(this.unblockReader());
+    await bounded(this.loopDone);
+    await bounded(this.leases?.tick(false) ?? Promise.resolve());
     while (this.inflightTotal > 0 && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
@@ -129,12 +141,14 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
         };
       });
     }
-    await this.outbox?.drain();
+    await bounded(this.outbox?.drain() ?? Promise.resolve());
     for (const t of this.keepAlive) t.stop();
-    await this.leases?.releaseAll().catch(() => undefined);
+    await bounded(this.leases?.releaseAll() ?? Promise.resolve());
     this.connection?.markClosed();
     this.reader?.disconnect();
-    await this.commands?.quit().catch(() => this.commands?.disconnect());
+    // QUIT would wait in the offline queue forever while Redis is down: only a ready connection says goodbye.
+    if (this.commands?.status === 'ready') await bounded(this.commands.quit());
+    this.commands?.disconnect();
   }
 
   /**
