@@ -6,7 +6,8 @@ import { TransportError } from './transport.error';
 
 interface PendingRequest {
   callback: (packet: WritePacket) => void;
-  timer: NodeJS.Timeout;
+  /** Epoch ms after which the caller gets UNAVAILABLE. */
+  deadline: number;
   pattern: string;
 }
 
@@ -25,6 +26,10 @@ export interface BaseClientOptions {
  * when the caller unsubscribes, or when the client closes. So a caller never hangs, and no reply state
  * outlives its request. A reply that arrives after that (late, or a duplicate after a redelivery) finds no
  * entry and is dropped: each `send()` completes at most once.
+ *
+ * Deadlines: one timeout for every request of a client, so `pending` (a Map, iterated in insertion order)
+ * is also in deadline order. One sweeper timer fails the expired entries at the front, instead of a timer
+ * per request: a request fails at most `sweepMs` after its deadline.
  */
 export abstract class BaseTransportClient extends ClientProxy {
   protected readonly pending = new Map<string, PendingRequest>();
@@ -32,9 +37,12 @@ export abstract class BaseTransportClient extends ClientProxy {
   /** Unique per client instance: ids are `<instanceId>.<seq>`, unique without coordination. */
   protected readonly instanceId = randomBytes(6).toString('base64url');
   private seq = 0;
+  private sweeper?: NodeJS.Timeout;
+  private readonly sweepMs: number;
 
   constructor(protected readonly baseOptions: BaseClientOptions) {
     super();
+    this.sweepMs = Math.min(50, Math.max(1, Math.floor(baseOptions.requestTimeoutMs / 20)));
   }
 
   /** Sends one request envelope to the service. Rejection means it was not sent. */
@@ -66,13 +74,10 @@ export abstract class BaseTransportClient extends ClientProxy {
     const pattern = this.normalizePattern(packet.pattern);
     const { data, key } = resolveKey(pattern, packet.data, this.baseOptions.orderingKeys);
     const id = this.nextId();
-    const timeoutMs = this.baseOptions.requestTimeoutMs;
-    const timer = setTimeout(
-      () => this.fail(id, TransportError.unavailable(`No reply from service "${this.baseOptions.service}" to "${pattern}" within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    this.pending.set(id, { callback, timer, pattern });
-    const env: RequestEnvelope = { i: id, p: pattern, d: data, r: this.replyAddress(), t: Date.now() + timeoutMs, o: this.baseOptions.nodeId };
+    const deadline = Date.now() + this.baseOptions.requestTimeoutMs;
+    this.pending.set(id, { callback, deadline, pattern });
+    this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs);
+    const env: RequestEnvelope = { i: id, p: pattern, d: data, r: this.replyAddress(), t: deadline, o: this.baseOptions.nodeId };
     if (key !== undefined) env.k = key;
     this.transmitRequest(env).catch((error: Error) =>
       this.fail(id, TransportError.unavailable(`Could not send "${pattern}" to service "${this.baseOptions.service}": ${error.message}`)),
@@ -126,10 +131,19 @@ export abstract class BaseTransportClient extends ClientProxy {
   }
 
   private forget(id: string): void {
-    const entry = this.pending.get(id);
-    if (!entry) return;
-    clearTimeout(entry.timer);
     this.pending.delete(id);
+    if (this.pending.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, entry] of this.pending) {
+      if (entry.deadline > now) return; // deadline order: the rest are later
+      this.fail(id, TransportError.unavailable(`No reply from service "${this.baseOptions.service}" to "${entry.pattern}" within ${this.baseOptions.requestTimeoutMs} ms`));
+    }
   }
 
   /** The underlying ClientProxy contract: errors reach subscribers as they are (TransportError). */

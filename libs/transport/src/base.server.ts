@@ -1,5 +1,5 @@
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import type { ReplyEnvelope, RequestEnvelope } from './envelope';
 import { TransportContext } from './transport.context';
 import { TransportErrorCode, toErrorBody } from './transport.error';
@@ -71,9 +71,9 @@ export abstract class BaseTransportServer extends Server implements CustomTransp
     return new Promise<unknown>((resolve, reject) => {
       const run = async (): Promise<void> => {
         try {
-          const out = this.transformToObservable(await handler(data, ctx));
+          const out: unknown = await handler(data, ctx);
           // A streamed (multi-value) result is reduced to its last value: one request, one reply.
-          resolve(await lastValueFrom(out, { defaultValue: undefined }));
+          resolve(isObservable(out) ? await lastValueFrom(out, { defaultValue: undefined }) : out);
         } catch (error) {
           reject(error);
         } finally {

@@ -8,8 +8,8 @@ import type { ScriptedRedis } from './scripts';
  */
 export class SendBatcher {
   private pending = new Map<string, string[]>();
-  private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
-  private scheduled = false;
+  /** One promise per batch, shared by every message in it (no allocation per message). */
+  private batch?: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void };
 
   constructor(
     private readonly redis: () => ScriptedRedis | undefined,
@@ -20,33 +20,31 @@ export class SendBatcher {
     const list = this.pending.get(stream);
     if (list) list.push(payload);
     else this.pending.set(stream, [payload]);
-    if (!this.scheduled) {
-      this.scheduled = true;
+    if (!this.batch) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.batch = { promise, resolve, reject };
       process.nextTick(() => this.flush());
     }
-    return new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return this.batch.promise;
   }
 
   private flush(): void {
-    const batch = this.pending;
-    const waiters = this.waiters;
+    const streams = this.pending;
+    const batch = this.batch!;
     this.pending = new Map();
-    this.waiters = [];
-    this.scheduled = false;
+    this.batch = undefined;
     const redis = this.redis();
     if (!redis) {
-      for (const w of waiters) w.reject(new Error('client closed'));
+      batch.reject(new Error('client closed'));
       return;
     }
-    const args: (string | number)[] = [...batch.keys(), this.maxLen];
-    for (const payloads of batch.values()) args.push(payloads.length, ...payloads);
-    redis.chorusXaddBatch(batch.size, ...args).then(
-      () => {
-        for (const w of waiters) w.resolve();
-      },
-      (error: Error) => {
-        for (const w of waiters) w.reject(error);
-      },
-    );
+    const args: (string | number)[] = [...streams.keys(), this.maxLen];
+    for (const payloads of streams.values()) args.push(payloads.length, ...payloads);
+    redis.chorusXaddBatch(streams.size, ...args).then(() => batch.resolve(), batch.reject);
   }
 }
