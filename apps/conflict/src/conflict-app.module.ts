@@ -4,7 +4,9 @@ import type { DataSource } from 'typeorm';
 import { typeOrmModuleOptions } from '@chorus/database';
 import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
+import { ConflictHandlers } from './conflict.handlers';
 import { ConflictService } from './conflict.service';
+import { LockExpiryJob } from './locks/lock-expiry.job';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
 @Module({})
@@ -22,7 +24,15 @@ export class ConflictAppModule {
       ],
       // The handler-facing API (one call per message handler). One instance per replica; order is decided in
       // Postgres, so any number of replicas can serve the same documents.
-      providers: [{ provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds) }],
+      controllers: [ConflictHandlers],
+      providers: [
+        { provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds) },
+        {
+          provide: LockExpiryJob,
+          inject: [ConflictService],
+          useFactory: (documents: ConflictService) => new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger),
+        },
+      ],
       exports: [ConflictService],
     };
   }

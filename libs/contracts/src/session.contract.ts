@@ -9,7 +9,7 @@ import type {
   Role,
   SessionView,
 } from '@chorus/protocol';
-import type { Identity } from '@chorus/auth';
+import type { Identity, JoinGrant } from '@chorus/auth';
 
 /**
  * The session service's transport contract: pattern → request and response. The gateway calls it through
@@ -30,6 +30,25 @@ export interface SessionApi {
   'participant.update_role': { req: { actor: Identity; session_id: string; user_id: string; role: Role }; res: MembershipChange };
   'participant.remove': { req: { actor: Identity; session_id: string; user_id: string }; res: MembershipChange };
   'session.history': { req: { actor: Identity; session_id: string; query: HistoryQuery }; res: HistoryPage };
+
+  // ---- live connections (called by gateways and by the presence service) ----
+  /** A socket joins: checks the grant against current membership, appends `peer_joined`. */
+  'session.connect': { req: { grant: JoinGrant; peer_id: string; origin_socket: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
+  /** A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more). */
+  'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired' }; res: SessionStreamEvent | null };
+  'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; origin_socket: string }; res: SessionStreamEvent };
+  /** Durable events after `after_seq` for replay (the caller must be a participant). */
+  'session.events': { req: { session_id: string; user_id: string; after_seq: number; limit: number }; res: { events: SessionStreamEvent[]; head: number } };
+}
+
+/** One durable event of a session's stream, as stored (the gateway maps it to its wire message). */
+export interface SessionStreamEvent {
+  readonly session_id: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly actor: string;
+  readonly payload: Record<string, unknown>;
+  readonly created_at: string;
 }
 
 /** A change to a participant that live connections must act on (downgrade or disconnect) within seconds. */

@@ -29,3 +29,32 @@ export const participantSchema = z.strictObject({
 export type Participant = z.infer<typeof participantSchema>;
 export type Role = z.infer<typeof roleSchema>;
 export type ParticipantKind = z.infer<typeof participantKindSchema>;
+
+/**
+ * A document id is a relative project path (`src/main.rs`): '/'-separated, no empty, '.' or '..' segment, no
+ * leading '/', no backslash or control character — one path, one spelling.
+ */
+export const docIdSchema = z
+  .string()
+  .min(1)
+  .max(1_024)
+  .refine((p) => ![...p].some((ch) => ch === '\\' || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), 'no backslash or control characters')
+  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a relative path without empty, "." or ".." segments');
+
+/** Document versions: 0 is the empty document before any op. */
+export const versionSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** An ot-text-unicode op: number = skip, string = insert, {d: N | "text"} = delete. Positions in code points. */
+export const opComponentSchema = z.union([
+  z.number().int().positive(),
+  z.string().min(1),
+  z.strictObject({ d: z.union([z.number().int().positive(), z.string().min(1)]) }),
+]);
+export const textOpSchema = z.array(opComponentSchema).max(10_000);
+
+/** A cursor (anchor = head) or selection, in code points of the document at the peer's version. */
+export const selectionSchema = z.strictObject({ anchor: z.number().int().nonnegative(), head: z.number().int().nonnegative() });
+export type Selection = z.infer<typeof selectionSchema>;
+
+export const presenceStatusSchema = z.enum(['online', 'away']);
+export const derivedStatusSchema = z.enum(['online', 'idle', 'away']);

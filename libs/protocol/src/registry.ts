@@ -13,6 +13,30 @@ import {
   pingSchema,
   pongSchema,
 } from './messages';
+import {
+  conflictDetectedSchema,
+  documentSchema,
+  fetchOpsSchema,
+  fileLockedSchema,
+  fileUnlockedSchema,
+  lockFileSchema,
+  opAckSchema,
+  opEventSchema,
+  openDocumentSchema,
+  opsSchema,
+  presenceLeftSchema,
+  presenceListSchema,
+  presenceUpdateEventSchema,
+  presenceUpdateRequestSchema,
+  sessionEventSchema,
+  stopTypingSchema,
+  submitOpSchema,
+  typingSchema,
+  typingStartSchema,
+  typingStopSchema,
+  unlockFileSchema,
+  whoSchema,
+} from './messages-live';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -23,6 +47,15 @@ export const CLIENT_MESSAGES = {
   leave: { schema: leaveSchema, maxBytes: 1024, reply: 'left' },
   chat_message: { schema: chatMessageRequestSchema, maxBytes: 40 * 1024, reply: 'chat_message' },
   ping: { schema: pingSchema, maxBytes: 256, reply: 'pong' },
+  presence_update: { schema: presenceUpdateRequestSchema, maxBytes: 4 * 1024, reply: 'presence_update' },
+  who: { schema: whoSchema, maxBytes: 512, reply: 'presence_list' },
+  typing: { schema: typingSchema, maxBytes: 2 * 1024, reply: 'typing_start' },
+  stop_typing: { schema: stopTypingSchema, maxBytes: 512, reply: 'typing_stop' },
+  open_document: { schema: openDocumentSchema, maxBytes: 2 * 1024, reply: 'document' },
+  submit_op: { schema: submitOpSchema, maxBytes: 256 * 1024, reply: 'op_ack' },
+  fetch_ops: { schema: fetchOpsSchema, maxBytes: 2 * 1024, reply: 'ops' },
+  lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
+  unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -35,6 +68,19 @@ export const SERVER_MESSAGES = {
   chat_message: chatMessageEventSchema,
   pong: pongSchema,
   error: errorMessageSchema,
+  session_event: sessionEventSchema,
+  presence_update: presenceUpdateEventSchema,
+  presence_list: presenceListSchema,
+  presence_left: presenceLeftSchema,
+  typing_start: typingStartSchema,
+  typing_stop: typingStopSchema,
+  document: documentSchema,
+  op_ack: opAckSchema,
+  op: opEventSchema,
+  ops: opsSchema,
+  file_locked: fileLockedSchema,
+  file_unlocked: fileUnlockedSchema,
+  conflict_detected: conflictDetectedSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

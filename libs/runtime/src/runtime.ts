@@ -8,6 +8,7 @@ import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres } from '@chorus/databas
 import type { ReadinessCheck } from './health';
 import { createLogger } from './logger';
 import { createServiceTransport, type ServiceTransport } from './transport';
+import { MemoryFanout, RedisFanout, type Fanout } from '@chorus/fanout';
 
 /**
  * What one process runs on: its config, logger, and the infrastructure every app in it shares — real
@@ -28,6 +29,8 @@ export interface Runtime {
   readonly inProcess: boolean;
   /** Transport endpoints (Redis Streams, or one in-process broker shared by the apps of this process). */
   readonly transport: ServiceTransport;
+  /** Session fan-out to every gateway node (Redis pub/sub, or in-process). */
+  readonly fanout: Fanout;
   /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
   readonly jwtSecret: string | undefined;
   /** Registers a closer; `stop()` runs them in reverse order of registration. */
@@ -52,6 +55,8 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
   const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);
   const transport = createServiceTransport({ redisUrl: config.redis.url, prefix: config.redis.prefix, nodeId: config.nodeId });
+  const fanout = config.redis.url === undefined ? new MemoryFanout() : new RedisFanout(config.redis.url, config.redis.prefix, config.nodeId);
+  closers.push(() => fanout.close());
   let stopped = false;
   return {
     config,
@@ -62,6 +67,7 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     redisPrefix: config.redis.prefix,
     inProcess: config.redis.url === undefined,
     transport,
+    fanout,
     jwtSecret,
     onStop(closer) {
       closers.push(closer);

@@ -1,0 +1,40 @@
+import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { ConflictApi } from '@chorus/contracts';
+import { TransportExceptionFilter } from '@chorus/transport';
+import { ConflictService } from './conflict.service';
+
+type Req<P extends keyof ConflictApi> = ConflictApi[P]['req'];
+type Res<P extends keyof ConflictApi> = Promise<ConflictApi[P]['res']>;
+
+/** Transport handlers of the conflict service: one call into ConflictService each (contract: libs/contracts). */
+@Controller()
+@UseFilters(TransportExceptionFilter)
+export class ConflictHandlers {
+  constructor(@Inject(ConflictService) private readonly documents: ConflictService) {}
+
+  @MessagePattern('document.open')
+  open(@Payload() r: Req<'document.open'>): Res<'document.open'> {
+    return this.documents.openDocument(r.caller, r.payload);
+  }
+
+  @MessagePattern('op.submit')
+  submit(@Payload() r: Req<'op.submit'>): Res<'op.submit'> {
+    return this.documents.submitOp(r.caller, r.payload);
+  }
+
+  @MessagePattern('ops.fetch')
+  fetch(@Payload() r: Req<'ops.fetch'>): Res<'ops.fetch'> {
+    return this.documents.fetchOps(r.caller, r.payload);
+  }
+
+  @MessagePattern('file.lock')
+  lock(@Payload() r: Req<'file.lock'>): Res<'file.lock'> {
+    return this.documents.lockFile(r.caller, r.payload);
+  }
+
+  @MessagePattern('file.unlock')
+  unlock(@Payload() r: Req<'file.unlock'>): Res<'file.unlock'> {
+    return this.documents.unlockFile(r.caller, r.payload);
+  }
+}

@@ -1,0 +1,40 @@
+import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Fanout } from '@chorus/fanout';
+import type { ConflictService } from '../conflict.service';
+
+/**
+ * Expires file locks on every replica once a second. `expireLocks()` deletes each expired lock with
+ * `RETURNING`, so exactly one replica sees it and publishes the one `file_unlocked {reason: 'expired'}`.
+ */
+export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly documents: ConflictService,
+    private readonly fanout: Fanout,
+    private readonly nodeId: string,
+    private readonly logger: LoggerService,
+    private readonly intervalMs = 1_000,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.runOnce()
+        .catch((err: unknown) => this.logger.warn(`Lock expiry failed, will retry: ${(err as Error).message}`, 'LockExpiryJob'))
+        .finally(() => (this.running = undefined));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  async runOnce(): Promise<number> {
+    const expired = await this.documents.expireLocks();
+    await Promise.all(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'ephemeral', body: { type: 'file_unlocked', ...e }, origin_node: this.nodeId })));
+    return expired.length;
+  }
+}

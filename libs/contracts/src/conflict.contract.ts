@@ -1,0 +1,24 @@
+import type { Caller, DocumentState, FileLocked, FileUnlocked, OpsPage, SubmitResult } from './conflict.types';
+
+interface DocRef {
+  session_id: string;
+  doc_id: string;
+}
+
+/**
+ * The conflict service's transport contract. `caller` is established by the gateway from the authenticated
+ * connection (user, peer as client id, current role); the payload is the validated client message.
+ * `op.submit` is sent with the ordering key `<session_id>:<doc_id>`: one document's ops reach one replica in
+ * order, which keeps its head cached and its commits batched.
+ */
+export interface ConflictApi {
+  'document.open': { req: { caller: Caller; payload: DocRef }; res: DocumentState };
+  'op.submit': { req: { caller: Caller; payload: DocRef & { version: number; op: unknown; seq: number } }; res: SubmitResult };
+  'ops.fetch': { req: { caller: Caller; payload: DocRef & { from_version: number } }; res: OpsPage };
+  'file.lock': { req: { caller: Caller; payload: DocRef & { ttl_ms?: number } }; res: FileLocked };
+  'file.unlock': { req: { caller: Caller; payload: DocRef & { force?: boolean } }; res: FileUnlocked | null };
+}
+
+export function documentKey(sessionId: string, docId: string): string {
+  return `${sessionId}:${docId}`;
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { messageIdSchema } from './errors';
+import {
+  derivedStatusSchema,
+  displayNameSchema,
+  docIdSchema,
+  participantKindSchema,
+  peerIdSchema,
+  presenceStatusSchema,
+  selectionSchema,
+  seqSchema,
+  sessionIdSchema,
+  textOpSchema,
+  timestampSchema,
+  userIdSchema,
+  versionSchema,
+} from './fields';
+
+// Presence, documents and the generic session event: the live half of the protocol.
+
+const id = messageIdSchema.optional();
+const session_id = sessionIdSchema;
+
+// ---- presence ----
+
+export const presenceUpdateRequestSchema = z.strictObject({
+  type: z.literal('presence_update'),
+  id,
+  session_id,
+  /** `away` is the client's choice; `online`/`idle` is derived by the server from activity. */
+  status: presenceStatusSchema.optional(),
+  active_file: docIdSchema.nullable().optional(),
+  doc_id: docIdSchema.nullable().optional(),
+  selection: selectionSchema.nullable().optional(),
+});
+
+export const presenceViewSchema = z.strictObject({
+  session_id,
+  peer_id: peerIdSchema,
+  user_id: userIdSchema,
+  display_name: displayNameSchema,
+  kind: participantKindSchema,
+  status: derivedStatusSchema,
+  active_file: z.string().nullable(),
+  doc_id: z.string().nullable(),
+  selection: selectionSchema.nullable(),
+  typing: z.strictObject({ doc_id: z.string().nullable() }).nullable(),
+  last_active_at: timestampSchema,
+});
+export type PresenceView = z.infer<typeof presenceViewSchema>;
+
+export const presenceUpdateEventSchema = z.strictObject({ type: z.literal('presence_update'), id, ...presenceViewSchema.shape });
+
+export const whoSchema = z.strictObject({ type: z.literal('who'), id, session_id });
+export const presenceListSchema = z.strictObject({ type: z.literal('presence_list'), id, session_id, peers: z.array(presenceViewSchema) });
+
+export const presenceLeftSchema = z.strictObject({
+  type: z.literal('presence_left'),
+  session_id,
+  peer_id: peerIdSchema,
+  user_id: userIdSchema.nullable(),
+  /** `left`: the peer left or disconnected; `expired`: its lease ran out (its gateway died). */
+  reason: z.enum(['left', 'expired']),
+});
+
+export const typingSchema = z.strictObject({ type: z.literal('typing'), id, session_id, doc_id: docIdSchema.nullable().optional() });
+export const stopTypingSchema = z.strictObject({ type: z.literal('stop_typing'), id, session_id });
+export const typingStartSchema = z.strictObject({ type: z.literal('typing_start'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: z.string().nullable() });
+export const typingStopSchema = z.strictObject({ type: z.literal('typing_stop'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: z.string().nullable() });
+
+// ---- documents ----
+
+export const openDocumentSchema = z.strictObject({ type: z.literal('open_document'), id, session_id, doc_id: docIdSchema });
+export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: z.string(), version: versionSchema, content: z.string() });
+
+export const submitOpSchema = z.strictObject({
+  type: z.literal('submit_op'),
+  id,
+  session_id,
+  doc_id: docIdSchema,
+  /** The version the op applies to (the last version the client applied). */
+  version: versionSchema,
+  op: textOpSchema,
+  /** The client's op counter for this connection's peer: (peer_id, seq) makes a resend idempotent. */
+  seq: seqSchema,
+});
+export const opAckSchema = z.strictObject({ type: z.literal('op_ack'), id, session_id, doc_id: z.string(), version: versionSchema, seq: seqSchema });
+
+const committedOpFields = {
+  doc_id: z.string(),
+  version: versionSchema,
+  op: textOpSchema,
+  peer_id: z.string(),
+  seq: seqSchema,
+};
+export const opEventSchema = z.strictObject({ type: z.literal('op'), session_id, ...committedOpFields });
+
+export const fetchOpsSchema = z.strictObject({ type: z.literal('fetch_ops'), id, session_id, doc_id: docIdSchema, from_version: versionSchema });
+export const opsSchema = z.strictObject({
+  type: z.literal('ops'),
+  id,
+  session_id,
+  doc_id: z.string(),
+  ops: z.array(z.strictObject(committedOpFields)),
+  /** The head version: when the last op returned is below it, fetch again from there. */
+  head: versionSchema,
+});
+
+export const lockFileSchema = z.strictObject({ type: z.literal('lock_file'), id, session_id, doc_id: docIdSchema, ttl_ms: z.number().int().min(1_000).max(3_600_000).optional() });
+export const unlockFileSchema = z.strictObject({ type: z.literal('unlock_file'), id, session_id, doc_id: docIdSchema, force: z.boolean().optional() });
+export const fileLockedSchema = z.strictObject({ type: z.literal('file_locked'), id, session_id, doc_id: z.string(), holder_id: z.string(), peer_id: z.string(), expires_at: z.string() });
+export const fileUnlockedSchema = z.strictObject({
+  type: z.literal('file_unlocked'),
+  id,
+  session_id,
+  doc_id: z.string(),
+  holder_id: z.string().nullable(),
+  reason: z.enum(['released', 'broken', 'expired', 'not_locked']),
+  by: z.string().optional(),
+});
+
+export const conflictDetectedSchema = z.strictObject({
+  type: z.literal('conflict_detected'),
+  session_id,
+  doc_id: z.string(),
+  version: versionSchema,
+  base_version: versionSchema,
+  peer_id: z.string(),
+  user_id: z.string(),
+  overlaps: z.array(z.strictObject({ version: versionSchema, peer_id: z.string(), user_id: z.string(), ranges: z.array(z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })) })),
+  peers: z.array(z.string()),
+});
+
+// ---- the session stream ----
+
+/** A durable session event with no dedicated message (role changes, invites, ...): keeps `seq` continuous. */
+export const sessionEventSchema = z.strictObject({
+  type: z.literal('session_event'),
+  session_id,
+  seq: seqSchema,
+  event_type: z.string(),
+  actor: z.string(),
+  payload: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+});
