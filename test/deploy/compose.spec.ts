@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { loadCompose, validateCompose, type ComposeFile } from './support/compose-validate';
+import { ROOT } from './support/render';
+
+// docker-compose.yml cannot run here (no Docker engine): it is checked against the apps' code instead.
+
+const compose = loadCompose(join(ROOT, 'docker-compose.yml'));
+type Service = NonNullable<ComposeFile['services']>[string];
+const broken = (edit: (services: Record<string, Service>) => void): string[] => {
+  const copy = structuredClone(compose);
+  edit(copy.services ?? {});
+  return validateCompose(copy, ROOT);
+};
+
+describe('docker-compose.yml', () => {
+  it('passes every cross-check', () => {
+    expect(validateCompose(compose, ROOT)).toEqual([]);
+  });
+
+  it('has the topology of the manifests: 2 gateways behind a load balancer, each service, migrations once', () => {
+    expect(Object.keys(compose.services ?? {}).sort()).toEqual(
+      ['conflict', 'gateway-1', 'gateway-2', 'lb', 'migrate-conflict', 'migrate-session', 'postgres', 'presence', 'redis', 'session'].sort(),
+    );
+  });
+
+  describe('the validator catches', () => {
+    it('a variable the app does not read, and a required one missing', () => {
+      const problems = broken((s) => {
+        (s.presence.environment as Record<string, string>).JWT_SECRET = 'x'.repeat(40);
+        delete (s.conflict.environment as Record<string, string>).DATABASE_URL;
+      });
+      expect(problems).toEqual([
+        'service conflict: conflict requires DATABASE_URL, which is not set',
+        'service presence: sets JWT_SECRET (from environment), which presence does not read (libs/config/src/variables.ts)',
+      ]);
+    });
+
+    it('a health check on a path or port the app does not serve', () => {
+      const problems = broken((s) => {
+        s.session.healthcheck = { test: ['CMD', 'node', '-e', "fetch('http://127.0.0.1:3001/healthz')"] };
+        s.presence.healthcheck = { test: ['CMD', 'node', '-e', "fetch('http://127.0.0.1:3000/health/ready')"] };
+      });
+      expect(problems).toEqual([
+        'service session: healthcheck path /healthz is not served (routes: /health/live, /health/ready)',
+        'service presence: healthcheck port 3000, the app listens on 3002',
+      ]);
+    });
+
+    it('services that start before their migrations, and a stop grace shorter than the drain', () => {
+      const problems = broken((s) => {
+        s.session.depends_on = { redis: { condition: 'service_healthy' } };
+        s['migrate-conflict'].depends_on = { postgres: { condition: 'service_healthy' } };
+        delete s['gateway-1'].stop_grace_period;
+      });
+      expect(problems).toEqual([
+        'service migrate-conflict: must depend on migrate-session with condition service_completed_successfully (migrations run in order)',
+        'service session: must depend on migrate-session with condition service_completed_successfully (its tables must exist first)',
+        'service gateway-1: stop_grace_period 10 s must exceed SHUTDOWN_GRACE_MS 10 s',
+      ]);
+    });
+
+    it('a load balancer that does not wait for, or route to, a gateway', () => {
+      const problems = broken((s) => {
+        s.lb.depends_on = { 'gateway-1': { condition: 'service_healthy' } };
+        s['gateway-3'] = { ...s['gateway-2'] };
+      });
+      expect(problems).toContainEqual('service lb: must depend on gateway-2 with condition service_healthy');
+      expect(problems).toContainEqual('service lb: ./deploy/compose/nginx.conf does not route to gateway-3');
+    });
+  });
+});
