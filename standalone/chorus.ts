@@ -51,7 +51,7 @@ export async function startChorus(config: ChorusConfig, logger: LoggerService): 
     const [session] = await startServices(runtime);
     const db = session.get<DataSource>(getDataSourceToken(SESSION_DATA_SOURCE.app));
     const postgres = { name: 'postgres', check: async () => void (await db.query('SELECT 1')) };
-    const gateway = await listenHttp(runtime, GatewayAppModule.register(runtime, [postgres]), (app) => configureGatewayApp(app));
+    const gateway = await listenHttp(runtime, GatewayAppModule.register(runtime, [postgres]), (app) => configureGatewayApp(app, runtime));
     return { port: boundPort(gateway), runtime, stop: () => runtime.stop() };
   } catch (err) {
     await runtime.stop().catch(() => undefined);

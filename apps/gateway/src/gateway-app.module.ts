@@ -1,31 +1,54 @@
-import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
+import { Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
-import type { ExecutionContext } from '@nestjs/common';
+import { ThrottlerModule, ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
+import { Registry } from 'prom-client';
+import type { Server } from 'socket.io';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
-import { PROTOCOL_VERSION } from '@chorus/protocol';
-import { HealthModule, redisReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
+import { Coalescer } from '@chorus/fanout';
+import { PROTOCOL_VERSION, type ServerMessage } from '@chorus/protocol';
+import { HealthModule, MetricsModule, redisReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { InvitesController } from './http/invites.controller';
 import { SessionsController } from './http/sessions.controller';
+import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
 import { HttpThrottlerGuard, STRICT_LIMIT, guessTracker } from './limits/http-throttler.guard';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage';
+import { WsRateLimiter } from './limits/ws-rate-limiter';
 import { SessionRouter } from './routing/session.router';
+import type { GatewayDeps } from './socket/connection';
+import { GatewayMetrics } from './socket/gateway.metrics';
+import { handlerTable } from './socket/handler-table';
+import { SocketGateway } from './socket/socket.gateway';
 
 /** REST budget per client address per minute, and the strict budget of guessable endpoints (invite codes). */
 const REST_LIMIT_PER_MIN = 600;
 const GUESS_LIMIT_PER_MIN = 10;
 
-function throttlerStorage(runtime: Runtime): ThrottlerStorage | undefined {
-  if (runtime.redisUrl === undefined) return undefined; // the throttler's own in-memory storage
-  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:throttle`, maxRetriesPerRequest: 2 });
-  redis.on('error', () => undefined); // surfaced by readiness; a failed increment fails the request with SERVER_ERROR
+/** Rate-limit counters and connection leases: in Redis so limits hold across gateways, in memory standalone. */
+function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry } {
+  if (runtime.redisUrl === undefined) return { storage: new ThrottlerStorageService(), connections: new MemoryConnectionRegistry() };
+  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:limits`, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // surfaced by readiness; a failed check fails the request with SERVER_ERROR
   runtime.onStop(async () => void redis.disconnect());
-  return new RedisThrottlerStorage(redis, runtime.redisPrefix);
+  return { storage: new RedisThrottlerStorage(redis, runtime.redisPrefix), connections: new RedisConnectionRegistry(redis, runtime.redisPrefix) };
+}
+
+/** Runs the socket layer's graceful drain before Nest closes the HTTP server. */
+class SocketLifecycle implements BeforeApplicationShutdown {
+  constructor(
+    @Inject(SocketGateway) private readonly sockets: SocketGateway,
+    private readonly graceMs: number,
+  ) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.sockets.drain(this.graceMs);
+  }
 }
 
 /** The edge: Socket.IO and REST for clients, routing to the services over the transport. */
@@ -34,17 +57,80 @@ export class GatewayAppModule {
   /** `extraChecks`: readiness of what this process also hosts (standalone adds its in-process apps). */
   static register(runtime: Runtime, extraChecks: ReadinessCheck[] = []): DynamicModule {
     if (runtime.jwtSecret === undefined) throw new Error('The gateway verifies tokens: set JWT_SECRET.');
+    const { config, logger } = runtime;
     const keys = new Hs256Tokens(runtime.jwtSecret);
-    const sessionClient = runtime.transport.client('session');
-    runtime.onStop(() => sessionClient.close());
-    const devTokens: DevTokenSettings = { enabled: runtime.config.auth.devTokens, ttlS: runtime.config.auth.accessTokenTtlS };
-    const storage = throttlerStorage(runtime);
+    const tokens = new IdentityTokens(keys, keys);
+    const registry = new Registry();
+    const metrics = new GatewayMetrics(registry);
+    const observe = (pattern: string, seconds: number) => metrics.transportLatency.observe({ pattern }, seconds);
+
+    const clients = {
+      session: runtime.transport.client('session'),
+      presence: runtime.transport.client('presence', { 'presence.op_committed': (d: { session_id: string; doc_id: string }) => documentKey(d.session_id, d.doc_id) }),
+      conflict: runtime.transport.client('conflict', { 'op.submit': (d: { payload: { session_id: string; doc_id: string } }) => documentKey(d.payload.session_id, d.payload.doc_id) }),
+    };
+    for (const c of Object.values(clients)) runtime.onStop(() => c.close());
+    const sessions = new SessionRouter(clients.session, observe);
+    const presence = new TypedClient<PresenceApi>(clients.presence, observe);
+    const conflict = new TypedClient<ConflictApi>(clients.conflict, observe);
+    const streams = new SessionStreams(
+      runtime.fanout,
+      (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
+      logger,
+    );
+    const { storage, connections } = limitStores(runtime);
+
+    const makeDeps = (io: Server): GatewayDeps => {
+      const broadcast = (room: string, message: ServerMessage, exceptSocket?: string) => {
+        metrics.messagesOut.inc({ type: message.type });
+        (exceptSocket ? io.to(room).except(exceptSocket) : io.to(room)).emit(message.type, message);
+      };
+      return {
+        io,
+        nodeId: config.nodeId,
+        sessions,
+        presence,
+        conflict,
+        streams,
+        metrics,
+        presenceOut: new Coalescer((key: string, message) => broadcast(`s:${message.session_id}`, message, key.split('\u0000')[2])),
+        send: (socket, message) => {
+          metrics.messagesOut.inc({ type: message.type });
+          socket.emit(message.type, message);
+        },
+        broadcast,
+      };
+    };
+    const sockets = new SocketGateway(
+      {
+        corsOrigins: config.edge.corsOrigins,
+        transports: config.edge.transports,
+        maxConnectionsPerUser: config.edge.maxConnectionsPerUser,
+        redisUrl: runtime.redisUrl,
+        redisPrefix: runtime.redisPrefix,
+        heartbeatMs: 5_000,
+      },
+      tokens,
+      new WsRateLimiter(storage),
+      connections,
+      handlerTable(tokens, logger),
+      makeDeps,
+      logger,
+    );
+    const accepting: ReadinessCheck = {
+      name: 'accepting',
+      check: async () => {
+        if (!sockets.accepting) throw new Error('draining or not started');
+      },
+    };
+    const devTokens: DevTokenSettings = { enabled: config.auth.devTokens, ttlS: config.auth.accessTokenTtlS };
     return {
       module: GatewayAppModule,
       imports: [
-        HealthModule.register({ useFactory: () => [...redisReadinessCheck(runtime), ...extraChecks] }),
+        HealthModule.register({ useFactory: () => [accepting, ...redisReadinessCheck(runtime), ...extraChecks] }),
+        MetricsModule.register('gateway', config.nodeId, registry),
         ThrottlerModule.forRoot({
-          ...(storage ? { storage } : {}),
+          storage,
           throttlers: [
             { name: 'rest', ttl: 60_000, limit: REST_LIMIT_PER_MIN },
             {
@@ -60,9 +146,11 @@ export class GatewayAppModule {
       ],
       controllers: [AuthController, SessionsController, InvitesController],
       providers: [
-        { provide: IDENTITY_TOKENS, useValue: new IdentityTokens(keys, keys) },
+        { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
-        { provide: SessionRouter, useValue: new SessionRouter(sessionClient) },
+        { provide: SessionRouter, useValue: sessions },
+        { provide: SocketGateway, useValue: sockets },
+        { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(sockets, config.shutdownGraceMs) },
         AccessTokenGuard,
         { provide: APP_GUARD, useClass: HttpThrottlerGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
@@ -71,10 +159,13 @@ export class GatewayAppModule {
   }
 }
 
-/** App-level setup shared by the gateway's own main and the standalone process. */
-export function configureGatewayApp(app: INestApplication): void {
+/** App-level setup shared by the gateway's own main and the standalone process: CORS, sockets, OpenAPI. */
+export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
   const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   http.disable('x-powered-by');
+  const origins = runtime.config.edge.corsOrigins;
+  app.enableCors({ origin: origins === '*' ? true : origins, credentials: true });
+  app.get(SocketGateway).attach(app.getHttpServer());
   const doc = new DocumentBuilder()
     .setTitle('Chorus API')
     .setDescription(`REST API of Chorus. WebSocket protocol version ${PROTOCOL_VERSION}: see docs/protocol.md. Errors answer {code, message, field?, retry_after_ms?}.`)

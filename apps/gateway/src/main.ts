@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { runService } from '@chorus/runtime';
 import { GatewayAppModule, configureGatewayApp } from './gateway-app.module';
 
-void runService({ role: 'gateway', module: (runtime) => GatewayAppModule.register(runtime), configure: (app) => configureGatewayApp(app) });
+void runService({ role: 'gateway', module: (runtime) => GatewayAppModule.register(runtime), configure: (app, runtime) => configureGatewayApp(app, runtime) });

@@ -3,8 +3,9 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
 import { SessionEventLog } from './events/event-log';
+import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
 import { SessionHandlers } from './session.handlers';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
@@ -22,6 +23,7 @@ export class SessionAppModule {
     return {
       module: SessionAppModule,
       imports: [
+        MetricsModule.register('session', runtime.config.nodeId),
         TypeOrmModule.forRoot(typeOrmModuleOptions(SESSION_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [DATA_SOURCE],
@@ -37,11 +39,13 @@ export class SessionAppModule {
           inject: [DATA_SOURCE, SessionEventLog],
           useFactory: (ds: DataSource, log: SessionEventLog) => {
             const tokens = new Hs256Tokens(secret);
-            return new SessionService(ds, log, new IdentityTokens(tokens, tokens), {
-              joinTokenTtlS: auth.joinTokenTtlS,
-              publicUrl: auth.publicUrl,
-              defaultInviteTtlS: 7 * 24 * 3600,
-            });
+            return new SessionService(
+              ds,
+              log,
+              new IdentityTokens(tokens, tokens),
+              { joinTokenTtlS: auth.joinTokenTtlS, publicUrl: auth.publicUrl, defaultInviteTtlS: 7 * 24 * 3600 },
+              new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger),
+            );
           },
         },
       ],

@@ -75,6 +75,26 @@ export class SessionHandlers {
     return this.sessions.removeParticipant(r.actor, r.session_id, r.user_id);
   }
 
+  @MessagePattern('session.connect')
+  connect(@Payload() r: Req<'session.connect'>): Res<'session.connect'> {
+    return this.sessions.connect(r.grant, r.peer_id);
+  }
+
+  @MessagePattern('session.disconnect')
+  disconnect(@Payload() r: Req<'session.disconnect'>): Res<'session.disconnect'> {
+    return this.sessions.disconnect(r.session_id, r.user_id, r.peer_id, r.reason);
+  }
+
+  @MessagePattern('session.chat')
+  chat(@Payload() r: Req<'session.chat'>): Res<'session.chat'> {
+    return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message, r.origin_socket);
+  }
+
+  @MessagePattern('session.events')
+  events(@Payload() r: Req<'session.events'>): Res<'session.events'> {
+    return this.sessions.streamEvents(r.session_id, r.user_id, r.after_seq, r.limit);
+  }
+
   @MessagePattern('session.history')
   history(@Payload() r: Req<'session.history'>): Res<'session.history'> {
     return this.sessions.history(r.actor, r.session_id, r.query);

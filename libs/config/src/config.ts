@@ -19,6 +19,8 @@ export interface ChorusConfig {
     readonly publicUrl: string;
   };
   readonly shutdownGraceMs: number;
+  /** The edge (gateway/standalone): browser origins, Socket.IO transports, connection cap. */
+  readonly edge: { readonly corsOrigins: string[] | '*'; readonly transports: Array<'websocket' | 'polling'>; readonly maxConnectionsPerUser: number };
 }
 
 export class ConfigError extends Error {
@@ -56,6 +58,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
+    CORS_ORIGINS?: string[] | '*'; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
   };
   return {
@@ -73,5 +76,10 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       publicUrl: v.PUBLIC_URL ?? `http://localhost:${v.PORT}`,
     },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    edge: {
+      corsOrigins: v.CORS_ORIGINS ?? [],
+      transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
+      maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
+    },
   };
 }

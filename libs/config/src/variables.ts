@@ -22,6 +22,7 @@ export interface VariableSpec<T> {
 const ALL = APP_ROLES;
 const DB_OWNERS: readonly AppRole[] = ['standalone', 'session', 'conflict'];
 const AUTH_ROLES: readonly AppRole[] = ['standalone', 'gateway', 'session'];
+const EDGE_ROLES: readonly AppRole[] = ['standalone', 'gateway'];
 
 function int(min: number, max: number, fallback: (role: AppRole) => number) {
   return (raw: string | undefined, role: AppRole): Parse<number> => {
@@ -160,6 +161,34 @@ export const VARIABLES = {
         return { problem: 'is not a valid URL' };
       }
     },
+  },
+  CORS_ORIGINS: {
+    doc: 'Origins allowed to call the REST API and open sockets from a browser: a comma-separated list (https://app.example.com,https://staging.example.com) or * for any. Default * in standalone (try it from any local app), none (same-origin only) for the gateway.',
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined, role: AppRole): Parse<string[] | '*'> => {
+      if (raw === undefined || raw === '') return { value: role === 'standalone' ? '*' : [] };
+      if (raw.trim() === '*') return { value: '*' };
+      const origins = raw.split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+      for (const o of origins) {
+        try {
+          const u = new URL(o);
+          if (u.origin !== o) return { problem: `"${o}" is not an origin (scheme://host[:port], no path or trailing slash)` };
+        } catch {
+          return { problem: `"${o}" is not an origin (scheme://host[:port])` };
+        }
+      }
+      return { value: origins };
+    },
+  },
+  SOCKET_TRANSPORTS: {
+    doc: 'Socket.IO transports: websocket (default: no sticky sessions needed behind a load balancer) or websocket,polling (adds HTTP long-polling for clients that cannot open WebSockets; then the load balancer MUST use sticky sessions).',
+    roles: EDGE_ROLES,
+    parse: oneOf(['websocket', 'websocket,polling'] as const, () => 'websocket'),
+  },
+  MAX_CONNECTIONS_PER_USER: {
+    doc: 'Open sockets one user may hold across all gateways (tabs, devices, agents). Default 20.',
+    roles: EDGE_ROLES,
+    parse: int(1, 10_000, () => 20),
   },
   SHUTDOWN_GRACE_MS: {
     doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',

@@ -33,7 +33,7 @@ export interface SessionApi {
 
   // ---- live connections (called by gateways and by the presence service) ----
   /** A socket joins: checks the grant against current membership, appends `peer_joined`. */
-  'session.connect': { req: { grant: JoinGrant; peer_id: string; origin_socket: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
+  'session.connect': { req: { grant: JoinGrant; peer_id: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
   /** A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more). */
   'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired' }; res: SessionStreamEvent | null };
   'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; origin_socket: string }; res: SessionStreamEvent };

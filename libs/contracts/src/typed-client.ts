@@ -10,13 +10,23 @@ type Api<A> = { [K in keyof A]: { req: unknown; res: unknown } };
  * on deadline, the service's own code otherwise).
  */
 export class TypedClient<A extends Api<A>> {
-  constructor(private readonly client: ClientProxy) {}
+  constructor(
+    private readonly client: ClientProxy,
+    /** Told the round-trip time of every call (metrics). */
+    private readonly observe?: (pattern: string, seconds: number, ok: boolean) => void,
+  ) {}
 
   async call<P extends keyof A & string>(pattern: P, req: A[P]['req']): Promise<A[P]['res']> {
+    const started = performance.now();
+    let ok = false;
     try {
-      return (await firstValueFrom(this.client.send<A[P]['res'], A[P]['req']>(pattern, req))) as A[P]['res'];
+      const result = (await firstValueFrom(this.client.send<A[P]['res'], A[P]['req']>(pattern, req))) as A[P]['res'];
+      ok = true;
+      return result;
     } catch (err) {
       throw ChorusError.from(err);
+    } finally {
+      this.observe?.(pattern, (performance.now() - started) / 1000, ok);
     }
   }
 

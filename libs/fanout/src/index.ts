@@ -1,3 +1,4 @@
 export { type Fanout, type FanoutListener, type FanoutMessage } from './fanout';
 export { MemoryFanout } from './memory.fanout';
 export { RedisFanout } from './redis.fanout';
+export { Coalescer, DEFAULT_COALESCE_INTERVAL_MS, systemTimers, type CoalescerOptions, type TimerScheduler } from './coalescer';

@@ -4,3 +4,4 @@ export { createRuntime, redisReadinessCheck, type Runtime } from './runtime';
 export { installShutdown } from './shutdown';
 export { boundPort, fatal, listenHttp, loadConfigOrExit, runService, type ServiceEntry } from './bootstrap';
 export { createServiceTransport, type ServiceName, type ServiceTransport } from './transport';
+export { METRICS_REGISTRY, MetricsController, MetricsModule } from './metrics';

@@ -1,3 +1,4 @@
 export { createTestDatabase, testPostgresUrl, testRedisUrl, uniqueRedisPrefix, uniqueSuffix, type TestDatabase } from './infra';
 export { waitFor, withDeadline } from './wait';
 export { startTsProcess, type RunningProcess } from './process';
+export { ManualClock, ManualTimers, type Clock } from './manual-clock';

@@ -15,8 +15,8 @@ type MembershipPattern = 'session.leave' | 'participant.update_role' | 'particip
 export class SessionRouter extends TypedClient<SessionApi> {
   private readonly listeners: MembershipListener[] = [];
 
-  constructor(client: ClientProxy) {
-    super(client);
+  constructor(client: ClientProxy, observe?: (pattern: string, seconds: number, ok: boolean) => void) {
+    super(client, observe);
   }
 
   addMembershipListener(listener: MembershipListener): void {

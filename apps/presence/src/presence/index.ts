@@ -4,6 +4,5 @@ export type { PresenceEvent, PresenceUpdateEvent, TypingEvent } from './presence
 export type { PresenceStore, ExpiredPeer, HeartbeatResult, SelectionTransform, SelectionTransformResult } from './presence.store';
 export { RedisPresenceStore, DEFAULT_RETENTION_MS, type RedisPresenceStoreOptions } from './redis-presence.store';
 export { MemoryPresenceStore, type MemoryPresenceStoreOptions } from './memory-presence.store';
-export { Coalescer, DEFAULT_COALESCE_INTERVAL_MS, systemTimers, type CoalescerOptions, type TimerScheduler } from './coalescer';
 export { deriveStatus, toView, systemClock } from './presence.types';
 export type { Clock, ExplicitStatus, PeerRef, PresenceJoin, PresenceKind, PresencePatch, PresenceState, PresenceStatus, PresenceView, Selection, TypingState } from './presence.types';

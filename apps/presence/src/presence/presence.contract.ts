@@ -1,4 +1,4 @@
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '@chorus/testing';
 import type { PresenceStore } from './presence.store';
 import type { PeerRef, PresenceJoin, PresenceState } from './presence.types';
 

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { ChorusError } from '@chorus/protocol';
 import { testRedisUrl, uniqueRedisPrefix } from '@chorus/testing';
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '@chorus/testing';
 import { MemoryPresenceStore } from './memory-presence.store';
 import { PresenceService, type JoinPresenceInput } from './presence.service';
 import { RedisPresenceStore } from './redis-presence.store';

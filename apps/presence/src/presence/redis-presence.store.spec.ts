@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '@chorus/testing';
 import { peer, presenceStoreContract } from './presence.contract';
 import { RedisPresenceStore } from './redis-presence.store';
 

@@ -25,8 +25,11 @@ import {
   type Identity,
   type IdentityTokens,
 } from '@chorus/auth';
-import type { MembershipChange } from '@chorus/contracts';
-import { appendInTransaction, type SessionEventLog } from '../events/event-log';
+import type { MembershipChange, SessionStreamEvent } from '@chorus/contracts';
+import type { JoinGrant } from '@chorus/auth';
+import type { EntityManager } from 'typeorm';
+import { appendInTransaction, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
 
@@ -49,11 +52,73 @@ export class SessionService {
     private readonly events: SessionEventLog,
     private readonly tokens: IdentityTokens,
     private readonly options: SessionServiceOptions,
+    private readonly publisher: SessionEventPublisher,
   ) {}
+
+  /**
+   * Runs `work` in a transaction with an `append` that adds durable events to the session stream; the events
+   * are published to live connections only after the transaction committed.
+   */
+  private async withEvents<T>(work: (tx: EntityManager, append: (sessionId: string, events: NewSessionEvent[]) => Promise<StoredSessionEvent[]>) => Promise<T>): Promise<T> {
+    const appended: StoredSessionEvent[] = [];
+    const result = await this.db.transaction((tx) =>
+      work(tx, async (sessionId, events) => {
+        const stored = await appendInTransaction(tx, sessionId, events);
+        appended.push(...stored);
+        return stored;
+      }),
+    );
+    await this.publisher.publish(appended);
+    return result;
+  }
+
+  // ---- live connections ----
+
+  /** A socket joins with a join token: membership is checked against the database now (the token may be stale). */
+  async connect(grant: JoinGrant, peerId: string): Promise<{ role: Role; event: SessionStreamEvent; participants: ParticipantView[] }> {
+    return this.withEvents(async (tx, append) => {
+      const me = await participantsRepo.find(tx, grant.session_id, grant.user_id);
+      if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session (any more). Redeem a new invite.');
+      await participantsRepo.touch(tx, grant.session_id, grant.user_id);
+      const [event] = await append(grant.session_id, [
+        { type: 'peer_joined', actor: grant.user_id, payload: { peer_id: peerId, user_id: grant.user_id, display_name: grant.display_name, kind: grant.kind, role: me.role } },
+      ]);
+      const participants = (await participantsRepo.list(tx, grant.session_id)).map(participantView);
+      return { role: me.role, event, participants };
+    });
+  }
+
+  /** A socket left, disconnected, or its presence lease expired. Null when the session is gone. */
+  async disconnect(sessionId: string, userId: string, peerId: string, reason: 'left' | 'disconnected' | 'expired'): Promise<SessionStreamEvent | null> {
+    try {
+      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason } });
+      await this.publisher.publish([event]);
+      return event;
+    } catch (err) {
+      if (err instanceof ChorusError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  /** A chat message: stored in the session stream (group-committed), then fanned out to everyone but its sender. */
+  async chat(sessionId: string, user: Identity, peerId: string, message: string, originSocket: string): Promise<SessionStreamEvent> {
+    const role = (await participantsRepo.find(this.db, sessionId, user.user_id))?.role;
+    authorize(role, 'chat.send');
+    const event = await this.events.append(sessionId, { type: 'chat_message', actor: user.user_id, payload: { peer_id: peerId, user_id: user.user_id, display_name: user.display_name, message } });
+    await this.publisher.publish([event], originSocket);
+    return event;
+  }
+
+  /** Durable events after `afterSeq` (replay for a reconnecting client), and the stream head. */
+  async streamEvents(sessionId: string, userId: string, afterSeq: number, limit: number): Promise<{ events: SessionStreamEvent[]; head: number }> {
+    const session = await this.mustFind(this.db, sessionId);
+    if (!(await participantsRepo.find(this.db, sessionId, userId))) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session.');
+    return { events: await this.events.read(sessionId, afterSeq, limit), head: Number(session.last_seq) };
+  }
 
   async create(actor: Identity, body: CreateSessionBody): Promise<SessionView> {
     const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
-    const id = await this.db.transaction(async (tx) => {
+    const id = await this.withEvents(async (tx, append) => {
       const sessionId = await sessionsRepo.insert(tx, {
         name: body.name,
         owner_id: actor.user_id,
@@ -65,7 +130,7 @@ export class SessionService {
         expires_at: body.expires_in_s !== undefined ? new Date(Date.now() + body.expires_in_s * 1000) : null,
       });
       await participantsRepo.upsert(tx, { session_id: sessionId, ...actor, role: 'owner' });
-      await appendInTransaction(tx, sessionId, [{ type: 'session_created', actor: actor.user_id, payload: { name: body.name } }]);
+      await append(sessionId, [{ type: 'session_created', actor: actor.user_id, payload: { name: body.name } }]);
       return sessionId;
     });
     return sessionView(await this.mustFind(this.db, id), 'owner');
@@ -85,9 +150,9 @@ export class SessionService {
   }
 
   async delete(actor: Identity, sessionId: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.withEvents(async (tx, append) => {
       await this.authorized(tx, actor, sessionId, 'session.delete');
-      await appendInTransaction(tx, sessionId, [{ type: 'session_deleted', actor: actor.user_id, payload: {} }]);
+      await append(sessionId, [{ type: 'session_deleted', actor: actor.user_id, payload: {} }]);
       await sessionsRepo.softDelete(tx, sessionId);
     });
   }
@@ -100,7 +165,7 @@ export class SessionService {
     const expiresAt = new Date(Date.now() + (body.expires_in_s ?? this.options.defaultInviteTtlS) * 1000);
     for (let attempt = 0; attempt < 5; attempt++) {
       const code = newInviteCode();
-      const created = await this.db.transaction(async (tx) => {
+      const created = await this.withEvents(async (tx, append) => {
         const inviteId = await invitesRepo.insert(tx, {
           session_id: sessionId,
           code,
@@ -112,7 +177,7 @@ export class SessionService {
           password_hash: passwordHash,
         });
         if (inviteId === undefined) return undefined;
-        await appendInTransaction(tx, sessionId, [
+        await append(sessionId, [
           { type: 'invite_created', actor: actor.user_id, payload: { invite_id: inviteId, role: body.role, expires_at: expiresAt.toISOString(), max_uses: body.max_uses ?? null } },
         ]);
         return inviteId;
@@ -133,10 +198,10 @@ export class SessionService {
   }
 
   async revokeInvite(actor: Identity, sessionId: string, inviteId: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.withEvents(async (tx, append) => {
       await this.authorized(tx, actor, sessionId, 'invite.revoke');
       if (!(await invitesRepo.revoke(tx, sessionId, inviteId))) throw new ChorusError('NOT_FOUND', `Invite ${inviteId} does not exist in this session or is already revoked.`);
-      await appendInTransaction(tx, sessionId, [{ type: 'invite_revoked', actor: actor.user_id, payload: { invite_id: inviteId } }]);
+      await append(sessionId, [{ type: 'invite_revoked', actor: actor.user_id, payload: { invite_id: inviteId } }]);
     });
   }
 
@@ -155,7 +220,7 @@ export class SessionService {
     if (invite.password_hash !== null && (password === undefined || !(await verifyPassword(password, invite.password_hash)))) {
       throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This invite needs a password.' : 'Wrong invite password.');
     }
-    const result = await this.db.transaction(async (tx) => {
+    const result = await this.withEvents(async (tx, append) => {
       const session = await this.mustFind(tx, invite.session_id, true);
       const existing = await participantsRepo.find(tx, session.id, actor.user_id);
       if (!(await invitesRepo.consumeUse(tx, invite.id))) throw new ChorusError('NOT_FOUND', 'This invite has just been used up or expired. Ask for a new invite.');
@@ -165,7 +230,7 @@ export class SessionService {
         throw new ChorusError('SESSION_FULL', `The session has reached its limit of ${session.max_participants} participants.`);
       }
       await participantsRepo.upsert(tx, { session_id: session.id, ...actor, role });
-      const [event] = await appendInTransaction(tx, session.id, [
+      const [event] = await append(session.id, [
         { type: 'invite_redeemed', actor: actor.user_id, payload: { invite_id: invite.id, role, display_name: actor.display_name, kind: actor.kind } },
       ]);
       return { role, change: existing?.role === role ? null : { session_id: session.id, user_id: actor.user_id, role, seq: event.seq } };
@@ -182,22 +247,22 @@ export class SessionService {
     if (session.password_hash !== null && (password === undefined || !(await verifyPassword(password, session.password_hash)))) {
       throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This session needs a password.' : 'Wrong session password.');
     }
-    await this.db.transaction(async (tx) => {
+    await this.withEvents(async (tx, append) => {
       const locked = await this.mustFind(tx, sessionId, true);
       if (Number(locked.participant_count) >= locked.max_participants) throw new ChorusError('SESSION_FULL', `The session has reached its limit of ${locked.max_participants} participants.`);
       await participantsRepo.upsert(tx, { session_id: sessionId, ...actor, role: 'viewer' });
-      await appendInTransaction(tx, sessionId, [{ type: 'participant_added', actor: actor.user_id, payload: { user_id: actor.user_id, role: 'viewer', display_name: actor.display_name, kind: actor.kind } }]);
+      await append(sessionId, [{ type: 'participant_added', actor: actor.user_id, payload: { user_id: actor.user_id, role: 'viewer', display_name: actor.display_name, kind: actor.kind } }]);
     });
     return this.grant(actor, sessionId, 'viewer');
   }
 
   /** Leaves the session for good (not just the socket). The owner cannot leave: it deletes the session instead. */
   async leave(actor: Identity, sessionId: string): Promise<MembershipChange> {
-    return this.db.transaction(async (tx) => {
+    return this.withEvents(async (tx, append) => {
       const role = await this.authorized(tx, actor, sessionId, 'session.read');
       if (role === 'owner') throw new ChorusError('CONFLICT', 'The owner cannot leave the session; delete it instead.');
       await participantsRepo.remove(tx, sessionId, actor.user_id);
-      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
+      const [event] = await append(sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
       return { session_id: sessionId, user_id: actor.user_id, role: null, seq: event.seq };
     });
   }
@@ -208,7 +273,7 @@ export class SessionService {
   }
 
   async updateRole(actor: Identity, sessionId: string, userId: string, role: Role): Promise<MembershipChange> {
-    return this.db.transaction(async (tx) => {
+    return this.withEvents(async (tx, append) => {
       const actorRole = await this.authorized(tx, actor, sessionId, 'participant.update_role');
       const target = await participantsRepo.find(tx, sessionId, userId);
       if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
@@ -216,19 +281,19 @@ export class SessionService {
       if (!mayManage(actorRole, target.role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actorRole}" may not change the role of a "${target.role}".`);
       authorizeGrant(actorRole, role);
       await participantsRepo.setRole(tx, sessionId, userId, role);
-      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'role_changed', actor: actor.user_id, payload: { user_id: userId, from: target.role, to: role } }]);
+      const [event] = await append(sessionId, [{ type: 'role_changed', actor: actor.user_id, payload: { user_id: userId, from: target.role, to: role } }]);
       return { session_id: sessionId, user_id: userId, role, seq: event.seq };
     });
   }
 
   async removeParticipant(actor: Identity, sessionId: string, userId: string): Promise<MembershipChange> {
-    return this.db.transaction(async (tx) => {
+    return this.withEvents(async (tx, append) => {
       const actorRole = await this.authorized(tx, actor, sessionId, 'participant.remove');
       const target = await participantsRepo.find(tx, sessionId, userId);
       if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
       if (!mayManage(actorRole, target.role)) throw new ChorusError('PERMISSION_DENIED', `Role "${actorRole}" may not remove a "${target.role}".`);
       await participantsRepo.remove(tx, sessionId, userId);
-      const [event] = await appendInTransaction(tx, sessionId, [{ type: 'participant_removed', actor: actor.user_id, payload: { user_id: userId } }]);
+      const [event] = await append(sessionId, [{ type: 'participant_removed', actor: actor.user_id, payload: { user_id: userId } }]);
       return { session_id: sessionId, user_id: userId, role: null, seq: event.seq };
     });
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Coalescer } from './coalescer';
-import { ManualClock, ManualTimers } from './manual-clock';
+import { ManualClock, ManualTimers } from '@chorus/testing';
 
 function setup(minIntervalMs = 50) {
   const clock = new ManualClock(0);

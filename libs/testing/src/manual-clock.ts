@@ -1,4 +1,7 @@
-import type { Clock } from './presence.types';
+/** Anything that tells time in epoch ms (structurally the Clock of the domain libs). */
+export interface Clock {
+  now(): number;
+}
 
 /** A clock tests move by hand: time-based logic (leases, idle, typing, coalescing) is tested without sleeping. */
 export class ManualClock implements Clock {

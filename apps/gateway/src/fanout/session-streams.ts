@@ -1,0 +1,204 @@
+import type { LoggerService } from '@nestjs/common';
+import type { SessionStreamEvent } from '@chorus/contracts';
+import type { Fanout, FanoutMessage } from '@chorus/fanout';
+import type { ServerMessage } from '@chorus/protocol';
+import { membershipEffect, toWireEvent, type MembershipEffect } from './wire-events';
+
+/** A local connection's membership of one session, as the stream relay sees it. */
+export interface StreamMember {
+  readonly id: string;
+  readonly userId: string;
+  send(message: ServerMessage | Record<string, unknown>): void;
+  /** A durable event changed this member's role or ended its membership. */
+  onEffect(effect: Exclude<MembershipEffect, null>): void;
+}
+
+/** Reads the session stream back (the session service's `session.events`). */
+export type EventSource = (sessionId: string, userId: string, afterSeq: number, limit: number) => Promise<{ events: SessionStreamEvent[]; head: number }>;
+
+interface Member {
+  readonly member: StreamMember;
+  /** The last seq this member has been sent (or was told about in `joined`). */
+  cursor: number;
+}
+
+interface LocalStream {
+  /** The last seq delivered to every member; -1 until the first member attaches. */
+  head: number;
+  readonly members: Map<string, Member>;
+  /** Durable events are processed one at a time, in this chain: order and dedupe need no locks. */
+  chain: Promise<void>;
+  buffered: SessionStreamEvent[];
+  unsubscribe: (() => Promise<void>) | undefined;
+  /** Members attaching or opened-but-not-attached: the stream is kept while > 0. */
+  holds: number;
+}
+
+export interface AttachResult {
+  /** The seq the client is now at: its next `last_seq`. */
+  readonly seq: number;
+  /** False when `last_seq` was too far behind to replay: the client must reload session state. */
+  readonly recovered: boolean;
+}
+
+/**
+ * Delivers each session's durable events to this node's members exactly once and in `seq` order, whatever the
+ * fan-out does: duplicates (seq ≤ head) are dropped; a gap (a publish lost, or a node that subscribed late) is
+ * filled by reading the missing events back from the session stream before going on. A joining member is
+ * replayed what it missed since its `last_seq`, inside the same chain, so no live event can overtake the replay
+ * or be delivered twice. Ephemeral messages (presence, typing) go straight to the members.
+ */
+export class SessionStreams {
+  private readonly streams = new Map<string, LocalStream>();
+
+  constructor(
+    private readonly fanout: Fanout,
+    private readonly source: EventSource,
+    private readonly logger: LoggerService,
+    private readonly maxReplay = 1_000,
+  ) {}
+
+  /** Subscribes this node to the session before the join is recorded, so no event of it can be missed. */
+  async open(sessionId: string): Promise<void> {
+    let stream = this.streams.get(sessionId);
+    if (!stream) {
+      stream = { head: -1, members: new Map(), chain: Promise.resolve(), buffered: [], unsubscribe: undefined, holds: 0 };
+      this.streams.set(sessionId, stream);
+      const s = stream;
+      s.holds++;
+      try {
+        s.unsubscribe = await this.fanout.subscribe(sessionId, (m) => this.onMessage(sessionId, s, m));
+      } catch (err) {
+        s.holds--;
+        await this.dropIfIdle(sessionId, s);
+        throw err;
+      }
+      return;
+    }
+    stream.holds++;
+  }
+
+  /** Undoes `open` when the join failed. */
+  async release(sessionId: string): Promise<void> {
+    const stream = this.streams.get(sessionId);
+    if (!stream) return;
+    stream.holds--;
+    await this.dropIfIdle(sessionId, stream);
+  }
+
+  /**
+   * Adds a member after its join was recorded as event `joinSeq`: replays (lastSeq, head] to it (its own
+   * `peer_joined` excluded) unless that is more than `maxReplay` events, then delivers live events after it.
+   */
+  attach(sessionId: string, member: StreamMember, joinSeq: number, lastSeq: number | undefined): Promise<AttachResult> {
+    const stream = this.streams.get(sessionId);
+    if (!stream) return Promise.reject(new Error(`attach without open for ${sessionId}`));
+    return this.enqueue(stream, async () => {
+      stream.holds--;
+      // First member: events up to its own join are history, not live.
+      if (stream.head < 0) stream.head = joinSeq - 1;
+      const upTo = Math.max(joinSeq, stream.head);
+      // A last_seq from the future (another incarnation of the session?) cannot be trusted: reload.
+      let recovered = lastSeq === undefined || lastSeq <= upTo;
+      const from = lastSeq ?? joinSeq;
+      if (recovered && from < upTo) {
+        if (upTo - from > this.maxReplay) recovered = false;
+        else {
+          const events = await this.read(sessionId, member.userId, from, upTo);
+          for (const e of events) if (e.seq !== joinSeq) member.send(toWireEvent(e));
+        }
+      }
+      stream.members.set(member.id, { member, cursor: upTo });
+      this.processBuffered(sessionId, stream);
+      return { seq: upTo, recovered };
+    });
+  }
+
+  /** Removes a member; the node unsubscribes from the session when its last member is gone. */
+  async detach(sessionId: string, memberId: string): Promise<void> {
+    const stream = this.streams.get(sessionId);
+    if (!stream) return;
+    stream.members.delete(memberId);
+    await this.dropIfIdle(sessionId, stream);
+  }
+
+  /** Sessions with members on this node (for metrics and shutdown). */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  private onMessage(sessionId: string, stream: LocalStream, message: FanoutMessage): void {
+    if (message.kind === 'ephemeral') {
+      for (const { member } of stream.members.values()) if (member.id !== message.origin_socket) member.send(message.body);
+      return;
+    }
+    const event = message.body as unknown as SessionStreamEvent & { origin_socket?: string };
+    const origin = message.origin_socket;
+    stream.buffered.push(origin ? { ...event, origin_socket: origin } : event);
+    this.processBuffered(sessionId, stream);
+  }
+
+  private processBuffered(sessionId: string, stream: LocalStream): void {
+    if (stream.head < 0 || stream.buffered.length === 0) return;
+    const batch = stream.buffered.sort((a, b) => a.seq - b.seq);
+    stream.buffered = [];
+    void this.enqueue(stream, async () => {
+      for (const event of batch) await this.deliverInOrder(sessionId, stream, event);
+    }).catch((err: unknown) => this.logger.warn(`Session ${sessionId}: delivery failed: ${(err as Error).message}`, 'SessionStreams'));
+  }
+
+  private async deliverInOrder(sessionId: string, stream: LocalStream, event: SessionStreamEvent & { origin_socket?: string }): Promise<void> {
+    if (event.seq <= stream.head) return;
+    if (event.seq > stream.head + 1) {
+      const anyone = stream.members.values().next().value as Member | undefined;
+      if (!anyone) {
+        stream.head = event.seq - 1;
+      } else {
+        for (const missed of await this.read(sessionId, anyone.member.userId, stream.head, event.seq - 1)) this.deliver(stream, missed);
+      }
+    }
+    this.deliver(stream, event);
+  }
+
+  private deliver(stream: LocalStream, event: SessionStreamEvent & { origin_socket?: string }): void {
+    if (event.seq <= stream.head) return;
+    stream.head = event.seq;
+    const wire = toWireEvent({ session_id: event.session_id, seq: event.seq, type: event.type, actor: event.actor, payload: event.payload, created_at: event.created_at });
+    const effect = membershipEffect(event);
+    for (const m of [...stream.members.values()]) {
+      if (event.seq <= m.cursor) continue;
+      m.cursor = event.seq;
+      // The socket whose request produced the event already has it in its ack.
+      if (m.member.id !== event.origin_socket) m.member.send(wire);
+      if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) m.member.onEffect(effect);
+    }
+  }
+
+  /** Events in (after, upTo], paging through the session stream. */
+  private async read(sessionId: string, userId: string, after: number, upTo: number): Promise<SessionStreamEvent[]> {
+    const out: SessionStreamEvent[] = [];
+    let cursor = after;
+    while (cursor < upTo) {
+      const { events } = await this.source(sessionId, userId, cursor, Math.min(500, upTo - cursor));
+      if (events.length === 0) break;
+      for (const e of events) if (e.seq <= upTo) out.push(e);
+      cursor = events[events.length - 1].seq;
+    }
+    return out;
+  }
+
+  private enqueue<T>(stream: LocalStream, work: () => Promise<T>): Promise<T> {
+    const run = stream.chain.then(work);
+    stream.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async dropIfIdle(sessionId: string, stream: LocalStream): Promise<void> {
+    if (stream.members.size > 0 || stream.holds > 0 || this.streams.get(sessionId) !== stream) return;
+    this.streams.delete(sessionId);
+    await stream.unsubscribe?.().catch(() => undefined);
+  }
+}

@@ -1,0 +1,68 @@
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { ChorusError, type ClientMessageType } from '@chorus/protocol';
+
+/** Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins. */
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks';
+
+export const KIND_OF: Record<ClientMessageType, LimitKind> = {
+  submit_op: 'ops',
+  chat_message: 'chat',
+  presence_update: 'presence',
+  typing: 'presence',
+  stop_typing: 'presence',
+  join: 'joins',
+  leave: 'joins',
+  open_document: 'reads',
+  fetch_ops: 'reads',
+  who: 'reads',
+  ping: 'reads',
+  lock_file: 'locks',
+  unlock_file: 'locks',
+};
+
+export interface Budget {
+  /** Messages per window per connection, and per user across all its connections (and gateways). */
+  readonly perConnection: number;
+  readonly perUser: number;
+  readonly windowMs: number;
+}
+
+/**
+ * Defaults sized for people and agents, with headroom: 50 ops/s is far above human typing (~10/s) and lets an
+ * agent paste; chat allows a burst of 10 in 5 s; presence 30/s covers cursor moves (the client should throttle
+ * to ~20/s — the server coalesces broadcasts to 20/s anyway).
+ */
+export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
+  ops: { perConnection: 50, perUser: 100, windowMs: 1_000 },
+  chat: { perConnection: 10, perUser: 20, windowMs: 5_000 },
+  presence: { perConnection: 30, perUser: 60, windowMs: 1_000 },
+  joins: { perConnection: 10, perUser: 30, windowMs: 10_000 },
+  reads: { perConnection: 50, perUser: 100, windowMs: 1_000 },
+  locks: { perConnection: 10, perUser: 20, windowMs: 10_000 },
+};
+
+/**
+ * WebSocket rate limits on @nestjs/throttler's storage (Redis-backed across gateways, in-memory standalone):
+ * a fixed window per connection and per user for each kind. Over budget → RATE_LIMITED with `retry_after_ms`
+ * in the ack, never a silent drop.
+ */
+export class WsRateLimiter {
+  constructor(
+    private readonly storage: ThrottlerStorage,
+    private readonly budgets: Record<LimitKind, Budget> = DEFAULT_BUDGETS,
+  ) {}
+
+  async check(type: ClientMessageType, socketId: string, userId: string): Promise<void> {
+    const kind = KIND_OF[type];
+    const b = this.budgets[kind];
+    const [conn, user] = await Promise.all([
+      this.storage.increment(`conn:${socketId}`, b.windowMs, b.perConnection, b.windowMs, `ws-${kind}`),
+      this.storage.increment(`user:${userId}`, b.windowMs, b.perUser, b.windowMs, `ws-${kind}`),
+    ]);
+    const over = [conn, user].filter((r) => r.isBlocked || r.totalHits > (r === conn ? b.perConnection : b.perUser));
+    if (over.length > 0) {
+      const retryS = Math.max(...over.map((r) => (r.isBlocked ? r.timeToBlockExpire : r.timeToExpire)), 1);
+      throw new ChorusError('RATE_LIMITED', `Too many ${kind} messages; retry in ${retryS} s.`, { retry_after_ms: retryS * 1000 });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type { Server, Socket } from 'socket.io';
+import type { Identity } from '@chorus/auth';
+import type { ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
+import type { Coalescer } from '@chorus/fanout';
+import type { ClientMessageOf, ClientMessageType, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
+import type { SessionStreams } from '../fanout/session-streams';
+import type { SessionRouter } from '../routing/session.router';
+import type { GatewayMetrics } from './gateway.metrics';
+
+/** One socket's membership of one session: its peer id there and its current role (kept live). */
+export interface Membership {
+  readonly session_id: string;
+  readonly peer_id: string;
+  role: Role;
+}
+
+/** What the gateway keeps per socket (in `socket.data`). */
+export interface ConnectionState {
+  readonly identity: Identity;
+  readonly memberships: Map<string, Membership>;
+}
+
+export type ChorusSocket = Socket<Record<string, never>, Record<string, (message: ServerMessage) => void>, Record<string, never>, ConnectionState>;
+
+/** Room names: every socket of a session, of a document, and of one peer (for targeted pushes). */
+export const rooms = {
+  session: (sessionId: string) => `s:${sessionId}`,
+  document: (sessionId: string, docId: string) => `d:${sessionId}:${docId}`,
+  peer: (sessionId: string, peerId: string) => `p:${sessionId}:${peerId}`,
+};
+
+/** Everything a message handler may use. */
+export interface GatewayDeps {
+  readonly io: Server;
+  readonly nodeId: string;
+  readonly sessions: SessionRouter;
+  readonly presence: TypedClient<PresenceApi>;
+  readonly conflict: TypedClient<ConflictApi>;
+  readonly streams: SessionStreams;
+  readonly metrics: GatewayMetrics;
+  /** presence_update broadcasts, coalesced per (session, peer). */
+  readonly presenceOut: Coalescer<string, ServerMessage & { session_id: string }>;
+  /** Sends one message to one socket (counted in metrics). */
+  send(socket: ChorusSocket, message: ServerMessage): void;
+  /** Sends to a room on every gateway, except `exceptSocket` (counted once). */
+  broadcast(room: string, message: ServerMessage, exceptSocket?: string): void;
+}
+
+export type Handler<T extends ClientMessageType> = (socket: ChorusSocket, message: ClientMessageOf<T>, deps: GatewayDeps) => Promise<Omit<ReplyOf<T>, 'id'>>;
+export type HandlerTable = { [T in ClientMessageType]: Handler<T> };

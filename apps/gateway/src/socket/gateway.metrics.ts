@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** What operators watch on a gateway: connections, traffic by message type, ack latency, limits, transport. */
+export class GatewayMetrics {
+  readonly connections: Gauge;
+  readonly messagesIn: Counter<'type'>;
+  readonly messagesOut: Counter<'type'>;
+  readonly ackLatency: Histogram<'type' | 'outcome'>;
+  readonly rateLimited: Counter<'kind'>;
+  readonly transportLatency: Histogram<'pattern'>;
+  readonly sessions: Gauge;
+
+  constructor(registry: Registry) {
+    this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
+    this.sessions = new Gauge({ name: 'chorus_ws_sessions', help: 'Sessions with members on this gateway', registers: [registry] });
+    this.messagesIn = new Counter({ name: 'chorus_ws_messages_in_total', help: 'Client messages received, by type', labelNames: ['type'], registers: [registry] });
+    this.messagesOut = new Counter({ name: 'chorus_ws_messages_out_total', help: 'Server messages sent (acks and pushes), by type', labelNames: ['type'], registers: [registry] });
+    this.ackLatency = new Histogram({
+      name: 'chorus_ws_ack_seconds',
+      help: 'Time from receiving a request to acking it, by type and outcome (ok | error code)',
+      labelNames: ['type', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
+    this.transportLatency = new Histogram({
+      name: 'chorus_transport_request_seconds',
+      help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',
+      labelNames: ['pattern'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+  }
+}

@@ -1,0 +1,26 @@
+import type { IdentityTokens } from '@chorus/auth';
+import type { LoggerService } from '@nestjs/common';
+import type { HandlerTable } from './connection';
+import { LiveMessageHandlers } from './live.handlers';
+import { SessionMessageHandlers } from './session.handlers';
+
+/** Every client message type → its handler. Exhaustive: a new message type does not compile without one. */
+export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
+  const session = new SessionMessageHandlers(tokens, logger);
+  const live = new LiveMessageHandlers();
+  return {
+    join: (s, m, d) => session.join(s, m, d),
+    leave: (s, m, d) => session.leave(s, m, d),
+    chat_message: (s, m, d) => session.chat(s, m, d),
+    ping: () => session.ping(),
+    presence_update: (s, m, d) => live.presenceUpdate(s, m, d),
+    who: (s, m, d) => live.who(s, m, d),
+    typing: (s, m, d) => live.typing(s, m, d),
+    stop_typing: (s, m, d) => live.stopTyping(s, m, d),
+    open_document: (s, m, d) => live.openDocument(s, m, d),
+    submit_op: (s, m, d) => live.submitOp(s, m, d),
+    fetch_ops: (s, m, d) => live.fetchOps(s, m, d),
+    lock_file: (s, m, d) => live.lockFile(s, m, d),
+    unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+  };
+}

@@ -1,0 +1,123 @@
+import { authorize } from '@chorus/auth';
+import type { Caller, PresenceEvent } from '@chorus/contracts';
+import type { ClientMessageOf, ClientMessageType, ReplyOf, ServerMessage } from '@chorus/protocol';
+import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+import { broadcastPresence, membershipOf } from './membership';
+
+type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
+
+function caller(socket: ChorusSocket, m: Membership): Caller {
+  return { user_id: socket.data.identity.user_id, client_id: m.peer_id, role: m.role };
+}
+
+function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, peerId: string): Extract<PresenceEvent, { type: T }> | undefined {
+  return events.find((e) => e.type === type && e.peer_id === peerId) as Extract<PresenceEvent, { type: T }> | undefined;
+}
+
+/** Presence (presence_update, who, typing, stop_typing) and documents (open, submit, fetch, locks). */
+export class LiveMessageHandlers {
+  async presenceUpdate(socket: ChorusSocket, m: ClientMessageOf<'presence_update'>, deps: GatewayDeps): Reply<'presence_update'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'presence.update');
+    const { type: _t, id: _i, session_id, ...patch } = m;
+    const events = await deps.presence.call('presence.update', { session_id, peer_id: membership.peer_id, patch });
+    broadcastPresence(deps, socket, events);
+    const mine = own(events, 'presence_update', membership.peer_id) ?? (await this.viewOf(deps, session_id, membership.peer_id));
+    return mine as Omit<ReplyOf<'presence_update'>, 'id'>;
+  }
+
+  async who(socket: ChorusSocket, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
+    membershipOf(socket, m.session_id);
+    return { type: 'presence_list', session_id: m.session_id, peers: await deps.presence.call('presence.who', { session_id: m.session_id }) };
+  }
+
+  async typing(socket: ChorusSocket, m: ClientMessageOf<'typing'>, deps: GatewayDeps): Reply<'typing'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'presence.update');
+    const docId = m.doc_id ?? null;
+    const events = await deps.presence.call('presence.typing', { session_id: m.session_id, peer_id: membership.peer_id, doc_id: docId });
+    broadcastPresence(deps, socket, events);
+    return { type: 'typing_start', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: docId };
+  }
+
+  async stopTyping(socket: ChorusSocket, m: ClientMessageOf<'stop_typing'>, deps: GatewayDeps): Reply<'stop_typing'> {
+    const membership = membershipOf(socket, m.session_id);
+    const events = await deps.presence.call('presence.stop_typing', { session_id: m.session_id, peer_id: membership.peer_id });
+    broadcastPresence(deps, socket, events);
+    const stopped = events.find((e): e is Extract<PresenceEvent, { doc_id: string | null }> => e.type === 'typing_stop' && e.peer_id === membership.peer_id);
+    return { type: 'typing_stop', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: stopped?.doc_id ?? null };
+  }
+
+  async openDocument(socket: ChorusSocket, m: ClientMessageOf<'open_document'>, deps: GatewayDeps): Reply<'open_document'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'document.read');
+    // Join the room first: an op committed between the read and the join would otherwise be missed.
+    await socket.join(rooms.document(m.session_id, m.doc_id));
+    const state = await deps.conflict.call('document.open', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id } });
+    return { type: 'document', session_id: m.session_id, ...state };
+  }
+
+  /**
+   * One edit: committed by the conflict service (transformed to head), acked to the author, broadcast to the
+   * document's room, conflicts told to the peers involved, and every cursor on the document moved through it.
+   */
+  async submitOp(socket: ChorusSocket, m: ClientMessageOf<'submit_op'>, deps: GatewayDeps): Reply<'submit_op'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'document.edit');
+    const room = rooms.document(m.session_id, m.doc_id);
+    if (!socket.rooms.has(room)) await socket.join(room);
+    const result = await deps.conflict.call('op.submit', {
+      caller: caller(socket, membership),
+      payload: { session_id: m.session_id, doc_id: m.doc_id, version: m.version, op: m.op, seq: m.seq },
+    });
+    // A duplicate re-broadcasts the original op: harmless (clients drop versions they have) and it repairs a
+    // broadcast lost when the replica that committed it died.
+    deps.broadcast(room, { type: 'op', session_id: m.session_id, ...result.broadcast } as ServerMessage, socket.id);
+    for (const conflict of result.conflicts) {
+      for (const peer of conflict.peers) deps.broadcast(rooms.peer(m.session_id, peer), { type: 'conflict_detected', session_id: m.session_id, ...conflict } as ServerMessage);
+    }
+    if (!result.duplicate) {
+      void deps.presence
+        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, op: result.broadcast.op, author_peer_id: membership.peer_id })
+        .catch(() => undefined);
+    }
+    return { type: 'op_ack', session_id: m.session_id, ...result.ack };
+  }
+
+  async fetchOps(socket: ChorusSocket, m: ClientMessageOf<'fetch_ops'>, deps: GatewayDeps): Reply<'fetch_ops'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'document.read');
+    const page = await deps.conflict.call('ops.fetch', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, from_version: m.from_version } });
+    return { type: 'ops', session_id: m.session_id, ...page } as Omit<ReplyOf<'fetch_ops'>, 'id'>;
+  }
+
+  async lockFile(socket: ChorusSocket, m: ClientMessageOf<'lock_file'>, deps: GatewayDeps): Reply<'lock_file'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'file.lock');
+    const locked = await deps.conflict.call('file.lock', {
+      caller: caller(socket, membership),
+      payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.ttl_ms !== undefined ? { ttl_ms: m.ttl_ms } : {}) },
+    });
+    deps.broadcast(rooms.session(m.session_id), { type: 'file_locked', ...locked }, socket.id);
+    return { type: 'file_locked', ...locked };
+  }
+
+  async unlockFile(socket: ChorusSocket, m: ClientMessageOf<'unlock_file'>, deps: GatewayDeps): Reply<'unlock_file'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, m.force ? 'file.lock_break' : 'file.lock');
+    const unlocked = await deps.conflict.call('file.unlock', {
+      caller: caller(socket, membership),
+      payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.force !== undefined ? { force: m.force } : {}) },
+    });
+    if (unlocked === null) return { type: 'file_unlocked', session_id: m.session_id, doc_id: m.doc_id, holder_id: null, reason: 'not_locked' };
+    deps.broadcast(rooms.session(m.session_id), { type: 'file_unlocked', ...unlocked }, socket.id);
+    return { type: 'file_unlocked', ...unlocked };
+  }
+
+  private async viewOf(deps: GatewayDeps, sessionId: string, peerId: string): Promise<PresenceEvent> {
+    const peers = await deps.presence.call('presence.who', { session_id: sessionId });
+    const view = peers.find((p) => p.peer_id === peerId);
+    if (!view) throw new Error(`presence of ${peerId} vanished`);
+    return { type: 'presence_update', ...view };
+  }
+}

@@ -1,0 +1,65 @@
+import type { LoggerService } from '@nestjs/common';
+import { ChorusError, type ServerMessage } from '@chorus/protocol';
+import type { MembershipEffect } from '../fanout/wire-events';
+import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+
+export function membershipOf(socket: ChorusSocket, sessionId: string): Membership {
+  const m = socket.data.memberships.get(sessionId);
+  if (!m) throw new ChorusError('PERMISSION_DENIED', `Join session ${sessionId} first (send "join").`);
+  return m;
+}
+
+export const presenceKey = (sessionId: string, peerId: string, socketId: string): string => `${sessionId}\u0000${peerId}\u0000${socketId}`;
+
+/** Delivers what the presence service said happened to the session's other members. */
+export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: ReadonlyArray<Record<string, unknown> & { type: string; session_id: string; peer_id: string }>): void {
+  for (const e of events) {
+    if (e.type === 'presence_update') deps.presenceOut.offer(presenceKey(e.session_id, e.peer_id, socket.id), e as unknown as ServerMessage & { session_id: string });
+    else if (e.type === 'presence_left') deps.broadcast(rooms.session(e.session_id), { ...(e as unknown as ServerMessage), reason: 'left' } as ServerMessage, socket.id);
+    else deps.broadcast(rooms.session(e.session_id), e as unknown as ServerMessage, socket.id);
+  }
+}
+
+/**
+ * Ends a socket's membership of one session: stops its stream delivery, leaves the rooms, removes its
+ * presence (telling the others), and records `peer_left`. Best effort after the first step: a service that is
+ * down must not keep a closing socket half-joined (presence then expires by its lease).
+ */
+export async function endMembership(
+  socket: ChorusSocket,
+  membership: Membership,
+  reason: 'left' | 'disconnected',
+  deps: GatewayDeps,
+  logger: LoggerService,
+): Promise<void> {
+  const { session_id, peer_id } = membership;
+  socket.data.memberships.delete(session_id);
+  deps.presenceOut.cancel(presenceKey(session_id, peer_id, socket.id));
+  await deps.streams.detach(session_id, socket.id);
+  for (const room of [...socket.rooms]) if (room.startsWith(`d:${session_id}:`)) void socket.leave(room);
+  void socket.leave(rooms.session(session_id));
+  void socket.leave(rooms.peer(session_id, peer_id));
+  const [presence, session] = await Promise.allSettled([
+    deps.presence.call('presence.leave', { session_id, peer_id }),
+    deps.sessions.call('session.disconnect', { session_id, user_id: socket.data.identity.user_id, peer_id, reason }),
+  ]);
+  if (presence.status === 'fulfilled') broadcastPresence(deps, socket, presence.value);
+  else logger.warn(`presence.leave failed for ${peer_id}: ${(presence.reason as Error).message}`, 'Membership');
+  if (session.status === 'rejected') logger.warn(`session.disconnect failed for ${peer_id}: ${(session.reason as Error).message}`, 'Membership');
+}
+
+/** Applies a durable membership change (role change, removal, session deletion) to a live socket. */
+export function applyEffect(socket: ChorusSocket, sessionId: string, effect: Exclude<MembershipEffect, null>, deps: GatewayDeps, logger: LoggerService): void {
+  const membership = socket.data.memberships.get(sessionId);
+  if (!membership) return;
+  if (effect.kind === 'role') {
+    membership.role = effect.role as Membership['role'];
+    return;
+  }
+  const message = effect.kind === 'session_deleted' ? 'The session was deleted.' : effect.reason;
+  deps.send(socket, new ChorusError('PERMISSION_DENIED', `${message} You are no longer connected to session ${sessionId}.`).toWire());
+  void endMembership(socket, membership, 'disconnected', deps, logger).then(() => {
+    // A removed participant is disconnected; a socket still in other sessions keeps those.
+    if (socket.data.memberships.size === 0) socket.disconnect(true);
+  });
+}

@@ -1,0 +1,96 @@
+import type { LoggerService } from '@nestjs/common';
+import { TokenError, authorize, type IdentityTokens, type JoinGrant } from '@chorus/auth';
+import type { SessionApi } from '@chorus/contracts';
+import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
+import type { StreamMember } from '../fanout/session-streams';
+import { toWireEvent } from '../fanout/wire-events';
+import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
+
+type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
+
+/** join, leave, chat_message, ping. */
+export class SessionMessageHandlers {
+  constructor(
+    private readonly tokens: IdentityTokens,
+    private readonly logger: LoggerService,
+  ) {}
+
+  /**
+   * Joins a session with a join token. The node subscribes to the session's stream first, then the join is
+   * recorded (`peer_joined`), then what the client missed since `last_seq` is replayed before the ack, so the
+   * client sees every durable event exactly once, in order.
+   */
+  async join(socket: ChorusSocket, m: ClientMessageOf<'join'>, deps: GatewayDeps): Reply<'join'> {
+    const identity = socket.data.identity;
+    let grant: JoinGrant;
+    try {
+      grant = this.tokens.verifyJoin(m.join_token);
+    } catch (err) {
+      const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
+      throw new ChorusError('UNAUTHENTICATED', `The join token was refused (${reason}); get a new one from the REST API.`);
+    }
+    if (grant.session_id !== m.session_id) throw ChorusError.validation('join_token', 'This join token is for another session.');
+    if (grant.user_id !== identity.user_id) throw new ChorusError('PERMISSION_DENIED', 'This join token belongs to another user.');
+    if (socket.data.memberships.has(m.session_id)) throw new ChorusError('CONFLICT', 'This connection already joined the session; send "leave" first.');
+
+    await deps.streams.open(m.session_id);
+    let connected: SessionApi['session.connect']['res'];
+    try {
+      connected = await deps.sessions.call('session.connect', { grant, peer_id: m.peer_id });
+    } catch (err) {
+      await deps.streams.release(m.session_id);
+      throw err;
+    }
+    const membership: Membership = { session_id: m.session_id, peer_id: m.peer_id, role: connected.role };
+    socket.data.memberships.set(m.session_id, membership);
+    await socket.join([rooms.session(m.session_id), rooms.peer(m.session_id, m.peer_id)]);
+    const member: StreamMember = {
+      id: socket.id,
+      userId: identity.user_id,
+      send: (message) => deps.send(socket, message as Parameters<GatewayDeps['send']>[1]),
+      onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
+    };
+    try {
+      const attached = await deps.streams.attach(m.session_id, member, connected.event.seq, m.last_seq);
+      const events = await deps.presence.call('presence.join', {
+        session_id: m.session_id,
+        peer_id: m.peer_id,
+        user_id: identity.user_id,
+        display_name: identity.display_name,
+        kind: identity.kind,
+        node_id: deps.nodeId,
+      });
+      broadcastPresence(deps, socket, events);
+      const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
+      const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
+      const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
+      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered };
+    } catch (err) {
+      await endMembership(socket, membership, 'disconnected', deps, this.logger);
+      throw err;
+    }
+  }
+
+  async leave(socket: ChorusSocket, m: ClientMessageOf<'leave'>, deps: GatewayDeps): Reply<'leave'> {
+    await endMembership(socket, membershipOf(socket, m.session_id), 'left', deps, this.logger);
+    return { type: 'left', session_id: m.session_id };
+  }
+
+  async chat(socket: ChorusSocket, m: ClientMessageOf<'chat_message'>, deps: GatewayDeps): Reply<'chat_message'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'chat.send');
+    const event = await deps.sessions.call('session.chat', {
+      session_id: m.session_id,
+      user: socket.data.identity,
+      peer_id: membership.peer_id,
+      message: m.message,
+      origin_socket: socket.id,
+    });
+    return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
+  }
+
+  async ping(): Reply<'ping'> {
+    return { type: 'pong', timestamp: Date.now() };
+  }
+}

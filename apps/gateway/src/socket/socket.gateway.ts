@@ -1,0 +1,226 @@
+import type { Server as HttpServer } from 'node:http';
+import type { LoggerService } from '@nestjs/common';
+import { createAdapter } from '@socket.io/redis-adapter';
+import Redis from 'ioredis';
+import { Server, type ExtendedError } from 'socket.io';
+import { TokenError, type IdentityTokens } from '@chorus/auth';
+import {
+  ChorusError,
+  MAX_CLIENT_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  clientMessageLimits,
+  isClientMessageType,
+  messageIdSchema,
+  parseClientMessage,
+  type ClientMessage,
+  type MessageId,
+  type ServerMessage,
+} from '@chorus/protocol';
+import type { ConnectionRegistry } from '../limits/connection-registry';
+import { KIND_OF, type WsRateLimiter } from '../limits/ws-rate-limiter';
+import type { ChorusSocket, ConnectionState, GatewayDeps, HandlerTable } from './connection';
+import { endMembership } from './membership';
+
+export interface SocketGatewayOptions {
+  readonly corsOrigins: string[] | '*';
+  readonly transports: Array<'websocket' | 'polling'>;
+  readonly maxConnectionsPerUser: number;
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
+  /** Presence leases are renewed this often for every peer on this node. */
+  readonly heartbeatMs: number;
+}
+
+type Ack = (reply: ServerMessage) => void;
+
+/**
+ * The Socket.IO edge. Every inbound message goes through one path: validate with libs/protocol (unknown type,
+ * bad field, oversize → typed error), rate-limit by kind, run its handler, ack with the reply or the error —
+ * every request is acked, so `emitWithAck` never hangs. Rooms reach every gateway through the Redis adapter.
+ */
+export class SocketGateway {
+  private io: Server | undefined;
+  private draining = false;
+  private inFlight = 0;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly redisClients: Redis[] = [];
+  private deps: GatewayDeps | undefined;
+  /** Disconnect clean-ups (presence leave, peer_left) still running: shutdown waits for them. */
+  private readonly cleanups = new Set<Promise<void>>();
+
+  constructor(
+    private readonly options: SocketGatewayOptions,
+    private readonly tokens: IdentityTokens,
+    private readonly limiter: WsRateLimiter,
+    private readonly connections: ConnectionRegistry,
+    private readonly handlers: HandlerTable,
+    private readonly makeDeps: (io: Server) => GatewayDeps,
+    private readonly logger: LoggerService,
+  ) {}
+
+  get accepting(): boolean {
+    return this.io !== undefined && !this.draining;
+  }
+
+  attach(http: HttpServer): void {
+    const io = new Server(http, {
+      transports: this.options.transports,
+      cors: { origin: this.options.corsOrigins === '*' ? true : this.options.corsOrigins, credentials: true },
+      // The transport-level cap; each message kind has its own smaller limit checked by libs/protocol.
+      maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES + 1024,
+      serveClient: false,
+    });
+    if (this.options.redisUrl !== undefined) {
+      const pub = new Redis(this.options.redisUrl, { connectionName: 'socketio-pub' });
+      const sub = pub.duplicate({ connectionName: 'socketio-sub' });
+      for (const c of [pub, sub]) c.on('error', () => undefined);
+      this.redisClients.push(pub, sub);
+      io.adapter(createAdapter(pub, sub, { key: `${this.options.redisPrefix}:socket.io` }));
+    }
+    this.io = io;
+    this.deps = this.makeDeps(io);
+    io.use((socket, next) => void this.authenticate(socket as ChorusSocket).then(() => next(), (err: unknown) => next(toConnectError(err))));
+    io.on('connection', (socket) => this.onConnection(socket as ChorusSocket));
+    this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatMs).unref());
+  }
+
+  /** The handshake: protocol version, access token, per-user connection cap. */
+  private async authenticate(socket: ChorusSocket): Promise<void> {
+    if (this.draining) throw new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).');
+    const auth = (socket.handshake.auth ?? {}) as { token?: unknown; protocol_version?: unknown };
+    if (auth.protocol_version !== PROTOCOL_VERSION) {
+      throw ChorusError.validation('protocol_version', `This server speaks protocol version ${PROTOCOL_VERSION}; send it as auth.protocol_version.`);
+    }
+    if (typeof auth.token !== 'string') throw new ChorusError('UNAUTHENTICATED', 'Send an access token as auth.token in the handshake.');
+    let identity: ConnectionState['identity'];
+    try {
+      identity = this.tokens.verifyAccess(auth.token);
+    } catch (err) {
+      const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
+      throw new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`);
+    }
+    if (!(await this.connections.register(identity.user_id, socket.id, this.options.maxConnectionsPerUser))) {
+      throw new ChorusError('RATE_LIMITED', `You already have ${this.options.maxConnectionsPerUser} open connections; close one first.`, { retry_after_ms: 5_000 });
+    }
+    socket.data = { identity, memberships: new Map() };
+  }
+
+  private onConnection(socket: ChorusSocket): void {
+    const deps = this.deps as GatewayDeps;
+    deps.metrics.connections.inc();
+    deps.send(socket, { type: 'hello', protocol_version: PROTOCOL_VERSION, node_id: deps.nodeId, limits: clientMessageLimits() });
+    socket.onAny((event: unknown, ...args: unknown[]) => void this.dispatch(socket, event, args));
+    socket.on('disconnect', () => {
+      const cleanup = this.onDisconnect(socket).catch((err: unknown) => this.logger.warn(`Disconnect clean-up failed: ${(err as Error).message}`, 'SocketGateway'));
+      this.cleanups.add(cleanup);
+      void cleanup.finally(() => this.cleanups.delete(cleanup));
+    });
+  }
+
+  private async dispatch(socket: ChorusSocket, event: unknown, args: unknown[]): Promise<void> {
+    const deps = this.deps as GatewayDeps;
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
+    const payload = args[0];
+    const id = messageIdOf(payload);
+    const type = isClientMessageType(event) ? event : 'unknown';
+    const started = performance.now();
+    deps.metrics.messagesIn.inc({ type });
+    this.inFlight++;
+    let reply: ServerMessage;
+    try {
+      if (this.draining) throw new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect and resend.');
+      const parsed = parseClientMessage(event, payload);
+      if (!parsed.ok) throw parsed.error;
+      const message: ClientMessage = parsed.value;
+      await this.limiter.check(message.type, socket.id, socket.data.identity.user_id).catch((err: unknown) => {
+        deps.metrics.rateLimited.inc({ kind: KIND_OF[message.type] });
+        throw err;
+      });
+      const handler = this.handlers[message.type] as (s: ChorusSocket, m: ClientMessage, d: GatewayDeps) => Promise<ServerMessage>;
+      const result = await handler(socket, message, deps);
+      reply = (id !== undefined ? { ...result, id } : result) as ServerMessage;
+    } catch (err) {
+      const error = ChorusError.from(err);
+      if (error.code === 'SERVER_ERROR') this.logger.error(`${type} failed: ${(err as Error)?.stack ?? String(err)}`, undefined, 'SocketGateway');
+      reply = error.toWire(id);
+    } finally {
+      this.inFlight--;
+    }
+    deps.metrics.ackLatency.observe({ type, outcome: reply.type === 'error' ? reply.code : 'ok' }, (performance.now() - started) / 1000);
+    if (ack) {
+      deps.metrics.messagesOut.inc({ type: reply.type });
+      ack(reply);
+    } else if (reply.type === 'error') {
+      // A message sent without an ack callback still learns about its failure.
+      deps.send(socket, reply);
+    }
+  }
+
+  private async onDisconnect(socket: ChorusSocket): Promise<void> {
+    const deps = this.deps as GatewayDeps;
+    deps.metrics.connections.dec();
+    const state = socket.data as ConnectionState | undefined;
+    if (!state?.identity) return;
+    await this.connections.unregister(state.identity.user_id, socket.id).catch(() => undefined);
+    await Promise.all([...state.memberships.values()].map((m) => endMembership(socket, m, 'disconnected', deps, this.logger)));
+  }
+
+  /** Renews presence leases and connection leases of everything on this node; re-joins presence it lost. */
+  private async heartbeat(): Promise<void> {
+    const deps = this.deps;
+    const io = this.io;
+    if (!deps || !io) return;
+    deps.metrics.sessions.set(deps.streams.size);
+    const sockets = [...io.of('/').sockets.values()] as ChorusSocket[];
+    await this.connections.refresh(sockets.filter((s) => s.data?.identity).map((s) => ({ userId: s.data.identity.user_id, connectionId: s.id }))).catch(() => undefined);
+    try {
+      const { lost } = await deps.presence.call('presence.heartbeat', { node_id: deps.nodeId });
+      for (const ref of lost) {
+        const socket = sockets.find((s) => s.data?.memberships?.get(ref.session_id)?.peer_id === ref.peer_id);
+        if (!socket) continue;
+        const id = socket.data.identity;
+        await deps.presence.call('presence.join', { session_id: ref.session_id, peer_id: ref.peer_id, user_id: id.user_id, display_name: id.display_name, kind: id.kind, node_id: deps.nodeId });
+      }
+    } catch (err) {
+      this.logger.warn(`Presence heartbeat failed (leases last 15 s; will retry): ${(err as Error).message}`, 'SocketGateway');
+    }
+  }
+
+  /**
+   * Graceful shutdown: refuse new connections and requests (readiness turns 503 so the load balancer stops
+   * sending), let in-flight requests finish, then close every connection's transport — clients reconnect on
+   * their own and land on another replica — and stop.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.io || this.draining) return;
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const t of this.timers) clearInterval(t);
+    const sockets = [...this.io.of('/').sockets.values()] as ChorusSocket[];
+    // Closing the underlying connection (not `socket.disconnect()`) makes clients reconnect automatically.
+    for (const socket of sockets) socket.conn.close();
+    await Promise.all(sockets.map((s) => this.onDisconnectWhenGone(s)));
+    await Promise.all([...this.cleanups]);
+    await new Promise<void>((resolve) => void this.io?.close(() => resolve()));
+    for (const c of this.redisClients) c.disconnect();
+  }
+
+  private onDisconnectWhenGone(socket: ChorusSocket): Promise<void> {
+    return socket.connected ? new Promise((resolve) => socket.once('disconnect', () => resolve())) : Promise.resolve();
+  }
+}
+
+function messageIdOf(payload: unknown): MessageId | undefined {
+  const raw = (payload as { id?: unknown } | null)?.id;
+  const parsed = messageIdSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Handshake refusals reach the client's `connect_error` with the protocol error in `err.data`. */
+function toConnectError(err: unknown): ExtendedError {
+  const error = ChorusError.from(err);
+  const out: ExtendedError = new Error(error.message);
+  out.data = error.toWire();
+  return out;
+}

@@ -1,0 +1,65 @@
+import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import type { PresenceApi } from '@chorus/contracts';
+import type { TextOp } from '@chorus/ot';
+import { TransportExceptionFilter } from '@chorus/transport';
+import { PresenceService } from './presence';
+import { PresenceBroadcaster } from './presence-broadcaster';
+
+type Req<P extends keyof PresenceApi> = PresenceApi[P]['req'];
+type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
+
+/** Transport handlers of the presence service: one call into PresenceService each (contract: libs/contracts). */
+@Controller()
+@UseFilters(TransportExceptionFilter)
+export class PresenceHandlers {
+  constructor(
+    @Inject(PresenceService) private readonly presence: PresenceService,
+    @Inject(PresenceBroadcaster) private readonly broadcaster: PresenceBroadcaster,
+  ) {}
+
+  @MessagePattern('presence.join')
+  join(@Payload() r: Req<'presence.join'>): Res<'presence.join'> {
+    return this.presence.join(r);
+  }
+
+  @MessagePattern('presence.update')
+  update(@Payload() r: Req<'presence.update'>): Res<'presence.update'> {
+    return this.presence.update(r.session_id, r.peer_id, r.patch);
+  }
+
+  @MessagePattern('presence.typing')
+  typing(@Payload() r: Req<'presence.typing'>): Res<'presence.typing'> {
+    return this.presence.typing(r.session_id, r.peer_id, r.doc_id);
+  }
+
+  @MessagePattern('presence.stop_typing')
+  stopTyping(@Payload() r: Req<'presence.stop_typing'>): Res<'presence.stop_typing'> {
+    return this.presence.stopTyping(r.session_id, r.peer_id);
+  }
+
+  @MessagePattern('presence.leave')
+  leave(@Payload() r: Req<'presence.leave'>): Res<'presence.leave'> {
+    return this.presence.leave(r.session_id, r.peer_id);
+  }
+
+  @MessagePattern('presence.who')
+  who(@Payload() r: Req<'presence.who'>): Res<'presence.who'> {
+    return this.presence.who(r.session_id);
+  }
+
+  @MessagePattern('presence.heartbeat')
+  heartbeat(@Payload() r: Req<'presence.heartbeat'>): Res<'presence.heartbeat'> {
+    return this.presence.heartbeatNode(r.node_id);
+  }
+
+  /**
+   * An op was committed: carry every peer's selection on that document through it (the conflict service's
+   * tie rule) and tell the session. Sent as an event keyed by document, so one document's ops arrive in order.
+   */
+  @EventPattern('presence.op_committed')
+  async opCommitted(@Payload() r: { session_id: string; doc_id: string; op: TextOp; author_peer_id: string }): Promise<void> {
+    const { events } = await this.presence.transformSelections(r.session_id, r.doc_id, r.op, r.author_peer_id);
+    await this.broadcaster.broadcast(events);
+  }
+}

@@ -1,0 +1,26 @@
+import type { LoggerService } from '@nestjs/common';
+import type { Fanout } from '@chorus/fanout';
+import type { StoredSessionEvent } from './event-log';
+
+/**
+ * Hands committed session events to the fan-out, so every gateway with members of the session delivers them.
+ * Called only after the commit. A failed publish is logged, never surfaced: the event is durable, and a
+ * gateway that misses it sees a gap in `seq` at the next event and reads it back from the stream.
+ */
+export class SessionEventPublisher {
+  constructor(
+    private readonly fanout: Fanout,
+    private readonly nodeId: string,
+    private readonly logger: LoggerService,
+  ) {}
+
+  async publish(events: readonly StoredSessionEvent[], originSocket?: string): Promise<void> {
+    await Promise.all(
+      events.map((event) =>
+        this.fanout
+          .publish(event.session_id, { kind: 'event', body: { ...event }, origin_node: this.nodeId, ...(originSocket ? { origin_socket: originSocket } : {}) })
+          .catch((err: unknown) => this.logger.warn(`Fan-out of ${event.session_id}#${event.seq} failed (gateways will fill the gap): ${(err as Error).message}`, 'SessionEventPublisher')),
+      ),
+    );
+  }
+}
