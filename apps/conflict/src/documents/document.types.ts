@@ -61,10 +61,15 @@ export interface ConflictOptions {
   readonly maxCatchUpOps: number;
   /** Most ops returned by one fetch_ops. */
   readonly maxFetchOps: number;
-  /** Group commit: most submits of one document committed in one transaction (1 = one per transaction). */
+  /** Group commit: most submits (of any number of documents) committed in one transaction. */
   readonly maxBatch: number;
-  /** 'group': queue per document and commit in batches; 'direct': every submit is its own transaction. */
-  readonly commitMode: 'group' | 'direct';
+  /** Group commit: most commit transactions of one replica in flight at once (each holds a pooled connection). */
+  readonly maxParallelCommits: number;
+  /**
+   * 'group': queue, and commit the queued submits of many documents in one transaction; 'per-document': one
+   * document per transaction (the previous design, for comparison); 'direct': every submit its own transaction.
+   */
+  readonly commitMode: 'group' | 'per-document' | 'direct';
   readonly lockTtlMs: { readonly default: number; readonly min: number; readonly max: number };
   /** Documents whose head (version, text, recent ops) this replica keeps in memory. */
   readonly cacheDocs: number;
@@ -77,6 +82,7 @@ export const DEFAULT_CONFLICT_OPTIONS: ConflictOptions = {
   maxCatchUpOps: 10_000,
   maxFetchOps: 1_000,
   maxBatch: 200,
+  maxParallelCommits: 4,
   commitMode: 'group',
   lockTtlMs: { default: 5 * 60_000, min: 5_000, max: 60 * 60_000 },
   cacheDocs: 1_000,

@@ -1,8 +1,22 @@
 import type { DataSource } from 'typeorm';
 import { applyOp, codePointLength, findConflicts, makeInvertible, summarize, transformAgainst, validateOp, type TextOp } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import { commitIfHead, commitOps, ensureDocument, loadOpsAndDuplicates, lockHead, type NewOpRow } from '../persistence/doc.repository';
-import { DocumentCache, type CachedOp } from '../documents/document-cache';
+import {
+  byKey,
+  commitIfHeads,
+  commitMany,
+  compareKeys,
+  docKey,
+  ensureDocuments,
+  loadOpsAndDuplicatesMany,
+  lockHeads,
+  type LockedHead,
+  type NewHead,
+  type NewOp,
+  type NewSnapshot,
+  type StoredOp,
+} from '../persistence/commit.repository';
+import type { CachedDoc, CachedOp, DocumentCache } from '../documents/document-cache';
 import type { Caller, ConflictDetected, ConflictOptions, SubmitResult } from '../documents/document.types';
 
 /** One submit waiting to be committed: its op already passed libs/ot shape validation (canonical). */
@@ -17,116 +31,166 @@ export interface PendingSubmit {
 
 export type BatchOutcome = { ok: true; result: SubmitResult } | { ok: false; error: ChorusError };
 
-/**
- * THE place that decides a document's op order. One transaction for a batch of submits to one document:
- *
- *   1. lock the head row (`SELECT … FOR UPDATE`; create the document first if it has none). Every committer of
- *      this document on every replica queues here, so nobody ever commits on a stale head: no retry loop.
- *   2. one read: the ops the batch must be transformed against and any op already committed under one of the
- *      batch's (client_id, seq). Dedupe comes FIRST: a resend gets its original ack whatever version it claims
- *      (ShareDB only dedupes among the ops it transforms against, so a resend claiming head commits twice).
- *   3. per submit, in arrival order: refuse a base ahead of head or too far behind (CONFLICT, reload), refuse an
- *      edit of a file locked by someone else, transform against everything committed after its base (including
- *      earlier submits of this batch), validate against the head text with the limits, apply.
- *   4. one statement: insert the ops, move the head (+ snapshots reached), then COMMIT.
- *
- * A submit refused in step 3 is refused alone; the others still commit. If the transaction fails, every submit
- * of the batch fails and nothing of it is acknowledged. The cache is updated only after COMMIT.
- */
-export async function commitBatch(
-  db: DataSource,
-  cache: DocumentCache,
-  options: ConflictOptions,
-  sessionId: string,
-  docId: string,
-  batch: readonly PendingSubmit[],
-): Promise<BatchOutcome[]> {
-  const key = DocumentCache.key(sessionId, docId);
-  const fast = await tryFastPath(db, cache, options, sessionId, docId, batch).catch(() => undefined);
-  if (fast) return fast;
-  let plan: Plan | undefined;
-  let meta: { meta_seq: number; min_version: number } | null = null;
-  try {
-    await db.transaction(async (tx) => {
-      plan = undefined;
-      const cached = cache.get(key);
-      let head = await lockHead(tx, sessionId, docId, cached?.version ?? -1);
-      if (!head) {
-        await ensureDocument(tx, sessionId, docId);
-        head = await lockHead(tx, sessionId, docId, -1);
-        if (!head) throw new Error(`document ${docId} vanished after creation`);
-      }
-      const headContent = head.content ?? (cached as NonNullable<typeof cached>).content;
-
-      // Which earlier ops are needed: from the lowest acceptable base of the batch up to head.
-      const acceptable = batch.filter((s) => s.version <= head.version && s.version >= head.min_version && head.version - s.version <= options.maxCatchUpOps);
-      const lowestBase = acceptable.reduce((lo, s) => Math.min(lo, s.version), head.version);
-      const fromCache = cache.opsBetween(head.content === null ? cached : undefined, lowestBase, head.version);
-      const rows = await loadOpsAndDuplicates(
-        tx,
-        sessionId,
-        docId,
-        fromCache ? null : lowestBase,
-        batch.map((s) => s.caller.client_id),
-        batch.map((s) => s.seq),
-      );
-      const dupes = new Map<string, CachedOp>();
-      for (const r of rows) dupes.set(`${r.client_id}\u0000${r.seq}`, r);
-      const log: CachedOp[] = fromCache ? [...fromCache] : rows.filter((r) => r.version > lowestBase);
-      plan = planBatch(docId, batch, head, headContent, log, lowestBase + 1, dupes, options);
-      // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
-      // current) and no file lock is live: on a document several replicas write, it would mostly miss.
-      meta = head.lock_holder === null && head.content === null ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
-      if (plan.fresh.length > 0) await commitOps(tx, sessionId, docId, plan.fresh, { version: plan.version, content: plan.content }, plan.snapshots);
-    });
-  } catch (err) {
-    // Nothing of this batch committed (or we cannot know: then the resend's dedupe answers). Drop the cache: it
-    // may be ahead of what this replica saw committed.
-    cache.forget(key);
-    const error = err instanceof ChorusError ? err : new ChorusError('UNAVAILABLE', 'The document store did not commit the op; resend it with the same seq.');
-    return batch.map(() => ({ ok: false, error }));
-  }
-  const done = plan as unknown as Plan;
-  cache.set(key, done.version, done.content, done.log, meta);
-  return done.outcomes;
+/** The queued submits of one document, in arrival order. */
+export interface DocBatch {
+  readonly key: string;
+  readonly sessionId: string;
+  readonly docId: string;
+  readonly submits: readonly PendingSubmit[];
 }
 
 /**
- * The fast path, for a document whose last commit this replica made (its cache is at head, as when the
- * transport routes a document's submits to one replica): no transaction, no lock, one statement. The batch is
- * planned against the cached head; the statement moves the head only if it is still at the cached version
- * and no one else holds a file lock, inserting the ops in the same statement. Anything unusual — a stale
- * cache (someone else committed), a refused or invalid op (to be confirmed against the true head), a resend
- * (the (client_id, seq) unique key rejects the whole statement) — returns undefined and the locked path
- * decides, dedupe first. Nothing is ever committed by both: the statement is atomic.
+ * THE place that decides op order. Commits the queued submits of several documents together — for each
+ * document its submits in arrival order — and returns one outcome per submit (`outcomes.get(key)[i]` answers
+ * `submits[i]`).
+ *
+ * 1. **Fast path** for the documents whose last commit this replica made (cache at head, no file lock): planned
+ *    against the cache, committed by ONE autocommit statement that moves each head only if its row is still
+ *    where this replica left it (commitIfHeads). Documents whose row moved, whose batch has a refusal or an
+ *    invalid op (to be confirmed against the true head), or all of them if a resend hit the (client_id, seq)
+ *    key, go to the locked path.
+ * 2. **Locked path**, one transaction for all the other documents:
+ *    - create missing documents first (own autocommit statement), then lock every head row in key order
+ *      (`SELECT … ORDER BY key FOR UPDATE`): every committer of a document on every replica queues on its
+ *      row, and replicas locking overlapping sets in one order never deadlock. Nobody commits on a stale head:
+ *      no retry loop.
+ *    - one read: the ops each document's batch must be transformed against (skipped when cached) and any op
+ *      already committed under the batch's (client_id, seq)s. Dedupe comes FIRST: a resend gets its original
+ *      ack whatever version it claims (ShareDB only dedupes among the ops it transforms against).
+ *    - per document, per submit in arrival order: refuse a base ahead of head or too far behind (CONFLICT,
+ *      reload), refuse an edit of a file locked by someone else, transform against everything committed after
+ *      its base (including earlier submits of this batch), validate against the head text with the limits,
+ *      apply (planBatch, pure).
+ *    - one statement inserts every op, writes the snapshots reached and moves every head (unnest); COMMIT.
+ *
+ * A submit refused by planning is refused alone; the others — of its document and of the others — still
+ * commit. If the transaction fails, every submit of it fails (UNAVAILABLE: resend with the same seq) and
+ * nothing of it is acknowledged. The cache is updated only after COMMIT.
  */
-async function tryFastPath(
-  db: DataSource,
-  cache: DocumentCache,
-  options: ConflictOptions,
-  sessionId: string,
-  docId: string,
-  batch: readonly PendingSubmit[],
-): Promise<BatchOutcome[] | undefined> {
-  const key = DocumentCache.key(sessionId, docId);
-  const cached = cache.get(key);
-  if (!cached?.meta) return undefined;
-  const meta = cached.meta;
-  const lowestBase = batch.reduce((lo, s) => Math.min(lo, s.version), cached.version);
-  const log = cache.opsBetween(cached, lowestBase, cached.version);
-  if (!log) return undefined;
-  const head = { version: cached.version, min_version: meta.min_version, lock_holder: null };
-  const plan = planBatch(docId, batch, head, cached.content, [...log], lowestBase + 1, new Map(), options);
-  if (plan.fresh.length !== batch.length) return undefined;
-  const moved = await commitIfHead(db, sessionId, docId, { version: cached.version, meta_seq: meta.meta_seq }, plan.fresh, { version: plan.version, content: plan.content }, plan.snapshots);
-  if (!moved) return undefined;
-  cache.set(key, plan.version, plan.content, plan.log, meta);
-  return plan.outcomes;
+export async function commitDocuments(db: DataSource, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+  const outcomes = new Map<string, BatchOutcome[]>();
+  const fast = batches.filter((b) => cache.get(b.key)?.meta);
+  if (fast.length > 0) {
+    const done = await tryFastPath(db, cache, options, fast).catch(() => new Map<string, BatchOutcome[]>());
+    for (const [key, list] of done) outcomes.set(key, list);
+  }
+  const rest = batches.filter((b) => !outcomes.has(b.key));
+  if (rest.length === 0) return outcomes;
+  const plans = new Map<string, { plan: Plan; meta: CachedDoc['meta'] }>();
+  try {
+    const uncached = rest.filter((b) => !cache.get(b.key));
+    if (uncached.length > 0) await ensureDocuments(db, uncached);
+    await db.transaction(async (tx) => {
+      plans.clear();
+      const sorted = byKey(rest);
+      const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cache.get(b.key)?.version ?? -1 })));
+      const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
+      const missing = sorted.filter((b) => !headOf.has(b.key));
+      if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
+
+      // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
+      const need = sorted.map((b) => {
+        const head = headOf.get(b.key) as LockedHead;
+        const cached = cache.get(b.key);
+        const acceptable = b.submits.filter((s) => s.version <= head.version && s.version >= head.min_version && head.version - s.version <= options.maxCatchUpOps);
+        const lowestBase = acceptable.reduce((lo, s) => Math.min(lo, s.version), head.version);
+        const fromCache = cache.opsBetween(head.content === null ? cached : undefined, lowestBase, head.version);
+        return { batch: b, head, cached, lowestBase, fromCache };
+      });
+      const rows = await loadOpsAndDuplicatesMany(
+        tx,
+        need.map((n) => ({ sessionId: n.batch.sessionId, docId: n.batch.docId, after: n.fromCache ? null : n.lowestBase })),
+        sorted.flatMap((b) => b.submits.map((s) => ({ sessionId: b.sessionId, docId: b.docId, clientId: s.caller.client_id, seq: s.seq }))),
+      );
+      const rowsOf = new Map<string, StoredOp[]>();
+      for (const r of rows) {
+        const key = docKey(r.sessionId, r.docId);
+        const list = rowsOf.get(key);
+        if (list) list.push(r);
+        else rowsOf.set(key, [r]);
+      }
+
+      const ops: NewOp[] = [];
+      const newHeads: NewHead[] = [];
+      const snapshots: NewSnapshot[] = [];
+      for (const n of need) {
+        const { batch: b, head } = n;
+        const found = rowsOf.get(b.key) ?? [];
+        const dupes = new Map<string, CachedOp>();
+        for (const r of found) dupes.set(`${r.client_id}\u0000${r.seq}`, r);
+        const log: CachedOp[] = n.fromCache ? [...n.fromCache] : found.filter((r) => r.version > n.lowestBase);
+        const headContent = head.content ?? (n.cached as CachedDoc).content;
+        const plan = planBatch(b.docId, b.submits, head, headContent, log, n.lowestBase + 1, dupes, options);
+        // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
+        // current) and no file lock is live: on a document several replicas write, it would mostly miss.
+        const meta = head.lock_holder === null && head.content === null ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
+        plans.set(b.key, { plan, meta });
+        if (plan.fresh.length === 0) continue;
+        for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
+        newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, content: plan.content });
+        for (const s of plan.snapshots) snapshots.push({ sessionId: b.sessionId, docId: b.docId, ...s });
+      }
+      if (ops.length > 0) await commitMany(tx, ops, newHeads, snapshots);
+    });
+  } catch (err) {
+    // Nothing of these batches committed (or we cannot know: then the resend's dedupe answers). Drop the cache:
+    // it may be ahead of what this replica saw committed.
+    const error = err instanceof ChorusError ? err : new ChorusError('UNAVAILABLE', 'The document store did not commit the op; resend it with the same seq.');
+    for (const b of rest) {
+      cache.forget(b.key);
+      outcomes.set(b.key, b.submits.map(() => ({ ok: false, error })));
+    }
+    return outcomes;
+  }
+  for (const b of rest) {
+    const { plan, meta } = plans.get(b.key) as { plan: Plan; meta: CachedDoc['meta'] };
+    cache.set(b.key, plan.version, plan.content, plan.log, meta);
+    outcomes.set(b.key, plan.outcomes);
+  }
+  return outcomes;
+}
+
+/**
+ * The fast path, for documents whose last commit this replica made (their cache is at head, as when the
+ * transport routes a document's submits to one replica): no transaction, one statement for all of them. Each
+ * batch is planned against the cached head; a document whose batch has any refusal or invalid op is left to
+ * the locked path (confirmed against the true head, dedupe first). The statement moves a head only if it is
+ * still at the cached version and meta_seq, inserting that document's ops in the same statement. Nothing is
+ * ever committed by both paths: the statement is atomic, and what it did not move it did not write.
+ */
+async function tryFastPath(db: DataSource, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+  const planned: Array<{ batch: DocBatch; plan: Plan; meta: NonNullable<CachedDoc['meta']>; expected: number }> = [];
+  for (const b of batches) {
+    const cached = cache.get(b.key);
+    if (!cached?.meta) continue;
+    const lowestBase = b.submits.reduce((lo, s) => Math.min(lo, s.version), cached.version);
+    const log = cache.opsBetween(cached, lowestBase, cached.version);
+    if (!log) continue;
+    const head = { version: cached.version, min_version: cached.meta.min_version, lock_holder: null };
+    const plan = planBatch(b.docId, b.submits, head, cached.content, [...log], lowestBase + 1, new Map(), options);
+    if (plan.fresh.length !== b.submits.length) continue;
+    planned.push({ batch: b, plan, meta: cached.meta, expected: cached.version });
+  }
+  const done = new Map<string, BatchOutcome[]>();
+  if (planned.length === 0) return done;
+  const sorted = planned.sort((x, y) => compareKeys(x.batch, y.batch));
+  const moved = await commitIfHeads(
+    db,
+    sorted.flatMap(({ batch: b, plan }) => plan.fresh.map((op) => ({ sessionId: b.sessionId, docId: b.docId, ...op }))),
+    sorted.map(({ batch: b, plan, meta, expected }) => ({ sessionId: b.sessionId, docId: b.docId, version: plan.version, content: plan.content, expectedVersion: expected, expectedMetaSeq: meta.meta_seq })),
+    sorted.flatMap(({ batch: b, plan }) => plan.snapshots.map((s) => ({ sessionId: b.sessionId, docId: b.docId, ...s }))),
+  );
+  for (const { batch: b, plan, meta } of sorted) {
+    if (!moved.has(b.key)) continue;
+    cache.set(b.key, plan.version, plan.content, plan.log, meta);
+    done.set(b.key, plan.outcomes);
+  }
+  return done;
 }
 
 interface Plan {
   outcomes: BatchOutcome[];
-  fresh: NewOpRow[];
+  fresh: CachedOp[];
   snapshots: Array<{ version: number; content: string }>;
   version: number;
   content: string;
@@ -153,7 +217,7 @@ function planBatch(
   let content = headContent;
   let length = codePointLength(headContent);
   const unboundedDoc = { ...options.limits, maxDocLength: Number.MAX_SAFE_INTEGER };
-  const fresh: NewOpRow[] = [];
+  const fresh: CachedOp[] = [];
   const snapshots: Array<{ version: number; content: string }> = [];
   const outcomes = batch.map((s): BatchOutcome => {
     const dedupeKey = `${s.caller.client_id}\u0000${s.seq}`;

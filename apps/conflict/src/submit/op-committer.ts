@@ -1,29 +1,37 @@
 import type { DataSource } from 'typeorm';
 import { DocumentCache } from '../documents/document-cache';
 import type { ConflictOptions, SubmitResult } from '../documents/document.types';
-import { commitBatch, type BatchOutcome, type PendingSubmit } from './commit-batch';
+import { commitDocuments, type BatchOutcome, type DocBatch, type PendingSubmit } from './commit-batch';
 
 interface Waiting {
+  readonly key: string;
   readonly submit: PendingSubmit;
   resolve(result: SubmitResult): void;
   reject(err: unknown): void;
 }
 
 /**
- * Group commit per document inside one replica. While a commit transaction for a document is in flight, later
- * submits to the same document wait and then go together in the next transaction: one head-row lock, one read,
- * one write for the whole batch. An idle document commits at once (batching adds no latency, it absorbs bursts).
- * Across replicas the head-row lock still orders everything; batching only cuts how often it is taken.
+ * Group commit inside one replica, across documents (as apps/session's event log does for sessions). Submits
+ * queue up; a flush takes every queued submit of the documents not already being committed — up to `maxBatch`
+ * submits, of any number of documents — and commits them in ONE transaction (commit-batch.ts: head rows locked
+ * in key order, so flushes of several replicas never deadlock), with up to `maxParallelCommits` flushes at a
+ * time. An idle replica commits a submit at once: batching adds no latency, it absorbs bursts, whether they
+ * hit one hot document or many. Per document, submits commit in arrival order (at most one flush per document
+ * at a time, and a submit left in the queue blocks the later ones of its document). A refused submit fails
+ * alone; a failed transaction fails the submits it carried.
  *
- * Each document has at most one transaction in flight per replica, so a replica holds at most one pooled
- * connection per hot document — a hot document cannot starve the pool for the others.
+ * Across replicas the head-row locks still order everything; batching only cuts how often they are taken and
+ * how many round trips a commit costs. A replica holds at most `maxParallelCommits` pooled connections for
+ * commits, so a burst cannot starve the pool for reads.
  *
- * `commitMode: 'direct'` skips the queue (one transaction per submit, all queueing on the row lock in Postgres):
- * kept for the benchmark's comparison and as a fallback.
+ * Modes (`commitMode`): 'group' (above); 'per-document' — one document per transaction, one flush per document
+ * at a time and no bound on parallel flushes (the previous design, kept for the benchmark's comparison);
+ * 'direct' — every submit its own transaction, all queueing on the row lock in Postgres.
  */
 export class OpCommitter {
-  private readonly queues = new Map<string, Waiting[]>();
-  private readonly flushing = new Set<string>();
+  private queue: Waiting[] = [];
+  private readonly inFlight = new Set<string>();
+  private flushes = 0;
   private readonly stats = { transactions: 0, submits: 0 };
 
   constructor(
@@ -33,47 +41,82 @@ export class OpCommitter {
   ) {}
 
   submit(submit: PendingSubmit): Promise<SubmitResult> {
-    if (this.options.commitMode === 'direct') {
-      return this.run(submit.sessionId, submit.docId, [submit]).then(([outcome]) => unwrap(outcome));
-    }
     const key = DocumentCache.key(submit.sessionId, submit.docId);
+    if (this.options.commitMode === 'direct') {
+      return this.run([{ key, sessionId: submit.sessionId, docId: submit.docId, submits: [submit] }]).then((outcomes) => unwrap((outcomes.get(key) as BatchOutcome[])[0]));
+    }
     return new Promise((resolve, reject) => {
-      const queue = this.queues.get(key) ?? [];
-      queue.push({ submit, resolve, reject });
-      this.queues.set(key, queue);
-      if (!this.flushing.has(key)) void this.flush(key, submit.sessionId, submit.docId);
+      this.queue.push({ key, submit, resolve, reject });
+      this.pump();
     });
   }
 
-  /** Transactions run and submits committed (or refused) so far: the batching factor is their ratio. */
+  /** Commit rounds (transactions or fast-path statements) and submits so far: the batching factor is their ratio. */
   counters(): { transactions: number; submits: number } {
     return { ...this.stats };
   }
 
-  private async flush(key: string, sessionId: string, docId: string): Promise<void> {
-    this.flushing.add(key);
-    try {
-      for (;;) {
-        const queue = this.queues.get(key);
-        if (!queue || queue.length === 0) break;
-        const batch = queue.splice(0, this.options.maxBatch);
-        try {
-          const outcomes = await this.run(sessionId, docId, batch.map((w) => w.submit));
-          batch.forEach((w, i) => settle(w, outcomes[i]));
-        } catch (err) {
-          batch.forEach((w) => w.reject(err));
-        }
-      }
-    } finally {
-      this.flushing.delete(key);
-      this.queues.delete(key);
+  private pump(): void {
+    const perDocument = this.options.commitMode === 'per-document';
+    while ((perDocument || this.flushes < this.options.maxParallelCommits) && this.queue.length > 0) {
+      const batch = this.take(perDocument);
+      if (batch.length === 0) return;
+      this.flushes++;
+      void this.flush(batch).finally(() => {
+        this.flushes--;
+        for (const w of batch) this.inFlight.delete(w.key);
+        this.pump();
+      });
     }
   }
 
-  private run(sessionId: string, docId: string, batch: PendingSubmit[]): Promise<BatchOutcome[]> {
+  /**
+   * Queued submits of documents with no flush in flight, in queue order (keeps per-document order); with
+   * `oneDocument`, only those of the first such document.
+   */
+  private take(oneDocument: boolean): Waiting[] {
+    const taken: Waiting[] = [];
+    const rest: Waiting[] = [];
+    const blocked = new Set(this.inFlight);
+    let only: string | undefined;
+    for (const w of this.queue) {
+      if (taken.length < this.options.maxBatch && !blocked.has(w.key) && (only === undefined || only === w.key)) {
+        taken.push(w);
+        if (oneDocument) only = w.key;
+      } else {
+        rest.push(w);
+        // Later submits of a document must not overtake one left in the queue.
+        blocked.add(w.key);
+      }
+    }
+    this.queue = rest;
+    for (const w of taken) this.inFlight.add(w.key);
+    return taken;
+  }
+
+  private async flush(batch: Waiting[]): Promise<void> {
+    const byDoc = new Map<string, Waiting[]>();
+    for (const w of batch) {
+      const list = byDoc.get(w.key);
+      if (list) list.push(w);
+      else byDoc.set(w.key, [w]);
+    }
+    const docs: DocBatch[] = [...byDoc.entries()].map(([key, list]) => ({ key, sessionId: list[0].submit.sessionId, docId: list[0].submit.docId, submits: list.map((w) => w.submit) }));
+    try {
+      const outcomes = await this.run(docs);
+      for (const [key, list] of byDoc) {
+        const results = outcomes.get(key) as BatchOutcome[];
+        list.forEach((w, i) => settle(w, results[i]));
+      }
+    } catch (err) {
+      batch.forEach((w) => w.reject(err));
+    }
+  }
+
+  private run(docs: DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
     this.stats.transactions += 1;
-    this.stats.submits += batch.length;
-    return commitBatch(this.db, this.cache, this.options, sessionId, docId, batch);
+    this.stats.submits += docs.reduce((n, d) => n + d.submits.length, 0);
+    return commitDocuments(this.db, this.cache, this.options, docs);
   }
 }
 

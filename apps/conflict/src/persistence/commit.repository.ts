@@ -1,0 +1,261 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { TextOp } from '@chorus/ot';
+import { rowsOf, type Executor } from './doc.repository';
+
+// The commit path's SQL, for several documents at once: every statement takes arrays (unnest) so that one
+// transaction commits the queued submits of many documents with a fixed number of round trips.
+
+/** A document addressed by the commit path. */
+export interface DocRef {
+  readonly sessionId: string;
+  readonly docId: string;
+}
+
+export interface LockedHead {
+  readonly sessionId: string;
+  readonly docId: string;
+  readonly version: number;
+  readonly min_version: number;
+  readonly meta_seq: number;
+  /** null when the caller's cached text is already at `version` (the query skips sending it). */
+  readonly content: string | null;
+  /** The holder of an unexpired file lock, if any. */
+  readonly lock_holder: string | null;
+}
+
+export interface StoredOp {
+  readonly sessionId: string;
+  readonly docId: string;
+  readonly version: number;
+  readonly base_version: number;
+  readonly op: TextOp;
+  readonly client_id: string;
+  readonly seq: number;
+  readonly user_id: string;
+}
+
+/** An op to insert (with its document) — the shape of a doc_ops row. */
+export type NewOp = StoredOp;
+
+export interface NewHead extends DocRef {
+  readonly version: number;
+  readonly content: string;
+  /** Only for the conditional commit: the head version and meta_seq it expects to find. */
+  readonly expectedVersion?: number;
+  readonly expectedMetaSeq?: number;
+}
+
+export interface NewSnapshot extends DocRef {
+  readonly version: number;
+  readonly content: string;
+}
+
+/** Sorted by (session_id, doc_id): the one order in which every committer locks head rows (no deadlock). */
+export function byKey<T extends DocRef>(docs: readonly T[]): T[] {
+  return [...docs].sort(compareKeys);
+}
+
+/**
+ * Postgres's order of (session_id uuid, doc_id text) as the ORDER BY of lockHeads sees it: uuids compare like
+ * their lowercase hex text; doc_id compares by the database collation — only the lock order inside SQL
+ * matters for deadlocks (it is the ORDER BY), this order just keeps arrays tidy.
+ */
+export function compareKeys(a: DocRef, b: DocRef): number {
+  if (a.sessionId !== b.sessionId) return a.sessionId < b.sessionId ? -1 : 1;
+  return a.docId < b.docId ? -1 : a.docId > b.docId ? 1 : 0;
+}
+
+/**
+ * Creates the documents that do not exist yet (version 0, "", with their version-0 snapshot), in its own
+ * autocommit statement BEFORE the commit transaction: a commit then only ever locks existing rows, in key
+ * order. Rows are inserted in key order too, so two replicas creating overlapping sets cannot deadlock.
+ */
+export async function ensureDocuments(db: Executor, docs: readonly DocRef[]): Promise<void> {
+  if (docs.length === 0) return;
+  const sorted = byKey(docs);
+  await db.query(
+    `WITH d AS (
+       INSERT INTO documents (session_id, doc_id)
+       SELECT t.session_id, t.doc_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS t(session_id, doc_id, ord) ORDER BY t.ord
+       ON CONFLICT DO NOTHING RETURNING session_id, doc_id, content
+     )
+     INSERT INTO doc_snapshots (session_id, doc_id, version, content) SELECT session_id, doc_id, 0, content FROM d`,
+    [sorted.map((d) => d.sessionId), sorted.map((d) => d.docId)],
+  );
+}
+
+/**
+ * Locks the head rows of `docs` in key order until the transaction ends: every committer of these documents,
+ * on any replica, queues here (the ORDER BY puts the row locking above the sort, so the locks are taken in key
+ * order). `cachedVersion` per document is the version of the text the caller holds; the text is sent only if
+ * it differs. Documents that do not exist are absent from the result.
+ */
+export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & { cachedVersion: number }>): Promise<LockedHead[]> {
+  const rows = rowsOf<{ session_id: string; doc_id: string; version: string; min_version: string; meta_seq: string; content: string | null; lock_holder: string | null }>(
+    await tx.query(
+      `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, CASE WHEN d.version = c.cached THEN NULL ELSE d.content END AS content,
+              (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
+       FROM documents d JOIN unnest($1::uuid[], $2::text[], $3::bigint[]) AS c(session_id, doc_id, cached) ON d.session_id = c.session_id AND d.doc_id = c.doc_id
+       ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
+      [docs.map((d) => d.sessionId), docs.map((d) => d.docId), docs.map((d) => d.cachedVersion)],
+    ),
+  );
+  return rows.map((r) => ({
+    sessionId: r.session_id,
+    docId: r.doc_id,
+    version: Number(r.version),
+    min_version: Number(r.min_version),
+    meta_seq: Number(r.meta_seq),
+    content: r.content,
+    lock_holder: r.lock_holder,
+  }));
+}
+
+interface RawStoredOp {
+  session_id: string;
+  doc_id: string;
+  version: string;
+  base_version: string;
+  op: TextOp;
+  client_id: string;
+  seq: string;
+  user_id: string;
+}
+
+/**
+ * In one statement, for several documents: the committed ops after each document's `after` (null: none
+ * needed) and any op already committed under one of the given (client_id, seq) pairs (dedupe). Must run after
+ * lockHeads: in READ COMMITTED a statement sees everything committed before it started, including what the
+ * previous lock holders wrote. Index lookups only (primary key ranges and the (client_id, seq) unique key).
+ */
+export async function loadOpsAndDuplicatesMany(
+  tx: EntityManager,
+  ranges: ReadonlyArray<DocRef & { after: number | null }>,
+  keys: ReadonlyArray<DocRef & { clientId: string; seq: number }>,
+): Promise<StoredOp[]> {
+  const wanted = ranges.filter((r) => r.after !== null);
+  const rows = (await tx.query(
+    `SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
+     FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS r(session_id, doc_id, after)
+     JOIN doc_ops o ON o.session_id = r.session_id AND o.doc_id = r.doc_id AND o.version > r.after
+     UNION
+     SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
+     FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bigint[]) AS k(session_id, doc_id, client_id, seq)
+     JOIN doc_ops o ON o.session_id = k.session_id AND o.doc_id = k.doc_id AND o.client_id = k.client_id AND o.seq = k.seq
+     ORDER BY 1, 2, 3`,
+    [
+      wanted.map((r) => r.sessionId),
+      wanted.map((r) => r.docId),
+      wanted.map((r) => r.after),
+      keys.map((k) => k.sessionId),
+      keys.map((k) => k.docId),
+      keys.map((k) => k.clientId),
+      keys.map((k) => k.seq),
+    ],
+  )) as RawStoredOp[];
+  return rows.map((r) => ({
+    sessionId: r.session_id,
+    docId: r.doc_id,
+    version: Number(r.version),
+    base_version: Number(r.base_version),
+    op: r.op,
+    client_id: r.client_id,
+    seq: Number(r.seq),
+    user_id: r.user_id,
+  }));
+}
+
+function opParams(ops: readonly NewOp[]): unknown[] {
+  return [
+    ops.map((o) => o.sessionId),
+    ops.map((o) => o.docId),
+    ops.map((o) => o.version),
+    ops.map((o) => o.base_version),
+    ops.map((o) => JSON.stringify(o.op)),
+    ops.map((o) => o.client_id),
+    ops.map((o) => o.seq),
+    ops.map((o) => o.user_id),
+  ];
+}
+
+function snapshotParams(snapshots: readonly NewSnapshot[]): unknown[] {
+  return [snapshots.map((s) => s.sessionId), snapshots.map((s) => s.docId), snapshots.map((s) => s.version), snapshots.map((s) => s.content)];
+}
+
+/**
+ * Under the head locks (lockHeads): inserts every op of every document, writes the snapshots reached and moves
+ * every head — one statement (data-modifying CTEs always run to completion). A unique violation, which the
+ * locks and the dedupe make impossible short of a bug, aborts all of it.
+ */
+export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<void> {
+  await tx.query(
+    `WITH ins AS (
+       INSERT INTO doc_ops (session_id, doc_id, version, base_version, op, client_id, seq, user_id)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::text[], $7::bigint[], $8::text[])
+       RETURNING 1
+     ), snap AS (
+       INSERT INTO doc_snapshots (session_id, doc_id, version, content)
+       SELECT * FROM unnest($9::uuid[], $10::text[], $11::bigint[], $12::text[])
+       RETURNING 1
+     )
+     UPDATE documents d SET version = h.version, content = h.content, updated_at = now()
+     FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::text[]) AS h(session_id, doc_id, version, content)
+     WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id`,
+    [...opParams(ops), ...snapshotParams(snapshots), heads.map((h) => h.sessionId), heads.map((h) => h.docId), heads.map((h) => h.version), heads.map((h) => h.content)],
+  );
+}
+
+/**
+ * The fast path's conditional commit for several documents, one autocommit statement: each head moves — and
+ * its ops and snapshots are inserted — only if its row still has the expected version and meta_seq (nobody
+ * committed, locked, unlocked or compacted since this replica's last commit of it). The rows are locked in
+ * key order first (the `locked` CTE: FOR UPDATE above the sort; in READ COMMITTED a row updated meanwhile is
+ * re-checked against the condition and skipped if it moved), so this never deadlocks with the locked path.
+ * Returns the documents that moved; the others changed nothing. A resent (client_id, seq) makes its INSERT
+ * fail, which undoes the whole statement (the caller then takes the locked path, dedupe first).
+ */
+export async function commitIfHeads(db: DataSource, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<Set<string>> {
+  const rows = rowsOf<{ session_id: string; doc_id: string }>(
+    await db.query(
+      `WITH h AS (
+         SELECT * FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[]) AS h(session_id, doc_id, version, content, expected, meta_seq)
+       ), locked AS MATERIALIZED (
+         SELECT d.session_id, d.doc_id FROM documents d JOIN h ON d.session_id = h.session_id AND d.doc_id = h.doc_id
+         WHERE d.version = h.expected AND d.meta_seq = h.meta_seq
+         ORDER BY d.session_id, d.doc_id FOR UPDATE OF d
+       ), head AS (
+         UPDATE documents d SET version = h.version, content = h.content, updated_at = now()
+         FROM h JOIN locked l ON l.session_id = h.session_id AND l.doc_id = h.doc_id
+         WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND d.version = h.expected AND d.meta_seq = h.meta_seq
+         RETURNING d.session_id, d.doc_id
+       ), ins AS (
+         INSERT INTO doc_ops (session_id, doc_id, version, base_version, op, client_id, seq, user_id)
+         SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::text[], $7::bigint[], $8::text[]) AS t(session_id, doc_id, version, base_version, op, client_id, seq, user_id)
+         JOIN head ON head.session_id = t.session_id AND head.doc_id = t.doc_id
+         RETURNING 1
+       ), snap AS (
+         INSERT INTO doc_snapshots (session_id, doc_id, version, content)
+         SELECT s.* FROM unnest($9::uuid[], $10::text[], $11::bigint[], $12::text[]) AS s(session_id, doc_id, version, content)
+         JOIN head ON head.session_id = s.session_id AND head.doc_id = s.doc_id
+         RETURNING 1
+       )
+       SELECT session_id, doc_id FROM head`,
+      [
+        ...opParams(ops),
+        ...snapshotParams(snapshots),
+        heads.map((h) => h.sessionId),
+        heads.map((h) => h.docId),
+        heads.map((h) => h.version),
+        heads.map((h) => h.content),
+        heads.map((h) => h.expectedVersion),
+        heads.map((h) => h.expectedMetaSeq),
+      ],
+    ),
+  );
+  return new Set(rows.map((r) => docKey(r.session_id, r.doc_id)));
+}
+
+/** The in-memory key of a document (same as DocumentCache.key). */
+export function docKey(sessionId: string, docId: string): string {
+  return `${sessionId}\u0000${docId}`;
+}
