@@ -64,6 +64,15 @@ describe('what each overlay contains', () => {
     }
   });
 
+  it("docs/deploy.md's first upgrade step (-l component in (config,migrate)) applies the Job with everything it reads", () => {
+    const first = rendered.prod.filter((o) => ['config', 'migrate'].includes(o.metadata.labels?.['app.kubernetes.io/component'] ?? ''));
+    const job = find(first, 'Job', 'chorus-migrate');
+    const refs = JSON.stringify(job).match(/"configMapRef":\{"name":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(first.map((o) => o.metadata.name)).toContain(ref.split('"').at(-2));
+    expect(readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8')).toContain("-l 'app.kubernetes.io/component in (config,migrate)'");
+  });
+
   it('derives the health routes from HealthController, and they match its source', () => {
     const source = readFileSync(join(ROOT, 'libs/runtime/src/health.ts'), 'utf8');
     const base = source.match(/@Controller\('([^']+)'\)/)?.[1];
