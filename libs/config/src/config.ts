@@ -83,3 +83,19 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     },
   };
 }
+
+/**
+ * The configuration of a one-shot migration run (`node main.js migrate`): only the database and logging
+ * matter, so a migration Job needs no Redis URL or token secret.
+ */
+export function loadMigrationConfig(role: 'session' | 'conflict', env: Env = process.env): Pick<ChorusConfig, 'role' | 'log'> & { databaseUrl: string } {
+  const problems: { variable: string; problem: string }[] = [];
+  const db = VARIABLES.DATABASE_URL.parse(env.DATABASE_URL, role);
+  const level = VARIABLES.LOG_LEVEL.parse(env.LOG_LEVEL, role);
+  const format = VARIABLES.LOG_FORMAT.parse(env.LOG_FORMAT, role);
+  for (const [variable, parsed] of [['DATABASE_URL', db], ['LOG_LEVEL', level], ['LOG_FORMAT', format]] as const) {
+    if ('problem' in parsed) problems.push({ variable, problem: parsed.problem });
+  }
+  if ('problem' in db || 'problem' in level || 'problem' in format || db.value === undefined) throw new ConfigError(role, problems);
+  return { role, log: { level: level.value as LogLevel, format: format.value as 'json' | 'text' }, databaseUrl: db.value };
+}

@@ -1,6 +1,6 @@
 import type { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig, type AppRole, type ChorusConfig } from '@chorus/config';
+import { ConfigError, loadConfig, loadMigrationConfig, type AppRole, type ChorusConfig } from '@chorus/config';
 import { runMigrations, type AppDataSourceSpec } from '@chorus/database';
 import { createLogger } from './logger';
 import { createRuntime, type Runtime } from './runtime';
@@ -48,15 +48,10 @@ export interface ServiceEntry {
  * `node main.js` serves; `node main.js migrate` applies the app's migrations once and exits.
  */
 export async function runService(entry: ServiceEntry, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  if (argv[0] === 'migrate') return migrate(entry);
   const config = loadConfigOrExit(entry.role);
   const logger = createLogger(config);
   try {
-    if (argv[0] === 'migrate') {
-      if (!entry.dataSource || !config.database.url) throw new Error(`"${entry.role}" owns no tables or has no DATABASE_URL: nothing to migrate`);
-      const applied = await runMigrations(entry.dataSource, config.database.url);
-      logger.log(`Migrations applied: ${applied.length === 0 ? 'none pending' : applied.join(', ')}`, 'Migrate');
-      return;
-    }
     const runtime = await createRuntime(config, logger);
     installShutdown(() => runtime.stop(), { graceMs: config.shutdownGraceMs, logger });
     const app = await NestFactory.create(entry.module(runtime), { logger: runtime.logger, abortOnError: false });
@@ -69,6 +64,28 @@ export async function runService(entry: ServiceEntry, argv: readonly string[] = 
     await app.listen(config.http.port, config.http.host);
     runtime.onStop(() => app.close());
     logger.log(`${entry.role} node ${config.nodeId} listening on http://${config.http.host}:${boundPort(app)}`, 'Bootstrap');
+  } catch (err) {
+    fatal(logger, err);
+  }
+}
+
+/** `main.js migrate`: applies the app's migrations once and exits; needs only DATABASE_URL. */
+async function migrate(entry: ServiceEntry): Promise<void> {
+  if (!entry.dataSource || (entry.role !== 'session' && entry.role !== 'conflict')) {
+    process.stderr.write(`"${entry.role}" owns no tables: nothing to migrate.\n`);
+    process.exit(2);
+  }
+  let config: ReturnType<typeof loadMigrationConfig>;
+  try {
+    config = loadMigrationConfig(entry.role);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config);
+  try {
+    const applied = await runMigrations(entry.dataSource, config.databaseUrl);
+    logger.log(`Migrations applied: ${applied.length === 0 ? 'none pending' : applied.join(', ')}`, 'Migrate');
   } catch (err) {
     fatal(logger, err);
   }
