@@ -123,11 +123,21 @@ export class GatewayAppModule {
         if (!sockets.accepting) throw new Error('draining or not started');
       },
     };
+    // The transport answers when every service client is connected (Redis reachable, reply stream read).
+    const transport: ReadinessCheck = {
+      name: 'transport',
+      check: async () => {
+        for (const [service, client] of Object.entries(clients)) {
+          await client.connect();
+          if ((client as { isHealthy?: () => boolean }).isHealthy?.() === false) throw new Error(`${service} client not connected`);
+        }
+      },
+    };
     const devTokens: DevTokenSettings = { enabled: config.auth.devTokens, ttlS: config.auth.accessTokenTtlS };
     return {
       module: GatewayAppModule,
       imports: [
-        HealthModule.register({ useFactory: () => [accepting, ...redisReadinessCheck(runtime), ...extraChecks] }),
+        HealthModule.register({ useFactory: () => [accepting, transport, ...redisReadinessCheck(runtime), ...extraChecks] }),
         MetricsModule.register('gateway', config.nodeId, registry),
         ThrottlerModule.forRoot({
           storage,

@@ -1,5 +1,5 @@
 import { MemoryPresenceStore } from './memory-presence.store';
-import { presenceStoreContract } from './presence.contract';
+import { presenceStoreContract } from './test/presence.contract';
 
 describe('MemoryPresenceStore', () => {
   presenceStoreContract(async (clock) => {

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
 import { ManualClock } from '@chorus/testing';
-import { peer, presenceStoreContract } from './presence.contract';
+import { peer, presenceStoreContract } from './test/presence.contract';
 import { RedisPresenceStore } from './redis-presence.store';
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {

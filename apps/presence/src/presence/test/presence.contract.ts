@@ -1,6 +1,6 @@
 import { ManualClock } from '@chorus/testing';
-import type { PresenceStore } from './presence.store';
-import type { PeerRef, PresenceJoin, PresenceState } from './presence.types';
+import type { PresenceStore } from '../presence.store';
+import type { PeerRef, PresenceJoin, PresenceState } from '../presence.types';
 
 /** What a contract run needs from an implementation. */
 export interface PresenceStoreFixture {
