@@ -1,113 +1,131 @@
 // OT commit benchmark: `npm run bench:ot` (node -r @swc-node/register bench/ot.bench.ts); BENCH_QUICK=1 for a
 // short run (< 30 s). Writes bench/results/ot.json.
 //
-// Path: service-direct. The Redis Streams transport is not finished, so writers call ConflictService.submitOp
-// in-process on several service instances (= replicas, each with its own Postgres pool) against one real
-// Postgres. ShareDB runs in the same process against the same Postgres, through its own server-side submit.
-import { writeFileSync, mkdirSync } from 'node:fs';
+// Two paths, one run (so they share the machine's state):
+// - transport (the top-level figures): 3 conflict replicas as separate processes (apps/conflict/src/main.ts,
+//   as deployed), writers in this process sending `op.submit` through RedisStreamsClient (3 clients = 3
+//   gateways) with the document's ordering key, as libs/contracts prescribes. Also measured without the key.
+// - service-direct: writers call ConflictService.submitOp in-process on 3 service instances (each with its own
+//   pool): the commit path alone, and the before/after of cross-document group commit ('per-document' is the
+//   previous design) in the same run.
+// ShareDB runs in this process against the same Postgres, through its own server-side submit.
 import { cpus } from 'node:os';
-import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from '@chorus/testing';
 import { createConflictTestDatabase } from '../apps/conflict/src/testing/conflict-test-db';
+import { startConflictCluster } from '../apps/conflict/src/testing/replica-processes';
+import { progress, writeResult } from './lib/report';
 import { runChorus, type ChorusScenario } from './ot/chorus';
-import { runShareDb, SHAREDB_SCHEMA } from './ot/sharedb';
 import type { LoadResult } from './ot/measure';
+import { runShareDb, SHAREDB_SCHEMA } from './ot/sharedb';
+import { runChorusTransport, type TransportScenario } from './ot/transport';
 
 const quick = process.env.BENCH_QUICK === '1';
 const warmupMs = quick ? 300 : 2_000;
-const durationMs = quick ? 2_000 : 10_000;
+const durationMs = quick ? 1_000 : 10_000;
 const WRITERS = 50;
 const REPLICAS = 3;
 
 type Row = LoadResult & { transactions?: number; submits?: number; retries?: number };
-const table: Array<[string, Row]> = [];
+const rows: Array<[string, Row]> = [];
 
-function report(name: string, r: Row): void {
-  table.push([name, r]);
-  const extra = r.transactions ? ` ops/txn ${(r.submits! / r.transactions).toFixed(1)}` : r.retries !== undefined ? ` retries ${r.retries}` : '';
-  console.log(`  ${name.padEnd(28)} ${String(r.ops_per_s).padStart(7)} ops/s  p50 ${r.p50_ms.toFixed(1).padStart(6)} ms  p99 ${r.p99_ms.toFixed(1).padStart(6)} ms  errors ${r.errors}${extra}`);
+function report<T extends Row>(name: string, r: T): T {
+  rows.push([name, r]);
+  const extra = r.transactions ? ` ops/commit ${(r.submits! / r.transactions).toFixed(1)}` : r.retries !== undefined ? ` retries ${r.retries}` : '';
+  console.log(`  ${name.padEnd(40)} ${String(r.ops_per_s).padStart(7)} ops/s  p50 ${r.p50_ms.toFixed(1).padStart(6)} ms  p99 ${r.p99_ms.toFixed(1).padStart(7)} ms  errors ${r.errors}${extra}`);
+  return r;
 }
 
+const round = (n: number): number => Math.round(n * 100) / 100;
+const pick = ({ writers, ops_per_s, p50_ms, p99_ms, errors }: Row) => ({ writers, ops_per_s, p50_ms, p99_ms, errors });
+const perCommit = (r: Row) => ({ ...pick(r), ops_per_commit: round((r.submits ?? 0) / Math.max(1, r.transactions ?? 0)) });
+
 async function main(): Promise<void> {
-  console.log(`OT benchmark (${quick ? 'quick' : 'full'}): ${WRITERS} writers, ${REPLICAS} replicas, ${durationMs / 1_000} s per scenario after ${warmupMs / 1_000} s warm-up; path service-direct`);
+  progress(`OT benchmark (${quick ? 'quick' : 'full'}): ${WRITERS} writers, ${REPLICAS} replicas, ${durationMs / 1_000} s per scenario after ${warmupMs / 1_000} s warm-up`);
+  const base = { writers: WRITERS, warmupMs, durationMs };
+  const out: Record<string, unknown> = {};
+
+  // --- transport path: replicas in their own processes ---
+  const cluster = await startConflictCluster('bench_ot_mp', REPLICAS, 10);
+  try {
+    await cluster.balanced(); // replicas hand ordering shards over for a few seconds after start
+    const gateways = [0, 1, 2].map((g) => cluster.client(`bench-gateway-${g}`, 10_000));
+    const t = (name: string, s: Partial<TransportScenario> & { docs: number; keyed: boolean }) => runChorusTransport(gateways, { ...base, ...s }).then((r) => report(name, r));
+    progress('Chorus through the transport (3 replica processes):');
+    if (!quick) {
+      await t('warm-up (not recorded)', { docs: 100, keyed: true, durationMs: 1_000, warmupMs: 0 });
+      rows.pop();
+    }
+    const hot = await t('hot_doc (keyed)', { docs: 1, keyed: true });
+    const hotAny = await t('hot_doc (no ordering key)', { docs: 1, keyed: false });
+    const spread = await t('spread_100_docs (keyed)', { docs: 100, keyed: true });
+    const hotHalf = quick ? undefined : await t('hot_doc (keyed) at half of peak', { docs: 1, keyed: true, targetOpsPerSecond: hot.ops_per_s / 2 });
+    const spreadHalf = quick ? undefined : await t('spread_100_docs (keyed) at half of peak', { docs: 100, keyed: true, targetOpsPerSecond: spread.ops_per_s / 2 });
+    const hotAnyHalf = quick ? undefined : await t('hot_doc (no key) at half of peak', { docs: 1, keyed: false, targetOpsPerSecond: hotAny.ops_per_s / 2 });
+    Object.assign(out, {
+      hot_doc: pick(hot),
+      spread_100_docs: pick(spread),
+      hot_doc_half_peak: hotHalf && pick(hotHalf),
+      spread_100_docs_half_peak: spreadHalf && pick(spreadHalf),
+      transport_hot_doc_no_ordering_key: pick(hotAny),
+      transport_hot_doc_no_ordering_key_half_peak: hotAnyHalf && pick(hotAnyHalf),
+    });
+  } finally {
+    await cluster.close();
+  }
+
+  // --- service-direct: the commit path alone, before/after cross-document batching ---
   const db = await createConflictTestDatabase('bench_ot');
+  try {
+    const d = (name: string, docs: number, route: ChorusScenario['route'], commit: ChorusScenario['commit'], targetOpsPerSecond?: number) =>
+      runChorus(db, { ...base, replicas: REPLICAS, docs, route, commit, targetOpsPerSecond }).then((r) => report(name, r));
+    progress('Chorus service-direct (3 ConflictService instances in this process):');
+    const direct = {
+      hot_doc: await d('direct hot_doc (every replica writes it)', 1, 'writer', {}),
+      hot_doc_routed: await d('direct hot_doc routed to one replica', 1, 'doc', {}),
+      spread_100_docs: await d('direct spread_100_docs (any replica)', 100, 'writer', {}),
+      spread_100_docs_per_document: await d('  same, per-document commit (before)', 100, 'writer', { commitMode: 'per-document' }),
+      spread_100_docs_routed: await d('direct spread_100_docs routed', 100, 'doc', {}),
+      spread_100_docs_routed_per_document: await d('  same, per-document commit (before)', 100, 'doc', { commitMode: 'per-document' }),
+      hot_doc_no_batching: quick ? undefined : await d('direct hot_doc, one transaction per submit', 1, 'writer', { commitMode: 'direct' }),
+    };
+    out.service_direct = Object.fromEntries(Object.entries(direct).map(([k, v]) => [k, v && perCommit(v)]));
+    out.cross_document_gain = {
+      spread_100_docs: round(direct.spread_100_docs.ops_per_s / Math.max(1, direct.spread_100_docs_per_document.ops_per_s)),
+      spread_100_docs_routed: round(direct.spread_100_docs_routed.ops_per_s / Math.max(1, direct.spread_100_docs_routed_per_document.ops_per_s)),
+    };
+  } finally {
+    await db.close();
+  }
+
+  // --- ShareDB ---
   const sharedbDb = await createTestDatabase('bench_sharedb');
   try {
-    const base = { writers: WRITERS, replicas: REPLICAS, warmupMs, durationMs };
-    const scenario = (docs: number, route: ChorusScenario['route'], commit: ChorusScenario['commit'], targetOpsPerSecond?: number): ChorusScenario => ({
-      ...base,
-      docs,
-      route,
-      commit,
-      targetOpsPerSecond,
-    });
-
-    console.log('Chorus, one hot document (every replica writes it):');
-    const hot = await runChorus(db, scenario(1, 'writer', { commitMode: 'group' }));
-    report('hot_doc (group commit)', hot);
-    const direct = await runChorus(db, scenario(1, 'writer', { commitMode: 'direct' }));
-    report('hot_doc (no batching)', direct);
-    const half = await runChorus(db, scenario(1, 'writer', { commitMode: 'group' }, hot.ops_per_s / 2));
-    report('hot_doc at half of peak', half);
-    console.log('Chorus, one hot document routed to one replica (per-key routing):');
-    const routed = await runChorus(db, scenario(1, 'doc', { commitMode: 'group' }));
-    report('hot_doc routed', routed);
-    const routedHalf = await runChorus(db, scenario(1, 'doc', { commitMode: 'group' }, routed.ops_per_s / 2));
-    report('hot_doc routed at half', routedHalf);
-
-    console.log('Chorus, 100 documents:');
-    const spread = await runChorus(db, scenario(100, 'writer', { commitMode: 'group' }));
-    report('spread_100_docs', spread);
-    const spreadRouted = await runChorus(db, scenario(100, 'doc', { commitMode: 'group' }));
-    report('spread_100_docs routed', spreadRouted);
-    const spreadHalf = await runChorus(db, scenario(100, 'doc', { commitMode: 'group' }, spreadRouted.ops_per_s / 2));
-    report('spread_100_docs routed at half', spreadHalf);
-
-    console.log('ShareDB 5 + sharedb-postgres, one hot document:');
+    progress('ShareDB 5 + sharedb-postgres, one hot document:');
     const c = new Client({ connectionString: sharedbDb.url });
     await c.connect();
     await c.query(SHAREDB_SCHEMA);
     await c.end();
-    const sharedb = await runShareDb(sharedbDb.url, { writers: WRITERS, warmupMs, durationMs });
-    report('sharedb_hot_doc', sharedb);
+    const sharedb = report('sharedb_hot_doc', await runShareDb(sharedbDb.url, { writers: WRITERS, warmupMs, durationMs }));
     if (sharedb.error_messages.length > 0) console.log(`  sharedb errors: ${sharedb.error_messages.join(' | ')}`);
-
-    const pick = ({ writers, ops_per_s, p50_ms, p99_ms }: Row) => ({ writers, ops_per_s, p50_ms, p99_ms });
-    const perTxn = (r: Row) => ({ ...pick(r), ops_per_txn: round((r.submits ?? 0) / Math.max(1, r.transactions ?? 0)) });
-    const result = {
-      path: 'service-direct',
-      note: 'In-process: writers call ConflictService.submitOp on 3 service instances (replicas), each with its own pg pool, against one Postgres 15; no transport, no gateway. Writers, replicas and ShareDB share one Node process on a 2-core machine.',
-      mode: quick ? 'quick' : 'full',
-      replicas: REPLICAS,
-      duration_s: durationMs / 1_000,
-      hot_doc: perTxn(hot),
-      hot_doc_half_peak: perTxn(half),
-      hot_doc_no_batching: perTxn(direct),
-      hot_doc_routed: perTxn(routed),
-      hot_doc_routed_half_peak: perTxn(routedHalf),
-      spread_100_docs: perTxn(spread),
-      spread_100_docs_routed: perTxn(spreadRouted),
-      spread_100_docs_routed_half_peak: perTxn(spreadHalf),
-      sharedb_hot_doc: { ...pick(sharedb), retries: sharedb.retries, errors: sharedb.errors, error_messages: sharedb.error_messages },
-      ratio_hot_doc: round(hot.ops_per_s / Math.max(1, sharedb.ops_per_s)),
-      batching_gain_hot_doc: round(hot.ops_per_s / Math.max(1, direct.ops_per_s)),
-      machine: { cpus: cpus().length, node: process.version },
-      measured_at: new Date().toISOString(),
-    };
-    const out = resolve(__dirname, 'results', 'ot.json');
-    mkdirSync(resolve(__dirname, 'results'), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nratio hot_doc / sharedb_hot_doc = ${result.ratio_hot_doc}x; group commit vs none = ${result.batching_gain_hot_doc}x`);
-    console.log(`wrote ${out}`);
+    out.sharedb_hot_doc = { ...pick(sharedb), retries: sharedb.retries, error_messages: sharedb.error_messages };
+    out.ratio_hot_doc = round((out.hot_doc as Row).ops_per_s / Math.max(1, sharedb.ops_per_s));
   } finally {
-    await db.close();
     await sharedbDb.drop();
   }
-}
 
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
+  const result = {
+    path: 'transport',
+    note:
+      'Top-level hot_doc / spread_100_docs: 3 conflict replicas as separate Node processes (apps/conflict/src/main.ts, pool 10 each), writers in the bench process sending op.submit through RedisStreamsClient (3 clients) with the ordering key documentKey(session, doc), local Postgres 15 and Redis 7, 2-core machine shared with everything else. service_direct: ConflictService instances in the bench process (no transport). ShareDB: in the bench process, same Postgres.',
+    mode: quick ? 'quick' : 'full',
+    replicas: REPLICAS,
+    duration_s: durationMs / 1_000,
+    ...out,
+    machine: { cpus: cpus().length, node: process.version },
+  };
+  writeResult('ot', result);
+  progress(`ratio hot_doc / sharedb_hot_doc = ${String(out.ratio_hot_doc)}x; cross-document gain ${JSON.stringify(out.cross_document_gain)}`);
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { createTestDatabase, startTsProcess, testRedisUrl, uniqueRedisPrefix, type RunningProcess, type TestDatabase } from '@chorus/testing';
+import { createTestDatabase, startTsProcess, testRedisUrl, uniqueRedisPrefix, waitFor, type RunningProcess, type TestDatabase } from '@chorus/testing';
 import { RedisStreamsClient, StreamKeys } from '@chorus/transport';
 
 // Conflict replicas as separate processes (apps/conflict/src/main.ts, as deployed: one Node process each)
@@ -20,6 +20,11 @@ export interface ConflictCluster {
    * edited when only one is).
    */
   shardHolder(): Promise<string | undefined>;
+  /**
+   * Resolves once every ordering shard's lease is held and no live replica holds more than its fair share
+   * (replicas hand shards over for a few seconds after they start: a benchmark should not measure that).
+   */
+  balanced(shards?: number, timeoutMs?: number): Promise<void>;
   /** Stops every replica and client, deletes the prefix's Redis keys and drops the database. */
   close(): Promise<void>;
 }
@@ -81,6 +86,20 @@ export async function startConflictCluster(label: string, replicas: number, dbPo
       if (!newest) return undefined;
       const consumer = await redis.get(keys.lease('conflict', newest.shard));
       return consumer?.split(':')[0];
+    },
+    async balanced(shards = 16, timeoutMs = 30_000) {
+      const live = started.filter((r) => r.process.child.exitCode === null && r.process.child.signalCode === null).length;
+      await waitFor(
+        'ordering shards spread over the replicas',
+        async () => {
+          const holders = await redis.mget(...Array.from({ length: shards }, (_, n) => keys.lease('conflict', n)));
+          if (holders.some((h) => h === null)) return false;
+          const perHolder = new Map<string, number>();
+          for (const h of holders) perHolder.set(h as string, (perHolder.get(h as string) ?? 0) + 1);
+          return perHolder.size === live && [...perHolder.values()].every((n) => n <= Math.ceil(shards / live));
+        },
+        { timeoutMs, intervalMs: 100 },
+      );
     },
     close,
   };
