@@ -4,6 +4,7 @@ import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '
 import { MemoryPresenceStore, PresenceService, RedisPresenceStore, type PresenceStore } from './presence';
 import { PresenceBroadcaster } from './presence-broadcaster';
 import { PresenceHandlers } from './presence.handlers';
+import { SelectionBatcher } from './selection-batcher';
 
 function presenceStore(runtime: Runtime): PresenceStore {
   if (runtime.redisUrl === undefined) return new MemoryPresenceStore();
@@ -24,6 +25,7 @@ export class PresenceAppModule {
       controllers: [PresenceHandlers],
       providers: [
         { provide: PresenceService, useValue: service },
+        { provide: SelectionBatcher, useValue: new SelectionBatcher(service) },
         {
           provide: PresenceBroadcaster,
           useFactory: () => new PresenceBroadcaster(service, runtime.fanout, runtime.transport.client('session'), runtime.config.nodeId, runtime.logger),

@@ -4,7 +4,7 @@ import type { PresenceApi } from '@chorus/contracts';
 import type { TextOp } from '@chorus/ot';
 import { TransportExceptionFilter } from '@chorus/transport';
 import { PresenceService } from './presence';
-import { PresenceBroadcaster } from './presence-broadcaster';
+import { SelectionBatcher } from './selection-batcher';
 
 type Req<P extends keyof PresenceApi> = PresenceApi[P]['req'];
 type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
@@ -15,7 +15,7 @@ type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
 export class PresenceHandlers {
   constructor(
     @Inject(PresenceService) private readonly presence: PresenceService,
-    @Inject(PresenceBroadcaster) private readonly broadcaster: PresenceBroadcaster,
+    @Inject(SelectionBatcher) private readonly selections: SelectionBatcher,
   ) {}
 
   @MessagePattern('presence.join')
@@ -54,12 +54,13 @@ export class PresenceHandlers {
   }
 
   /**
-   * An op was committed: carry every peer's selection on that document through it (the conflict service's
-   * tie rule) and tell the session. Sent as an event keyed by document, so one document's ops arrive in order.
+   * An op was committed: carry every peer's stored selection on that document through it (the conflict
+   * service's tie rule), so `who` and peers joining later see cursors on the right characters. Nothing is
+   * broadcast: every client applies the same rule to the cursors it shows as it applies the op — a broadcast per
+   * op per peer would turn one keystroke in a 200-peer session into 40,000 messages.
    */
   @EventPattern('presence.op_committed')
   async opCommitted(@Payload() r: { session_id: string; doc_id: string; op: TextOp; author_peer_id: string }): Promise<void> {
-    const { events } = await this.presence.transformSelections(r.session_id, r.doc_id, r.op, r.author_peer_id);
-    await this.broadcaster.broadcast(events);
+    await this.selections.add(r.session_id, r.doc_id, r.op, r.author_peer_id);
   }
 }

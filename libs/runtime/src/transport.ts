@@ -1,5 +1,5 @@
 import type { CustomTransportStrategy, ClientProxy } from '@nestjs/microservices';
-import { InProcessBroker, InProcessClient, InProcessServer, RedisStreamsClient, RedisStreamsServer, type OrderingKeys } from '@chorus/transport';
+import { InProcessBroker, InProcessClient, InProcessServer, RedisStreamsClient, RedisStreamsServer, type KeyedMode, type OrderingKeys } from '@chorus/transport';
 
 /** The services reachable over the transport. */
 export type ServiceName = 'session' | 'presence' | 'conflict';
@@ -13,17 +13,24 @@ export interface ServiceTransport {
   client(service: ServiceName, orderingKeys?: OrderingKeys): ClientProxy;
 }
 
+/**
+ * What an ordering key means per service. The conflict service decides op order itself (a head-row lock in
+ * Postgres), so its keys only need affinity: one document's submits land on one replica, together, where they
+ * share a cached head and commit in batches. Serialising them would cap a hot document at one commit at a time.
+ */
+const KEYED_MODE: Record<ServiceName, KeyedMode> = { session: 'serial', presence: 'serial', conflict: 'affinity' };
+
 export function createServiceTransport(options: { redisUrl: string | undefined; prefix: string; nodeId: string; requestTimeoutMs?: number }): ServiceTransport {
   if (options.redisUrl === undefined) {
     const broker = new InProcessBroker();
     return {
-      server: (service) => new InProcessServer({ broker, service, nodeId: options.nodeId }),
+      server: (service) => new InProcessServer({ broker, service, nodeId: options.nodeId, keyedMode: KEYED_MODE[service] }),
       client: (service, orderingKeys) => new InProcessClient({ broker, service, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs, orderingKeys }),
     };
   }
   const base = { redisUrl: options.redisUrl, prefix: options.prefix, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs };
   return {
-    server: (service) => new RedisStreamsServer({ ...base, service }),
+    server: (service) => new RedisStreamsServer({ ...base, service, keyedMode: KEYED_MODE[service] }),
     client: (service, orderingKeys) => new RedisStreamsClient({ ...base, service, orderingKeys }),
   };
 }

@@ -46,19 +46,21 @@ export function startTsProcess(entry: string, env: Record<string, string>, args:
     write(text) {
       child.stdin?.write(text);
     },
-    waitForLine(pattern, timeoutMs = 30_000) {
-      return waitFor(
+    async waitForLine(pattern, timeoutMs = 30_000) {
+      // Fails at once when the process exits without printing the line (not after the whole timeout).
+      const found = await waitFor(
         `a line matching ${pattern} from ${entry}`,
         () => {
           for (const line of lines) {
             const m = line.match(pattern);
-            if (m) return m;
+            if (m) return { match: m };
           }
-          if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${lines.slice(-20).join('\n')}`);
-          return undefined;
+          return child.exitCode !== null || child.signalCode !== null ? { match: null } : undefined;
         },
         { timeoutMs, intervalMs: 25 },
       );
+      if (!found.match) throw new Error(`${entry} exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}:\n${lines.slice(-20).join('\n')}`);
+      return found.match;
     },
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

@@ -6,7 +6,7 @@ export { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } 
 export { InProcessBroker, type InProcessBrokerOptions } from './in-process/broker';
 export { InProcessClient, type InProcessClientOptions } from './in-process/in-process.client';
 export { IN_PROCESS_TRANSPORT, InProcessServer, type InProcessServerOptions } from './in-process/in-process.server';
-export { STREAMS_DEFAULTS, type RedisStreamsClientOptions, type RedisStreamsServerOptions, type StreamsTransportOptions } from './options';
+export { STREAMS_DEFAULTS, type KeyedMode, type RedisStreamsClientOptions, type RedisStreamsServerOptions, type StreamsTransportOptions } from './options';
 export { StreamKeys } from './redis/keys';
 export { RedisStreamsClient } from './redis/streams.client';
 export { REDIS_STREAMS_TRANSPORT, RedisStreamsServer } from './redis/streams.server';

@@ -46,7 +46,16 @@ export interface StreamsTransportOptions {
 export interface RedisStreamsServerOptions extends StreamsTransportOptions {
   /** The service this replica serves: its consumer group name and request streams. */
   service: string;
+  /**
+   * What an ordering key buys a keyed request on this service. 'serial' (default): same-key requests reach one
+   * replica and run one at a time, in send order. 'affinity': they reach one replica (the shard's lease holder)
+   * and start in stream order, but run concurrently — for a handler that decides order itself (the conflict
+   * service's commit) and wants a key's requests together on one replica to batch them.
+   */
+  keyedMode?: KeyedMode;
 }
+
+export type KeyedMode = 'serial' | 'affinity';
 
 export interface RedisStreamsClientOptions extends StreamsTransportOptions {
   /** The service this client calls. */

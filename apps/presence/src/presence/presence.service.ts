@@ -205,8 +205,19 @@ export class PresenceService {
    * Call in commit order per document (see PresenceStore.transformSelections for the race handling).
    */
   async transformSelections(sessionId: string, docId: string, op: TextOp, authorPeerId: string): Promise<{ events: PresenceEvent[]; skipped: PeerRef[] }> {
+    return this.transformSelectionsMany(sessionId, docId, [{ op, authorPeerId }]);
+  }
+
+  /**
+   * The same for several committed ops of one document, in commit order, in one store round trip: each
+   * selection goes through every op with that op's own author rule — exactly as op by op, at a fraction of
+   * the cost on a busy document.
+   */
+  async transformSelectionsMany(sessionId: string, docId: string, ops: ReadonlyArray<{ op: TextOp; authorPeerId: string }>): Promise<{ events: PresenceEvent[]; skipped: PeerRef[] }> {
     const now = this.clock.now();
-    const result = await this.store.transformSelections(sessionId, docId, (sel, state) => transformSelection(sel, op, state.peer_id === authorPeerId));
+    const result = await this.store.transformSelections(sessionId, docId, (sel, state) =>
+      ops.reduce((s, { op, authorPeerId }) => transformSelection(s, op, state.peer_id === authorPeerId), sel),
+    );
     return { events: result.updated.map((s) => presenceUpdate(toView(s, now, this.options.idleAfterMs))), skipped: result.skipped };
   }
 }

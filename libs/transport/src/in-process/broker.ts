@@ -15,6 +15,10 @@ interface ServiceQueue {
   next: number;
   /** Ordering keys with a message in a replica's hands: the next one with that key waits. */
   busyKeys: Set<string>;
+  /** 'affinity': keys do not serialise (one process has one replica set anyway). */
+  keyedMode: 'serial' | 'affinity';
+  /** 'affinity': the replica each key is bound to. */
+  affinity: Map<string, InProcessReplica>;
 }
 
 export interface InProcessBrokerOptions {
@@ -44,8 +48,9 @@ export class InProcessBroker {
     this.maxQueue = options.maxQueue ?? 100_000;
   }
 
-  attach(service: string, replica: InProcessReplica, eventPatterns: string[]): void {
+  attach(service: string, replica: InProcessReplica, eventPatterns: string[], keyedMode: 'serial' | 'affinity' = 'serial'): void {
     this.serviceQueue(service).replicas.push(replica);
+    this.serviceQueue(service).keyedMode = keyedMode;
     for (const pattern of eventPatterns) {
       const set = this.subscribers.get(pattern) ?? new Set<string>();
       set.add(service);
@@ -97,20 +102,43 @@ export class InProcessBroker {
 
   private pump(service: string): void {
     const q = this.serviceQueue(service);
-    while (q.queue.length > 0) {
-      const replica = this.pickReplica(q);
-      if (!replica) return;
-      // The first message whose key is not busy: per-key order, without blocking the other keys.
-      const index = q.queue.findIndex((m) => m.k === undefined || m.r === undefined || !q.busyKeys.has(m.k));
-      if (index < 0) return;
-      const [env] = q.queue.splice(index, 1);
-      const key = env.r !== undefined ? env.k : undefined;
+    for (let index = 0; index < q.queue.length; ) {
+      const env = q.queue[index];
+      const keyed = env.k !== undefined && env.r !== undefined;
+      // 'serial': the first message whose key is not busy (per-key order without blocking other keys).
+      if (keyed && q.keyedMode === 'serial' && q.busyKeys.has(env.k as string)) {
+        index++;
+        continue;
+      }
+      const replica = keyed && q.keyedMode === 'affinity' ? this.stickyReplica(q, env.k as string) : this.pickReplica(q);
+      if (!replica) {
+        if (keyed && q.keyedMode === 'affinity') {
+          index++; // its replica is busy: later messages of other keys may still go
+          continue;
+        }
+        return;
+      }
+      q.queue.splice(index, 1);
+      const key = keyed && q.keyedMode === 'serial' ? env.k : undefined;
       if (key !== undefined) q.busyKeys.add(key);
       replica.deliver(env, () => {
         if (key !== undefined) q.busyKeys.delete(key);
         this.pump(service);
       });
     }
+  }
+
+  /** 'affinity': a key stays with the replica that took it first while that replica is attached. */
+  private stickyReplica(q: ServiceQueue, key: string): InProcessReplica | undefined {
+    let replica = q.affinity.get(key);
+    if (!replica || !q.replicas.includes(replica)) {
+      replica = this.pickReplica(q);
+      if (!replica) return undefined;
+      // Bounded: forgetting a binding only costs the next message of that key a fresh pick.
+      if (q.affinity.size >= 10_000) q.affinity.clear();
+      q.affinity.set(key, replica);
+    }
+    return replica.hasCapacity() ? replica : undefined;
   }
 
   private pickReplica(q: ServiceQueue): InProcessReplica | undefined {
@@ -127,7 +155,7 @@ export class InProcessBroker {
   private serviceQueue(service: string): ServiceQueue {
     let q = this.services.get(service);
     if (!q) {
-      q = { queue: [], replicas: [], next: 0, busyKeys: new Set() };
+      q = { queue: [], replicas: [], next: 0, busyKeys: new Set(), keyedMode: 'serial', affinity: new Map() };
       this.services.set(service, q);
     }
     return q;

@@ -13,6 +13,8 @@ export interface InProcessServerOptions {
   nodeId?: string;
   /** Messages handled at once by this replica. Default 64 (as on Redis). */
   concurrency?: number;
+  /** As RedisStreamsServerOptions.keyedMode: 'serial' (default) or 'affinity' (keyed requests run concurrently). */
+  keyedMode?: 'serial' | 'affinity';
   /** On close, how long to wait for in-flight handlers. Default 10000 ms. */
   shutdownTimeoutMs?: number;
 }
@@ -35,7 +37,7 @@ export class InProcessServer extends BaseTransportServer implements InProcessRep
 
   listen(callback: (error?: unknown) => void): void {
     this.attached = true;
-    this.options.broker.attach(this.options.service, this, this.eventPatterns());
+    this.options.broker.attach(this.options.service, this, this.eventPatterns(), this.options.keyedMode ?? 'serial');
     this.setStatus('connected');
     callback();
   }

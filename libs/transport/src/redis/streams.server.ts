@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { BaseTransportServer } from '../base.server';
 import type { RequestEnvelope } from '../envelope';
 import { KeyQueue } from '../key-queue';
-import { type RedisStreamsServerOptions, type ResolvedStreamsOptions, resolveStreamsOptions } from '../options';
+import { type RedisStreamsServerOptions, type ResolvedStreamsOptions, resolveStreamsOptions, type KeyedMode } from '../options';
 import { TransportContext } from '../transport.context';
 import { TransportErrorCode } from '../transport.error';
 import { ConnectionStatus, createConnection, isNoGroupError, whenReady } from './connection';
@@ -32,6 +32,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   private readonly service: string;
   private readonly keys: StreamKeys;
   private readonly keyQueue = new KeyQueue();
+  private readonly keyedMode: KeyedMode;
   private reader?: ScriptedRedis;
   private commands?: ScriptedRedis;
   private connection?: ConnectionStatus;
@@ -64,6 +65,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     super(REDIS_STREAMS_TRANSPORT);
     this.opts = resolveStreamsOptions(options);
     this.service = options.service;
+    this.keyedMode = options.keyedMode ?? 'serial';
     this.keys = new StreamKeys(this.opts.prefix);
     this.consumer = `${this.opts.nodeId}:${randomBytes(4).toString('hex')}`;
   }
@@ -213,7 +215,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     }
     const run = () => this.process(stream, id, env, deliveries);
     // Keyed requests come from an ordering shard only this replica reads: a per-key FIFO completes the order.
-    if (env.k !== undefined && env.r !== undefined) this.keyQueue.run(env.k, run);
+    if (env.k !== undefined && env.r !== undefined && this.keyedMode === 'serial') this.keyQueue.run(env.k, run);
     else void run();
   }
 

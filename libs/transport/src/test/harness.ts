@@ -14,6 +14,7 @@ import { RedisStreamsServer } from '../redis/streams.server';
 
 export interface ReplicaOptions {
   concurrency?: number;
+  keyedMode?: 'serial' | 'affinity';
 }
 
 export interface ClientOptions {
@@ -34,7 +35,7 @@ export type HarnessFactory = () => Harness;
 export const inProcessHarness: HarnessFactory = () => {
   const broker = new InProcessBroker();
   return {
-    createServer: (service, options = {}) => new InProcessServer({ broker, service, nodeId: 'test', concurrency: options.concurrency }),
+    createServer: (service, options = {}) => new InProcessServer({ broker, service, nodeId: 'test', concurrency: options.concurrency, keyedMode: options.keyedMode }),
     createClient: (service, options = {}) =>
       new InProcessClient({ broker, service, nodeId: 'test', requestTimeoutMs: options.requestTimeoutMs, orderingKeys: options.orderingKeys }),
     dispose: async () => undefined,
@@ -46,7 +47,7 @@ export function redisHarness(overrides: Partial<StreamsTransportOptions> = {}): 
   return () => {
     const base: StreamsTransportOptions = { redisUrl: testRedisUrl(), prefix: uniqueRedisPrefix('transport'), nodeId: 'test', claimIdleMs: 1_000, ...overrides };
     return {
-      createServer: (service, options = {}) => new RedisStreamsServer({ ...base, service, concurrency: options.concurrency }),
+      createServer: (service, options = {}) => new RedisStreamsServer({ ...base, service, concurrency: options.concurrency, keyedMode: options.keyedMode }),
       createClient: (service, options = {}) =>
         new RedisStreamsClient({ ...base, service, requestTimeoutMs: options.requestTimeoutMs, orderingKeys: options.orderingKeys }),
       dispose: () => deleteKeys(base.redisUrl, base.prefix),

@@ -198,6 +198,20 @@ export function transportContract(name: string, factory: HarnessFactory): void {
       expect([...p.handled.values()].every((count) => count === 1)).toBe(true);
     });
 
+    it("in 'affinity' mode sends a key's messages to one replica but runs them concurrently", async () => {
+      const p = probe();
+      const a = await replica('svc', p, { concurrency: 16, keyedMode: 'affinity' });
+      const b = await replica('svc', p, { concurrency: 16, keyedMode: 'affinity' });
+      const c = await client('svc');
+      const replies = (await Promise.all(Array.from({ length: 20 }, (_, n) => firstValueFrom(c.send('append', ordered('doc-x', { key: 'doc-x', n })))))) as Array<{ key: string }>;
+      expect(replies).toHaveLength(20);
+      // One replica took the key (affinity), and same-key handlers overlapped (no serialisation).
+      const consumers = [...p.byConsumer.keys()];
+      expect(consumers).toHaveLength(1);
+      expect([a.server.consumer, b.server.consumer]).toContain(consumers[0]);
+      expect(p.maxRunningPerKey).toBeGreaterThan(1);
+    });
+
     it('shuts down gracefully: stops taking messages, finishes in-flight ones, then closes', async () => {
       const p = probe();
       const first = await replica('svc', p);
