@@ -168,7 +168,9 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       await this.waitForCapacity();
       if (!this.running) break;
       const all = [...this.sharedStreams, ...this.shardStreams.keys()];
-      const streams = backlog.length > 0 ? backlog.filter((s) => all.includes(s)) : all;
+      // Streams with more to read first; a backlog whose shards were handed over meanwhile may be empty.
+      const pending = backlog.filter((s) => all.includes(s));
+      const streams = pending.length > 0 ? pending : all;
       const free = this.opts.concurrency - this.handling;
       const count = Math.max(1, Math.min(this.opts.readBatch, Math.floor(free / Math.max(1, streams.length))));
       const block = streams === all && idle ? ['BLOCK', this.opts.blockMs] : [];
