@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
 import { ConflictHandlers } from './conflict.handlers';
 import { ConflictService } from './conflict.service';
@@ -16,6 +16,7 @@ export class ConflictAppModule {
     return {
       module: ConflictAppModule,
       imports: [
+        MetricsModule.register('conflict', runtime.config.nodeId),
         TypeOrmModule.forRoot(typeOrmModuleOptions(CONFLICT_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
