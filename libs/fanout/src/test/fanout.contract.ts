@@ -21,7 +21,7 @@ export function fanoutContract(name: string, make: () => Promise<{ a: Fanout; b:
       await env.b.subscribe('s1', (m) => gotB.push(m.body.seq as number));
       for (let i = 1; i <= 50; i++) await env.a.publish('s1', msg(i));
       const expected = Array.from({ length: 50 }, (_, i) => i + 1);
-      await waitFor(`both nodes to get all 50 (a: ${gotA.length}, b: ${gotB.length} so far)`, () => gotA.length === 50 && gotB.length === 50);
+      await waitFor('both nodes to get all 50', () => gotA.length === 50 && gotB.length === 50);
       expect(gotA).toEqual(expected);
       expect(gotB).toEqual(expected);
     });
