@@ -2,6 +2,7 @@ import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { ClientProxy } from '@nestjs/microservices';
 import { TypedClient, type PresenceEvent, type SessionApi } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
+import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { PresenceService } from './presence';
 
 /**
@@ -12,8 +13,7 @@ import type { PresenceService } from './presence';
  */
 export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly session: TypedClient<SessionApi>;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private task: PeriodicTask | undefined;
 
   constructor(
     private readonly presence: PresenceService,
@@ -27,17 +27,11 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((err: unknown) => this.logger.warn(`Presence sweep failed, will retry: ${(err as Error).message}`, 'PresenceBroadcaster'))
-        .finally(() => (this.running = undefined));
-    }, this.sweepIntervalMs);
-    this.timer.unref();
+    this.task = startPeriodic('PresenceSweep', this.sweepIntervalMs, () => this.sweep(), this.logger);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.task?.stop();
     await this.session.proxy.close();
   }
 

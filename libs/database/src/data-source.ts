@@ -64,3 +64,11 @@ function hashToInt(text: string): number {
   for (let i = 0; i < text.length; i++) h = (Math.imul(31, h) + text.charCodeAt(i)) | 0;
   return h;
 }
+
+/**
+ * The rows of a raw query. Through TypeORM 1.x's Postgres driver, UPDATE/DELETE … RETURNING answer
+ * `[rows, affectedCount]` while SELECT/INSERT answer the rows themselves.
+ */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
+}

@@ -5,3 +5,4 @@ export { installShutdown } from './shutdown';
 export { boundPort, fatal, listenHttp, loadConfigOrExit, runService, type ServiceEntry } from './bootstrap';
 export { createServiceTransport, type ServiceName, type ServiceTransport } from './transport';
 export { METRICS_REGISTRY, MetricsController, MetricsModule } from './metrics';
+export { startPeriodic, type PeriodicTask } from './periodic';

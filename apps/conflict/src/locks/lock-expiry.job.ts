@@ -1,5 +1,6 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Fanout } from '@chorus/fanout';
+import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ConflictService } from '../conflict.service';
 
 /**
@@ -7,8 +8,7 @@ import type { ConflictService } from '../conflict.service';
  * `RETURNING`, so exactly one replica sees it and publishes the one `file_unlocked {reason: 'expired'}`.
  */
 export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private task: PeriodicTask | undefined;
 
   constructor(
     private readonly documents: ConflictService,
@@ -19,17 +19,11 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce()
-        .catch((err: unknown) => this.logger.warn(`Lock expiry failed, will retry: ${(err as Error).message}`, 'LockExpiryJob'))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+    this.task = startPeriodic('LockExpiry', this.intervalMs, () => this.runOnce(), this.logger);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.task?.stop();
   }
 
   async runOnce(): Promise<number> {

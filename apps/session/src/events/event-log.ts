@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { rowsOf } from '@chorus/database';
 import { ChorusError } from '@chorus/protocol';
 
 /** One durable event of a session's stream: audit history and the replay source for reconnecting clients. */
@@ -87,11 +88,6 @@ async function appendMany(tx: EntityManager, bySession: Map<string, Pending[]>):
   for (const row of inserted) result.set(row.session_id, [...(result.get(row.session_id) ?? []), toStored(row.session_id, row)]);
   for (const list of result.values()) list.sort((a, b) => a.seq - b.seq);
   return result;
-}
-
-/** UPDATE … RETURNING answers `[rows, count]` through TypeORM. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
 }
 
 function toStored(sessionId: string, r: EventRow): StoredSessionEvent {

@@ -1,5 +1,6 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import { invitesRepo, sessionsRepo } from './session.repository';
 
 export interface JanitorOptions {
@@ -20,8 +21,7 @@ const LOCK_KEY = 0x5e55_1011;
  * `FOR UPDATE SKIP LOCKED` in the deletes would keep even concurrent runs from deleting a row twice.
  */
 export class SessionJanitor implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private task: PeriodicTask | undefined;
 
   constructor(
     private readonly db: DataSource,
@@ -30,18 +30,11 @@ export class SessionJanitor implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.runOnce()
-        .catch((err: unknown) => this.logger.warn(`Cleanup run failed, will retry: ${(err as Error).message}`, 'SessionJanitor'))
-        .finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
-    this.timer.unref();
+    this.task = startPeriodic('SessionJanitor', this.options.intervalMs, () => this.runOnce(), this.logger);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.task?.stop();
   }
 
   /** One cleanup pass; `null` when another replica holds the lock. */

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { rowsOf } from '@chorus/database';
 import type { ParticipantKind, Role } from '@chorus/protocol';
 
 // Explicit SQL for the session service's tables. Every method takes the executor (DataSource or a
@@ -50,10 +51,6 @@ const SESSION_COLUMNS = `s.id, s.name, s.owner_id, s.project_path, s.settings, s
   (SELECT count(*) FROM participants p WHERE p.session_id = s.id) AS participant_count`;
 const LIVE = `s.deleted_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())`;
 
-/** UPDATE/DELETE … RETURNING answer `[rows, count]` through TypeORM; SELECT/INSERT answer rows. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
-}
 
 export const sessionsRepo = {
   async insert(
