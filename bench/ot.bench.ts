@@ -26,12 +26,13 @@ const durationMs = quick ? 1_000 : 10_000;
 const WRITERS = 50;
 const REPLICAS = 3;
 
-type Row = LoadResult & { transactions?: number; submits?: number; retries?: number };
+type Row = LoadResult & { transactions?: number; submits?: number; retries?: number; wal_bytes_per_op?: number; final_doc_chars?: number };
 const rows: Array<[string, Row]> = [];
 
 function report<T extends Row>(name: string, r: T): T {
   rows.push([name, r]);
-  const extra = r.transactions ? ` ops/commit ${(r.submits! / r.transactions).toFixed(1)}` : r.retries !== undefined ? ` retries ${r.retries}` : '';
+  let extra = r.transactions ? ` ops/commit ${(r.submits! / r.transactions).toFixed(1)}` : r.retries !== undefined ? ` retries ${r.retries}` : '';
+  if (r.final_doc_chars) extra += ` WAL/op ${r.wal_bytes_per_op} B, doc ${Math.round(r.final_doc_chars / 1_000)} KB at the end`;
   console.log(`  ${name.padEnd(40)} ${String(r.ops_per_s).padStart(7)} ops/s  p50 ${r.p50_ms.toFixed(1).padStart(6)} ms  p99 ${r.p99_ms.toFixed(1).padStart(7)} ms  errors ${r.errors}${extra}`);
   return r;
 }
@@ -89,6 +90,27 @@ async function main(): Promise<void> {
       spread_100_docs_routed_per_document: await d('  same, per-document commit (before)', 100, 'doc', { commitMode: 'per-document' }),
       hot_doc_no_batching: quick ? undefined : await d('direct hot_doc, one transaction per submit', 1, 'writer', { commitMode: 'direct' }),
     };
+    // A large, growing hot document: 60 KB at the start, growing to ~90 KB. 'every-commit' rewrites the whole
+    // head text in every commit (the design before checkpoints); 'checkpoint' only every snapshotEvery versions.
+    // Interleaved, so drift of the shared machine hits both alike.
+    const g = (name: string, route: ChorusScenario['route'], headText: 'checkpoint' | 'every-commit') =>
+      runChorus(db, { ...base, replicas: REPLICAS, docs: 1, route, commit: { headText }, seedChars: 60_000, insertChars: quick ? 20 : 3 }).then((r) => report(name, r));
+    const growing = {
+      routed_every_commit: await g('direct hot_doc 60 KB+ routed, every-commit (before)', 'doc', 'every-commit'),
+      routed_checkpoint: await g('  same, checkpoint (after)', 'doc', 'checkpoint'),
+      any_replica_every_commit: await g('direct hot_doc 60 KB+ any replica, every-commit (before)', 'writer', 'every-commit'),
+      any_replica_checkpoint: await g('  same, checkpoint (after)', 'writer', 'checkpoint'),
+    };
+    const grow = (r: Row) => ({ ...perCommit(r), wal_bytes_per_op: r.wal_bytes_per_op, final_doc_chars: r.final_doc_chars });
+    out.growing_hot_doc = Object.fromEntries(Object.entries(growing).map(([k, v]) => [k, grow(v)]));
+    out.checkpoint_gain = {
+      routed_ops_per_s: round(growing.routed_checkpoint.ops_per_s / Math.max(1, growing.routed_every_commit.ops_per_s)),
+      routed_p99: round(growing.routed_every_commit.p99_ms / Math.max(0.01, growing.routed_checkpoint.p99_ms)),
+      routed_wal_per_op: round((growing.routed_every_commit.wal_bytes_per_op ?? 0) / Math.max(1, growing.routed_checkpoint.wal_bytes_per_op ?? 0)),
+      any_replica_ops_per_s: round(growing.any_replica_checkpoint.ops_per_s / Math.max(1, growing.any_replica_every_commit.ops_per_s)),
+      any_replica_p99: round(growing.any_replica_every_commit.p99_ms / Math.max(0.01, growing.any_replica_checkpoint.p99_ms)),
+      any_replica_wal_per_op: round((growing.any_replica_every_commit.wal_bytes_per_op ?? 0) / Math.max(1, growing.any_replica_checkpoint.wal_bytes_per_op ?? 0)),
+    };
     out.service_direct = Object.fromEntries(Object.entries(direct).map(([k, v]) => [k, v && perCommit(v)]));
     out.cross_document_gain = {
       spread_100_docs: round(direct.spread_100_docs.ops_per_s / Math.max(1, direct.spread_100_docs_per_document.ops_per_s)),
@@ -125,7 +147,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version },
   };
   writeResult('ot', result);
-  progress(`ratio hot_doc / sharedb_hot_doc = ${String(out.ratio_hot_doc)}x; cross-document gain ${JSON.stringify(out.cross_document_gain)}`);
+  progress(`ratio hot_doc / sharedb_hot_doc = ${String(out.ratio_hot_doc)}x; cross-document gain ${JSON.stringify(out.cross_document_gain)}; checkpoint gain ${JSON.stringify(out.checkpoint_gain)}`);
 }
 
 main().catch((err: unknown) => {

@@ -6,6 +6,7 @@ import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
 import { ConflictHandlers } from './conflict.handlers';
 import { ConflictService } from './conflict.service';
+import type { ConflictOptions } from './documents/document.types';
 import { LockExpiryJob } from './locks/lock-expiry.job';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
@@ -27,7 +28,7 @@ export class ConflictAppModule {
       // Postgres, so any number of replicas can serve the same documents.
       controllers: [ConflictHandlers],
       providers: [
-        { provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds) },
+        { provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT }) },
         {
           provide: LockExpiryJob,
           inject: [ConflictService],
@@ -38,6 +39,14 @@ export class ConflictAppModule {
     };
   }
 }
+
+/**
+ * The upgrade release keeps documents.content at the head on every commit: the previous release, still running
+ * during the rolling update (docs/deploy.md), reads it as the head text. The next release switches to
+ * 'checkpoint' (the ConflictOptions default) — safe then, since every replica of this one reads checkpoint + ops
+ * (docs/conflict.md, "Head text").
+ */
+const DEPLOYED_HEAD_TEXT: ConflictOptions['headText'] = 'every-commit';
 
 function requireDatabase(runtime: Runtime): string {
   if (runtime.databaseUrl === undefined) throw new Error('The conflict service needs Postgres: set DATABASE_URL.');

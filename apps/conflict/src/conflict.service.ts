@@ -138,7 +138,7 @@ export class ConflictService {
    */
   async compact(sessionId: string, docId: string, keepFromVersion: number): Promise<number> {
     return this.db.transaction(async (tx) => {
-      const head = await lockHead(tx, sessionId, docId, -1);
+      const head = await lockHead(tx, sessionId, docId);
       if (!head) throw new ChorusError('NOT_FOUND', `Document ${docId} does not exist.`);
       const snap = await snapshotAtOrBelow(tx, sessionId, docId, Math.min(keepFromVersion, head.version));
       if (!snap || snap.version <= head.min_version) return head.min_version;

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { applyOp, summarize, transformSelection, type TextOp, type TextSelection } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import { readHead, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
+import { readHead, readHeadText, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
 import type { CommittedOp, ConflictOptions, DocumentState, HistoryEntry, OpsPage } from './document.types';
 
 const reload = (field: string, message: string): ChorusError => new ChorusError('CONFLICT', `${message}: reload the document (open_document).`, { field });
@@ -18,7 +18,7 @@ export class DocumentReader {
 
   /** The text at head. A document never written is version 0, "" (opening does not create it). */
   async open(sessionId: string, docId: string): Promise<DocumentState> {
-    const head = await readHead(this.db, sessionId, docId);
+    const head = await readHeadText(this.db, sessionId, docId);
     return { doc_id: docId, version: head?.version ?? 0, content: head?.content ?? '' };
   }
 
@@ -43,7 +43,8 @@ export class DocumentReader {
     const head = await readHead(this.db, sessionId, docId);
     const headVersion = head?.version ?? 0;
     if (version > headVersion) throw reload('version', `Version ${version} is ahead of the document (head ${headVersion})`);
-    if (!head || version === headVersion) return { doc_id: docId, version, content: head?.content ?? '' };
+    // The head too: its text is not stored as such (checkpoint + ops), and the newest snapshot is as close.
+    if (!head) return { doc_id: docId, version, content: '' };
     const snap = await snapshotAtOrBelow(this.db, sessionId, docId, version);
     if (!snap) throw new ChorusError('NOT_FOUND', `The text of version ${version} is no longer retained.`);
     const rows = await readOps(this.db, sessionId, docId, snap.version, version, version - snap.version);

@@ -17,7 +17,12 @@ export interface LockedHead {
   readonly version: number;
   readonly min_version: number;
   readonly meta_seq: number;
-  /** null when the caller's cached text is already at `version` (the query skips sending it). */
+  /** The version of the checkpoint `content` (documents.content_version): the head text is it + ops after it. */
+  readonly content_version: number;
+  /**
+   * The checkpoint text; null when the caller's cached text is at a version in [content_version, version] (the
+   * query skips sending it: the caller replays the ops after its cached version instead).
+   */
   readonly content: string | null;
   /** The holder of an unexpired file lock, if any. */
   readonly lock_holder: string | null;
@@ -39,7 +44,11 @@ export type NewOp = StoredOp;
 
 export interface NewHead extends DocRef {
   readonly version: number;
-  readonly content: string;
+  /**
+   * A new checkpoint (the text at `contentVersion`), or null to leave `content` alone: then the UPDATE does not
+   * name the column at all, so the row's TOASTed text is neither copied nor WAL-logged again.
+   */
+  readonly checkpoint: { readonly version: number; readonly content: string } | null;
   /** Only for the conditional commit: the head version and meta_seq it expects to find. */
   readonly expectedVersion?: number;
   readonly expectedMetaSeq?: number;
@@ -87,13 +96,24 @@ export async function ensureDocuments(db: Executor, docs: readonly DocRef[]): Pr
 /**
  * Locks the head rows of `docs` in key order until the transaction ends: every committer of these documents,
  * on any replica, queues here (the ORDER BY puts the row locking above the sort, so the locks are taken in key
- * order). `cachedVersion` per document is the version of the text the caller holds; the text is sent only if
- * it differs. Documents that do not exist are absent from the result.
+ * order). `cachedVersion` per document is the version of the text the caller holds (-1: none); the checkpoint
+ * text is sent only if that is not between the checkpoint and the head. Documents that do not exist are absent
+ * from the result.
  */
 export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & { cachedVersion: number }>): Promise<LockedHead[]> {
-  const rows = rowsOf<{ session_id: string; doc_id: string; version: string; min_version: string; meta_seq: string; content: string | null; lock_holder: string | null }>(
+  const rows = rowsOf<{
+    session_id: string;
+    doc_id: string;
+    version: string;
+    min_version: string;
+    meta_seq: string;
+    content_version: string;
+    content: string | null;
+    lock_holder: string | null;
+  }>(
     await tx.query(
-      `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, CASE WHEN d.version = c.cached THEN NULL ELSE d.content END AS content,
+      `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, d.content_version,
+              CASE WHEN c.cached BETWEEN d.content_version AND d.version THEN NULL ELSE d.content END AS content,
               (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
        FROM documents d JOIN unnest($1::uuid[], $2::text[], $3::bigint[]) AS c(session_id, doc_id, cached) ON d.session_id = c.session_id AND d.doc_id = c.doc_id
        ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
@@ -106,6 +126,7 @@ export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & 
     version: Number(r.version),
     min_version: Number(r.min_version),
     meta_seq: Number(r.meta_seq),
+    content_version: Number(r.content_version),
     content: r.content,
     lock_holder: r.lock_holder,
   }));
@@ -182,10 +203,22 @@ function snapshotParams(snapshots: readonly NewSnapshot[]): unknown[] {
   return [snapshots.map((s) => s.sessionId), snapshots.map((s) => s.docId), snapshots.map((s) => s.version), snapshots.map((s) => s.content)];
 }
 
+function headParams(heads: readonly NewHead[]): unknown[] {
+  return [
+    heads.map((h) => h.sessionId),
+    heads.map((h) => h.docId),
+    heads.map((h) => h.version),
+    heads.map((h) => h.checkpoint?.version ?? null),
+    heads.map((h) => h.checkpoint?.content ?? null),
+  ];
+}
+
 /**
  * Under the head locks (lockHeads): inserts every op of every document, writes the snapshots reached and moves
- * every head — one statement (data-modifying CTEs always run to completion). A unique violation, which the
- * locks and the dedupe make impossible short of a bug, aborts all of it.
+ * every head — one statement (data-modifying CTEs always run to completion). Heads without a new checkpoint
+ * and heads with one are two UPDATEs of disjoint rows: the first does not name `content` (no text rewritten;
+ * and the migration's legacy trigger, which fires on UPDATE OF content, stays out of it). A unique violation,
+ * which the locks and the dedupe make impossible short of a bug, aborts all of it.
  */
 export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<void> {
   await tx.query(
@@ -197,11 +230,16 @@ export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads
        INSERT INTO doc_snapshots (session_id, doc_id, version, content)
        SELECT * FROM unnest($9::uuid[], $10::text[], $11::bigint[], $12::text[])
        RETURNING 1
+     ), h AS (
+       SELECT * FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::bigint[], $17::text[]) AS h(session_id, doc_id, version, content_version, content)
+     ), plain AS (
+       UPDATE documents d SET version = h.version, updated_at = now()
+       FROM h WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND h.content_version IS NULL
+       RETURNING 1
      )
-     UPDATE documents d SET version = h.version, content = h.content, updated_at = now()
-     FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::text[]) AS h(session_id, doc_id, version, content)
-     WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id`,
-    [...opParams(ops), ...snapshotParams(snapshots), heads.map((h) => h.sessionId), heads.map((h) => h.docId), heads.map((h) => h.version), heads.map((h) => h.content)],
+     UPDATE documents d SET version = h.version, content_version = h.content_version, content = h.content, updated_at = now()
+     FROM h WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND h.content_version IS NOT NULL`,
+    [...opParams(ops), ...snapshotParams(snapshots), ...headParams(heads)],
   );
 }
 
@@ -218,16 +256,24 @@ export async function commitIfHeads(db: DataSource, ops: readonly NewOp[], heads
   const rows = rowsOf<{ session_id: string; doc_id: string }>(
     await db.query(
       `WITH h AS (
-         SELECT * FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::text[], $17::bigint[], $18::bigint[]) AS h(session_id, doc_id, version, content, expected, meta_seq)
+         SELECT * FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], $18::bigint[], $19::bigint[])
+           AS h(session_id, doc_id, version, content_version, content, expected, meta_seq)
        ), locked AS MATERIALIZED (
          SELECT d.session_id, d.doc_id FROM documents d JOIN h ON d.session_id = h.session_id AND d.doc_id = h.doc_id
          WHERE d.version = h.expected AND d.meta_seq = h.meta_seq
          ORDER BY d.session_id, d.doc_id FOR UPDATE OF d
-       ), head AS (
-         UPDATE documents d SET version = h.version, content = h.content, updated_at = now()
+       ), plain AS (
+         UPDATE documents d SET version = h.version, updated_at = now()
          FROM h JOIN locked l ON l.session_id = h.session_id AND l.doc_id = h.doc_id
-         WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND d.version = h.expected AND d.meta_seq = h.meta_seq
+         WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND d.version = h.expected AND d.meta_seq = h.meta_seq AND h.content_version IS NULL
          RETURNING d.session_id, d.doc_id
+       ), checkpointed AS (
+         UPDATE documents d SET version = h.version, content_version = h.content_version, content = h.content, updated_at = now()
+         FROM h JOIN locked l ON l.session_id = h.session_id AND l.doc_id = h.doc_id
+         WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND d.version = h.expected AND d.meta_seq = h.meta_seq AND h.content_version IS NOT NULL
+         RETURNING d.session_id, d.doc_id
+       ), head AS (
+         SELECT * FROM plain UNION ALL SELECT * FROM checkpointed
        ), ins AS (
          INSERT INTO doc_ops (session_id, doc_id, version, base_version, op, client_id, seq, user_id)
          SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::text[], $7::bigint[], $8::text[]) AS t(session_id, doc_id, version, base_version, op, client_id, seq, user_id)
@@ -243,10 +289,7 @@ export async function commitIfHeads(db: DataSource, ops: readonly NewOp[], heads
       [
         ...opParams(ops),
         ...snapshotParams(snapshots),
-        heads.map((h) => h.sessionId),
-        heads.map((h) => h.docId),
-        heads.map((h) => h.version),
-        heads.map((h) => h.content),
+        ...headParams(heads),
         heads.map((h) => h.expectedVersion),
         heads.map((h) => h.expectedMetaSeq),
       ],

@@ -1,5 +1,6 @@
 import type { AppDataSourceSpec } from '@chorus/database';
 import { ConflictSchema1763856000000 } from '../migrations/1763856000000-conflict-schema';
+import { ConflictContentCheckpoint1764000000000 } from '../migrations/1764000000000-conflict-content-checkpoint';
 
 /**
  * The conflict service's tables (documents, doc_ops, doc_snapshots, doc_locks): the single place that lists its
@@ -9,5 +10,5 @@ import { ConflictSchema1763856000000 } from '../migrations/1763856000000-conflic
 export const CONFLICT_DATA_SOURCE: AppDataSourceSpec = {
   app: 'conflict',
   entities: [],
-  migrations: [ConflictSchema1763856000000],
+  migrations: [ConflictSchema1763856000000, ConflictContentCheckpoint1764000000000],
 };

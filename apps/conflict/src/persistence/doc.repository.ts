@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { TextOp } from '@chorus/ot';
+import { replayText } from '../documents/head-text';
 
 // Explicit SQL for the conflict service's tables. Every function takes the executor (DataSource or a
 // transaction's EntityManager): the caller decides transaction boundaries.
@@ -15,8 +16,6 @@ export interface HeadRow {
   version: number;
   min_version: number;
   meta_seq: number;
-  /** null when the caller's cached text is already at `version` (the query skips sending it). */
-  content: string | null;
   /** The holder of an unexpired file lock, if any. */
   lock_holder: string | null;
 }
@@ -61,29 +60,48 @@ export async function ensureDocument(db: Executor, sessionId: string, docId: str
   return rows.length > 0;
 }
 
-/**
- * Locks the head row until the transaction ends: every committer of this document, on any replica, queues
- * here. `cachedVersion` is the version of the text the caller already holds; the text is sent only if it differs.
- */
-export async function lockHead(tx: EntityManager, sessionId: string, docId: string, cachedVersion: number): Promise<HeadRow | undefined> {
-  const rows = rowsOf<{ version: string; min_version: string; meta_seq: string; content: string | null; lock_holder: string | null }>(
+/** Locks the head row until the transaction ends: every committer of this document, on any replica, queues here. */
+export async function lockHead(tx: EntityManager, sessionId: string, docId: string): Promise<HeadRow | undefined> {
+  const rows = rowsOf<{ version: string; min_version: string; meta_seq: string; lock_holder: string | null }>(
     await tx.query(
-      `SELECT d.version, d.min_version, d.meta_seq, CASE WHEN d.version = $3 THEN NULL ELSE d.content END AS content,
+      `SELECT d.version, d.min_version, d.meta_seq,
               (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
        FROM documents d WHERE d.session_id = $1 AND d.doc_id = $2 FOR UPDATE OF d`,
-      [sessionId, docId, cachedVersion],
+      [sessionId, docId],
     ),
   );
   const r = rows[0];
-  return r && { version: Number(r.version), min_version: Number(r.min_version), meta_seq: Number(r.meta_seq), content: r.content, lock_holder: r.lock_holder };
+  return r && { version: Number(r.version), min_version: Number(r.min_version), meta_seq: Number(r.meta_seq), lock_holder: r.lock_holder };
 }
 
-export async function readHead(db: Executor, sessionId: string, docId: string): Promise<{ version: number; min_version: number; content: string } | undefined> {
-  const rows = rowsOf<{ version: string; min_version: string; content: string }>(
-    await db.query(`SELECT version, min_version, content FROM documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]),
+/** The head version and the oldest retained one (no text: see readHeadText). */
+export async function readHead(db: Executor, sessionId: string, docId: string): Promise<{ version: number; min_version: number } | undefined> {
+  const rows = rowsOf<{ version: string; min_version: string }>(
+    await db.query(`SELECT version, min_version FROM documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]),
   );
   const r = rows[0];
-  return r && { version: Number(r.version), min_version: Number(r.min_version), content: r.content };
+  return r && { version: Number(r.version), min_version: Number(r.min_version) };
+}
+
+/**
+ * The head with its text, in ONE statement (one snapshot of the database: a checkpoint written or ops compacted
+ * between two reads cannot mix): the checkpoint (`content` at `content_version`) and the ops after it up to the
+ * head — at most snapshotEvery − 1 of them, always retained (min_version <= content_version) — replayed here.
+ */
+export async function readHeadText(db: Executor, sessionId: string, docId: string): Promise<{ version: number; min_version: number; content: string } | undefined> {
+  const rows = rowsOf<{ version: string; min_version: string; content_version: string; content: string; ops: Array<{ version: number; op: TextOp }> | null }>(
+    await db.query(
+      `SELECT d.version, d.min_version, d.content_version, d.content,
+              (SELECT json_agg(json_build_object('version', o.version, 'op', o.op) ORDER BY o.version) FROM doc_ops o
+               WHERE o.session_id = d.session_id AND o.doc_id = d.doc_id AND o.version > d.content_version AND o.version <= d.version) AS ops
+       FROM documents d WHERE d.session_id = $1 AND d.doc_id = $2`,
+      [sessionId, docId],
+    ),
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const version = Number(r.version);
+  return { version, min_version: Number(r.min_version), content: replayText(docId, r.content, Number(r.content_version), version, r.ops ?? []) };
 }
 
 /** Ops of versions in (after, upTo], in order, at most `limit`. */
@@ -109,13 +127,23 @@ export async function snapshotAtOrBelow(db: Executor, sessionId: string, docId: 
 
 /**
  * Drops the ops of versions <= `upTo` (which must be a snapshot version, so the text there stays readable) and
- * raises min_version. Takes the head lock: no commit can be reading those ops meanwhile.
+ * raises min_version. Takes the head lock: no commit can be reading those ops meanwhile. The checkpoint
+ * (content, content_version) is moved up to that snapshot if it is older, so the head text never needs a dropped
+ * op (normally it is already newer: checkpoints are written with the snapshots).
  */
 export async function compactOps(tx: EntityManager, sessionId: string, docId: string, upTo: number): Promise<number> {
   const result = rowsOf<{ version: string }>(
     await tx.query(`DELETE FROM doc_ops WHERE session_id = $1 AND doc_id = $2 AND version <= $3 RETURNING version`, [sessionId, docId, upTo]),
   );
-  await tx.query(`UPDATE documents SET min_version = GREATEST(min_version, $3), meta_seq = meta_seq + 1 WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId, upTo]);
+  await tx.query(
+    `UPDATE documents d SET min_version = GREATEST(d.min_version, $3), meta_seq = d.meta_seq + 1,
+            content = CASE WHEN d.content_version < $3
+                           THEN (SELECT s.content FROM doc_snapshots s WHERE s.session_id = d.session_id AND s.doc_id = d.doc_id AND s.version = $3)
+                           ELSE d.content END,
+            content_version = GREATEST(d.content_version, $3)
+     WHERE d.session_id = $1 AND d.doc_id = $2`,
+    [sessionId, docId, upTo],
+  );
   return result.length;
 }
 

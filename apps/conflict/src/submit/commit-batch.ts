@@ -17,6 +17,7 @@ import {
   type StoredOp,
 } from '../persistence/commit.repository';
 import type { CachedDoc, CachedOp, DocumentCache } from '../documents/document-cache';
+import { replayText } from '../documents/head-text';
 import type { Caller, ConflictDetected, ConflictOptions, SubmitResult } from '../documents/document.types';
 
 /** One submit waiting to be committed: its op already passed libs/ot shape validation (canonical). */
@@ -83,7 +84,9 @@ export async function commitDocuments(db: DataSource, cache: DocumentCache, opti
     await db.transaction(async (tx) => {
       plans.clear();
       const sorted = byKey(rest);
-      const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cache.get(b.key)?.version ?? -1 })));
+      // Taken once, before any await: another flush may evict an entry meanwhile (entries are replaced, never mutated).
+      const cachedOf = new Map(sorted.map((b) => [b.key, cache.get(b.key)]));
+      const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cachedOf.get(b.key)?.version ?? -1 })));
       const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
       const missing = sorted.filter((b) => !headOf.has(b.key));
       if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
@@ -91,15 +94,19 @@ export async function commitDocuments(db: DataSource, cache: DocumentCache, opti
       // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
       const need = sorted.map((b) => {
         const head = headOf.get(b.key) as LockedHead;
-        const cached = cache.get(b.key);
+        const cached = cachedOf.get(b.key);
         const acceptable = b.submits.filter((s) => s.version <= head.version && s.version >= head.min_version && head.version - s.version <= options.maxCatchUpOps);
         const lowestBase = acceptable.reduce((lo, s) => Math.min(lo, s.version), head.version);
-        const fromCache = cache.opsBetween(head.content === null ? cached : undefined, lowestBase, head.version);
-        return { batch: b, head, cached, lowestBase, fromCache };
+        // The head text is rebuilt from the cached text when it is between the checkpoint and the head (the
+        // query then did not send the checkpoint), else from the checkpoint: plus the ops after it.
+        const textFrom = head.content === null ? { version: (cached as CachedDoc).version, content: (cached as CachedDoc).content } : { version: head.content_version, content: head.content };
+        const atHead = cached !== undefined && cached.version === head.version;
+        const fromCache = cache.opsBetween(atHead ? cached : undefined, lowestBase, head.version);
+        return { batch: b, head, atHead, lowestBase, fromCache, textFrom };
       });
       const rows = await loadOpsAndDuplicatesMany(
         tx,
-        need.map((n) => ({ sessionId: n.batch.sessionId, docId: n.batch.docId, after: n.fromCache ? null : n.lowestBase })),
+        need.map((n) => ({ sessionId: n.batch.sessionId, docId: n.batch.docId, after: n.fromCache ? null : Math.min(n.lowestBase, n.textFrom.version) })),
         sorted.flatMap((b) => b.submits.map((s) => ({ sessionId: b.sessionId, docId: b.docId, clientId: s.caller.client_id, seq: s.seq }))),
       );
       const rowsOf = new Map<string, StoredOp[]>();
@@ -119,15 +126,15 @@ export async function commitDocuments(db: DataSource, cache: DocumentCache, opti
         const dupes = new Map<string, CachedOp>();
         for (const r of found) dupes.set(`${r.client_id}\u0000${r.seq}`, r);
         const log: CachedOp[] = n.fromCache ? [...n.fromCache] : found.filter((r) => r.version > n.lowestBase);
-        const headContent = head.content ?? (n.cached as CachedDoc).content;
+        const headContent = replayText(b.docId, n.textFrom.content, n.textFrom.version, head.version, n.fromCache ? [] : found);
         const plan = planBatch(b.docId, b.submits, head, headContent, log, n.lowestBase + 1, dupes, options);
         // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
         // current) and no file lock is live: on a document several replicas write, it would mostly miss.
-        const meta = head.lock_holder === null && head.content === null ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
+        const meta = head.lock_holder === null && n.atHead ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
         plans.set(b.key, { plan, meta });
         if (plan.fresh.length === 0) continue;
         for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
-        newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, content: plan.content });
+        newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, checkpoint: checkpointOf(plan, options) });
         for (const s of plan.snapshots) snapshots.push({ sessionId: b.sessionId, docId: b.docId, ...s });
       }
       if (ops.length > 0) await commitMany(tx, ops, newHeads, snapshots);
@@ -177,7 +184,14 @@ async function tryFastPath(db: DataSource, cache: DocumentCache, options: Confli
   const moved = await commitIfHeads(
     db,
     sorted.flatMap(({ batch: b, plan }) => plan.fresh.map((op) => ({ sessionId: b.sessionId, docId: b.docId, ...op }))),
-    sorted.map(({ batch: b, plan, meta, expected }) => ({ sessionId: b.sessionId, docId: b.docId, version: plan.version, content: plan.content, expectedVersion: expected, expectedMetaSeq: meta.meta_seq })),
+    sorted.map(({ batch: b, plan, meta, expected }) => ({
+      sessionId: b.sessionId,
+      docId: b.docId,
+      version: plan.version,
+      checkpoint: checkpointOf(plan, options),
+      expectedVersion: expected,
+      expectedMetaSeq: meta.meta_seq,
+    })),
     sorted.flatMap(({ batch: b, plan }) => plan.snapshots.map((s) => ({ sessionId: b.sessionId, docId: b.docId, ...s }))),
   );
   for (const { batch: b, plan, meta } of sorted) {
@@ -186,6 +200,17 @@ async function tryFastPath(db: DataSource, cache: DocumentCache, options: Confli
     done.set(b.key, plan.outcomes);
   }
   return done;
+}
+
+/**
+ * The checkpoint a commit writes into documents.content: in 'checkpoint' mode only the newest snapshot the batch
+ * reached (so the head stays < snapshotEvery ops past it and a commit's cost does not grow with the text); in
+ * 'every-commit' mode the new head text, as the release before checkpoints did (for a rolling upgrade: that
+ * release reads `content` as the head text).
+ */
+function checkpointOf(plan: Plan, options: ConflictOptions): NewHead['checkpoint'] {
+  if (options.headText === 'every-commit') return { version: plan.version, content: plan.content };
+  return plan.snapshots.length > 0 ? plan.snapshots[plan.snapshots.length - 1] : null;
 }
 
 interface Plan {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { applyOp, type TextOp } from '@chorus/ot';
 import { ConflictService } from '../conflict.service';
+import { readHeadText } from '../persistence/doc.repository';
 import { createConflictTestDatabase, type ConflictTestDatabase } from '../testing/conflict-test-db';
 import { simulateEditing, type SimReplica, type SimulationReport } from '../testing/simulation';
 
@@ -22,9 +23,15 @@ describe('convergence under concurrency (real Postgres, 3 replicas)', () => {
 
   async function replicas(): Promise<SimReplica[]> {
     const out: SimReplica[] = [];
-    for (const [i, commitMode] of (['group', 'group', 'direct'] as const).entries()) {
+    // One replica writes the whole head text on every commit (the rolling-upgrade mode): both modes side by side.
+    const modes = [
+      ['group', 'checkpoint'],
+      ['group', 'every-commit'],
+      ['direct', 'checkpoint'],
+    ] as const;
+    for (const [i, [commitMode, headText]] of modes.entries()) {
       const ds = await db.dataSource(8);
-      out.push({ name: `replica-${i}`, service: new ConflictService(ds, { commitMode, snapshotEvery: 50 }), kill: () => ds.destroy() });
+      out.push({ name: `replica-${i}`, service: new ConflictService(ds, { commitMode, headText, snapshotEvery: 50 }), kill: () => ds.destroy() });
     }
     return out;
   }
@@ -34,24 +41,29 @@ describe('convergence under concurrency (real Postgres, 3 replicas)', () => {
       session,
       docId,
     ])) as Array<{ version: number; op: TextOp; client_id: string; seq: number }>;
-    const head = (await observer.query(`SELECT version::int AS version, content FROM documents WHERE session_id = $1 AND doc_id = $2`, [session, docId])) as Array<{
-      version: number;
-      content: string;
-    }>;
+    const head = (await observer.query(`SELECT version::int AS version, content_version::int AS content_version, content FROM documents WHERE session_id = $1 AND doc_id = $2`, [
+      session,
+      docId,
+    ])) as Array<{ version: number; content_version: number; content: string }>;
     // Versions 1..N, no gap, no duplicate.
     expect(ops.map((o) => o.version)).toEqual(Array.from({ length: ops.length }, (_, i) => i + 1));
     expect(head[0].version).toBe(ops.length);
-    // Replaying the log from "" gives the head text (and every snapshot on the way).
+    // Replaying the log from "" gives the stored checkpoint at its version (fewer than snapshotEvery ops behind
+    // the head) and the head text, which is what open_document serves (checkpoint + the ops after it).
     let text = '';
+    let checkpoint: string | undefined = head[0].content_version === 0 ? '' : undefined;
     for (const o of ops) {
       const applied = applyOp(text, o.op, { maxDocLength: Number.MAX_SAFE_INTEGER });
       if (!applied.ok) throw new Error(`op ${o.version} does not apply: ${applied.error.message}`);
       text = applied.doc;
+      if (o.version === head[0].content_version) checkpoint = text;
     }
-    expect(text).toBe(head[0].content);
+    expect(head[0].content).toBe(checkpoint);
+    expect(head[0].version - head[0].content_version).toBeLessThan(50);
+    await expect(readHeadText(observer, session, docId)).resolves.toMatchObject({ version: head[0].version, content: text });
     // Every client converged on the server's text.
     for (const c of report.clients) {
-      expect({ id: c.id, version: c.version, text: c.text }).toEqual({ id: c.id, version: head[0].version, text: head[0].content });
+      expect({ id: c.id, version: c.version, text: c.text }).toEqual({ id: c.id, version: head[0].version, text });
     }
     // No acknowledged op lost: each ack names the version its (client_id, seq) really has; none committed twice.
     const byKey = new Map(ops.map((o) => [`${o.client_id}/${o.seq}`, o.version]));

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@chorus/database';
 import { applyOp, type TextOp } from '@chorus/ot';
 import { waitFor } from '@chorus/testing';
+import { CONFLICT_DATA_SOURCE } from '../persistence/conflict.data-source';
+import { readHeadText } from '../persistence/doc.repository';
 import { startConflictCluster, type ConflictCluster } from '../testing/replica-processes';
 import { simulateOverTransport, type TransportSimulationReport } from '../testing/transport-simulation';
 
@@ -17,14 +21,18 @@ const EDITS = 200;
 describe('conflict replicas in separate processes, over the Redis Streams transport', () => {
   let cluster: ConflictCluster;
   let pg: Client;
+  let ds: DataSource;
 
   beforeAll(async () => {
     cluster = await startConflictCluster('conflict_mp', 3);
     pg = new Client({ connectionString: cluster.database.url });
     await pg.connect();
+    ds = new DataSource(dataSourceOptions(CONFLICT_DATA_SOURCE, cluster.database.url, 2));
+    await ds.initialize();
   }, 90_000);
   afterAll(async () => {
     await pg?.end();
+    if (ds?.isInitialized) await ds.destroy();
     await cluster?.close();
   }, 60_000);
 
@@ -35,7 +43,12 @@ describe('conflict replicas in separate processes, over the Redis Streams transp
         [session, docId],
       )
     ).rows;
-    const head = (await pg.query<{ version: number; content: string }>(`SELECT version::int AS version, content FROM documents WHERE session_id = $1 AND doc_id = $2`, [session, docId])).rows[0];
+    const head = (
+      await pg.query<{ version: number; content_version: number; content: string }>(
+        `SELECT version::int AS version, content_version::int AS content_version, content FROM documents WHERE session_id = $1 AND doc_id = $2`,
+        [session, docId],
+      )
+    ).rows[0];
     // Versions 1..clients × edits: no gap, no duplicate, nothing applied twice (every edit is exactly one op).
     expect(ops.map((o) => o.version)).toEqual(Array.from({ length: CLIENTS * EDITS }, (_, i) => i + 1));
     expect(head.version).toBe(CLIENTS * EDITS);
@@ -51,17 +64,22 @@ describe('conflict replicas in separate processes, over the Redis Streams transp
       expect(c.acked.size).toBe(EDITS);
       for (const [seq, version] of c.acked) expect(byKey.get(`${c.id}/${seq}`)).toBe(version);
     }
-    // Replaying the log gives the head text; every client's text is the server's.
+    // Replaying the log gives the stored checkpoint at its version and the head text; every client's text is
+    // the server's (what open_document answers: checkpoint + ops after it).
     let text = '';
+    let checkpoint: string | undefined = head.content_version === 0 ? '' : undefined;
     for (const o of ops) {
       const applied = applyOp(text, o.op, { maxDocLength: Number.MAX_SAFE_INTEGER });
       if (!applied.ok) throw new Error(`op ${o.version} does not apply: ${applied.error.message}`);
       text = applied.doc;
+      if (o.version === head.content_version) checkpoint = text;
     }
-    expect(head.content).toBe(text);
+    expect(head.content).toBe(checkpoint);
+    const served = await readHeadText(ds, session, docId);
+    expect(served).toMatchObject({ version: head.version, content: text });
     for (const c of report.clients) {
       expect(c.version).toBe(head.version);
-      expect(c.text).toBe(head.content);
+      expect(c.text).toBe(text);
     }
   }
 
