@@ -41,12 +41,11 @@ export class ConflictAppModule {
 }
 
 /**
- * The upgrade release keeps documents.content at the head on every commit: the previous release, still running
- * during the rolling update (docs/deploy.md), reads it as the head text. The next release switches to
- * 'checkpoint' (the ConflictOptions default) — safe then, since every replica of this one reads checkpoint + ops
- * (docs/conflict.md, "Head text").
+ * Head text stored at checkpoints only (docs/conflict.md, "Head text"): commit cost no longer grows with the
+ * document. No release that reads `documents.content` as the head has ever been deployed, so no rolling-upgrade
+ * step is needed; 'every-commit' remains for a deployment that must run beside such a release.
  */
-const DEPLOYED_HEAD_TEXT: ConflictOptions['headText'] = 'every-commit';
+const DEPLOYED_HEAD_TEXT: ConflictOptions['headText'] = 'checkpoint';
 
 function requireDatabase(runtime: Runtime): string {
   if (runtime.databaseUrl === undefined) throw new Error('The conflict service needs Postgres: set DATABASE_URL.');
