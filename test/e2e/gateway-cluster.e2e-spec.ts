@@ -75,7 +75,8 @@ describe('two clients on two gateways', () => {
 
   it("see each other's presence and cursors", async () => {
     await bob.ok('presence_update', { session_id: sid(), active_file: 'src/lib.rs', doc_id: 'src/lib.rs', selection: { anchor: 2, head: 5 } });
-    const seen = await alice.waitForPush('presence_update', (m) => m.peer_id === 'bob-1' && m.selection?.head === 5);
+    const batch = await alice.waitForPush('presence_batch', (m) => m.peers.some((p) => p.peer_id === 'bob-1' && p.selection?.head === 5));
+    const seen = batch.peers.find((p) => p.peer_id === 'bob-1');
     expect(seen).toMatchObject({ user_id: 'bob-cluster', display_name: 'Bob', kind: 'human', status: 'online', active_file: 'src/lib.rs' });
     const who = await alice.ok('who', { session_id: sid() });
     expect(who.peers.map((p) => p.peer_id).sort()).toEqual(['alice-1', 'bob-1']);

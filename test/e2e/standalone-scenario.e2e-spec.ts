@@ -45,7 +45,7 @@ it('two clients join, chat, edit one document, see presence, and recover after a
   for (const s of states) expect(s.text).toBe(server.content);
 
   await bob.ok('presence_update', { session_id: sid, doc_id: 'README.md', selection: { anchor: 0, head: 1 } });
-  await alice.waitForPush('presence_update', (m) => m.peer_id === 'bob-1' && m.selection?.head === 1);
+  await alice.waitForPush('presence_batch', (m) => m.peers.some((p) => p.peer_id === 'bob-1' && p.selection?.head === 1));
 
   const lastSeq = bob.lastSeq(sid);
   bob.close();

@@ -7,9 +7,9 @@ import { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
-import { Coalescer } from '@chorus/fanout';
 import { PROTOCOL_VERSION, type ServerMessage } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
@@ -93,7 +93,7 @@ export class GatewayAppModule {
         conflict,
         streams,
         metrics,
-        presenceOut: new Coalescer((key: string, message) => broadcast(`s:${message.session_id}`, message, key.split('\u0000')[2])),
+        presenceOut: new PresenceBatcher((sessionId, peers) => broadcast(`s:${sessionId}`, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (socket, message) => {
           metrics.messagesOut.inc({ type: message.type });
           socket.emit(message.type, message);

@@ -65,6 +65,7 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   session_event: { type: 'session_event', session_id: SESSION, seq: 48, event_type: 'role_changed', actor: 'alice', payload: { user_id: 'bob', from: 'editor', to: 'viewer' }, created_at: '2026-11-22T10:00:00.000Z' },
   presence_update: { type: 'presence_update', ...PRESENCE },
   presence_list: { type: 'presence_list', id: 6, session_id: SESSION, peers: [PRESENCE] },
+  presence_batch: { type: 'presence_batch', session_id: SESSION, peers: [PRESENCE, { ...PRESENCE, peer_id: 'claude-1', user_id: 'agent:claude', display_name: 'Claude', kind: 'agent', selection: null, typing: { doc_id: 'src/parser.rs' } }] },
   presence_left: { type: 'presence_left', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
   typing_start: { type: 'typing_start', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', doc_id: 'src/parser.rs' },
   typing_stop: { type: 'typing_stop', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', doc_id: 'src/parser.rs' },

@@ -63,6 +63,7 @@ export {
   opEventSchema,
   openDocumentSchema,
   opsSchema,
+  presenceBatchSchema,
   presenceLeftSchema,
   presenceListSchema,
   presenceUpdateEventSchema,

@@ -51,6 +51,9 @@ export type PresenceView = z.infer<typeof presenceViewSchema>;
 
 export const presenceUpdateEventSchema = z.strictObject({ type: z.literal('presence_update'), id, ...presenceViewSchema.shape });
 
+/** Presence changes of several peers within one 50 ms tick (the latest view of each), pushed to the session. */
+export const presenceBatchSchema = z.strictObject({ type: z.literal('presence_batch'), session_id, peers: z.array(presenceViewSchema) });
+
 export const whoSchema = z.strictObject({ type: z.literal('who'), id, session_id });
 export const presenceListSchema = z.strictObject({ type: z.literal('presence_list'), id, session_id, peers: z.array(presenceViewSchema) });
 

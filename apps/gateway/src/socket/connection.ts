@@ -1,8 +1,8 @@
 import type { Server, Socket } from 'socket.io';
 import type { Identity } from '@chorus/auth';
 import type { ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
-import type { Coalescer } from '@chorus/fanout';
 import type { ClientMessageOf, ClientMessageType, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
+import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { SessionRouter } from '../routing/session.router';
 import type { GatewayMetrics } from './gateway.metrics';
@@ -38,8 +38,8 @@ export interface GatewayDeps {
   readonly conflict: TypedClient<ConflictApi>;
   readonly streams: SessionStreams;
   readonly metrics: GatewayMetrics;
-  /** presence_update broadcasts, coalesced per (session, peer). */
-  readonly presenceOut: Coalescer<string, ServerMessage & { session_id: string }>;
+  /** Presence broadcasts, batched per session (at most 20 frames a second). */
+  readonly presenceOut: PresenceBatcher;
   /** Sends one message to one socket (counted in metrics). */
   send(socket: ChorusSocket, message: ServerMessage): void;
   /** Sends to a room on every gateway, except `exceptSocket` (counted once). */

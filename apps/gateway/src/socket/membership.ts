@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { ChorusError, type ServerMessage } from '@chorus/protocol';
+import { ChorusError, type PresenceView, type ServerMessage } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 
@@ -9,12 +9,13 @@ export function membershipOf(socket: ChorusSocket, sessionId: string): Membershi
   return m;
 }
 
-export const presenceKey = (sessionId: string, peerId: string, socketId: string): string => `${sessionId}\u0000${peerId}\u0000${socketId}`;
-
 /** Delivers what the presence service said happened to the session's other members. */
 export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: ReadonlyArray<Record<string, unknown> & { type: string; session_id: string; peer_id: string }>): void {
   for (const e of events) {
-    if (e.type === 'presence_update') deps.presenceOut.offer(presenceKey(e.session_id, e.peer_id, socket.id), e as unknown as ServerMessage & { session_id: string });
+    if (e.type === 'presence_update') {
+      const { type: _type, ...view } = e;
+      deps.presenceOut.offer(view as unknown as PresenceView);
+    }
     else if (e.type === 'presence_left') deps.broadcast(rooms.session(e.session_id), { ...(e as unknown as ServerMessage), reason: 'left' } as ServerMessage, socket.id);
     else deps.broadcast(rooms.session(e.session_id), e as unknown as ServerMessage, socket.id);
   }
@@ -34,7 +35,7 @@ export async function endMembership(
 ): Promise<void> {
   const { session_id, peer_id } = membership;
   socket.data.memberships.delete(session_id);
-  deps.presenceOut.cancel(presenceKey(session_id, peer_id, socket.id));
+  deps.presenceOut.drop(session_id, peer_id);
   await deps.streams.detach(session_id, socket.id);
   for (const room of [...socket.rooms]) if (room.startsWith(`d:${session_id}:`)) void socket.leave(room);
   void socket.leave(rooms.session(session_id));
