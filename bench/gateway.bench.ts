@@ -1,5 +1,5 @@
-// npm run bench:gateway — the Socket.IO edge under load. One Chorus process (standalone entry) on the real
-// Postgres and Redis; clients are real socket.io clients in this process.
+// npm run bench:gateway — the Socket.IO edge under load, deployed as in production: one gateway process and one
+// process of each service, on the real Postgres and Redis; clients are real socket.io clients in this process.
 //   idle:        N idle connections on one gateway process → heap bytes per connection (from /metrics)
 //   session_200: 200 members in one session, 50 typists at 2 ops/s each, every member moving its cursor once a
 //                second → committed ops/s and edit→peer latency (typist stamps the send time; peers measure)
@@ -7,7 +7,7 @@
 // BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json.
 import 'reflect-metadata';
 import { io, type Socket } from 'socket.io-client';
-import { createTestDatabase, startTsProcess, testRedisUrl, uniqueRedisPrefix, type RunningProcess } from '@chorus/testing';
+import { startProcessCluster } from '../test/e2e/support/cluster';
 import { percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -15,7 +15,6 @@ const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? (QUICK ? 2_000 : 10_00
 const MEMBERS = 200;
 const TYPISTS = 50;
 const EDIT_SECONDS = QUICK ? 10 : 30;
-const SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
 type Json = Record<string, unknown>;
 
@@ -98,6 +97,7 @@ async function session200(base: string): Promise<Json> {
   const doc = 'src/main.rs';
   await Promise.all(members.map((m) => m.socket.timeout(30_000).emitWithAck('open_document', { session_id: sessionId, doc_id: doc })));
   const latencies: number[] = [];
+  const trace: Array<[number, number]> = [];
   let delivered = 0;
   let version = 0;
   let committed = 0;
@@ -109,7 +109,10 @@ async function session200(base: string): Promise<Json> {
       // The typist's send time travels in the inserted text (after transformation a skip may precede it).
       const inserted = op.op.find((c): c is string => typeof c === 'string');
       const stamp = inserted ? Number(inserted.split('|')[1]) : NaN;
-      if (Number.isFinite(stamp)) latencies.push(performance.now() - stamp);
+      if (Number.isFinite(stamp)) {
+        latencies.push(performance.now() - stamp);
+        if (process.env.BENCH_TRACE) trace.push([Math.floor(stamp / 1000), performance.now() - stamp]);
+      }
     });
   }
   progress(`session_200: ${TYPISTS} typists × 2 ops/s and ${MEMBERS} cursors × 1/s for ${EDIT_SECONDS} s`);
@@ -141,6 +144,11 @@ async function session200(base: string): Promise<Json> {
   const seconds = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 500));
   members.forEach((m) => m.socket.close());
+  if (process.env.BENCH_TRACE) {
+    const bySecond = new Map<number, number[]>();
+    for (const [sec, ms] of trace) bySecond.set(sec, [...(bySecond.get(sec) ?? []), ms]);
+    for (const [sec, list] of [...bySecond].sort((a, b) => a[0] - b[0])) progress(`t=${sec}s n=${list.length} p50=${round(percentile(list, 50))} p99=${round(percentile(list, 99))}`);
+  }
   return {
     members: MEMBERS,
     typists: TYPISTS,
@@ -172,34 +180,22 @@ async function chatFanout(base: string): Promise<Json> {
 }
 
 async function main(): Promise<void> {
-  const db = await createTestDatabase('bench_gateway');
-  let server: RunningProcess | undefined;
+  progress('starting Chorus: 1 gateway + 1 session, presence and conflict process, real Postgres and Redis');
+  const cluster = await startProcessCluster('bench_gateway', { gateways: 1, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000' } });
   try {
-    progress('starting Chorus (standalone entry on real Postgres and Redis)');
-    server = startTsProcess('standalone/main.ts', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      REDIS_URL: testRedisUrl(),
-      REDIS_PREFIX: uniqueRedisPrefix('bench-gateway'),
-      JWT_SECRET: SECRET,
-      MAX_CONNECTIONS_PER_USER: '10000',
-    });
-    const port = Number((await server.waitForLine(/Chorus is up .*http:\/\/[^:]+:(\d+)/, 60_000))[1]);
-    const base = `http://127.0.0.1:${port}`;
+    const base = cluster.gateways[0];
     const token = (await post(base, '/api/v1/auth/dev-token', { user_id: 'idle', display_name: 'Idle' })).access_token as string;
     const idleResult = await idle(base, token);
     const edit = await session200(base);
     const chat = await chatFanout(base);
-    printTable('Gateway (one process; real Postgres + Redis; clients in the bench process)', [
+    printTable('Gateway (1 gateway process + 1 of each service; real Postgres + Redis; clients in the bench process)', [
       { scenario: 'idle', connections: idleResult.connections, 'heap bytes/conn': idleResult.heap_bytes_per_conn, goal: '≤ 20,000 at 10,000 conns' },
       { scenario: 'session_200', 'ops/s': edit.ops_per_s as number, 'p50 ms': edit.edit_to_peer_p50_ms as number, 'p99 ms': edit.edit_to_peer_p99_ms as number, goal: 'edit→peer p99 ≤ 100 ms' },
       { scenario: 'chat_fanout', 'deliveries/s': chat.deliveries_per_s as number, delivered: `${chat.delivered as number}/${chat.expected as number}` },
     ]);
-    writeResult('gateway', { path: 'standalone-process (all apps in one process) on real Postgres + Redis', idle: idleResult, session_200: edit, chat_fanout: chat });
+    writeResult('gateway', { path: '1 gateway process + 1 process of each service (Redis Streams transport) on real Postgres + Redis', idle: idleResult, session_200: edit, chat_fanout: chat });
   } finally {
-    await server?.stop('SIGTERM');
-    await db.drop();
+    await cluster.stop();
   }
 }
 

@@ -16,7 +16,7 @@ const LISTENING = /listening on http:\/\/[^:]+:(\d+)/;
  * The distributed topology as separate processes against the real Postgres (a fresh database) and Redis
  * (a unique prefix): migrations once, then `replicas` processes of each service and `gateways` gateways.
  */
-export async function startProcessCluster(label: string, { gateways = 2, replicas = 2 } = {}): Promise<ProcessCluster> {
+export async function startProcessCluster(label: string, { gateways = 2, replicas = 2, extraEnv = {} as Record<string, string> } = {}): Promise<ProcessCluster> {
   const db = await createTestDatabase(label);
   const prefix = uniqueRedisPrefix(label);
   const env = {
@@ -29,6 +29,7 @@ export async function startProcessCluster(label: string, { gateways = 2, replica
     DEV_TOKENS: 'true',
     LOG_LEVEL: 'warn',
     SHUTDOWN_GRACE_MS: '5000',
+    ...extraEnv,
   };
   const processes = new Map<string, RunningProcess>();
   const stop = async () => {
