@@ -11,6 +11,10 @@ export class RedisFanout implements Fanout {
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly listeners = new Map<string, Set<FanoutListener>>();
+  /** SUBSCRIBEs in flight: a second subscriber of the channel waits for the same confirmation. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  /** Subscribed for the connection's lifetime, so it never drops out of subscriber mode between sessions. */
+  private readonly anchor: Promise<unknown>;
 
   constructor(url: string, private readonly prefix: string, name: string) {
     this.pub = new Redis(url, { connectionName: `${name}:fanout-pub`, maxRetriesPerRequest: 2 });
@@ -29,6 +33,10 @@ export class RedisFanout implements Fanout {
       }
       for (const listener of [...set]) safeCall(listener, message);
     });
+    // When the last channel is unsubscribed, ioredis leaves subscriber mode; a SUBSCRIBE racing that transition
+    // (a session's last member leaving while another joins) can then lose the new channel's messages. A
+    // channel nobody publishes to keeps the connection in subscriber mode for good.
+    this.anchor = this.sub.subscribe(`${prefix}:fanout:~anchor`).catch(() => undefined);
   }
 
   private channel(sessionId: string): string {
@@ -40,12 +48,22 @@ export class RedisFanout implements Fanout {
   }
 
   async subscribe(sessionId: string, listener: FanoutListener): Promise<() => Promise<void>> {
+    await this.anchor;
     const channel = this.channel(sessionId);
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      await this.sub.subscribe(channel);
+      const confirmed = this.sub.subscribe(channel);
+      this.subscribing.set(channel, confirmed);
+      try {
+        await confirmed;
+      } finally {
+        if (this.subscribing.get(channel) === confirmed) this.subscribing.delete(channel);
+      }
+    } else {
+      // The channel's SUBSCRIBE may still be in flight: delivery is active only once it is confirmed.
+      await this.subscribing.get(channel);
     }
     set.add(listener);
     return async () => {

@@ -122,6 +122,25 @@ export class SessionStreams {
     await this.dropIfIdle(sessionId, stream);
   }
 
+  /**
+   * Position check (as centrifuge does it): asks the session stream for anything after each local stream's head
+   * and delivers it. Fan-out is at-most-once, and a gap is otherwise only noticed when a later event arrives —
+   * an event lost at the tail of a quiet session would wait for the next one. Called periodically (every few
+   * seconds); costs one read per session with members on this node.
+   */
+  async checkPositions(): Promise<void> {
+    await Promise.all(
+      [...this.streams].map(([sessionId, stream]) =>
+        this.enqueue(stream, async () => {
+          const anyone = stream.members.values().next().value as Member | undefined;
+          if (!anyone || stream.head < 0) return;
+          const { events } = await this.source(sessionId, anyone.member.userId, stream.head, 500);
+          for (const e of events) this.deliver(stream, e);
+        }).catch((err: unknown) => this.logger.warn(`Session ${sessionId}: position check failed: ${(err as Error).message}`, 'SessionStreams')),
+      ),
+    );
+  }
+
   /** Sessions with members on this node (for metrics and shutdown). */
   get size(): number {
     return this.streams.size;

@@ -171,6 +171,7 @@ export class SocketGateway {
     const io = this.io;
     if (!deps || !io) return;
     deps.metrics.sessions.set(deps.streams.size);
+    await deps.streams.checkPositions();
     const sockets = [...io.of('/').sockets.values()] as ChorusSocket[];
     await this.connections.refresh(sockets.filter((s) => s.data?.identity).map((s) => ({ userId: s.data.identity.user_id, connectionId: s.id }))).catch(() => undefined);
     try {

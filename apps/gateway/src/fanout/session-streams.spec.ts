@@ -1,0 +1,74 @@
+import { Logger } from '@nestjs/common';
+import type { SessionStreamEvent } from '@chorus/contracts';
+import { MemoryFanout } from '@chorus/fanout';
+import { waitFor } from '@chorus/testing';
+import { SessionStreams, type StreamMember } from './session-streams';
+
+const S = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
+
+/** The session stream as the session service holds it; `publish` fans an event out (or, with lose, not). */
+function world() {
+  const log: SessionStreamEvent[] = [];
+  const fanout = new MemoryFanout();
+  const append = async (type: string, options: { lose?: boolean; origin?: string } = {}) => {
+    const e: SessionStreamEvent = { session_id: S, seq: log.length + 1, type, actor: 'u', payload: { message: type, peer_id: 'p', user_id: 'u', display_name: 'U' }, created_at: new Date().toISOString() };
+    log.push(e);
+    if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1', ...(options.origin ? { origin_socket: options.origin } : {}) });
+    return e;
+  };
+  const source = async (_s: string, _u: string, after: number, limit: number) => ({ events: log.filter((e) => e.seq > after).slice(0, limit), head: log.length });
+  const streams = new SessionStreams(fanout, source, new Logger('test'));
+  return { log, append, streams };
+}
+
+function member(id: string): StreamMember & { seqs: number[] } {
+  const seqs: number[] = [];
+  return { id, userId: 'u', seqs, send: (m) => seqs.push((m as { seq: number }).seq), onEffect: () => undefined };
+}
+
+it('replays what a joiner missed, then live events, each seq exactly once and in order — gaps filled from the stream', async () => {
+  const w = world();
+  for (let i = 0; i < 5; i++) await w.append('chat_message');
+  await w.streams.open(S);
+  const join = await w.append('peer_joined');
+  const a = member('a');
+  expect(await w.streams.attach(S, a, join.seq, 2)).toEqual({ seq: 6, recovered: true });
+  expect(a.seqs).toEqual([3, 4, 5]);
+  await w.append('chat_message', { lose: true }); // 7: lost by the fan-out
+  await w.append('chat_message'); // 8 arrives first: the gap is read back
+  await w.append('chat_message'); // 9
+  await waitFor('7..9', () => a.seqs.length === 6);
+  expect(a.seqs).toEqual([3, 4, 5, 7, 8, 9]);
+});
+
+it('delivers an event lost at the tail of a quiet session at the next position check', async () => {
+  const w = world();
+  await w.streams.open(S);
+  const join = await w.append('peer_joined');
+  const a = member('a');
+  await w.streams.attach(S, a, join.seq, undefined);
+  await w.append('chat_message', { lose: true });
+  await new Promise((r) => setImmediate(r));
+  expect(a.seqs).toEqual([]);
+  await w.streams.checkPositions();
+  expect(a.seqs).toEqual([2]);
+});
+
+it('reports recovered: false when the joiner is too far behind, and skips the sender of its own event', async () => {
+  const w = world();
+  const streams = new SessionStreams(new MemoryFanout(), async () => ({ events: [], head: 0 }), new Logger('test'), 10);
+  for (let i = 0; i < 20; i++) await w.append('chat_message');
+  await streams.open(S);
+  expect(await streams.attach(S, member('late'), 21, 3)).toEqual({ seq: 21, recovered: false });
+
+  await w.streams.open(S);
+  const join = await w.append('peer_joined');
+  const sender = member('sender');
+  const other = member('other');
+  await w.streams.attach(S, sender, join.seq, undefined);
+  await w.streams.open(S);
+  await w.streams.attach(S, other, join.seq, undefined);
+  await w.append('chat_message', { origin: 'sender' });
+  await waitFor('delivery to the other member', () => other.seqs.length === 1);
+  expect(sender.seqs).toEqual([]);
+});
