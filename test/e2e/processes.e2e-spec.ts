@@ -77,6 +77,22 @@ describe('each app alone against real Postgres and Redis', () => {
     expect(await proc.stop('SIGTERM')).toBe(0);
   }, 60_000);
 
+  it('answers browsers only from the configured origins (REST and Socket.IO)', async () => {
+    const env = { PORT: '0', REDIS_URL: testRedisUrl(), REDIS_PREFIX: uniqueRedisPrefix('cors'), JWT_SECRET: 'x'.repeat(40), CORS_ORIGINS: 'https://app.example.com' };
+    const proc = startTsProcess('apps/gateway/src/main.ts', env);
+    running.push(proc);
+    const port = await portOf(proc);
+    const preflight = (origin: string, path: string) =>
+      fetch(`http://127.0.0.1:${port}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    const allowed = await preflight('https://app.example.com', '/api/v1/collaboration/sessions');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const other = await preflight('https://evil.example.net', '/api/v1/collaboration/sessions');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const socketAllowed = await fetch(`http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`, { headers: { origin: 'https://app.example.com' } });
+    expect(socketAllowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(await proc.stop('SIGTERM')).toBe(0);
+  }, 60_000);
+
   it('refuses to start with a bad configuration, listing every bad variable', async () => {
     const proc = startTsProcess('apps/session/src/main.ts', { PORT: 'x', REDIS_URL: 'nope' });
     running.push(proc);
