@@ -1,6 +1,8 @@
+import type { CachedOp } from '../documents/document-cache';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { TextOp } from '@chorus/ot';
-import { rowsOf, type Executor } from './doc.repository';
+import { rowsOf } from '@chorus/database';
+import type { Executor } from './doc.repository';
 
 // The commit path's SQL, for several documents at once: every statement takes arrays (unnest) so that one
 // transaction commits the queued submits of many documents with a fixed number of round trips.
@@ -28,15 +30,9 @@ export interface LockedHead {
   readonly lock_holder: string | null;
 }
 
-export interface StoredOp {
+export interface StoredOp extends CachedOp {
   readonly sessionId: string;
   readonly docId: string;
-  readonly version: number;
-  readonly base_version: number;
-  readonly op: TextOp;
-  readonly client_id: string;
-  readonly seq: number;
-  readonly user_id: string;
 }
 
 /** An op to insert (with its document) — the shape of a doc_ops row. */

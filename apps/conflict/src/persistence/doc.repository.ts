@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { rowsOf } from '@chorus/database';
 import type { TextOp } from '@chorus/ot';
 import { replayText } from '../documents/head-text';
 
@@ -7,10 +8,6 @@ import { replayText } from '../documents/head-text';
 
 export type Executor = DataSource | EntityManager;
 
-/** UPDATE/DELETE … RETURNING answer `[rows, count]` through TypeORM 1.x; SELECT/INSERT answer rows. */
-export function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number' ? result[0] : result) as T[];
-}
 
 export interface HeadRow {
   version: number;
