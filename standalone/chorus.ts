@@ -31,7 +31,9 @@ async function startServices(runtime: Runtime): Promise<INestMicroservice[]> {
     ['presence', PresenceAppModule.register(runtime)],
   ] as const;
   for (const [name, module] of modules) {
-    const service = await NestFactory.createMicroservice(module, { strategy: runtime.transport.server(name), logger: runtime.logger, abortOnError: false });
+    const strategy = runtime.transport.server(name);
+    runtime.transportServers.push({ name, isHealthy: () => (strategy as { isHealthy?: () => boolean }).isHealthy?.() !== false });
+    const service = await NestFactory.createMicroservice(module, { strategy, logger: runtime.logger, abortOnError: false });
     await service.listen();
     services.push(service);
     runtime.onStop(() => service.close());

@@ -70,6 +70,7 @@ describe('each app alone against real Postgres and Redis', () => {
     const body = (await ready.json()) as { status: string; details: Record<string, { status: string }> };
     expect(ready.status).toBe(200);
     expect(body.details.redis).toEqual({ status: 'up' });
+    expect(body.details.transport).toEqual({ status: 'up' });
     if (app === 'session' || app === 'conflict') expect(body.details.postgres).toEqual({ status: 'up' });
     // Logs are structured: one JSON object per line.
     const logLine = proc.lines.find((l) => l.includes('listening on'));

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
 import { ConflictHandlers } from './conflict.handlers';
 import { ConflictService } from './conflict.service';
@@ -21,7 +21,7 @@ export class ConflictAppModule {
         TypeOrmModule.forRoot(typeOrmModuleOptions(CONFLICT_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
-          useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],
+          useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime), transportReadinessCheck(runtime)],
         }),
       ],
       // The handler-facing API (one call per message handler). One instance per replica; order is decided in

@@ -8,7 +8,7 @@ import type { Server } from 'socket.io';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
 import { PROTOCOL_VERSION, type ServerMessage } from '@chorus/protocol';
-import { HealthModule, MetricsModule, redisReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
@@ -125,7 +125,7 @@ export class GatewayAppModule {
     };
     // The transport answers when every service client is connected (Redis reachable, reply stream read).
     const transport: ReadinessCheck = {
-      name: 'transport',
+      name: 'transport-clients',
       check: async () => {
         for (const [service, client] of Object.entries(clients)) {
           await client.connect();
@@ -137,7 +137,7 @@ export class GatewayAppModule {
     return {
       module: GatewayAppModule,
       imports: [
-        HealthModule.register({ useFactory: () => [accepting, transport, ...redisReadinessCheck(runtime), ...extraChecks] }),
+        HealthModule.register({ useFactory: () => [accepting, transport, transportReadinessCheck(runtime), ...redisReadinessCheck(runtime), ...extraChecks] }),
         MetricsModule.register('gateway', config.nodeId, registry),
         ThrottlerModule.forRoot({
           storage,

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import Redis from 'ioredis';
-import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { MemoryPresenceStore, PresenceService, RedisPresenceStore, type PresenceStore } from './presence';
 import { PresenceBroadcaster } from './presence-broadcaster';
 import { PresenceHandlers } from './presence.handlers';
@@ -21,7 +21,7 @@ export class PresenceAppModule {
     const service = new PresenceService(presenceStore(runtime));
     return {
       module: PresenceAppModule,
-      imports: [MetricsModule.register('presence', runtime.config.nodeId), HealthModule.register({ useFactory: () => redisReadinessCheck(runtime) })],
+      imports: [MetricsModule.register('presence', runtime.config.nodeId), HealthModule.register({ useFactory: () => [...redisReadinessCheck(runtime), transportReadinessCheck(runtime)] })],
       controllers: [PresenceHandlers],
       providers: [
         { provide: PresenceService, useValue: service },

@@ -3,7 +3,7 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, MetricsModule, redisReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { SessionEventLog } from './events/event-log';
 import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
@@ -27,7 +27,7 @@ export class SessionAppModule {
         TypeOrmModule.forRoot(typeOrmModuleOptions(SESSION_DATA_SOURCE, url, runtime.dbPoolMax)),
         HealthModule.register({
           inject: [DATA_SOURCE],
-          useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime)],
+          useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime), transportReadinessCheck(runtime)],
         }),
       ],
       controllers: [SessionHandlers],

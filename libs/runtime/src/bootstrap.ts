@@ -57,7 +57,9 @@ export async function runService(entry: ServiceEntry, argv: readonly string[] = 
     const app = await NestFactory.create(entry.module(runtime), { logger: runtime.logger, abortOnError: false });
     if (entry.role !== 'gateway') {
       // The service's transport endpoint: requests reach exactly one replica (see docs/transport.md).
-      app.connectMicroservice({ strategy: runtime.transport.server(entry.role) }, { inheritAppConfig: true });
+      const strategy = runtime.transport.server(entry.role);
+      runtime.transportServers.push({ name: entry.role, isHealthy: () => (strategy as { isHealthy?: () => boolean }).isHealthy?.() !== false });
+      app.connectMicroservice({ strategy }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }
     await entry.configure?.(app, runtime);

@@ -1,6 +1,6 @@
 export { HealthController, HealthModule, READINESS_CHECKS, type HealthModuleOptions, type ReadinessCheck } from './health';
 export { createLogger } from './logger';
-export { createRuntime, redisReadinessCheck, type Runtime } from './runtime';
+export { createRuntime, redisReadinessCheck, transportReadinessCheck, type Runtime } from './runtime';
 export { installShutdown } from './shutdown';
 export { boundPort, fatal, listenHttp, loadConfigOrExit, runService, type ServiceEntry } from './bootstrap';
 export { createServiceTransport, type ServiceName, type ServiceTransport } from './transport';

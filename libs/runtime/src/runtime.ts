@@ -29,6 +29,8 @@ export interface Runtime {
   readonly inProcess: boolean;
   /** Transport endpoints (Redis Streams, or one in-process broker shared by the apps of this process). */
   readonly transport: ServiceTransport;
+  /** The transport servers this process runs (filled when they are created; read by readiness). */
+  readonly transportServers: Array<{ readonly name: string; isHealthy(): boolean }>;
   /** Session fan-out to every gateway node (Redis pub/sub, or in-process). */
   readonly fanout: Fanout;
   /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
@@ -67,6 +69,7 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     redisPrefix: config.redis.prefix,
     inProcess: config.redis.url === undefined,
     transport,
+    transportServers: [],
     fanout,
     jwtSecret,
     onStop(closer) {
@@ -100,6 +103,17 @@ async function standaloneSecret(dataDir: string): Promise<string> {
   const secret = randomBytes(48).toString('base64url');
   await writeFile(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/** Ready when every transport server of this process is connected (reading its streams). */
+export function transportReadinessCheck(runtime: Runtime): ReadinessCheck {
+  return {
+    name: 'transport',
+    async check() {
+      const down = runtime.transportServers.filter((s) => !s.isHealthy()).map((s) => s.name);
+      if (down.length > 0) throw new Error(`transport not connected for ${down.join(', ')}`);
+    },
+  };
 }
 
 /** A readiness check that PINGs Redis on its own lazily-connected client (closed by the runtime). */
