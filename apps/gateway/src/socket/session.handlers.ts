@@ -52,15 +52,18 @@ export class SessionMessageHandlers {
       onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
     };
     try {
-      const attached = await deps.streams.attach(m.session_id, member, connected.event.seq, m.last_seq);
-      const events = await deps.presence.call('presence.join', {
-        session_id: m.session_id,
-        peer_id: m.peer_id,
-        user_id: identity.user_id,
-        display_name: identity.display_name,
-        kind: identity.kind,
-        node_id: deps.nodeId,
-      });
+      // The replay and the presence lease are independent: one round trip for both (the join's latency floor).
+      const [attached, events] = await Promise.all([
+        deps.streams.attach(m.session_id, member, connected.event.seq, m.last_seq),
+        deps.presence.call('presence.join', {
+          session_id: m.session_id,
+          peer_id: m.peer_id,
+          user_id: identity.user_id,
+          display_name: identity.display_name,
+          kind: identity.kind,
+          node_id: deps.nodeId,
+        }),
+      ]);
       broadcastPresence(deps, socket, events);
       const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
       const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
