@@ -11,7 +11,8 @@ function world() {
   const log: SessionStreamEvent[] = [];
   const fanout = new MemoryFanout();
   const append = async (type: string, options: { lose?: boolean; origin?: string } = {}) => {
-    const e: SessionStreamEvent = { session_id: S, seq: log.length + 1, type, actor: 'u', payload: { message: type, peer_id: 'p', user_id: 'u', display_name: 'U' }, created_at: new Date().toISOString() };
+    const peer = options.origin ? `peer-${options.origin}` : 'p';
+    const e: SessionStreamEvent = { session_id: S, seq: log.length + 1, type, actor: 'u', payload: { message: type, peer_id: peer, user_id: 'u', display_name: 'U' }, created_at: new Date().toISOString() };
     log.push(e);
     if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1', ...(options.origin ? { origin_socket: options.origin } : {}) });
     return e;
@@ -23,7 +24,7 @@ function world() {
 
 function member(id: string): StreamMember & { seqs: number[] } {
   const seqs: number[] = [];
-  return { id, userId: 'u', seqs, send: (m) => seqs.push((m as { seq: number }).seq), onEffect: () => undefined };
+  return { id, userId: 'u', peerId: `peer-${id}`, seqs, send: (m) => seqs.push((m as { seq: number }).seq), onEffect: () => undefined };
 }
 
 it('replays what a joiner missed, then live events, each seq exactly once and in order — gaps filled from the stream', async () => {
@@ -71,4 +72,20 @@ it('reports recovered: false when the joiner is too far behind, and skips the se
   await w.append('chat_message', { origin: 'sender' });
   await waitFor('delivery to the other member', () => other.seqs.length === 1);
   expect(sender.seqs).toEqual([]);
+});
+
+it("never pushes a sender's own chat message, even when it arrives through a gap read (no origin on it)", async () => {
+  const w = world();
+  await w.streams.open(S);
+  const join = await w.append('peer_joined');
+  const sender = member('sender');
+  const other = member('other');
+  await w.streams.attach(S, sender, join.seq, undefined);
+  await w.streams.open(S);
+  await w.streams.attach(S, other, join.seq, undefined);
+  await w.append('chat_message', { origin: 'sender', lose: true }); // 2: lost, read back later without origin
+  await w.append('chat_message'); // 3: from someone else, reveals the gap
+  await waitFor('both delivered to the other member', () => other.seqs.length === 2);
+  expect(other.seqs).toEqual([2, 3]);
+  expect(sender.seqs).toEqual([3]);
 });

@@ -8,6 +8,8 @@ import { membershipEffect, toWireEvent, type MembershipEffect } from './wire-eve
 export interface StreamMember {
   readonly id: string;
   readonly userId: string;
+  /** The member's peer id in the session: its own chat messages reach it as acks, never as pushes. */
+  readonly peerId: string;
   send(message: ServerMessage | Record<string, unknown>): void;
   /** A durable event changed this member's role or ended its membership. */
   onEffect(effect: Exclude<MembershipEffect, null>): void;
@@ -187,8 +189,10 @@ export class SessionStreams {
     for (const m of [...stream.members.values()]) {
       if (event.seq <= m.cursor) continue;
       m.cursor = event.seq;
-      // The socket whose request produced the event already has it in its ack.
-      if (m.member.id !== event.origin_socket) m.member.send(wire);
+      // The connection whose request produced the event already has it in its ack. The fan-out names it; an
+      // event read back to fill a gap does not, so a chat message is also recognised by its sender's peer id.
+      const own = m.member.id === event.origin_socket || (event.type === 'chat_message' && event.payload.peer_id === m.member.peerId);
+      if (!own) m.member.send(wire);
       if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) m.member.onEffect(effect);
     }
   }

@@ -48,6 +48,7 @@ export class SessionMessageHandlers {
     const member: StreamMember = {
       id: socket.id,
       userId: identity.user_id,
+      peerId: m.peer_id,
       send: (message) => deps.send(socket, message as Parameters<GatewayDeps['send']>[1]),
       onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
     };
