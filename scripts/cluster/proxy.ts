@@ -74,6 +74,10 @@ export class RoundRobinProxy {
         return;
       }
       this.track(upstream);
+      // Like nginx's tcp_nodelay: without it, Nagle holds a small frame (an ack) behind the previous one (a
+      // replayed event) until the peer's delayed ACK — a 40 ms stall on every multi-frame reply.
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       this.connections.set(backend.name, (this.connections.get(backend.name) ?? 0) + 1);
       const end = () => {
         client.destroy();
