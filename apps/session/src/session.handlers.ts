@@ -87,7 +87,7 @@ export class SessionHandlers {
 
   @MessagePattern('session.chat')
   chat(@Payload() r: Req<'session.chat'>): Res<'session.chat'> {
-    return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message, r.origin_socket);
+    return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message);
   }
 
   @MessagePattern('session.events')

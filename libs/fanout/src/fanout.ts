@@ -26,8 +26,6 @@ export interface FanoutMessage {
   readonly body: Record<string, unknown>;
   /** The node that published it (for logs, and to tell own messages apart). */
   readonly origin_node: string;
-  /** The socket whose request caused it: it already has the result in its ack and is skipped. */
-  readonly origin_socket?: string;
 }
 
 export type FanoutListener = (message: FanoutMessage) => void;

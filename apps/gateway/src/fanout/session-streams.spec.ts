@@ -10,16 +10,28 @@ const S = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
 function world() {
   const log: SessionStreamEvent[] = [];
   const fanout = new MemoryFanout();
-  const append = async (type: string, options: { lose?: boolean; origin?: string } = {}) => {
-    const peer = options.origin ? `peer-${options.origin}` : 'p';
+  const append = async (type: string, options: { lose?: boolean; sender?: string } = {}) => {
+    const peer = options.sender ? `peer-${options.sender}` : 'p';
     const e: SessionStreamEvent = { session_id: S, seq: log.length + 1, type, actor: 'u', payload: { message: type, peer_id: peer, user_id: 'u', display_name: 'U' }, created_at: new Date().toISOString() };
     log.push(e);
-    if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1', ...(options.origin ? { origin_socket: options.origin } : {}) });
+    if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1' });
     return e;
   };
   const source = async (_s: string, _u: string, after: number, limit: number) => ({ events: log.filter((e) => e.seq > after).slice(0, limit), head: log.length });
   const streams = new SessionStreams(fanout, source, new Logger('test'));
   return { log, append, streams };
+}
+
+/** A sender and another member, both joined (live) after the sender's join event. */
+async function twoMembers(w: ReturnType<typeof world>) {
+  await w.streams.open(S);
+  const join = await w.append('peer_joined');
+  const sender = member('sender');
+  const other = member('other');
+  await w.streams.attach(S, sender, join.seq, undefined);
+  await w.streams.open(S);
+  await w.streams.attach(S, other, join.seq, undefined);
+  return { sender, other };
 }
 
 function member(id: string): StreamMember & { seqs: number[] } {
@@ -62,28 +74,16 @@ it('reports recovered: false when the joiner is too far behind, and skips the se
   await streams.open(S);
   expect(await streams.attach(S, member('late'), 21, 3)).toEqual({ seq: 21, recovered: false });
 
-  await w.streams.open(S);
-  const join = await w.append('peer_joined');
-  const sender = member('sender');
-  const other = member('other');
-  await w.streams.attach(S, sender, join.seq, undefined);
-  await w.streams.open(S);
-  await w.streams.attach(S, other, join.seq, undefined);
-  await w.append('chat_message', { origin: 'sender' });
+  const { sender, other } = await twoMembers(w);
+  await w.append('chat_message', { sender: 'sender' });
   await waitFor('delivery to the other member', () => other.seqs.length === 1);
   expect(sender.seqs).toEqual([]);
 });
 
-it("never pushes a sender's own chat message, even when it arrives through a gap read (no origin on it)", async () => {
+it("never pushes a sender's own chat message, even when it arrives through a gap read", async () => {
   const w = world();
-  await w.streams.open(S);
-  const join = await w.append('peer_joined');
-  const sender = member('sender');
-  const other = member('other');
-  await w.streams.attach(S, sender, join.seq, undefined);
-  await w.streams.open(S);
-  await w.streams.attach(S, other, join.seq, undefined);
-  await w.append('chat_message', { origin: 'sender', lose: true }); // 2: lost, read back later without origin
+  const { sender, other } = await twoMembers(w);
+  await w.append('chat_message', { sender: 'sender', lose: true }); // 2: lost by the fan-out, read back later
   await w.append('chat_message'); // 3: from someone else, reveals the gap
   await waitFor('both delivered to the other member', () => other.seqs.length === 2);
   expect(other.seqs).toEqual([2, 3]);

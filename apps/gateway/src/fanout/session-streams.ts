@@ -150,12 +150,10 @@ export class SessionStreams {
 
   private onMessage(sessionId: string, stream: LocalStream, message: FanoutMessage): void {
     if (message.kind === 'ephemeral') {
-      for (const { member } of stream.members.values()) if (member.id !== message.origin_socket) member.send(message.body);
+      for (const { member } of stream.members.values()) member.send(message.body);
       return;
     }
-    const event = message.body as unknown as SessionStreamEvent & { origin_socket?: string };
-    const origin = message.origin_socket;
-    stream.buffered.push(origin ? { ...event, origin_socket: origin } : event);
+    stream.buffered.push(message.body as unknown as SessionStreamEvent);
     this.processBuffered(sessionId, stream);
   }
 
@@ -168,7 +166,7 @@ export class SessionStreams {
     }).catch((err: unknown) => this.logger.warn(`Session ${sessionId}: delivery failed: ${(err as Error).message}`, 'SessionStreams'));
   }
 
-  private async deliverInOrder(sessionId: string, stream: LocalStream, event: SessionStreamEvent & { origin_socket?: string }): Promise<void> {
+  private async deliverInOrder(sessionId: string, stream: LocalStream, event: SessionStreamEvent): Promise<void> {
     if (event.seq <= stream.head) return;
     if (event.seq > stream.head + 1) {
       const anyone = stream.members.values().next().value as Member | undefined;
@@ -181,17 +179,17 @@ export class SessionStreams {
     this.deliver(stream, event);
   }
 
-  private deliver(stream: LocalStream, event: SessionStreamEvent & { origin_socket?: string }): void {
+  private deliver(stream: LocalStream, event: SessionStreamEvent): void {
     if (event.seq <= stream.head) return;
     stream.head = event.seq;
-    const wire = toWireEvent({ session_id: event.session_id, seq: event.seq, type: event.type, actor: event.actor, payload: event.payload, created_at: event.created_at });
+    const wire = toWireEvent(event);
     const effect = membershipEffect(event);
     for (const m of [...stream.members.values()]) {
       if (event.seq <= m.cursor) continue;
       m.cursor = event.seq;
-      // The connection whose request produced the event already has it in its ack. The fan-out names it; an
-      // event read back to fill a gap does not, so a chat message is also recognised by its sender's peer id.
-      const own = m.member.id === event.origin_socket || (event.type === 'chat_message' && event.payload.peer_id === m.member.peerId);
+      // A chat message's sender already has it in its ack. The sender is named in the event itself (its peer
+      // id), so the rule holds however the event arrived: fan-out, gap read or position check.
+      const own = event.type === 'chat_message' && event.payload.peer_id === m.member.peerId;
       if (!own) m.member.send(wire);
       if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) m.member.onEffect(effect);
     }

@@ -89,7 +89,6 @@ export class SessionMessageHandlers {
       user: socket.data.identity,
       peer_id: membership.peer_id,
       message: m.message,
-      origin_socket: socket.id,
     });
     return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
   }

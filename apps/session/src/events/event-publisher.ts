@@ -14,11 +14,11 @@ export class SessionEventPublisher {
     private readonly logger: LoggerService,
   ) {}
 
-  async publish(events: readonly StoredSessionEvent[], originSocket?: string): Promise<void> {
+  async publish(events: readonly StoredSessionEvent[]): Promise<void> {
     await Promise.all(
       events.map((event) =>
         this.fanout
-          .publish(event.session_id, { kind: 'event', body: { ...event }, origin_node: this.nodeId, ...(originSocket ? { origin_socket: originSocket } : {}) })
+          .publish(event.session_id, { kind: 'event', body: { ...event }, origin_node: this.nodeId })
           .catch((err: unknown) => this.logger.warn(`Fan-out of ${event.session_id}#${event.seq} failed (gateways will fill the gap): ${(err as Error).message}`, 'SessionEventPublisher')),
       ),
     );

@@ -101,11 +101,11 @@ export class SessionService {
   }
 
   /** A chat message: stored in the session stream (group-committed), then fanned out to everyone but its sender. */
-  async chat(sessionId: string, user: Identity, peerId: string, message: string, originSocket: string): Promise<SessionStreamEvent> {
+  async chat(sessionId: string, user: Identity, peerId: string, message: string): Promise<SessionStreamEvent> {
     const role = (await participantsRepo.find(this.db, sessionId, user.user_id))?.role;
     authorize(role, 'chat.send');
     const event = await this.events.append(sessionId, { type: 'chat_message', actor: user.user_id, payload: { peer_id: peerId, user_id: user.user_id, display_name: user.display_name, message } });
-    await this.publisher.publish([event], originSocket);
+    await this.publisher.publish([event]);
     return event;
   }
 
