@@ -1,5 +1,7 @@
 // Public surface of @chorus/ot: pure OT, no framework, no I/O, no clock. Imported by the services and the client SDK.
 export { textType, applyOp } from './text/text-type';
+export { applyChecked } from './text/apply';
+export type { CheckedApply } from './text/apply';
 export { summarize, deleteLength } from './text/text-op';
 export type { TextOp, TextOpComponent, OpSummary } from './text/text-op';
 export { DEFAULT_OP_LIMITS, OtValidationError, validateOp, validateOpShape, checkOp } from './text/validate';

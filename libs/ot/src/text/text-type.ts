@@ -1,9 +1,10 @@
-import { baseApply, baseCompose, baseNormalize, baseTransform } from './base-type';
+import { applyChecked } from './apply';
+import { baseCompose, baseNormalize, baseTransform } from './base-type';
 import { transformCursor, transformSelection, TextSelection } from './cursor';
 import { TextOp, TextOpComponent } from './text-op';
 import { invert, isInvertible, makeInvertible } from './transform';
 import { findLoneSurrogate } from './unicode';
-import { ApplyResult, checkOp, OpLimits, validateOp } from './validate';
+import { ApplyResult, OpLimits, OtValidationError } from './validate';
 
 /**
  * `ot-text-unicode` in the ottypes shape (name, uri, create, apply, transform, compose, invert, normalize,
@@ -24,7 +25,9 @@ export const textType = {
     return initial;
   },
   apply(doc: string, op: readonly TextOpComponent[]): string {
-    return baseApply(doc, checkOp(doc, op));
+    const result = applyChecked(doc, op);
+    if (!result.ok) throw new OtValidationError(result.error);
+    return result.doc;
   },
   transform(op: readonly TextOpComponent[], other: readonly TextOpComponent[], side: 'left' | 'right'): TextOp {
     return baseTransform(op, other, side);
@@ -52,6 +55,6 @@ export const textType = {
 
 /** Validate against `doc` and `limits`, then apply. Never throws for a bad op; returns the error instead. */
 export function applyOp(doc: string, op: unknown, limits?: Partial<OpLimits>): ApplyResult {
-  const result = validateOp(doc, op, limits);
-  return result.ok ? { ok: true, doc: baseApply(doc, result.op) } : result;
+  const result = applyChecked(doc, op, limits);
+  return result.ok ? { ok: true, doc: result.doc } : result;
 }

@@ -67,12 +67,12 @@ export class OtValidationError extends Error {
   }
 }
 
-const fail = (reason: OpValidationReason, field: string, message: string): { ok: false; error: OpValidationIssue } => ({
+export const fail = (reason: OpValidationReason, field: string, message: string): { ok: false; error: OpValidationIssue } => ({
   ok: false,
   error: { code: 'VALIDATION_ERROR', reason, field, message },
 });
 
-const withDefaults = (limits?: Partial<OpLimits>): OpLimits => ({ ...DEFAULT_OP_LIMITS, ...limits });
+export const withDefaults = (limits?: Partial<OpLimits>): OpLimits => ({ ...DEFAULT_OP_LIMITS, ...limits });
 
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n > 0;
 
@@ -87,7 +87,7 @@ export function validateOpShape(op: unknown, limits?: Partial<OpLimits>): OpVali
 }
 
 /** Returns the op as given (not normalized): text checks must see every `{d:'str'}` before merging drops text. */
-function checkShape(op: unknown, limits?: Partial<OpLimits>): OpValidation {
+export function checkShape(op: unknown, limits?: Partial<OpLimits>): OpValidation {
   const { maxComponents, maxOpChars } = withDefaults(limits);
   if (!Array.isArray(op)) return fail('not_array', 'op', 'an op must be an array of components');
   if (op.length > maxComponents) {
