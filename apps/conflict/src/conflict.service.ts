@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { authorize } from '@chorus/auth';
+import { poolOf } from '@chorus/database';
 import { validateOpShape, type TextSelection } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
 import { compactOps, ensureDocument, lockHead, snapshotAtOrBelow } from './persistence/doc.repository';
@@ -40,7 +41,7 @@ export class ConflictService {
   ) {
     this.options = { ...DEFAULT_CONFLICT_OPTIONS, ...options };
     const cache = new DocumentCache(this.options.cacheDocs, this.options.cacheOpsPerDoc);
-    this.committer = new OpCommitter(db, cache, this.options);
+    this.committer = new OpCommitter(poolOf(db), cache, this.options);
     this.reader = new DocumentReader(db, this.options);
     this.locks = new FileLocks(db, this.options);
   }

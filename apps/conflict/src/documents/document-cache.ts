@@ -65,16 +65,7 @@ export class DocumentCache {
    */
   set(key: string, version: number, content: string, ops: readonly CachedOp[], meta: CachedDoc['meta']): void {
     const previous = this.docs.get(key);
-    const byVersion = new Map<number, CachedOp>();
-    for (const op of previous?.ops ?? []) byVersion.set(op.version, op);
-    for (const op of ops) byVersion.set(op.version, op);
-    const kept: CachedOp[] = [];
-    for (let v = version; v > version - this.opsPerDoc; v--) {
-      const op = byVersion.get(v);
-      if (!op) break;
-      kept.push(op);
-    }
-    kept.reverse();
+    const kept = appendWindow(previous?.ops ?? [], ops, version, this.opsPerDoc) ?? this.mergeWindow(previous?.ops ?? [], ops, version);
     this.docs.delete(key);
     this.docs.set(key, { version, content, ops: kept, meta });
     while (this.docs.size > this.maxDocs) {
@@ -83,7 +74,42 @@ export class DocumentCache {
     }
   }
 
+  /** The general case: any order, any overlap; the contiguous run ending at `version`. */
+  private mergeWindow(cached: readonly CachedOp[], ops: readonly CachedOp[], version: number): CachedOp[] {
+    const byVersion = new Map<number, CachedOp>();
+    for (const op of cached) byVersion.set(op.version, op);
+    for (const op of ops) byVersion.set(op.version, op);
+    const kept: CachedOp[] = [];
+    for (let v = version; v > version - this.opsPerDoc; v--) {
+      const op = byVersion.get(v);
+      if (!op) break;
+      kept.push(op);
+    }
+    return kept.reverse();
+  }
+
   forget(key: string): void {
     this.docs.delete(key);
   }
+}
+
+/**
+ * The common case of `set`, without a map per commit: `ops` ascending and contiguous up to `version`, starting
+ * inside or right after the cached window (a commit's log: cached ops since the batch's lowest base, then the
+ * new ones). Returns the new window (a new array: entries are replaced, never mutated), or undefined when the
+ * shapes do not fit and the general merge must run.
+ */
+function appendWindow(cached: readonly CachedOp[], ops: readonly CachedOp[], version: number, limit: number): CachedOp[] | undefined {
+  if (ops.length === 0 || ops[ops.length - 1].version !== version) return undefined;
+  for (let i = 1; i < ops.length; i++) if (ops[i].version !== ops[i - 1].version + 1) return undefined;
+  const first = ops[0].version;
+  let prefix: readonly CachedOp[] = [];
+  if (cached.length > 0) {
+    // The cached window is contiguous: cached[i] is version cachedFirst + i.
+    const cachedFirst = cached[0].version;
+    const joined = first - cachedFirst; // cached ops older than `first`
+    if (joined > 0 && joined <= cached.length) prefix = cached.slice(Math.max(0, joined - Math.max(0, limit - ops.length)), joined);
+  }
+  const window = prefix.length > 0 ? prefix.concat(ops) : ops.slice();
+  return window.length > limit ? window.slice(window.length - limit) : window;
 }

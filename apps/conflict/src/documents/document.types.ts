@@ -63,8 +63,15 @@ export interface ConflictOptions {
   readonly maxFetchOps: number;
   /** Group commit: most submits (of any number of documents) committed in one transaction. */
   readonly maxBatch: number;
-  /** Group commit: most commit transactions of one replica in flight at once (each holds a pooled connection). */
+  /**
+   * Group commit: most commits of one replica in flight at once (each holds a pooled connection). Normally ONE
+   * is: everything that arrives meanwhile waits and goes into the next, so commits grow with the load. Another
+   * starts only while the oldest in flight has run longer than `commitStallMs` (a lock wait on a document other
+   * replicas write, a slow disk): one stuck commit never stalls the replica's other documents.
+   */
   readonly maxParallelCommits: number;
+  /** See maxParallelCommits. */
+  readonly commitStallMs: number;
   /**
    * 'group': queue, and commit the queued submits of many documents in one transaction; 'per-document': one
    * document per transaction (the previous design, for comparison); 'direct': every submit its own transaction.
@@ -91,6 +98,7 @@ export const DEFAULT_CONFLICT_OPTIONS: ConflictOptions = {
   maxFetchOps: 1_000,
   maxBatch: 200,
   maxParallelCommits: 4,
+  commitStallMs: 20,
   commitMode: 'group',
   headText: 'checkpoint',
   lockTtlMs: { default: 5 * 60_000, min: 5_000, max: 60 * 60_000 },

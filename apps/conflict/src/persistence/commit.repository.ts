@@ -1,11 +1,11 @@
+import type { PoolClient } from 'pg';
 import type { CachedOp } from '../documents/document-cache';
-import type { DataSource, EntityManager } from 'typeorm';
 import type { TextOp } from '@chorus/ot';
-import { rowsOf } from '@chorus/database';
-import type { Executor } from './doc.repository';
+import { prepared, runPrepared, type SqlExecutor } from '@chorus/database';
 
 // The commit path's SQL, for several documents at once: every statement takes arrays (unnest) so that one
-// transaction commits the queued submits of many documents with a fixed number of round trips.
+// transaction commits the queued submits of many documents with a fixed number of round trips. Each is a
+// prepared statement (libs/database prepared.ts): parsed and planned once per connection, not per commit.
 
 /** A document addressed by the commit path. */
 export interface DocRef {
@@ -75,19 +75,21 @@ export function compareKeys(a: DocRef, b: DocRef): number {
  * autocommit statement BEFORE the commit transaction: a commit then only ever locks existing rows, in key
  * order. Rows are inserted in key order too, so two replicas creating overlapping sets cannot deadlock.
  */
-export async function ensureDocuments(db: Executor, docs: readonly DocRef[]): Promise<void> {
+export async function ensureDocuments(db: SqlExecutor, docs: readonly DocRef[]): Promise<void> {
   if (docs.length === 0) return;
   const sorted = byKey(docs);
-  await db.query(
-    `WITH d AS (
+  await runPrepared(db, ENSURE_DOCUMENTS, [sorted.map((d) => d.sessionId), sorted.map((d) => d.docId)]);
+}
+
+const ENSURE_DOCUMENTS = prepared(
+  'conflict_ensure_documents',
+  `WITH d AS (
        INSERT INTO documents (session_id, doc_id)
        SELECT t.session_id, t.doc_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS t(session_id, doc_id, ord) ORDER BY t.ord
        ON CONFLICT DO NOTHING RETURNING session_id, doc_id, content
      )
      INSERT INTO doc_snapshots (session_id, doc_id, version, content) SELECT session_id, doc_id, 0, content FROM d`,
-    [sorted.map((d) => d.sessionId), sorted.map((d) => d.docId)],
-  );
-}
+);
 
 /**
  * Locks the head rows of `docs` in key order until the transaction ends: every committer of these documents,
@@ -96,8 +98,8 @@ export async function ensureDocuments(db: Executor, docs: readonly DocRef[]): Pr
  * text is sent only if that is not between the checkpoint and the head. Documents that do not exist are absent
  * from the result.
  */
-export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & { cachedVersion: number }>): Promise<LockedHead[]> {
-  const rows = rowsOf<{
+export async function lockHeads(tx: PoolClient, docs: ReadonlyArray<DocRef & { cachedVersion: number }>): Promise<LockedHead[]> {
+  const rows = await runPrepared<{
     session_id: string;
     doc_id: string;
     version: string;
@@ -106,16 +108,7 @@ export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & 
     content_version: string;
     content: string | null;
     lock_holder: string | null;
-  }>(
-    await tx.query(
-      `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, d.content_version,
-              CASE WHEN c.cached BETWEEN d.content_version AND d.version THEN NULL ELSE d.content END AS content,
-              (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
-       FROM documents d JOIN unnest($1::uuid[], $2::text[], $3::bigint[]) AS c(session_id, doc_id, cached) ON d.session_id = c.session_id AND d.doc_id = c.doc_id
-       ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
-      [docs.map((d) => d.sessionId), docs.map((d) => d.docId), docs.map((d) => d.cachedVersion)],
-    ),
-  );
+  }>(tx, LOCK_HEADS, [docs.map((d) => d.sessionId), docs.map((d) => d.docId), docs.map((d) => d.cachedVersion)]);
   return rows.map((r) => ({
     sessionId: r.session_id,
     docId: r.doc_id,
@@ -127,6 +120,15 @@ export async function lockHeads(tx: EntityManager, docs: ReadonlyArray<DocRef & 
     lock_holder: r.lock_holder,
   }));
 }
+
+const LOCK_HEADS = prepared(
+  'conflict_lock_heads',
+  `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, d.content_version,
+          CASE WHEN c.cached BETWEEN d.content_version AND d.version THEN NULL ELSE d.content END AS content,
+          (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
+   FROM documents d JOIN unnest($1::uuid[], $2::text[], $3::bigint[]) AS c(session_id, doc_id, cached) ON d.session_id = c.session_id AND d.doc_id = c.doc_id
+   ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
+);
 
 interface RawStoredOp {
   session_id: string;
@@ -146,30 +148,20 @@ interface RawStoredOp {
  * previous lock holders wrote. Index lookups only (primary key ranges and the (client_id, seq) unique key).
  */
 export async function loadOpsAndDuplicatesMany(
-  tx: EntityManager,
+  tx: PoolClient,
   ranges: ReadonlyArray<DocRef & { after: number | null }>,
   keys: ReadonlyArray<DocRef & { clientId: string; seq: number }>,
 ): Promise<StoredOp[]> {
   const wanted = ranges.filter((r) => r.after !== null);
-  const rows = (await tx.query(
-    `SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
-     FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS r(session_id, doc_id, after)
-     JOIN doc_ops o ON o.session_id = r.session_id AND o.doc_id = r.doc_id AND o.version > r.after
-     UNION
-     SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
-     FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bigint[]) AS k(session_id, doc_id, client_id, seq)
-     JOIN doc_ops o ON o.session_id = k.session_id AND o.doc_id = k.doc_id AND o.client_id = k.client_id AND o.seq = k.seq
-     ORDER BY 1, 2, 3`,
-    [
-      wanted.map((r) => r.sessionId),
-      wanted.map((r) => r.docId),
-      wanted.map((r) => r.after),
-      keys.map((k) => k.sessionId),
-      keys.map((k) => k.docId),
-      keys.map((k) => k.clientId),
-      keys.map((k) => k.seq),
-    ],
-  )) as RawStoredOp[];
+  const rows = await runPrepared<RawStoredOp>(tx, LOAD_OPS_AND_DUPLICATES, [
+    wanted.map((r) => r.sessionId),
+    wanted.map((r) => r.docId),
+    wanted.map((r) => r.after),
+    keys.map((k) => k.sessionId),
+    keys.map((k) => k.docId),
+    keys.map((k) => k.clientId),
+    keys.map((k) => k.seq),
+  ]);
   return rows.map((r) => ({
     sessionId: r.session_id,
     docId: r.doc_id,
@@ -181,6 +173,18 @@ export async function loadOpsAndDuplicatesMany(
     user_id: r.user_id,
   }));
 }
+
+const LOAD_OPS_AND_DUPLICATES = prepared(
+  'conflict_load_ops_and_duplicates',
+  `SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
+   FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS r(session_id, doc_id, after)
+   JOIN doc_ops o ON o.session_id = r.session_id AND o.doc_id = r.doc_id AND o.version > r.after
+   UNION
+   SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
+   FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bigint[]) AS k(session_id, doc_id, client_id, seq)
+   JOIN doc_ops o ON o.session_id = k.session_id AND o.doc_id = k.doc_id AND o.client_id = k.client_id AND o.seq = k.seq
+   ORDER BY 1, 2, 3`,
+);
 
 function opParams(ops: readonly NewOp[]): unknown[] {
   return [
@@ -216,9 +220,13 @@ function headParams(heads: readonly NewHead[]): unknown[] {
  * and the migration's legacy trigger, which fires on UPDATE OF content, stays out of it). A unique violation,
  * which the locks and the dedupe make impossible short of a bug, aborts all of it.
  */
-export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<void> {
-  await tx.query(
-    `WITH ins AS (
+export async function commitMany(tx: PoolClient, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<void> {
+  await runPrepared(tx, COMMIT_MANY, [...opParams(ops), ...snapshotParams(snapshots), ...headParams(heads)]);
+}
+
+const COMMIT_MANY = prepared(
+  'conflict_commit_many',
+  `WITH ins AS (
        INSERT INTO doc_ops (session_id, doc_id, version, base_version, op, client_id, seq, user_id)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::text[], $7::bigint[], $8::text[])
        RETURNING 1
@@ -235,9 +243,7 @@ export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads
      )
      UPDATE documents d SET version = h.version, content_version = h.content_version, content = h.content, updated_at = now()
      FROM h WHERE d.session_id = h.session_id AND d.doc_id = h.doc_id AND h.content_version IS NOT NULL`,
-    [...opParams(ops), ...snapshotParams(snapshots), ...headParams(heads)],
-  );
-}
+);
 
 /**
  * The fast path's conditional commit for several documents, one autocommit statement: each head moves — and
@@ -248,10 +254,20 @@ export async function commitMany(tx: EntityManager, ops: readonly NewOp[], heads
  * Returns the documents that moved; the others changed nothing. A resent (client_id, seq) makes its INSERT
  * fail, which undoes the whole statement (the caller then takes the locked path, dedupe first).
  */
-export async function commitIfHeads(db: DataSource, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<Set<string>> {
-  const rows = rowsOf<{ session_id: string; doc_id: string }>(
-    await db.query(
-      `WITH h AS (
+export async function commitIfHeads(db: SqlExecutor, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<Set<string>> {
+  const rows = await runPrepared<{ session_id: string; doc_id: string }>(db, COMMIT_IF_HEADS, [
+    ...opParams(ops),
+    ...snapshotParams(snapshots),
+    ...headParams(heads),
+    heads.map((h) => h.expectedVersion),
+    heads.map((h) => h.expectedMetaSeq),
+  ]);
+  return new Set(rows.map((r) => docKey(r.session_id, r.doc_id)));
+}
+
+const COMMIT_IF_HEADS = prepared(
+  'conflict_commit_if_heads',
+  `WITH h AS (
          SELECT * FROM unnest($13::uuid[], $14::text[], $15::bigint[], $16::bigint[], $17::text[], $18::bigint[], $19::bigint[])
            AS h(session_id, doc_id, version, content_version, content, expected, meta_seq)
        ), locked AS MATERIALIZED (
@@ -282,17 +298,7 @@ export async function commitIfHeads(db: DataSource, ops: readonly NewOp[], heads
          RETURNING 1
        )
        SELECT session_id, doc_id FROM head`,
-      [
-        ...opParams(ops),
-        ...snapshotParams(snapshots),
-        ...headParams(heads),
-        heads.map((h) => h.expectedVersion),
-        heads.map((h) => h.expectedMetaSeq),
-      ],
-    ),
-  );
-  return new Set(rows.map((r) => docKey(r.session_id, r.doc_id)));
-}
+);
 
 /** The in-memory key of a document (same as DocumentCache.key). */
 export function docKey(sessionId: string, docId: string): string {

@@ -1,5 +1,6 @@
-import type { DataSource } from 'typeorm';
-import { applyOp, codePointLength, findConflicts, makeInvertible, summarize, transformAgainst, validateOp, type TextOp } from '@chorus/ot';
+import type { Pool } from 'pg';
+import { inTransaction } from '@chorus/database';
+import { applyChecked, findConflicts, transformAgainst, type TextOp } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
 import {
   byKey,
@@ -68,7 +69,7 @@ export interface DocBatch {
  * commit. If the transaction fails, every submit of it fails (UNAVAILABLE: resend with the same seq) and
  * nothing of it is acknowledged. The cache is updated only after COMMIT.
  */
-export async function commitDocuments(db: DataSource, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+export async function commitDocuments(db: Pool, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
   const outcomes = new Map<string, BatchOutcome[]>();
   const fast = batches.filter((b) => cache.get(b.key)?.meta);
   if (fast.length > 0) {
@@ -81,7 +82,7 @@ export async function commitDocuments(db: DataSource, cache: DocumentCache, opti
   try {
     const uncached = rest.filter((b) => !cache.get(b.key));
     if (uncached.length > 0) await ensureDocuments(db, uncached);
-    await db.transaction(async (tx) => {
+    await inTransaction(db, async (tx) => {
       plans.clear();
       const sorted = byKey(rest);
       // Taken once, before any await: another flush may evict an entry meanwhile (entries are replaced, never mutated).
@@ -165,7 +166,7 @@ export async function commitDocuments(db: DataSource, cache: DocumentCache, opti
  * still at the cached version and meta_seq, inserting that document's ops in the same statement. Nothing is
  * ever committed by both paths: the statement is atomic, and what it did not move it did not write.
  */
-async function tryFastPath(db: DataSource, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+async function tryFastPath(db: Pool, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
   const planned: Array<{ batch: DocBatch; plan: Plan; meta: NonNullable<CachedDoc['meta']>; expected: number }> = [];
   for (const b of batches) {
     const cached = cache.get(b.key);
@@ -240,8 +241,6 @@ function planBatch(
 ): Plan {
   let version = head.version;
   let content = headContent;
-  let length = codePointLength(headContent);
-  const unboundedDoc = { ...options.limits, maxDocLength: Number.MAX_SAFE_INTEGER };
   const fresh: CachedOp[] = [];
   const snapshots: Array<{ version: number; content: string }> = [];
   const outcomes = batch.map((s): BatchOutcome => {
@@ -252,22 +251,14 @@ function planBatch(
     if (refusal) return { ok: false, error: refusal };
     const against = log.slice(s.version + 1 - logStart);
     const transformed = transformAgainst(s.op, against.map((c) => c.op));
-    // The document-size limit is checked here on a running length: validateOp/applyOp would count the whole
-    // text's code points for every growing op (O(size) per op instead of once per batch).
-    const valid = validateOp(content, transformed, unboundedDoc);
-    if (!valid.ok) {
-      return { ok: false, error: ChorusError.validation(valid.error.field, `Op refused (${valid.error.reason}): ${valid.error.message}. Nothing was applied.`) };
+    // Validate against the head text with the limits, make invertible and apply: one step, at the op's cost on a
+    // text without surrogates (libs/ot applyChecked).
+    const applied = applyChecked(content, transformed, options.limits);
+    if (!applied.ok) {
+      return { ok: false, error: ChorusError.validation(applied.error.field, `Op refused (${applied.error.reason}): ${applied.error.message}. Nothing was applied.`) };
     }
-    const { inserted, deleted } = summarize(valid.op);
-    if (inserted > deleted && length + inserted - deleted > options.limits.maxDocLength) {
-      const after = length + inserted - deleted;
-      return { ok: false, error: ChorusError.validation('op', `Op refused (doc_too_large): the document would have ${after} characters (limit ${options.limits.maxDocLength}). Nothing was applied.`) };
-    }
-    const op = makeInvertible(valid.op, content);
-    const applied = applyOp(content, op, unboundedDoc);
-    if (!applied.ok) return { ok: false, error: ChorusError.validation(applied.error.field, `Op refused (${applied.error.reason}): ${applied.error.message}`) };
+    const op = applied.op;
     content = applied.doc;
-    length += inserted - deleted;
     version += 1;
     const row: CachedOp = { version, base_version: s.version, op, client_id: s.caller.client_id, seq: s.seq, user_id: s.caller.user_id };
     log.push(row);

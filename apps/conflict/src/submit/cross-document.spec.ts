@@ -6,8 +6,8 @@ import type { Caller, SubmitResult } from '../documents/document.types';
 import { createConflictTestDatabase, type ConflictTestDatabase } from '../testing/conflict-test-db';
 
 // Group commit across documents: one transaction (or one fast-path statement) commits the queued submits of
-// many documents. With maxParallelCommits 1, everything submitted while the first commit runs goes together
-// in the next one.
+// many documents. One commit runs at a time (another only once the oldest has stalled for commitStallMs), so
+// everything submitted while the first commit runs goes together in the next one.
 
 const callers: Caller[] = Array.from({ length: 5 }, (_, i) => ({ user_id: `user-${i}`, client_id: `client-${i}`, role: 'editor' }));
 
@@ -94,6 +94,45 @@ describe('cross-document group commit (real Postgres)', () => {
     expect([q.ack.version, r.ack.version]).toEqual([2, 2]);
     await expect(text(service, 'p.ts')).resolves.toMatchObject({ version: 1, content: '1' });
     await expect(text(service, 'q.ts')).resolves.toMatchObject({ version: 2, content: '12' });
+  });
+
+  it('one flush at a time by default: a burst over many documents goes out in a few commits', async () => {
+    const service = new ConflictService(ds);
+    const docs = Array.from({ length: 30 }, (_, d) => `burst/${d}.ts`);
+    await Promise.all(docs.map((doc) => service.submitOp(callers[0], { session_id: session, doc_id: doc, version: 0, op: ['x'], seq: 1 })));
+    const { transactions, submits } = service.commitCounters();
+    expect(submits).toBe(30);
+    // The first goes alone (idle replica), the other 29 queued behind it: one more commit, two if the first was slow.
+    expect(transactions).toBeLessThanOrEqual(3);
+  });
+
+  it('a commit stuck on a row lock does not stall the other documents of the replica (after commitStallMs)', async () => {
+    const service = new ConflictService(ds, { commitStallMs: 20 });
+    await service.submitOp(callers[0], { session_id: session, doc_id: 'stuck.ts', version: 0, op: ['s'], seq: 1 });
+    await service.submitOp(callers[0], { session_id: session, doc_id: 'free.ts', version: 0, op: ['f'], seq: 1 });
+    // Another replica (here: a bare transaction) holds stuck.ts's head row and moved it: our cache is stale,
+    // so the next commit of stuck.ts takes the locked path and waits on the row lock.
+    const blocker = ds.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    await blocker.query(`UPDATE documents SET meta_seq = meta_seq + 1 WHERE session_id = $1 AND doc_id = 'stuck.ts'`, [session]);
+    try {
+      const stuck = settle(service.submitOp(callers[1], { session_id: session, doc_id: 'stuck.ts', version: 1, op: [1, 't'], seq: 1 }));
+      const free = await service.submitOp(callers[1], { session_id: session, doc_id: 'free.ts', version: 1, op: [1, 'g'], seq: 1 });
+      expect(free.ack.version).toBe(2);
+      let stuckDone = false;
+      void stuck.then(() => (stuckDone = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(stuckDone).toBe(false); // still waiting on the lock while free.ts committed
+      await blocker.commitTransaction();
+      const result = await stuck;
+      expect(result.ok && result.value.ack.version).toBe(2);
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+    await expect(text(service, 'stuck.ts')).resolves.toMatchObject({ version: 2, content: 'st' });
+    await expect(text(service, 'free.ts')).resolves.toMatchObject({ version: 2, content: 'fg' });
   });
 
   it('two replicas committing overlapping sets of documents in batches: no deadlock, every document gapless', async () => {

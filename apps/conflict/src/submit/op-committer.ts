@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
 import { DocumentCache } from '../documents/document-cache';
 import type { ConflictOptions, SubmitResult } from '../documents/document.types';
 import { commitDocuments, type BatchOutcome, type DocBatch, type PendingSubmit } from './commit-batch';
@@ -14,9 +14,12 @@ interface Waiting {
  * Group commit inside one replica, across documents (as apps/session's event log does for sessions). Submits
  * queue up; a flush takes every queued submit of the documents not already being committed — up to `maxBatch`
  * submits, of any number of documents — and commits them in ONE transaction (commit-batch.ts: head rows locked
- * in key order, so flushes of several replicas never deadlock), with up to `maxParallelCommits` flushes at a
- * time. An idle replica commits a submit at once: batching adds no latency, it absorbs bursts, whether they
- * hit one hot document or many. Per document, submits commit in arrival order (at most one flush per document
+ * in key order, so flushes of several replicas never deadlock). One flush runs at a time, and everything that
+ * arrives meanwhile goes into the next: commits grow with the load, and Postgres's per-statement cost (which,
+ * not the WAL flush, bounds throughput here) is paid once per batch. Only while the oldest flush in flight has
+ * run longer than `commitStallMs` (a lock wait, a slow disk) may another start, up to `maxParallelCommits`, so
+ * one stuck commit never stalls the replica's other documents. An idle replica commits a submit at once:
+ * batching adds no latency, it absorbs bursts, whether they hit one hot document or many. Per document, submits commit in arrival order (at most one flush per document
  * at a time, and a submit left in the queue blocks the later ones of its document). A refused submit fails
  * alone; a failed transaction fails the submits it carried.
  *
@@ -31,11 +34,13 @@ interface Waiting {
 export class OpCommitter {
   private queue: Waiting[] = [];
   private readonly inFlight = new Set<string>();
-  private flushes = 0;
+  /** Start times (performance.now()) of the flushes in flight, oldest first. */
+  private readonly flushStarts: number[] = [];
+  private stallTimer?: NodeJS.Timeout;
   private readonly stats = { transactions: 0, submits: 0 };
 
   constructor(
-    private readonly db: DataSource,
+    private readonly db: Pool,
     private readonly cache: DocumentCache,
     private readonly options: ConflictOptions,
   ) {}
@@ -58,16 +63,36 @@ export class OpCommitter {
 
   private pump(): void {
     const perDocument = this.options.commitMode === 'per-document';
-    while ((perDocument || this.flushes < this.options.maxParallelCommits) && this.queue.length > 0) {
+    while (this.queue.length > 0 && (perDocument || this.mayStartFlush())) {
       const batch = this.take(perDocument);
       if (batch.length === 0) return;
-      this.flushes++;
+      const started = performance.now();
+      this.flushStarts.push(started);
       void this.flush(batch).finally(() => {
-        this.flushes--;
+        this.flushStarts.splice(this.flushStarts.indexOf(started), 1);
         for (const w of batch) this.inFlight.delete(w.key);
         this.pump();
       });
     }
+    if (!perDocument && this.queue.length > 0) this.watchForStall();
+  }
+
+  /** One flush at a time; another only while the oldest in flight has run longer than commitStallMs. */
+  private mayStartFlush(): boolean {
+    if (this.flushStarts.length === 0) return true;
+    if (this.flushStarts.length >= this.options.maxParallelCommits) return false;
+    return performance.now() - this.flushStarts[0] >= this.options.commitStallMs;
+  }
+
+  /** Submits wait behind a flush in flight: look again when it would count as stalled. */
+  private watchForStall(): void {
+    if (this.stallTimer || this.flushStarts.length >= this.options.maxParallelCommits) return;
+    const wait = Math.max(1, this.flushStarts[0] + this.options.commitStallMs - performance.now());
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      this.pump();
+    }, wait);
+    this.stallTimer.unref();
   }
 
   /**
