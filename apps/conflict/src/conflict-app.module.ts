@@ -2,9 +2,11 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
+import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
+import type { Registry } from 'prom-client';
 import { ConflictHandlers } from './conflict.handlers';
+import { registerConflictMetrics } from './conflict.metrics';
 import { ConflictService } from './conflict.service';
 import type { ConflictOptions } from './documents/document.types';
 import { LockExpiryJob } from './locks/lock-expiry.job';
@@ -28,7 +30,15 @@ export class ConflictAppModule {
       // Postgres, so any number of replicas can serve the same documents.
       controllers: [ConflictHandlers],
       providers: [
-        { provide: ConflictService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT }) },
+        {
+          provide: ConflictService,
+          inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app), METRICS_REGISTRY],
+          useFactory: (ds: DataSource, registry: Registry) => {
+            const service = new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT });
+            registerConflictMetrics(registry, service);
+            return service;
+          },
+        },
         {
           provide: LockExpiryJob,
           inject: [ConflictService],
