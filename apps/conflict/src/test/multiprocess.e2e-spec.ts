@@ -99,6 +99,13 @@ describe('conflict replicas in separate processes, over the Redis Streams transp
     await checkConverged(session, 'src/main.rs', report);
     expect(report.conflicts).toBeGreaterThan(0); // concurrent overlapping edits really happened
     expect(report.resends).toBe(0);
+    // Every submit went through a commit round, and rounds carried several submits (group commit) — as the
+    // replicas' /metrics report it.
+    const submits = await cluster.metric('chorus_conflict_committed_submits_total');
+    const commits = await cluster.metric('chorus_conflict_commits_total');
+    expect(submits).toBeGreaterThanOrEqual(CLIENTS * EDITS);
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(submits);
   }, 90_000);
 
   it('kill -9 of the replica serving the document mid-run: clients resend the same (client_id, seq) and converge; no op applied twice', async () => {

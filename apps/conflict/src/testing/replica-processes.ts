@@ -25,6 +25,8 @@ export interface ConflictCluster {
    * (replicas hand shards over for a few seconds after they start: a benchmark should not measure that).
    */
   balanced(shards?: number, timeoutMs?: number): Promise<void>;
+  /** A counter or gauge of every live replica's /metrics (samples without labels beyond app/node), summed. */
+  metric(name: string): Promise<number>;
   /** Stops every replica and client, deletes the prefix's Redis keys and drops the database. */
   close(): Promise<void>;
 }
@@ -100,6 +102,19 @@ export async function startConflictCluster(label: string, replicas: number, dbPo
         },
         { timeoutMs, intervalMs: 100 },
       );
+    },
+    async metric(name) {
+      let sum = 0;
+      for (const r of started) {
+        if (r.process.child.exitCode !== null || r.process.child.signalCode !== null) continue;
+        const port = /listening on http:\/\/[^\s:]+:(\d+)/.exec(r.process.lines.join('\n'))?.[1];
+        if (!port) throw new Error(`${r.nodeId} has not logged its HTTP port`);
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const sample = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+        if (!sample) throw new Error(`${r.nodeId} exposes no ${name}`);
+        sum += Number(sample[1]);
+      }
+      return sum;
     },
     close,
   };
