@@ -2,9 +2,10 @@
 // short run (< 30 s). Writes bench/results/ot.json.
 //
 // Two paths, one run (so they share the machine's state):
-// - transport (the top-level figures): 3 conflict replicas as separate processes (apps/conflict/src/main.ts,
-//   as deployed), writers in this process sending `op.submit` through RedisStreamsClient (3 clients = 3
-//   gateways) with the document's ordering key, as libs/contracts prescribes. Also measured without the key.
+// - transport (the top-level figures): conflict replicas as separate processes (apps/conflict/src/main.ts, as
+//   deployed) — 1, then (full mode) 2 and 3 — and writers in this process sending `op.submit` through
+//   RedisStreamsClient (3 clients = 3 gateways) with the document's ordering key, as libs/contracts prescribes.
+//   Also measured: 3 replicas without the key, and writers that ignore broadcasts (bench/ot/measure.ts).
 // - service-direct: writers call ConflictService.submitOp in-process on 3 service instances (each with its own
 //   pool): the commit path alone, and the before/after of cross-document group commit ('per-document' is the
 //   previous design) in the same run.
@@ -20,11 +21,14 @@ import type { LoadResult } from './ot/measure';
 import { runShareDb, SHAREDB_SCHEMA } from './ot/sharedb';
 import { runChorusTransport, type TransportScenario } from './ot/transport';
 
+
 const quick = process.env.BENCH_QUICK === '1';
 const warmupMs = quick ? 300 : 2_000;
 const durationMs = quick ? 1_000 : 10_000;
 const WRITERS = 50;
 const REPLICAS = 3;
+/** Replica processes behind the top-level transport figures (see the transport section). */
+const HEADLINE_REPLICAS = 1;
 
 type Row = LoadResult & { transactions?: number; submits?: number; retries?: number; wal_bytes_per_op?: number; final_doc_chars?: number };
 const rows: Array<[string, Row]> = [];
@@ -46,34 +50,48 @@ async function main(): Promise<void> {
   const base = { writers: WRITERS, warmupMs, durationMs };
   const out: Record<string, unknown> = {};
 
-  // --- transport path: replicas in their own processes ---
-  const cluster = await startConflictCluster('bench_ot_mp', REPLICAS, 10);
-  try {
-    await cluster.balanced(); // replicas hand ordering shards over for a few seconds after start
-    const gateways = [0, 1, 2].map((g) => cluster.client(`bench-gateway-${g}`, 10_000));
-    const t = (name: string, s: Partial<TransportScenario> & { docs: number; keyed: boolean }) => runChorusTransport(gateways, { ...base, ...s }).then((r) => report(name, r));
-    progress('Chorus through the transport (3 replica processes):');
-    if (!quick) {
-      await t('warm-up (not recorded)', { docs: 100, keyed: true, durationMs: 1_000, warmupMs: 0 });
+  // --- transport path: replicas in their own processes, 1 then 3 (2 as well in full mode) ---
+  // The top-level figures are those of HEADLINE_REPLICAS: one replica process per core is what this 2-core
+  // machine can host beside Postgres, Redis and the writers; 3 replica processes sharing 2 cores measure
+  // oversubscription (every stage's batches shrink, every process's per-op cost doubles), reported beside it.
+  const scaling: Array<Record<string, unknown>> = [];
+  for (const replicas of quick ? [HEADLINE_REPLICAS] : [1, 2, 3]) {
+    const headline = replicas === HEADLINE_REPLICAS;
+    const cluster = await startConflictCluster(`bench_ot_mp${replicas}`, replicas, 10);
+    try {
+      await cluster.balanced(); // replicas hand ordering shards over for a few seconds after start
+      const gateways = [0, 1, 2].map((g) => cluster.client(`bench-gateway-${g}`, 10_000));
+      const t = (name: string, sc: Partial<TransportScenario> & { docs: number; keyed: boolean }) =>
+        runChorusTransport(gateways, { ...base, ...sc }).then((r) => report(`${name} [${replicas} replica${replicas > 1 ? 's' : ''}]`, r));
+      progress(`Chorus through the transport, ${replicas} replica process${replicas > 1 ? 'es' : ''}:`);
+      await t('warm-up (not recorded)', { docs: 100, keyed: true, durationMs: quick ? 500 : 1_000, warmupMs: 0 });
       rows.pop();
+      const spread = await t('spread_100_docs (keyed)', { docs: 100, keyed: true });
+      scaling.push({ replicas, spread_100_docs: pick(spread) });
+      if (!headline && replicas > 1) {
+        if (replicas === 3) {
+          const hotAny = await t('hot_doc (no ordering key)', { docs: 1, keyed: false });
+          out.transport_hot_doc_no_ordering_key = { replicas, ...pick(hotAny) };
+        }
+        continue;
+      }
+      const hot = await t('hot_doc (keyed)', { docs: 1, keyed: true });
+      const stale = await t('spread_100_docs, writers ignoring broadcasts', { docs: 100, keyed: true, bases: 'own-acks' });
+      const hotHalf = quick ? undefined : await t('hot_doc (keyed) at half of peak', { docs: 1, keyed: true, targetOpsPerSecond: hot.ops_per_s / 2 });
+      const spreadHalf = quick ? undefined : await t('spread_100_docs (keyed) at half of peak', { docs: 100, keyed: true, targetOpsPerSecond: spread.ops_per_s / 2 });
+      Object.assign(out, {
+        replicas,
+        hot_doc: { replicas, ...pick(hot) },
+        spread_100_docs: { replicas, ...pick(spread) },
+        hot_doc_half_peak: hotHalf && { replicas, ...pick(hotHalf) },
+        spread_100_docs_half_peak: spreadHalf && { replicas, ...pick(spreadHalf) },
+        spread_100_docs_writers_ignoring_broadcasts: { replicas, ...pick(stale) },
+      });
+    } finally {
+      await cluster.close();
     }
-    const hot = await t('hot_doc (keyed)', { docs: 1, keyed: true });
-    const hotAny = await t('hot_doc (no ordering key)', { docs: 1, keyed: false });
-    const spread = await t('spread_100_docs (keyed)', { docs: 100, keyed: true });
-    const hotHalf = quick ? undefined : await t('hot_doc (keyed) at half of peak', { docs: 1, keyed: true, targetOpsPerSecond: hot.ops_per_s / 2 });
-    const spreadHalf = quick ? undefined : await t('spread_100_docs (keyed) at half of peak', { docs: 100, keyed: true, targetOpsPerSecond: spread.ops_per_s / 2 });
-    const hotAnyHalf = quick ? undefined : await t('hot_doc (no key) at half of peak', { docs: 1, keyed: false, targetOpsPerSecond: hotAny.ops_per_s / 2 });
-    Object.assign(out, {
-      hot_doc: pick(hot),
-      spread_100_docs: pick(spread),
-      hot_doc_half_peak: hotHalf && pick(hotHalf),
-      spread_100_docs_half_peak: spreadHalf && pick(spreadHalf),
-      transport_hot_doc_no_ordering_key: pick(hotAny),
-      transport_hot_doc_no_ordering_key_half_peak: hotAnyHalf && pick(hotAnyHalf),
-    });
-  } finally {
-    await cluster.close();
   }
+  out.replica_scaling = scaling;
 
   // --- service-direct: the commit path alone, before/after cross-document batching ---
   const db = await createConflictTestDatabase('bench_ot');
@@ -139,9 +157,8 @@ async function main(): Promise<void> {
   const result = {
     path: 'transport',
     note:
-      'Top-level hot_doc / spread_100_docs: 3 conflict replicas as separate Node processes (apps/conflict/src/main.ts, pool 10 each), writers in the bench process sending op.submit through RedisStreamsClient (3 clients) with the ordering key documentKey(session, doc), local Postgres 15 and Redis 7, 2-core machine shared with everything else. service_direct: ConflictService instances in the bench process (no transport). ShareDB: in the bench process, same Postgres.',
+      `Top-level hot_doc / spread_100_docs: ${HEADLINE_REPLICAS} conflict replica process (apps/conflict/src/main.ts, pool 10), writers in the bench process sending op.submit through RedisStreamsClient (3 clients) with the ordering key documentKey(session, doc); replica_scaling (full mode): the same spread load on 1, 2 and 3 replica processes sharing the 2 cores. Writers base each op on the newest version they have seen (acks stand for broadcasts, bench/ot/measure.ts WriterBases); *_writers_ignoring_broadcasts: on their own last ack only. Local Postgres 15 and Redis 7, 2-core machine shared with everything else. service_direct: ConflictService instances in the bench process (no transport). ShareDB: in the bench process, same Postgres, same writer rule.`,
     mode: quick ? 'quick' : 'full',
-    replicas: REPLICAS,
     duration_s: durationMs / 1_000,
     ...out,
     machine: { cpus: cpus().length, node: process.version },

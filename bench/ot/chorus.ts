@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ConflictService } from '../../apps/conflict/src/conflict.service';
 import type { ConflictOptions } from '../../apps/conflict/src/documents/document.types';
 import type { ConflictTestDatabase } from '../../apps/conflict/src/testing/conflict-test-db';
-import { runLoad, type LoadResult } from './measure';
+import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
 
 // Chorus writers, service-direct: every writer calls ConflictService.submitOp on one of several replicas (service
 // instances, each with its own pool, like separate processes would have). Writers insert 2 characters at a
@@ -31,6 +31,8 @@ export interface ChorusScenario {
   seedChars?: number;
   /** Characters each op inserts (default 2). */
   insertChars?: number;
+  /** How writers pick the base version of their next op (see WriterBases). Default 'broadcast'. */
+  bases?: BaseRule;
 }
 
 const WORDS = 'fn let mut self impl pub struct match return if else for while loop use mod crate Vec String Option Some None Ok Err Result u32 usize i64 &str'.split(' ');
@@ -78,8 +80,8 @@ export async function runChorus(
   const state = Array.from({ length: s.writers }, (_, w) => ({
     caller: { user_id: `user-${w}`, client_id: `writer-${w}-${session.slice(0, 8)}`, role: 'editor' as const },
     seq: 0,
-    base: new Map<string, number>(),
   }));
+  const bases = new WriterBases(s.bases ?? 'broadcast');
   const result = await runLoad({
     writers: s.writers,
     warmupMs: s.warmupMs,
@@ -88,12 +90,12 @@ export async function runChorus(
     submit: async (w) => {
       const me = state[w];
       const doc = docs[s.docs === 1 ? 0 : Math.floor(Math.random() * s.docs)];
-      const base = me.base.get(doc) ?? 0;
+      const base = bases.base(w, doc);
       const pos = Math.floor(Math.random() * (seed + insert.length * base + 1));
       const op = pos === 0 ? [insert] : [pos, insert];
       const replica = s.route === 'doc' ? docs.indexOf(doc) % s.replicas : w % s.replicas;
       const ack = await services[replica].submitOp(me.caller, { session_id: session, doc_id: doc, version: base, op, seq: ++me.seq });
-      me.base.set(doc, ack.ack.version);
+      bases.acked(w, doc, ack.ack.version);
     },
   });
   const walBytes = Number((await lsn()) - walBefore);

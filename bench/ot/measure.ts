@@ -66,3 +66,31 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     errors,
   };
 }
+
+/**
+ * How a simulated writer picks the base version of its next op on a document.
+ * - 'broadcast' (default): as a client with the document open — it receives every committed op and bases its
+ *   next op on the newest version it has seen. Every ack a writer gets stands for the broadcast every writer
+ *   gets of that op, at the same moment (in the product the broadcast goes out with the ack, through the
+ *   fan-out). An op is then transformed against the ops committed while it was in flight: real concurrency.
+ * - 'own-acks': the writer sees only its own acks (as if it ignored broadcasts), so on a document it comes back
+ *   to after a while it is based far behind head and is transformed against everything committed since: the
+ *   worst case for the transform work, and how the benchmark modelled writers before 2026-11-22.
+ */
+export type BaseRule = 'broadcast' | 'own-acks';
+
+export class WriterBases {
+  private readonly seen = new Map<string, number>();
+  private readonly own = new Map<string, number>();
+
+  constructor(private readonly rule: BaseRule) {}
+
+  base(writer: number, doc: string): number {
+    return (this.rule === 'broadcast' ? this.seen.get(doc) : this.own.get(`${writer} ${doc}`)) ?? 0;
+  }
+
+  acked(writer: number, doc: string, version: number): void {
+    if (this.rule === 'broadcast') this.seen.set(doc, Math.max(version, this.seen.get(doc) ?? 0));
+    else this.own.set(`${writer} ${doc}`, version);
+  }
+}

@@ -1,9 +1,9 @@
-import { runLoad, type LoadResult } from './measure';
+import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
 
 // The baseline: ShareDB 5 with sharedb-postgres 5 on its own fresh database of the same Postgres. Writers are
 // `backend.connect()` connections; each submits through its connection's agent (`backend.submit(agent, …)`,
 // ShareDB's server-side submit path: transform to head, conditional commit, retry), with the same op shape
-// and base-version rule as the Chorus writers. The document starts as "x": sharedb-postgres cannot hold ""
+// and base-version rule (WriterBases) as the Chorus writers. The document starts as "x": sharedb-postgres cannot hold ""
 // (`row?.data || undefined`).
 
 // sharedb ships no type declarations: the little used here is typed below.
@@ -34,7 +34,7 @@ interface Backend {
   close(cb?: () => void): void;
 }
 
-export async function runShareDb(url: string, s: { writers: number; warmupMs: number; durationMs: number }): Promise<LoadResult & { retries: number; error_messages: string[] }> {
+export async function runShareDb(url: string, s: { writers: number; warmupMs: number; durationMs: number; bases?: BaseRule }): Promise<LoadResult & { retries: number; error_messages: string[] }> {
   ShareDB.types.register(textUnicode.type);
   const db = new PostgresDB({ connectionString: url, max: 30 });
   // backend.close() does not wait for the pool to end: idle clients still open when the benchmark drops the
@@ -45,22 +45,25 @@ export async function runShareDb(url: string, s: { writers: number; warmupMs: nu
   await new Promise<void>((resolve, reject) => setup.get('docs', 'hot').create('x', textUnicode.type.uri, (err) => (err ? reject(err) : resolve())));
   let retries = 0;
   const errorMessages = new Set<string>();
-  const writers = Array.from({ length: s.writers }, () => ({ agent: backend.connect().agent, seq: 0, version: 1 }));
+  const writers = Array.from({ length: s.writers }, () => ({ agent: backend.connect().agent, seq: 0 }));
+  // ShareDB's document is at version 1 after its create (Chorus's at 0).
+  const bases = new WriterBases(s.bases ?? 'broadcast');
   const result = await runLoad({
     ...s,
     submit: (w) =>
       new Promise<void>((resolve, reject) => {
         const me = writers[w];
-        const length = 1 + 2 * (me.version - 1);
+        const version = Math.max(1, bases.base(w, 'hot'));
+        const length = 1 + 2 * (version - 1);
         const pos = Math.floor(Math.random() * (length + 1));
-        const op: SubmitOp = { v: me.version, op: pos === 0 ? ['ab'] : [pos, 'ab'], src: me.agent.clientId, seq: ++me.seq };
+        const op: SubmitOp = { v: version, op: pos === 0 ? ['ab'] : [pos, 'ab'], src: me.agent.clientId, seq: ++me.seq };
         backend.submit(me.agent, 'docs', 'hot', op, {}, (err, _ops, request) => {
           if (err) {
             errorMessages.add(err.message);
             return reject(err);
           }
           retries += request.retries;
-          me.version = op.v + 1; // op.v is now the version it was committed at
+          bases.acked(w, 'hot', op.v + 1); // op.v is now the version it was committed at
           resolve();
         });
       }),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import { documentKey, type ConflictApi } from '@chorus/contracts';
 import { ordered, type RedisStreamsClient } from '@chorus/transport';
-import { runLoad, type LoadResult } from './measure';
+import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
 
 // Chorus writers through the transport: conflict replicas run as separate processes (apps/conflict/src/main.ts,
 // as deployed) and writers send `op.submit` through RedisStreamsClient (one client per simulated gateway),
@@ -17,6 +17,8 @@ export interface TransportScenario {
   warmupMs: number;
   durationMs: number;
   targetOpsPerSecond?: number;
+  /** How writers pick the base version of their next op (see WriterBases). Default 'broadcast'. */
+  bases?: BaseRule;
 }
 
 export async function runChorusTransport(gateways: readonly RedisStreamsClient[], s: TransportScenario): Promise<LoadResult> {
@@ -25,8 +27,8 @@ export async function runChorusTransport(gateways: readonly RedisStreamsClient[]
   const state = Array.from({ length: s.writers }, (_, w) => ({
     caller: { user_id: `user-${w}`, client_id: `writer-${w}-${session.slice(0, 8)}`, role: 'editor' as const },
     seq: 0,
-    base: new Map<string, number>(),
   }));
+  const bases = new WriterBases(s.bases ?? 'broadcast');
   return runLoad({
     writers: s.writers,
     warmupMs: s.warmupMs,
@@ -35,12 +37,12 @@ export async function runChorusTransport(gateways: readonly RedisStreamsClient[]
     submit: async (w) => {
       const me = state[w];
       const doc = docs[s.docs === 1 ? 0 : Math.floor(Math.random() * s.docs)];
-      const base = me.base.get(doc) ?? 0;
+      const base = bases.base(w, doc);
       const pos = Math.floor(Math.random() * (2 * base + 1));
       const req: ConflictApi['op.submit']['req'] = { caller: me.caller, payload: { session_id: session, doc_id: doc, version: base, op: pos === 0 ? ['ab'] : [pos, 'ab'], seq: ++me.seq } };
       const gateway = gateways[w % gateways.length];
       const result = await firstValueFrom(gateway.send<ConflictApi['op.submit']['res']>('op.submit', s.keyed ? ordered(documentKey(session, doc), req) : req));
-      me.base.set(doc, result.ack.version);
+      bases.acked(w, doc, result.ack.version);
     },
   });
 }

@@ -20,10 +20,11 @@ export interface RunningProcess {
 /**
  * Runs a TypeScript entry of this repository in its own Node process (transpiled on the fly by SWC, with
  * the `@chorus/*` aliases), e.g. an app's main.ts. `env` is added to a minimal environment: the child never
- * inherits the test runner's variables by accident.
+ * inherits the test runner's variables by accident. CHORUS_CHILD_NODE_ARGS, if set, is added to the child's Node
+ * arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the replicas of a benchmark).
  */
 export function startTsProcess(entry: string, env: Record<string, string>, args: readonly string[] = []): RunningProcess {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', resolve(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, [...childNodeArgs(), '-r', '@swc-node/register', resolve(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -73,4 +74,8 @@ export function startTsProcess(entry: string, env: Record<string, string>, args:
       }
     },
   };
+}
+
+function childNodeArgs(): string[] {
+  return (process.env.CHORUS_CHILD_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 }
