@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { firstValueFrom } from 'rxjs';
 import { documentKey, type ConflictApi } from '@chorus/contracts';
 import { ordered, type RedisStreamsClient } from '@chorus/transport';
 import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
@@ -41,7 +40,7 @@ export async function runChorusTransport(gateways: readonly RedisStreamsClient[]
       const pos = Math.floor(Math.random() * (2 * base + 1));
       const req: ConflictApi['op.submit']['req'] = { caller: me.caller, payload: { session_id: session, doc_id: doc, version: base, op: pos === 0 ? ['ab'] : [pos, 'ab'], seq: ++me.seq } };
       const gateway = gateways[w % gateways.length];
-      const result = await firstValueFrom(gateway.send<ConflictApi['op.submit']['res']>('op.submit', s.keyed ? ordered(documentKey(session, doc), req) : req));
+      const result = await gateway.request<ConflictApi['op.submit']['res']>('op.submit', s.keyed ? ordered(documentKey(session, doc), req) : req);
       bases.acked(w, doc, result.ack.version);
     },
   });

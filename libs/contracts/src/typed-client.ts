@@ -4,6 +4,14 @@ import { ChorusError } from '@chorus/protocol';
 
 type Api<A> = { [K in keyof A]: { req: unknown; res: unknown } };
 
+/** A client that can also answer a request as a promise (libs/transport's clients): no Observable per call. */
+interface PromiseRequests {
+  request<T>(pattern: string, data: unknown): Promise<T>;
+}
+
+const hasPromiseRequests = (client: ClientProxy): client is ClientProxy & PromiseRequests =>
+  typeof (client as Partial<PromiseRequests>).request === 'function';
+
 /**
  * A typed face on a transport client: `call('session.get', {...})` checks the request and response types
  * against the service contract, and turns any transport or service failure into a ChorusError (UNAVAILABLE
@@ -20,7 +28,10 @@ export class TypedClient<A extends Api<A>> {
     const started = performance.now();
     let ok = false;
     try {
-      const result = (await firstValueFrom(this.client.send<A[P]['res'], A[P]['req']>(pattern, req))) as A[P]['res'];
+      const client = this.client;
+      const result = hasPromiseRequests(client)
+        ? await client.request<A[P]['res']>(pattern, req)
+        : ((await firstValueFrom(client.send<A[P]['res'], A[P]['req']>(pattern, req))) as A[P]['res']);
       ok = true;
       return result;
     } catch (err) {

@@ -61,6 +61,21 @@ export abstract class BaseTransportClient extends ClientProxy {
     return this.pending.size;
   }
 
+  /**
+   * `send()` as a promise: the same envelope, deadline, ordering key and reply handling, without an Observable
+   * and Nest's per-call wrapping (what TypedClient calls on the hot path; `send()` stays for Nest-style callers).
+   * Rejects with a TransportError (UNAVAILABLE on deadline or when not sent; the service's error otherwise).
+   */
+  async request<T>(pattern: string, data: unknown): Promise<T> {
+    await this.connect();
+    return new Promise<T>((resolve, reject) => {
+      this.publish({ pattern, data }, (packet) => {
+        if (packet.err !== undefined && packet.err !== null) reject(packet.err);
+        else resolve(packet.response as T);
+      });
+    });
+  }
+
   protected setStatus(status: TransportStatus): void {
     this.currentStatus = status;
     this._status$.next(status);

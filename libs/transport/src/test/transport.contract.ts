@@ -116,6 +116,22 @@ export function transportContract(name: string, factory: HarnessFactory): void {
       expect(unknown.message).toContain('no.such.pattern');
     });
 
+    it('answers request() as a promise exactly like send(): replies, keyed routing, errors and deadlines', async () => {
+      const { server } = await replica('svc', probe());
+      const c = await client('svc', { requestTimeoutMs: 300 });
+      await expect(c.request<Echo>('echo', { hello: 'promise' })).resolves.toMatchObject({ data: { hello: 'promise' }, consumer: server.consumer });
+      await expect(c.request<Echo>('echo', ordered('doc-1', { n: 1 }))).resolves.toMatchObject({ data: { n: 1 } });
+      await expect(c.request('nothing', {})).resolves.toBeUndefined();
+      const rpc = await failureOf(c.request('fail.rpc', {}));
+      expect(rpc).toBeInstanceOf(TransportError);
+      expect(rpc.toJSON()).toEqual({ code: 'CONFLICT', message: 'version mismatch', details: { head: 3 }, retryable: true });
+      const nobody = await client('nobody', { requestTimeoutMs: 300 });
+      const late = await failureOf(nobody.request('echo', {}));
+      expect(late.code).toBe('UNAVAILABLE');
+      expect(nobody.pendingCount()).toBe(0);
+      expect(c.pendingCount()).toBe(0);
+    });
+
     it('fails a request with UNAVAILABLE at its deadline when no replica runs, leaving no reply state', async () => {
       const c = await client('nobody', { requestTimeoutMs: 300 });
       const started = Date.now();
