@@ -15,7 +15,7 @@ import { Client } from 'pg';
 import { createTestDatabase } from '@chorus/testing';
 import { createConflictTestDatabase } from '../apps/conflict/src/testing/conflict-test-db';
 import { startConflictCluster } from '../apps/conflict/src/testing/replica-processes';
-import { progress, writeResult } from './lib/report';
+import { cpuCalibrationMs, progress, writeResult } from './lib/report';
 import { runChorus, type ChorusScenario } from './ot/chorus';
 import type { LoadResult } from './ot/measure';
 import { runShareDb, SHAREDB_SCHEMA } from './ot/sharedb';
@@ -49,6 +49,8 @@ async function main(): Promise<void> {
   progress(`OT benchmark (${quick ? 'quick' : 'full'}): ${WRITERS} writers, ${REPLICAS} replicas, ${durationMs / 1_000} s per scenario after ${warmupMs / 1_000} s warm-up`);
   const base = { writers: WRITERS, warmupMs, durationMs };
   const out: Record<string, unknown> = {};
+  const calibrationStart = cpuCalibrationMs();
+  progress(`CPU calibration: ${calibrationStart} ms (lower is faster; recorded to compare runs)`);
 
   // --- transport path: replicas in their own processes, 1 then 3 (2 as well in full mode) ---
   // The top-level figures are those of HEADLINE_REPLICAS: one replica process per core is what this 2-core
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
     duration_s: durationMs / 1_000,
     ...out,
     machine: { cpus: cpus().length, node: process.version },
+    cpu_calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() },
   };
   writeResult('ot', result);
   progress(`ratio hot_doc / sharedb_hot_doc = ${String(out.ratio_hot_doc)}x; cross-document gain ${JSON.stringify(out.cross_document_gain)}; checkpoint gain ${JSON.stringify(out.checkpoint_gain)}`);

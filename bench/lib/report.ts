@@ -36,3 +36,23 @@ export function writeResult(name: string, figures: Record<string, unknown>): str
 export function progress(message: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
+
+/**
+ * Milliseconds this process takes for a fixed piece of integer work (best of 3). This VM's speed drifts (the
+ * same run has measured twice as slow an hour apart): results carry it at the start and the end of a run, so
+ * two runs' absolute figures can be put side by side. Ratios within one run do not need it.
+ */
+export function cpuCalibrationMs(): number {
+  const work = (): number => {
+    let x = 0;
+    for (let i = 0; i < 20_000_000; i++) x = (x * 31 + i) % 1_000_003;
+    return x;
+  };
+  let best = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < 3; run++) {
+    const start = performance.now();
+    if (work() < 0) throw new Error('unreachable');
+    best = Math.min(best, performance.now() - start);
+  }
+  return round(best, 1);
+}
