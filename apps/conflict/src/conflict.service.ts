@@ -41,7 +41,7 @@ export class ConflictService {
   ) {
     this.options = { ...DEFAULT_CONFLICT_OPTIONS, ...options };
     const cache = new DocumentCache(this.options.cacheDocs, this.options.cacheOpsPerDoc);
-    this.committer = new OpCommitter(poolOf(db), cache, this.options);
+    this.committer = new OpCommitter(poolOf(db, { prepared: this.options.preparedStatements }), cache, this.options);
     this.reader = new DocumentReader(db, this.options);
     this.locks = new FileLocks(db, this.options);
   }

@@ -21,6 +21,9 @@ describe('loadConfig', () => {
     expect(loadConfig('session', env).http.port).toBe(3001);
     expect(loadConfig('presence', env).http.port).toBe(3002);
     expect(loadConfig('conflict', env).log.format).toBe('json');
+    expect(loadConfig('conflict', env).database.preparedStatements).toBe(true);
+    expect(loadConfig('conflict', { ...env, DB_PREPARED_STATEMENTS: 'false' }).database.preparedStatements).toBe(false);
+    expect(() => loadConfig('conflict', { ...env, DB_PREPARED_STATEMENTS: 'maybe' })).toThrow(/DB_PREPARED_STATEMENTS/);
     expect(() => loadConfig('gateway', {})).toThrow(/REDIS_URL is required when running as "gateway"/);
   });
 

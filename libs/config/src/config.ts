@@ -6,7 +6,7 @@ export interface ChorusConfig {
   readonly nodeId: string;
   readonly http: { readonly host: string; readonly port: number };
   /** `url` undefined: standalone with an embedded Postgres under `dataDir`. */
-  readonly database: { readonly url: string | undefined; readonly poolMax: number; readonly dataDir: string };
+  readonly database: { readonly url: string | undefined; readonly poolMax: number; readonly preparedStatements: boolean; readonly dataDir: string };
   /** `url` undefined: standalone with in-process equivalents of Redis. */
   readonly redis: { readonly url: string | undefined; readonly prefix: string };
   readonly log: { readonly level: LogLevel; readonly format: 'json' | 'text' };
@@ -56,7 +56,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   }
   if (problems.length > 0) throw new ConfigError(role, problems);
   const v = values as {
-    PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; REDIS_URL?: string; REDIS_PREFIX: string;
+    PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
@@ -65,7 +65,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     role,
     nodeId: v.NODE_ID,
     http: { host: v.HOST, port: v.PORT },
-    database: { url: v.DATABASE_URL, poolMax: v.DB_POOL_MAX ?? 10, dataDir: v.CHORUS_DATA_DIR ?? '.chorus-data' },
+    database: { url: v.DATABASE_URL, poolMax: v.DB_POOL_MAX ?? 10, preparedStatements: v.DB_PREPARED_STATEMENTS ?? true, dataDir: v.CHORUS_DATA_DIR ?? '.chorus-data' },
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
     auth: {

@@ -96,6 +96,11 @@ export const VARIABLES = {
     roles: DB_OWNERS,
     parse: int(1, 200, () => 10),
   },
+  DB_PREPARED_STATEMENTS: {
+    doc: 'Whether hot statements (the conflict service\'s commits) run as named prepared statements, planned once per connection. Default true. Set false behind a pooler that cannot carry them (PgBouncer in transaction mode before 1.21, or without max_prepared_statements). The embedded Postgres never uses them.',
+    roles: DB_OWNERS,
+    parse: bool(() => true),
+  },
   REDIS_URL: {
     doc: 'Redis connection string (redis://host:6379). Required by every app run as a separate service. Standalone without it uses in-process equivalents (transport, presence, rate limits, fan-out).',
     roles: ALL,

@@ -30,8 +30,10 @@ export class TypedClient<A extends Api<A>> {
     try {
       const client = this.client;
       const result = hasPromiseRequests(client)
-        ? await client.request<A[P]['res']>(pattern, req)
+        ? await client.request<A[P]['res'] | undefined>(pattern, req)
         : ((await firstValueFrom(client.send<A[P]['res'], A[P]['req']>(pattern, req))) as A[P]['res']);
+      // Every contract answers something: an empty reply is a service bug, reported as one (as send() did).
+      if (result === undefined) throw new ChorusError('SERVER_ERROR', `Internal error: the service answered "${pattern}" with nothing; retry with backoff, and report it if it persists.`);
       ok = true;
       return result;
     } catch (err) {

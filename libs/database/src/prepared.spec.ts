@@ -1,5 +1,6 @@
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '@chorus/testing';
+import { createTestDatabase, startTsProcess, type TestDatabase } from '@chorus/testing';
 import { inTransaction, poolOf, prepared, runPrepared } from './prepared';
 
 const INSERT = prepared('prepared_spec_insert', 'INSERT INTO t (n) SELECT unnest($1::int[]) RETURNING n');
@@ -46,8 +47,50 @@ describe('prepared statements on the DataSource pool (real Postgres)', () => {
     await Promise.all([count(), count(), inTransaction(poolOf(ds), (client) => runPrepared(client, COUNT, []))]);
   });
 
+  it('survives the server terminating the backend mid-transaction: the work fails, the connection is dropped, the pool goes on', async () => {
+    const pool = poolOf(ds);
+    const admin = new Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      const work = inTransaction(pool, async (client) => {
+        const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+        const sleeping = client.query('SELECT pg_sleep(5)');
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        await sleeping;
+      });
+      // Without the listener inTransaction holds, the client's 'error' event would be an uncaught exception.
+      await expect(work).rejects.toThrow(/terminat/i);
+      expect(await count()).toBeGreaterThanOrEqual(0);
+      await inTransaction(pool, (client) => runPrepared(client, COUNT, []));
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('refuses to declare one statement name with two texts', () => {
+    expect(() => prepared('prepared_spec_count', 'SELECT 2')).toThrow(/declared twice/);
+    expect(prepared('prepared_spec_count', 'SELECT count(*)::int AS n FROM t')).toEqual(COUNT);
+  });
+
   it('refuses a DataSource that is not an initialized Postgres one', () => {
     const idle = new DataSource({ type: 'postgres', url: db.url });
     expect(() => poolOf(idle)).toThrow(/not an initialized Postgres/);
   });
+});
+
+describe('statements on the embedded Postgres (PGlite: one session for every connection)', () => {
+  async function run(mode: 'named' | 'unnamed'): Promise<{ ok: boolean; error?: string }> {
+    const child = startTsProcess('libs/database/src/test/embedded-statements.fixture.ts', {}, [mode]);
+    const [line] = await child.waitForLine(/^\{"ok".*\}$/, 60_000);
+    await child.exited;
+    return JSON.parse(line) as { ok: boolean; error?: string };
+  }
+
+  it('runs them unnamed on a pool marked so: on every pooled connection and in transactions', async () => {
+    await expect(run('unnamed')).resolves.toEqual({ ok: true });
+  }, 90_000);
+
+  it('named, the second connection collides with the first one\'s statement (why runtime turns them off there)', async () => {
+    await expect(run('named')).resolves.toMatchObject({ ok: false, error: expect.stringMatching(/already exists/) });
+  }, 90_000);
 });

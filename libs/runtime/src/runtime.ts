@@ -18,6 +18,12 @@ import { MemoryFanout, RedisFanout, type Fanout } from '@chorus/fanout';
 export interface Runtime {
   readonly config: ChorusConfig;
   readonly logger: LoggerService;
+  /**
+   * Whether hot statements may run as named prepared statements: DB_PREPARED_STATEMENTS, and never on the
+   * embedded Postgres (pglite-socket puts every connection in one session: a name prepared by one pooled
+   * connection collides with the next, and dies with the connection that prepared it).
+   */
+  readonly preparedStatements: boolean;
   /** Resolved Postgres URL (the embedded server's in standalone without DATABASE_URL). */
   readonly databaseUrl: string | undefined;
   /** Postgres pool size for each database-owning app in this process. */
@@ -47,12 +53,14 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
   const closers: Array<() => Promise<void>> = [];
   let databaseUrl = config.database.url;
   let dbPoolMax = config.database.poolMax;
+  let preparedStatements = config.database.preparedStatements;
   if (databaseUrl === undefined && config.role === 'standalone') {
     logger.log(`No DATABASE_URL: starting the embedded Postgres under ${config.database.dataDir}`, 'Runtime');
     const embedded = await startEmbeddedPostgres(config.database.dataDir);
     closers.push(() => embedded.stop());
     databaseUrl = embedded.url;
     dbPoolMax = Math.min(dbPoolMax, Math.floor(EMBEDDED_MAX_CONNECTIONS / EMBEDDED_DB_APPS));
+    preparedStatements = false;
   }
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
   const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);
@@ -65,6 +73,7 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     logger,
     databaseUrl,
     dbPoolMax,
+    preparedStatements,
     redisUrl: config.redis.url,
     redisPrefix: config.redis.prefix,
     inProcess: config.redis.url === undefined,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception';
 import type { TransportStatus } from './base.server';
 import { type OrderingKeys, type ReplyEnvelope, type RequestEnvelope, resolveKey } from './envelope';
 import { TransportError } from './transport.error';
@@ -67,6 +68,8 @@ export abstract class BaseTransportClient extends ClientProxy {
    * Rejects with a TransportError (UNAVAILABLE on deadline or when not sent; the service's error otherwise).
    */
   async request<T>(pattern: string, data: unknown): Promise<T> {
+    // As send(): a request carries data (undefined or null would not survive the wire as the same value).
+    if (data === undefined || data === null) throw new InvalidMessageException();
     await this.connect();
     return new Promise<T>((resolve, reject) => {
       this.publish({ pattern, data }, (packet) => {

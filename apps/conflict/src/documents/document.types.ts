@@ -73,6 +73,11 @@ export interface ConflictOptions {
   /** See maxParallelCommits. */
   readonly commitStallMs: number;
   /**
+   * Commit statements as named prepared statements (planned once per connection). False on the embedded
+   * Postgres and behind poolers that cannot carry them (DB_PREPARED_STATEMENTS; libs/database prepared.ts).
+   */
+  readonly preparedStatements: boolean;
+  /**
    * 'group': queue, and commit the queued submits of many documents in one transaction; 'per-document': one
    * document per transaction (the previous design, for comparison); 'direct': every submit its own transaction.
    */
@@ -99,6 +104,7 @@ export const DEFAULT_CONFLICT_OPTIONS: ConflictOptions = {
   maxBatch: 200,
   maxParallelCommits: 4,
   commitStallMs: 20,
+  preparedStatements: true,
   commitMode: 'group',
   headText: 'checkpoint',
   lockTtlMs: { default: 5 * 60_000, min: 5_000, max: 60 * 60_000 },

@@ -1,5 +1,7 @@
 import type { INestMicroservice, Type } from '@nestjs/common';
+import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
+import { TypedClient } from '@chorus/contracts';
 import { waitFor, withDeadline } from '@chorus/testing';
 import type { BaseTransportClient } from '../base.client';
 import { ordered } from '../envelope';
@@ -125,6 +127,10 @@ export function transportContract(name: string, factory: HarnessFactory): void {
       const rpc = await failureOf(c.request('fail.rpc', {}));
       expect(rpc).toBeInstanceOf(TransportError);
       expect(rpc.toJSON()).toEqual({ code: 'CONFLICT', message: 'version mismatch', details: { head: 3 }, retryable: true });
+      await expect(c.request('echo', undefined)).rejects.toBeInstanceOf(InvalidMessageException);
+      // Through TypedClient (the gateway's face), an empty answer to a contract is a SERVER_ERROR, as with send().
+      const typed = new TypedClient<{ nothing: { req: Record<string, never>; res: { n: number } } }>(c);
+      await expect(typed.call('nothing', {})).rejects.toMatchObject({ code: 'SERVER_ERROR' });
       const nobody = await client('nobody', { requestTimeoutMs: 300 });
       const late = await failureOf(nobody.request('echo', {}));
       expect(late.code).toBe('UNAVAILABLE');
