@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ConflictService } from '../../apps/conflict/src/conflict.service';
 import type { ConflictOptions } from '../../apps/conflict/src/documents/document.types';
 import type { ConflictTestDatabase } from '../../apps/conflict/src/testing/conflict-test-db';
-import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
+import { runLoad, Writers, type BaseRule, type LoadResult } from './measure';
 
 // Chorus writers, service-direct: every writer calls ConflictService.submitOp on one of several replicas (service
 // instances, each with its own pool, like separate processes would have). Writers insert 2 characters at a
@@ -77,25 +77,19 @@ export async function runChorus(
   }
   const lsn = async (): Promise<bigint> => BigInt(((await pools[0].query(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS b`)) as Array<{ b: string }>)[0].b);
   const walBefore = await lsn();
-  const state = Array.from({ length: s.writers }, (_, w) => ({
-    caller: { user_id: `user-${w}`, client_id: `writer-${w}-${session.slice(0, 8)}`, role: 'editor' as const },
-    seq: 0,
-  }));
-  const bases = new WriterBases(s.bases ?? 'broadcast');
+  const writers = new Writers(session, s.writers, docs, s.bases);
   const result = await runLoad({
     writers: s.writers,
     warmupMs: s.warmupMs,
     durationMs: s.durationMs,
     targetOpsPerSecond: s.targetOpsPerSecond,
     submit: async (w) => {
-      const me = state[w];
-      const doc = docs[s.docs === 1 ? 0 : Math.floor(Math.random() * s.docs)];
-      const base = bases.base(w, doc);
+      const { doc, base, seq } = writers.next(w);
       const pos = Math.floor(Math.random() * (seed + insert.length * base + 1));
       const op = pos === 0 ? [insert] : [pos, insert];
       const replica = s.route === 'doc' ? docs.indexOf(doc) % s.replicas : w % s.replicas;
-      const ack = await services[replica].submitOp(me.caller, { session_id: session, doc_id: doc, version: base, op, seq: ++me.seq });
-      bases.acked(w, doc, ack.ack.version);
+      const ack = await services[replica].submitOp(writers.caller(w), { session_id: session, doc_id: doc, version: base, op, seq });
+      writers.acked(w, doc, ack.ack.version);
     },
   });
   const walBytes = Number((await lsn()) - walBefore);

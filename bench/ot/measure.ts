@@ -94,3 +94,37 @@ export class WriterBases {
     else this.own.set(`${writer} ${doc}`, version);
   }
 }
+
+/**
+ * The simulated writers of one run, shared by the service-direct and the transport paths: writer `w` is the
+ * client `writer-w` (an editor), picks a random document of `docs` for each op, numbers its submits 1, 2, … and
+ * bases each op on the version WriterBases gives.
+ */
+export class Writers {
+  private readonly seqs: number[];
+  private readonly bases: WriterBases;
+
+  constructor(
+    private readonly session: string,
+    count: number,
+    private readonly docs: readonly string[],
+    rule: BaseRule = 'broadcast',
+  ) {
+    this.seqs = new Array<number>(count).fill(0);
+    this.bases = new WriterBases(rule);
+  }
+
+  caller(w: number): { user_id: string; client_id: string; role: 'editor' } {
+    return { user_id: `user-${w}`, client_id: `writer-${w}-${this.session.slice(0, 8)}`, role: 'editor' };
+  }
+
+  /** The next op of writer `w`: its document, base version and seq. */
+  next(w: number): { doc: string; base: number; seq: number } {
+    const doc = this.docs[this.docs.length === 1 ? 0 : Math.floor(Math.random() * this.docs.length)];
+    return { doc, base: this.bases.base(w, doc), seq: ++this.seqs[w] };
+  }
+
+  acked(w: number, doc: string, version: number): void {
+    this.bases.acked(w, doc, version);
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { documentKey, type ConflictApi } from '@chorus/contracts';
 import { ordered, type RedisStreamsClient } from '@chorus/transport';
-import { runLoad, WriterBases, type BaseRule, type LoadResult } from './measure';
+import { runLoad, Writers, type BaseRule, type LoadResult } from './measure';
 
 // Chorus writers through the transport: conflict replicas run as separate processes (apps/conflict/src/main.ts,
 // as deployed) and writers send `op.submit` through RedisStreamsClient (one client per simulated gateway),
@@ -23,25 +23,19 @@ export interface TransportScenario {
 export async function runChorusTransport(gateways: readonly RedisStreamsClient[], s: TransportScenario): Promise<LoadResult> {
   const session = randomUUID();
   const docs = Array.from({ length: s.docs }, (_, d) => `src/file-${d}.rs`);
-  const state = Array.from({ length: s.writers }, (_, w) => ({
-    caller: { user_id: `user-${w}`, client_id: `writer-${w}-${session.slice(0, 8)}`, role: 'editor' as const },
-    seq: 0,
-  }));
-  const bases = new WriterBases(s.bases ?? 'broadcast');
+  const writers = new Writers(session, s.writers, docs, s.bases);
   return runLoad({
     writers: s.writers,
     warmupMs: s.warmupMs,
     durationMs: s.durationMs,
     targetOpsPerSecond: s.targetOpsPerSecond,
     submit: async (w) => {
-      const me = state[w];
-      const doc = docs[s.docs === 1 ? 0 : Math.floor(Math.random() * s.docs)];
-      const base = bases.base(w, doc);
+      const { doc, base, seq } = writers.next(w);
       const pos = Math.floor(Math.random() * (2 * base + 1));
-      const req: ConflictApi['op.submit']['req'] = { caller: me.caller, payload: { session_id: session, doc_id: doc, version: base, op: pos === 0 ? ['ab'] : [pos, 'ab'], seq: ++me.seq } };
+      const req: ConflictApi['op.submit']['req'] = { caller: writers.caller(w), payload: { session_id: session, doc_id: doc, version: base, op: pos === 0 ? ['ab'] : [pos, 'ab'], seq } };
       const gateway = gateways[w % gateways.length];
       const result = await gateway.request<ConflictApi['op.submit']['res']>('op.submit', s.keyed ? ordered(documentKey(session, doc), req) : req);
-      bases.acked(w, doc, result.ack.version);
+      writers.acked(w, doc, result.ack.version);
     },
   });
 }

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { CachedOp } from '../documents/document-cache';
-import type { TextOp } from '@chorus/ot';
 import { prepared, runPrepared, type SqlExecutor } from '@chorus/database';
+import { fromRawOp, type RawOp } from './doc.repository';
 
 // The commit path's SQL, for several documents at once: every statement takes arrays (unnest) so that one
 // transaction commits the queued submits of many documents with a fixed number of round trips. Each is a
@@ -130,15 +130,9 @@ const LOCK_HEADS = prepared(
    ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
 );
 
-interface RawStoredOp {
+interface RawStoredOp extends RawOp {
   session_id: string;
   doc_id: string;
-  version: string;
-  base_version: string;
-  op: TextOp;
-  client_id: string;
-  seq: string;
-  user_id: string;
 }
 
 /**
@@ -162,16 +156,7 @@ export async function loadOpsAndDuplicatesMany(
     keys.map((k) => k.clientId),
     keys.map((k) => k.seq),
   ]);
-  return rows.map((r) => ({
-    sessionId: r.session_id,
-    docId: r.doc_id,
-    version: Number(r.version),
-    base_version: Number(r.base_version),
-    op: r.op,
-    client_id: r.client_id,
-    seq: Number(r.seq),
-    user_id: r.user_id,
-  }));
+  return rows.map((r) => ({ sessionId: r.session_id, docId: r.doc_id, ...fromRawOp(r) }));
 }
 
 const LOAD_OPS_AND_DUPLICATES = prepared(

@@ -27,20 +27,29 @@ export interface OpRow {
   created_at: Date;
 }
 
-interface RawOpRow {
+/** An op row as Postgres returns it (bigint columns as text). */
+export interface RawOp {
   version: string;
   base_version: string;
   op: TextOp;
   client_id: string;
   seq: string;
   user_id: string;
+}
+
+interface RawOpRow extends RawOp {
   created_at: Date;
 }
 
 const OP_COLUMNS = 'version, base_version, op, client_id, seq, user_id, created_at';
 
+/** The typed op of a raw row (the commit path's CachedOp fields). */
+export function fromRawOp(r: RawOp): Omit<OpRow, 'created_at'> {
+  return { version: Number(r.version), base_version: Number(r.base_version), op: r.op, client_id: r.client_id, seq: Number(r.seq), user_id: r.user_id };
+}
+
 function toOp(r: RawOpRow): OpRow {
-  return { version: Number(r.version), base_version: Number(r.base_version), op: r.op, client_id: r.client_id, seq: Number(r.seq), user_id: r.user_id, created_at: r.created_at };
+  return { ...fromRawOp(r), created_at: r.created_at };
 }
 
 /** A new document is version 0, "" (or `content`), with its version-0 snapshot. No-op if it exists. */
