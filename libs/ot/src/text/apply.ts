@@ -27,8 +27,8 @@ export type CheckedApply =
  *     check at once for one-byte strings) has code point positions equal to UTF-16 indices, so bounds, deleted
  *     text and the new text are slices — no walk of the text by code points, no count of its length;
  *   - otherwise the general path runs (validateOp, makeInvertible, apply: each walks the text).
- * The three separate calls cost O(document) each: ~0.3–0.5 ms per op on a 40 KB file here, what capped a hot
- * document's commits (docs/benchmarks.md, OT).
+ * The three separate calls cost O(document) each: ~0.2 ms per op on a 40 KB file here (bench:ot-cost), what
+ * capped a hot document's commits (docs/benchmarks.md, OT).
  */
 export function applyChecked(doc: string, op: unknown, limits?: Partial<OpLimits>): CheckedApply {
   if (typeof doc !== 'string') return fail('bad_document', 'doc', 'the document must be a string');
