@@ -1,5 +1,6 @@
 import type { AppDataSourceSpec } from '@chorus/database';
 import { SessionSchema1763769600000 } from '../migrations/1763769600000-session-schema';
+import { SessionPeers1764200000000 } from '../migrations/1764200000000-session-peers';
 
 /**
  * The session service's tables: the single place that lists its migrations. Queries are explicit SQL in
@@ -8,5 +9,5 @@ import { SessionSchema1763769600000 } from '../migrations/1763769600000-session-
 export const SESSION_DATA_SOURCE: AppDataSourceSpec = {
   app: 'session',
   entities: [],
-  migrations: [SessionSchema1763769600000],
+  migrations: [SessionSchema1763769600000, SessionPeers1764200000000],
 };

@@ -184,3 +184,20 @@ export const invitesRepo = {
     ).length;
   },
 };
+
+export const peersRepo = {
+  /**
+   * Claims `peerId` in the session for `userId`, or finds who holds it: returns the owner's user id after the
+   * call (the caller's own id when the claim is new or the caller already held it). Atomic across replicas:
+   * two users racing for one peer id both reach the INSERT, the second waits on the first's uncommitted row,
+   * then DO NOTHING — and its SELECT, a new statement (READ COMMITTED: a new snapshot), sees the winner. The
+   * SELECT cannot be folded into the INSERT's statement: that one's snapshot predates the winner's commit.
+   */
+  async claim(db: Executor, sessionId: string, peerId: string, userId: string): Promise<string | undefined> {
+    const inserted = rowsOf<{ user_id: string }>(
+      await db.query(`INSERT INTO session_peers (session_id, peer_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (session_id, peer_id) DO NOTHING RETURNING user_id`, [sessionId, peerId, userId]),
+    );
+    if (inserted.length > 0) return inserted[0].user_id;
+    return rowsOf<{ user_id: string }>(await db.query(`SELECT user_id FROM session_peers WHERE session_id = $1 AND peer_id = $2`, [sessionId, peerId]))[0]?.user_id;
+  },
+};

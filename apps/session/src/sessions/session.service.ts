@@ -30,7 +30,7 @@ import type { JoinGrant } from '@chorus/auth';
 import type { EntityManager } from 'typeorm';
 import { appendInTransaction, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
 import type { SessionEventPublisher } from '../events/event-publisher';
-import { invitesRepo, participantsRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
+import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
 
 export interface SessionServiceOptions {
@@ -74,11 +74,24 @@ export class SessionService {
 
   // ---- live connections ----
 
-  /** A socket joins with a join token: membership is checked against the database now (the token may be stale). */
+  /**
+   * A socket joins with a join token: membership is checked against the database now (the token may be stale).
+   * The peer id is claimed for the user (session_peers): presence entries, the op dedupe identity and the
+   * peer's ack room are all keyed by it, so a peer id another user holds is refused before anything joins.
+   * The same user may join with its own peer id again (reconnect, a rejoin after a crash).
+   */
   async connect(grant: JoinGrant, peerId: string): Promise<{ role: Role; event: SessionStreamEvent; participants: ParticipantView[] }> {
     return this.withEvents(async (tx, append) => {
       const me = await participantsRepo.find(tx, grant.session_id, grant.user_id);
       if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session (any more). Redeem a new invite.');
+      const owner = await peersRepo.claim(tx, grant.session_id, peerId, grant.user_id);
+      // Undefined only if the holder's row vanished between the two statements: the session is being purged.
+      if (owner === undefined) throw notFound(grant.session_id);
+      if (owner !== grant.user_id) {
+        throw new ChorusError('PERMISSION_DENIED', `The peer_id "${peerId}" belongs to another participant of this session. Pick another peer_id (one per tab or device, e.g. a random one) and join again.`, {
+          field: 'peer_id',
+        });
+      }
       await participantsRepo.touch(tx, grant.session_id, grant.user_id);
       const [event] = await append(grant.session_id, [
         { type: 'peer_joined', actor: grant.user_id, payload: { peer_id: peerId, user_id: grant.user_id, display_name: grant.display_name, kind: grant.kind, role: me.role } },
