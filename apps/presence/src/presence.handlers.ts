@@ -40,7 +40,7 @@ export class PresenceHandlers {
 
   @MessagePattern('presence.leave')
   leave(@Payload() r: Req<'presence.leave'>): Res<'presence.leave'> {
-    return this.presence.leave(r.session_id, r.peer_id);
+    return this.presence.leave(r.session_id, r.peer_id, r.user_id);
   }
 
   @MessagePattern('presence.who')

@@ -28,7 +28,8 @@ export interface PresenceApi {
   'presence.update': { req: { session_id: string; peer_id: string; patch: PresencePatch }; res: PresenceEvent[] };
   'presence.typing': { req: { session_id: string; peer_id: string; doc_id: string | null }; res: PresenceEvent[] };
   'presence.stop_typing': { req: { session_id: string; peer_id: string }; res: PresenceEvent[] };
-  'presence.leave': { req: { session_id: string; peer_id: string }; res: PresenceEvent[] };
+  /** With `user_id`, removes the peer only if it is that user's (a gateway always sends it). */
+  'presence.leave': { req: { session_id: string; peer_id: string; user_id?: string }; res: PresenceEvent[] };
   'presence.who': { req: { session_id: string }; res: PresenceView[] };
   /** Renews the leases of every peer a gateway node holds; `lost` peers expired before and must re-join. */
   'presence.heartbeat': { req: { node_id: string }; res: { refreshed: number; lost: Array<{ session_id: string; peer_id: string }> } };

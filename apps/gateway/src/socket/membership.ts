@@ -41,7 +41,7 @@ export async function endMembership(
   void socket.leave(rooms.session(session_id));
   void socket.leave(rooms.peer(session_id, peer_id));
   const [presence, session] = await Promise.allSettled([
-    deps.presence.call('presence.leave', { session_id, peer_id }),
+    deps.presence.call('presence.leave', { session_id, peer_id, user_id: socket.data.identity.user_id }),
     deps.sessions.call('session.disconnect', { session_id, user_id: socket.data.identity.user_id, peer_id, reason }),
   ]);
   if (presence.status === 'fulfilled') broadcastPresence(deps, socket, presence.value);

@@ -24,10 +24,11 @@ export class MemoryPresenceStore implements PresenceStore {
     this.clock = options.clock ?? systemClock;
   }
 
-  async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState> {
+  async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState | null> {
     const now = this.clock.now();
     const member = memberOf(state.session_id, state.peer_id);
     const previous = this.peers.get(member);
+    if (previous && previous.lease_expires_at > now && previous.user_id !== state.user_id) return null;
     if (previous) this.unindex(member, previous);
     const stored: PresenceState = { ...structuredClone(state), updated_at: now, lease_expires_at: now + leaseMs, selection_version: ++this.stamp };
     this.peers.set(member, stored);
@@ -73,10 +74,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return result;
   }
 
-  async leave(sessionId: string, peerId: string): Promise<PresenceState | null> {
+  async leave(sessionId: string, peerId: string, userId?: string): Promise<PresenceState | null> {
     const member = memberOf(sessionId, peerId);
     const state = this.peers.get(member);
-    if (!state) return null;
+    if (!state || (userId !== undefined && state.user_id !== userId)) return null;
     this.unindex(member, state);
     return state;
   }

@@ -90,6 +90,15 @@ describe('PresenceService', () => {
     expect((await rejection(service.join(input('p2', { selection: { anchor: 0, head: 0 } })))).details.field).toBe('selection');
   });
 
+  it("refuses a join over another user's live peer with PERMISSION_DENIED; the holder stays, and another user's leave removes nothing", async () => {
+    const { service } = setup();
+    await service.join(input('alice-tab-1', { user_id: 'alice', display_name: 'Alice' }));
+    const err = await rejection(service.join(input('alice-tab-1', { user_id: 'bob', display_name: 'Bob', node_id: 'node-2' })));
+    expect([err.code, err.details.field]).toEqual(['PERMISSION_DENIED', 'peer_id']);
+    expect(await service.leave(SESSION, 'alice-tab-1', 'bob')).toEqual([]);
+    expect((await service.who(SESSION)).map((v) => [v.peer_id, v.user_id, v.display_name])).toEqual([['alice-tab-1', 'alice', 'Alice']]);
+  });
+
   it('updates of a peer whose presence is gone fail with NOT_FOUND (the gateway re-joins)', async () => {
     const { service } = setup();
     expect((await rejection(service.update(SESSION, 'ghost', { status: 'away' }))).code).toBe('NOT_FOUND');

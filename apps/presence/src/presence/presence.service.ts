@@ -101,6 +101,9 @@ export class PresenceService {
       },
       this.options.leaseMs,
     );
+    if (!state) {
+      throw new ChorusError('PERMISSION_DENIED', `The peer_id "${input.peer_id}" is live in this session for another user. Pick another peer_id and join again.`, { field: 'peer_id' });
+    }
     return [presenceUpdate(toView(state, now, this.options.idleAfterMs))];
   }
 
@@ -151,9 +154,12 @@ export class PresenceService {
     return state ? [typingEvent('typing_stop', before, before.typing.doc_id)] : [];
   }
 
-  /** The peer leaves (disconnect, leave). Emits presence_left once, whoever else races to remove it. */
-  async leave(sessionId: string, peerId: string): Promise<PresenceEvent[]> {
-    const removed = await this.store.leave(sessionId, peerId);
+  /**
+   * The peer leaves (disconnect, leave). Emits presence_left once, whoever else races to remove it. With
+   * `userId`, only that user's entry is removed (never the holder's, after a refused join).
+   */
+  async leave(sessionId: string, peerId: string, userId?: string): Promise<PresenceEvent[]> {
+    const removed = await this.store.leave(sessionId, peerId, userId);
     if (!removed) return [];
     const events: PresenceEvent[] = [];
     if (removed.typing) events.push(typingEvent('typing_stop', removed, removed.typing.doc_id));

@@ -46,7 +46,11 @@ export type SelectionTransform = (selection: Selection, state: PresenceState) =>
  * back into JavaScript, then writes conditionally (optimistic concurrency on `selection_version`).
  *
  * Exactly-once removal. An entry leaves the store through exactly one of: `leave`, `claimExpired` (or a
- * `join` of the same (session, peer) that replaces it). Whichever call removes it is the only one that
+ * `join` of the same (session, peer) by the same user that replaces it).
+ *
+ * Ownership. A live entry belongs to its user: `join` never replaces, and `leave` with a user never removes, a
+ * live entry of another user (checked in the same atomic step as the write). The session service already
+ * refuses a peer id another user holds (session_peers); this keeps presence right even if a caller did not ask. Whichever call removes it is the only one that
  * returns it, even with many replicas sweeping concurrently — so exactly one `peer_expired` is broadcast.
  * Likewise an expired typing indicator is returned by exactly one `claimExpiredTyping` call.
  *
@@ -58,10 +62,11 @@ export type SelectionTransform = (selection: Selection, state: PresenceState) =>
  */
 export interface PresenceStore {
   /**
-   * Stores a peer's presence with a fresh lease of `leaseMs` (replacing any previous entry of the same
-   * session and peer, e.g. a reconnect through another node). Returns the stored state.
+   * Stores a peer's presence with a fresh lease of `leaseMs`, replacing a previous entry of the same session
+   * and peer if it is the same user's (a reconnect through another node) or its lease ran out. Returns the
+   * stored state, or null — storing nothing — when a live entry of another user holds the peer id.
    */
-  join(state: PresenceJoin, leaseMs: number): Promise<PresenceState>;
+  join(state: PresenceJoin, leaseMs: number): Promise<PresenceState | null>;
 
   /**
    * Applies `patch` to a live peer and renews its lease. Null if the peer is unknown or its lease ran out.
@@ -76,8 +81,12 @@ export interface PresenceStore {
    */
   heartbeatNode(nodeId: string, leaseMs: number): Promise<HeartbeatResult>;
 
-  /** Removes a peer (whether or not its lease ran out). Returns the removed state, or null if none. */
-  leave(sessionId: string, peerId: string): Promise<PresenceState | null>;
+  /**
+   * Removes a peer (whether or not its lease ran out). With `userId`, only if the entry is that user's: a
+   * gateway cleaning up after a refused join must not remove the holder's entry. Returns the removed state,
+   * or null if none was removed.
+   */
+  leave(sessionId: string, peerId: string, userId?: string): Promise<PresenceState | null>;
 
   /** A live peer's state, or null. */
   get(sessionId: string, peerId: string): Promise<PresenceState | null>;

@@ -60,12 +60,16 @@ end
 local function stamp() return redis.call('INCR', P .. 'stamp') end
 `;
 
-/** ARGV: P, member, state JSON (PresenceJoin), now, leaseMs, retentionMs → stored state JSON. */
+/**
+ * ARGV: P, member, state JSON (PresenceJoin), now, leaseMs, retentionMs → stored state JSON, or nil (nothing
+ * written) when a live entry of another user holds the member.
+ */
 export const JOIN = `${COMMON}
 local m, now, lease, retention = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local old = load(m)
-if old then unindex(m, old) end
 local s = cjson.decode(ARGV[3])
+local old = load(m)
+if old and old.lease_expires_at > now and old.user_id ~= s.user_id then return false end
+if old then unindex(m, old) end
 s.updated_at = now
 s.lease_expires_at = now + lease
 s.selection_version = stamp()
@@ -134,10 +138,11 @@ table.insert(out, 1, refreshed)
 table.insert(out, 1, scan[1])
 return out`;
 
-/** ARGV: P, member → removed state JSON, or nil. */
+/** ARGV: P, member, user id or '' (any) → removed state JSON, or nil (also when the entry is another user's). */
 export const LEAVE = `${COMMON}
 local m = ARGV[2]
 local s, raw = load(m)
+if s and ARGV[3] ~= '' and s.user_id ~= ARGV[3] then return false end
 redis.call('ZREM', P .. 'leases', m)
 redis.call('ZREM', P .. 'typing', m)
 if not s then return false end

@@ -93,7 +93,7 @@ describe('RedisPresenceStore', () => {
       const clock = new ManualClock(Date.now());
       // Real (short) TTL: lease 1 ms + retention 1 ms, on the real clock as Redis counts it.
       const store = new RedisPresenceStore(redis, { prefix, clock, retentionMs: 1 });
-      const joined = await store.join(peer({ peer_id: 'a' }, clock.now()), 1);
+      const joined = (await store.join(peer({ peer_id: 'a' }, clock.now()), 1))!;
       const stateKey = `${prefix}:presence:peer:${JSON.stringify([joined.session_id, 'a'])}`;
       await waitFor('the state key to expire', async () => (await redis.exists(stateKey)) === 0, { timeoutMs: 5_000 });
       clock.advance(10);

@@ -78,9 +78,9 @@ export class RedisPresenceStore implements PresenceStore {
     this.heartbeatChunkSize = options.heartbeatChunkSize ?? DEFAULT_HEARTBEAT_CHUNK_SIZE;
   }
 
-  async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState> {
-    const raw = await this.run<string>(SCRIPTS.join, memberOf(state.session_id, state.peer_id), JSON.stringify(state), this.clock.now(), leaseMs, this.retentionMs);
-    return parse(raw);
+  async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState | null> {
+    const raw = await this.run<string | null>(SCRIPTS.join, memberOf(state.session_id, state.peer_id), JSON.stringify(state), this.clock.now(), leaseMs, this.retentionMs);
+    return raw === null ? null : parse(raw);
   }
 
   async update(sessionId: string, peerId: string, patch: PresencePatch, leaseMs: number): Promise<PresenceState | null> {
@@ -107,8 +107,8 @@ export class RedisPresenceStore implements PresenceStore {
     return result;
   }
 
-  async leave(sessionId: string, peerId: string): Promise<PresenceState | null> {
-    const raw = await this.run<string | null>(SCRIPTS.leave, memberOf(sessionId, peerId));
+  async leave(sessionId: string, peerId: string, userId?: string): Promise<PresenceState | null> {
+    const raw = await this.run<string | null>(SCRIPTS.leave, memberOf(sessionId, peerId), userId ?? '');
     return raw === null ? null : parse(raw);
   }
 

@@ -51,8 +51,11 @@ export function presenceStoreContract(open: (clock: ManualClock) => Promise<Pres
     await fx.close();
   });
 
-  const join = (overrides: Partial<PresenceJoin> & { peer_id: string }): Promise<PresenceState> =>
-    store.join(peer(overrides, clock.now()), LEASE);
+  const join = async (overrides: Partial<PresenceJoin> & { peer_id: string }): Promise<PresenceState> => {
+    const stored = await store.join(peer(overrides, clock.now()), LEASE);
+    if (!stored) throw new Error(`join of ${overrides.peer_id} was refused`);
+    return stored;
+  };
 
   describe('join, get, list, update, leave', () => {
     it('stores a peer with a lease and lists live peers of a session ordered by peer_id', async () => {
@@ -124,6 +127,50 @@ export function presenceStoreContract(open: (clock: ManualClock) => Promise<Pres
       await store.leave(SESSION_A, 'tab-1');
       expect(await store.sessionsOf('ada')).toEqual([SESSION_B]);
       expect((await store.list(SESSION_B)).map((s) => s.peer_id)).toEqual(['tab-2', 'tab-3']);
+    });
+  });
+
+  describe('peer ownership', () => {
+    it("refuses a join over another user's live entry: nothing written, the holder's entry and indexes unchanged", async () => {
+      const alice = await join({ peer_id: 'tab-1', user_id: 'alice', node_id: 'node-a', doc_id: 'doc-1', selection: { anchor: 1, head: 2 } });
+      clock.advance(100);
+      expect(await store.join(peer({ peer_id: 'tab-1', user_id: 'bob', node_id: 'node-b', display_name: 'Bob' }, clock.now()), LEASE)).toBeNull();
+      expect(await store.get(SESSION_A, 'tab-1')).toEqual(alice);
+      expect(await store.list(SESSION_A)).toEqual([alice]);
+      expect(await store.sessionsOf('bob')).toEqual([]);
+      expect(await store.sessionsOf('alice')).toEqual([SESSION_A]);
+      expect(await store.heartbeatNode('node-b', LEASE)).toEqual({ refreshed: 0, lost: [] });
+      expect(await store.heartbeatNode('node-a', LEASE)).toEqual({ refreshed: 1, lost: [] });
+    });
+
+    it("the same user's re-join replaces its entry; another user may take the peer id once the lease ran out", async () => {
+      await join({ peer_id: 'tab-1', user_id: 'alice', node_id: 'node-1' });
+      await expect(join({ peer_id: 'tab-1', user_id: 'alice', node_id: 'node-2' })).resolves.toMatchObject({ user_id: 'alice', node_id: 'node-2' });
+      clock.advance(LEASE);
+      await expect(join({ peer_id: 'tab-1', user_id: 'bob' })).resolves.toMatchObject({ user_id: 'bob' });
+      expect((await store.list(SESSION_A)).map((s) => s.user_id)).toEqual(['bob']);
+    });
+
+    it('two users racing to join one peer id on two replicas: exactly one entry, of the one join that succeeded', async () => {
+      const other = await fx.another();
+      for (let round = 0; round < 10; round++) {
+        const peerId = `contested-${round}`;
+        const results = await Promise.all([
+          store.join(peer({ peer_id: peerId, user_id: 'alice' }, clock.now()), LEASE),
+          other.join(peer({ peer_id: peerId, user_id: 'bob' }, clock.now()), LEASE),
+        ]);
+        const stored = results.filter((r) => r !== null);
+        expect(stored).toHaveLength(1);
+        expect((await store.get(SESSION_A, peerId))?.user_id).toBe(stored[0]?.user_id);
+      }
+    });
+
+    it("leave with a user id never removes another user's entry", async () => {
+      const alice = await join({ peer_id: 'tab-1', user_id: 'alice' });
+      expect(await store.leave(SESSION_A, 'tab-1', 'bob')).toBeNull();
+      expect(await store.get(SESSION_A, 'tab-1')).toEqual(alice);
+      expect(await store.leave(SESSION_A, 'tab-1', 'alice')).toEqual(alice);
+      expect(await store.get(SESSION_A, 'tab-1')).toBeNull();
     });
   });
 
