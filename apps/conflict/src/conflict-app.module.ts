@@ -34,7 +34,7 @@ export class ConflictAppModule {
           provide: ConflictService,
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app), METRICS_REGISTRY],
           useFactory: (ds: DataSource, registry: Registry) => {
-            const service = new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT, preparedStatements: runtime.preparedStatements });
+            const service = new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT, preparedStatements: runtime.preparedStatements }, runtime.logger);
             registerConflictMetrics(registry, service);
             return service;
           },

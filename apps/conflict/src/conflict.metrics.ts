@@ -1,10 +1,12 @@
 import { Counter, type Registry } from 'prom-client';
 import type { ConflictService } from './conflict.service';
+import { STORE_FAILURE_KINDS, type CommitFailureCounts } from './submit/commit-failures';
 
 /**
  * What operators watch on a conflict replica: commit rounds and the submits they carried. Their ratio is the
  * group-commit batching factor (docs/conflict.md, "The submit path"); a falling ratio under rising load means
- * commits stopped absorbing the load.
+ * commits stopped absorbing the load. And the commit failures caught (docs/conflict.md, "When a commit fails"):
+ * any `data`/`limit`/`unknown` count means input reached Postgres that the service's checks should refuse.
  */
 export function registerConflictMetrics(registry: Registry, service: ConflictService): void {
   new Counter({
@@ -25,4 +27,20 @@ export function registerConflictMetrics(registry: Registry, service: ConflictSer
       this.inc(service.commitCounters().submits);
     },
   });
+  const byKind = (name: string, help: string, pick: (c: CommitFailureCounts) => Record<string, number>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const counts = pick(service.commitFailures());
+        for (const kind of STORE_FAILURE_KINDS) this.inc({ kind }, counts[kind]);
+      },
+    });
+  };
+  byKind('chorus_conflict_fast_path_errors_total', 'Fast-path commit statements that failed other than by a resend hitting the dedupe key, by kind', (c) => c.fastPathErrors);
+  byKind('chorus_conflict_failed_commits_total', 'Locked-path commit attempts that failed (whole batches or isolated parts), by kind', (c) => c.failedCommits);
+  byKind('chorus_conflict_isolated_submits_total', 'Submits failed alone after their batch was bisected, by kind', (c) => c.isolatedSubmits);
 }

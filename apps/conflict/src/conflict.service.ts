@@ -1,3 +1,4 @@
+import { Logger, type LoggerService } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { authorize } from '@chorus/auth';
 import { poolOf } from '@chorus/database';
@@ -7,7 +8,9 @@ import { compactOps, ensureDocument, lockHead, snapshotAtOrBelow } from './persi
 import { DocumentCache } from './documents/document-cache';
 import { DocumentReader } from './documents/document-reader';
 import { parseCaller, parseInput } from './documents/document.input';
+import { assertStorableOp } from './documents/storable-text';
 import { FileLocks } from './locks/file-locks';
+import { CommitMonitor, type CommitFailureCounts } from './submit/commit-failures';
 import { OpCommitter } from './submit/op-committer';
 import {
   DEFAULT_CONFLICT_OPTIONS,
@@ -38,10 +41,11 @@ export class ConflictService {
   constructor(
     private readonly db: DataSource,
     options: Partial<ConflictOptions> = {},
+    logger: LoggerService = new Logger('ConflictService'),
   ) {
     this.options = { ...DEFAULT_CONFLICT_OPTIONS, ...options };
     const cache = new DocumentCache(this.options.cacheDocs, this.options.cacheOpsPerDoc);
-    this.committer = new OpCommitter(poolOf(db, { prepared: this.options.preparedStatements }), cache, this.options);
+    this.committer = new OpCommitter(poolOf(db, { prepared: this.options.preparedStatements }), cache, this.options, new CommitMonitor(logger));
     this.reader = new DocumentReader(db, this.options);
     this.locks = new FileLocks(db, this.options);
   }
@@ -72,7 +76,9 @@ export class ConflictService {
    * and `conflict_detected` events. `caller.client_id` is the dedupe identity: a resent seq returns the
    * original result and is never applied twice. Errors: VALIDATION_ERROR (bad op; nothing applied),
    * CONFLICT field `version` (reload), CONFLICT field `doc_id` (locked by someone else), PERMISSION_DENIED,
-   * UNAVAILABLE (store failed: resend with the same seq).
+   * UNAVAILABLE (store failed transiently: resend with the same seq). Text Postgres cannot hold (NUL, unpaired
+   * surrogates) in the op, doc_id or ids is VALIDATION_ERROR before planning; a deterministic store failure of
+   * this submit alone is VALIDATION_ERROR / PAYLOAD_TOO_LARGE, never its batch-mates' failure.
    */
   async submitOp(caller: Caller, payload: unknown): Promise<SubmitResult> {
     const who = parseCaller(caller);
@@ -85,6 +91,7 @@ export class ConflictService {
         ? new ChorusError('PAYLOAD_TOO_LARGE', `Op refused: ${shape.error.message}. Nothing was applied.`, { field: shape.error.field })
         : ChorusError.validation(shape.error.field, `Op refused (${shape.error.reason}): ${shape.error.message}. Nothing was applied.`);
     }
+    assertStorableOp(shape.op);
     return this.committer.submit({ caller: who, sessionId: input.session_id, docId: input.doc_id, version: input.version, seq: input.seq, op: shape.op });
   }
 
@@ -151,5 +158,10 @@ export class ConflictService {
   /** Commit transactions and submits so far on this replica (batching factor = submits / transactions). */
   commitCounters(): { transactions: number; submits: number } {
     return this.committer.counters();
+  }
+
+  /** Commit failures caught on this replica, by kind: fast-path errors, failed attempts, isolated submits. */
+  commitFailures(): CommitFailureCounts {
+    return this.committer.failures();
   }
 }

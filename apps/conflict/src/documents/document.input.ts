@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ChorusError } from '@chorus/protocol';
 import type { Caller } from './document.types';
+import { isStorableText } from './storable-text';
 
 // Checks of what reaches the service. The gateway validates the wire messages once at the edge; these checks
 // repeat the few rules the service's correctness depends on, so it is safe to call from anywhere (tests,
@@ -17,13 +18,17 @@ export const docIdSchema = z
   .min(1)
   .max(MAX_DOC_ID_LENGTH)
   .refine((p) => ![...p].some((ch) => ch === '\\' || ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f), 'no backslash or control characters')
-  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a relative path without empty, "." or ".." segments');
+  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a relative path without empty, "." or ".." segments')
+  .refine(isStorableText, 'no unpaired UTF-16 surrogates');
+
+/** An id stored as Postgres text (user, client): no NUL, no unpaired surrogate (storable-text.ts). */
+const storedId = z.string().min(1).max(128).refine(isStorableText, 'no NUL character and no unpaired UTF-16 surrogates');
 
 const version = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const schemas = {
   open: z.object({ session_id: z.uuid(), doc_id: docIdSchema }),
-  create: z.object({ session_id: z.uuid(), doc_id: docIdSchema, content: z.string() }),
+  create: z.object({ session_id: z.uuid(), doc_id: docIdSchema, content: z.string().refine(isStorableText, 'no NUL character and no unpaired UTF-16 surrogates') }),
   submit: z.object({ session_id: z.uuid(), doc_id: docIdSchema, version, op: z.unknown(), seq: version }),
   fetch: z.object({ session_id: z.uuid(), doc_id: docIdSchema, from_version: version, limit: z.number().int().positive().optional() }),
   at: z.object({ session_id: z.uuid(), doc_id: docIdSchema, version }),
@@ -35,9 +40,9 @@ const schemas = {
     doc_id: docIdSchema,
     version,
     selection: z.object({ anchor: version, head: version }),
-    owner_client_id: z.string().min(1).max(128),
+    owner_client_id: storedId,
   }),
-  caller: z.object({ user_id: z.string().min(1).max(128), client_id: z.string().min(1).max(128), role: z.enum(['owner', 'admin', 'editor', 'viewer', 'agent']) }),
+  caller: z.object({ user_id: storedId, client_id: storedId, role: z.enum(['owner', 'admin', 'editor', 'viewer', 'agent']) }),
 } as const;
 
 export type InputKind = keyof typeof schemas;

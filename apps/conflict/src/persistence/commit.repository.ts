@@ -137,14 +137,15 @@ interface RawStoredOp extends RawOp {
 
 /**
  * In one statement, for several documents: the committed ops after each document's `after` (null: none
- * needed) and any op already committed under one of the given (client_id, seq) pairs (dedupe). Must run after
- * lockHeads: in READ COMMITTED a statement sees everything committed before it started, including what the
- * previous lock holders wrote. Index lookups only (primary key ranges and the (client_id, seq) unique key).
+ * needed) and any op already committed under one of the given (user_id, client_id, seq) keys (dedupe: a
+ * resend is the same author's, never another user's op under the same client id). Must run after lockHeads:
+ * in READ COMMITTED a statement sees everything committed before it started, including what the previous lock
+ * holders wrote. Index lookups only (primary key ranges and the doc_ops_author_client_seq_key unique key).
  */
 export async function loadOpsAndDuplicatesMany(
   tx: PoolClient,
   ranges: ReadonlyArray<DocRef & { after: number | null }>,
-  keys: ReadonlyArray<DocRef & { clientId: string; seq: number }>,
+  keys: ReadonlyArray<DocRef & { userId: string; clientId: string; seq: number }>,
 ): Promise<StoredOp[]> {
   const wanted = ranges.filter((r) => r.after !== null);
   const rows = await runPrepared<RawStoredOp>(tx, LOAD_OPS_AND_DUPLICATES, [
@@ -153,6 +154,7 @@ export async function loadOpsAndDuplicatesMany(
     wanted.map((r) => r.after),
     keys.map((k) => k.sessionId),
     keys.map((k) => k.docId),
+    keys.map((k) => k.userId),
     keys.map((k) => k.clientId),
     keys.map((k) => k.seq),
   ]);
@@ -166,8 +168,8 @@ const LOAD_OPS_AND_DUPLICATES = prepared(
    JOIN doc_ops o ON o.session_id = r.session_id AND o.doc_id = r.doc_id AND o.version > r.after
    UNION
    SELECT o.session_id, o.doc_id, o.version, o.base_version, o.op, o.client_id, o.seq, o.user_id
-   FROM unnest($4::uuid[], $5::text[], $6::text[], $7::bigint[]) AS k(session_id, doc_id, client_id, seq)
-   JOIN doc_ops o ON o.session_id = k.session_id AND o.doc_id = k.doc_id AND o.client_id = k.client_id AND o.seq = k.seq
+   FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS k(session_id, doc_id, user_id, client_id, seq)
+   JOIN doc_ops o ON o.session_id = k.session_id AND o.doc_id = k.doc_id AND o.user_id = k.user_id AND o.client_id = k.client_id AND o.seq = k.seq
    ORDER BY 1, 2, 3`,
 );
 
@@ -236,8 +238,9 @@ const COMMIT_MANY = prepared(
  * committed, locked, unlocked or compacted since this replica's last commit of it). The rows are locked in
  * key order first (the `locked` CTE: FOR UPDATE above the sort; in READ COMMITTED a row updated meanwhile is
  * re-checked against the condition and skipped if it moved), so this never deadlocks with the locked path.
- * Returns the documents that moved; the others changed nothing. A resent (client_id, seq) makes its INSERT
- * fail, which undoes the whole statement (the caller then takes the locked path, dedupe first).
+ * Returns the documents that moved; the others changed nothing. A resent (user_id, client_id, seq) makes its
+ * INSERT fail (isResendCollision), which undoes the whole statement (the caller then takes the locked path,
+ * dedupe first).
  */
 export async function commitIfHeads(db: SqlExecutor, ops: readonly NewOp[], heads: readonly NewHead[], snapshots: readonly NewSnapshot[]): Promise<Set<string>> {
   const rows = await runPrepared<{ session_id: string; doc_id: string }>(db, COMMIT_IF_HEADS, [

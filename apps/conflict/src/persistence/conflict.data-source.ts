@@ -1,6 +1,7 @@
 import type { AppDataSourceSpec } from '@chorus/database';
 import { ConflictSchema1763856000000 } from '../migrations/1763856000000-conflict-schema';
 import { ConflictContentCheckpoint1764000000000 } from '../migrations/1764000000000-conflict-content-checkpoint';
+import { ConflictDedupeByAuthor1764200000000 } from '../migrations/1764200000000-conflict-dedupe-by-author';
 
 /**
  * The conflict service's tables (documents, doc_ops, doc_snapshots, doc_locks): the single place that lists its
@@ -10,5 +11,5 @@ import { ConflictContentCheckpoint1764000000000 } from '../migrations/1764000000
 export const CONFLICT_DATA_SOURCE: AppDataSourceSpec = {
   app: 'conflict',
   entities: [],
-  migrations: [ConflictSchema1763856000000, ConflictContentCheckpoint1764000000000],
+  migrations: [ConflictSchema1763856000000, ConflictContentCheckpoint1764000000000, ConflictDedupeByAuthor1764200000000],
 };

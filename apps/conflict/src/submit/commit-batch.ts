@@ -20,6 +20,7 @@ import {
 import type { CachedDoc, CachedOp, DocumentCache } from '../documents/document-cache';
 import { replayText } from '../documents/head-text';
 import type { Caller, ConflictDetected, ConflictOptions, SubmitResult } from '../documents/document.types';
+import { classifyStoreError, isResendCollision, refusalOf, STORE_UNAVAILABLE, type CommitMonitor } from './commit-failures';
 
 /** One submit waiting to be committed: its op already passed libs/ot shape validation (canonical). */
 export interface PendingSubmit {
@@ -66,90 +67,142 @@ export interface DocBatch {
  *    - one statement inserts every op, writes the snapshots reached and moves every head (unnest); COMMIT.
  *
  * A submit refused by planning is refused alone; the others — of its document and of the others — still
- * commit. If the transaction fails, every submit of it fails (UNAVAILABLE: resend with the same seq) and
- * nothing of it is acknowledged. The cache is updated only after COMMIT.
+ * commit. One submit's store failure fails only that submit, never its batch-mates (commitIsolated): a
+ * transient failure fails the attempt's submits with UNAVAILABLE (resend with the same seq); any other is
+ * bisected until the guilty submit stands alone and gets a non-retryable error. The cache is updated only
+ * after COMMIT.
  */
-export async function commitDocuments(db: Pool, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+export async function commitDocuments(db: Pool, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[], monitor: CommitMonitor): Promise<Map<string, BatchOutcome[]>> {
   const outcomes = new Map<string, BatchOutcome[]>();
   const fast = batches.filter((b) => cache.get(b.key)?.meta);
   if (fast.length > 0) {
-    const done = await tryFastPath(db, cache, options, fast).catch(() => new Map<string, BatchOutcome[]>());
+    // Nothing of a failed fast-path statement was written (one atomic statement): its documents take the
+    // locked path. A resend's dedupe-key hit is the expected case; anything else is logged and counted.
+    const done = await tryFastPath(db, cache, options, fast).catch((err: unknown) => {
+      if (!isResendCollision(err)) monitor.fastPathFailed(err, classifyStoreError(err), fast.length);
+      return new Map<string, BatchOutcome[]>();
+    });
     for (const [key, list] of done) outcomes.set(key, list);
   }
   const rest = batches.filter((b) => !outcomes.has(b.key));
   if (rest.length === 0) return outcomes;
-  const plans = new Map<string, { plan: Plan; meta: CachedDoc['meta'] }>();
+  for (const [key, list] of await commitIsolated(db, cache, options, rest, monitor)) outcomes.set(key, list);
+  return outcomes;
+}
+
+/**
+ * The locked path, with failure isolation. Group commit puts many users' submits, of many sessions, in one
+ * transaction; a submit Postgres refuses (a NUL the input checks missed, a bug) must not fail the others, nor
+ * be answered "resend" when a resend can never succeed. So a failed attempt that is not transient is split in
+ * two — documents first, then one document's submits (first half before second: per-document order holds) —
+ * and each half is committed on its own, recursively, until the guilty submit is alone: it gets the
+ * deterministic error, everything else commits. A poison costs about 2·log2(batch) extra transactions, paid
+ * only when a commit fails. Retrying is safe: a failed attempt wrote nothing (and if a COMMIT's outcome were
+ * unknown, the retry's dedupe under the head locks would answer the committed submits as duplicates).
+ */
+async function commitIsolated(db: Pool, cache: DocumentCache, options: ConflictOptions, batches: readonly DocBatch[], monitor: CommitMonitor): Promise<Map<string, BatchOutcome[]>> {
   try {
-    const uncached = rest.filter((b) => !cache.get(b.key));
-    if (uncached.length > 0) await ensureDocuments(db, uncached);
-    await inTransaction(db, async (tx) => {
-      plans.clear();
-      const sorted = byKey(rest);
-      // Taken once, before any await: another flush may evict an entry meanwhile (entries are replaced, never mutated).
-      const cachedOf = new Map(sorted.map((b) => [b.key, cache.get(b.key)]));
-      const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cachedOf.get(b.key)?.version ?? -1 })));
-      const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
-      const missing = sorted.filter((b) => !headOf.has(b.key));
-      if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
-
-      // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
-      const need = sorted.map((b) => {
-        const head = headOf.get(b.key) as LockedHead;
-        const cached = cachedOf.get(b.key);
-        const acceptable = b.submits.filter((s) => s.version <= head.version && s.version >= head.min_version && head.version - s.version <= options.maxCatchUpOps);
-        const lowestBase = acceptable.reduce((lo, s) => Math.min(lo, s.version), head.version);
-        // The head text is rebuilt from the cached text when it is between the checkpoint and the head (the
-        // query then did not send the checkpoint), else from the checkpoint: plus the ops after it.
-        const textFrom = head.content === null ? { version: (cached as CachedDoc).version, content: (cached as CachedDoc).content } : { version: head.content_version, content: head.content };
-        const atHead = cached !== undefined && cached.version === head.version;
-        const fromCache = cache.opsBetween(atHead ? cached : undefined, lowestBase, head.version);
-        return { batch: b, head, atHead, lowestBase, fromCache, textFrom };
-      });
-      const rows = await loadOpsAndDuplicatesMany(
-        tx,
-        need.map((n) => ({ sessionId: n.batch.sessionId, docId: n.batch.docId, after: n.fromCache ? null : Math.min(n.lowestBase, n.textFrom.version) })),
-        sorted.flatMap((b) => b.submits.map((s) => ({ sessionId: b.sessionId, docId: b.docId, clientId: s.caller.client_id, seq: s.seq }))),
-      );
-      const rowsOf = new Map<string, StoredOp[]>();
-      for (const r of rows) {
-        const key = docKey(r.sessionId, r.docId);
-        const list = rowsOf.get(key);
-        if (list) list.push(r);
-        else rowsOf.set(key, [r]);
-      }
-
-      const ops: NewOp[] = [];
-      const newHeads: NewHead[] = [];
-      const snapshots: NewSnapshot[] = [];
-      for (const n of need) {
-        const { batch: b, head } = n;
-        const found = rowsOf.get(b.key) ?? [];
-        const dupes = new Map<string, CachedOp>();
-        for (const r of found) dupes.set(`${r.client_id}\u0000${r.seq}`, r);
-        const log: CachedOp[] = n.fromCache ? [...n.fromCache] : found.filter((r) => r.version > n.lowestBase);
-        const headContent = replayText(b.docId, n.textFrom.content, n.textFrom.version, head.version, n.fromCache ? [] : found);
-        const plan = planBatch(b.docId, b.submits, head, headContent, log, n.lowestBase + 1, dupes, options);
-        // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
-        // current) and no file lock is live: on a document several replicas write, it would mostly miss.
-        const meta = head.lock_holder === null && n.atHead ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
-        plans.set(b.key, { plan, meta });
-        if (plan.fresh.length === 0) continue;
-        for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
-        newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, checkpoint: checkpointOf(plan, options) });
-        for (const s of plan.snapshots) snapshots.push({ sessionId: b.sessionId, docId: b.docId, ...s });
-      }
-      if (ops.length > 0) await commitMany(tx, ops, newHeads, snapshots);
-    });
+    return await commitLocked(db, cache, options, batches);
   } catch (err) {
     // Nothing of these batches committed (or we cannot know: then the resend's dedupe answers). Drop the cache:
     // it may be ahead of what this replica saw committed.
-    const error = err instanceof ChorusError ? err : new ChorusError('UNAVAILABLE', 'The document store did not commit the op; resend it with the same seq.');
-    for (const b of rest) {
-      cache.forget(b.key);
-      outcomes.set(b.key, b.submits.map(() => ({ ok: false, error })));
+    for (const b of batches) cache.forget(b.key);
+    if (err instanceof ChorusError) return failAll(batches, err);
+    const kind = classifyStoreError(err);
+    const submits = batches.reduce((n, b) => n + b.submits.length, 0);
+    monitor.commitFailed(err, kind, batches.length, submits);
+    if (kind === 'transient') return failAll(batches, STORE_UNAVAILABLE());
+    if (submits === 1) {
+      const b = batches[0];
+      monitor.submitRefused(err, kind, { sessionId: b.sessionId, docId: b.docId, clientId: b.submits[0].caller.client_id, seq: b.submits[0].seq });
+      return failAll(batches, refusalOf(kind, err));
     }
+    const [first, second] = halves(batches);
+    const outcomes = await commitIsolated(db, cache, options, first, monitor);
+    for (const [key, list] of await commitIsolated(db, cache, options, second, monitor)) outcomes.set(key, [...(outcomes.get(key) ?? []), ...list]);
     return outcomes;
   }
+}
+
+/** Two halves of an attempt: by documents, or, for one document, its submits in order (earlier half first). */
+function halves(batches: readonly DocBatch[]): [DocBatch[], DocBatch[]] {
+  if (batches.length > 1) {
+    const mid = Math.ceil(batches.length / 2);
+    return [batches.slice(0, mid), batches.slice(mid)];
+  }
+  const [b] = batches;
+  const mid = Math.ceil(b.submits.length / 2);
+  return [[{ ...b, submits: b.submits.slice(0, mid) }], [{ ...b, submits: b.submits.slice(mid) }]];
+}
+
+function failAll(batches: readonly DocBatch[], error: ChorusError): Map<string, BatchOutcome[]> {
+  return new Map(batches.map((b) => [b.key, b.submits.map((): BatchOutcome => ({ ok: false, error }))]));
+}
+
+/** One attempt of the locked path for `rest` (see commitDocuments): throws if anything of it failed. */
+async function commitLocked(db: Pool, cache: DocumentCache, options: ConflictOptions, rest: readonly DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
+  const outcomes = new Map<string, BatchOutcome[]>();
+  const plans = new Map<string, { plan: Plan; meta: CachedDoc['meta'] }>();
+  const uncached = rest.filter((b) => !cache.get(b.key));
+  if (uncached.length > 0) await ensureDocuments(db, uncached);
+  await inTransaction(db, async (tx) => {
+    plans.clear();
+    const sorted = byKey(rest);
+    // Taken once, before any await: another flush may evict an entry meanwhile (entries are replaced, never mutated).
+    const cachedOf = new Map(sorted.map((b) => [b.key, cache.get(b.key)]));
+    const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cachedOf.get(b.key)?.version ?? -1 })));
+    const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
+    const missing = sorted.filter((b) => !headOf.has(b.key));
+    if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
+
+    // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
+    const need = sorted.map((b) => {
+      const head = headOf.get(b.key) as LockedHead;
+      const cached = cachedOf.get(b.key);
+      const acceptable = b.submits.filter((s) => s.version <= head.version && s.version >= head.min_version && head.version - s.version <= options.maxCatchUpOps);
+      const lowestBase = acceptable.reduce((lo, s) => Math.min(lo, s.version), head.version);
+      // The head text is rebuilt from the cached text when it is between the checkpoint and the head (the
+      // query then did not send the checkpoint), else from the checkpoint: plus the ops after it.
+      const textFrom = head.content === null ? { version: (cached as CachedDoc).version, content: (cached as CachedDoc).content } : { version: head.content_version, content: head.content };
+      const atHead = cached !== undefined && cached.version === head.version;
+      const fromCache = cache.opsBetween(atHead ? cached : undefined, lowestBase, head.version);
+      return { batch: b, head, atHead, lowestBase, fromCache, textFrom };
+    });
+    const rows = await loadOpsAndDuplicatesMany(
+      tx,
+      need.map((n) => ({ sessionId: n.batch.sessionId, docId: n.batch.docId, after: n.fromCache ? null : Math.min(n.lowestBase, n.textFrom.version) })),
+      sorted.flatMap((b) => b.submits.map((s) => ({ sessionId: b.sessionId, docId: b.docId, userId: s.caller.user_id, clientId: s.caller.client_id, seq: s.seq }))),
+    );
+    const rowsOf = new Map<string, StoredOp[]>();
+    for (const r of rows) {
+      const key = docKey(r.sessionId, r.docId);
+      const list = rowsOf.get(key);
+      if (list) list.push(r);
+      else rowsOf.set(key, [r]);
+    }
+
+    const ops: NewOp[] = [];
+    const newHeads: NewHead[] = [];
+    const snapshots: NewSnapshot[] = [];
+    for (const n of need) {
+      const { batch: b, head } = n;
+      const found = rowsOf.get(b.key) ?? [];
+      const dupes = new Map<string, CachedOp>();
+      for (const r of found) dupes.set(dedupeKeyOf(r.user_id, r.client_id, r.seq), r);
+      const log: CachedOp[] = n.fromCache ? [...n.fromCache] : found.filter((r) => r.version > n.lowestBase);
+      const headContent = replayText(b.docId, n.textFrom.content, n.textFrom.version, head.version, n.fromCache ? [] : found);
+      const plan = planBatch(b.docId, b.submits, head, headContent, log, n.lowestBase + 1, dupes, options);
+      // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
+      // current) and no file lock is live: on a document several replicas write, it would mostly miss.
+      const meta = head.lock_holder === null && n.atHead ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
+      plans.set(b.key, { plan, meta });
+      if (plan.fresh.length === 0) continue;
+      for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
+      newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, checkpoint: checkpointOf(plan, options) });
+      for (const s of plan.snapshots) snapshots.push({ sessionId: b.sessionId, docId: b.docId, ...s });
+    }
+    if (ops.length > 0) await commitMany(tx, ops, newHeads, snapshots);
+  });
   for (const b of rest) {
     const { plan, meta } = plans.get(b.key) as { plan: Plan; meta: CachedDoc['meta'] };
     cache.set(b.key, plan.version, plan.content, plan.log, meta);
@@ -244,7 +297,7 @@ function planBatch(
   const fresh: CachedOp[] = [];
   const snapshots: Array<{ version: number; content: string }> = [];
   const outcomes = batch.map((s): BatchOutcome => {
-    const dedupeKey = `${s.caller.client_id}\u0000${s.seq}`;
+    const dedupeKey = dedupeKeyOf(s.caller.user_id, s.caller.client_id, s.seq);
     const original = dupes.get(dedupeKey);
     if (original) return { ok: true, result: duplicateResult(docId, original) };
     const refusal = refuse(s, head, options);
@@ -268,6 +321,14 @@ function planBatch(
     return { ok: true, result: { ...duplicateResult(docId, row), duplicate: false, conflicts: detectConflicts(docId, s, row, against) } };
   });
   return { outcomes, fresh, snapshots, version, content, log };
+}
+
+/**
+ * A resend is the same author's op under the same client id and seq (doc_ops_author_client_seq_key): another
+ * user's op under the same client id is never answered as a duplicate of it. NUL cannot occur in stored ids.
+ */
+function dedupeKeyOf(userId: string, clientId: string, seq: number): string {
+  return `${userId}\u0000${clientId}\u0000${seq}`;
 }
 
 function refuse(s: PendingSubmit, head: { version: number; min_version: number; lock_holder: string | null }, options: ConflictOptions): ChorusError | undefined {
@@ -298,7 +359,8 @@ function duplicateResult(docId: string, row: CachedOp): SubmitResult {
 /** Overlaps of the submitted op with the ops other clients committed after its base (libs/ot findConflicts). */
 function detectConflicts(docId: string, s: PendingSubmit, row: CachedOp, against: readonly CachedOp[]): ConflictDetected[] {
   if (against.length === 0) return [];
-  const found = findConflicts(s.op, against.map((c) => c.op)).filter((c) => against[c.index].client_id !== s.caller.client_id);
+  const own = (c: CachedOp): boolean => c.client_id === s.caller.client_id && c.user_id === s.caller.user_id;
+  const found = findConflicts(s.op, against.map((c) => c.op)).filter((c) => !own(against[c.index]));
   if (found.length === 0) return [];
   const overlaps = found.map((c) => ({ version: against[c.index].version, peer_id: against[c.index].client_id, user_id: against[c.index].user_id, ranges: c.ranges }));
   const peers = [...new Set([s.caller.client_id, ...overlaps.map((o) => o.peer_id)])];

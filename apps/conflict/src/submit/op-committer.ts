@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { DocumentCache } from '../documents/document-cache';
 import type { ConflictOptions, SubmitResult } from '../documents/document.types';
 import { commitDocuments, type BatchOutcome, type DocBatch, type PendingSubmit } from './commit-batch';
+import type { CommitFailureCounts, CommitMonitor } from './commit-failures';
 
 interface Waiting {
   readonly key: string;
@@ -43,6 +44,7 @@ export class OpCommitter {
     private readonly db: Pool,
     private readonly cache: DocumentCache,
     private readonly options: ConflictOptions,
+    private readonly monitor: CommitMonitor,
   ) {}
 
   submit(submit: PendingSubmit): Promise<SubmitResult> {
@@ -59,6 +61,11 @@ export class OpCommitter {
   /** Commit rounds (transactions or fast-path statements) and submits so far: the batching factor is their ratio. */
   counters(): { transactions: number; submits: number } {
     return { ...this.stats };
+  }
+
+  /** The commit failures caught so far, by kind (commit-failures.ts). */
+  failures(): CommitFailureCounts {
+    return this.monitor.snapshot();
   }
 
   private pump(): void {
@@ -141,7 +148,7 @@ export class OpCommitter {
   private run(docs: DocBatch[]): Promise<Map<string, BatchOutcome[]>> {
     this.stats.transactions += 1;
     this.stats.submits += docs.reduce((n, d) => n + d.submits.length, 0);
-    return commitDocuments(this.db, this.cache, this.options, docs);
+    return commitDocuments(this.db, this.cache, this.options, docs, this.monitor);
   }
 }
 
