@@ -14,8 +14,10 @@ describe.each(['memory', 'redis'] as const)('AttemptBudget (%s)', (kind) => {
       return;
     }
     const prefix = uniqueRedisPrefix('budget');
-    redis = [new Redis(testRedisUrl()), new Redis(testRedisUrl())];
-    [a, b] = redis.map((r) => new RedisAttemptBudget(r, prefix)) as [AttemptBudget, AttemptBudget];
+    const [r1, r2] = [new Redis(testRedisUrl()), new Redis(testRedisUrl())];
+    redis = [r1, r2];
+    a = new RedisAttemptBudget(r1, prefix);
+    b = new RedisAttemptBudget(r2, prefix);
   });
   afterEach(() => {
     for (const r of redis) r.disconnect();
