@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { textType, type TextOp } from '@chorus/ot';
@@ -392,7 +393,7 @@ it('holds against seeded hostile input on every message type and REST operation 
     honest: { baseline_ops: baseline.latencies.length, baseline_p99_ms: +baseP99.toFixed(1), attack_ops: during.latencies.length, attack_p99_ms: +fuzzP99.toFixed(1) },
   };
   process.stdout.write(`hostile-input fuzz: ${JSON.stringify(summary)}\n`);
-  if (process.env.FUZZ_REPORT) require('node:fs').writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(violations, null, 1));
+  if (process.env.FUZZ_REPORT) writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(violations, null, 1));
   // The fuzz must reach the validators, not only the rate limiter.
   expect(nonLimited).toBeGreaterThan(cases.length / 2);
   expect(violations.length === 0 ? 'no violations' : report()).toBe('no violations');
