@@ -13,11 +13,15 @@ import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
+import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter } from './http/http-error.filter';
 import { InvitesController } from './http/invites.controller';
+import { OriginPolicy } from './http/origin-policy';
 import { SessionsController } from './http/sessions.controller';
+import { MemoryAttemptBudget, RedisAttemptBudget, type AttemptBudget } from './limits/attempt-budget';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
 import { HttpThrottlerGuard, STRICT_LIMIT, guessTracker } from './limits/http-throttler.guard';
+import { PasswordGuesses, type PasswordGuessLimits } from './limits/password-guesses';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage';
 import { WsRateLimiter } from './limits/ws-rate-limiter';
 import { SessionRouter } from './routing/session.router';
@@ -29,14 +33,23 @@ import { SocketGateway } from './socket/socket.gateway';
 /** REST budget per client address per minute, and the strict budget of guessable endpoints (invite codes). */
 const REST_LIMIT_PER_MIN = 600;
 const GUESS_LIMIT_PER_MIN = 10;
+/**
+ * Wrong password guesses (session and invite passwords, each one a 32 MiB scrypt): a few typos per person, and a
+ * per-secret budget over an hour so many accounts or addresses together get ~720 guesses a day at one password.
+ */
+const PASSWORD_GUESSES: PasswordGuessLimits = { perClient: 5, perClientWindowMs: 60_000, perSecret: 30, perSecretWindowMs: 3_600_000 };
 
 /** Rate-limit counters and connection leases: in Redis so limits hold across gateways, in memory standalone. */
-function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry } {
-  if (runtime.redisUrl === undefined) return { storage: new ThrottlerStorageService(), connections: new MemoryConnectionRegistry() };
+function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; attempts: AttemptBudget } {
+  if (runtime.redisUrl === undefined) return { storage: new ThrottlerStorageService(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget() };
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:limits`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness; a failed check fails the request with SERVER_ERROR
   runtime.onStop(async () => void redis.disconnect());
-  return { storage: new RedisThrottlerStorage(redis, runtime.redisPrefix), connections: new RedisConnectionRegistry(redis, runtime.redisPrefix) };
+  return {
+    storage: new RedisThrottlerStorage(redis, runtime.redisPrefix),
+    connections: new RedisConnectionRegistry(redis, runtime.redisPrefix),
+    attempts: new RedisAttemptBudget(redis, runtime.redisPrefix),
+  };
 }
 
 /** Runs the socket layer's graceful drain before Nest closes the HTTP server. */
@@ -78,7 +91,10 @@ export class GatewayAppModule {
       (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
       logger,
     );
-    const { storage, connections } = limitStores(runtime);
+    const { storage, connections, attempts } = limitStores(runtime);
+    const addresses = new ClientAddresses(config.edge.trustedProxies);
+    const passwordGuesses = new PasswordGuesses(attempts, PASSWORD_GUESSES, logger);
+    const origins = new OriginPolicy(config.edge.corsOrigins);
 
     const makeDeps = (io: Server): GatewayDeps => {
       const broadcast = (room: string, message: ServerMessage, exceptSocket?: string) => {
@@ -103,7 +119,8 @@ export class GatewayAppModule {
     };
     const sockets = new SocketGateway(
       {
-        corsOrigins: config.edge.corsOrigins,
+        origins,
+        addresses,
         transports: config.edge.transports,
         maxConnectionsPerUser: config.edge.maxConnectionsPerUser,
         redisUrl: runtime.redisUrl,
@@ -148,7 +165,7 @@ export class GatewayAppModule {
               ttl: 60_000,
               limit: GUESS_LIMIT_PER_MIN,
               blockDuration: 60_000,
-              getTracker: guessTracker,
+              getTracker: guessTracker(addresses),
               skipIf: (ctx: ExecutionContext) => Reflect.getMetadata(STRICT_LIMIT, ctx.getHandler()) !== true,
             },
           ],
@@ -159,6 +176,9 @@ export class GatewayAppModule {
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
         { provide: SessionRouter, useValue: sessions },
+        { provide: ClientAddresses, useValue: addresses },
+        { provide: OriginPolicy, useValue: origins },
+        { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: SocketGateway, useValue: sockets },
         { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(sockets, config.shutdownGraceMs) },
         AccessTokenGuard,
@@ -173,8 +193,8 @@ export class GatewayAppModule {
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
   const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   http.disable('x-powered-by');
-  const origins = runtime.config.edge.corsOrigins;
-  app.enableCors({ origin: origins === '*' ? true : origins, credentials: true });
+  // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
+  app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
   app.get(SocketGateway).attach(app.getHttpServer());
   const doc = new DocumentBuilder()
     .setTitle('Chorus API')

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { ChorusError } from '@chorus/protocol';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -8,10 +9,47 @@ const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: n
 const PARAMS = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const KEYLEN = 32;
 
+/**
+ * Bounds the scrypt work of one process: at most `maxRunning` hashes at once (each holds 32 MiB and a libuv
+ * thread; the default pool has 4 and fs/dns need them too) and `maxWaiting` queued behind them. Past that a
+ * request is refused at once with UNAVAILABLE and `retry_after_ms` instead of queuing without bound: a burst of
+ * guesses then costs milliseconds per refusal, not seconds of latency for everyone's joins.
+ */
+export class WorkGate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly maxRunning: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.maxRunning) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new ChorusError('UNAVAILABLE', 'Too many password checks in progress; retry in a moment.', { retry_after_ms: 250 });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await work();
+    } finally {
+      // Hand the slot straight to the next waiter (running stays the same), so a newcomer cannot overtake the queue.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+const scryptGate = new WorkGate(2, 6);
+
 /** `scrypt$N$r$p$salt$hash`, all self-describing so parameters can be raised later. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, KEYLEN, PARAMS);
+  const hash = await scryptGate.run(() => scrypt(password, salt, KEYLEN, PARAMS));
   return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
@@ -19,7 +57,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem });
+  const actual = await scryptGate.run(() => scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem }));
   return timingSafeEqual(expected, actual);
 }
 

@@ -49,6 +49,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('trusts no proxy by default, and parses a hop count or a list of addresses and CIDRs', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig('gateway', env).edge.trustedProxies).toEqual({ hops: 0 });
+    expect(loadConfig('gateway', { ...env, TRUSTED_PROXIES: '2' }).edge.trustedProxies).toEqual({ hops: 2 });
+    expect(loadConfig('gateway', { ...env, TRUSTED_PROXIES: '10.0.0.0/8, 203.0.113.7,fd00::/8' }).edge.trustedProxies).toEqual({ addresses: ['10.0.0.0/8', '203.0.113.7', 'fd00::/8'] });
+    for (const bad of ['11', '10.0.0.0/33', 'proxy.local', '10.0.0.1/8/2', 'fd00::/129']) {
+      expect(() => loadConfig('gateway', { ...env, TRUSTED_PROXIES: bad })).toThrow(/TRUSTED_PROXIES/);
+    }
+  });
+
   it('lets a command-line override win over the environment', () => {
     expect(loadConfig('standalone', { CHORUS_DATA_DIR: '/a' }, { CHORUS_DATA_DIR: '/b' }).database.dataDir).toBe('/b');
   });

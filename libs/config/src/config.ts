@@ -1,4 +1,4 @@
-import { VARIABLES, type AppRole, type LogLevel, type VariableName } from './variables';
+import { VARIABLES, type AppRole, type LogLevel, type TrustedProxies, type VariableName } from './variables';
 
 /** The typed configuration of one process. Built once at start-up by `loadConfig`, then passed around. */
 export interface ChorusConfig {
@@ -19,8 +19,13 @@ export interface ChorusConfig {
     readonly publicUrl: string;
   };
   readonly shutdownGraceMs: number;
-  /** The edge (gateway/standalone): browser origins, Socket.IO transports, connection cap. */
-  readonly edge: { readonly corsOrigins: string[] | '*'; readonly transports: Array<'websocket' | 'polling'>; readonly maxConnectionsPerUser: number };
+  /** The edge (gateway/standalone): browser origins, trusted proxies, Socket.IO transports, connection cap. */
+  readonly edge: {
+    readonly corsOrigins: string[] | '*';
+    readonly trustedProxies: TrustedProxies;
+    readonly transports: Array<'websocket' | 'polling'>;
+    readonly maxConnectionsPerUser: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -58,7 +63,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
   };
   return {
@@ -78,6 +83,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     edge: {
       corsOrigins: v.CORS_ORIGINS ?? [],
+      trustedProxies: v.TRUSTED_PROXIES ?? { hops: 0 },
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
     },

@@ -1,2 +1,2 @@
 export { ConfigError, loadConfig, loadMigrationConfig, type ChorusConfig } from './config';
-export { APP_ROLES, LOG_LEVELS, VARIABLES, type AppRole, type LogLevel, type VariableName, type VariableSpec } from './variables';
+export { APP_ROLES, LOG_LEVELS, VARIABLES, type AppRole, type LogLevel, type TrustedProxies, type VariableName, type VariableSpec } from './variables';

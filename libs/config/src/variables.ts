@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 
 /** The process roles Chorus runs as: the four apps, or all of them in one standalone process. */
 export type AppRole = 'standalone' | 'gateway' | 'session' | 'presence' | 'conflict';
@@ -71,6 +72,9 @@ function text(pattern: RegExp, hint: string, fallback: (role: AppRole) => string
     return pattern.test(raw) ? { value: raw } : { problem: `${hint}, got "${raw}"` };
   };
 }
+
+/** Who may set X-Forwarded-For: a fixed number of proxy hops, or proxy addresses/CIDRs. `{hops: 0}` trusts none. */
+export type TrustedProxies = { readonly hops: number } | { readonly addresses: readonly string[] };
 
 const DEFAULT_PORTS: Record<AppRole, number> = { standalone: 3000, gateway: 3000, session: 3001, presence: 3002, conflict: 3003 };
 
@@ -168,7 +172,7 @@ export const VARIABLES = {
     },
   },
   CORS_ORIGINS: {
-    doc: 'Origins allowed to call the REST API and open sockets from a browser: a comma-separated list (https://app.example.com,https://staging.example.com) or * for any. Default * in standalone (try it from any local app), none (same-origin only) for the gateway.',
+    doc: 'Origins allowed to call the REST API and open sockets from a browser: a comma-separated list (https://app.example.com,https://staging.example.com) or * for any. Default * in standalone (try it from any local app), none (same-origin only) for the gateway. Checked on every Socket.IO handshake (websocket and polling): a browser page on another origin cannot open a socket. Requests without an Origin header (CLIs, agents, servers: not browsers) are allowed.',
     roles: EDGE_ROLES,
     parse: (raw: string | undefined, role: AppRole): Parse<string[] | '*'> => {
       if (raw === undefined || raw === '') return { value: role === 'standalone' ? '*' : [] };
@@ -183,6 +187,26 @@ export const VARIABLES = {
         }
       }
       return { value: origins };
+    },
+  },
+  TRUSTED_PROXIES: {
+    doc: 'Which proxies in front of the gateway may say who the client is (X-Forwarded-For), for every per-client limit (REST, invite and password guesses, WebSocket handshakes). Empty (default): none, the TCP peer address is the client, and X-Forwarded-For is ignored, since any client can send one. A number N: exactly N proxies append to X-Forwarded-For (the client is the Nth address from the right). Or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,fd00::/8): X-Forwarded-For is read from the right, skipping trusted addresses.',
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined): Parse<TrustedProxies> => {
+      if (raw === undefined || raw.trim() === '') return { value: { hops: 0 } };
+      if (/^\d+$/.test(raw.trim())) {
+        const hops = Number(raw.trim());
+        return hops <= 10 ? { value: { hops } } : { problem: `must be a hop count from 0 to 10, or a list of addresses/CIDRs, got "${raw}"` };
+      }
+      const entries = raw.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+      for (const entry of entries) {
+        const [address, bits, extra] = entry.split('/');
+        const family = isIP(address ?? '');
+        const maxBits = family === 4 ? 32 : 128;
+        const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > maxBits);
+        if (family === 0 || badBits || extra !== undefined) return { problem: `"${entry}" is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8, 203.0.113.7)` };
+      }
+      return { value: { addresses: entries } };
     },
   },
   SOCKET_TRANSPORTS: {

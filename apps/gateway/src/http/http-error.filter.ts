@@ -26,7 +26,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const error = this.toChorusError(exception);
-    if (error.code === 'RATE_LIMITED' && error.details.retry_after_ms !== undefined) {
+    // RATE_LIMITED and an overloaded UNAVAILABLE both say when to come back.
+    if (error.details.retry_after_ms !== undefined) {
       res.setHeader('Retry-After', Math.ceil(error.details.retry_after_ms / 1000).toString());
     }
     const { type: _type, retryable: _retryable, ...body } = error.toWire();

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
 import type { SessionApi } from '@chorus/contracts';
@@ -11,9 +11,12 @@ import {
   updateRoleBodySchema,
   userIdSchema,
 } from '@chorus/protocol';
+import type { Request } from 'express';
 import { z } from 'zod';
+import { PasswordGuesses } from '../limits/password-guesses';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
+import { ClientAddresses } from './client-address';
 import { Documented } from './openapi';
 import { parseInput } from './validation';
 
@@ -26,7 +29,11 @@ const inviteIdSchema = z.uuid();
 @UseGuards(AccessTokenGuard)
 @Controller('api/v1/collaboration/sessions')
 export class SessionsController {
-  constructor(@Inject(SessionRouter) private readonly sessions: SessionRouter) {}
+  constructor(
+    @Inject(SessionRouter) private readonly sessions: SessionRouter,
+    @Inject(PasswordGuesses) private readonly passwordGuesses: PasswordGuesses,
+    @Inject(ClientAddresses) private readonly addresses: ClientAddresses,
+  ) {}
 
   @Post()
   @Documented({ summary: 'Create a session; the caller becomes its owner', body: createSessionBodySchema, status: 201, errors: [400, 401] })
@@ -66,10 +73,13 @@ export class SessionsController {
 
   @Post(':id/join')
   @HttpCode(200)
-  @Documented({ summary: 'Get a join token (participants; newcomers to a public session join as viewers)', body: joinSessionBodySchema, errors: [400, 401, 403, 404, 409] })
-  join(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown): Res<'session.join'> {
+  @Documented({ summary: 'Get a join token (participants; newcomers to a public session join as viewers)', body: joinSessionBodySchema, errors: [400, 401, 403, 404, 409, 429] })
+  join(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown, @Req() req: Request): Res<'session.join'> {
     const { password } = parseInput(joinSessionBodySchema, body ?? {});
-    return this.sessions.call('session.join', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), ...(password !== undefined ? { password } : {}) });
+    const session_id = parseInput(sessionIdParamSchema, id, 'id');
+    if (password === undefined) return this.sessions.call('session.join', { actor, session_id });
+    const guesser = { userId: actor.user_id, address: this.addresses.of(req) };
+    return this.passwordGuesses.attempt(`session:${session_id}`, guesser, () => this.sessions.call('session.join', { actor, session_id, password }));
   }
 
   @Post(':id/leave')

@@ -1,7 +1,9 @@
-import { Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
+import { Inject, Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions, type ThrottlerStorage } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { ChorusError } from '@chorus/protocol';
+import { ClientAddresses } from '../http/client-address';
 
 export const STRICT_LIMIT = 'chorus:strict-limit';
 /** Marks a route for the strict `guess` limit (invite redemption: codes must not be guessable by brute force). */
@@ -12,35 +14,47 @@ export const GuessProtected = (): MethodDecorator => SetMetadata(STRICT_LIMIT, t
  * runs before authentication). A forged subject buys nothing: its request fails authentication before any
  * code is tried. Without a token, per client address.
  */
-export function guessTracker(req: Record<string, unknown>): string {
-  const header = (req as unknown as Request).headers?.authorization;
-  const payload = typeof header === 'string' ? header.split('.')[1] : undefined;
-  if (payload) {
-    try {
-      const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
-      if (typeof sub === 'string' && sub.length <= 128) return `user:${sub}`;
-    } catch {
-      // not a JWT: fall through to the address
+export function guessTracker(addresses: ClientAddresses): (req: Record<string, unknown>) => string {
+  return (req) => {
+    const header = (req as unknown as Request).headers?.authorization;
+    const payload = typeof header === 'string' ? header.split('.')[1] : undefined;
+    if (payload) {
+      try {
+        const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+        if (typeof sub === 'string' && sub.length <= 128) return `user:${sub}`;
+      } catch {
+        // not a JWT: fall through to the address
+      }
     }
-  }
-  return `ip:${clientAddress(req as unknown as Request)}`;
+    return `ip:${addresses.of(req as unknown as Request)}`;
+  };
 }
 
-function clientAddress(r: Request): string {
-  const forwarded = r.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || r.socket?.remoteAddress || 'unknown';
-}
+/** Probes and scrapes: a liveness check answered 429 would get a healthy pod restarted. */
+const UNLIMITED_PATHS = /^\/(health|metrics)(\/|$|\?)/;
 
 /**
- * REST rate limiting per client address: the first `X-Forwarded-For` hop (set by the ingress; configure it
- * to overwrite, not append, client-supplied values) or the socket address. Refusals are RATE_LIMITED with
- * `retry_after_ms`, in the protocol's error shape, never a silent drop.
+ * REST rate limiting per client address (`ClientAddresses`: the TCP peer, or what trusted proxies say in
+ * X-Forwarded-For). Refusals are RATE_LIMITED with `retry_after_ms`, in the protocol's error shape, never a
+ * silent drop. `/health/*` and `/metrics` are not limited.
  */
 @Injectable()
 export class HttpThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    @Inject(ClientAddresses) private readonly addresses: ClientAddresses,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return context.getType() === 'http' && UNLIMITED_PATHS.test(context.switchToHttp().getRequest<Request>().originalUrl ?? '');
+  }
+
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
-    return `ip:${clientAddress(req as unknown as Request)}`;
+    return `ip:${this.addresses.of(req as unknown as Request)}`;
   }
 
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {

@@ -18,6 +18,8 @@ export interface Membership {
 export interface ConnectionState {
   readonly identity: Identity;
   readonly memberships: Map<string, Membership>;
+  /** The client's address as every limiter sees it (TRUSTED_PROXIES applied). */
+  readonly address: string;
 }
 
 export type ChorusSocket = Socket<Record<string, never>, Record<string, (message: ServerMessage) => void>, Record<string, never>, ConnectionState>;

@@ -7,6 +7,7 @@ export class GatewayMetrics {
   readonly messagesOut: Counter<'type'>;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
+  readonly handshakesRefused: Counter<'reason'>;
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
 
@@ -23,6 +24,7 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
+    this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Socket handshakes refused before authentication, by reason (origin)', labelNames: ['reason'], registers: [registry] });
     this.transportLatency = new Histogram({
       name: 'chorus_transport_request_seconds',
       help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',

@@ -16,13 +16,18 @@ import {
   type MessageId,
   type ServerMessage,
 } from '@chorus/protocol';
+import type { ClientAddresses } from '../http/client-address';
+import type { OriginPolicy } from '../http/origin-policy';
 import type { ConnectionRegistry } from '../limits/connection-registry';
 import { KIND_OF, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { ChorusSocket, ConnectionState, GatewayDeps, HandlerTable } from './connection';
 import { endMembership } from './membership';
 
 export interface SocketGatewayOptions {
-  readonly corsOrigins: string[] | '*';
+  /** Browser origins allowed to open a socket (CORS_ORIGINS), checked on every transport's handshake. */
+  readonly origins: OriginPolicy;
+  /** The client address of a handshake (TRUSTED_PROXIES), the same as every REST limiter's. */
+  readonly addresses: ClientAddresses;
   readonly transports: Array<'websocket' | 'polling'>;
   readonly maxConnectionsPerUser: number;
   readonly redisUrl: string | undefined;
@@ -65,7 +70,18 @@ export class SocketGateway {
   attach(http: HttpServer): void {
     const io = new Server(http, {
       transports: this.options.transports,
-      cors: { origin: this.options.corsOrigins === '*' ? true : this.options.corsOrigins, credentials: true },
+      // `cors` only writes headers on polling responses, which a browser enforces; a websocket upgrade is never
+      // subject to CORS, so the origin is checked here on every new engine.io connection (polling or websocket)
+      // before the handshake completes. Upgrades of an existing polling connection were checked at its handshake.
+      cors: { origin: this.options.origins.corsOrigin, credentials: true },
+      allowRequest: (req, callback) => {
+        const refusal = this.options.origins.refusal(req);
+        if (refusal !== undefined) {
+          this.deps?.metrics.handshakesRefused.inc({ reason: 'origin' });
+          this.logger.verbose?.(`Refused a handshake from ${this.options.addresses.of(req)}: ${refusal}`, 'SocketGateway');
+        }
+        callback(refusal ?? null, refusal === undefined);
+      },
       // The transport-level cap; each message kind has its own smaller limit checked by libs/protocol.
       maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES + 1024,
       serveClient: false,
@@ -102,7 +118,7 @@ export class SocketGateway {
     if (!(await this.connections.register(identity.user_id, socket.id, this.options.maxConnectionsPerUser))) {
       throw new ChorusError('RATE_LIMITED', `You already have ${this.options.maxConnectionsPerUser} open connections; close one first.`, { retry_after_ms: 5_000 });
     }
-    socket.data = { identity, memberships: new Map() };
+    socket.data = { identity, memberships: new Map(), address: this.options.addresses.of(socket.request) };
   }
 
   private onConnection(socket: ChorusSocket): void {
