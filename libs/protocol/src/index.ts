@@ -94,6 +94,8 @@ export {
   type ServerMessageType,
 } from './registry';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
+export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
+export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
 export { jsonByteLength, parseClientMessage, parseServerMessage, validationErrorFrom, type Parsed } from './validate';
 export {
   createInviteBodySchema,
