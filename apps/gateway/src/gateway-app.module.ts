@@ -13,8 +13,9 @@ import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
-import { HttpErrorFilter } from './http/http-error.filter';
+import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { InvitesController } from './http/invites.controller';
+import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
 import { HttpThrottlerGuard, STRICT_LIMIT, guessTracker } from './limits/http-throttler.guard';
@@ -163,7 +164,7 @@ export class GatewayAppModule {
         { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(sockets, config.shutdownGraceMs) },
         AccessTokenGuard,
         { provide: APP_GUARD, useClass: HttpThrottlerGuard },
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_FILTER, useValue: new HttpErrorFilter(httpRefusedCounter(registry)) },
       ],
     };
   }
@@ -173,6 +174,7 @@ export class GatewayAppModule {
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
   const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   http.disable('x-powered-by');
+  app.use(refuseUndecodablePath);
   const origins = runtime.config.edge.corsOrigins;
   app.enableCors({ origin: origins === '*' ? true : origins, credentials: true });
   app.get(SocketGateway).attach(app.getHttpServer());
