@@ -82,6 +82,7 @@ export {
 export {
   CLIENT_MESSAGES,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_FRAME_BYTES,
   SERVER_MESSAGES,
   clientMessageLimits,
   isClientMessageType,

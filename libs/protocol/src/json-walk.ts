@@ -85,7 +85,7 @@ function walk(value: unknown, bounds: JsonBounds): JsonCheck {
           break;
         }
         if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return invalid(frame, 'binary attachments are not accepted; send JSON (text as a string)');
-        if (frame.depth > bounds.maxDepth) return invalid(frame, `nested deeper than ${bounds.maxDepth} levels`);
+        if (frame.depth > bounds.maxDepth) return invalid(topLevelOf(frame), `nested deeper than ${bounds.maxDepth} levels`);
         const proto: unknown = Object.getPrototypeOf(v);
         if (Array.isArray(v)) {
           if (!isPlainArrayPrototype(proto)) return invalid(frame, 'must be plain JSON data');
@@ -163,6 +163,13 @@ function stringBytes(s: string, budget: number): number {
     if (bytes > budget) return -1;
   }
   return bytes;
+}
+
+/** The top-level field a frame is inside: what a depth error names (not `message.0.0.0…` 32 times). */
+function topLevelOf(frame: Frame): Frame {
+  let f = frame;
+  while (f.parent !== undefined && f.parent.parent !== undefined) f = f.parent;
+  return f;
 }
 
 function pathOf(frame: Frame): Array<string | number> {

@@ -7,6 +7,7 @@ export class GatewayMetrics {
   readonly messagesOut: Counter<'type'>;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
+  readonly refused: Counter<'type' | 'code'>;
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
 
@@ -23,6 +24,12 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
+    this.refused = new Counter({
+      name: 'chorus_ws_refused_total',
+      help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
+      labelNames: ['type', 'code'],
+      registers: [registry],
+    });
     this.transportLatency = new Histogram({
       name: 'chorus_transport_request_seconds',
       help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',
