@@ -162,6 +162,13 @@ describe('REST: framework errors get their protocol code', () => {
     expect(res.body.message).not.toMatch(/JSON/);
   });
 
+  it('documents 400 and 413 on every operation in the OpenAPI', async () => {
+    const doc = (await api.request<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>('GET', '/api/docs-json')).body;
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ op: `${method} ${path}`, statuses: Object.keys(op.responses) })));
+    expect(operations.length).toBeGreaterThan(10);
+    for (const { op, statuses } of operations) expect({ op, has: ['400', '413'].every((s) => statuses.includes(s)) }).toEqual({ op, has: true });
+  });
+
   it('logged none of these as errors', () => {
     expect(errorLines()).toEqual([]);
   });

@@ -15,6 +15,7 @@ import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { InvitesController } from './http/invites.controller';
+import { withEdgeErrors } from './http/openapi';
 import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
@@ -184,5 +185,5 @@ export function configureGatewayApp(app: INestApplication, runtime: Runtime): vo
     .setVersion('1')
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc)), { jsonDocumentUrl: 'api/docs-json' });
 }
