@@ -14,9 +14,11 @@ import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
 import { ClientAddresses } from './http/client-address';
-import { HttpErrorFilter } from './http/http-error.filter';
+import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { InvitesController } from './http/invites.controller';
+import { withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
+import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
 import { MemoryAttemptBudget, RedisAttemptBudget, type AttemptBudget } from './limits/attempt-budget';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
@@ -183,7 +185,7 @@ export class GatewayAppModule {
         { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(sockets, config.shutdownGraceMs) },
         AccessTokenGuard,
         { provide: APP_GUARD, useClass: HttpThrottlerGuard },
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_FILTER, useValue: new HttpErrorFilter(httpRefusedCounter(registry)) },
       ],
     };
   }
@@ -193,6 +195,7 @@ export class GatewayAppModule {
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
   const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   http.disable('x-powered-by');
+  app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
   app.get(SocketGateway).attach(app.getHttpServer());
@@ -202,5 +205,5 @@ export function configureGatewayApp(app: INestApplication, runtime: Runtime): vo
     .setVersion('1')
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc)), { jsonDocumentUrl: 'api/docs-json' });
 }

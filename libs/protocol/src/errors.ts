@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from './text';
 
 /**
  * Every error a client can receive, over REST or WebSocket. The code is the contract: messages are for
@@ -97,16 +98,16 @@ export class ChorusError extends Error {
   }
 }
 
-export const messageIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
+export const messageIdSchema = z.union([text().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
 export type MessageId = z.infer<typeof messageIdSchema>;
 
 export const errorMessageSchema = z.strictObject({
   type: z.literal('error'),
   id: messageIdSchema.optional(),
   code: errorCodeSchema,
-  message: z.string(),
+  message: text(),
   retryable: z.boolean(),
-  field: z.string().optional(),
+  field: text().optional(),
   retry_after_ms: z.number().int().nonnegative().optional(),
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

@@ -82,6 +82,7 @@ export {
 export {
   CLIENT_MESSAGES,
   MAX_CLIENT_MESSAGE_BYTES,
+  MAX_FRAME_BYTES,
   SERVER_MESSAGES,
   clientMessageLimits,
   isClientMessageType,
@@ -94,6 +95,8 @@ export {
   type ServerMessageType,
 } from './registry';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
+export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
+export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
 export { jsonByteLength, parseClientMessage, parseServerMessage, validationErrorFrom, type Parsed } from './validate';
 export {
   createInviteBodySchema,

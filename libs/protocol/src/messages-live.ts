@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from './text';
 import { messageIdSchema } from './errors';
 import {
   derivedStatusSchema,
@@ -41,10 +42,10 @@ export const presenceViewSchema = z.strictObject({
   display_name: displayNameSchema,
   kind: participantKindSchema,
   status: derivedStatusSchema,
-  active_file: z.string().nullable(),
-  doc_id: z.string().nullable(),
+  active_file: text().nullable(),
+  doc_id: text().nullable(),
   selection: selectionSchema.nullable(),
-  typing: z.strictObject({ doc_id: z.string().nullable() }).nullable(),
+  typing: z.strictObject({ doc_id: text().nullable() }).nullable(),
   last_active_at: timestampSchema,
 });
 export type PresenceView = z.infer<typeof presenceViewSchema>;
@@ -68,13 +69,13 @@ export const presenceLeftSchema = z.strictObject({
 
 export const typingSchema = z.strictObject({ type: z.literal('typing'), id, session_id, doc_id: docIdSchema.nullable().optional() });
 export const stopTypingSchema = z.strictObject({ type: z.literal('stop_typing'), id, session_id });
-export const typingStartSchema = z.strictObject({ type: z.literal('typing_start'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: z.string().nullable() });
-export const typingStopSchema = z.strictObject({ type: z.literal('typing_stop'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: z.string().nullable() });
+export const typingStartSchema = z.strictObject({ type: z.literal('typing_start'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: text().nullable() });
+export const typingStopSchema = z.strictObject({ type: z.literal('typing_stop'), id, session_id, peer_id: peerIdSchema, user_id: userIdSchema, doc_id: text().nullable() });
 
 // ---- documents ----
 
 export const openDocumentSchema = z.strictObject({ type: z.literal('open_document'), id, session_id, doc_id: docIdSchema });
-export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: z.string(), version: versionSchema, content: z.string() });
+export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: text(), version: versionSchema, content: text() });
 
 export const submitOpSchema = z.strictObject({
   type: z.literal('submit_op'),
@@ -87,13 +88,13 @@ export const submitOpSchema = z.strictObject({
   /** The client's op counter for this connection's peer: (peer_id, seq) makes a resend idempotent. */
   seq: seqSchema,
 });
-export const opAckSchema = z.strictObject({ type: z.literal('op_ack'), id, session_id, doc_id: z.string(), version: versionSchema, seq: seqSchema });
+export const opAckSchema = z.strictObject({ type: z.literal('op_ack'), id, session_id, doc_id: text(), version: versionSchema, seq: seqSchema });
 
 const committedOpFields = {
-  doc_id: z.string(),
+  doc_id: text(),
   version: versionSchema,
   op: textOpSchema,
-  peer_id: z.string(),
+  peer_id: text(),
   seq: seqSchema,
 };
 export const opEventSchema = z.strictObject({ type: z.literal('op'), session_id, ...committedOpFields });
@@ -103,7 +104,7 @@ export const opsSchema = z.strictObject({
   type: z.literal('ops'),
   id,
   session_id,
-  doc_id: z.string(),
+  doc_id: text(),
   ops: z.array(z.strictObject(committedOpFields)),
   /** The head version: when the last op returned is below it, fetch again from there. */
   head: versionSchema,
@@ -111,27 +112,27 @@ export const opsSchema = z.strictObject({
 
 export const lockFileSchema = z.strictObject({ type: z.literal('lock_file'), id, session_id, doc_id: docIdSchema, ttl_ms: z.number().int().min(1_000).max(3_600_000).optional() });
 export const unlockFileSchema = z.strictObject({ type: z.literal('unlock_file'), id, session_id, doc_id: docIdSchema, force: z.boolean().optional() });
-export const fileLockedSchema = z.strictObject({ type: z.literal('file_locked'), id, session_id, doc_id: z.string(), holder_id: z.string(), peer_id: z.string(), expires_at: z.string() });
+export const fileLockedSchema = z.strictObject({ type: z.literal('file_locked'), id, session_id, doc_id: text(), holder_id: text(), peer_id: text(), expires_at: text() });
 export const fileUnlockedSchema = z.strictObject({
   type: z.literal('file_unlocked'),
   id,
   session_id,
-  doc_id: z.string(),
-  holder_id: z.string().nullable(),
+  doc_id: text(),
+  holder_id: text().nullable(),
   reason: z.enum(['released', 'broken', 'expired', 'not_locked']),
-  by: z.string().optional(),
+  by: text().optional(),
 });
 
 export const conflictDetectedSchema = z.strictObject({
   type: z.literal('conflict_detected'),
   session_id,
-  doc_id: z.string(),
+  doc_id: text(),
   version: versionSchema,
   base_version: versionSchema,
-  peer_id: z.string(),
-  user_id: z.string(),
-  overlaps: z.array(z.strictObject({ version: versionSchema, peer_id: z.string(), user_id: z.string(), ranges: z.array(z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })) })),
-  peers: z.array(z.string()),
+  peer_id: text(),
+  user_id: text(),
+  overlaps: z.array(z.strictObject({ version: versionSchema, peer_id: text(), user_id: text(), ranges: z.array(z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })) })),
+  peers: z.array(text()),
 });
 
 // ---- the session stream ----
@@ -141,8 +142,8 @@ export const sessionEventSchema = z.strictObject({
   type: z.literal('session_event'),
   session_id,
   seq: seqSchema,
-  event_type: z.string(),
-  actor: z.string(),
-  payload: z.record(z.string(), z.unknown()),
-  created_at: z.string(),
+  event_type: text(),
+  actor: text(),
+  payload: z.record(text(), z.unknown()),
+  created_at: text(),
 });

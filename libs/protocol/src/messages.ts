@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from './text';
 import { errorMessageSchema, messageIdSchema } from './errors';
 import {
   chatTextSchema,
@@ -44,9 +45,9 @@ export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
 export const helloSchema = z.strictObject({
   type: z.literal('hello'),
   protocol_version: z.literal(PROTOCOL_VERSION),
-  node_id: z.string(),
+  node_id: text(),
   /** Per-kind message size limits in bytes, so clients can check before sending. */
-  limits: z.record(z.string(), z.number().int().positive()),
+  limits: z.record(text(), z.number().int().positive()),
 });
 
 export const joinedSchema = z.strictObject({

@@ -94,8 +94,16 @@ export type ServerMessage = { [T in ServerMessageType]: ServerMessageOf<T> }[Ser
 /** The successful reply a request of type T is acked with. */
 export type ReplyOf<T extends ClientMessageType> = ServerMessageOf<(typeof CLIENT_MESSAGES)[T]['reply']>;
 
-/** The largest inbound message of any kind: the transport-level cap (Socket.IO `maxHttpBufferSize`). */
+/** The largest inbound message of any kind. */
 export const MAX_CLIENT_MESSAGE_BYTES = Math.max(...Object.values(CLIENT_MESSAGES).map((m) => m.maxBytes));
+
+/**
+ * The transport ceiling (Socket.IO `maxHttpBufferSize`, the WebSocket frame limit): a message up to this size
+ * is read and acked — PAYLOAD_TOO_LARGE when over its kind's limit — so the connection survives a too-large
+ * message; above it the server cannot read the frame and closes the connection (WebSocket close code 1009).
+ * Four times the largest per-kind limit, so an honest client never gets near it.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
 
 export function isClientMessageType(type: unknown): type is ClientMessageType {
   return typeof type === 'string' && Object.prototype.hasOwnProperty.call(CLIENT_MESSAGES, type);

@@ -1,17 +1,29 @@
 import { z } from 'zod';
+import { ChorusError } from './errors';
+import { MAX_JSON_DEPTH, inspectJson } from './json-walk';
+import { text } from './text';
 import { displayNameSchema, participantKindSchema, roleSchema, sessionIdSchema, userIdSchema } from './fields';
 
 // The REST contract (JSON, snake_case): request bodies validated by the gateway, and response shapes.
 
 const grantableRole = roleSchema.exclude(['owner']);
-const passwordSchema = z.string().min(4).max(256);
+
+/**
+ * Free-form JSON the server stores (jsonb): bounded in depth and made of storable text all the way down, checked
+ * by the same iterative walk as every inbound message — a recursive schema would recurse over hostile data.
+ */
+const jsonObjectSchema = z.record(text(), z.unknown()).superRefine((value, ctx) => {
+  const checked = inspectJson(value, { maxBytes: Number.POSITIVE_INFINITY, maxDepth: MAX_JSON_DEPTH, rootField: '(value)', tooLarge: () => new ChorusError('PAYLOAD_TOO_LARGE', 'too large') });
+  if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason ?? checked.error.message, path: checked.path ?? [] });
+});
+const passwordSchema = text().min(4).max(256);
 
 export const devTokenBodySchema = z.strictObject({ user_id: userIdSchema, display_name: displayNameSchema, kind: participantKindSchema.default('human') });
 
 export const createSessionBodySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  project_path: z.string().max(1_024).optional(),
-  settings: z.record(z.string(), z.unknown()).optional(),
+  name: text().trim().min(1).max(200),
+  project_path: text().max(1_024).optional(),
+  settings: jsonObjectSchema.optional(),
   is_public: z.boolean().optional(),
   password: passwordSchema.optional(),
   max_participants: z.number().int().min(1).max(1_000).optional(),
@@ -34,7 +46,7 @@ export const historyQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 export const sessionIdParamSchema = sessionIdSchema;
-export const inviteCodeParamSchema = z.string().min(6).max(128).regex(/^[A-Za-z0-9_-]+$/, 'an invite code or token');
+export const inviteCodeParamSchema = text().min(6).max(128).regex(/^[A-Za-z0-9_-]+$/, 'an invite code or token');
 
 export type DevTokenBody = z.infer<typeof devTokenBodySchema>;
 export type CreateSessionBody = z.infer<typeof createSessionBodySchema>;

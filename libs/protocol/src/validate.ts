@@ -1,12 +1,17 @@
 import type { z } from 'zod';
 import { ChorusError } from './errors';
+import { MAX_JSON_DEPTH, inspectJson } from './json-walk';
 import { CLIENT_MESSAGES, SERVER_MESSAGES, isClientMessageType, type ClientMessage, type ServerMessage, type ServerMessageType } from './registry';
+import { sanitizeText } from './text';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ChorusError };
 
 const encoder = new TextEncoder();
 
-/** Bytes of the JSON encoding of a payload: what the size limits count. */
+/**
+ * Bytes of the JSON encoding of a payload you built yourself: what the size limits count. For data received
+ * from someone else use `inspectJson`, which is bounded (this one recurses through JSON.stringify).
+ */
 export function jsonByteLength(payload: unknown): number {
   return encoder.encode(JSON.stringify(payload) ?? '').length;
 }
@@ -27,28 +32,41 @@ export function validationErrorFrom(error: z.ZodError): ChorusError {
 
 /**
  * Validates one inbound client message. `eventType` is the Socket.IO event name (the message's `type`); the
- * payload may repeat it in `type`, but must not contradict it. Never throws: bad input is a typed error.
+ * payload may repeat it in `type`, but must not contradict it. Total: whatever the input (getters, Proxies,
+ * toString tricks, 50,000 levels of nesting, binary attachments), the answer is a typed error, never a throw.
+ * Depth, size and storable text are checked by one iterative walk before any recursive code sees the payload.
  */
 export function parseClientMessage(eventType: unknown, payload: unknown): Parsed<ClientMessage> {
+  try {
+    return parseChecked(eventType, payload);
+  } catch {
+    // Unreachable for anything that arrives over the wire; a last net for hostile in-process objects.
+    return { ok: false, error: ChorusError.validation('(message)', 'The message could not be read as JSON data.') };
+  }
+}
+
+function parseChecked(eventType: unknown, payload: unknown): Parsed<ClientMessage> {
   if (!isClientMessageType(eventType)) {
-    const shown = typeof eventType === 'string' ? eventType.slice(0, 64) : typeof eventType;
-    return { ok: false, error: ChorusError.validation('type', `Unknown message type "${shown}". See docs/protocol.md for the message list.`) };
+    const shown = typeof eventType === 'string' ? `"${sanitizeText(eventType.slice(0, 64))}"` : `(a ${typeof eventType})`;
+    return { ok: false, error: ChorusError.validation('type', `Unknown message type ${shown}. See docs/protocol.md for the message list.`) };
   }
   const spec = CLIENT_MESSAGES[eventType];
   const body = payload === undefined ? {} : payload;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, error: ChorusError.validation('(message)', `A "${eventType}" message must be a JSON object.`) };
   }
-  const size = jsonByteLength(body);
-  if (size > spec.maxBytes) {
-    return {
-      ok: false,
-      error: new ChorusError('PAYLOAD_TOO_LARGE', `A "${eventType}" message may be at most ${spec.maxBytes} bytes; this one is ${size}.`),
-    };
-  }
+  const checked = inspectJson(body, {
+    maxBytes: spec.maxBytes,
+    maxDepth: MAX_JSON_DEPTH,
+    rootField: '(message)',
+    tooLarge: () => new ChorusError('PAYLOAD_TOO_LARGE', `A "${eventType}" message may be at most ${spec.maxBytes} bytes of JSON; this one is larger. Split it or send less.`),
+  });
+  if (!checked.ok) return checked;
+  // Safe to read now: the walk proved `type` is a plain data property holding JSON.
   const declared = (body as { type?: unknown }).type;
   if (declared !== undefined && declared !== eventType) {
-    return { ok: false, error: ChorusError.validation('type', `The payload's type "${String(declared).slice(0, 64)}" does not match the event "${eventType}".`) };
+    const shown = typeof declared === 'string' ? `"${sanitizeText(declared.slice(0, 64))}"` : `(a ${declared === null ? 'null' : typeof declared})`;
+    return { ok: false, error: ChorusError.validation('type', `The payload's type ${shown} does not match the event "${eventType}"; omit it or repeat the event name.`) };
   }
   const result = spec.schema.safeParse({ ...body, type: eventType });
   return result.success ? { ok: true, value: result.data as ClientMessage } : { ok: false, error: validationErrorFrom(result.error) };
@@ -58,7 +76,7 @@ export function parseClientMessage(eventType: unknown, payload: unknown): Parsed
 export function parseServerMessage(payload: unknown): Parsed<ServerMessage> {
   const type = (payload as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(SERVER_MESSAGES, type)) {
-    return { ok: false, error: ChorusError.validation('type', `Unknown server message type "${String(type)}".`) };
+    return { ok: false, error: ChorusError.validation('type', `Unknown server message type ${typeof type === 'string' ? `"${sanitizeText(type.slice(0, 64))}"` : `(a ${typeof type})`}.`) };
   }
   const result = SERVER_MESSAGES[type as ServerMessageType].safeParse(payload);
   return result.success ? { ok: true, value: result.data as ServerMessage } : { ok: false, error: validationErrorFrom(result.error) };

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '@chorus/protocol';
@@ -16,7 +17,10 @@ function errorSchema(status: number): SchemaObject {
     properties: {
       code: { type: 'string', enum: CODES_BY_STATUS.get(status) ?? [] },
       message: { type: 'string' },
-      field: { type: 'string', description: 'VALIDATION_ERROR: the offending field' },
+      field: {
+        type: 'string',
+        description: 'VALIDATION_ERROR: the offending field — a body field (dot path), a path parameter, `path`, `content-encoding`, `content-type` or `(body)`',
+      },
       retry_after_ms: { type: 'integer', description: 'RATE_LIMITED: when to retry' },
     },
   };
@@ -50,4 +54,24 @@ export function Documented(doc: RouteDoc): MethodDecorator {
     decorators.push(ApiResponse({ status, description: (CODES_BY_STATUS.get(status) ?? []).join(', '), schema: errorSchema(status) }));
   }
   return applyDecorators(...decorators);
+}
+
+/**
+ * Errors the edge answers before any route runs, on every operation (health and metrics included): 400 for a
+ * path that is not valid percent-encoding or an unknown Content-Encoding/charset, 413 for a body over 100 KB.
+ */
+export function withEdgeErrors(document: OpenAPIObject): OpenAPIObject {
+  const edge: Record<string, string> = {
+    '400': 'VALIDATION_ERROR: also a path that is not valid percent-encoded UTF-8 (field `path`), an unknown Content-Encoding (`content-encoding`) or charset (`content-type`)',
+    '413': 'PAYLOAD_TOO_LARGE: a request body over 100 KB',
+  };
+  for (const methods of Object.values(document.paths)) {
+    for (const op of Object.values(methods) as Array<{ responses?: Record<string, unknown> }>) {
+      if (typeof op !== 'object' || op === null || op.responses === undefined) continue;
+      for (const [status, description] of Object.entries(edge)) {
+        op.responses[status] ??= { description, content: { 'application/json': { schema: errorSchema(Number(status)) } } };
+      }
+    }
+  }
+  return document;
 }

@@ -1,8 +1,11 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import { ChorusError, type ClientMessageType } from '@chorus/protocol';
+import { ChorusError, isClientMessageType, type ClientMessageType } from '@chorus/protocol';
 
-/** Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins. */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks';
+/**
+ * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
+ * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
+ */
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -19,6 +22,14 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   lock_file: 'locks',
   unlock_file: 'locks',
 };
+
+/**
+ * The budget an inbound event counts against, from its name alone — decided before the payload is parsed, so
+ * malformed, oversized and unknown messages spend the sender's budget like valid ones (garbage is RATE_LIMITED).
+ */
+export function limitKindOf(event: unknown): LimitKind {
+  return isClientMessageType(event) ? KIND_OF[event] : 'unknown';
+}
 
 export interface Budget {
   /** Messages per window per connection, and per user across all its connections (and gateways). */
@@ -39,6 +50,7 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   joins: { perConnection: 10, perUser: 30, windowMs: 10_000 },
   reads: { perConnection: 50, perUser: 100, windowMs: 1_000 },
   locks: { perConnection: 10, perUser: 20, windowMs: 10_000 },
+  unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 
 /**
@@ -52,8 +64,7 @@ export class WsRateLimiter {
     private readonly budgets: Record<LimitKind, Budget> = DEFAULT_BUDGETS,
   ) {}
 
-  async check(type: ClientMessageType, socketId: string, userId: string): Promise<void> {
-    const kind = KIND_OF[type];
+  async check(kind: LimitKind, socketId: string, userId: string): Promise<void> {
     const b = this.budgets[kind];
     const [conn, user] = await Promise.all([
       this.storage.increment(`conn:${socketId}`, b.windowMs, b.perConnection, b.windowMs, `ws-${kind}`),
@@ -62,7 +73,7 @@ export class WsRateLimiter {
     const over = [conn, user].filter((r) => r.isBlocked || r.totalHits > (r === conn ? b.perConnection : b.perUser));
     if (over.length > 0) {
       const retryS = Math.max(...over.map((r) => (r.isBlocked ? r.timeToBlockExpire : r.timeToExpire)), 1);
-      throw new ChorusError('RATE_LIMITED', `Too many ${kind} messages; retry in ${retryS} s.`, { retry_after_ms: retryS * 1000 });
+      throw new ChorusError('RATE_LIMITED', `Too many ${kind === 'unknown' ? 'invalid' : kind} messages; retry in ${retryS} s.`, { retry_after_ms: retryS * 1000 });
     }
   }
 }

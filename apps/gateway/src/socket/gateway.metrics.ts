@@ -8,6 +8,7 @@ export class GatewayMetrics {
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
+  readonly refused: Counter<'type' | 'code'>;
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
 
@@ -25,6 +26,12 @@ export class GatewayMetrics {
     });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
     this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Socket handshakes refused before authentication, by reason (origin)', labelNames: ['reason'], registers: [registry] });
+    this.refused = new Counter({
+      name: 'chorus_ws_refused_total',
+      help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
+      labelNames: ['type', 'code'],
+      registers: [registry],
+    });
     this.transportLatency = new Histogram({
       name: 'chorus_transport_request_seconds',
       help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',

@@ -6,7 +6,7 @@ import { Server, type ExtendedError } from 'socket.io';
 import { TokenError, type IdentityTokens } from '@chorus/auth';
 import {
   ChorusError,
-  MAX_CLIENT_MESSAGE_BYTES,
+  MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   clientMessageLimits,
   isClientMessageType,
@@ -19,7 +19,7 @@ import {
 import type { ClientAddresses } from '../http/client-address';
 import type { OriginPolicy } from '../http/origin-policy';
 import type { ConnectionRegistry } from '../limits/connection-registry';
-import { KIND_OF, type WsRateLimiter } from '../limits/ws-rate-limiter';
+import { limitKindOf, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { ChorusSocket, ConnectionState, GatewayDeps, HandlerTable } from './connection';
 import { endMembership } from './membership';
 
@@ -82,8 +82,9 @@ export class SocketGateway {
         }
         callback(refusal ?? null, refusal === undefined);
       },
-      // The transport-level cap; each message kind has its own smaller limit checked by libs/protocol.
-      maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES + 1024,
+      // The transport ceiling, well above every per-kind limit: a too-large message still arrives and is acked
+      // PAYLOAD_TOO_LARGE by libs/protocol; only a frame above 1 MiB closes the connection (docs/protocol.md).
+      maxHttpBufferSize: MAX_FRAME_BYTES,
       serveClient: false,
     });
     if (this.options.redisUrl !== undefined) {
@@ -139,24 +140,28 @@ export class SocketGateway {
     const payload = args[0];
     const id = messageIdOf(payload);
     const type = isClientMessageType(event) ? event : 'unknown';
+    const kind = limitKindOf(event);
     const started = performance.now();
     deps.metrics.messagesIn.inc({ type });
     this.inFlight++;
     let reply: ServerMessage;
     try {
       if (this.draining) throw new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect and resend.');
+      // Counted before parsing: malformed and unknown messages spend the sender's budget too.
+      await this.limiter.check(kind, socket.id, socket.data.identity.user_id).catch((err: unknown) => {
+        deps.metrics.rateLimited.inc({ kind });
+        throw err;
+      });
       const parsed = parseClientMessage(event, payload);
       if (!parsed.ok) throw parsed.error;
       const message: ClientMessage = parsed.value;
-      await this.limiter.check(message.type, socket.id, socket.data.identity.user_id).catch((err: unknown) => {
-        deps.metrics.rateLimited.inc({ kind: KIND_OF[message.type] });
-        throw err;
-      });
       const handler = this.handlers[message.type] as (s: ChorusSocket, m: ClientMessage, d: GatewayDeps) => Promise<ServerMessage>;
       const result = await handler(socket, message, deps);
       reply = (id !== undefined ? { ...result, id } : result) as ServerMessage;
     } catch (err) {
       const error = ChorusError.from(err);
+      // Client mistakes (VALIDATION_ERROR, RATE_LIMITED, ...) are a metric, never an error log a client can flood.
+      deps.metrics.refused.inc({ type, code: error.code });
       if (error.code === 'SERVER_ERROR') this.logger.error(`${type} failed: ${(err as Error)?.stack ?? String(err)}`, undefined, 'SocketGateway');
       reply = error.toWire(id);
     } finally {
@@ -228,9 +233,11 @@ export class SocketGateway {
   }
 }
 
+/** The request's `id`, to echo in its ack — read before validation, so only a plain data property counts. */
 function messageIdOf(payload: unknown): MessageId | undefined {
-  const raw = (payload as { id?: unknown } | null)?.id;
-  const parsed = messageIdSchema.safeParse(raw);
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const d = Object.getOwnPropertyDescriptor(payload, 'id');
+  const parsed = messageIdSchema.safeParse(d !== undefined && 'value' in d ? d.value : undefined);
   return parsed.success ? parsed.data : undefined;
 }
 
