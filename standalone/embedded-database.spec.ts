@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@chorus/database';
-import { startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
+import { standaloneDataDir, startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
 
 // The embedded database of `npm start` (no DATABASE_URL): a real PostgreSQL child process. Its answers must
 // belong to their own requests under concurrency, its transactions must be isolated per connection, and a
@@ -15,9 +14,7 @@ const servers: EmbeddedPostgres[] = [];
 let dataDir: string;
 
 beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'chorus-embedded-'));
-  // Run as root (CI), Postgres runs as the OS user "postgres", which must be able to enter the folder.
-  await chmod(dataDir, 0o755);
+  dataDir = await standaloneDataDir('embedded');
 });
 afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
