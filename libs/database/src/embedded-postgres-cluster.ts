@@ -176,21 +176,31 @@ async function stopOrphan(pid: number): Promise<void> {
   throw new Error(`The Postgres left running by an earlier Chorus (pid ${pid}) does not stop: stop it yourself (kill ${pid}) and start again.`);
 }
 
-/** The parent pid and command line of a live process, or undefined when there is none. */
+/**
+ * The parent pid and command line of a live process, or undefined when there is none. Throws when it cannot
+ * tell (no /proc, no ps): a postmaster.pid is removed only when its process is known not to be our Postgres,
+ * since two postmasters on one folder would corrupt it.
+ */
 async function processInfo(pid: number): Promise<{ ppid: number; args: string } | undefined> {
   try {
     process.kill(pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  try {
-    const { out } = await run('ps', ['-o', 'ppid=,stat=,args=', '-p', String(pid)]);
-    const m = out.trim().match(/^(\d+)\s+(\S+)\s+(.*)$/);
-    // A zombie (exited, not yet reaped by its new parent) holds nothing any more.
-    return m && !m[2].startsWith('Z') ? { ppid: Number(m[1]), args: m[3] } : undefined;
-  } catch {
-    return undefined; // ps exits 1 when the process is gone
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' && process.platform === 'linux' ? '' : undefined));
+  if (stat !== undefined) {
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so parse after the last ')'.
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (stat === '' || state === 'Z') return undefined; // gone, or a zombie waiting to be reaped: holds nothing
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    return { ppid: Number(ppid), args };
   }
+  const listed = await run('ps', ['-o', 'ppid=,stat=,args=', '-p', String(pid)]).catch((err: Error & { exitCode?: number }) => {
+    if (err.exitCode === 1) return undefined; // ps: no such process
+    throw new Error(`Cannot tell whether pid ${pid} (in postmaster.pid) is a Postgres: ${err.message}. If no Postgres runs on this folder, remove postmaster.pid and start again.`);
+  });
+  const m = listed?.out.trim().match(/^(\d+)\s+(\S+)\s+(.*)$/);
+  return m && !m[2].startsWith('Z') ? { ppid: Number(m[1]), args: m[3] } : undefined;
 }
 
 /**
@@ -232,6 +242,9 @@ function run(command: string, args: readonly string[], user?: ServerUser): Promi
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve({ out }) : reject(new Error(`${command} exited ${code}: ${err.trim() || out.trim()}`))));
+    child.once('close', (code) => {
+      if (code === 0) resolve({ out });
+      else reject(Object.assign(new Error(`${command} exited ${code}: ${err.trim() || out.trim()}`), { exitCode: code }));
+    });
   });
 }
