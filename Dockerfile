@@ -26,10 +26,12 @@ COPY standalone standalone
 RUN npm run build
 
 # --- prod-deps: production dependencies only, installed clean (smaller than pruning the build's tree).
+# --omit=optional: the optional dependencies are the embedded Postgres binaries of `npm start` (58 MB); the
+# deployed apps always get a DATABASE_URL.
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # --- runtime
 FROM ${NODE_IMAGE} AS runtime

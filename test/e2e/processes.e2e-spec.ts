@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTestDatabase, startTsProcess, testRedisUrl, uniqueRedisPrefix, type RunningProcess, type TestDatabase } from '@chorus/testing';
+import { rm } from 'node:fs/promises';
+import { createTestDatabase, standaloneDataDir, startTsProcess, testRedisUrl, uniqueRedisPrefix, type RunningProcess, type TestDatabase } from '@chorus/testing';
 
 // The process topology: the standalone entry boots with no Postgres or Redis configured, and each app starts
 // alone against the real servers. Every process is stopped by a signal and must exit 0.
@@ -21,7 +19,7 @@ async function portOf(proc: RunningProcess): Promise<number> {
 describe('standalone (npm start)', () => {
   let dataDir: string;
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'chorus-standalone-'));
+    dataDir = await standaloneDataDir('standalone');
   });
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });

@@ -1,7 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
+import { rm } from 'node:fs/promises';
+import { standaloneDataDir, startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
 import { editConcurrently, setUpSession, type People } from './support/scenario';
 
@@ -15,7 +13,7 @@ let people: People;
 const clients: ChorusClient[] = [];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'chorus-standalone-e2e-'));
+  dataDir = await standaloneDataDir('standalone-e2e');
   proc = startTsProcess('standalone/main.ts', { PORT: '0', HOST: '127.0.0.1', CHORUS_DATA_DIR: dataDir });
   const m = await proc.waitForLine(/Chorus is up .* http:\/\/\S+:(\d+)/, 90_000);
   url = `http://127.0.0.1:${m[1]}`;

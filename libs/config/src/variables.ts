@@ -91,17 +91,17 @@ export const VARIABLES = {
     parse: text(/^[\w.:-]+$/, 'must be a host name or address', () => '0.0.0.0'),
   },
   DATABASE_URL: {
-    doc: 'Postgres connection string (postgres://user:pass@host:5432/db). Required by session and conflict. Standalone without it runs an embedded Postgres (PGlite) under CHORUS_DATA_DIR.',
+    doc: 'Postgres connection string (postgres://user:pass@host:5432/db). Required by session and conflict. Standalone without it runs an embedded PostgreSQL 15 (a child process on 127.0.0.1, data under CHORUS_DATA_DIR/postgres).',
     roles: DB_OWNERS,
     parse: url(['postgres:', 'postgresql:'], (role) => role !== 'standalone'),
   },
   DB_POOL_MAX: {
-    doc: 'Postgres connections per process. Default 10; the embedded Postgres caps it at 8 (its socket server serialises queries anyway).',
+    doc: 'Postgres connections per database-owning app in a process. Default 10 (standalone runs two: session and conflict; the embedded Postgres allows 100 connections).',
     roles: DB_OWNERS,
     parse: int(1, 200, () => 10),
   },
   DB_PREPARED_STATEMENTS: {
-    doc: 'Whether hot statements (the conflict service\'s commits) run as named prepared statements, planned once per connection. Default true. Set false behind a pooler that cannot carry them (PgBouncer in transaction mode before 1.21, or without max_prepared_statements). The embedded Postgres never uses them.',
+    doc: 'Whether hot statements (the conflict service\'s commits) run as named prepared statements, planned once per connection. Default true. Set false behind a pooler that cannot carry them (PgBouncer in transaction mode before 1.21, or without max_prepared_statements). The embedded Postgres carries them like any Postgres.',
     roles: DB_OWNERS,
     parse: bool(() => true),
   },
@@ -116,7 +116,7 @@ export const VARIABLES = {
     parse: text(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 characters of letters, digits, ":", "_" or "-"', () => 'chorus'),
   },
   CHORUS_DATA_DIR: {
-    doc: 'Standalone only: where the embedded Postgres keeps its data. Default ./.chorus-data (also settable with `npm start -- --data-dir DIR`).',
+    doc: 'Standalone only: where the embedded Postgres keeps its data (DIR/postgres, its password in DIR/postgres-password) and the generated token secret. Default ./.chorus-data (also settable with `npm start -- --data-dir DIR`). As root, Postgres runs as the OS user postgres, which must be able to enter DIR.',
     roles: ['standalone'],
     parse: text(/^.+$/, 'must be a path', () => '.chorus-data'),
   },

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { createTestDatabase, startTsProcess, type TestDatabase } from '@chorus/testing';
+import { createTestDatabase, type TestDatabase } from '@chorus/testing';
 import { inTransaction, poolOf, prepared, runPrepared } from './prepared';
 
 const INSERT = prepared('prepared_spec_insert', 'INSERT INTO t (n) SELECT unnest($1::int[]) RETURNING n');
@@ -76,21 +76,4 @@ describe('prepared statements on the DataSource pool (real Postgres)', () => {
     const idle = new DataSource({ type: 'postgres', url: db.url });
     expect(() => poolOf(idle)).toThrow(/not an initialized Postgres/);
   });
-});
-
-describe('statements on the embedded Postgres (PGlite: one session for every connection)', () => {
-  async function run(mode: 'named' | 'unnamed'): Promise<{ ok: boolean; error?: string }> {
-    const child = startTsProcess('libs/database/src/test/embedded-statements.fixture.ts', {}, [mode]);
-    const [line] = await child.waitForLine(/^\{"ok".*\}$/, 60_000);
-    await child.exited;
-    return JSON.parse(line) as { ok: boolean; error?: string };
-  }
-
-  it('runs them unnamed on a pool marked so: on every pooled connection and in transactions', async () => {
-    await expect(run('unnamed')).resolves.toEqual({ ok: true });
-  }, 90_000);
-
-  it('named, the second connection collides with the first one\'s statement (why runtime turns them off there)', async () => {
-    await expect(run('named')).resolves.toMatchObject({ ok: false, error: expect.stringMatching(/already exists/) });
-  }, 90_000);
 });

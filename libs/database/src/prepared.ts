@@ -7,12 +7,11 @@ import type { DataSource } from 'typeorm';
 // statement (`npm run bench:ot-cost`). node-postgres prepares a named statement once per connection and then only binds
 // and executes it.
 //
-// Named statements need a real Postgres session per connection. Not every server gives one: the embedded
-// Postgres (pglite-socket) runs every connection in ONE session — a name prepared on one pooled connection
-// collides on the next ("already exists"), and vanishes with the connection that prepared it — and PgBouncer
-// in transaction mode (before 1.21) hands each transaction to any server connection. `poolOf(db, {prepared:
-// false})` marks a pool whose statements must go unnamed; everything run through it (and through the clients
-// `inTransaction` takes from it) then does.
+// Named statements need a real Postgres session per connection. Not every server path gives one: PgBouncer
+// in transaction mode (before 1.21, or without max_prepared_statements) hands each transaction to any server
+// connection, so a name prepared on one is missing (or already taken) on the next. `poolOf(db, {prepared:
+// false})` marks a pool whose statements must go unnamed (DB_PREPARED_STATEMENTS=false); everything run through
+// it (and through the clients `inTransaction` takes from it) then does.
 
 /** A named statement: `name` must be unique per text in the process (`prepared` checks it). */
 export interface PreparedStatement {

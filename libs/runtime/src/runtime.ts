@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ChorusConfig } from '@chorus/config';
-import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres } from '@chorus/database';
+import { startEmbeddedPostgres } from '@chorus/database';
 import type { ReadinessCheck } from './health';
 import { createLogger } from './logger';
 import { createServiceTransport, type ServiceTransport } from './transport';
@@ -18,11 +18,7 @@ import { MemoryFanout, RedisFanout, type Fanout } from '@chorus/fanout';
 export interface Runtime {
   readonly config: ChorusConfig;
   readonly logger: LoggerService;
-  /**
-   * Whether hot statements may run as named prepared statements: DB_PREPARED_STATEMENTS, and never on the
-   * embedded Postgres (pglite-socket puts every connection in one session: a name prepared by one pooled
-   * connection collides with the next, and dies with the connection that prepared it).
-   */
+  /** Whether hot statements may run as named prepared statements (DB_PREPARED_STATEMENTS). */
   readonly preparedStatements: boolean;
   /** Resolved Postgres URL (the embedded server's in standalone without DATABASE_URL). */
   readonly databaseUrl: string | undefined;
@@ -46,21 +42,23 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-/** How many database-owning apps may share the embedded Postgres in one process (session and conflict). */
-const EMBEDDED_DB_APPS = 2;
-
 export async function createRuntime(config: ChorusConfig, logger: LoggerService = createLogger(config)): Promise<Runtime> {
   const closers: Array<() => Promise<void>> = [];
   let databaseUrl = config.database.url;
-  let dbPoolMax = config.database.poolMax;
-  let preparedStatements = config.database.preparedStatements;
+  const dbPoolMax = config.database.poolMax;
+  const preparedStatements = config.database.preparedStatements;
   if (databaseUrl === undefined && config.role === 'standalone') {
     logger.log(`No DATABASE_URL: starting the embedded Postgres under ${config.database.dataDir}`, 'Runtime');
-    const embedded = await startEmbeddedPostgres(config.database.dataDir);
+    // A real Postgres server (child process): every pooled connection is its own session, so pools, prepared
+    // statements and transactions work as against a deployed one. Stopped last (closers run in reverse).
+    const embedded = await startEmbeddedPostgres(config.database.dataDir, (level, message) => {
+      if (level === 'error') logger.error(message, undefined, 'Postgres');
+      else if (level === 'warn') logger.warn(message, 'Postgres');
+      else if (level === 'info') logger.log(message, 'Postgres');
+      else logger.debug?.(message, 'Postgres');
+    });
     closers.push(() => embedded.stop());
     databaseUrl = embedded.url;
-    dbPoolMax = Math.min(dbPoolMax, Math.floor(EMBEDDED_MAX_CONNECTIONS / EMBEDDED_DB_APPS));
-    preparedStatements = false;
   }
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
   const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);

@@ -73,8 +73,8 @@ export interface ConflictOptions {
   /** See maxParallelCommits. */
   readonly commitStallMs: number;
   /**
-   * Commit statements as named prepared statements (planned once per connection). False on the embedded
-   * Postgres and behind poolers that cannot carry them (DB_PREPARED_STATEMENTS; libs/database prepared.ts).
+   * Commit statements as named prepared statements (planned once per connection). False behind poolers that
+   * cannot carry them (DB_PREPARED_STATEMENTS; libs/database prepared.ts).
    */
   readonly preparedStatements: boolean;
   /**
