@@ -22,7 +22,8 @@ import { Seeded } from './support/seeded';
 //
 // Replay a failure with FUZZ_SEED=<seed shown in the failure> npx jest test/fuzz/hostile. Narrow it with
 // FUZZ_TYPES=submit_op,lock_file (message types), FUZZ_REST=0 (no REST), FUZZ_SMALL=1 (no large cases);
-// FUZZ_REPORT=file writes every violation there.
+// FUZZ_REPORT=file writes every violation there. `npm run bench:hostile` runs it as the benchmark of the honest
+// user's latency under attack (bench/results/hostile.json).
 
 const rng = Seeded.fromEnv(20261201);
 const SOCKET_CASES = Number(process.env.FUZZ_SOCKET_CASES ?? 2_500);
@@ -323,6 +324,8 @@ it('holds against seeded hostile input on every message type and REST operation 
   };
   process.stdout.write(`hostile-input fuzz: ${JSON.stringify(summary)}\n`);
   if (process.env.FUZZ_REPORT) writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(violations, null, 1));
+  // `npm run bench:hostile` keeps the figures (the honest user's p99 ratio is a benchmark goal, not an assertion).
+  if (process.env.FUZZ_RESULT_FILE) writeFileSync(process.env.FUZZ_RESULT_FILE, `${JSON.stringify({ benchmark: 'hostile', date: new Date().toISOString(), violations: violations.length, ...summary }, null, 2)}\n`);
   // The fuzz must reach the validators, not only the rate limiter, and finish within its deadline.
   expect(nonLimited).toBeGreaterThan(result.socketMessages * 0.9);
   expect(result.unsent).toBe(0);
