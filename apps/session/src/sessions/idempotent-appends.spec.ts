@@ -8,6 +8,8 @@ import { SessionEventPublisher } from '../events/event-publisher';
 import { SESSION_DATA_SOURCE } from '../persistence/session.data-source';
 import { migratedSessionDatabase } from '../testing/session-db';
 import { participantsRepo } from './session.repository';
+import { TransportContext } from '@chorus/transport';
+import { SessionHandlers } from '../session.handlers';
 import { SessionService } from './session.service';
 
 // At-least-once delivery: the same transport request (same request id) may run twice — one after the other
@@ -153,5 +155,27 @@ describe('one append per transport request', () => {
     const d = await replicas[0].createInvite(alice, sessionId, body, 'rest.2');
     expect(d.invite_id).not.toBe(a.invite_id);
     expect(d.token).not.toBe(a.token);
+  });
+});
+
+describe('the transport handlers key appends by the request id', () => {
+  // What the transport hands a handler on a first delivery and on a redelivery after a claim (same request id).
+  const delivery = (pattern: string, requestId: string, deliveryCount: number): TransportContext =>
+    new TransportContext({ pattern, requestId, deliveryCount, consumer: `session-${deliveryCount}:abcd`, kind: 'request' });
+
+  it('connect, disconnect, chat and invite.create redelivered after a claim append once each', async () => {
+    const sessionId = await sessionWithBob();
+    const first = new SessionHandlers(replicas[0]);
+    const claimer = new SessionHandlers(replicas[1]);
+    const connect = { grant: grant(bob, sessionId), peer_id: 'bob-tab' };
+    expect((await claimer.connect(connect, delivery('session.connect', 'c.1', 2))).event).toEqual((await first.connect(connect, delivery('session.connect', 'c.1', 1))).event);
+    const chat = { session_id: sessionId, user: bob, peer_id: 'bob-tab', message: 'hi' };
+    expect(await claimer.chat(chat, delivery('session.chat', 'c.2', 2))).toEqual(await first.chat(chat, delivery('session.chat', 'c.2', 1)));
+    const disconnect = { session_id: sessionId, user_id: 'bob', peer_id: 'bob-tab', reason: 'disconnected' as const };
+    expect(await claimer.disconnect(disconnect, delivery('session.disconnect', 'c.3', 2))).toEqual(await first.disconnect(disconnect, delivery('session.disconnect', 'c.3', 1)));
+    const invite = { actor: alice, session_id: sessionId, body: { role: 'editor' as const } };
+    expect(await claimer.createInvite(invite, delivery('invite.create', 'c.4', 2))).toEqual(await first.createInvite(invite, delivery('invite.create', 'c.4', 1)));
+    const stored = (await env.ds.query(`SELECT type FROM session_events WHERE session_id = $1 ORDER BY seq`, [sessionId])) as Array<{ type: string }>;
+    expect(stored.map((r) => r.type)).toEqual(['session_created', 'peer_joined', 'chat_message', 'peer_left', 'invite_created']);
   });
 });
