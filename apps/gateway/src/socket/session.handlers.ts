@@ -89,6 +89,7 @@ export class SessionMessageHandlers {
       user: socket.data.identity,
       peer_id: membership.peer_id,
       message: m.message,
+      ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
     });
     return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
   }
