@@ -1,6 +1,6 @@
 import { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 import { CLIENT_MESSAGES, MAX_CLIENT_MESSAGE_BYTES, SERVER_MESSAGES, type ClientMessageType } from './registry';
-import { parseClientMessage, parseServerMessage } from './validate';
+import { parseClientMessage, parseServerMessage, parseServerMessageStrict } from './validate';
 import { ChorusError, ERROR_CODES } from './errors';
 
 const SESSION = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
@@ -56,7 +56,7 @@ describe('client messages', () => {
 describe('server messages', () => {
   it.each(Object.keys(SERVER_MESSAGES))('%s round-trips through its schema', (type) => {
     const example = SERVER_EXAMPLES[type as keyof typeof SERVER_EXAMPLES];
-    expect(parseServerMessage(roundTrip(example))).toEqual({ ok: true, value: example });
+    expect(parseServerMessageStrict(roundTrip(example))).toEqual({ ok: true, value: example });
   });
 
   it('every client request replies with a known server message type', () => {
