@@ -72,6 +72,28 @@ describe('disconnect codes and the error vocabulary (standalone, real sockets)',
     }
   });
 
+  it('keeps a socket removed from one of its sessions open, and closes it with session_deleted when its last goes', async () => {
+    const first = await setUpSession(stack.url, 'dc2');
+    const second = await setUpSession(stack.url, 'dc2');
+    const bob = await ChorusClient.connect(stack.url, first.bob.token);
+    try {
+      const seen = timeline(bob);
+      await bob.ok('join', { session_id: first.sessionId, peer_id: 'bob-a', join_token: await first.bob.joinToken() });
+      await bob.ok('join', { session_id: second.sessionId, peer_id: 'bob-b', join_token: await second.bob.joinToken() });
+      expect((await api.request('DELETE', `/api/v1/collaboration/sessions/${first.sessionId}/participants/bob-dc2`, { token: first.alice.token })).status).toBeLessThan(300);
+      await bob.waitForPush('error', (e) => e.code === 'PERMISSION_DENIED' && e.message.includes(first.sessionId));
+      // Still connected and still in the other session.
+      await bob.ok('chat_message', { session_id: second.sessionId, message: 'still here' });
+      expect(seen).toEqual([]);
+      expect((await api.request('DELETE', `/api/v1/collaboration/sessions/${second.sessionId}`, { token: second.alice.token })).status).toBeLessThan(300);
+      await waitFor('bob closed', () => seen.includes('closed') || undefined, { timeoutMs: 10_000 });
+      expect(seen).toEqual(['notice:session_deleted', 'closed']);
+      expect(bob.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4504, reconnect: false, session_id: second.sessionId })]);
+    } finally {
+      bob.close();
+    }
+  });
+
   it('sends draining before closing every socket on shutdown', async () => {
     const own = await startTestStack('disconnect_drain');
     try {
