@@ -4,12 +4,16 @@
  * carrying those same fields, so the gateway maps `code` to its wire protocol in one place.
  */
 
-/** Codes the transport itself produces. Handlers may use any other string code of their domain. */
+/**
+ * Codes the transport itself produces. Handlers may use any other string code of their domain. Named so none
+ * collides with a client protocol code of a different meaning (the gateway maps these, never forwards them):
+ * a missing handler once travelled as NOT_FOUND and reached clients as "the session does not exist".
+ */
 export const TransportErrorCode = {
   /** No replica answered before the request's deadline, or the client is closed/not connected. Retry is sensible. */
   UNAVAILABLE: 'UNAVAILABLE',
   /** The service has no handler for this pattern. A caller bug: do not retry. */
-  NOT_FOUND: 'NOT_FOUND',
+  NO_HANDLER: 'NO_HANDLER',
   /** The message failed `maxDeliveries` times (replicas died holding it) and went to the dead-letter stream. */
   DEAD_LETTER: 'DEAD_LETTER',
   /** A handler failed with an error that carries no code. */
@@ -25,7 +29,7 @@ export interface ErrorBody {
 }
 
 export class TransportError extends Error {
-  readonly code: 'UNAVAILABLE' | 'NOT_FOUND' | 'DEAD_LETTER' | 'INTERNAL' | (string & {});
+  readonly code: 'UNAVAILABLE' | 'NO_HANDLER' | 'DEAD_LETTER' | 'INTERNAL' | (string & {});
   readonly details?: unknown;
   readonly retryable?: boolean;
 

@@ -313,7 +313,7 @@ export class SessionService {
   async leave(actor: Identity, sessionId: string): Promise<MembershipChange> {
     return this.withEvents(async (tx, append) => {
       const role = await this.authorized(tx, actor, sessionId, 'session.read');
-      if (role === 'owner') throw new ChorusError('CONFLICT', 'The owner cannot leave the session; delete it instead.');
+      if (role === 'owner') throw new ChorusError('OWNER_CANNOT_LEAVE', 'The owner cannot leave the session; delete it instead.');
       await participantsRepo.remove(tx, sessionId, actor.user_id);
       const [event] = await append(sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
       return { session_id: sessionId, user_id: actor.user_id, role: null, seq: event.seq };
