@@ -79,6 +79,23 @@ describe('every client message type through a real socket', () => {
   });
 });
 
+describe('rate limits per kind at the edge', () => {
+  it('refuses a chat flood RATE_LIMITED while the same socket still edits (each kind has its own budget)', async () => {
+    const socket = await connected(stack.url, people.bob.token);
+    sockets.push(socket);
+    const send = (type: string, body: Record<string, unknown>) => socket.timeout(10_000).emitWithAck(type, body) as Promise<ServerMessage>;
+    expect(await send('join', { session_id: people.sessionId, peer_id: 'bob-flood', join_token: await people.bob.joinToken() })).toMatchObject({ type: 'joined' });
+    const chats: ServerMessage[] = [];
+    // The chat budget is 10 per connection per 5 s (docs/protocol.md): the 11th and 12th are refused.
+    for (let i = 0; i < 12; i++) chats.push(await send('chat_message', { session_id: people.sessionId, message: `flood ${i}` }));
+    expect(chats.map((c) => (c.type === 'error' ? c.code : c.type))).toEqual([...Array(10).fill('chat_message'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    expect(await send('submit_op', { session_id: people.sessionId, doc_id: 'docs/flood.md', version: 0, op: ['still editing'], seq: 1 })).toMatchObject({ type: 'op_ack', version: 1 });
+    expect(await send('presence_update', { session_id: people.sessionId, active_file: 'docs/flood.md' })).toMatchObject({ type: 'presence_update' });
+    expect(await send('ping', {})).toMatchObject({ type: 'pong' });
+    socket.close();
+  });
+});
+
 describe('handshake refusals reach connect_error with the typed error in err.data', () => {
   const identity = { typ: 'access', sub: 'handshake-user', name: 'H', kind: 'human' };
   // Well-formed access claims signed with another key, and with ours but an hour past their expiry.
