@@ -68,6 +68,7 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     reply: 'pong',
     check: (r) => expect(Math.abs(r.timestamp - Date.now())).toBeLessThan(60_000),
     malformed: () => ({ echo: 'unexpected field' }),
+    field: 'echo',
   },
   presence_update: {
     joined: true,
