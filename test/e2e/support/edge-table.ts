@@ -56,9 +56,13 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
   },
   chat_message: {
     joined: true,
-    valid: async (c) => ({ session_id: c.sessionId, message: `edge chat ${c.next()}` }),
+    valid: async (c) => {
+      const n = c.next();
+      return { session_id: c.sessionId, message: `edge chat ${n}`, client_msg_id: `edge-${n}` };
+    },
     reply: 'chat_message',
-    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message: sent.message, user_id: c.userId, peer_id: c.peerId, seq: expect.any(Number) }),
+    check: (r, c, sent) =>
+      expect(r).toMatchObject({ session_id: c.sessionId, message: sent.message, client_msg_id: sent.client_msg_id, user_id: c.userId, peer_id: c.peerId, seq: expect.any(Number) }),
     malformed: (c) => ({ session_id: c.sessionId, message: 7 }),
     field: 'message',
   },
