@@ -64,7 +64,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  *   (a SQL error, a stack) must not leak to callers.
  */
 export function toErrorBody(error: unknown): ErrorBody {
-  if (isRecord(error) && typeof error.code === 'string' && typeof error.message === 'string') {
+  if (isCoded(error)) {
     const body: ErrorBody = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
     if (typeof error.retryable === 'boolean') body.retryable = error.retryable;
@@ -75,4 +75,15 @@ export function toErrorBody(error: unknown): ErrorBody {
   }
   if (typeof error === 'string') return { code: TransportErrorCode.INTERNAL, message: error };
   return { code: TransportErrorCode.INTERNAL, message: 'Internal error' };
+}
+
+/**
+ * A coded error that may cross to the caller as it is: the domain's own (ChorusError), the transport's, or one
+ * that already crossed as plain data. Any other Error with a `code` is a failure of a library — a Postgres
+ * error (`code: '23505'`), a socket's (`ECONNRESET`) — and is masked as INTERNAL (and logged by the server),
+ * never passed on: its code means nothing to the caller, and its message may carry SQL or data.
+ */
+function isCoded(error: unknown): error is Record<string, unknown> & { code: string; message: string } {
+  if (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string') return false;
+  return !(error instanceof Error) || error.name === 'ChorusError' || error.name === 'TransportError';
 }

@@ -71,7 +71,10 @@ export async function appendInTransaction(tx: EntityManager, sessionId: string, 
  */
 async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>): Promise<Map<string, Appended[]>> {
   const ids = [...bySession.keys()].sort();
-  await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  // FOR NO KEY UPDATE, not FOR UPDATE: appenders still queue on each other, but not on the KEY SHARE locks that
+  // foreign-key checks take on the session row (a connect's session_peers insert, a participant upsert), so a
+  // transaction that inserted such a row before appending cannot deadlock with another doing the same.
+  await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
   const existing = await storedByKey(tx, bySession);
   // Per session: for each input event, either a stored event (replay) or the index of the fresh event it is
   // (the first of equal keys in one batch is fresh, later ones repeat it).
