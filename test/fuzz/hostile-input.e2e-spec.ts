@@ -258,7 +258,10 @@ it('holds against seeded hostile input on every message type and REST operation 
   await during.stop();
   loopDelay.disable();
   await attacker.exited;
-  if (!line.startsWith('FUZZ_RESULT ')) throw new Error(`the attackers' process failed:\n${attacker.lines.slice(-20).join('\n')}`);
+  if (!line.startsWith('FUZZ_RESULT ')) {
+    const errors = stack.logs.lines.filter((l) => /^\{"level":"(error|fatal|warn)"/.test(l) && !l.includes('SocketGateway')).slice(0, 3);
+    throw new Error(`the attackers' process failed:\n${attacker.lines.slice(-20).join('\n')}\nthe product's first error lines:\n${errors.join('\n')}`);
+  }
   const result = JSON.parse(line.slice('FUZZ_RESULT '.length)) as AttackResult;
   violations.push(...result.violations);
 
