@@ -78,12 +78,16 @@ export function toErrorBody(error: unknown): ErrorBody {
 }
 
 /**
- * A coded error that may cross to the caller as it is: the domain's own (ChorusError), the transport's, or one
- * that already crossed as plain data. Any other Error with a `code` is a failure of a library — a Postgres
- * error (`code: '23505'`), a socket's (`ECONNRESET`) — and is masked as INTERNAL (and logged by the server),
- * never passed on: its code means nothing to the caller, and its message may carry SQL or data.
+ * A coded error that may cross to the caller as it is: a domain error (any class with a `code`), the
+ * transport's, or one that already crossed as plain data — but not a library's failure that happens to carry a
+ * `code`: a Postgres error (`code: '23505'`, with `severity`/`routine`), TypeORM's QueryFailedError (with
+ * `driverError`), a socket's (`ECONNRESET`, with `syscall`/`errno`). Those are masked as INTERNAL (and logged
+ * by the server), never passed on: their code means nothing to the caller, and their text may carry SQL or data.
  */
 function isCoded(error: unknown): error is Record<string, unknown> & { code: string; message: string } {
   if (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string') return false;
-  return !(error instanceof Error) || error.name === 'ChorusError' || error.name === 'TransportError';
+  return !(error instanceof Error) || !LIBRARY_ERROR_FIELDS.some((field) => field in error);
 }
+
+/** Fields that mark an error as a driver's or the system's rather than a domain's. */
+const LIBRARY_ERROR_FIELDS = ['severity', 'routine', 'driverError', 'syscall', 'errno'];
