@@ -54,7 +54,11 @@ export {
 } from './messages';
 export {
   conflictDetectedSchema,
+  documentAtSchema,
+  documentHistorySchema,
   documentSchema,
+  historyEntrySchema,
+  historySchema,
   fetchOpsSchema,
   fileLockedSchema,
   fileUnlockedSchema,
@@ -103,6 +107,8 @@ export {
   createSessionBodySchema,
   devTokenBodySchema,
   historyQuerySchema,
+  documentHistoryQuerySchema,
+  versionParamSchema,
   inviteCodeParamSchema,
   joinSessionBodySchema,
   redeemInviteBodySchema,

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
-import type { SessionApi } from '@chorus/contracts';
+import type { ConflictApi, SessionApi, TypedClient } from '@chorus/contracts';
 import {
   createInviteBodySchema,
   createSessionBodySchema,
@@ -16,10 +16,12 @@ import { z } from 'zod';
 import { PasswordGuesses } from '../limits/password-guesses';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
+import { CONFLICT_CLIENT } from './documents.controller';
 import { ClientAddresses } from './client-address';
 import { Documented } from './openapi';
 import { parseInput } from './validation';
 
+const purgeLogger = new Logger('SessionsController');
 type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
 const inviteIdSchema = z.uuid();
 
@@ -33,6 +35,7 @@ export class SessionsController {
     @Inject(SessionRouter) private readonly sessions: SessionRouter,
     @Inject(PasswordGuesses) private readonly passwordGuesses: PasswordGuesses,
     @Inject(ClientAddresses) private readonly addresses: ClientAddresses,
+    @Inject(CONFLICT_CLIENT) private readonly conflict: TypedClient<ConflictApi>,
   ) {}
 
   @Post()
@@ -55,8 +58,16 @@ export class SessionsController {
 
   @Delete(':id')
   @Documented({ summary: 'Delete a session (owner only)', errors: [400, 401, 403, 404] })
-  delete(@Actor() actor: Identity, @Param('id') id: string): Res<'session.delete'> {
-    return this.sessions.call('session.delete', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  async delete(@Actor() actor: Identity, @Param('id') id: string): Res<'session.delete'> {
+    const session_id = parseInput(sessionIdParamSchema, id, 'id');
+    const deleted = await this.sessions.call('session.delete', { actor, session_id });
+    // Only after the session service authorized and recorded the deletion: its documents, ops, snapshots and
+    // locks go too. Idempotent on the conflict side. A failed purge does not undo the deletion (the documents
+    // are unreachable already: every read checks membership); it is logged for the operator to re-run.
+    await this.conflict.call('session.purge', { session_id }).catch((err: unknown) => {
+      purgeLogger.error(`Purge of the documents of deleted session ${session_id} failed: ${(err as Error).message}`);
+    });
+    return deleted;
   }
 
   @Post(':id/invite')
