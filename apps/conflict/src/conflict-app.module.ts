@@ -9,6 +9,7 @@ import { ConflictHandlers } from './conflict.handlers';
 import { registerConflictMetrics } from './conflict.metrics';
 import { ConflictService } from './conflict.service';
 import type { ConflictOptions } from './documents/document.types';
+import { CompactionJob, DEFAULT_COMPACTION_OPTIONS } from './documents/compaction.job';
 import { LockExpiryJob } from './locks/lock-expiry.job';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
@@ -43,6 +44,12 @@ export class ConflictAppModule {
           provide: LockExpiryJob,
           inject: [ConflictService],
           useFactory: (documents: ConflictService) => new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger),
+        },
+        {
+          // Every replica schedules it; one at a time compacts (advisory lock). Retention: docs/conflict.md.
+          provide: CompactionJob,
+          inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
+          useFactory: (ds: DataSource) => new CompactionJob(ds, runtime.logger, DEFAULT_COMPACTION_OPTIONS),
         },
       ],
       exports: [ConflictService],
