@@ -97,7 +97,7 @@ export class SessionsController {
   @HttpCode(200)
   @Documented({ summary: 'Leave the session for good (the owner deletes it instead)', errors: [400, 401, 404, 409] })
   leave(@Actor() actor: Identity, @Param('id') id: string): Res<'session.leave'> {
-    return this.sessions.membership('session.leave', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+    return this.sessions.call('session.leave', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
   }
 
   @Get(':id/participants')
@@ -109,7 +109,7 @@ export class SessionsController {
   @Patch(':id/participants/:userId')
   @Documented({ summary: "Change a participant's role (takes effect on live connections within seconds)", body: updateRoleBodySchema, errors: [400, 401, 403, 404] })
   updateRole(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string, @Body() body: unknown): Res<'participant.update_role'> {
-    return this.sessions.membership('participant.update_role', {
+    return this.sessions.call('participant.update_role', {
       actor,
       session_id: parseInput(sessionIdParamSchema, id, 'id'),
       user_id: parseInput(userIdSchema, userId, 'userId'),
@@ -120,7 +120,7 @@ export class SessionsController {
   @Delete(':id/participants/:userId')
   @Documented({ summary: 'Remove a participant (their connections are closed)', errors: [400, 401, 403, 404] })
   remove(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string): Res<'participant.remove'> {
-    return this.sessions.membership('participant.remove', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), user_id: parseInput(userIdSchema, userId, 'userId') });
+    return this.sessions.call('participant.remove', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), user_id: parseInput(userIdSchema, userId, 'userId') });
   }
 
   @Get(':id/history')
