@@ -66,6 +66,8 @@ it('serves who-changed-what and past text over the socket and REST, to a viewer 
   // A stranger learns nothing, not even that the session exists; over the socket they cannot join.
   expect(await api.request('GET', `${S}/${sid}/documents/${enc}/history`, { token: strangerToken })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
   expect(await api.request('GET', `${S}/${sid}/documents/${enc}/versions/1`, { token: strangerToken })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  // ...even when the rest of the request is malformed: membership is checked before anything else.
+  expect(await api.request('GET', `${S}/${sid}/documents/${enc}/versions/-1`, { token: strangerToken })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
   // Bad input is named, never a server error.
   expect(await api.request('GET', `${S}/${sid}/documents/${encodeURIComponent('a//b')}/history`, { token: viewerToken })).toMatchObject({ status: 400, body: { code: 'VALIDATION_ERROR', field: 'docId' } });
   expect(await api.request('GET', `${S}/${sid}/documents/${enc}/versions/-1`, { token: viewerToken })).toMatchObject({ status: 400, body: { code: 'VALIDATION_ERROR', field: 'version' } });

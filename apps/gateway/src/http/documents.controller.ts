@@ -32,24 +32,25 @@ export class DocumentsController {
   @Get('history')
   @Documented({ summary: 'Who changed what in a document (op summaries, oldest first); docId percent-encoded', query: documentHistoryQuerySchema, errors: [400, 401, 403, 404] })
   async history(@Actor() actor: Identity, @Param('id') id: string, @Param('docId') docId: string, @Query() query: unknown): Promise<ConflictApi['document.history']['res']> {
-    const ref = this.ref(id, docId);
-    const q = parseInput(documentHistoryQuerySchema, query);
-    return this.conflict.call('document.history', { caller: await this.callerOf(actor, ref.session_id), payload: { ...ref, ...q } });
+    const session_id = parseInput(sessionIdParamSchema, id, 'id');
+    const caller = await this.callerOf(actor, session_id);
+    const payload = { session_id, doc_id: parseInput(docIdSchema, docId, 'docId'), ...parseInput(documentHistoryQuerySchema, query) };
+    return this.conflict.call('document.history', { caller, payload });
   }
 
   @Get('versions/:version')
   @Documented({ summary: 'The text of a document at a retained version; docId percent-encoded', errors: [400, 401, 403, 404, 409] })
   async at(@Actor() actor: Identity, @Param('id') id: string, @Param('docId') docId: string, @Param('version') version: string): Promise<ConflictApi['document.at']['res']> {
-    const ref = this.ref(id, docId);
-    const v = parseInput(versionParamSchema, version, 'version');
-    return this.conflict.call('document.at', { caller: await this.callerOf(actor, ref.session_id), payload: { ...ref, version: v } });
+    const session_id = parseInput(sessionIdParamSchema, id, 'id');
+    const caller = await this.callerOf(actor, session_id);
+    const payload = { session_id, doc_id: parseInput(docIdSchema, docId, 'docId'), version: parseInput(versionParamSchema, version, 'version') };
+    return this.conflict.call('document.at', { caller, payload });
   }
 
-  private ref(id: string, docId: string): { session_id: string; doc_id: string } {
-    return { session_id: parseInput(sessionIdParamSchema, id, 'id'), doc_id: parseInput(docIdSchema, docId, 'docId') };
-  }
-
-  /** The actor's role, from the session service. A non-participant (even of a public session) is NOT_FOUND. */
+  /**
+   * The actor's role, from the session service. A non-participant (even of a public session) is NOT_FOUND, and
+   * is told so before anything else of the request is checked: a stranger learns nothing from the answer.
+   */
   private async callerOf(actor: Identity, sessionId: string): Promise<Caller> {
     const session = await this.sessions.call('session.get', { actor, session_id: sessionId });
     if (session.my_role === null) throw new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist, has expired, or you are not a participant.`);
