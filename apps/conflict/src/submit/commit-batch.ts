@@ -153,6 +153,14 @@ async function commitLocked(db: Pool, cache: DocumentCache, options: ConflictOpt
     const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cachedOf.get(b.key)?.version ?? -1 })));
     const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
     const missing = sorted.filter((b) => !headOf.has(b.key));
+    // A cached document (so not re-ensured above) that is gone: its session was purged (session.purge) since
+    // this replica cached it. Forget it and fail the attempt as transient: the resend finds it uncached,
+    // re-creates it at version 0 and is answered as for any new document (CONFLICT if its base is ahead).
+    const purged = missing.filter((b) => cachedOf.get(b.key) !== undefined);
+    if (purged.length > 0) {
+      for (const b of purged) cache.forget(b.key);
+      throw Object.assign(new Error(`documents vanished since cached (purged?): ${purged.map((b) => b.docId).join(', ')}`), { code: 'EVANISHED' });
+    }
     if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
 
     // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
