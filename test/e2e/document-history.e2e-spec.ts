@@ -54,7 +54,7 @@ it('serves who-changed-what and past text over the socket and REST, to a viewer 
   expect(typeof history.entries[0].created_at).toBe('number');
   expect((await carol.ok('document_history', { session_id: sid, doc_id: DOC, from_version: 1, limit: 5 })).entries.map((e) => e.version)).toEqual([2]);
   expect(await carol.ok('document_at', { session_id: sid, doc_id: DOC, version: 1 })).toMatchObject({ type: 'document', doc_id: DOC, version: 1, content: 'fn main() {}' });
-  expect(await carol.request('document_at', { session_id: sid, doc_id: DOC, version: 9 })).toMatchObject({ type: 'error', code: 'CONFLICT' });
+  expect(await carol.request('document_at', { session_id: sid, doc_id: DOC, version: 9 })).toMatchObject({ type: 'error', code: 'RELOAD_REQUIRED' });
   expect(await carol.request('document_history', { session_id: sid, doc_id: '../etc/passwd' })).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR' });
 
   const enc = encodeURIComponent(DOC);

@@ -136,6 +136,8 @@ describe('two clients on two gateways', () => {
     expect(removed.status).toBe(200);
     await waitFor('the removed participant is disconnected', () => !bob.socket.connected);
     expect(bob.of('error').some((e) => e.code === 'PERMISSION_DENIED')).toBe(true);
+    // Told why before the close, by the gateway holding the socket, whichever gateway took the REST call.
+    expect(bob.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4503, name: 'removed', reconnect: false })]);
   });
 
   it('drains on SIGTERM: the gateway closes its connections and exits 0', async () => {
@@ -143,6 +145,8 @@ describe('two clients on two gateways', () => {
     expect(alice.socket.connected).toBe(true);
     const exit = gw1?.stop('SIGTERM', 15_000);
     await waitFor('the client is let go', () => !alice.socket.connected);
+    // Nothing arrives after the close, so a recorded notice came before it.
+    expect(alice.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4000, name: 'draining', reconnect: true })]);
     expect(await exit).toBe(0);
   }, 30_000);
 });

@@ -66,5 +66,6 @@ it("keeps one user out of another's session across gateways, answering every hos
   }
   expect(result.unsent).toBe(0);
   expect(result.restRequests).toBeGreaterThan(20);
+  expect(result.restSent).toBe(result.restRequests);
   expect(violations.length === 0 ? 'no violations' : `${violations.length} with FUZZ_SEED=${rng.seed}:\n${violations.slice(0, 15).map((v) => `  - ${v.label}: ${v.problem}`).join('\n')}`).toBe('no violations');
 }, 240_000);

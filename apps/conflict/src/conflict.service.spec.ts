@@ -105,9 +105,9 @@ describe('ConflictService (real Postgres)', () => {
 
   it('refuses a version ahead of head with CONFLICT telling the client to reload', async () => {
     await submit(alice, 'h.txt', 0, ['a'], 1);
-    const e = await expectError(submit(alice, 'h.txt', 5, ['b'], 2), 'CONFLICT', 'version');
+    const e = await expectError(submit(alice, 'h.txt', 5, ['b'], 2), 'RELOAD_REQUIRED', 'version');
     expect(e.message).toMatch(/reload/);
-    await expectError(service.fetchOps(alice, { session_id: session, doc_id: 'h.txt', from_version: 9 }), 'CONFLICT', 'from_version');
+    await expectError(service.fetchOps(alice, { session_id: session, doc_id: 'h.txt', from_version: 9 }), 'RELOAD_REQUIRED', 'from_version');
   });
 
   it('checks the role: viewers read but do not edit', async () => {

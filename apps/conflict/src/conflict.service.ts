@@ -76,7 +76,7 @@ export class ConflictService {
    * `submit_op {session_id, doc_id, version, op, seq}` → ack (`op_ack`), the committed op to broadcast (`op`),
    * and `conflict_detected` events. `caller.client_id` is the dedupe identity: a resent seq returns the
    * original result and is never applied twice. Errors: VALIDATION_ERROR (bad op; nothing applied),
-   * CONFLICT field `version` (reload), CONFLICT field `doc_id` (locked by someone else), PERMISSION_DENIED,
+   * RELOAD_REQUIRED field `version`, FILE_LOCKED field `doc_id` (locked by someone else), PERMISSION_DENIED,
    * UNAVAILABLE (store failed transiently: resend with the same seq). Text Postgres cannot hold (NUL, unpaired
    * surrogates) in the op, doc_id or ids is VALIDATION_ERROR before planning; a deterministic store failure of
    * this submit alone is VALIDATION_ERROR / PAYLOAD_TOO_LARGE, never its batch-mates' failure.

@@ -1,7 +1,7 @@
 import { Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ThrottlerModule, ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
+import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
@@ -25,6 +25,7 @@ import { MemoryAttemptBudget, RedisAttemptBudget, type AttemptBudget } from './l
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
 import { HttpThrottlerGuard, STRICT_LIMIT, guessTracker } from './limits/http-throttler.guard';
 import { PasswordGuesses, type PasswordGuessLimits } from './limits/password-guesses';
+import { MemoryThrottlerStorage } from './limits/memory-throttler.storage';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage';
 import { WsRateLimiter } from './limits/ws-rate-limiter';
 import { SessionRouter } from './routing/session.router';
@@ -44,7 +45,7 @@ const PASSWORD_GUESSES: PasswordGuessLimits = { perClient: 5, perClientWindowMs:
 
 /** Rate-limit counters and connection leases: in Redis so limits hold across gateways, in memory standalone. */
 function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; attempts: AttemptBudget } {
-  if (runtime.redisUrl === undefined) return { storage: new ThrottlerStorageService(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget() };
+  if (runtime.redisUrl === undefined) return { storage: new MemoryThrottlerStorage(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget() };
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:limits`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness; a failed check fails the request with SERVER_ERROR
   runtime.onStop(async () => void redis.disconnect());

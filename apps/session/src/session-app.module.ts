@@ -43,7 +43,13 @@ export class SessionAppModule {
               ds,
               log,
               new IdentityTokens(tokens, tokens),
-              { joinTokenTtlS: auth.joinTokenTtlS, publicUrl: auth.publicUrl, defaultInviteTtlS: 7 * 24 * 3600 },
+              {
+                joinTokenTtlS: auth.joinTokenTtlS,
+                publicUrl: auth.publicUrl,
+                defaultInviteTtlS: 7 * 24 * 3600,
+                inviteTokenSecret: secret,
+                afterChatCommit: crashAfterChatCommit(runtime.config.testHooks.crashAfterChatCommit),
+              },
               new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger),
             );
           },
@@ -51,6 +57,17 @@ export class SessionAppModule {
       ],
     };
   }
+}
+
+/**
+ * TEST_CRASH_AFTER_CHAT_COMMIT (tests only): die like a `kill -9` between a chat message's commit and its
+ * reply, so a test can show that the redelivery and the client's resend store it once.
+ */
+function crashAfterChatCommit(marker: string | undefined): ((event: { payload: Record<string, unknown> }) => void) | undefined {
+  if (marker === undefined) return undefined;
+  return (event) => {
+    if (typeof event.payload.message === 'string' && event.payload.message.includes(marker)) process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 function required<T>(value: T | undefined, message: string): T {

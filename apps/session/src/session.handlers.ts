@@ -1,13 +1,17 @@
 import { Controller, Inject, UseFilters } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { SessionApi } from '@chorus/contracts';
-import { TransportExceptionFilter } from '@chorus/transport';
+import { TransportContext, TransportExceptionFilter } from '@chorus/transport';
 import { SessionService } from './sessions/session.service';
 
 type Req<P extends keyof SessionApi> = SessionApi[P]['req'];
 type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
 
-/** Transport handlers of the session service: one call into SessionService each (contract: libs/contracts). */
+/**
+ * Transport handlers of the session service: one call into SessionService each (contract: libs/contracts).
+ * Delivery is at-least-once, so the handlers that append pass the transport request id (the same on every
+ * redelivery) as their idempotency key.
+ */
 @Controller()
 @UseFilters(TransportExceptionFilter)
 export class SessionHandlers {
@@ -35,8 +39,8 @@ export class SessionHandlers {
   }
 
   @MessagePattern('invite.create')
-  createInvite(@Payload() r: Req<'invite.create'>): Res<'invite.create'> {
-    return this.sessions.createInvite(r.actor, r.session_id, r.body);
+  createInvite(@Payload() r: Req<'invite.create'>, @Ctx() ctx: TransportContext): Res<'invite.create'> {
+    return this.sessions.createInvite(r.actor, r.session_id, r.body, ctx.getRequestId());
   }
 
   @MessagePattern('invite.revoke')
@@ -76,18 +80,18 @@ export class SessionHandlers {
   }
 
   @MessagePattern('session.connect')
-  connect(@Payload() r: Req<'session.connect'>): Res<'session.connect'> {
-    return this.sessions.connect(r.grant, r.peer_id);
+  connect(@Payload() r: Req<'session.connect'>, @Ctx() ctx: TransportContext): Res<'session.connect'> {
+    return this.sessions.connect(r.grant, r.peer_id, ctx.getRequestId());
   }
 
   @MessagePattern('session.disconnect')
-  disconnect(@Payload() r: Req<'session.disconnect'>): Res<'session.disconnect'> {
-    return this.sessions.disconnect(r.session_id, r.user_id, r.peer_id, r.reason);
+  disconnect(@Payload() r: Req<'session.disconnect'>, @Ctx() ctx: TransportContext): Res<'session.disconnect'> {
+    return this.sessions.disconnect(r.session_id, r.user_id, r.peer_id, r.reason, ctx.getRequestId());
   }
 
   @MessagePattern('session.chat')
-  chat(@Payload() r: Req<'session.chat'>): Res<'session.chat'> {
-    return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message);
+  chat(@Payload() r: Req<'session.chat'>, @Ctx() ctx: TransportContext): Res<'session.chat'> {
+    return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message, { clientMsgId: r.client_msg_id, requestId: ctx.getRequestId() });
   }
 
   @MessagePattern('session.events')

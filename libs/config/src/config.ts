@@ -26,6 +26,8 @@ export interface ChorusConfig {
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
   };
+  /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
+  readonly testHooks: { readonly crashAfterChatCommit: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -65,6 +67,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
+    TEST_CRASH_AFTER_CHAT_COMMIT?: string;
   };
   return {
     role,
@@ -87,6 +90,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
     },
+    testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };
 }
 

@@ -224,6 +224,11 @@ export const VARIABLES = {
     roles: ALL,
     parse: int(0, 600_000, () => 10_000),
   },
+  TEST_CRASH_AFTER_CHAT_COMMIT: {
+    doc: 'TESTS ONLY, never set in a deployment. A marker text: a session replica that has just committed a new chat message containing it kills itself (SIGKILL) before replying, so a test can crash a replica between commit and ack. Default unset (no hook).',
+    roles: ['session'],
+    parse: (raw) => (raw === undefined || raw === '' ? { value: undefined } : raw.length >= 8 ? { value: raw } : { problem: 'must be at least 8 characters (a marker no real message contains by chance)' }),
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -36,7 +36,8 @@ export interface SessionApi {
   'session.connect': { req: { grant: JoinGrant; peer_id: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
   /** A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more). */
   'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired' }; res: SessionStreamEvent | null };
-  'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string }; res: SessionStreamEvent };
+  /** Deduplicated per user by `client_msg_id` (a resend gets the stored event), else per transport request. */
+  'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; client_msg_id?: string }; res: SessionStreamEvent };
   /** Durable events after `after_seq` for replay (the caller must be a participant). */
   'session.events': { req: { session_id: string; user_id: string; after_seq: number; limit: number }; res: { events: SessionStreamEvent[]; head: number } };
 }

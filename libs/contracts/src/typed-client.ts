@@ -1,6 +1,7 @@
 import type { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import { ChorusError } from '@chorus/protocol';
+import { serviceErrorToChorus } from './service-error';
 
 type Api<A> = { [K in keyof A]: { req: unknown; res: unknown } };
 
@@ -15,7 +16,7 @@ const hasPromiseRequests = (client: ClientProxy): client is ClientProxy & Promis
 /**
  * A typed face on a transport client: `call('session.get', {...})` checks the request and response types
  * against the service contract, and turns any transport or service failure into a ChorusError (UNAVAILABLE
- * on deadline, the service's own code otherwise).
+ * on deadline, SERVER_ERROR for the transport's own failures, the service's own code otherwise).
  */
 export class TypedClient<A extends Api<A>> {
   constructor(
@@ -37,7 +38,7 @@ export class TypedClient<A extends Api<A>> {
       ok = true;
       return result;
     } catch (err) {
-      throw ChorusError.from(err);
+      throw serviceErrorToChorus(err, pattern);
     } finally {
       this.observe?.(pattern, (performance.now() - started) / 1000, ok);
     }

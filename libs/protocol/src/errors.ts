@@ -11,7 +11,11 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: { retryable: false, http: 401, meaning: 'No valid access or join token. Obtain a new token, then retry.' },
   PERMISSION_DENIED: { retryable: false, http: 403, meaning: 'Your role in the session does not allow this action.' },
   NOT_FOUND: { retryable: false, http: 404, meaning: 'The session, document, invite or participant does not exist (or is no longer retained).' },
-  CONFLICT: { retryable: false, http: 409, meaning: 'The request conflicts with the current state (e.g. already exists, or the document must be reloaded).' },
+  CONFLICT: { retryable: false, http: 409, meaning: 'The request conflicts with the current state in a way none of the codes below names.' },
+  RELOAD_REQUIRED: { retryable: false, http: 409, meaning: 'Your copy of the document is unusable (`version` ahead of head, too far behind, or its ops are no longer retained): `open_document` again and rebase local edits.' },
+  FILE_LOCKED: { retryable: true, http: 423, meaning: 'Someone else holds the file\'s lock (`locked_by`, and `locked_until` when known); retry after it is unlocked (`file_unlocked`) or expires.' },
+  ALREADY_JOINED: { retryable: false, http: 409, meaning: 'This connection already joined the session; carry on, or send `leave` first to join again.' },
+  OWNER_CANNOT_LEAVE: { retryable: false, http: 409, meaning: 'The owner cannot leave the session; delete it instead (or transfer ownership first).' },
   PAYLOAD_TOO_LARGE: { retryable: false, http: 413, meaning: 'The message exceeds the size limit for its kind.' },
   RATE_LIMITED: { retryable: true, http: 429, meaning: 'Too many requests; retry after `retry_after_ms`.' },
   SESSION_FULL: { retryable: true, http: 409, meaning: 'The session has reached its participant limit; retry when someone leaves.' },
@@ -40,6 +44,10 @@ export interface ErrorDetails {
   field?: string;
   /** When to retry a RATE_LIMITED request. */
   retry_after_ms?: number;
+  /** FILE_LOCKED: the user holding the lock. */
+  locked_by?: string;
+  /** FILE_LOCKED: when the lock expires (ISO 8601), when known. */
+  locked_until?: string;
 }
 
 /**
@@ -72,19 +80,21 @@ export class ChorusError extends Error {
   static from(value: unknown): ChorusError {
     if (value instanceof ChorusError) return value;
     if (typeof value === 'object' && value !== null) {
-      const v = value as { code?: unknown; message?: unknown; details?: unknown; field?: unknown; retry_after_ms?: unknown };
+      const v = value as { code?: unknown; message?: unknown; details?: unknown };
       if (isErrorCode(v.code)) {
         const details: ErrorDetails = {};
-        const source = (typeof v.details === 'object' && v.details !== null ? v.details : v) as { field?: unknown; retry_after_ms?: unknown };
+        const source = (typeof v.details === 'object' && v.details !== null ? v.details : v) as Record<keyof ErrorDetails, unknown>;
         if (typeof source.field === 'string') details.field = source.field;
         if (typeof source.retry_after_ms === 'number') details.retry_after_ms = source.retry_after_ms;
+        if (typeof source.locked_by === 'string') details.locked_by = source.locked_by;
+        if (typeof source.locked_until === 'string') details.locked_until = source.locked_until;
         return new ChorusError(v.code, typeof v.message === 'string' ? v.message : v.code, details);
       }
     }
     return new ChorusError('SERVER_ERROR', 'Internal error; retry with backoff. If it persists, report it with the time of the request.');
   }
 
-  /** The wire form: `{type: 'error', code, message, retryable, field?, retry_after_ms?, id?}`. */
+  /** The wire form: `{type: 'error', code, message, retryable, field?, retry_after_ms?, locked_by?, locked_until?, id?}`. */
   toWire(id?: MessageId): ErrorMessage {
     return {
       type: 'error',
@@ -93,6 +103,8 @@ export class ChorusError extends Error {
       retryable: this.retryable,
       ...(this.details.field !== undefined ? { field: this.details.field } : {}),
       ...(this.details.retry_after_ms !== undefined ? { retry_after_ms: this.details.retry_after_ms } : {}),
+      ...(this.details.locked_by !== undefined ? { locked_by: this.details.locked_by } : {}),
+      ...(this.details.locked_until !== undefined ? { locked_until: this.details.locked_until } : {}),
       ...(id !== undefined ? { id } : {}),
     };
   }
@@ -109,5 +121,7 @@ export const errorMessageSchema = z.strictObject({
   retryable: z.boolean(),
   field: text().optional(),
   retry_after_ms: z.number().int().nonnegative().optional(),
+  locked_by: text().optional(),
+  locked_until: text().optional(),
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

@@ -39,6 +39,7 @@ const PRESENCE = {
 };
 
 export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } = {
+  disconnect_notice: { type: 'disconnect_notice', code: 4000, name: 'draining', reason: 'This gateway is shutting down; reconnect.', reconnect: true },
   hello: { type: 'hello', protocol_version: PROTOCOL_VERSION, node_id: 'gateway-7d9f-1', limits: { join: 8192, ping: 256 } },
   joined: {
     type: 'joined',

@@ -1,6 +1,14 @@
 // The Chorus client wire contract. Framework-free: a browser client can import it.
 export { PROTOCOL_VERSION } from './version';
 export {
+  DISCONNECT_CODES,
+  disconnectNotice,
+  disconnectNoticeSchema,
+  reconnectAllowed,
+  type DisconnectName,
+  type DisconnectNotice,
+} from './disconnect';
+export {
   ChorusError,
   ERROR_CODES,
   errorCodeSchema,
@@ -101,7 +109,7 @@ export {
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
-export { jsonByteLength, parseClientMessage, parseServerMessage, validationErrorFrom, type Parsed } from './validate';
+export { jsonByteLength, parseClientMessage, parseServerMessage, parseServerMessageStrict, validationErrorFrom, type Parsed, type ParsedServerMessage } from './validate';
 export {
   createInviteBodySchema,
   createSessionBodySchema,

@@ -31,11 +31,18 @@ export const joinSchema = z.strictObject({
 
 export const leaveSchema = z.strictObject({ type: z.literal('leave'), id, session_id: sessionIdSchema });
 
+/**
+ * The client's own key of a chat message (e.g. a UUID per message): a resend with the same key by the same
+ * user in the same session is answered with the original message (same `seq`) and stores nothing new.
+ */
+export const clientMsgIdSchema = text().min(1).max(64);
+
 export const chatMessageRequestSchema = z.strictObject({
   type: z.literal('chat_message'),
   id,
   session_id: sessionIdSchema,
   message: chatTextSchema,
+  client_msg_id: clientMsgIdSchema.optional(),
 });
 
 export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
@@ -87,6 +94,8 @@ export const chatMessageEventSchema = z.strictObject({
   user_id: participantSchema.shape.user_id,
   display_name: participantSchema.shape.display_name,
   message: chatTextSchema,
+  /** The sender's `client_msg_id`, when it gave one: lets it match its optimistic copy. */
+  client_msg_id: clientMsgIdSchema.optional(),
   timestamp: timestampSchema,
   seq: seqSchema,
 });

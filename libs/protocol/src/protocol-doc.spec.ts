@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_MESSAGES, SERVER_MESSAGES } from './registry';
 import { ERROR_CODES } from './errors';
-import { parseClientMessage, parseServerMessage } from './validate';
+import { parseClientMessage, parseServerMessageStrict } from './validate';
 
 // docs/protocol.md must not drift from the code: every message has a section, every example in it
 // validates against the schema of its section, and every error code is in the error table.
@@ -44,7 +44,7 @@ describe('docs/protocol.md', () => {
       const examples = server.get(type);
       expect({ type, documented: examples !== undefined && examples.length > 0 }).toEqual({ type, documented: true });
       for (const json of examples ?? []) {
-        const parsed = parseServerMessage(JSON.parse(json));
+        const parsed = parseServerMessageStrict(JSON.parse(json));
         expect({ type, result: parsed.ok ? parsed.value.type : parsed.error.message }).toEqual({ type, result: type });
       }
     }

@@ -1,6 +1,6 @@
 import { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 import { CLIENT_MESSAGES, MAX_CLIENT_MESSAGE_BYTES, SERVER_MESSAGES, type ClientMessageType } from './registry';
-import { parseClientMessage, parseServerMessage } from './validate';
+import { parseClientMessage, parseServerMessage, parseServerMessageStrict } from './validate';
 import { ChorusError, ERROR_CODES } from './errors';
 
 const SESSION = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
@@ -56,7 +56,7 @@ describe('client messages', () => {
 describe('server messages', () => {
   it.each(Object.keys(SERVER_MESSAGES))('%s round-trips through its schema', (type) => {
     const example = SERVER_EXAMPLES[type as keyof typeof SERVER_EXAMPLES];
-    expect(parseServerMessage(roundTrip(example))).toEqual({ ok: true, value: example });
+    expect(parseServerMessageStrict(roundTrip(example))).toEqual({ ok: true, value: example });
   });
 
   it('every client request replies with a known server message type', () => {
@@ -67,7 +67,10 @@ describe('server messages', () => {
 describe('errors', () => {
   it('marks every code retryable or not and maps it to an HTTP status', () => {
     expect(Object.keys(ERROR_CODES).sort()).toEqual(
-      ['CONFLICT', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'PERMISSION_DENIED', 'RATE_LIMITED', 'SERVER_ERROR', 'SESSION_FULL', 'UNAUTHENTICATED', 'UNAVAILABLE', 'VALIDATION_ERROR'],
+      [
+        'ALREADY_JOINED', 'CONFLICT', 'FILE_LOCKED', 'NOT_FOUND', 'OWNER_CANNOT_LEAVE', 'PAYLOAD_TOO_LARGE', 'PERMISSION_DENIED', 'RATE_LIMITED',
+        'RELOAD_REQUIRED', 'SERVER_ERROR', 'SESSION_FULL', 'UNAUTHENTICATED', 'UNAVAILABLE', 'VALIDATION_ERROR',
+      ],
     );
     expect(ERROR_CODES.RATE_LIMITED.retryable).toBe(true);
     expect(ERROR_CODES.PERMISSION_DENIED).toMatchObject({ retryable: false, http: 403 });
@@ -79,5 +82,13 @@ describe('errors', () => {
     const hidden = ChorusError.from(new Error('password=hunter2 leaked in a stack'));
     expect(hidden.code).toBe('SERVER_ERROR');
     expect(hidden.message).not.toContain('hunter2');
+  });
+
+  it('tells a locked file (retry after unlock) from a document to reload (no retry), holder included', () => {
+    expect(ERROR_CODES.FILE_LOCKED).toMatchObject({ retryable: true, http: 423 });
+    expect(ERROR_CODES.RELOAD_REQUIRED).toMatchObject({ retryable: false, http: 409 });
+    const locked = ChorusError.from({ code: 'FILE_LOCKED', message: 'locked', details: { field: 'doc_id', locked_by: 'alice', locked_until: '2026-12-01T20:00:00.000Z' } });
+    expect(locked.toWire()).toEqual({ type: 'error', code: 'FILE_LOCKED', message: 'locked', retryable: true, field: 'doc_id', locked_by: 'alice', locked_until: '2026-12-01T20:00:00.000Z' });
+    expect(parseServerMessage(locked.toWire()).ok).toBe(true);
   });
 });

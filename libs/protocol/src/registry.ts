@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { disconnectNoticeSchema } from './disconnect';
 import { errorMessageSchema } from './errors';
 import {
   chatMessageEventSchema,
@@ -89,6 +90,7 @@ export const SERVER_MESSAGES = {
   file_locked: fileLockedSchema,
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
+  disconnect_notice: disconnectNoticeSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

@@ -72,12 +72,60 @@ function parseChecked(eventType: unknown, payload: unknown): Parsed<ClientMessag
   return result.success ? { ok: true, value: result.data as ClientMessage } : { ok: false, error: validationErrorFrom(result.error) };
 }
 
-/** Validates a server message (used by tests and by clients that want to check what they receive). */
-export function parseServerMessage(payload: unknown): Parsed<ServerMessage> {
+/**
+ * What a client gets from `parseServerMessage`. `ignored_fields` lists (dot paths) the fields this version of
+ * the protocol does not know and dropped; `ignorable` says a failure is a message type newer than this client
+ * — skip it — rather than a malformed message of a known type.
+ */
+export type ParsedServerMessage =
+  | { ok: true; value: ServerMessage; ignored_fields: string[] }
+  | { ok: false; error: ChorusError; ignorable: boolean };
+
+/** Bounds the strip-and-retry loop: each round removes every unknown key one schema pass reports. */
+const MAX_STRIP_ROUNDS = 16;
+
+/**
+ * Validates a server message the way a client should: forward compatible. The protocol's rule is that adding
+ * optional fields and new message types is safe, so unknown fields (at any depth) are dropped and reported,
+ * and an unknown `type` is `ignorable`. Known fields are still checked: a wrong type of a known field fails.
+ */
+export function parseServerMessage(payload: unknown): ParsedServerMessage {
   const type = (payload as { type?: unknown } | null)?.type;
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(SERVER_MESSAGES, type)) {
-    return { ok: false, error: ChorusError.validation('type', `Unknown server message type ${typeof type === 'string' ? `"${sanitizeText(type.slice(0, 64))}"` : `(a ${typeof type})`}.`) };
+    return { ok: false, error: unknownServerType(type), ignorable: typeof type === 'string' && type.length > 0 };
   }
+  const schema = SERVER_MESSAGES[type as ServerMessageType];
+  let candidate: unknown = payload;
+  const ignored: string[] = [];
+  for (let round = 0; round < MAX_STRIP_ROUNDS; round++) {
+    const result = schema.safeParse(candidate);
+    if (result.success) return { ok: true, value: result.data as ServerMessage, ignored_fields: ignored };
+    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    if (unknown.length === 0 || unknown.length !== result.error.issues.length) return { ok: false, error: validationErrorFrom(result.error), ignorable: false };
+    // Copied before the first strip: the caller's object is never modified.
+    if (candidate === payload) candidate = structuredClone(payload);
+    for (const issue of unknown) {
+      const holder = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)[key as PropertyKey], candidate) as Record<string, unknown>;
+      for (const key of issue.keys) {
+        delete holder[key];
+        ignored.push([...issue.path.map(String), key].join('.'));
+      }
+    }
+  }
+  return { ok: false, error: ChorusError.validation('(message)', 'The message nests too many unknown fields.'), ignorable: false };
+}
+
+/**
+ * Validates a server message exactly: an unknown field or type is an error. For the server's own tests (what
+ * it sends must match this version of the contract), never for clients.
+ */
+export function parseServerMessageStrict(payload: unknown): Parsed<ServerMessage> {
+  const type = (payload as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(SERVER_MESSAGES, type)) return { ok: false, error: unknownServerType(type) };
   const result = SERVER_MESSAGES[type as ServerMessageType].safeParse(payload);
   return result.success ? { ok: true, value: result.data as ServerMessage } : { ok: false, error: validationErrorFrom(result.error) };
+}
+
+function unknownServerType(type: unknown): ChorusError {
+  return ChorusError.validation('type', `Unknown server message type ${typeof type === 'string' ? `"${sanitizeText(type.slice(0, 64))}"` : `(a ${typeof type})`}.`);
 }

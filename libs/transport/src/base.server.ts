@@ -50,7 +50,7 @@ export abstract class BaseTransportServer extends Server implements CustomTransp
         this.logger.error(`No event handler for pattern "${env.p}"`);
         return undefined;
       }
-      return { i: env.i, e: { code: TransportErrorCode.NOT_FOUND, message: `No handler for pattern "${env.p}"`, retryable: false } };
+      return { i: env.i, e: { code: TransportErrorCode.NO_HANDLER, message: `No handler for pattern "${env.p}"`, retryable: false } };
     }
     try {
       const result = await this.runHandler(handler, env.d, ctx);

@@ -4,9 +4,15 @@ import { TransportError, toErrorBody } from './transport.error';
 
 describe('toErrorBody', () => {
   it('keeps exactly code, message, details and retryable of a coded error', () => {
-    const error = Object.assign(new Error('gone'), { code: 'NOT_MEMBER', details: { doc: 1 }, retryable: false, secret: 'x' });
+    const error = Object.assign(new Error('gone'), { name: 'ChorusError', code: 'NOT_MEMBER', details: { doc: 1 }, retryable: false, secret: 'x' });
     expect(toErrorBody(error)).toEqual({ code: 'NOT_MEMBER', message: 'gone', details: { doc: 1 }, retryable: false });
     expect(toErrorBody({ code: 'C', message: 'm' })).toEqual({ code: 'C', message: 'm' });
+  });
+
+  it("masks a library's coded error (Postgres, sockets) as INTERNAL: its code and text are not the caller's", () => {
+    const pg = Object.assign(new Error('duplicate key value violates unique constraint "x" Key (id)=(secret)'), { code: '23505', detail: 'secret' });
+    expect(toErrorBody(pg)).toEqual({ code: 'INTERNAL', message: 'Internal error' });
+    expect(toErrorBody(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toEqual({ code: 'INTERNAL', message: 'Internal error' });
   });
 
   it('masks errors without a code as INTERNAL', () => {

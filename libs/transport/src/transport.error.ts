@@ -4,12 +4,16 @@
  * carrying those same fields, so the gateway maps `code` to its wire protocol in one place.
  */
 
-/** Codes the transport itself produces. Handlers may use any other string code of their domain. */
+/**
+ * Codes the transport itself produces. Handlers may use any other string code of their domain. Named so none
+ * collides with a client protocol code of a different meaning (the gateway maps these, never forwards them):
+ * a missing handler once travelled as NOT_FOUND and reached clients as "the session does not exist".
+ */
 export const TransportErrorCode = {
   /** No replica answered before the request's deadline, or the client is closed/not connected. Retry is sensible. */
   UNAVAILABLE: 'UNAVAILABLE',
   /** The service has no handler for this pattern. A caller bug: do not retry. */
-  NOT_FOUND: 'NOT_FOUND',
+  NO_HANDLER: 'NO_HANDLER',
   /** The message failed `maxDeliveries` times (replicas died holding it) and went to the dead-letter stream. */
   DEAD_LETTER: 'DEAD_LETTER',
   /** A handler failed with an error that carries no code. */
@@ -25,7 +29,7 @@ export interface ErrorBody {
 }
 
 export class TransportError extends Error {
-  readonly code: 'UNAVAILABLE' | 'NOT_FOUND' | 'DEAD_LETTER' | 'INTERNAL' | (string & {});
+  readonly code: 'UNAVAILABLE' | 'NO_HANDLER' | 'DEAD_LETTER' | 'INTERNAL' | (string & {});
   readonly details?: unknown;
   readonly retryable?: boolean;
 
@@ -60,7 +64,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  *   (a SQL error, a stack) must not leak to callers.
  */
 export function toErrorBody(error: unknown): ErrorBody {
-  if (isRecord(error) && typeof error.code === 'string' && typeof error.message === 'string') {
+  if (isCoded(error)) {
     const body: ErrorBody = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
     if (typeof error.retryable === 'boolean') body.retryable = error.retryable;
@@ -71,4 +75,15 @@ export function toErrorBody(error: unknown): ErrorBody {
   }
   if (typeof error === 'string') return { code: TransportErrorCode.INTERNAL, message: error };
   return { code: TransportErrorCode.INTERNAL, message: 'Internal error' };
+}
+
+/**
+ * A coded error that may cross to the caller as it is: the domain's own (ChorusError), the transport's, or one
+ * that already crossed as plain data. Any other Error with a `code` is a failure of a library — a Postgres
+ * error (`code: '23505'`), a socket's (`ECONNRESET`) — and is masked as INTERNAL (and logged by the server),
+ * never passed on: its code means nothing to the caller, and its message may carry SQL or data.
+ */
+function isCoded(error: unknown): error is Record<string, unknown> & { code: string; message: string } {
+  if (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string') return false;
+  return !(error instanceof Error) || error.name === 'ChorusError' || error.name === 'TransportError';
 }

@@ -200,7 +200,7 @@ export function restApiSuite(redis: boolean): void {
       expect(await api.request('DELETE', `${S}/${id}/participants/vi8`, { token: ed })).toMatchObject({ status: 200, body: { user_id: 'vi8', role: null } });
       expect(await api.request('GET', `${S}/${id}/participants`, { token: vi })).toMatchObject({ status: 404 });
 
-      expect(await api.request('POST', `${S}/${id}/leave`, { token: owner })).toMatchObject({ status: 409, body: { code: 'CONFLICT' } });
+      expect(await api.request('POST', `${S}/${id}/leave`, { token: owner })).toMatchObject({ status: 409, body: { code: 'OWNER_CANNOT_LEAVE' } });
       expect(await api.request('POST', `${S}/${id}/leave`, { token: ed })).toMatchObject({ status: 200, body: { role: null } });
     });
   });

@@ -34,6 +34,8 @@ export interface AttackResult {
   readonly unsent: number;
   readonly answers: Record<string, number>;
   readonly restRequests: number;
+  /** REST requests sent before the deadline (all of them unless it passed). */
+  readonly restSent: number;
   readonly restStatuses: Record<string, number>;
   readonly slowest: string[];
   readonly seconds: number;
@@ -110,9 +112,11 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
       }
     }),
   );
+  let restSent = 0;
   const restAttack = (async () => {
     for (const c of rest) {
       if (Date.now() > deadline) break;
+      restSent++;
       const sentAt = performance.now();
       const res = await rawHttp(input.url, c.method, c.path, c.headers, c.body).catch((err: Error) => ({ status: 0, text: err.message, headers: {} }));
       transcript.push(res.text);
@@ -135,6 +139,7 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
     unsent: pending.length,
     answers,
     restRequests: rest.length,
+    restSent,
     restStatuses,
     slowest: slowest.sort((a, b) => b.ms - a.ms).slice(0, 8).map((s) => `${s.label.slice(0, 60)}: ${s.ms.toFixed(0)} ms`),
     seconds: +seconds.toFixed(1),

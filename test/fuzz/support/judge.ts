@@ -1,4 +1,4 @@
-import { ERROR_CODES, httpStatusOf, isErrorCode, parseServerMessage, type ServerMessage } from '@chorus/protocol';
+import { ERROR_CODES, httpStatusOf, isErrorCode, parseServerMessageStrict, type ServerMessage } from '@chorus/protocol';
 import type { ChorusClient } from '../../e2e/support/chorus-client';
 import type { RestCase } from './rest-cases';
 import type { Expectation, SocketCase } from './socket-cases';
@@ -24,11 +24,11 @@ export function judgeSocket(c: SocketCase, reply: unknown): string | undefined {
   if (message.type === 'error') {
     if (!isErrorCode(message.code)) return `untyped error ${JSON.stringify(message).slice(0, 200)}`;
     if (!OK_CODES[c.expect].has(message.code)) return `answered ${message.code}: ${message.message}`;
-    if (!parseServerMessage(message).ok) return `error message does not match its schema: ${JSON.stringify(message).slice(0, 200)}`;
+    if (!parseServerMessageStrict(message).ok) return `error message does not match its schema: ${JSON.stringify(message).slice(0, 200)}`;
     return undefined;
   }
   if (c.expect !== 'typed') return `accepted: ${JSON.stringify(message).slice(0, 200)}`;
-  const parsed = parseServerMessage(message);
+  const parsed = parseServerMessageStrict(message);
   return parsed.ok ? undefined : `reply does not match its schema: ${parsed.error.message}`;
 }
 

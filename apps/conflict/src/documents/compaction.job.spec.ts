@@ -56,7 +56,7 @@ describe('CompactionJob with two replicas (real Postgres)', () => {
     const page = await service.historyPage(alice, { session_id: session, doc_id: 'a.txt' });
     expect({ min: page.min_version, head: page.head, first: page.entries[0]?.version, n: page.entries.length }).toEqual({ min: 30, head: 57, first: 31, n: 27 });
     await expect(service.historyPage(alice, { session_id: session, doc_id: 'a.txt', from_version: 29 })).rejects.toMatchObject({ code: 'NOT_FOUND', details: { field: 'from_version' } });
-    await expect(service.fetchOps(alice, { session_id: session, doc_id: 'a.txt', from_version: 29 })).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'from_version' } });
+    await expect(service.fetchOps(alice, { session_id: session, doc_id: 'a.txt', from_version: 29 })).rejects.toMatchObject({ code: 'RELOAD_REQUIRED', details: { field: 'from_version' } });
     // Text at snapshots below retention stays readable; between them it is gone (typed).
     await expect(service.documentAt(alice, { session_id: session, doc_id: 'a.txt', version: 20 })).resolves.toMatchObject({ version: 20 });
     await expect(service.documentAt(alice, { session_id: session, doc_id: 'a.txt', version: 25 })).rejects.toMatchObject({ code: 'NOT_FOUND' });

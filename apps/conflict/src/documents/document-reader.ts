@@ -4,7 +4,7 @@ import { ChorusError } from '@chorus/protocol';
 import { readHead, readHeadText, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
 import type { CommittedOp, ConflictOptions, DocumentState, HistoryEntry, HistoryPage, OpsPage } from './document.types';
 
-const reload = (field: string, message: string): ChorusError => new ChorusError('CONFLICT', `${message}: reload the document (open_document).`, { field });
+const reload = (field: string, message: string): ChorusError => new ChorusError('RELOAD_REQUIRED', `${message}: reload the document (open_document).`, { field });
 
 /**
  * Reads: open, catch-up, text at a past version, history, cursor transform. None of them locks anything: ops
@@ -24,7 +24,7 @@ export class DocumentReader {
 
   /**
    * Ops after `fromVersion`, in version order, at most `limit` (and `maxFetchOps`). A version ahead of head,
-   * or ops no longer retained, is a CONFLICT telling the client to reload.
+   * or ops no longer retained, is RELOAD_REQUIRED telling the client to reload.
    */
   async fetchOps(sessionId: string, docId: string, fromVersion: number, limit?: number): Promise<OpsPage> {
     const head = await readHead(this.db, sessionId, docId);

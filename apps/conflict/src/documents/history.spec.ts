@@ -52,7 +52,7 @@ describe('catch-up, snapshots, history and cursors (real Postgres)', () => {
     for (let v = 0; v < texts.length; v++) {
       await expect(service.documentAt(alice, { session_id: session, doc_id: 'at.txt', version: v })).resolves.toEqual({ doc_id: 'at.txt', version: v, content: texts[v] });
     }
-    await expect(service.documentAt(alice, { session_id: session, doc_id: 'at.txt', version: 58 })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(service.documentAt(alice, { session_id: session, doc_id: 'at.txt', version: 58 })).rejects.toMatchObject({ code: 'RELOAD_REQUIRED' });
   });
 
   it('fetches ops from a version in version order, paged, and they rebuild the text', async () => {
@@ -80,9 +80,9 @@ describe('catch-up, snapshots, history and cursors (real Postgres)', () => {
     const texts = await write('compact.txt');
     await expect(service.compact(session, 'compact.txt', 35)).resolves.toBe(30);
     const err = (await service.fetchOps(alice, { session_id: session, doc_id: 'compact.txt', from_version: 12 }).catch((e: unknown) => e)) as ChorusError;
-    expect(err).toMatchObject({ code: 'CONFLICT', details: { field: 'from_version' } });
+    expect(err).toMatchObject({ code: 'RELOAD_REQUIRED', details: { field: 'from_version' } });
     expect(err.message).toMatch(/reload/);
-    await expect(service.submitOp(alice, { session_id: session, doc_id: 'compact.txt', version: 12, op: ['x'], seq: 1000 })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(service.submitOp(alice, { session_id: session, doc_id: 'compact.txt', version: 12, op: ['x'], seq: 1000 })).rejects.toMatchObject({ code: 'RELOAD_REQUIRED' });
     await expect(service.fetchOps(alice, { session_id: session, doc_id: 'compact.txt', from_version: 30 })).resolves.toMatchObject({ head: 57 });
     await expect(service.documentAt(alice, { session_id: session, doc_id: 'compact.txt', version: 30 })).resolves.toMatchObject({ content: texts[30] });
     await expect(service.documentAt(alice, { session_id: session, doc_id: 'compact.txt', version: 20 })).resolves.toMatchObject({ content: texts[20] });

@@ -47,6 +47,6 @@ describe('session purge on two replicas (real Postgres)', () => {
     // A late submit on a replica that still caches the purged head: retryable, then answered like a new document.
     const late = { session_id: doomed, doc_id: 'a.txt', version: 2, op: ['x'], seq: 3 };
     await expect(services[1].submitOp(alice, late)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(services[1].submitOp(alice, late)).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'version' } });
+    await expect(services[1].submitOp(alice, late)).rejects.toMatchObject({ code: 'RELOAD_REQUIRED', details: { field: 'version' } });
   });
 });

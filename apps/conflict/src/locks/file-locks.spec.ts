@@ -33,10 +33,10 @@ describe('file locks (real Postgres, two replicas)', () => {
     await edit(a, bob, 0, 1);
     const locked = await a.lockFile(alice, { session_id: session, doc_id: 'lib.rs' });
     expect(locked).toMatchObject({ session_id: session, doc_id: 'lib.rs', holder_id: 'alice', peer_id: 'alice-1' });
-    await expect(edit(b, bob, 1, 2)).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'doc_id' } });
+    await expect(edit(b, bob, 1, 2)).rejects.toMatchObject({ code: 'FILE_LOCKED', retryable: true, details: { field: 'doc_id', locked_by: 'alice' } });
     await expect(edit(b, alice, 1, 1)).resolves.toMatchObject({ ack: { version: 2 } });
     await expect(edit(a, aliceTab2, 2, 1)).resolves.toMatchObject({ ack: { version: 3 } }); // the holder is the user
-    await expect(b.lockFile(bob, { session_id: session, doc_id: 'lib.rs' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(b.lockFile(bob, { session_id: session, doc_id: 'lib.rs' })).rejects.toMatchObject({ code: 'FILE_LOCKED', details: { locked_by: 'alice', locked_until: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) } });
     await expect(b.unlockFile(bob, { session_id: session, doc_id: 'lib.rs' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
     await expect(b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' })).resolves.toEqual({ session_id: session, doc_id: 'lib.rs', holder_id: 'alice', reason: 'released' });
     await expect(b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' })).resolves.toBeNull();
@@ -47,7 +47,7 @@ describe('file locks (real Postgres, two replicas)', () => {
     await edit(a, bob, 0, 1); // replica a now holds the head in cache and would commit bob's next op in one statement
     await edit(a, bob, 1, 2);
     await b.lockFile(alice, { session_id: session, doc_id: 'lib.rs' });
-    await expect(edit(a, bob, 2, 3)).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'doc_id' } });
+    await expect(edit(a, bob, 2, 3)).rejects.toMatchObject({ code: 'FILE_LOCKED', details: { field: 'doc_id' } });
     await b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' });
     await expect(edit(a, bob, 2, 3)).resolves.toMatchObject({ ack: { version: 3 } });
   });
@@ -74,7 +74,7 @@ describe('file locks (real Postgres, two replicas)', () => {
 
   it('expires a lock: edits resume without a sweeper, and the sweeper reports file_unlocked once', async () => {
     await a.lockFile(alice, { session_id: session, doc_id: 'lib.rs', ttl_ms: 150 });
-    await expect(edit(b, bob, 0, 1)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(edit(b, bob, 0, 1)).rejects.toMatchObject({ code: 'FILE_LOCKED' });
     await waitFor('the lock to expire', () => edit(b, bob, 0, 1).then((r) => r.ack.version === 1), { timeoutMs: 5_000, intervalMs: 25 });
     const expired = await Promise.all([a.expireLocks(), b.expireLocks()]);
     expect(expired.flat().filter((e) => e.session_id === session)).toEqual([{ session_id: session, doc_id: 'lib.rs', holder_id: 'alice', reason: 'expired' }]);

@@ -25,7 +25,7 @@ export class FileLocks {
       await lockDocumentRow(tx, sessionId, docId);
       const current = await readLock(tx, sessionId, docId);
       if (current && current.holder_id !== caller.user_id) {
-        throw new ChorusError('CONFLICT', `The file is already locked by ${current.holder_id} until ${current.expires_at.toISOString()}.`, { field: 'doc_id' });
+        throw new ChorusError('FILE_LOCKED', `The file is already locked by ${current.holder_id} until ${current.expires_at.toISOString()}.`, { field: 'doc_id', locked_by: current.holder_id, locked_until: current.expires_at.toISOString() });
       }
       return upsertLock(tx, sessionId, docId, caller.user_id, caller.client_id, ttl);
     });

@@ -60,7 +60,7 @@ export interface DocBatch {
  *    - one read: the ops each document's batch must be transformed against (skipped when cached) and any op
  *      already committed under the batch's (client_id, seq)s. Dedupe comes FIRST: a resend gets its original
  *      ack whatever version it claims (ShareDB only dedupes among the ops it transforms against).
- *    - per document, per submit in arrival order: refuse a base ahead of head or too far behind (CONFLICT,
+ *    - per document, per submit in arrival order: refuse a base ahead of head or too far behind (RELOAD_REQUIRED,
  *      reload), refuse an edit of a file locked by someone else, transform against everything committed after
  *      its base (including earlier submits of this batch), validate against the head text with the limits,
  *      apply (planBatch, pure).
@@ -338,16 +338,17 @@ function dedupeKeyOf(userId: string, clientId: string, seq: number): string {
 
 function refuse(s: PendingSubmit, head: { version: number; min_version: number; lock_holder: string | null }, options: ConflictOptions): ChorusError | undefined {
   if (s.version > head.version) {
-    return new ChorusError('CONFLICT', `Version ${s.version} is ahead of the document (head ${head.version}): reload the document.`, { field: 'version' });
+    return new ChorusError('RELOAD_REQUIRED', `Version ${s.version} is ahead of the document (head ${head.version}): reload the document.`, { field: 'version' });
   }
   if (s.version < head.min_version) {
-    return new ChorusError('CONFLICT', `Ops after version ${s.version} are no longer retained (oldest ${head.min_version}): reload the document.`, { field: 'version' });
+    return new ChorusError('RELOAD_REQUIRED', `Ops after version ${s.version} are no longer retained (oldest ${head.min_version}): reload the document.`, { field: 'version' });
   }
   if (head.version - s.version > options.maxCatchUpOps) {
-    return new ChorusError('CONFLICT', `Version ${s.version} is ${head.version - s.version} versions behind (limit ${options.maxCatchUpOps}): reload the document.`, { field: 'version' });
+    return new ChorusError('RELOAD_REQUIRED', `Version ${s.version} is ${head.version - s.version} versions behind (limit ${options.maxCatchUpOps}): reload the document.`, { field: 'version' });
   }
   if (head.lock_holder !== null && head.lock_holder !== s.caller.user_id) {
-    return new ChorusError('CONFLICT', `The file is locked by ${head.lock_holder}; only the holder may edit it until the lock is released or expires.`, { field: 'doc_id' });
+    // The head row knows the holder but not the expiry (reading it would widen the hot query): locked_until is left out.
+    return new ChorusError('FILE_LOCKED', `The file is locked by ${head.lock_holder}; only the holder may edit it until the lock is released or expires.`, { field: 'doc_id', locked_by: head.lock_holder });
   }
   return undefined;
 }

@@ -70,7 +70,7 @@ describe('cross-document group commit (real Postgres)', () => {
     const [okB] = await Promise.all(b);
     expect(okA.ok && okA.value.ack.version).toBe(1);
     expect(!badDelete.ok && (badDelete.error as ChorusError).code).toBe('VALIDATION_ERROR');
-    expect(!ahead.ok && (ahead.error as ChorusError).code).toBe('CONFLICT');
+    expect(!ahead.ok && (ahead.error as ChorusError).code).toBe('RELOAD_REQUIRED');
     expect(okA2.ok && okA2.value.ack.version).toBe(2);
     expect(okB.ok && okB.value.ack.version).toBe(1);
     await expect(text(service, 'a.ts')).resolves.toEqual({ doc_id: 'a.ts', version: 2, content: 'hello world' });

@@ -32,6 +32,7 @@ export function toWireEvent(e: SessionStreamEvent): ServerMessage {
         user_id: str(p, 'user_id'),
         display_name: str(p, 'display_name'),
         message: str(p, 'message'),
+        ...(typeof p.client_msg_id === 'string' ? { client_msg_id: p.client_msg_id } : {}),
         timestamp: Date.parse(e.created_at),
         seq: e.seq,
       };

@@ -30,6 +30,8 @@ export class RedisConnectionRegistry implements ConnectionRegistry {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly leaseMs = CONNECTION_LEASE_MS,
+    // Lease scores are this clock's time (passed into the script, not Redis TIME), so tests can move it.
+    private readonly now: () => number = Date.now,
   ) {}
 
   private key(userId: string): string {
@@ -37,7 +39,7 @@ export class RedisConnectionRegistry implements ConnectionRegistry {
   }
 
   async register(userId: string, connectionId: string, max: number): Promise<boolean> {
-    const now = Date.now();
+    const now = this.now();
     return (await this.redis.eval(REGISTER, 1, this.key(userId), now, now + this.leaseMs, connectionId, max, this.leaseMs * 2)) === 1;
   }
 
@@ -47,7 +49,7 @@ export class RedisConnectionRegistry implements ConnectionRegistry {
 
   async refresh(connections: ReadonlyArray<{ userId: string; connectionId: string }>): Promise<void> {
     if (connections.length === 0) return;
-    const expiry = Date.now() + this.leaseMs;
+    const expiry = this.now() + this.leaseMs;
     const pipeline = this.redis.pipeline();
     for (const c of connections) {
       pipeline.zadd(this.key(c.userId), 'XX', expiry, c.connectionId);

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { ChorusError, type PresenceView, type ServerMessage } from '@chorus/protocol';
+import { ChorusError, disconnectNotice, type PresenceView, type ServerMessage } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 
@@ -60,7 +60,11 @@ export function applyEffect(socket: ChorusSocket, sessionId: string, effect: Exc
   const message = effect.kind === 'session_deleted' ? 'The session was deleted.' : effect.reason;
   deps.send(socket, new ChorusError('PERMISSION_DENIED', `${message} You are no longer connected to session ${sessionId}.`).toWire());
   void endMembership(socket, membership, 'disconnected', deps, logger).then(() => {
-    // A removed participant is disconnected; a socket still in other sessions keeps those.
-    if (socket.data.memberships.size === 0) socket.disconnect(true);
+    // A removed participant is disconnected, told why first (socket.io writes packets in order); a socket still
+    // in other sessions keeps those and has only the error push above.
+    if (socket.data.memberships.size === 0) {
+      deps.send(socket, disconnectNotice(effect.kind === 'session_deleted' ? 'session_deleted' : 'removed', `${message} You are no longer connected to session ${sessionId}.`, { session_id: sessionId }));
+      socket.disconnect(true);
+    }
   });
 }

@@ -32,7 +32,7 @@ export class SessionMessageHandlers {
     }
     if (grant.session_id !== m.session_id) throw ChorusError.validation('join_token', 'This join token is for another session.');
     if (grant.user_id !== identity.user_id) throw new ChorusError('PERMISSION_DENIED', 'This join token belongs to another user.');
-    if (socket.data.memberships.has(m.session_id)) throw new ChorusError('CONFLICT', 'This connection already joined the session; send "leave" first.');
+    if (socket.data.memberships.has(m.session_id)) throw new ChorusError('ALREADY_JOINED', 'This connection already joined the session; send "leave" first.');
 
     await deps.streams.open(m.session_id);
     let connected: SessionApi['session.connect']['res'];
@@ -89,6 +89,7 @@ export class SessionMessageHandlers {
       user: socket.data.identity,
       peer_id: membership.peer_id,
       message: m.message,
+      ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
     });
     return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
   }

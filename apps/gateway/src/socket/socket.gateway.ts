@@ -9,10 +9,12 @@ import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   clientMessageLimits,
+  disconnectNotice,
   isClientMessageType,
   messageIdSchema,
   parseClientMessage,
   type ClientMessage,
+  type DisconnectName,
   type MessageId,
   type ServerMessage,
 } from '@chorus/protocol';
@@ -103,21 +105,21 @@ export class SocketGateway {
 
   /** The handshake: protocol version, access token, per-user connection cap. */
   private async authenticate(socket: ChorusSocket): Promise<void> {
-    if (this.draining) throw new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).');
+    if (this.draining) throw new HandshakeRefused('draining', new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).'));
     const auth = (socket.handshake.auth ?? {}) as { token?: unknown; protocol_version?: unknown };
     if (auth.protocol_version !== PROTOCOL_VERSION) {
-      throw ChorusError.validation('protocol_version', `This server speaks protocol version ${PROTOCOL_VERSION}; send it as auth.protocol_version.`);
+      throw new HandshakeRefused('protocol_mismatch', ChorusError.validation('protocol_version', `This server speaks protocol version ${PROTOCOL_VERSION}; send it as auth.protocol_version.`));
     }
-    if (typeof auth.token !== 'string') throw new ChorusError('UNAUTHENTICATED', 'Send an access token as auth.token in the handshake.');
+    if (typeof auth.token !== 'string') throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', 'Send an access token as auth.token in the handshake.'));
     let identity: ConnectionState['identity'];
     try {
       identity = this.tokens.verifyAccess(auth.token);
     } catch (err) {
       const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
-      throw new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`);
+      throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`));
     }
     if (!(await this.connections.register(identity.user_id, socket.id, this.options.maxConnectionsPerUser))) {
-      throw new ChorusError('RATE_LIMITED', `You already have ${this.options.maxConnectionsPerUser} open connections; close one first.`, { retry_after_ms: 5_000 });
+      throw new HandshakeRefused('connection_limit', new ChorusError('RATE_LIMITED', `You already have ${this.options.maxConnectionsPerUser} open connections; close one first.`, { retry_after_ms: 5_000 }));
     }
     socket.data = { identity, memberships: new Map(), address: this.options.addresses.of(socket.request) };
   }
@@ -220,8 +222,13 @@ export class SocketGateway {
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const t of this.timers) clearInterval(t);
     const sockets = [...this.io.of('/').sockets.values()] as ChorusSocket[];
-    // Closing the underlying connection (not `socket.disconnect()`) makes clients reconnect automatically.
-    for (const socket of sockets) socket.conn.close();
+    // Closing the underlying connection (not `socket.disconnect()`) makes clients reconnect automatically. The
+    // notice is written first: engine.io flushes its write buffer before it closes the transport.
+    const notice = disconnectNotice('draining', 'This gateway is shutting down; reconnect and rejoin with last_seq (another replica will take you).');
+    for (const socket of sockets) {
+      this.deps?.send(socket, notice);
+      socket.conn.close();
+    }
     await Promise.all(sockets.map((s) => this.onDisconnectWhenGone(s)));
     await Promise.all([...this.cleanups]);
     await new Promise<void>((resolve) => void this.io?.close(() => resolve()));
@@ -241,10 +248,26 @@ function messageIdOf(payload: unknown): MessageId | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Handshake refusals reach the client's `connect_error` with the protocol error in `err.data`. */
+/** A handshake refused for a reason the client can act on: the protocol error and its disconnect code. */
+class HandshakeRefused extends Error {
+  constructor(
+    readonly disconnect: DisconnectName,
+    readonly error: ChorusError,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Handshake refusals reach the client's `connect_error` with the protocol error in `err.data` and, since no
+ * push can precede a refused handshake, the `disconnect_notice` in `err.data.disconnect`.
+ */
 function toConnectError(err: unknown): ExtendedError {
-  const error = ChorusError.from(err);
+  const refused = err instanceof HandshakeRefused ? err : undefined;
+  // Anything else (the connection registry's store failed) is ours: reconnect with backoff.
+  const error = refused?.error ?? ChorusError.from(err);
+  const retry = error.details.retry_after_ms;
   const out: ExtendedError = new Error(error.message);
-  out.data = error.toWire();
+  out.data = { ...error.toWire(), disconnect: disconnectNotice(refused?.disconnect ?? 'server_error', error.message, retry !== undefined ? { retry_after_ms: retry } : {}) };
   return out;
 }

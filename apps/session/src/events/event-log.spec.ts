@@ -89,3 +89,21 @@ describe('session event stream', () => {
     await expect(ds.query(`UPDATE session_events SET type = 'forged' WHERE session_id = $1`, [sessionId])).rejects.toThrow(/append-only/);
   });
 });
+
+describe('dedupe keys', () => {
+  it('stores a key once within one flush and across flushes, and tells the repeats they were replayed', async () => {
+    const sessionId = await newSession();
+    const log = new SessionEventLog(ds);
+    const batch = await Promise.all([
+      log.appendOnce(sessionId, { type: 'x', actor: 'u', payload: { n: 1 }, dedupe_key: 'k' }),
+      log.appendOnce(sessionId, { type: 'x', actor: 'u', payload: { n: 2 } }),
+      log.appendOnce(sessionId, { type: 'x', actor: 'u', payload: { n: 3 }, dedupe_key: 'k' }),
+    ]);
+    expect(batch.map((a) => [a.event.seq, a.replayed])).toEqual([[1, false], [2, false], [1, true]]);
+    const later = await log.appendOnce(sessionId, { type: 'x', actor: 'u', payload: { n: 4 }, dedupe_key: 'k' });
+    expect(later).toEqual({ event: batch[0].event, replayed: true });
+    expect((await log.read(sessionId, 0, 10)).map((e) => e.payload.n)).toEqual([1, 2]);
+    // The database refuses a second row with the key, whoever writes it.
+    await expect(ds.query(`INSERT INTO session_events (session_id, seq, type, actor, dedupe_key) VALUES ($1, 99, 'x', 'u', 'k')`, [sessionId])).rejects.toThrow(/session_events_dedupe_idx/);
+  });
+});

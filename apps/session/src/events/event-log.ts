@@ -8,13 +8,35 @@ export interface NewSessionEvent {
   /** The user id (or `system`) that caused it. */
   readonly actor: string;
   readonly payload: Record<string, unknown>;
+  /**
+   * Idempotency key, unique within the session: an append whose key is already stored appends nothing and
+   * gets the stored event back (see `dedupeKeys`). Omitted: always appended.
+   */
+  readonly dedupe_key?: string;
 }
 
-export interface StoredSessionEvent extends NewSessionEvent {
+export interface StoredSessionEvent {
+  readonly type: string;
+  readonly actor: string;
+  readonly payload: Record<string, unknown>;
   readonly session_id: string;
   readonly seq: number;
   readonly created_at: string;
 }
+
+/** What an append got: the stored event, and whether it was stored earlier (a resend or redelivery). */
+export interface Appended {
+  readonly event: StoredSessionEvent;
+  readonly replayed: boolean;
+}
+
+/** The dedupe keys of the session stream (namespaced, so a client key can never match a request id). */
+export const dedupeKeys = {
+  /** A chat message's client key, per sending user (JSON: user ids may contain any character). */
+  chat: (userId: string, clientMsgId: string): string => `chat:${JSON.stringify([userId, clientMsgId])}`,
+  /** The one append a transport request makes: the request id is the same on every redelivery. */
+  request: (requestId: string): string => `req:${requestId}`,
+};
 
 interface EventRow {
   seq: string;
@@ -25,69 +47,124 @@ interface EventRow {
 }
 
 /**
- * Appends events inside an open transaction. The `UPDATE … RETURNING last_seq` takes the session row's lock, so
- * concurrent appenders on any number of replicas queue on it: every event gets the next seq, and a rolled-back
- * transaction rolls its seqs back too — no gap, no duplicate (the primary key `(session_id, seq)` backs this up).
+ * Appends events inside an open transaction (one session). Same rules as the group commit below, dedupe
+ * included: a keyed event already stored comes back with `replayed: true`.
  */
 export async function appendInTransaction(tx: EntityManager, sessionId: string, events: readonly NewSessionEvent[]): Promise<StoredSessionEvent[]> {
   if (events.length === 0) return [];
-  const head = (await tx.query(
-    `UPDATE sessions SET last_seq = last_seq + $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq`,
-    [sessionId, events.length],
-  )) as [Array<{ last_seq: string }>, number];
-  const rows = head[0];
-  if (rows.length === 0) throw new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`);
-  const first = Number(rows[0].last_seq) - events.length + 1;
-  const inserted = (await tx.query(
-    `INSERT INTO session_events (session_id, seq, type, actor, payload)
-     SELECT $1, $2::bigint + t.ord - 1, t.type, t.actor, t.payload
-     FROM unnest($3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS t(type, actor, payload, ord)
-     RETURNING seq, type, actor, payload, created_at`,
-    [sessionId, first, events.map((e) => e.type), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.payload))],
-  )) as EventRow[];
-  return inserted.map((r) => toStored(sessionId, r)).sort((a, b) => a.seq - b.seq);
+  const stored = (await appendMany(tx, new Map([[sessionId, events]]))).get(sessionId);
+  if (stored === undefined) throw new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`);
+  return stored.map((a) => a.event);
 }
 
 /**
- * Appends to several sessions in one transaction: lock the session rows in id order, advance each head by its
- * count, insert every event with one statement. Sessions that do not exist (or were deleted) are left out of
- * the result, so their callers fail alone.
+ * Appends to several sessions in one transaction: lock the session rows in id order (concurrent appenders on
+ * any number of replicas queue on these locks: every event gets the next seq, and a rolled-back transaction
+ * rolls its seqs back too — no gap, no duplicate), drop the keyed events already stored, advance each head by
+ * the count of the rest, insert them with one statement. The result lists, per session, one `Appended` per
+ * input event in input order. Sessions that do not exist (or were deleted) are left out, so their callers
+ * fail alone.
+ *
+ * Dedupe is decided under the row lock: whoever held it before us has committed (or rolled back), and the
+ * lookup is a new statement, so under READ COMMITTED it sees that commit — two replicas appending the same key
+ * at once store it once. The partial unique index `(session_id, dedupe_key)` backs this up.
  */
-async function appendMany(tx: EntityManager, bySession: Map<string, Pending[]>): Promise<Map<string, StoredSessionEvent[]>> {
+async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>): Promise<Map<string, Appended[]>> {
   const ids = [...bySession.keys()].sort();
-  await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  // FOR NO KEY UPDATE, not FOR UPDATE: appenders still queue on each other, but not on the KEY SHARE locks that
+  // foreign-key checks take on the session row (a connect's session_peers insert, a participant upsert), so a
+  // transaction that inserted such a row before appending cannot deadlock with another doing the same.
+  await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+  const existing = await storedByKey(tx, bySession);
+  // Per session: for each input event, either a stored event (replay) or the index of the fresh event it is
+  // (the first of equal keys in one batch is fresh, later ones repeat it).
+  const plans = new Map<string, Plan[]>();
+  const fresh = new Map<string, NewSessionEvent[]>();
+  for (const [sessionId, events] of bySession) {
+    const mine: NewSessionEvent[] = [];
+    const firstOfKey = new Map<string, number>();
+    plans.set(
+      sessionId,
+      events.map((e) => {
+        const key = e.dedupe_key;
+        const before = key === undefined ? undefined : existing.get(`${sessionId} ${key}`);
+        if (before) return { stored: before };
+        const sameBatch = key === undefined ? undefined : firstOfKey.get(key);
+        if (sameBatch !== undefined) return { fresh: sameBatch, repeat: true };
+        if (key !== undefined) firstOfKey.set(key, mine.length);
+        mine.push(e);
+        return { fresh: mine.length - 1 };
+      }),
+    );
+    fresh.set(sessionId, mine);
+  }
   const heads = rowsOf<{ id: string; last_seq: string }>(
     await tx.query(
       `UPDATE sessions s SET last_seq = s.last_seq + c.n, updated_at = now()
        FROM unnest($1::uuid[], $2::int[]) AS c(id, n)
        WHERE s.id = c.id AND s.deleted_at IS NULL
        RETURNING s.id, s.last_seq`,
-      [ids, ids.map((id) => (bySession.get(id) as Pending[]).length)],
+      [ids, ids.map((id) => (fresh.get(id) as NewSessionEvent[]).length)],
     ),
   );
   const sessionCol: string[] = [];
   const seqCol: number[] = [];
   const events: NewSessionEvent[] = [];
   for (const head of heads) {
-    const pending = bySession.get(head.id) as Pending[];
-    const first = Number(head.last_seq) - pending.length + 1;
-    pending.forEach((p, i) => {
+    const mine = fresh.get(head.id) as NewSessionEvent[];
+    const first = Number(head.last_seq) - mine.length + 1;
+    mine.forEach((e, i) => {
       sessionCol.push(head.id);
       seqCol.push(first + i);
-      events.push(p.event);
+      events.push(e);
     });
   }
-  const result = new Map<string, StoredSessionEvent[]>();
-  if (events.length === 0) return result;
-  const inserted = (await tx.query(
-    `INSERT INTO session_events (session_id, seq, type, actor, payload)
-     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[])
-     RETURNING session_id, seq, type, actor, payload, created_at`,
-    [sessionCol, seqCol, events.map((e) => e.type), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.payload))],
-  )) as Array<EventRow & { session_id: string }>;
-  for (const row of inserted) result.set(row.session_id, [...(result.get(row.session_id) ?? []), toStored(row.session_id, row)]);
-  for (const list of result.values()) list.sort((a, b) => a.seq - b.seq);
+  const inserted = new Map<string, StoredSessionEvent>();
+  if (events.length > 0) {
+    const rows = (await tx.query(
+      `INSERT INTO session_events (session_id, seq, type, actor, payload, dedupe_key)
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
+       RETURNING session_id, seq, type, actor, payload, created_at`,
+      [sessionCol, seqCol, events.map((e) => e.type), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.payload)), events.map((e) => e.dedupe_key ?? null)],
+    )) as Array<EventRow & { session_id: string }>;
+    for (const row of rows) inserted.set(`${row.session_id} ${row.seq}`, toStored(row.session_id, row));
+  }
+  const result = new Map<string, Appended[]>();
+  for (const head of heads) {
+    const mine = fresh.get(head.id) as NewSessionEvent[];
+    const first = Number(head.last_seq) - mine.length + 1;
+    const plan = plans.get(head.id) as Plan[];
+    result.set(
+      head.id,
+      plan.map((p) => ('stored' in p ? { event: p.stored, replayed: true } : { event: inserted.get(`${head.id} ${first + p.fresh}`) as StoredSessionEvent, replayed: p.repeat === true })),
+    );
+  }
   return result;
+}
+
+type Plan = { stored: StoredSessionEvent } | { fresh: number; repeat?: true };
+
+/** The stored events of the batch's dedupe keys, by `<session id> <key>` (empty when no event is keyed). */
+async function storedByKey(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>): Promise<Map<string, StoredSessionEvent>> {
+  const sessions: string[] = [];
+  const keys: string[] = [];
+  for (const [sessionId, events] of bySession) {
+    for (const e of events) {
+      if (e.dedupe_key === undefined) continue;
+      sessions.push(sessionId);
+      keys.push(e.dedupe_key);
+    }
+  }
+  const found = new Map<string, StoredSessionEvent>();
+  if (keys.length === 0) return found;
+  const rows = (await tx.query(
+    `SELECT e.session_id, e.dedupe_key, e.seq, e.type, e.actor, e.payload, e.created_at
+     FROM session_events e JOIN unnest($1::uuid[], $2::text[]) AS k(session_id, dedupe_key)
+       ON e.session_id = k.session_id AND e.dedupe_key = k.dedupe_key`,
+    [sessions, keys],
+  )) as Array<EventRow & { session_id: string; dedupe_key: string }>;
+  for (const row of rows) found.set(`${row.session_id} ${row.dedupe_key}`, toStored(row.session_id, row));
+  return found;
 }
 
 function toStored(sessionId: string, r: EventRow): StoredSessionEvent {
@@ -97,7 +174,7 @@ function toStored(sessionId: string, r: EventRow): StoredSessionEvent {
 interface Pending {
   readonly sessionId: string;
   readonly event: NewSessionEvent;
-  resolve(stored: StoredSessionEvent): void;
+  resolve(appended: Appended): void;
   reject(err: unknown): void;
 }
 
@@ -120,7 +197,13 @@ export class SessionEventLog {
     private readonly maxParallel = 4,
   ) {}
 
-  append(sessionId: string, event: NewSessionEvent): Promise<StoredSessionEvent> {
+  /** Appends one event; with a `dedupe_key` already stored, the stored event instead. */
+  async append(sessionId: string, event: NewSessionEvent): Promise<StoredSessionEvent> {
+    return (await this.appendOnce(sessionId, event)).event;
+  }
+
+  /** `append`, telling whether the event was stored earlier (by its `dedupe_key`). */
+  appendOnce(sessionId: string, event: NewSessionEvent): Promise<Appended> {
     return new Promise((resolve, reject) => {
       this.queue.push({ sessionId, event, resolve, reject });
       this.pump();
@@ -162,7 +245,7 @@ export class SessionEventLog {
     const bySession = new Map<string, Pending[]>();
     for (const p of batch) bySession.set(p.sessionId, [...(bySession.get(p.sessionId) ?? []), p]);
     try {
-      const stored = await this.db.transaction((tx) => appendMany(tx, bySession));
+      const stored = await this.db.transaction((tx) => appendMany(tx, new Map([...bySession].map(([id, pending]) => [id, pending.map((p) => p.event)]))));
       for (const [sessionId, pending] of bySession) {
         const events = stored.get(sessionId);
         if (events === undefined) pending.forEach((p) => p.reject(new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`)));

@@ -1,6 +1,7 @@
 import type { AppDataSourceSpec } from '@chorus/database';
 import { SessionSchema1763769600000 } from '../migrations/1763769600000-session-schema';
 import { SessionPeers1764200000000 } from '../migrations/1764200000000-session-peers';
+import { IdempotentAppends1764900000000 } from '../migrations/1764900000000-idempotent-appends';
 
 /**
  * The session service's tables: the single place that lists its migrations. Queries are explicit SQL in
@@ -9,5 +10,5 @@ import { SessionPeers1764200000000 } from '../migrations/1764200000000-session-p
 export const SESSION_DATA_SOURCE: AppDataSourceSpec = {
   app: 'session',
   entities: [],
-  migrations: [SessionSchema1763769600000, SessionPeers1764200000000],
+  migrations: [SessionSchema1763769600000, SessionPeers1764200000000, IdempotentAppends1764900000000],
 };

@@ -44,6 +44,7 @@ export interface InviteRow {
   uses: number;
   password_hash: string | null;
   revoked_at: Date | null;
+  request_key: string | null;
 }
 
 const SESSION_COLUMNS = `s.id, s.name, s.owner_id, s.project_path, s.settings, s.is_public, s.password_hash, s.max_participants,
@@ -138,17 +139,33 @@ export const participantsRepo = {
 export const invitesRepo = {
   async insert(
     db: Executor,
-    i: { session_id: string; code: string; token_hash: string; role: Role; created_by: string; expires_at: Date; max_uses: number | null; password_hash: string | null },
+    i: {
+      session_id: string;
+      code: string;
+      token_hash: string;
+      role: Role;
+      created_by: string;
+      expires_at: Date;
+      max_uses: number | null;
+      password_hash: string | null;
+      request_key: string | null;
+    },
   ): Promise<string | undefined> {
-    // A code collision (1 in ~887 million per live code) answers no row; the caller draws another code.
+    // A code collision (1 in ~887 million per live code) answers no row; the caller draws another code. So
+    // does an invite of the same request_key (a redelivery): a concurrent one waits for the first's commit,
+    // then does nothing, and the caller finds it with `findByRequestKey` (a new statement sees the commit).
     const rows = rowsOf<{ id: string }>(
       await db.query(
-        `INSERT INTO invites (session_id, code, token_hash, role, created_by, expires_at, max_uses, password_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING RETURNING id`,
-        [i.session_id, i.code, i.token_hash, i.role, i.created_by, i.expires_at, i.max_uses, i.password_hash],
+        `INSERT INTO invites (session_id, code, token_hash, role, created_by, expires_at, max_uses, password_hash, request_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
+        [i.session_id, i.code, i.token_hash, i.role, i.created_by, i.expires_at, i.max_uses, i.password_hash, i.request_key],
       ),
     );
     return rows[0]?.id;
+  },
+
+  async findByRequestKey(db: Executor, requestKey: string): Promise<InviteRow | undefined> {
+    return rowsOf<InviteRow>(await db.query(`SELECT * FROM invites WHERE request_key = $1`, [requestKey]))[0];
   },
 
   async findByCodeOrTokenHash(db: Executor, code: string, tokenHash: string): Promise<InviteRow | undefined> {

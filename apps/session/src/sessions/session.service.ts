@@ -28,7 +28,8 @@ import {
 import type { MembershipChange, SessionStreamEvent } from '@chorus/contracts';
 import type { JoinGrant } from '@chorus/auth';
 import type { EntityManager } from 'typeorm';
-import { appendInTransaction, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import { appendInTransaction, dedupeKeys, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import { inviteTokenFor } from './invite-idempotency';
 import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
@@ -40,6 +41,14 @@ export interface SessionServiceOptions {
   readonly publicUrl: string;
   /** Default invite lifetime when the request gives none. */
   readonly defaultInviteTtlS: number;
+  /**
+   * Server secret from which the token of an invite created by a transport request is derived (HMAC of the
+   * request id), so that a redelivery answers with the same token. Without it tokens are random and a
+   * redelivered `invite.create` creates a second invite.
+   */
+  readonly inviteTokenSecret?: string;
+  /** Tests only: runs right after a new chat message committed, before its publish and reply. */
+  readonly afterChatCommit?: (event: StoredSessionEvent) => void;
 }
 
 /**
@@ -80,7 +89,7 @@ export class SessionService {
    * peer's ack room are all keyed by it, so a peer id another user holds is refused before anything joins.
    * The same user may join with its own peer id again (reconnect, a rejoin after a crash).
    */
-  async connect(grant: JoinGrant, peerId: string): Promise<{ role: Role; event: SessionStreamEvent; participants: ParticipantView[] }> {
+  async connect(grant: JoinGrant, peerId: string, requestId?: string): Promise<{ role: Role; event: SessionStreamEvent; participants: ParticipantView[] }> {
     return this.withEvents(async (tx, append) => {
       const me = await participantsRepo.find(tx, grant.session_id, grant.user_id);
       if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session (any more). Redeem a new invite.');
@@ -94,7 +103,14 @@ export class SessionService {
       }
       await participantsRepo.touch(tx, grant.session_id, grant.user_id);
       const [event] = await append(grant.session_id, [
-        { type: 'peer_joined', actor: grant.user_id, payload: { peer_id: peerId, user_id: grant.user_id, display_name: grant.display_name, kind: grant.kind, role: me.role } },
+        {
+          type: 'peer_joined',
+          actor: grant.user_id,
+          payload: { peer_id: peerId, user_id: grant.user_id, display_name: grant.display_name, kind: grant.kind, role: me.role },
+          // A redelivered connect (its first delivery committed, then the replica stalled or died) gets the
+          // first one's event back: one peer_joined per transport request.
+          ...requestKey(requestId),
+        },
       ]);
       const participants = (await participantsRepo.list(tx, grant.session_id)).map(participantView);
       return { role: me.role, event, participants };
@@ -102,9 +118,9 @@ export class SessionService {
   }
 
   /** A socket left, disconnected, or its presence lease expired. Null when the session is gone. */
-  async disconnect(sessionId: string, userId: string, peerId: string, reason: 'left' | 'disconnected' | 'expired'): Promise<SessionStreamEvent | null> {
+  async disconnect(sessionId: string, userId: string, peerId: string, reason: 'left' | 'disconnected' | 'expired', requestId?: string): Promise<SessionStreamEvent | null> {
     try {
-      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason } });
+      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason }, ...requestKey(requestId) });
       await this.publisher.publish([event]);
       return event;
     } catch (err) {
@@ -113,11 +129,23 @@ export class SessionService {
     }
   }
 
-  /** A chat message: stored in the session stream (group-committed), then fanned out to everyone but its sender. */
-  async chat(sessionId: string, user: Identity, peerId: string, message: string): Promise<SessionStreamEvent> {
+  /**
+   * A chat message: stored in the session stream (group-committed), then fanned out to everyone but its sender.
+   * Deduplicated per sending user: a resend with the same `client_msg_id` (after UNAVAILABLE, or a reconnect
+   * with another peer id) gets the stored message back — same seq, same text — and appends nothing. Per user,
+   * not per peer: the key is the client's promise that this is the same message whichever tab or connection
+   * resends it, and a user's own keys cannot collide with another user's. Without a client key the transport
+   * request id dedupes redeliveries of one request.
+   */
+  async chat(sessionId: string, user: Identity, peerId: string, message: string, keys: { clientMsgId?: string; requestId?: string } = {}): Promise<SessionStreamEvent> {
     const role = (await participantsRepo.find(this.db, sessionId, user.user_id))?.role;
     authorize(role, 'chat.send');
-    const event = await this.events.append(sessionId, { type: 'chat_message', actor: user.user_id, payload: { peer_id: peerId, user_id: user.user_id, display_name: user.display_name, message } });
+    const payload = { peer_id: peerId, user_id: user.user_id, display_name: user.display_name, message, ...(keys.clientMsgId !== undefined ? { client_msg_id: keys.clientMsgId } : {}) };
+    const dedupe = keys.clientMsgId !== undefined ? { dedupe_key: dedupeKeys.chat(user.user_id, keys.clientMsgId) } : requestKey(keys.requestId);
+    const { event, replayed } = await this.events.appendOnce(sessionId, { type: 'chat_message', actor: user.user_id, payload, ...dedupe });
+    if (!replayed) this.options.afterChatCommit?.(event);
+    // Published again on a replay too: the first delivery may have died between its commit and its publish;
+    // live connections drop a seq they already have.
     await this.publisher.publish([event]);
     return event;
   }
@@ -170,10 +198,17 @@ export class SessionService {
     });
   }
 
-  async createInvite(actor: Identity, sessionId: string, body: CreateInviteBody): Promise<InviteCreated> {
+  /**
+   * Creates an invite. Idempotent per transport request (`requestId`, with `inviteTokenSecret` set): the
+   * invite row keeps the request id (unique), a redelivery finds that invite instead of creating another one
+   * and answers the same reply — code, token (derived from the request id) and expiry — appending nothing.
+   */
+  async createInvite(actor: Identity, sessionId: string, body: CreateInviteBody, requestId?: string): Promise<InviteCreated> {
     const role = await this.authorized(this.db, actor, sessionId, 'invite.create');
     authorizeGrant(role, body.role);
-    const token = newSecretToken();
+    const secret = this.options.inviteTokenSecret;
+    const requestKey = requestId !== undefined && secret !== undefined ? requestId : null;
+    const token = requestKey !== null && secret !== undefined ? inviteTokenFor(secret, requestKey) : newSecretToken();
     const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
     const expiresAt = new Date(Date.now() + (body.expires_in_s ?? this.options.defaultInviteTtlS) * 1000);
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -188,22 +223,27 @@ export class SessionService {
           expires_at: expiresAt,
           max_uses: body.max_uses ?? null,
           password_hash: passwordHash,
+          request_key: requestKey,
         });
-        if (inviteId === undefined) return undefined;
+        if (inviteId === undefined) {
+          // A code collision, or this request's invite already exists (a redelivery): answer that one.
+          const prior = requestKey === null ? undefined : await invitesRepo.findByRequestKey(tx, requestKey);
+          return prior && { invite_id: prior.id, code: prior.code, role: prior.role, expires_at: prior.expires_at, max_uses: prior.max_uses };
+        }
         await append(sessionId, [
           { type: 'invite_created', actor: actor.user_id, payload: { invite_id: inviteId, role: body.role, expires_at: expiresAt.toISOString(), max_uses: body.max_uses ?? null } },
         ]);
-        return inviteId;
+        return { invite_id: inviteId, code, role: body.role, expires_at: expiresAt, max_uses: body.max_uses ?? null };
       });
       if (created !== undefined) {
         return {
-          invite_id: created,
-          code,
+          invite_id: created.invite_id,
+          code: created.code,
           token,
           url: `${this.options.publicUrl.replace(/\/$/, '')}/join/${token}`,
-          role: body.role,
-          expires_at: expiresAt.toISOString(),
-          max_uses: body.max_uses ?? null,
+          role: created.role,
+          expires_at: created.expires_at.toISOString(),
+          max_uses: created.max_uses,
         };
       }
     }
@@ -273,7 +313,7 @@ export class SessionService {
   async leave(actor: Identity, sessionId: string): Promise<MembershipChange> {
     return this.withEvents(async (tx, append) => {
       const role = await this.authorized(tx, actor, sessionId, 'session.read');
-      if (role === 'owner') throw new ChorusError('CONFLICT', 'The owner cannot leave the session; delete it instead.');
+      if (role === 'owner') throw new ChorusError('OWNER_CANNOT_LEAVE', 'The owner cannot leave the session; delete it instead.');
       await participantsRepo.remove(tx, sessionId, actor.user_id);
       const [event] = await append(sessionId, [{ type: 'participant_left', actor: actor.user_id, payload: { user_id: actor.user_id } }]);
       return { session_id: sessionId, user_id: actor.user_id, role: null, seq: event.seq };
@@ -342,6 +382,11 @@ export class SessionService {
     if (!row) throw notFound(sessionId);
     return row;
   }
+}
+
+/** The dedupe key of the one event a transport request appends (none when called outside the transport). */
+function requestKey(requestId: string | undefined): { dedupe_key?: string } {
+  return requestId === undefined ? {} : { dedupe_key: dedupeKeys.request(requestId) };
 }
 
 function notFound(sessionId: string): ChorusError {

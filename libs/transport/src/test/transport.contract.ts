@@ -114,7 +114,7 @@ export function transportContract(name: string, factory: HarnessFactory): void {
       const uncoded = await failureOf(firstValueFrom(c.send('fail.uncoded', {})));
       expect(uncoded.toJSON()).toEqual({ code: 'INTERNAL', message: 'Internal error' });
       const unknown = await failureOf(firstValueFrom(c.send('no.such.pattern', {})));
-      expect(unknown.code).toBe('NOT_FOUND');
+      expect(unknown.code).toBe('NO_HANDLER');
       expect(unknown.message).toContain('no.such.pattern');
     });
 

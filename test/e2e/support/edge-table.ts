@@ -1,0 +1,191 @@
+import type { ClientMessageOf, ClientMessageType, ReplyOf, ServerMessage } from '@chorus/protocol';
+
+/** What a row may use: the session the socket joins, its peer and user, and a counter for unique names. */
+export interface EdgeContext {
+  readonly sessionId: string;
+  readonly peerId: string;
+  readonly userId: string;
+  readonly joinToken: string;
+  next(): number;
+}
+
+type Body<T extends ClientMessageType> = Omit<ClientMessageOf<T>, 'type' | 'id'>;
+
+/** Sends one acked request (used by rows that need state first, e.g. a lock to release). */
+export type Send = (type: ClientMessageType, body: Record<string, unknown>) => Promise<ServerMessage>;
+
+/** One client message type at the edge: a request that succeeds, what its ack must be, and one the schema refuses. */
+export interface EdgeRow<T extends ClientMessageType> {
+  /** Whether the socket must have joined the session before the valid request. */
+  readonly joined: boolean;
+  /** Builds a valid request; may send others first (`send`) to set up the state it needs. */
+  valid(ctx: EdgeContext, send: Send): Promise<Body<T>>;
+  readonly reply: ReplyOf<T>['type'];
+  /** The key fields of the successful reply. */
+  check(reply: ReplyOf<T>, ctx: EdgeContext, sent: Body<T>): void;
+  /** A request libs/protocol refuses with VALIDATION_ERROR, and the field it names (when one is named). */
+  malformed(ctx: EdgeContext): Record<string, unknown>;
+  readonly field?: string;
+}
+
+const ok = async (send: Send, type: ClientMessageType, body: Record<string, unknown>) => {
+  const reply = await send(type, body);
+  if (reply.type === 'error') throw new Error(`${type} (setup) failed: ${JSON.stringify(reply)}`);
+};
+
+/** Every client message type. The compiler insists on a row per type; the spec checks it against CLIENT_MESSAGES. */
+export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
+  join: {
+    joined: false,
+    valid: async (c) => ({ session_id: c.sessionId, peer_id: c.peerId, join_token: c.joinToken }),
+    reply: 'joined',
+    check: (r, c) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, seq: expect.any(Number) });
+      expect(r.participants.map((p) => p.peer_id)).toContain(c.peerId);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, peer_id: 42, join_token: c.joinToken }),
+    field: 'peer_id',
+  },
+  leave: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId }),
+    reply: 'left',
+    check: (r, c) => expect(r.session_id).toBe(c.sessionId),
+    malformed: () => ({ session_id: 'not-a-session-id' }),
+    field: 'session_id',
+  },
+  chat_message: {
+    joined: true,
+    valid: async (c) => {
+      const n = c.next();
+      return { session_id: c.sessionId, message: `edge chat ${n}`, client_msg_id: `edge-${n}` };
+    },
+    reply: 'chat_message',
+    check: (r, c, sent) =>
+      expect(r).toMatchObject({ session_id: c.sessionId, message: sent.message, client_msg_id: sent.client_msg_id, user_id: c.userId, peer_id: c.peerId, seq: expect.any(Number) }),
+    malformed: (c) => ({ session_id: c.sessionId, message: 7 }),
+    field: 'message',
+  },
+  ping: {
+    joined: false,
+    valid: async () => ({}),
+    reply: 'pong',
+    check: (r) => expect(Math.abs(r.timestamp - Date.now())).toBeLessThan(60_000),
+    malformed: () => ({ echo: 'unexpected field' }),
+    field: 'echo',
+  },
+  presence_update: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, active_file: `src/file-${c.next()}.ts` }),
+    reply: 'presence_update',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, active_file: sent.active_file }),
+    malformed: (c) => ({ session_id: c.sessionId, selection: { anchor: 'start', head: 1 } }),
+    field: 'selection.anchor',
+  },
+  who: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId }),
+    reply: 'presence_list',
+    check: (r, c) => expect(r.peers.map((p) => p.peer_id)).toContain(c.peerId),
+    malformed: () => ({ session_id: 5 }),
+    field: 'session_id',
+  },
+  typing: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, doc_id: 'src/typing.ts' }),
+    reply: 'typing_start',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, user_id: c.userId, doc_id: 'src/typing.ts' }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 5 }),
+    field: 'doc_id',
+  },
+  stop_typing: {
+    joined: true,
+    valid: async (c, send) => {
+      await ok(send, 'typing', { session_id: c.sessionId, doc_id: 'src/stop.ts' });
+      return { session_id: c.sessionId };
+    },
+    reply: 'typing_stop',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, user_id: c.userId, doc_id: 'src/stop.ts' }),
+    malformed: () => ({}),
+    field: 'session_id',
+  },
+  open_document: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, doc_id: `docs/open-${c.next()}.md` }),
+    reply: 'document',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, version: 0, content: '' }),
+    malformed: (c) => ({ session_id: c.sessionId }),
+    field: 'doc_id',
+  },
+  submit_op: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, doc_id: `docs/edit-${c.next()}.md`, version: 0, op: ['hello'], seq: c.next() }),
+    reply: 'op_ack',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, version: 1, seq: sent.seq }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', version: -1, op: ['x'], seq: 1 }),
+    field: 'version',
+  },
+  fetch_ops: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `docs/fetch-${c.next()}.md`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['abc'], seq: c.next() });
+      return { session_id: c.sessionId, doc_id, from_version: 0 };
+    },
+    reply: 'ops',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, head: 1 });
+      expect(r.ops.map((o) => o.op)).toEqual([['abc']]);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', from_version: 'zero' }),
+    field: 'from_version',
+  },
+  document_history: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `docs/history-${c.next()}.md`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['abc'], seq: c.next() });
+      return { session_id: c.sessionId, doc_id };
+    },
+    reply: 'history',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, min_version: 0, head: 1 });
+      expect(r.entries.map((e) => [e.version, e.peer_id, e.inserted])).toEqual([[1, c.peerId, 3]]);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', limit: 0 }),
+    field: 'limit',
+  },
+  document_at: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `docs/at-${c.next()}.md`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['abc'], seq: c.next() });
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 1, op: [3, 'def'], seq: c.next() });
+      return { session_id: c.sessionId, doc_id, version: 1 };
+    },
+    reply: 'document',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, version: 1, content: 'abc' }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', version: -1 }),
+    field: 'version',
+  },
+  lock_file: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, doc_id: `locks/${c.next()}.toml`, ttl_ms: 60_000 }),
+    reply: 'file_locked',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, holder_id: c.userId, peer_id: c.peerId, expires_at: expect.any(String) }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'locks/x.toml', ttl_ms: 10 }),
+    field: 'ttl_ms',
+  },
+  unlock_file: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `locks/${c.next()}.toml`;
+      await ok(send, 'lock_file', { session_id: c.sessionId, doc_id });
+      return { session_id: c.sessionId, doc_id };
+    },
+    reply: 'file_unlocked',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, holder_id: c.userId, reason: 'released' }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'locks/x.toml', force: 'yes' }),
+    field: 'force',
+  },
+};
