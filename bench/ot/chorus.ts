@@ -11,8 +11,7 @@ import { runLoad, Writers, type BaseRule, type LoadResult } from './measure';
 // is transformed against what others committed meanwhile, as with real clients. Insert-only with a fixed size
 // lets a writer know the length at its base (seed + insert × version) without applying others' ops: the load
 // measures the service, not simulated editors. The document grows by `insertChars` (2) per op; with `seedChars`
-// it starts large (the growing-document scenario: compares headText 'every-commit', which rewrites the whole
-// text on every commit, with 'checkpoint').
+// it starts large (the growing-document scenario: the commit cost must not grow with the text).
 
 export interface ChorusScenario {
   writers: number;

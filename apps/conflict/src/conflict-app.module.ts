@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { ConflictHandlers } from './conflict.handlers';
 import { registerConflictMetrics } from './conflict.metrics';
 import { ConflictService } from './conflict.service';
-import type { ConflictOptions } from './documents/document.types';
+import { CompactionJob, DEFAULT_COMPACTION_OPTIONS } from './documents/compaction.job';
 import { LockExpiryJob } from './locks/lock-expiry.job';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
@@ -34,7 +34,7 @@ export class ConflictAppModule {
           provide: ConflictService,
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app), METRICS_REGISTRY],
           useFactory: (ds: DataSource, registry: Registry) => {
-            const service = new ConflictService(ds, { headText: DEPLOYED_HEAD_TEXT, preparedStatements: runtime.preparedStatements }, runtime.logger);
+            const service = new ConflictService(ds, { preparedStatements: runtime.preparedStatements }, runtime.logger);
             registerConflictMetrics(registry, service);
             return service;
           },
@@ -44,18 +44,17 @@ export class ConflictAppModule {
           inject: [ConflictService],
           useFactory: (documents: ConflictService) => new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger),
         },
+        {
+          // Every replica schedules it; one at a time compacts (advisory lock). Retention: docs/conflict.md.
+          provide: CompactionJob,
+          inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
+          useFactory: (ds: DataSource) => new CompactionJob(ds, runtime.logger, DEFAULT_COMPACTION_OPTIONS),
+        },
       ],
       exports: [ConflictService],
     };
   }
 }
-
-/**
- * Head text stored at checkpoints only (docs/conflict.md, "Head text"): commit cost no longer grows with the
- * document. No release that reads `documents.content` as the head has ever been deployed, so no rolling-upgrade
- * step is needed; 'every-commit' remains for a deployment that must run beside such a release.
- */
-const DEPLOYED_HEAD_TEXT: ConflictOptions['headText'] = 'checkpoint';
 
 function requireDatabase(runtime: Runtime): string {
   if (runtime.databaseUrl === undefined) throw new Error('The conflict service needs Postgres: set DATABASE_URL.');

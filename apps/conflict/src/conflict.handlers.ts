@@ -28,6 +28,21 @@ export class ConflictHandlers {
     return this.documents.fetchOps(r.caller, r.payload);
   }
 
+  @MessagePattern('document.history')
+  history(@Payload() r: Req<'document.history'>): Res<'document.history'> {
+    return this.documents.historyPage(r.caller, r.payload);
+  }
+
+  @MessagePattern('document.at')
+  at(@Payload() r: Req<'document.at'>): Res<'document.at'> {
+    return this.documents.documentAt(r.caller, r.payload);
+  }
+
+  @MessagePattern('session.purge')
+  purge(@Payload() r: Req<'session.purge'>): Res<'session.purge'> {
+    return this.documents.purgeSession(r);
+  }
+
   @MessagePattern('file.lock')
   lock(@Payload() r: Req<'file.lock'>): Res<'file.lock'> {
     return this.documents.lockFile(r.caller, r.payload);

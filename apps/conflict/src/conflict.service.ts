@@ -4,7 +4,7 @@ import { authorize } from '@chorus/auth';
 import { poolOf } from '@chorus/database';
 import { validateOpShape, type TextSelection } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import { compactOps, ensureDocument, lockHead, snapshotAtOrBelow } from './persistence/doc.repository';
+import { compactOps, ensureDocument, lockHead, purgeSessionDocuments, snapshotAtOrBelow } from './persistence/doc.repository';
 import { DocumentCache } from './documents/document-cache';
 import { DocumentReader } from './documents/document-reader';
 import { parseCaller, parseInput } from './documents/document.input';
@@ -20,6 +20,7 @@ import {
   type FileLocked,
   type FileUnlocked,
   type HistoryEntry,
+  type HistoryPage,
   type OpsPage,
   type SubmitResult,
 } from './documents/document.types';
@@ -113,7 +114,23 @@ export class ConflictService {
   async history(caller: Caller, payload: unknown): Promise<HistoryEntry[]> {
     authorize(parseCaller(caller).role, 'history.read');
     const input = parseInput('history', payload);
-    return this.reader.history(input.session_id, input.doc_id, input.from_version, input.limit);
+    return this.reader.history(input.session_id, input.doc_id, input.from_version ?? 0, input.limit);
+  }
+
+  /** `document_history {session_id, doc_id, from_version?, limit?}` → a `history` page (op summaries, oldest first). */
+  async historyPage(caller: Caller, payload: unknown): Promise<HistoryPage> {
+    authorize(parseCaller(caller).role, 'history.read');
+    const input = parseInput('history', payload);
+    return this.reader.historyPage(input.session_id, input.doc_id, input.from_version, input.limit);
+  }
+
+  /**
+   * Deletes everything of a deleted session (documents, ops, snapshots, locks). Only the session service's
+   * deletion drives it (never a client); idempotent and safe on any number of replicas at once.
+   */
+  async purgeSession(payload: unknown): Promise<{ removed: number }> {
+    const input = parseInput('purge', payload);
+    return { removed: await purgeSessionDocuments(this.db, input.session_id) };
   }
 
   /** A cursor/selection made on `version`, carried to head: `{doc_id, version: head, selection}`. */

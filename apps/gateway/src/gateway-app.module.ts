@@ -15,6 +15,7 @@ import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
 import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
+import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
 import { withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
@@ -174,11 +175,12 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, InvitesController],
+      controllers: [AuthController, SessionsController, InvitesController, DocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
         { provide: SessionRouter, useValue: sessions },
+        { provide: CONFLICT_CLIENT, useValue: conflict },
         { provide: ClientAddresses, useValue: addresses },
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },

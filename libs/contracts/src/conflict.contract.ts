@@ -1,4 +1,4 @@
-import type { Caller, DocumentState, FileLocked, FileUnlocked, OpsPage, SubmitResult } from './conflict.types';
+import type { Caller, DocumentState, FileLocked, FileUnlocked, HistoryPage, OpsPage, SubmitResult } from './conflict.types';
 
 interface DocRef {
   session_id: string;
@@ -15,6 +15,13 @@ export interface ConflictApi {
   'document.open': { req: { caller: Caller; payload: DocRef }; res: DocumentState };
   'op.submit': { req: { caller: Caller; payload: DocRef & { version: number; op: unknown; seq: number } }; res: SubmitResult };
   'ops.fetch': { req: { caller: Caller; payload: DocRef & { from_version: number } }; res: OpsPage };
+  'document.history': { req: { caller: Caller; payload: DocRef & { from_version?: number; limit?: number } }; res: HistoryPage };
+  'document.at': { req: { caller: Caller; payload: DocRef & { version: number } }; res: DocumentState };
+  /**
+   * Removes every document, op, snapshot and lock of a session the session service has deleted. Idempotent
+   * (a redelivery or a second replica deletes nothing more); `removed` counts documents.
+   */
+  'session.purge': { req: { session_id: string }; res: { removed: number } };
   'file.lock': { req: { caller: Caller; payload: DocRef & { ttl_ms?: number } }; res: FileLocked };
   'file.unlock': { req: { caller: Caller; payload: DocRef & { force?: boolean } }; res: FileUnlocked | null };
 }

@@ -94,6 +94,14 @@ export interface HistoryEntry {
   readonly op: TextOp;
 }
 
+/** A `document_history` page (its wire schema: libs/protocol `historySchema`). */
+export interface HistoryPage {
+  readonly doc_id: string;
+  readonly entries: ReadonlyArray<{ version: number; base_version: number; peer_id: string; user_id: string; created_at: number; inserted: number; deleted: number }>;
+  readonly min_version: number;
+  readonly head: number;
+}
+
 /** `file_locked {doc_id, holder_id, peer_id, expires_at}` — broadcast to the session. */
 export interface FileLocked {
   readonly session_id: string;

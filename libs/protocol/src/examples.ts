@@ -18,6 +18,8 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   open_document: { type: 'open_document', id: 9, session_id: SESSION, doc_id: 'src/parser.rs' },
   submit_op: { type: 'submit_op', id: 10, session_id: SESSION, doc_id: 'src/parser.rs', version: 41, op: [120, 'let x = 1;', { d: 3 }], seq: 17 },
   fetch_ops: { type: 'fetch_ops', id: 11, session_id: SESSION, doc_id: 'src/parser.rs', from_version: 38 },
+  document_history: { type: 'document_history', id: 14, session_id: SESSION, doc_id: 'src/parser.rs', from_version: 38, limit: 50 },
+  document_at: { type: 'document_at', id: 15, session_id: SESSION, doc_id: 'src/parser.rs', version: 39 },
   lock_file: { type: 'lock_file', id: 12, session_id: SESSION, doc_id: 'Cargo.toml', ttl_ms: 300000 },
   unlock_file: { type: 'unlock_file', id: 13, session_id: SESSION, doc_id: 'Cargo.toml' },
 };
@@ -74,6 +76,15 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   op_ack: { type: 'op_ack', id: 10, session_id: SESSION, doc_id: 'src/parser.rs', version: 42, seq: 17 },
   op: { type: 'op', session_id: SESSION, doc_id: 'src/parser.rs', version: 42, op: [120, 'let x = 1;', { d: 'foo' }], peer_id: 'alice-tab-1', seq: 17 },
   ops: { type: 'ops', id: 11, session_id: SESSION, doc_id: 'src/parser.rs', ops: [{ doc_id: 'src/parser.rs', version: 39, op: [4, 'a'], peer_id: 'bob-cli', seq: 3 }], head: 39 },
+  history: {
+    type: 'history',
+    id: 14,
+    session_id: SESSION,
+    doc_id: 'src/parser.rs',
+    entries: [{ version: 39, base_version: 38, peer_id: 'bob-cli', user_id: 'bob', created_at: 1795312800000, inserted: 1, deleted: 0 }],
+    min_version: 0,
+    head: 39,
+  },
   file_locked: { type: 'file_locked', session_id: SESSION, doc_id: 'Cargo.toml', holder_id: 'alice', peer_id: 'alice-tab-1', expires_at: '2026-11-22T10:05:00.000Z' },
   file_unlocked: { type: 'file_unlocked', session_id: SESSION, doc_id: 'Cargo.toml', holder_id: 'alice', reason: 'released' },
   conflict_detected: {

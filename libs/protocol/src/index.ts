@@ -62,7 +62,11 @@ export {
 } from './messages';
 export {
   conflictDetectedSchema,
+  documentAtSchema,
+  documentHistorySchema,
   documentSchema,
+  historyEntrySchema,
+  historySchema,
   fetchOpsSchema,
   fileLockedSchema,
   fileUnlockedSchema,
@@ -111,6 +115,8 @@ export {
   createSessionBodySchema,
   devTokenBodySchema,
   historyQuerySchema,
+  documentHistoryQuerySchema,
+  versionParamSchema,
   inviteCodeParamSchema,
   joinSessionBodySchema,
   redeemInviteBodySchema,

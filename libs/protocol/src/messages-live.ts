@@ -110,6 +110,38 @@ export const opsSchema = z.strictObject({
   head: versionSchema,
 });
 
+/** Who changed what, oldest first: `from_version` defaults to the oldest retained version. */
+export const documentHistorySchema = z.strictObject({
+  type: z.literal('document_history'),
+  id,
+  session_id,
+  doc_id: docIdSchema,
+  from_version: versionSchema.optional(),
+  limit: z.number().int().min(1).max(1_000).optional(),
+});
+/** One committed op, summarised (sizes, not the text: `document_at` gives the text at any retained version). */
+export const historyEntrySchema = z.strictObject({
+  version: versionSchema,
+  base_version: versionSchema,
+  peer_id: text(),
+  user_id: text(),
+  created_at: timestampSchema,
+  inserted: z.number().int().nonnegative(),
+  deleted: z.number().int().nonnegative(),
+});
+export const historySchema = z.strictObject({
+  type: z.literal('history'),
+  id,
+  session_id,
+  doc_id: text(),
+  entries: z.array(historyEntrySchema),
+  /** The oldest version whose ops are retained (compaction drops older ones) and the head. */
+  min_version: versionSchema,
+  head: versionSchema,
+});
+/** The text at a past (retained) version; answered with `document` at that version. */
+export const documentAtSchema = z.strictObject({ type: z.literal('document_at'), id, session_id, doc_id: docIdSchema, version: versionSchema });
+
 export const lockFileSchema = z.strictObject({ type: z.literal('lock_file'), id, session_id, doc_id: docIdSchema, ttl_ms: z.number().int().min(1_000).max(3_600_000).optional() });
 export const unlockFileSchema = z.strictObject({ type: z.literal('unlock_file'), id, session_id, doc_id: docIdSchema, force: z.boolean().optional() });
 export const fileLockedSchema = z.strictObject({ type: z.literal('file_locked'), id, session_id, doc_id: text(), holder_id: text(), peer_id: text(), expires_at: text() });

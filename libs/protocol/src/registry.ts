@@ -16,10 +16,13 @@ import {
 } from './messages';
 import {
   conflictDetectedSchema,
+  documentAtSchema,
+  documentHistorySchema,
   documentSchema,
   fetchOpsSchema,
   fileLockedSchema,
   fileUnlockedSchema,
+  historySchema,
   lockFileSchema,
   opAckSchema,
   opEventSchema,
@@ -56,6 +59,8 @@ export const CLIENT_MESSAGES = {
   open_document: { schema: openDocumentSchema, maxBytes: 2 * 1024, reply: 'document' },
   submit_op: { schema: submitOpSchema, maxBytes: 256 * 1024, reply: 'op_ack' },
   fetch_ops: { schema: fetchOpsSchema, maxBytes: 2 * 1024, reply: 'ops' },
+  document_history: { schema: documentHistorySchema, maxBytes: 2 * 1024, reply: 'history' },
+  document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
 } as const;
@@ -81,6 +86,7 @@ export const SERVER_MESSAGES = {
   op_ack: opAckSchema,
   op: opEventSchema,
   ops: opsSchema,
+  history: historySchema,
   file_locked: fileLockedSchema,
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,

@@ -45,6 +45,12 @@ export const historyQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().nonnegative().default(0),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
+/** `GET .../documents/:docId/history`: the query of `document_history` (strings in a URL, coerced). */
+export const documentHistoryQuerySchema = z.strictObject({
+  from_version: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).optional(),
+});
+export const versionParamSchema = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const sessionIdParamSchema = sessionIdSchema;
 export const inviteCodeParamSchema = text().min(6).max(128).regex(/^[A-Za-z0-9_-]+$/, 'an invite code or token');
 

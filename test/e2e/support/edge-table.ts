@@ -140,6 +140,34 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', from_version: 'zero' }),
     field: 'from_version',
   },
+  document_history: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `docs/history-${c.next()}.md`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['abc'], seq: c.next() });
+      return { session_id: c.sessionId, doc_id };
+    },
+    reply: 'history',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, min_version: 0, head: 1 });
+      expect(r.entries.map((e) => [e.version, e.peer_id, e.inserted])).toEqual([[1, c.peerId, 3]]);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', limit: 0 }),
+    field: 'limit',
+  },
+  document_at: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `docs/at-${c.next()}.md`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['abc'], seq: c.next() });
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 1, op: [3, 'def'], seq: c.next() });
+      return { session_id: c.sessionId, doc_id, version: 1 };
+    },
+    reply: 'document',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, version: 1, content: 'abc' }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'docs/x.md', version: -1 }),
+    field: 'version',
+  },
   lock_file: {
     joined: true,
     valid: async (c) => ({ session_id: c.sessionId, doc_id: `locks/${c.next()}.toml`, ttl_ms: 60_000 }),

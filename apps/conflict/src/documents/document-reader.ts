@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { applyOp, summarize, transformSelection, type TextOp, type TextSelection } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
 import { readHead, readHeadText, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
-import type { CommittedOp, ConflictOptions, DocumentState, HistoryEntry, OpsPage } from './document.types';
+import type { CommittedOp, ConflictOptions, DocumentState, HistoryEntry, HistoryPage, OpsPage } from './document.types';
 
 const reload = (field: string, message: string): ChorusError => new ChorusError('RELOAD_REQUIRED', `${message}: reload the document (open_document).`, { field });
 
@@ -65,6 +65,29 @@ export class DocumentReader {
       const { inserted, deleted } = summarize(r.op);
       return { version: r.version, base_version: r.base_version, peer_id: r.client_id, user_id: r.user_id, seq: r.seq, created_at: r.created_at.toISOString(), inserted, deleted, op: r.op };
     });
+  }
+
+  /**
+   * The client's history page (`document_history`): op summaries after `fromVersion` (default: the oldest
+   * retained), oldest first. Asking for ops compaction already dropped is NOT_FOUND naming `from_version`,
+   * never a silently shorter page: the client learns `min_version` from the error message and every reply.
+   */
+  async historyPage(sessionId: string, docId: string, fromVersion: number | undefined, limit?: number): Promise<HistoryPage> {
+    const head = await readHead(this.db, sessionId, docId);
+    if (!head) return { doc_id: docId, entries: [], min_version: 0, head: 0 };
+    const from = fromVersion ?? head.min_version;
+    if (from < head.min_version) {
+      throw new ChorusError('NOT_FOUND', `History before version ${head.min_version} is no longer retained (compacted); ask from_version >= ${head.min_version}.`, { field: 'from_version' });
+    }
+    const max = Math.min(limit ?? this.options.maxFetchOps, this.options.maxFetchOps);
+    const rows = from >= head.version ? [] : await readOps(this.db, sessionId, docId, from, head.version, max);
+    // Compaction between the two reads shows as a gap: refuse it like a request from before min_version.
+    if (rows.length > 0 && rows[0].version !== from + 1) throw new ChorusError('NOT_FOUND', `History after version ${from} is no longer retained (compacted).`, { field: 'from_version' });
+    const entries = rows.map((r) => {
+      const { inserted, deleted } = summarize(r.op);
+      return { version: r.version, base_version: r.base_version, peer_id: r.client_id, user_id: r.user_id, created_at: r.created_at.getTime(), inserted, deleted };
+    });
+    return { doc_id: docId, entries, min_version: head.min_version, head: head.version };
   }
 
   /**

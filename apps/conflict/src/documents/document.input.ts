@@ -32,7 +32,8 @@ const schemas = {
   submit: z.object({ session_id: z.uuid(), doc_id: docIdSchema, version, op: z.unknown(), seq: version }),
   fetch: z.object({ session_id: z.uuid(), doc_id: docIdSchema, from_version: version, limit: z.number().int().positive().optional() }),
   at: z.object({ session_id: z.uuid(), doc_id: docIdSchema, version }),
-  history: z.object({ session_id: z.uuid(), doc_id: docIdSchema, from_version: version, limit: z.number().int().positive().optional() }),
+  history: z.object({ session_id: z.uuid(), doc_id: docIdSchema, from_version: version.optional(), limit: z.number().int().positive().optional() }),
+  purge: z.object({ session_id: z.uuid() }),
   lock: z.object({ session_id: z.uuid(), doc_id: docIdSchema, ttl_ms: z.number().int().positive().optional() }),
   unlock: z.object({ session_id: z.uuid(), doc_id: docIdSchema, force: z.boolean().optional() }),
   selection: z.object({

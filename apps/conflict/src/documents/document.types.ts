@@ -1,6 +1,6 @@
 import type { OpLimits, TextSelection } from '@chorus/ot';
 
-export type { Caller, CommittedOp, ConflictDetected, ConflictOverlap, DocumentState, FileLocked, FileUnlocked, HistoryEntry, OpAck, OpsPage, SubmitResult } from '@chorus/contracts';
+export type { Caller, CommittedOp, ConflictDetected, ConflictOverlap, DocumentState, FileLocked, FileUnlocked, HistoryEntry, HistoryPage, OpAck, OpsPage, SubmitResult } from '@chorus/contracts';
 
 // The conflict service's handler-facing shapes. Field names are the wire's (snake_case): a handler returns
 // them as they are. The lead's wire schemas (libs/protocol) should match these.
@@ -78,18 +78,10 @@ export interface ConflictOptions {
    */
   readonly preparedStatements: boolean;
   /**
-   * 'group': queue, and commit the queued submits of many documents in one transaction; 'per-document': one
-   * document per transaction (the previous design, for comparison); 'direct': every submit its own transaction.
+   * 'group': queue, and commit the queued submits of many documents in one transaction; 'direct': every submit
+   * its own transaction (no in-process queue; the baseline of tests and benchmarks).
    */
-  readonly commitMode: 'group' | 'per-document' | 'direct';
-  /**
-   * What a commit writes into documents.content. 'checkpoint': only the text of the newest snapshot it reaches
-   * (every snapshotEvery versions) — the head text is that checkpoint + the ops after it, and a commit's cost
-   * does not depend on the document's size. 'every-commit': the whole head text on every commit, readable by the
-   * release before checkpoints (which reads `content` as the head): for the rolling upgrade only
-   * (docs/conflict.md, "Head text").
-   */
-  readonly headText: 'checkpoint' | 'every-commit';
+  readonly commitMode: 'group' | 'direct';
   readonly lockTtlMs: { readonly default: number; readonly min: number; readonly max: number };
   /** Documents whose head (version, text, recent ops) this replica keeps in memory. */
   readonly cacheDocs: number;
@@ -106,7 +98,6 @@ export const DEFAULT_CONFLICT_OPTIONS: ConflictOptions = {
   commitStallMs: 20,
   preparedStatements: true,
   commitMode: 'group',
-  headText: 'checkpoint',
   lockTtlMs: { default: 5 * 60_000, min: 5_000, max: 60 * 60_000 },
   cacheDocs: 1_000,
   cacheOpsPerDoc: 256,

@@ -74,19 +74,6 @@ describe('head text = checkpoint + ops (real Postgres)', () => {
     for (const s of [a, b]) await expect(s.openDocument(alice, { session_id: session, doc_id: 'two.txt' })).resolves.toMatchObject({ version: 14, content: texts[14] });
   });
 
-  it("'every-commit' keeps the head text in the row (the rolling-upgrade mode) and mixes with 'checkpoint'", async () => {
-    const legacyCompatible = new ConflictService(ds, { snapshotEvery: 10, headText: 'every-commit' });
-    const current = new ConflictService(ds, { snapshotEvery: 10 });
-    const texts = [''];
-    await append(legacyCompatible, alice, 'mix.txt', texts, 13);
-    await expect(row('mix.txt')).resolves.toMatchObject({ version: 13, content_version: 13, content: texts[13] });
-    await append(current, bob, 'mix.txt', texts, 4);
-    await expect(row('mix.txt')).resolves.toMatchObject({ version: 17, content_version: 13, content: texts[13] });
-    await append(legacyCompatible, alice, 'mix.txt', texts, 1);
-    await expect(row('mix.txt')).resolves.toMatchObject({ version: 18, content_version: 18, content: texts[18] });
-    await expect(current.openDocument(bob, { session_id: session, doc_id: 'mix.txt' })).resolves.toMatchObject({ version: 18, content: texts[18] });
-  });
-
   it("a commit by the previous release (head text in content, content_version unknown to it) stays readable: the trigger moves content_version", async () => {
     const service = new ConflictService(ds, { snapshotEvery: 10 });
     const texts = [''];

@@ -210,3 +210,15 @@ export async function lockDocumentRow(tx: EntityManager, sessionId: string, docI
   await ensureDocument(tx, sessionId, docId);
   await tx.query(`UPDATE documents SET meta_seq = meta_seq + 1 WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]);
 }
+
+/**
+ * Deletes every document of a session with its ops, snapshots and locks (foreign keys cascade; locks are
+ * deleted first anyway, so a lock row can never outlive its document). Idempotent: a second run, on any
+ * replica, finds nothing. Returns the number of documents removed.
+ */
+export async function purgeSessionDocuments(db: DataSource, sessionId: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    await tx.query(`DELETE FROM doc_locks WHERE session_id = $1`, [sessionId]);
+    return rowsOf(await tx.query(`DELETE FROM documents WHERE session_id = $1 RETURNING doc_id`, [sessionId])).length;
+  });
+}

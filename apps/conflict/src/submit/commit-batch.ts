@@ -153,6 +153,14 @@ async function commitLocked(db: Pool, cache: DocumentCache, options: ConflictOpt
     const heads = await lockHeads(tx, sorted.map((b) => ({ sessionId: b.sessionId, docId: b.docId, cachedVersion: cachedOf.get(b.key)?.version ?? -1 })));
     const headOf = new Map(heads.map((h) => [docKey(h.sessionId, h.docId), h]));
     const missing = sorted.filter((b) => !headOf.has(b.key));
+    // A cached document (so not re-ensured above) that is gone: its session was purged (session.purge) since
+    // this replica cached it. Forget it and fail the attempt as transient: the resend finds it uncached,
+    // re-creates it at version 0 and is answered as for any new document (CONFLICT if its base is ahead).
+    const purged = missing.filter((b) => cachedOf.get(b.key) !== undefined);
+    if (purged.length > 0) {
+      for (const b of purged) cache.forget(b.key);
+      throw Object.assign(new Error(`documents vanished since cached (purged?): ${purged.map((b) => b.docId).join(', ')}`), { code: 'EVANISHED' });
+    }
     if (missing.length > 0) throw new Error(`documents vanished after creation: ${missing.map((b) => b.docId).join(', ')}`);
 
     // Which earlier ops each document needs: from the lowest acceptable base of its batch up to head.
@@ -198,7 +206,7 @@ async function commitLocked(db: Pool, cache: DocumentCache, options: ConflictOpt
       plans.set(b.key, { plan, meta });
       if (plan.fresh.length === 0) continue;
       for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
-      newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, checkpoint: checkpointOf(plan, options) });
+      newHeads.push({ sessionId: b.sessionId, docId: b.docId, version: plan.version, checkpoint: checkpointOf(plan) });
       for (const s of plan.snapshots) snapshots.push({ sessionId: b.sessionId, docId: b.docId, ...s });
     }
     if (ops.length > 0) await commitMany(tx, ops, newHeads, snapshots);
@@ -242,7 +250,7 @@ async function tryFastPath(db: Pool, cache: DocumentCache, options: ConflictOpti
       sessionId: b.sessionId,
       docId: b.docId,
       version: plan.version,
-      checkpoint: checkpointOf(plan, options),
+      checkpoint: checkpointOf(plan),
       expectedVersion: expected,
       expectedMetaSeq: meta.meta_seq,
     })),
@@ -257,13 +265,10 @@ async function tryFastPath(db: Pool, cache: DocumentCache, options: ConflictOpti
 }
 
 /**
- * The checkpoint a commit writes into documents.content: in 'checkpoint' mode only the newest snapshot the batch
- * reached (so the head stays < snapshotEvery ops past it and a commit's cost does not grow with the text); in
- * 'every-commit' mode the new head text, as the release before checkpoints did (for a rolling upgrade: that
- * release reads `content` as the head text).
+ * The checkpoint a commit writes into documents.content: only the newest snapshot the batch reached (so the head
+ * stays < snapshotEvery ops past it and a commit's cost does not grow with the text), or none.
  */
-function checkpointOf(plan: Plan, options: ConflictOptions): NewHead['checkpoint'] {
-  if (options.headText === 'every-commit') return { version: plan.version, content: plan.content };
+function checkpointOf(plan: Plan): NewHead['checkpoint'] {
   return plan.snapshots.length > 0 ? plan.snapshots[plan.snapshots.length - 1] : null;
 }
 

@@ -28,9 +28,8 @@ interface Waiting {
  * how many round trips a commit costs. A replica holds at most `maxParallelCommits` pooled connections for
  * commits, so a burst cannot starve the pool for reads.
  *
- * Modes (`commitMode`): 'group' (above); 'per-document' — one document per transaction, one flush per document
- * at a time and no bound on parallel flushes (the previous design, kept for the benchmark's comparison);
- * 'direct' — every submit its own transaction, all queueing on the row lock in Postgres.
+ * Modes (`commitMode`): 'group' (above); 'direct' — every submit its own transaction, all queueing on the row
+ * lock in Postgres (no queue in this process: the baseline the tests and benchmark compare group commit with).
  */
 export class OpCommitter {
   private queue: Waiting[] = [];
@@ -69,9 +68,8 @@ export class OpCommitter {
   }
 
   private pump(): void {
-    const perDocument = this.options.commitMode === 'per-document';
-    while (this.queue.length > 0 && (perDocument || this.mayStartFlush())) {
-      const batch = this.take(perDocument);
+    while (this.queue.length > 0 && this.mayStartFlush()) {
+      const batch = this.take();
       if (batch.length === 0) return;
       const started = performance.now();
       this.flushStarts.push(started);
@@ -81,7 +79,7 @@ export class OpCommitter {
         this.pump();
       });
     }
-    if (!perDocument && this.queue.length > 0) this.watchForStall();
+    if (this.queue.length > 0) this.watchForStall();
   }
 
   /** One flush at a time; another only while the oldest in flight has run longer than commitStallMs. */
@@ -102,19 +100,14 @@ export class OpCommitter {
     this.stallTimer.unref();
   }
 
-  /**
-   * Queued submits of documents with no flush in flight, in queue order (keeps per-document order); with
-   * `oneDocument`, only those of the first such document.
-   */
-  private take(oneDocument: boolean): Waiting[] {
+  /** Queued submits of documents with no flush in flight, in queue order (keeps per-document order). */
+  private take(): Waiting[] {
     const taken: Waiting[] = [];
     const rest: Waiting[] = [];
     const blocked = new Set(this.inFlight);
-    let only: string | undefined;
     for (const w of this.queue) {
-      if (taken.length < this.options.maxBatch && !blocked.has(w.key) && (only === undefined || only === w.key)) {
+      if (taken.length < this.options.maxBatch && !blocked.has(w.key)) {
         taken.push(w);
-        if (oneDocument) only = w.key;
       } else {
         rest.push(w);
         // Later submits of a document must not overtake one left in the queue.

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
-import type { SessionApi } from '@chorus/contracts';
+import type { ConflictApi, SessionApi, TypedClient } from '@chorus/contracts';
 import {
   createInviteBodySchema,
   createSessionBodySchema,
@@ -16,10 +16,12 @@ import { z } from 'zod';
 import { PasswordGuesses } from '../limits/password-guesses';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
+import { CONFLICT_CLIENT } from './documents.controller';
 import { ClientAddresses } from './client-address';
 import { Documented } from './openapi';
 import { parseInput } from './validation';
 
+const purgeLogger = new Logger('SessionsController');
 type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
 const inviteIdSchema = z.uuid();
 
@@ -33,6 +35,7 @@ export class SessionsController {
     @Inject(SessionRouter) private readonly sessions: SessionRouter,
     @Inject(PasswordGuesses) private readonly passwordGuesses: PasswordGuesses,
     @Inject(ClientAddresses) private readonly addresses: ClientAddresses,
+    @Inject(CONFLICT_CLIENT) private readonly conflict: TypedClient<ConflictApi>,
   ) {}
 
   @Post()
@@ -55,8 +58,16 @@ export class SessionsController {
 
   @Delete(':id')
   @Documented({ summary: 'Delete a session (owner only)', errors: [400, 401, 403, 404] })
-  delete(@Actor() actor: Identity, @Param('id') id: string): Res<'session.delete'> {
-    return this.sessions.call('session.delete', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  async delete(@Actor() actor: Identity, @Param('id') id: string): Res<'session.delete'> {
+    const session_id = parseInput(sessionIdParamSchema, id, 'id');
+    const deleted = await this.sessions.call('session.delete', { actor, session_id });
+    // Only after the session service authorized and recorded the deletion: its documents, ops, snapshots and
+    // locks go too. Idempotent on the conflict side. A failed purge does not undo the deletion (the documents
+    // are unreachable already: every read checks membership); it is logged for the operator to re-run.
+    await this.conflict.call('session.purge', { session_id }).catch((err: unknown) => {
+      purgeLogger.error(`Purge of the documents of deleted session ${session_id} failed: ${(err as Error).message}`);
+    });
+    return deleted;
   }
 
   @Post(':id/invite')
@@ -86,7 +97,7 @@ export class SessionsController {
   @HttpCode(200)
   @Documented({ summary: 'Leave the session for good (the owner deletes it instead)', errors: [400, 401, 404, 409] })
   leave(@Actor() actor: Identity, @Param('id') id: string): Res<'session.leave'> {
-    return this.sessions.membership('session.leave', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+    return this.sessions.call('session.leave', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
   }
 
   @Get(':id/participants')
@@ -98,7 +109,7 @@ export class SessionsController {
   @Patch(':id/participants/:userId')
   @Documented({ summary: "Change a participant's role (takes effect on live connections within seconds)", body: updateRoleBodySchema, errors: [400, 401, 403, 404] })
   updateRole(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string, @Body() body: unknown): Res<'participant.update_role'> {
-    return this.sessions.membership('participant.update_role', {
+    return this.sessions.call('participant.update_role', {
       actor,
       session_id: parseInput(sessionIdParamSchema, id, 'id'),
       user_id: parseInput(userIdSchema, userId, 'userId'),
@@ -109,7 +120,7 @@ export class SessionsController {
   @Delete(':id/participants/:userId')
   @Documented({ summary: 'Remove a participant (their connections are closed)', errors: [400, 401, 403, 404] })
   remove(@Actor() actor: Identity, @Param('id') id: string, @Param('userId') userId: string): Res<'participant.remove'> {
-    return this.sessions.membership('participant.remove', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), user_id: parseInput(userIdSchema, userId, 'userId') });
+    return this.sessions.call('participant.remove', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), user_id: parseInput(userIdSchema, userId, 'userId') });
   }
 
   @Get(':id/history')

@@ -17,6 +17,8 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   leave: 'joins',
   open_document: 'reads',
   fetch_ops: 'reads',
+  document_history: 'reads',
+  document_at: 'reads',
   who: 'reads',
   ping: 'reads',
   lock_file: 'locks',

@@ -20,6 +20,8 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     open_document: (s, m, d) => live.openDocument(s, m, d),
     submit_op: (s, m, d) => live.submitOp(s, m, d),
     fetch_ops: (s, m, d) => live.fetchOps(s, m, d),
+    document_history: (s, m, d) => live.documentHistory(s, m, d),
+    document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
   };

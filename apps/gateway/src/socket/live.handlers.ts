@@ -91,6 +91,23 @@ export class LiveMessageHandlers {
     return { type: 'ops', session_id: m.session_id, ...page } as Omit<ReplyOf<'fetch_ops'>, 'id'>;
   }
 
+  /** Who changed what (op summaries); no room join: history is read on demand, not followed. */
+  async documentHistory(socket: ChorusSocket, m: ClientMessageOf<'document_history'>, deps: GatewayDeps): Reply<'document_history'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'document.read');
+    const { type: _t, id: _i, ...payload } = m;
+    const page = await deps.conflict.call('document.history', { caller: caller(socket, membership), payload });
+    return { type: 'history', session_id: m.session_id, ...page, entries: [...page.entries] };
+  }
+
+  /** The text at a retained past version, answered as a `document` at that version. */
+  async documentAt(socket: ChorusSocket, m: ClientMessageOf<'document_at'>, deps: GatewayDeps): Reply<'document_at'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'document.read');
+    const state = await deps.conflict.call('document.at', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, version: m.version } });
+    return { type: 'document', session_id: m.session_id, ...state };
+  }
+
   async lockFile(socket: ChorusSocket, m: ClientMessageOf<'lock_file'>, deps: GatewayDeps): Reply<'lock_file'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'file.lock');

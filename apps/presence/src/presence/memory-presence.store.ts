@@ -95,13 +95,6 @@ export class MemoryPresenceStore implements PresenceStore {
       .map((s) => structuredClone(s));
   }
 
-  async sessionsOf(userId: string): Promise<string[]> {
-    const now = this.clock.now();
-    const sessions = new Set<string>();
-    for (const s of this.peers.values()) if (s.user_id === userId && s.lease_expires_at > now) sessions.add(s.session_id);
-    return [...sessions].sort();
-  }
-
   async claimExpired(now: number, limit: number): Promise<ExpiredPeer[]> {
     const expired = [...this.peers.entries()]
       .filter(([, s]) => s.lease_expires_at <= now)

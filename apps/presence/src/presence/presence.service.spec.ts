@@ -149,7 +149,7 @@ describe('PresenceService', () => {
     ]);
     expect(events[0]).toMatchObject({ user_id: 'u-ghost', node_id: 'gw-2' });
     expect((await service.who(SESSION)).map((v) => v.peer_id)).toEqual(['alive']);
-    expect(await service.sessionsOf('u-ghost')).toEqual([]);
+    expect(await service.who(OTHER_SESSION)).toEqual([]);
   });
 
   it('transforms selections through a committed op with the OT tie rule (author after, peers before)', async () => {

@@ -173,10 +173,6 @@ export class PresenceService {
     return (await this.store.list(sessionId)).map((s) => toView(s, now, this.options.idleAfterMs));
   }
 
-  sessionsOf(userId: string): Promise<string[]> {
-    return this.store.sessionsOf(userId);
-  }
-
   /** A gateway's periodic heartbeat for all peers it holds. `lost` peers must be re-joined by the gateway. */
   heartbeatNode(nodeId: string): Promise<HeartbeatResult> {
     return this.store.heartbeatNode(nodeId, this.options.leaseMs);

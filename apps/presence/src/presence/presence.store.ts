@@ -38,7 +38,7 @@ export type SelectionTransform = (selection: Selection, state: PresenceState) =>
  * standalone). Both pass `presenceStoreContract`. The contract:
  *
  * Time. Every implementation takes an injected clock; "now" below is that clock. A peer is live while
- * now < lease_expires_at. Expired peers are invisible to reads (`get`, `list`, `sessionsOf`) and to writes
+ * now < lease_expires_at. Expired peers are invisible to reads (`get`, `list`) and to writes
  * (`update`, `heartbeatNode`) at once, even before any sweep claims them.
  *
  * Atomicity. Each method is atomic with respect to every other method call, across all processes sharing
@@ -93,9 +93,6 @@ export interface PresenceStore {
 
   /** Every live peer of a session, ordered by peer_id. */
   list(sessionId: string): Promise<PresenceState[]>;
-
-  /** The sessions in which the user has at least one live peer, sorted. A user may be in several at once. */
-  sessionsOf(userId: string): Promise<string[]>;
 
   /**
    * Removes and returns up to `limit` entries whose lease ended at or before `now`, oldest first. Each

@@ -5,7 +5,6 @@
  *   P..'peer:'..m      STRING  JSON PresenceState of member m; TTL = remaining lease + retention (backstop).
  *                              Its lease_expires_at may be stale: the score in 'leases' is authoritative.
  *   P..'session:'..sid SET     members of a session             TTL extended by every lease renewal
- *   P..'user:'..uid    SET     members of a user (sessionsOf)   TTL extended by every lease renewal
  *   P..'node:'..nid    HASH    member -> user_id, held by a node TTL extended by every lease renewal
  *   P..'leases'        ZSET    member -> lease_expires_at       swept by claimExpired
  *   P..'typing'        ZSET    member -> typing.until           swept by claimExpiredTyping
@@ -14,7 +13,7 @@
  * A member m is the JSON text ["<session_id>","<peer_id>"], built only by TypeScript (cjson would escape
  * differently) and decoded here when a script needs the session id.
  *
- * Invariants kept by every script: a stored state's member is in the session, user and node indexes of that
+ * Invariants kept by every script: a stored state's member is in the session and node indexes of that
  * state and in 'leases' with score lease_expires_at; it is in 'typing' iff state.typing is not null (until it
  * is claimed). Keys are computed inside scripts, so these scripts need a single Redis (or Sentinel); on a
  * Cluster the prefix would have to pin every key to one slot with a hash tag.
@@ -41,18 +40,14 @@ local function load(m)
   return s, raw
 end
 local function index(m, s, ttl)
-  local keys = { P .. 'session:' .. s.session_id, P .. 'user:' .. s.user_id }
-  for _, k in ipairs(keys) do
-    redis.call('SADD', k, m)
-    extend(k, ttl)
-  end
+  redis.call('SADD', P .. 'session:' .. s.session_id, m)
+  extend(P .. 'session:' .. s.session_id, ttl)
   redis.call('HSET', P .. 'node:' .. s.node_id, m, s.user_id)
   extend(P .. 'node:' .. s.node_id, ttl)
   redis.call('ZADD', P .. 'leases', s.lease_expires_at, m)
 end
 local function unindex(m, s)
   redis.call('SREM', P .. 'session:' .. s.session_id, m)
-  redis.call('SREM', P .. 'user:' .. s.user_id, m)
   redis.call('HDEL', P .. 'node:' .. s.node_id, m)
   redis.call('ZREM', P .. 'leases', m)
   redis.call('ZREM', P .. 'typing', m)
@@ -103,8 +98,8 @@ return raw`;
 /**
  * ARGV: P, nodeId, now, leaseMs, retentionMs, cursor, count → { next cursor, refreshed, lost members... }.
  * One HSCAN chunk of the node's peers per call, so a big gateway never blocks Redis for long (measured
- * ~12 µs per peer). Kept lean: no state JSON is read or written (the lease is the 'leases' score, the user
- * id comes from the node hash), and each session/user index is extended once per call.
+ * ~12 µs per peer). Kept lean: no state JSON is read or written (the lease is the 'leases' score), and each
+ * session index is extended once per call.
  */
 export const HEARTBEAT_NODE = `${COMMON}
 local nodeKey, now, lease, retention = P .. 'node:' .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -119,13 +114,12 @@ end
 local scan = redis.call('HSCAN', nodeKey, ARGV[6], 'COUNT', tonumber(ARGV[7]))
 local entries = scan[2]
 for i = 1, #entries, 2 do
-  local m, userId = entries[i], entries[i + 1]
+  local m = entries[i]
   local score = redis.call('ZSCORE', P .. 'leases', m)
   if score and tonumber(score) > now and redis.call('PEXPIRE', peerKey(m), ttl) == 1 then
     -- A lease renewal is not a content write: updated_at and selection_version stay.
     redis.call('ZADD', P .. 'leases', now + lease, m)
     extendOnce(P .. 'session:' .. cjson.decode(m)[1])
-    extendOnce(P .. 'user:' .. userId)
     refreshed = refreshed + 1
   else
     -- Expired (not yet swept) or gone: never resurrected by a heartbeat; the gateway re-joins it.
@@ -156,7 +150,7 @@ local s, raw = load(ARGV[2])
 if not s or s.lease_expires_at <= tonumber(ARGV[3]) then return false end
 return raw`;
 
-/** ARGV: P, 'session'|'user', id, now → live state JSONs of that set (dropping members whose state is gone). */
+/** ARGV: P, 'session', id, now → live state JSONs of that set (dropping members whose state is gone). */
 export const LIST = `${COMMON}
 local setKey, now = P .. ARGV[2] .. ':' .. ARGV[3], tonumber(ARGV[4])
 local out = {}

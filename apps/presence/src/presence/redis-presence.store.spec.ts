@@ -62,6 +62,8 @@ describe('RedisPresenceStore', () => {
       await store.join(peer({ peer_id: 'a', node_id: 'n1', typing: { doc_id: null, until: clock.now() + 100 } }, clock.now()), 1_000);
       const keys = await keysOf(redis, prefix);
       expect(keys.every((k) => k.startsWith(`${prefix}:presence:`))).toBe(true);
+      // No per-user index: nothing reads one (a user's sessions are the session service's to say).
+      expect(keys.filter((k) => k.startsWith(`${prefix}:presence:user:`))).toEqual([]);
       // The swept indexes (and the stamp counter) are the only keys without a TTL.
       const swept = new Set(['leases', 'typing', 'stamp'].map((k) => `${prefix}:presence:${k}`));
       for (const key of keys) {

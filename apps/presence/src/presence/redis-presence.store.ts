@@ -122,11 +122,6 @@ export class RedisPresenceStore implements PresenceStore {
     return raws.map(parse).sort(byPeerId);
   }
 
-  async sessionsOf(userId: string): Promise<string[]> {
-    const raws = await this.run<string[]>(SCRIPTS.list, 'user', userId, this.clock.now());
-    return [...new Set(raws.map((raw) => parse(raw).session_id))].sort();
-  }
-
   async claimExpired(now: number, limit: number): Promise<ExpiredPeer[]> {
     if (limit <= 0) return [];
     const flat = await this.run<string[]>(SCRIPTS.claimExpired, now, limit);

@@ -1,0 +1,100 @@
+import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { DataSource, EntityManager } from 'typeorm';
+import { rowsOf } from '@chorus/database';
+import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
+import { compactOps } from '../persistence/doc.repository';
+
+export interface CompactionOptions {
+  /** How often each replica tries a pass. Default 5 minutes. */
+  readonly intervalMs: number;
+  /**
+   * Ops of at least the last `retainVersions` versions of every document are kept (history, fetch_ops,
+   * rebasing). Default 10,000 = maxCatchUpOps: an op based further behind is refused anyway (reload), so
+   * compaction never takes away a rebase a client could still do. Older ops go down to the newest snapshot
+   * at or below `head - retainVersions`; snapshots themselves are kept, so `document_at` still reads them.
+   */
+  readonly retainVersions: number;
+  /** Documents compacted per transaction (each holds its head-row lock until the transaction ends). */
+  readonly batch: number;
+}
+
+export const DEFAULT_COMPACTION_OPTIONS: CompactionOptions = { intervalMs: 5 * 60_000, retainVersions: 10_000, batch: 20 };
+
+/** One key for the whole pass, distinct from the session janitor's (0x5e55_1011). */
+const LOCK_KEY = 0xc0_4ac7;
+
+/**
+ * Drops ops beyond the retention of every document. Every replica runs it; an advisory lock held for the pass
+ * lets one replica compact at a time (the others' passes return `null`), and candidates are taken
+ * `FOR UPDATE SKIP LOCKED` so a document a committer holds is left for the next pass rather than waited on.
+ * Even without the advisory lock two passes could not corrupt anything: compaction runs under the head-row
+ * lock and is idempotent (a second pass finds nothing beyond retention).
+ */
+export class CompactionJob implements OnApplicationBootstrap, OnApplicationShutdown {
+  private task: PeriodicTask | undefined;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly logger: LoggerService,
+    private readonly options: CompactionOptions = DEFAULT_COMPACTION_OPTIONS,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.task = startPeriodic('Compaction', this.options.intervalMs, () => this.runOnce(), this.logger);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.task?.stop();
+  }
+
+  /** One pass: documents compacted and ops removed, or `null` when another replica holds the lock. */
+  async runOnce(): Promise<{ documents: number; ops: number } | null> {
+    // A session-level advisory lock on one connection held for the whole pass (not per transaction: another
+    // replica must not slip in between two batches). A replica that dies mid-pass closes its connection, and
+    // Postgres releases the lock with it: no lease to expire, no stale owner.
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      const [{ locked }] = (await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [LOCK_KEY])) as Array<{ locked: boolean }>;
+      if (!locked) return null;
+      try {
+        return await this.compactAll(runner.manager);
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock($1)`, [LOCK_KEY]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async compactAll(manager: EntityManager): Promise<{ documents: number; ops: number }> {
+    let documents = 0;
+    let ops = 0;
+    for (;;) {
+      const batch = await manager.transaction(async (tx) => {
+        // The newest snapshot at or below head - retain, for documents where it is above min_version. Locked
+        // like a committer locks the head, so no commit reads those ops meanwhile.
+        const due = rowsOf<{ session_id: string; doc_id: string; upto: string }>(
+          await tx.query(
+            `SELECT d.session_id, d.doc_id, s.version AS upto FROM documents d
+             CROSS JOIN LATERAL (
+               SELECT version FROM doc_snapshots s WHERE s.session_id = d.session_id AND s.doc_id = d.doc_id AND s.version <= d.version - $1
+               ORDER BY version DESC LIMIT 1
+             ) s
+             WHERE d.version - $1 > d.min_version AND s.version > d.min_version
+             ORDER BY d.session_id, d.doc_id LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
+            [this.options.retainVersions, this.options.batch],
+          ),
+        );
+        let removed = 0;
+        for (const d of due) removed += await compactOps(tx, d.session_id, d.doc_id, Number(d.upto));
+        return { documents: due.length, ops: removed };
+      });
+      documents += batch.documents;
+      ops += batch.ops;
+      if (batch.documents < this.options.batch) break;
+    }
+    if (documents > 0) this.logger.log(`Compacted ${documents} documents (${ops} ops beyond retention removed)`, 'Compaction');
+    return { documents, ops };
+  }
+}
