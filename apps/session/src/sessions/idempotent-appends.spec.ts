@@ -1,13 +1,5 @@
-import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { Hs256Tokens, IdentityTokens, type Identity, type JoinGrant } from '@chorus/auth';
-import { dataSourceOptions } from '@chorus/database';
-import { MemoryFanout } from '@chorus/fanout';
-import { SessionEventLog } from '../events/event-log';
-import { SessionEventPublisher } from '../events/event-publisher';
-import { SESSION_DATA_SOURCE } from '../persistence/session.data-source';
-import { migratedSessionDatabase } from '../testing/session-db';
-import { participantsRepo } from './session.repository';
+import type { Identity, JoinGrant } from '@chorus/auth';
+import { ALICE, BOB, sessionReplicas, type SessionReplicas } from '../testing/session-replicas';
 import { TransportContext } from '@chorus/transport';
 import { SessionHandlers } from '../session.handlers';
 import { SessionService } from './session.service';
@@ -18,32 +10,14 @@ import { SessionService } from './session.service';
 // once. "Replicas" here are SessionServices on their own pools and group-commit logs: the races are real
 // Postgres races.
 
-let env: Awaited<ReturnType<typeof migratedSessionDatabase>>;
-const replicas: SessionService[] = [];
-const extra: DataSource[] = [];
-const logger = new Logger('idempotent-appends.spec');
-
-const alice: Identity = { user_id: 'alice', display_name: 'Alice', kind: 'human' };
-const bob: Identity = { user_id: 'bob', display_name: 'Bob', kind: 'human' };
-
-function serviceOn(ds: DataSource): SessionService {
-  const tokens = new Hs256Tokens('a-test-secret-that-is-long-enough-0123456789');
-  return new SessionService(
-    ds,
-    new SessionEventLog(ds),
-    new IdentityTokens(tokens, tokens),
-    { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600, inviteTokenSecret: 'invite-secret-for-tests-0123456789' },
-    new SessionEventPublisher(new MemoryFanout(), 'test', logger),
-  );
-}
+let replicas: SessionService[];
+let env: SessionReplicas['env'];
+let sessionWithBob: SessionReplicas['sessionWithBob'];
+let cluster: SessionReplicas;
+const alice = ALICE;
+const bob = BOB;
 
 const grant = (who: Identity, sessionId: string): JoinGrant => ({ ...who, session_id: sessionId, role: 'editor' });
-
-async function sessionWithBob(): Promise<string> {
-  const created = await replicas[0].create(alice, { name: 'idempotent' });
-  await participantsRepo.upsert(env.ds, { session_id: created.session_id, ...bob, role: 'editor' });
-  return created.session_id;
-}
 
 async function events(sessionId: string, type: string): Promise<Array<{ seq: number; payload: Record<string, unknown> }>> {
   const rows = (await env.ds.query(`SELECT seq, payload FROM session_events WHERE session_id = $1 AND type = $2 ORDER BY seq`, [sessionId, type])) as Array<{ seq: string; payload: Record<string, unknown> }>;
@@ -51,18 +25,11 @@ async function events(sessionId: string, type: string): Promise<Array<{ seq: num
 }
 
 beforeAll(async () => {
-  env = await migratedSessionDatabase('idempotent_appends');
-  replicas.push(serviceOn(env.ds));
-  for (let i = 0; i < 2; i++) {
-    const ds = new DataSource(dataSourceOptions(SESSION_DATA_SOURCE, env.db.url, 4));
-    await ds.initialize();
-    extra.push(ds);
-    replicas.push(serviceOn(ds));
-  }
+  cluster = await sessionReplicas('idempotent_appends');
+  ({ replicas, env, sessionWithBob } = cluster);
 });
 afterAll(async () => {
-  await Promise.all(extra.map((ds) => ds.destroy()));
-  await env.close();
+  await cluster.close();
 });
 
 describe('chat_message client_msg_id', () => {

@@ -1,40 +1,21 @@
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { Hs256Tokens, IdentityTokens, type Identity, type JoinGrant } from '@chorus/auth';
-import { dataSourceOptions } from '@chorus/database';
-import { MemoryFanout } from '@chorus/fanout';
+import type { Identity, JoinGrant } from '@chorus/auth';
 import { ChorusError } from '@chorus/protocol';
-import { SessionEventLog } from '../events/event-log';
-import { SessionEventPublisher } from '../events/event-publisher';
-import { SESSION_DATA_SOURCE } from '../persistence/session.data-source';
-import { migratedSessionDatabase } from '../testing/session-db';
+import { ALICE, BOB, sessionReplicas, type SessionReplicas } from '../testing/session-replicas';
 import { SessionJanitor } from './janitor';
-import { participantsRepo } from './session.repository';
 import { SessionService } from './session.service';
 
 // A peer id belongs to one user within a session (session_peers): the first join claims it, the same user may
 // join with it again, anyone else is refused — also when two users race for it on several replicas.
 
-let env: Awaited<ReturnType<typeof migratedSessionDatabase>>;
-const replicas: SessionService[] = [];
-const extra: DataSource[] = [];
-const logger = new Logger('peer-ownership.spec');
-
-const alice: Identity = { user_id: 'alice', display_name: 'Alice', kind: 'human' };
-const bob: Identity = { user_id: 'bob', display_name: 'Bob', kind: 'human' };
-
-function serviceOn(ds: DataSource): SessionService {
-  const tokens = new Hs256Tokens('a-test-secret-that-is-long-enough-0123456789');
-  return new SessionService(ds, new SessionEventLog(ds), new IdentityTokens(tokens, tokens), { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600 }, new SessionEventPublisher(new MemoryFanout(), 'test', logger));
-}
+let replicas: SessionService[];
+let env: SessionReplicas['env'];
+let sessionWithBob: SessionReplicas['sessionWithBob'];
+let cluster: SessionReplicas;
+const alice = ALICE;
+const bob = BOB;
 
 const grant = (who: Identity, sessionId: string): JoinGrant => ({ ...who, session_id: sessionId, role: 'editor' });
-
-async function sessionWithBob(): Promise<string> {
-  const created = await replicas[0].create(alice, { name: 'peers' });
-  await participantsRepo.upsert(env.ds, { session_id: created.session_id, ...bob, role: 'editor' });
-  return created.session_id;
-}
 
 async function refusal(p: Promise<unknown>): Promise<ChorusError> {
   const err = await p.then(
@@ -46,18 +27,11 @@ async function refusal(p: Promise<unknown>): Promise<ChorusError> {
 }
 
 beforeAll(async () => {
-  env = await migratedSessionDatabase('peer_ownership');
-  replicas.push(serviceOn(env.ds));
-  for (let i = 0; i < 2; i++) {
-    const ds = new DataSource(dataSourceOptions(SESSION_DATA_SOURCE, env.db.url, 4));
-    await ds.initialize();
-    extra.push(ds);
-    replicas.push(serviceOn(ds));
-  }
+  cluster = await sessionReplicas('peer_ownership');
+  ({ replicas, env, sessionWithBob } = cluster);
 });
 afterAll(async () => {
-  await Promise.all(extra.map((ds) => ds.destroy()));
-  await env.close();
+  await cluster.close();
 });
 
 it("refuses another user's peer id with PERMISSION_DENIED naming peer_id, and records no peer_joined for it", async () => {
@@ -106,7 +80,7 @@ it("purging a session removes its peer claims with the session's other rows", as
   const sid = await sessionWithBob();
   await replicas[0].connect(grant(alice, sid), 'alice-tab-1');
   await env.ds.query(`UPDATE sessions SET deleted_at = now() - interval '2 days' WHERE id = $1`, [sid]);
-  await new SessionJanitor(env.ds, logger, { intervalMs: 60_000, graceSeconds: 24 * 3600, batch: 100 }).runOnce();
+  await new SessionJanitor(env.ds, new Logger('peer-ownership.spec'), { intervalMs: 60_000, graceSeconds: 24 * 3600, batch: 100 }).runOnce();
   const left = (await env.ds.query(`SELECT count(*)::int AS n FROM session_peers WHERE session_id = $1`, [sid])) as Array<{ n: number }>;
   expect(left[0].n).toBe(0);
 });
