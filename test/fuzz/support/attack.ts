@@ -68,7 +68,7 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
   const restStatuses: Record<string, number> = {};
   const transcript: string[] = [];
   const slowest: Array<{ label: string; ms: number }> = [];
-  // One queue for all attackers; a case refused RATE_LIMITED (a window boundary missed) goes back once more.
+  // One queue for all attackers; a case refused RATE_LIMITED (a window boundary missed) goes back, up to 3 times.
   const pending = cases.map((c) => ({ c, tries: 0 }));
   let inFlight = 0;
   const socketAttack = Promise.all(
@@ -100,7 +100,7 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
           inFlight--;
         }
         const code = (reply as { type?: string; code?: string }).type === 'error' ? (reply as { code: string }).code : 'ok';
-        if (code === 'RATE_LIMITED' && tries < 1) {
+        if (code === 'RATE_LIMITED' && tries < 3) {
           pending.push({ c, tries: tries + 1 });
           continue;
         }
