@@ -2,13 +2,15 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { typeOrmModuleOptions } from '@chorus/database';
+import { TypedClient, type SessionApi } from '@chorus/contracts';
 import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
 import type { Registry } from 'prom-client';
 import { ConflictHandlers } from './conflict.handlers';
-import { registerConflictMetrics } from './conflict.metrics';
+import { registerConflictMetrics, registerPurgeBackstopMetrics } from './conflict.metrics';
 import { ConflictService } from './conflict.service';
 import { CompactionJob, DEFAULT_COMPACTION_OPTIONS } from './documents/compaction.job';
+import { DEFAULT_PURGE_BACKSTOP_BATCH, PurgeBackstopJob } from './documents/purge-backstop.job';
 import { LockExpiryJob } from './locks/lock-expiry.job';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
@@ -49,6 +51,19 @@ export class ConflictAppModule {
           provide: CompactionJob,
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
           useFactory: (ds: DataSource) => new CompactionJob(ds, runtime.logger, DEFAULT_COMPACTION_OPTIONS),
+        },
+        {
+          // Every replica schedules it; one at a time runs a pass (advisory lock). It asks the session service
+          // over the transport which sessions are gone: apps never import each other. docs/conflict.md.
+          provide: PurgeBackstopJob,
+          inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app), ConflictService, METRICS_REGISTRY],
+          useFactory: (ds: DataSource, documents: ConflictService, registry: Registry) => {
+            const sessions = new TypedClient<SessionApi>(runtime.transport.client('session'));
+            runtime.onStop(async () => void (await sessions.proxy.close()));
+            const job = new PurgeBackstopJob(ds, documents, sessions, runtime.logger, { intervalMs: runtime.config.conflict.purgeBackstopIntervalMs, batch: DEFAULT_PURGE_BACKSTOP_BATCH });
+            registerPurgeBackstopMetrics(registry, () => job.counts());
+            return job;
+          },
         },
       ],
       exports: [ConflictService],

@@ -1,5 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { ConflictService } from './conflict.service';
+import type { PurgeBackstopCounts } from './documents/purge-backstop.job';
 import { STORE_FAILURE_KINDS, type CommitFailureCounts } from './submit/commit-failures';
 
 /**
@@ -43,4 +44,25 @@ export function registerConflictMetrics(registry: Registry, service: ConflictSer
   byKind('chorus_conflict_fast_path_errors_total', 'Fast-path commit statements that failed other than by a resend hitting the dedupe key, by kind', (c) => c.fastPathErrors);
   byKind('chorus_conflict_failed_commits_total', 'Locked-path commit attempts that failed (whole batches or isolated parts), by kind', (c) => c.failedCommits);
   byKind('chorus_conflict_isolated_submits_total', 'Submits failed alone after their batch was bisected, by kind', (c) => c.isolatedSubmits);
+}
+
+/**
+ * The purge backstop (docs/conflict.md, "Purging deleted sessions"): sessions purged, purges failed, and
+ * `session.gone` queries failed. A steady `purged` count means the gateway's own purge keeps failing; any
+ * `failed` or `query_failed` means leftovers stay until a pass succeeds.
+ */
+export function registerPurgeBackstopMetrics(registry: Registry, counts: () => Readonly<PurgeBackstopCounts>): void {
+  new Counter({
+    name: 'chorus_conflict_purge_backstop_total',
+    help: 'Deleted or vanished sessions handled by the purge backstop of this replica, by outcome (purged, failed, query_failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = counts();
+      this.inc({ outcome: 'purged' }, c.purged);
+      this.inc({ outcome: 'failed' }, c.failed);
+      this.inc({ outcome: 'query_failed' }, c.queryFailed);
+    },
+  });
 }

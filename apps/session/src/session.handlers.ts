@@ -99,6 +99,11 @@ export class SessionHandlers {
     return this.sessions.streamEvents(r.session_id, r.user_id, r.after_seq, r.limit);
   }
 
+  @MessagePattern('session.gone')
+  gone(@Payload() r: Req<'session.gone'>): Res<'session.gone'> {
+    return this.sessions.gone(r.session_ids);
+  }
+
   @MessagePattern('session.history')
   history(@Payload() r: Req<'session.history'>): Res<'session.history'> {
     return this.sessions.history(r.actor, r.session_id, r.query);

@@ -25,6 +25,9 @@ describe('loadConfig', () => {
     expect(loadConfig('conflict', { ...env, DB_PREPARED_STATEMENTS: 'false' }).database.preparedStatements).toBe(false);
     expect(() => loadConfig('conflict', { ...env, DB_PREPARED_STATEMENTS: 'maybe' })).toThrow(/DB_PREPARED_STATEMENTS/);
     expect(() => loadConfig('gateway', {})).toThrow(/REDIS_URL is required when running as "gateway"/);
+    expect(loadConfig('conflict', env).conflict.purgeBackstopIntervalMs).toBe(600_000);
+    expect(loadConfig('conflict', { ...env, CONFLICT_PURGE_BACKSTOP_INTERVAL_MS: '5000' }).conflict.purgeBackstopIntervalMs).toBe(5_000);
+    expect(() => loadConfig('conflict', { ...env, CONFLICT_PURGE_BACKSTOP_INTERVAL_MS: '10' })).toThrow(/CONFLICT_PURGE_BACKSTOP_INTERVAL_MS/);
   });
 
   it('lists every bad variable at once and never echoes a URL that may hold a password', () => {

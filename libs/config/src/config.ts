@@ -26,6 +26,8 @@ export interface ChorusConfig {
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
   };
+  /** The conflict service's periodic jobs. */
+  readonly conflict: { readonly purgeBackstopIntervalMs: number };
   /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
   readonly testHooks: { readonly crashAfterChatCommit: string | undefined };
 }
@@ -67,7 +69,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
-    TEST_CRASH_AFTER_CHAT_COMMIT?: string;
+    TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
   };
   return {
     role,
@@ -90,6 +92,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
     },
+    conflict: { purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000 },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };
 }

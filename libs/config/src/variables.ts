@@ -224,6 +224,11 @@ export const VARIABLES = {
     roles: ALL,
     parse: int(0, 600_000, () => 10_000),
   },
+  CONFLICT_PURGE_BACKSTOP_INTERVAL_MS: {
+    doc: 'How often the conflict service looks for documents of deleted or vanished sessions and purges them (the backstop behind the purge `DELETE /sessions/:id` triggers, which is not retried if it fails). One replica at a time runs a pass. Default 600000 (10 minutes: a pass asks the session service about every session with documents, and the leftovers only cost disk, so there is no hurry).',
+    roles: ['standalone', 'conflict'],
+    parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
+  },
   TEST_CRASH_AFTER_CHAT_COMMIT: {
     doc: 'TESTS ONLY, never set in a deployment. A marker text: a session replica that has just committed a new chat message containing it kills itself (SIGKILL) before replying, so a test can crash a replica between commit and ack. Default unset (no hook).',
     roles: ['session'],

@@ -30,6 +30,8 @@ export interface SessionApi {
   'participant.update_role': { req: { actor: Identity; session_id: string; user_id: string; role: Role }; res: MembershipChange };
   'participant.remove': { req: { actor: Identity; session_id: string; user_id: string }; res: MembershipChange };
   'session.history': { req: { actor: Identity; session_id: string; query: HistoryQuery }; res: HistoryPage };
+  /** Of these session ids (≤ 1,000 UUIDs), those deleted or no longer existing: the conflict service's purge backstop asks. */
+  'session.gone': { req: { session_ids: string[] }; res: { gone: string[] } };
 
   // ---- live connections (called by gateways and by the presence service) ----
   /** A socket joins: checks the grant against current membership, appends `peer_joined`. */

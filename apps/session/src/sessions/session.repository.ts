@@ -90,6 +90,15 @@ export const sessionsRepo = {
     return rowsOf(await db.query(`UPDATE sessions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id])).length > 0;
   },
 
+  /**
+   * Of `ids`, those that are deleted or whose row is gone (removed by the janitor, or never existed). An expired
+   * session still present is not gone: its row, and so its documents, stay until the janitor removes it.
+   */
+  async gone(db: Executor, ids: readonly string[]): Promise<string[]> {
+    const present = new Set(rowsOf<{ id: string }>(await db.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids])).map((r) => r.id));
+    return ids.filter((id) => !present.has(id));
+  },
+
   /** Sessions past their expiry or deleted more than `graceSeconds` ago; removed for good (cascade). */
   async purge(db: Executor, graceSeconds: number, limit: number): Promise<number> {
     return rowsOf(

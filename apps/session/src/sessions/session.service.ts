@@ -351,6 +351,19 @@ export class SessionService {
     });
   }
 
+  /**
+   * `session.gone`: which of these sessions are deleted or no longer exist. Asked by the conflict service's
+   * purge backstop (not by clients), so it needs no actor; it reveals nothing but existence to a trusted caller.
+   */
+  async gone(sessionIds: unknown): Promise<{ gone: string[] }> {
+    if (!Array.isArray(sessionIds) || sessionIds.length > MAX_GONE_QUERY || !sessionIds.every((id): id is string => typeof id === 'string' && UUID.test(id))) {
+      throw new ChorusError('VALIDATION_ERROR', `session_ids must be an array of at most ${MAX_GONE_QUERY} session ids (UUIDs).`, { field: 'session_ids' });
+    }
+    // Lower-cased: Postgres answers uuids in lower case, and the caller matches its own ids against the answer.
+    const ids = [...new Set(sessionIds.map((id) => id.toLowerCase()))];
+    return { gone: ids.length === 0 ? [] : await sessionsRepo.gone(this.db, ids) };
+  }
+
   async history(actor: Identity, sessionId: string, query: HistoryQuery): Promise<HistoryPage> {
     await this.authorized(this.db, actor, sessionId, 'history.read');
     const session = await this.mustFind(this.db, sessionId);
@@ -383,6 +396,10 @@ export class SessionService {
     return row;
   }
 }
+
+/** The most ids one `session.gone` may ask about (the backstop asks in batches below this). */
+const MAX_GONE_QUERY = 1_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The dedupe key of the one event a transport request appends (none when called outside the transport). */
 function requestKey(requestId: string | undefined): { dedupe_key?: string } {
