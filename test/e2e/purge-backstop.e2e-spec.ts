@@ -5,9 +5,11 @@ import { DataSource } from 'typeorm';
 import type { Identity } from '@chorus/auth';
 import { TypedClient, type Caller, type ConflictApi, type SessionApi } from '@chorus/contracts';
 import { dataSourceOptions } from '@chorus/database';
+import { InProcessBroker, InProcessClient } from '@chorus/transport';
 import { ConflictService } from '../../apps/conflict/src/conflict.service';
 import { PurgeBackstopJob } from '../../apps/conflict/src/documents/purge-backstop.job';
 import { CONFLICT_DATA_SOURCE } from '../../apps/conflict/src/persistence/conflict.data-source';
+import { CaptureLogger } from './support/capture-logger';
 import { startTestStack, type TestStack } from './support/stack';
 
 // The backstop behind the gateway's best-effort `session.purge`: a session deleted while that purge never
@@ -93,4 +95,36 @@ it('purges the documents of deleted and vanished sessions once across two replic
 
   // A later pass finds nothing more to purge.
   await expect(replicas[1].job.runOnce()).resolves.toEqual({ checked: 2, purged: 0, failed: 0, completed: true });
+}, 60_000);
+
+it('counts and logs a failed purge and a failed session.gone, purges nothing without an answer, and catches up on the next pass', async () => {
+  const { session_id: doomed } = await sessions.call('session.create', { actor: alice, body: { name: 'doomed-later' } });
+  await writeDocuments(doomed);
+  await sessions.call('session.delete', { actor: alice, session_id: doomed });
+  const logs = new CaptureLogger();
+
+  // The purge fails (its pool is closed): counted, logged, the documents stay.
+  const deadPool = new DataSource(dataSourceOptions(CONFLICT_DATA_SOURCE, stack.db.url, 1));
+  await deadPool.initialize();
+  const deadService = new ConflictService(deadPool);
+  await deadPool.destroy();
+  const failingPurge = new PurgeBackstopJob(replicas[0].ds, deadService, sessions, logs, { intervalMs: 60_000, batch: 2 });
+  await expect(failingPurge.runOnce()).resolves.toMatchObject({ purged: 0, failed: 1, completed: true });
+  expect(failingPurge.counts()).toEqual({ purged: 0, failed: 1, queryFailed: 0 });
+  expect(logs.lines.some((l) => l.includes('"error"') && l.includes(`gone session ${doomed} failed`))).toBe(true);
+  expect(await count('documents', doomed)).toBe(3);
+
+  // The session service does not answer (a transport where no session replica listens; the request's deadline
+  // passes): the pass stops and purges nothing.
+  const unanswered = new TypedClient<SessionApi>(new InProcessClient({ broker: new InProcessBroker(), service: 'session', requestTimeoutMs: 200 }));
+  const noAnswer = new PurgeBackstopJob(replicas[0].ds, new ConflictService(replicas[0].ds), unanswered, logs, { intervalMs: 60_000, batch: 2 });
+  await expect(noAnswer.runOnce()).resolves.toEqual({ checked: 0, purged: 0, failed: 0, completed: false });
+  expect(noAnswer.counts()).toEqual({ purged: 0, failed: 0, queryFailed: 1 });
+  expect(logs.lines.some((l) => l.includes('"error"') && l.includes('session.gone failed'))).toBe(true);
+  expect(await count('documents', doomed)).toBe(3);
+  await unanswered.proxy.close();
+
+  // The next healthy pass catches up.
+  await expect(replicas[1].job.runOnce()).resolves.toMatchObject({ purged: 1, failed: 0, completed: true });
+  expect(await count('documents', doomed)).toBe(0);
 }, 60_000);
