@@ -9,6 +9,7 @@ import { InProcessBroker, InProcessClient } from '@chorus/transport';
 import { ConflictService } from '../../apps/conflict/src/conflict.service';
 import { PurgeBackstopJob } from '../../apps/conflict/src/documents/purge-backstop.job';
 import { CONFLICT_DATA_SOURCE } from '../../apps/conflict/src/persistence/conflict.data-source';
+import { waitFor } from '@chorus/testing';
 import { CaptureLogger } from './support/capture-logger';
 import { startTestStack, type TestStack } from './support/stack';
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
     const ds = new DataSource(dataSourceOptions(CONFLICT_DATA_SOURCE, stack.db.url, 3));
     await ds.initialize();
     // batch 2: a pass goes through several pages of session ids.
-    replicas.push({ ds, job: new PurgeBackstopJob(ds, new ConflictService(ds), sessions, new Logger(`backstop-${i}`), { intervalMs: 60_000, batch: 2 }) });
+    replicas.push({ ds, job: new PurgeBackstopJob(ds, new ConflictService(ds), sessions, new Logger(`backstop-${i}`), { intervalMs: 60_000, batch: 2, minIdleMs: 0 }) });
   }
 }, 60_000);
 
@@ -108,18 +109,18 @@ it('counts and logs a failed purge and a failed session.gone, purges nothing wit
   await deadPool.initialize();
   const deadService = new ConflictService(deadPool);
   await deadPool.destroy();
-  const failingPurge = new PurgeBackstopJob(replicas[0].ds, deadService, sessions, logs, { intervalMs: 60_000, batch: 2 });
+  const failingPurge = new PurgeBackstopJob(replicas[0].ds, deadService, sessions, logs, { intervalMs: 60_000, batch: 2, minIdleMs: 0 });
   await expect(failingPurge.runOnce()).resolves.toMatchObject({ purged: 0, failed: 1, completed: true });
-  expect(failingPurge.counts()).toEqual({ purged: 0, failed: 1, queryFailed: 0 });
+  expect(failingPurge.counts()).toEqual({ purged: 0, failed: 1, queryFailed: 0, deferred: 0 });
   expect(logs.lines.some((l) => l.includes('"error"') && l.includes(`gone session ${doomed} failed`))).toBe(true);
   expect(await count('documents', doomed)).toBe(3);
 
   // The session service does not answer (a transport where no session replica listens; the request's deadline
   // passes): the pass stops and purges nothing.
   const unanswered = new TypedClient<SessionApi>(new InProcessClient({ broker: new InProcessBroker(), service: 'session', requestTimeoutMs: 200 }));
-  const noAnswer = new PurgeBackstopJob(replicas[0].ds, new ConflictService(replicas[0].ds), unanswered, logs, { intervalMs: 60_000, batch: 2 });
+  const noAnswer = new PurgeBackstopJob(replicas[0].ds, new ConflictService(replicas[0].ds), unanswered, logs, { intervalMs: 60_000, batch: 2, minIdleMs: 0 });
   await expect(noAnswer.runOnce()).resolves.toEqual({ checked: 0, purged: 0, failed: 0, completed: false });
-  expect(noAnswer.counts()).toEqual({ purged: 0, failed: 0, queryFailed: 1 });
+  expect(noAnswer.counts()).toEqual({ purged: 0, failed: 0, queryFailed: 1, deferred: 0 });
   expect(logs.lines.some((l) => l.includes('"error"') && l.includes('session.gone failed'))).toBe(true);
   expect(await count('documents', doomed)).toBe(3);
   await unanswered.proxy.close();
@@ -127,4 +128,20 @@ it('counts and logs a failed purge and a failed session.gone, purges nothing wit
   // The next healthy pass catches up.
   await expect(replicas[1].job.runOnce()).resolves.toMatchObject({ purged: 1, failed: 0, completed: true });
   expect(await count('documents', doomed)).toBe(0);
+}, 60_000);
+
+it('leaves a gone session alone while its documents were written to recently (a conflict service asking the wrong session service purges nothing live)', async () => {
+  const vanished = randomUUID(); // every id of another deployment's documents looks "gone" to an empty session database
+  await writeDocuments(vanished);
+  const logs = new CaptureLogger();
+  const guarded = new PurgeBackstopJob(replicas[0].ds, new ConflictService(replicas[0].ds), sessions, logs, { intervalMs: 60_000, batch: 50 });
+  const result = await guarded.runOnce();
+  expect(result).toMatchObject({ purged: 0, failed: 0, completed: true });
+  expect(guarded.counts().deferred).toBeGreaterThanOrEqual(1);
+  expect(await count('documents', vanished)).toBe(3);
+  expect(logs.lines.some((l) => l.includes(vanished) && l.includes('left alone'))).toBe(true);
+  // Once nothing was written for the idle time (here 300 ms), a pass purges it.
+  const shortIdle = new PurgeBackstopJob(replicas[0].ds, new ConflictService(replicas[0].ds), sessions, logs, { intervalMs: 60_000, batch: 50, minIdleMs: 300 });
+  await waitFor('the idle session purged', async () => ((await shortIdle.runOnce())?.purged ?? 0) === 1, { timeoutMs: 10_000, intervalMs: 100 });
+  expect(await count('documents', vanished)).toBe(0);
 }, 60_000);

@@ -54,7 +54,7 @@ export function registerConflictMetrics(registry: Registry, service: ConflictSer
 export function registerPurgeBackstopMetrics(registry: Registry, counts: () => Readonly<PurgeBackstopCounts>): void {
   new Counter({
     name: 'chorus_conflict_purge_backstop_total',
-    help: 'Deleted or vanished sessions handled by the purge backstop of this replica, by outcome (purged, failed, query_failed)',
+    help: 'Deleted or vanished sessions handled by the purge backstop of this replica, by outcome (purged, failed, query_failed, deferred: gone but written to recently)',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
@@ -63,6 +63,7 @@ export function registerPurgeBackstopMetrics(registry: Registry, counts: () => R
       this.inc({ outcome: 'purged' }, c.purged);
       this.inc({ outcome: 'failed' }, c.failed);
       this.inc({ outcome: 'query_failed' }, c.queryFailed);
+      this.inc({ outcome: 'deferred' }, c.deferred);
     },
   });
 }

@@ -10,7 +10,17 @@ export interface PurgeBackstopOptions {
   readonly intervalMs: number;
   /** Session ids asked about per `session.gone` request (the session service takes at most 1,000). */
   readonly batch: number;
+  /**
+   * A gone session's documents are purged only once nothing was written to them for this long (default
+   * DEFAULT_PURGE_MIN_IDLE_MS). The backstop is for purges that failed long ago; the guard keeps a conflict
+   * service that asks the wrong session service (another database, an empty one: every id "gone") from
+   * purging documents people are working on.
+   */
+  readonly minIdleMs?: number;
 }
+
+/** Two days: beyond the session janitor's grace (a deleted session's row goes a day after its deletion). */
+export const DEFAULT_PURGE_MIN_IDLE_MS = 2 * 24 * 3600 * 1000;
 
 export const DEFAULT_PURGE_BACKSTOP_BATCH = 200;
 
@@ -24,6 +34,8 @@ export interface PurgeBackstopCounts {
   failed: number;
   /** `session.gone` requests that failed (the pass stopped there; the next one starts over). */
   queryFailed: number;
+  /** Gone sessions left alone because their documents were written to within `minIdleMs`. */
+  deferred: number;
 }
 
 export type PurgeBackstopResult = { checked: number; purged: number; failed: number; completed: boolean };
@@ -37,7 +49,7 @@ export type PurgeBackstopResult = { checked: number; purged: number; failed: num
  */
 export class PurgeBackstopJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private task: PeriodicTask | undefined;
-  private readonly tally: PurgeBackstopCounts = { purged: 0, failed: 0, queryFailed: 0 };
+  private readonly tally: PurgeBackstopCounts = { purged: 0, failed: 0, queryFailed: 0, deferred: 0 };
 
   constructor(
     private readonly db: DataSource,
@@ -78,6 +90,23 @@ export class PurgeBackstopJob implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
+  private minIdleMs(): number {
+    return this.options.minIdleMs ?? DEFAULT_PURGE_MIN_IDLE_MS;
+  }
+
+  /** Whether an op was committed to, or a document or lock created in, the session within minIdleMs. */
+  private async recentlyWritten(sessionId: string): Promise<boolean> {
+    const [row] = rowsOf<{ recent: boolean }>(
+      await this.db.query(
+        `SELECT EXISTS (SELECT 1 FROM doc_ops WHERE session_id = $1 AND created_at > now() - $2 * interval '1 millisecond')
+             OR EXISTS (SELECT 1 FROM documents WHERE session_id = $1 AND created_at > now() - $2 * interval '1 millisecond')
+             OR EXISTS (SELECT 1 FROM doc_locks WHERE session_id = $1 AND acquired_at > now() - $2 * interval '1 millisecond') AS recent`,
+        [sessionId, this.minIdleMs()],
+      ),
+    );
+    return row.recent;
+  }
+
   private async sweep(): Promise<PurgeBackstopResult> {
     const result: PurgeBackstopResult = { checked: 0, purged: 0, failed: 0, completed: true };
     // Keyset pages over the session ids: purging a page never shifts the next one.
@@ -106,6 +135,11 @@ export class PurgeBackstopJob implements OnApplicationBootstrap, OnApplicationSh
       const asked = new Set(ids);
       for (const id of gone.filter((g) => asked.has(g))) {
         try {
+          if (await this.recentlyWritten(id)) {
+            this.tally.deferred++;
+            this.logger.warn(`Purge backstop: session ${id} is gone by the session service, but its documents were written to within ${this.minIdleMs()} ms: left alone (is this conflict service asking the right session service?)`, 'PurgeBackstop');
+            continue;
+          }
           await this.documents.purgeSession({ session_id: id });
           this.tally.purged++;
           result.purged++;
