@@ -8,10 +8,10 @@
 #
 #   docker build -t chorus:dev .
 
-ARG NODE_IMAGE=node:20-slim
+ARG NODE_IMAGE=node:24-slim
 
 # --- deps: every dependency, for the build. --ignore-scripts: nothing we use needs an install script
-# (npm 11 blocks them by default anyway; the node:20 image's npm 10 would run them).
+# (npm 11 blocks them by default anyway; an image's older npm would run them).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
