@@ -41,7 +41,7 @@ describe('ConflictService (real Postgres)', () => {
   const open = (doc: string) => service.openDocument(alice, { session_id: session, doc_id: doc });
 
   it('opens a document never written as version 0, "" without creating it', async () => {
-    await expect(open('src/main.rs')).resolves.toEqual({ doc_id: 'src/main.rs', version: 0, content: '' });
+    await expect(open('src/main.rs')).resolves.toEqual({ doc_id: 'src/main.rs', version: 0, content: '', lock: null });
     const rows = (await ds.query(`SELECT count(*)::int AS n FROM documents WHERE session_id = $1`, [session])) as Array<{ n: number }>;
     expect(rows[0].n).toBe(0);
   });
@@ -51,7 +51,7 @@ describe('ConflictService (real Postgres)', () => {
     expect(result.ack).toEqual({ doc_id: 'src/main.rs', version: 1, seq: 1 });
     expect(result.broadcast).toEqual({ doc_id: 'src/main.rs', version: 1, op: ['fn main() {}'], peer_id: 'alice-1', seq: 1 });
     expect(result.duplicate).toBe(false);
-    await expect(open('src/main.rs')).resolves.toEqual({ doc_id: 'src/main.rs', version: 1, content: 'fn main() {}' });
+    await expect(open('src/main.rs')).resolves.toEqual({ doc_id: 'src/main.rs', version: 1, content: 'fn main() {}', lock: null });
   });
 
   it('transforms a concurrent op against what was committed since its base', async () => {
@@ -130,7 +130,7 @@ describe('ConflictService (real Postgres)', () => {
 
   it('creates a document with initial text at version 0, once', async () => {
     const created = await service.createDocument(alice, { session_id: session, doc_id: 'README.md', content: '# hi\n' });
-    expect(created).toEqual({ doc_id: 'README.md', version: 0, content: '# hi\n', created: true });
+    expect(created).toEqual({ doc_id: 'README.md', version: 0, content: '# hi\n', created: true, lock: null });
     const again = await service.createDocument(alice, { session_id: session, doc_id: 'README.md', content: 'other' });
     expect(again).toMatchObject({ content: '# hi\n', created: false });
     await submit(alice, 'README.md', 0, [5, 'there\n'], 1);

@@ -3,13 +3,20 @@ import type { ClientProxy } from '@nestjs/microservices';
 import { TypedClient, type PresenceEvent, type SessionApi } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
-import type { PresenceService } from './presence';
+import type { ExpiryOutbox, PendingExpiry, PresenceService } from './presence';
+
+/** Expiry records retried per sweep at most (bounds one sweep's work while the session service is down). */
+const OUTBOX_BATCH = 200;
 
 /**
  * Delivers the events the presence service produces on its own — lease expiry, typing expiry, selections
  * moved by a committed op — to the session's members through the fan-out. An expired lease (the peer's gateway
  * died) also ends the peer's membership of the live session: `peer_left` is appended to the session stream, so
  * reconnecting clients replay it like any other leave.
+ *
+ * Durable record first: the claimed expiry goes to the shared outbox, its `peer_left` is recorded (keyed by the
+ * expiry, so retries append once), and only then is the ephemeral `presence_left` pushed. A failed record stays
+ * in the outbox and is retried by the next sweep of any replica.
  */
 export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly session: TypedClient<SessionApi>;
@@ -21,6 +28,7 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
     sessionClient: ClientProxy,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
+    private readonly outbox: ExpiryOutbox,
     private readonly sweepIntervalMs = 1_000,
   ) {
     this.session = new TypedClient<SessionApi>(sessionClient);
@@ -38,20 +46,46 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
   /** One sweep on this replica: every expiry is claimed by exactly one replica, so each event goes out once. */
   async sweep(): Promise<void> {
     await this.broadcast(await this.presence.sweep());
+    await this.drainOutbox();
   }
 
   async broadcast(events: readonly PresenceEvent[]): Promise<void> {
-    await Promise.all(events.map((e) => this.deliver(e)));
+    const expired: PendingExpiry[] = [];
+    const rest: PresenceEvent[] = [];
+    for (const e of events) {
+      if (e.type !== 'peer_expired') rest.push(e);
+      else if (e.user_id !== null && e.lease_expires_at !== null) {
+        expired.push({ session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, expiry_key: `${e.session_id}/${e.peer_id}/${e.lease_expires_at}` });
+      } else {
+        // Its state was lost (no sweep for longer than the retention): no user to record a leave for.
+        rest.push(e);
+      }
+    }
+    // Into the outbox before anything else: from here on the expiry survives this replica.
+    await this.outbox.add(expired);
+    await Promise.all(rest.map((e) => this.deliver(e)));
+  }
+
+  /** Records the due expiries' peer_left, then pushes their presence_left; failures wait for the next sweep. */
+  async drainOutbox(): Promise<void> {
+    const due = await this.outbox.claimDue(OUTBOX_BATCH);
+    await Promise.all(due.map((e) => this.recordExpiry(e)));
+  }
+
+  private async recordExpiry(e: PendingExpiry): Promise<void> {
+    try {
+      await this.session.call('session.disconnect', { session_id: e.session_id, user_id: e.user_id, peer_id: e.peer_id, reason: 'expired', expiry_key: e.expiry_key });
+    } catch (err) {
+      this.logger.warn(`Could not record peer_left for expired ${e.peer_id} (retried next sweep): ${(err as Error).message}`, 'PresenceBroadcaster');
+      return;
+    }
+    await this.publish(e.session_id, { type: 'presence_left', session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, reason: 'expired' });
+    await this.outbox.done(e);
   }
 
   private async deliver(event: PresenceEvent): Promise<void> {
     if (event.type === 'peer_expired') {
       await this.publish(event.session_id, { type: 'presence_left', session_id: event.session_id, peer_id: event.peer_id, user_id: event.user_id, reason: 'expired' });
-      if (event.user_id !== null) {
-        await this.session
-          .call('session.disconnect', { session_id: event.session_id, user_id: event.user_id, peer_id: event.peer_id, reason: 'expired' })
-          .catch((err: unknown) => this.logger.warn(`Could not record peer_left for expired ${event.peer_id}: ${(err as Error).message}`, 'PresenceBroadcaster'));
-      }
       return;
     }
     if (event.type === 'presence_left') {

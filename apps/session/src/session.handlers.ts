@@ -86,7 +86,7 @@ export class SessionHandlers {
 
   @MessagePattern('session.disconnect')
   disconnect(@Payload() r: Req<'session.disconnect'>, @Ctx() ctx: TransportContext): Res<'session.disconnect'> {
-    return this.sessions.disconnect(r.session_id, r.user_id, r.peer_id, r.reason, ctx.getRequestId());
+    return this.sessions.disconnect(r.session_id, r.user_id, r.peer_id, r.reason, { requestId: ctx.getRequestId(), expiryKey: r.expiry_key });
   }
 
   @MessagePattern('session.chat')

@@ -18,6 +18,8 @@ export interface DocumentState {
   readonly doc_id: string;
   readonly version: number;
   readonly content: string;
+  /** On open: the current lock (null when unlocked), so a reconnecting client recovers a missed lock push. */
+  readonly lock?: { readonly holder_id: string; readonly peer_id: string; readonly expires_at: string } | null;
 }
 
 /** `op_ack {doc_id, version, seq}`: the op is committed as `version`. */

@@ -5,7 +5,7 @@ export type PresenceEvent =
   | ({ type: 'presence_update' } & PresenceView)
   | { type: 'presence_left'; session_id: string; peer_id: string; user_id: string }
   /** The peer's lease ran out (its gateway died). user_id/node_id are null only if its state was lost. */
-  | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null }
+  | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null; lease_expires_at: number | null }
   | { type: 'typing_start' | 'typing_stop'; session_id: string; peer_id: string; user_id: string; doc_id: string | null };
 
 export interface PresencePatch {

@@ -36,8 +36,12 @@ export interface SessionApi {
   // ---- live connections (called by gateways and by the presence service) ----
   /** A socket joins: checks the grant against current membership, appends `peer_joined`. */
   'session.connect': { req: { grant: JoinGrant; peer_id: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
-  /** A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more). */
-  'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired' }; res: SessionStreamEvent | null };
+  /**
+   * A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more).
+   * `expiry_key` names one lease expiry (presence derives it from the lease): every retry of that expiry, from any
+   * replica, appends one peer_left. Without it, deduplicated per transport request.
+   */
+  'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired'; expiry_key?: string }; res: SessionStreamEvent | null };
   /** Deduplicated per user by `client_msg_id` (a resend gets the stored event), else per transport request. */
   'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; client_msg_id?: string }; res: SessionStreamEvent };
   /** Durable events after `after_seq` for replay (the caller must be a participant). */

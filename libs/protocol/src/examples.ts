@@ -72,7 +72,7 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   presence_left: { type: 'presence_left', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
   typing_start: { type: 'typing_start', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', doc_id: 'src/parser.rs' },
   typing_stop: { type: 'typing_stop', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', doc_id: 'src/parser.rs' },
-  document: { type: 'document', id: 9, session_id: SESSION, doc_id: 'src/parser.rs', version: 41, content: 'fn main() {}\n' },
+  document: { type: 'document', id: 9, session_id: SESSION, doc_id: 'src/parser.rs', version: 41, content: 'fn main() {}\n', lock: { holder_id: 'alice', peer_id: 'alice-tab-1', expires_at: '2026-11-22T10:05:00.000Z' } },
   op_ack: { type: 'op_ack', id: 10, session_id: SESSION, doc_id: 'src/parser.rs', version: 42, seq: 17 },
   op: { type: 'op', session_id: SESSION, doc_id: 'src/parser.rs', version: 42, op: [120, 'let x = 1;', { d: 'foo' }], peer_id: 'alice-tab-1', seq: 17 },
   ops: { type: 'ops', id: 11, session_id: SESSION, doc_id: 'src/parser.rs', ops: [{ doc_id: 'src/parser.rs', version: 39, op: [4, 'a'], peer_id: 'bob-cli', seq: 3 }], head: 39 },

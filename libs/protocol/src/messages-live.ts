@@ -75,7 +75,12 @@ export const typingStopSchema = z.strictObject({ type: z.literal('typing_stop'),
 // ---- documents ----
 
 export const openDocumentSchema = z.strictObject({ type: z.literal('open_document'), id, session_id, doc_id: docIdSchema });
-export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: text(), version: versionSchema, content: text() });
+/**
+ * The document's current lock as the server knows it when answering (null: unlocked). Lets a client that missed a
+ * `file_locked` or `file_unlocked` (a reconnect) learn the truth by reopening. Optional: absent on `document_at`.
+ */
+export const documentLockSchema = z.strictObject({ holder_id: text(), peer_id: text(), expires_at: text() });
+export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: text(), version: versionSchema, content: text(), lock: documentLockSchema.nullable().optional() });
 
 export const submitOpSchema = z.strictObject({
   type: z.literal('submit_op'),

@@ -7,6 +7,8 @@ export interface ProcessCluster {
   /** Base URLs of the gateways, in start order. */
   readonly gateways: string[];
   readonly processes: Map<string, RunningProcess>;
+  /** The environment every process got (start another replica with it plus its own NODE_ID). */
+  readonly env: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function startProcessCluster(label: string, { gateways = 2, replica
       starting.push(p.waitForLine(LISTENING, 60_000).then((m) => (urls[i - 1] = `http://127.0.0.1:${m[1]}`)));
     }
     await Promise.all(starting);
-    return { db, prefix, gateways: urls, processes, stop };
+    return { db, prefix, gateways: urls, processes, env, stop };
   } catch (err) {
     await stop();
     throw err;

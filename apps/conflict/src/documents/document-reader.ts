@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { applyOp, summarize, transformSelection, type TextOp, type TextSelection } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import { readHead, readHeadText, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
+import { readHead, readHeadText, readLock, readOps, snapshotAtOrBelow, type OpRow } from '../persistence/doc.repository';
 import type { CommittedOp, ConflictOptions, DocumentState, HistoryEntry, HistoryPage, OpsPage } from './document.types';
 
 const reload = (field: string, message: string): ChorusError => new ChorusError('RELOAD_REQUIRED', `${message}: reload the document (open_document).`, { field });
@@ -18,8 +18,15 @@ export class DocumentReader {
 
   /** The text at head. A document never written is version 0, "" (opening does not create it). */
   async open(sessionId: string, docId: string): Promise<DocumentState> {
-    const head = await readHeadText(this.db, sessionId, docId);
-    return { doc_id: docId, version: head?.version ?? 0, content: head?.content ?? '' };
+    // Two reads, not one snapshot: a lock taken or dropped in between is announced by its own push, which a
+    // client that has reopened receives (it joined the document room before this call).
+    const [head, lock] = await Promise.all([readHeadText(this.db, sessionId, docId), readLock(this.db, sessionId, docId)]);
+    return {
+      doc_id: docId,
+      version: head?.version ?? 0,
+      content: head?.content ?? '',
+      lock: lock ? { holder_id: lock.holder_id, peer_id: lock.holder_client_id, expires_at: lock.expires_at.toISOString() } : null,
+    };
   }
 
   /**

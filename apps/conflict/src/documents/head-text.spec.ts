@@ -55,7 +55,7 @@ describe('head text = checkpoint + ops (real Postgres)', () => {
     // Commits between checkpoints do not name `content`: had one, the legacy trigger would have moved
     // content_version to that commit's version.
     await expect(row('big.txt')).resolves.toEqual({ version: 27, content_version: 20, min_version: 0, content: texts[20] });
-    await expect(service.openDocument(alice, { session_id: session, doc_id: 'big.txt' })).resolves.toEqual({ doc_id: 'big.txt', version: 27, content: texts[27] });
+    await expect(service.openDocument(alice, { session_id: session, doc_id: 'big.txt' })).resolves.toEqual({ doc_id: 'big.txt', version: 27, content: texts[27], lock: null });
     for (const v of [0, 9, 20, 26, 27]) {
       await expect(service.documentAt(alice, { session_id: session, doc_id: 'big.txt', version: v })).resolves.toEqual({ doc_id: 'big.txt', version: v, content: texts[v] });
     }
@@ -136,7 +136,7 @@ describe('upgrade of a deployed database (migration 1764000000000)', () => {
       try {
         const caller: Caller = { user_id: 'u', client_id: 'c2', role: 'editor' };
         const service = new ConflictService(ds, { snapshotEvery: 10 });
-        await expect(service.openDocument(caller, { session_id: session, doc_id: 'a.txt' })).resolves.toEqual({ doc_id: 'a.txt', version: 1, content: 'hello' });
+        await expect(service.openDocument(caller, { session_id: session, doc_id: 'a.txt' })).resolves.toEqual({ doc_id: 'a.txt', version: 1, content: 'hello', lock: null });
         await service.submitOp(caller, { session_id: session, doc_id: 'a.txt', version: 1, op: [5, ' world'], seq: 1 });
         const applied = applyOp('hello', [5, ' world']);
         await expect(service.openDocument(caller, { session_id: session, doc_id: 'a.txt' })).resolves.toMatchObject({ version: 2, content: applied.ok ? applied.doc : '?' });

@@ -43,7 +43,7 @@ describe('session purge on two replicas (real Postgres)', () => {
     await expect(services[1].purgeSession({ session_id: doomed })).resolves.toEqual({ removed: 0 });
     await expect(services[0].purgeSession({ session_id: 'not-a-uuid' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
     // The purged session's document reads as never written.
-    await expect(services[1].openDocument(alice, { session_id: doomed, doc_id: 'a.txt' })).resolves.toEqual({ doc_id: 'a.txt', version: 0, content: '' });
+    await expect(services[1].openDocument(alice, { session_id: doomed, doc_id: 'a.txt' })).resolves.toEqual({ doc_id: 'a.txt', version: 0, content: '', lock: null });
     // A late submit on a replica that still caches the purged head: retryable, then answered like a new document.
     const late = { session_id: doomed, doc_id: 'a.txt', version: 2, op: ['x'], seq: 3 };
     await expect(services[1].submitOp(alice, late)).rejects.toMatchObject({ code: 'UNAVAILABLE' });

@@ -6,6 +6,10 @@ import type { ConflictService } from '../conflict.service';
 /**
  * Expires file locks on every replica once a second. `expireLocks()` deletes each expired lock with
  * `RETURNING`, so exactly one replica sees it and publishes the one `file_unlocked {reason: 'expired'}`.
+ *
+ * Order: the DELETE is one autocommitted statement, so it has committed before `expireLocks()` resolves and
+ * before anything is published — a client told `file_unlocked` never reopens to find the lock. The push itself
+ * is best effort (never replayed): a client that missed it learns the state from `document.lock` on reopen.
  */
 export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private task: PeriodicTask | undefined;

@@ -73,7 +73,7 @@ describe('cross-document group commit (real Postgres)', () => {
     expect(!ahead.ok && (ahead.error as ChorusError).code).toBe('RELOAD_REQUIRED');
     expect(okA2.ok && okA2.value.ack.version).toBe(2);
     expect(okB.ok && okB.value.ack.version).toBe(1);
-    await expect(text(service, 'a.ts')).resolves.toEqual({ doc_id: 'a.ts', version: 2, content: 'hello world' });
+    await expect(text(service, 'a.ts')).resolves.toEqual({ doc_id: 'a.ts', version: 2, content: 'hello world', lock: null });
     await expect(text(service, 'b.ts')).resolves.toMatchObject({ version: 1, content: 'bee' });
   });
 

@@ -6,3 +6,4 @@ export { RedisPresenceStore, DEFAULT_RETENTION_MS, type RedisPresenceStoreOption
 export { MemoryPresenceStore, type MemoryPresenceStoreOptions } from './memory-presence.store';
 export { deriveStatus, toView, systemClock } from './presence.types';
 export type { Clock, ExplicitStatus, PeerRef, PresenceJoin, PresenceKind, PresencePatch, PresenceState, PresenceStatus, PresenceView, Selection, TypingState } from './presence.types';
+export { MemoryExpiryOutbox, RedisExpiryOutbox, DEFAULT_EXPIRY_RETRY_MS, type ExpiryOutbox, type PendingExpiry } from './expiry-outbox';

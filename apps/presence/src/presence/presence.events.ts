@@ -7,8 +7,11 @@ import type { PresenceState, PresenceView } from './presence.types';
 export type PresenceEvent =
   | PresenceUpdateEvent
   | { type: 'presence_left'; session_id: string; peer_id: string; user_id: string }
-  /** The peer's lease ran out (its gateway died or lost it). user_id/node_id are null only if its state was lost. */
-  | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null }
+  /**
+   * The peer's lease ran out (its gateway died or lost it). user_id/node_id/lease_expires_at are null only if its
+   * state was lost. lease_expires_at names this one expiry (the same peer may expire again with a later lease).
+   */
+  | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null; lease_expires_at: number | null }
   | TypingEvent;
 
 export type PresenceUpdateEvent = { type: 'presence_update' } & PresenceView;

@@ -189,7 +189,7 @@ export class PresenceService {
     for (let i = 0; i < maxBatches; i++) {
       const expired = await this.store.claimExpired(now, batch);
       for (const e of expired) {
-        events.push({ type: 'peer_expired', session_id: e.session_id, peer_id: e.peer_id, user_id: e.state?.user_id ?? null, node_id: e.state?.node_id ?? null });
+        events.push({ type: 'peer_expired', session_id: e.session_id, peer_id: e.peer_id, user_id: e.state?.user_id ?? null, node_id: e.state?.node_id ?? null, lease_expires_at: e.state?.lease_expires_at ?? null });
       }
       if (expired.length < batch) break;
     }

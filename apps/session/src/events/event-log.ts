@@ -36,6 +36,8 @@ export const dedupeKeys = {
   chat: (userId: string, clientMsgId: string): string => `chat:${JSON.stringify([userId, clientMsgId])}`,
   /** The one append a transport request makes: the request id is the same on every redelivery. */
   request: (requestId: string): string => `req:${requestId}`,
+  /** One presence lease expiry (its natural key from presence): retried from any replica, recorded once. */
+  expiry: (expiryKey: string): string => `expiry:${expiryKey}`,
 };
 
 interface EventRow {

@@ -96,13 +96,25 @@ describe('one append per transport request', () => {
   it('session.disconnect delivered twice appends one peer_left', async () => {
     const sessionId = await sessionWithBob();
     const [a, b] = await Promise.all([
-      replicas[0].disconnect(sessionId, 'bob', 'bob-tab', 'expired', 'presence.1'),
-      replicas[1].disconnect(sessionId, 'bob', 'bob-tab', 'expired', 'presence.1'),
+      replicas[0].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.1' }),
+      replicas[1].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.1' }),
     ]);
-    const c = await replicas[2].disconnect(sessionId, 'bob', 'bob-tab', 'expired', 'presence.1');
+    const c = await replicas[2].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.1' });
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     expect((await events(sessionId, 'peer_left')).length).toBe(1);
+  });
+
+  it('a lease expiry retried in new transport requests (its expiry_key) appends one peer_left', async () => {
+    const sessionId = await sessionWithBob();
+    const expiryKey = `${sessionId}/bob-tab/1764900000000`;
+    const a = await replicas[0].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.7', expiryKey });
+    const b = await replicas[1].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.8', expiryKey });
+    expect(b).toEqual(a);
+    // Another expiry of the same peer (a later lease) is another leave.
+    const later = await replicas[2].disconnect(sessionId, 'bob', 'bob-tab', 'expired', { requestId: 'presence.9', expiryKey: `${sessionId}/bob-tab/1764900099000` });
+    expect(later?.seq).toBe((a?.seq ?? 0) + 1);
+    expect((await events(sessionId, 'peer_left')).length).toBe(2);
   });
 
   it('invite.create delivered twice creates one invite and answers the same reply (code and working token)', async () => {

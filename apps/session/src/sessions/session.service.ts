@@ -118,9 +118,18 @@ export class SessionService {
   }
 
   /** A socket left, disconnected, or its presence lease expired. Null when the session is gone. */
-  async disconnect(sessionId: string, userId: string, peerId: string, reason: 'left' | 'disconnected' | 'expired', requestId?: string): Promise<SessionStreamEvent | null> {
+  async disconnect(
+    sessionId: string,
+    userId: string,
+    peerId: string,
+    reason: 'left' | 'disconnected' | 'expired',
+    keys: { requestId?: string; expiryKey?: string } = {},
+  ): Promise<SessionStreamEvent | null> {
+    // A lease expiry is retried by presence (new transport requests) until it is recorded: its own key, not the
+    // request's, makes those retries append one peer_left.
+    const dedupe = keys.expiryKey !== undefined ? { dedupe_key: dedupeKeys.expiry(keys.expiryKey) } : requestKey(keys.requestId);
     try {
-      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason }, ...requestKey(requestId) });
+      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason }, ...dedupe });
       await this.publisher.publish([event]);
       return event;
     } catch (err) {
