@@ -134,4 +134,23 @@ describe('catchUp (a last_seq the client may trust)', () => {
     await w.streams.catchUp(S, sender.id, 2);
     expect(sender.seqs).toEqual([]);
   });
+
+  it('rejects when the gap cannot be read, so the caller does not ack with a seq the socket is not at', async () => {
+    const w = world();
+    let down = false;
+    const streams = new SessionStreams(w.fanout, async (_s, _u, after, limit) => {
+      if (down) throw new Error('session service unavailable');
+      return { events: w.log.filter((e) => e.seq > after).slice(0, limit), head: w.log.length };
+    }, new Logger('test'), 1_000, 10);
+    await streams.open(S);
+    const join = await w.append('peer_joined');
+    const a = member('a');
+    await streams.attach(S, a, join.seq, undefined);
+    const lost = await w.append('chat_message', { lose: true });
+    down = true;
+    await expect(streams.catchUp(S, a.id, lost.seq)).rejects.toThrow('unavailable');
+    down = false;
+    await streams.catchUp(S, a.id, lost.seq);
+    expect(a.seqs).toEqual([lost.seq]);
+  });
 });
