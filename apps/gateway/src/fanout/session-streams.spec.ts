@@ -17,9 +17,13 @@ function world() {
     if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1' });
     return e;
   };
-  const source = async (_s: string, _u: string, after: number, limit: number) => ({ events: log.filter((e) => e.seq > after).slice(0, limit), head: log.length });
+  const reads: number[] = [];
+  const source = async (_s: string, _u: string, after: number, limit: number) => {
+    reads.push(after);
+    return { events: log.filter((e) => e.seq > after).slice(0, limit), head: log.length };
+  };
   const streams = new SessionStreams(fanout, source, new Logger('test'));
-  return { log, append, streams };
+  return { log, append, streams, fanout, reads };
 }
 
 /** A sender and another member, both joined (live) after the sender's join event. */
@@ -88,4 +92,65 @@ it("never pushes a sender's own chat message, even when it arrives through a gap
   await waitFor('both delivered to the other member', () => other.seqs.length === 2);
   expect(other.seqs).toEqual([2, 3]);
   expect(sender.seqs).toEqual([3]);
+});
+
+describe('catchUp (a last_seq the client may trust)', () => {
+  it('reads an event the fan-out lost before it resolves, and still never pushes the sender its own chat', async () => {
+    const w = world();
+    const { sender, other } = await twoMembers(w);
+    await w.append('chat_message', { lose: true }); // 2: someone else's, lost on the way to this node
+    const own = await w.append('chat_message', { sender: 'sender', lose: true }); // 3: the chat being acked
+    await w.streams.catchUp(S, sender.id, own.seq - 1);
+    expect(sender.seqs).toEqual([2]);
+    expect(other.seqs).toEqual([2]);
+    // The fan-out catches up later: nothing twice, the own message still not pushed to its sender.
+    await w.fanout.publish(S, { kind: 'event', body: { ...w.log[1] }, origin_node: 'session-1' });
+    await w.fanout.publish(S, { kind: 'event', body: { ...own }, origin_node: 'session-1' });
+    await waitFor('3 reaches the other member', () => other.seqs.length === 2);
+    expect(sender.seqs).toEqual([2]);
+    expect(other.seqs).toEqual([2, 3]);
+  });
+
+  it('waits for a lagging fan-out rather than reading, when it arrives within the bound', async () => {
+    const w = world();
+    const { sender } = await twoMembers(w);
+    const lagging = await w.append('chat_message', { lose: true });
+    const readsBefore = w.reads.length;
+    const caughtUp = w.streams.catchUp(S, sender.id, lagging.seq);
+    await new Promise((r) => setImmediate(r));
+    expect(sender.seqs).toEqual([]);
+    await w.fanout.publish(S, { kind: 'event', body: { ...lagging }, origin_node: 'session-1' });
+    await caughtUp;
+    expect(sender.seqs).toEqual([lagging.seq]);
+    expect(w.reads.length).toBe(readsBefore);
+  });
+
+  it('resolves at once for a member that is already there or gone', async () => {
+    const w = world();
+    const { sender } = await twoMembers(w);
+    await w.streams.catchUp(S, sender.id, 1);
+    await w.streams.detach(S, sender.id);
+    await w.append('chat_message', { lose: true });
+    await w.streams.catchUp(S, sender.id, 2);
+    expect(sender.seqs).toEqual([]);
+  });
+
+  it('rejects when the gap cannot be read, so the caller does not ack with a seq the socket is not at', async () => {
+    const w = world();
+    let down = false;
+    const streams = new SessionStreams(w.fanout, async (_s, _u, after, limit) => {
+      if (down) throw new Error('session service unavailable');
+      return { events: w.log.filter((e) => e.seq > after).slice(0, limit), head: w.log.length };
+    }, new Logger('test'), 1_000, 10);
+    await streams.open(S);
+    const join = await w.append('peer_joined');
+    const a = member('a');
+    await streams.attach(S, a, join.seq, undefined);
+    const lost = await w.append('chat_message', { lose: true });
+    down = true;
+    await expect(streams.catchUp(S, a.id, lost.seq)).rejects.toThrow('unavailable');
+    down = false;
+    await streams.catchUp(S, a.id, lost.seq);
+    expect(a.seqs).toEqual([lost.seq]);
+  });
 });

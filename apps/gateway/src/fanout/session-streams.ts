@@ -34,6 +34,14 @@ interface LocalStream {
   unsubscribe: (() => Promise<void>) | undefined;
   /** Members attaching or opened-but-not-attached: the stream is kept while > 0. */
   holds: number;
+  /** `catchUp` calls waiting for live delivery to bring a member to a seq; woken by `deliver` and `detach`. */
+  readonly waiters: Set<Waiter>;
+}
+
+interface Waiter {
+  readonly memberId: string;
+  readonly seq: number;
+  readonly wake: () => void;
 }
 
 export interface AttachResult {
@@ -58,13 +66,15 @@ export class SessionStreams {
     private readonly source: EventSource,
     private readonly logger: LoggerService,
     private readonly maxReplay = 1_000,
+    /** How long `catchUp` waits for the fan-out before reading the gap itself (a read is a transport round trip). */
+    private readonly liveWaitMs = 100,
   ) {}
 
   /** Subscribes this node to the session before the join is recorded, so no event of it can be missed. */
   async open(sessionId: string): Promise<void> {
     let stream = this.streams.get(sessionId);
     if (!stream) {
-      stream = { head: -1, members: new Map(), chain: Promise.resolve(), buffered: [], unsubscribe: undefined, holds: 0 };
+      stream = { head: -1, members: new Map(), chain: Promise.resolve(), buffered: [], unsubscribe: undefined, holds: 0, waiters: new Set() };
       this.streams.set(sessionId, stream);
       const s = stream;
       s.holds++;
@@ -121,7 +131,47 @@ export class SessionStreams {
     const stream = this.streams.get(sessionId);
     if (!stream) return;
     stream.members.delete(memberId);
+    this.wake(stream);
     await this.dropIfIdle(sessionId, stream);
+  }
+
+  /**
+   * Makes `last_seq` trustworthy: resolves once every event up to `seq` has been sent to the member (written to
+   * its socket, so an ack sent afterwards follows them on the wire). A client that keeps the ack's seq and drops
+   * at once then can never rejoin past an event it did not get. The fan-out usually got there first; otherwise
+   * it is given `liveWaitMs`, then the gap is read from the session stream (in the chain, so order and dedupe
+   * hold). A member that is not attached (detached meanwhile) needs nothing. Rejects when the read fails: the
+   * caller must then not ack with `seq`.
+   */
+  async catchUp(sessionId: string, memberId: string, seq: number): Promise<void> {
+    const stream = this.streams.get(sessionId);
+    if (!stream) return;
+    const reached = () => {
+      const m = stream.members.get(memberId);
+      return !m || m.cursor >= seq;
+    };
+    if (reached()) return;
+    await new Promise<void>((resolve) => {
+      const waiter: Waiter = {
+        memberId,
+        seq,
+        wake: () => {
+          clearTimeout(timer);
+          stream.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, this.liveWaitMs);
+      stream.waiters.add(waiter);
+    });
+    if (reached()) return;
+    await this.enqueue(stream, async () => {
+      const m = stream.members.get(memberId);
+      if (!m || m.cursor >= seq) return;
+      // Every attached member's cursor is ≥ head, so the member is missing at most (head, seq].
+      for (const e of await this.read(sessionId, m.member.userId, stream.head, seq)) this.deliver(stream, e);
+      if (m.cursor < seq) throw new Error(`the session stream ended at ${m.cursor}, before ${seq}`);
+    });
   }
 
   /**
@@ -192,6 +242,15 @@ export class SessionStreams {
       const own = event.type === 'chat_message' && event.payload.peer_id === m.member.peerId;
       if (!own) m.member.send(wire);
       if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) m.member.onEffect(effect);
+    }
+    this.wake(stream);
+  }
+
+  /** Wakes the `catchUp` waiters whose member reached its seq (or is gone). */
+  private wake(stream: LocalStream): void {
+    for (const w of [...stream.waiters]) {
+      const m = stream.members.get(w.memberId);
+      if (!m || m.cursor >= w.seq) w.wake();
     }
   }
 

@@ -91,6 +91,15 @@ export class SessionMessageHandlers {
       message: m.message,
       ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
     });
+    // The ack's seq becomes the client's last_seq: everything before it must be on this socket first (the
+    // fan-out from another replica may lag the reply). A resend answered with the original seq is a no-op here.
+    try {
+      await deps.streams.catchUp(m.session_id, socket.id, event.seq - 1);
+    } catch (err) {
+      this.logger.warn(`Session ${m.session_id}: could not deliver the events before chat seq ${event.seq}: ${(err as Error).message}`, 'SessionHandlers');
+      // Stored but not acked: the client resends with the same client_msg_id and gets this seq again.
+      throw new ChorusError('UNAVAILABLE', 'The message was stored, but the events before it could not be delivered yet; resend it with the same client_msg_id.');
+    }
     return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
   }
 

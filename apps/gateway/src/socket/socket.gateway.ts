@@ -232,7 +232,9 @@ export class SocketGateway {
     await Promise.all(sockets.map((s) => this.onDisconnectWhenGone(s)));
     await Promise.all([...this.cleanups]);
     await new Promise<void>((resolve) => void this.io?.close(() => resolve()));
-    for (const c of this.redisClients) c.disconnect();
+    // QUIT, not disconnect(): io.close() does not await the adapter's UNSUBSCRIBEs, which would otherwise be
+    // rejected unanswered ("Connection is closed") whenever Redis is a little slower to reply.
+    await Promise.all(this.redisClients.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   private onDisconnectWhenGone(socket: ChorusSocket): Promise<void> {
