@@ -1,6 +1,6 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { rowsOf } from '@chorus/database';
+import { rowsOf, underSessionLock } from '@chorus/database';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import { compactOps } from '../persistence/doc.repository';
 
@@ -49,22 +49,8 @@ export class CompactionJob implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass: documents compacted and ops removed, or `null` when another replica holds the lock. */
   async runOnce(): Promise<{ documents: number; ops: number } | null> {
-    // A session-level advisory lock on one connection held for the whole pass (not per transaction: another
-    // replica must not slip in between two batches). A replica that dies mid-pass closes its connection, and
-    // Postgres releases the lock with it: no lease to expire, no stale owner.
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = (await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [LOCK_KEY])) as Array<{ locked: boolean }>;
-      if (!locked) return null;
-      try {
-        return await this.compactAll(runner.manager);
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock($1)`, [LOCK_KEY]);
-      }
-    } finally {
-      await runner.release();
-    }
+    // One replica at a time, for the whole pass: no other replica slips in between two batches (underSessionLock).
+    return underSessionLock(this.db, LOCK_KEY, (manager) => this.compactAll(manager));
   }
 
   private async compactAll(manager: EntityManager): Promise<{ documents: number; ops: number }> {

@@ -1,7 +1,7 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { SessionApi, TypedClient } from '@chorus/contracts';
-import { rowsOf } from '@chorus/database';
+import { rowsOf, underSessionLock } from '@chorus/database';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ConflictService } from '../conflict.service';
 
@@ -73,21 +73,8 @@ export class PurgeBackstopJob implements OnApplicationBootstrap, OnApplicationSh
 
   /** One pass, or `null` when another replica holds the lock. `completed` false: a `session.gone` failed. */
   async runOnce(): Promise<PurgeBackstopResult | null> {
-    // As in CompactionJob: a session-level lock on one connection for the whole pass; a replica that dies
-    // mid-pass closes its connection and Postgres releases the lock with it.
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = (await runner.query(`SELECT pg_try_advisory_lock($1) AS locked`, [LOCK_KEY])) as Array<{ locked: boolean }>;
-      if (!locked) return null;
-      try {
-        return await this.sweep();
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock($1)`, [LOCK_KEY]);
-      }
-    } finally {
-      await runner.release();
-    }
+    // One replica at a time, for the whole pass (see underSessionLock).
+    return underSessionLock(this.db, LOCK_KEY, () => this.sweep());
   }
 
   private minIdleMs(): number {
