@@ -7,6 +7,7 @@ import type {
   JoinGrantView,
   ParticipantView,
   Role,
+  SessionEventBody,
   SessionView,
 } from '@chorus/protocol';
 import type { Identity, JoinGrant } from '@chorus/auth';
@@ -48,15 +49,17 @@ export interface SessionApi {
   'session.events': { req: { session_id: string; user_id: string; after_seq: number; limit: number }; res: { events: SessionStreamEvent[]; head: number } };
 }
 
-/** One durable event of a session's stream, as stored (the gateway maps it to its wire message). */
-export interface SessionStreamEvent {
+/**
+ * One durable event of a session's stream, as stored: discriminated on `type`, with the payload of that type
+ * (libs/protocol `SESSION_EVENT_PAYLOADS`, the one declaration). The gateway maps it to its wire message.
+ */
+export type SessionStreamEvent = SessionEventBody & {
   readonly session_id: string;
   readonly seq: number;
-  readonly type: string;
+  /** The user id (or `system`) that caused it. */
   readonly actor: string;
-  readonly payload: Record<string, unknown>;
   readonly created_at: string;
-}
+};
 
 /** A change to a participant that live connections must act on (downgrade or disconnect) within seconds. */
 export interface MembershipChange {

@@ -31,6 +31,8 @@ export {
   selectionSchema,
   textOpSchema,
   versionSchema,
+  type DerivedStatus,
+  type PresenceStatus,
   type Selection,
   chatTextSchema,
   displayNameSchema,
@@ -106,6 +108,16 @@ export {
   type ServerMessageOf,
   type ServerMessageType,
 } from './registry';
+export {
+  SESSION_EVENT_PAYLOADS,
+  isSessionEventType,
+  parseSessionEventBody,
+  type GenericSessionEventType,
+  type SessionEventBody,
+  type SessionEventBodyCheck,
+  type SessionEventPayload,
+  type SessionEventType,
+} from './session-events';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';

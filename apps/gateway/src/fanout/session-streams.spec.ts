@@ -10,9 +10,13 @@ const S = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
 function world() {
   const log: SessionStreamEvent[] = [];
   const fanout = new MemoryFanout();
-  const append = async (type: string, options: { lose?: boolean; sender?: string } = {}) => {
+  const append = async (type: 'peer_joined' | 'chat_message', options: { lose?: boolean; sender?: string } = {}) => {
     const peer = options.sender ? `peer-${options.sender}` : 'p';
-    const e: SessionStreamEvent = { session_id: S, seq: log.length + 1, type, actor: 'u', payload: { message: type, peer_id: peer, user_id: 'u', display_name: 'U' }, created_at: new Date().toISOString() };
+    const at = { session_id: S, seq: log.length + 1, actor: 'u', created_at: new Date().toISOString() };
+    const e: SessionStreamEvent =
+      type === 'peer_joined'
+        ? { ...at, type, payload: { peer_id: peer, user_id: 'u', display_name: 'U', kind: 'human', role: 'editor' } }
+        : { ...at, type, payload: { message: type, peer_id: peer, user_id: 'u', display_name: 'U' } };
     log.push(e);
     if (!options.lose) await fanout.publish(S, { kind: 'event', body: { ...e }, origin_node: 'session-1' });
     return e;

@@ -1,6 +1,6 @@
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
-import type { ClientMessageOf, ClientMessageType, ReplyOf, ServerMessage } from '@chorus/protocol';
+import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 import { broadcastPresence, membershipOf } from './membership';
 
@@ -11,7 +11,7 @@ function caller(socket: ChorusSocket, m: Membership): Caller {
 }
 
 function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, peerId: string): Extract<PresenceEvent, { type: T }> | undefined {
-  return events.find((e) => e.type === type && e.peer_id === peerId) as Extract<PresenceEvent, { type: T }> | undefined;
+  return events.find((e): e is Extract<PresenceEvent, { type: T }> => e.type === type && e.peer_id === peerId);
 }
 
 /** Presence (presence_update, who, typing, stop_typing) and documents (open, submit, fetch, locks). */
@@ -23,7 +23,7 @@ export class LiveMessageHandlers {
     const events = await deps.presence.call('presence.update', { session_id, peer_id: membership.peer_id, patch });
     broadcastPresence(deps, socket, events);
     const mine = own(events, 'presence_update', membership.peer_id) ?? (await this.viewOf(deps, session_id, membership.peer_id));
-    return mine as Omit<ReplyOf<'presence_update'>, 'id'>;
+    return mine;
   }
 
   async who(socket: ChorusSocket, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
@@ -72,9 +72,9 @@ export class LiveMessageHandlers {
     });
     // A duplicate re-broadcasts the original op: harmless (clients drop versions they have) and it repairs a
     // broadcast lost when the replica that committed it died.
-    deps.broadcast(room, { type: 'op', session_id: m.session_id, ...result.broadcast } as ServerMessage, socket.id);
+    deps.broadcast(room, { type: 'op', session_id: m.session_id, ...result.broadcast }, socket.id);
     for (const conflict of result.conflicts) {
-      for (const peer of conflict.peers) deps.broadcast(rooms.peer(m.session_id, peer), { type: 'conflict_detected', session_id: m.session_id, ...conflict } as ServerMessage);
+      for (const peer of conflict.peers) deps.broadcast(rooms.peer(m.session_id, peer), { type: 'conflict_detected', session_id: m.session_id, ...conflict });
     }
     if (!result.duplicate) {
       void deps.presence
@@ -88,7 +88,7 @@ export class LiveMessageHandlers {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     const page = await deps.conflict.call('ops.fetch', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, from_version: m.from_version } });
-    return { type: 'ops', session_id: m.session_id, ...page } as Omit<ReplyOf<'fetch_ops'>, 'id'>;
+    return { type: 'ops', session_id: m.session_id, ...page };
   }
 
   /** Who changed what (op summaries); no room join: history is read on demand, not followed. */
@@ -97,7 +97,7 @@ export class LiveMessageHandlers {
     authorize(membership.role, 'document.read');
     const { type: _t, id: _i, ...payload } = m;
     const page = await deps.conflict.call('document.history', { caller: caller(socket, membership), payload });
-    return { type: 'history', session_id: m.session_id, ...page, entries: [...page.entries] };
+    return { type: 'history', session_id: m.session_id, ...page };
   }
 
   /** The text at a retained past version, answered as a `document` at that version. */
@@ -131,7 +131,7 @@ export class LiveMessageHandlers {
     return { type: 'file_unlocked', ...unlocked };
   }
 
-  private async viewOf(deps: GatewayDeps, sessionId: string, peerId: string): Promise<PresenceEvent> {
+  private async viewOf(deps: GatewayDeps, sessionId: string, peerId: string): Promise<Extract<PresenceEvent, { type: 'presence_update' }>> {
     const peers = await deps.presence.call('presence.who', { session_id: sessionId });
     const view = peers.find((p) => p.peer_id === peerId);
     if (!view) throw new Error(`presence of ${peerId} vanished`);

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
-import { ChorusError, disconnectNotice, type PresenceView, type ServerMessage } from '@chorus/protocol';
+import type { PresenceEvent } from '@chorus/contracts';
+import { ChorusError, disconnectNotice } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 
@@ -10,14 +11,29 @@ export function membershipOf(socket: ChorusSocket, sessionId: string): Membershi
 }
 
 /** Delivers what the presence service said happened to the session's other members. */
-export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: ReadonlyArray<Record<string, unknown> & { type: string; session_id: string; peer_id: string }>): void {
+export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: readonly PresenceEvent[]): void {
   for (const e of events) {
-    if (e.type === 'presence_update') {
-      const { type: _type, ...view } = e;
-      deps.presenceOut.offer(view as unknown as PresenceView);
+    switch (e.type) {
+      case 'presence_update': {
+        const { type: _type, ...view } = e;
+        deps.presenceOut.offer(view);
+        break;
+      }
+      case 'peer_expired':
+        // Not an answer to a gateway's request (only the sweep finds expiries), but should one come: the wire
+        // message of an expiry, the user unknown if its state was lost.
+        deps.broadcast(rooms.session(e.session_id), { type: 'presence_left', session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, reason: 'expired' }, socket.id);
+        break;
+      case 'presence_left':
+      case 'typing_start':
+      case 'typing_stop':
+        deps.broadcast(rooms.session(e.session_id), e, socket.id);
+        break;
+      default: {
+        const unhandled: never = e;
+        throw new Error(`No delivery for presence event ${JSON.stringify((unhandled as { type: unknown }).type)}`);
+      }
     }
-    else if (e.type === 'presence_left') deps.broadcast(rooms.session(e.session_id), { ...(e as unknown as ServerMessage), reason: 'left' } as ServerMessage, socket.id);
-    else deps.broadcast(rooms.session(e.session_id), e as unknown as ServerMessage, socket.id);
   }
 }
 
@@ -54,7 +70,7 @@ export function applyEffect(socket: ChorusSocket, sessionId: string, effect: Exc
   const membership = socket.data.memberships.get(sessionId);
   if (!membership) return;
   if (effect.kind === 'role') {
-    membership.role = effect.role as Membership['role'];
+    membership.role = effect.role;
     return;
   }
   const message = effect.kind === 'session_deleted' ? 'The session was deleted.' : effect.reason;

@@ -163,7 +163,7 @@ export class PresenceService {
     if (!removed) return [];
     const events: PresenceEvent[] = [];
     if (removed.typing) events.push(typingEvent('typing_stop', removed, removed.typing.doc_id));
-    events.push({ type: 'presence_left', session_id: removed.session_id, peer_id: removed.peer_id, user_id: removed.user_id });
+    events.push({ type: 'presence_left', session_id: removed.session_id, peer_id: removed.peer_id, user_id: removed.user_id, reason: 'left' });
     return events;
   }
 

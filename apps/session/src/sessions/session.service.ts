@@ -28,7 +28,7 @@ import {
 import type { MembershipChange, SessionStreamEvent } from '@chorus/contracts';
 import type { JoinGrant } from '@chorus/auth';
 import type { EntityManager } from 'typeorm';
-import { appendInTransaction, dedupeKeys, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import { dedupeKeys, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
 import { inviteTokenFor } from './invite-idempotency';
 import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
@@ -72,7 +72,7 @@ export class SessionService {
     const appended: StoredSessionEvent[] = [];
     const result = await this.db.transaction((tx) =>
       work(tx, async (sessionId, events) => {
-        const stored = await appendInTransaction(tx, sessionId, events);
+        const stored = await this.events.appendInTransaction(tx, sessionId, events);
         appended.push(...stored);
         return stored;
       }),
