@@ -1,4 +1,4 @@
-import type { SessionStreamEvent } from '@chorus/contracts';
+import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
 import type { GenericSessionEventType, Role, ServerMessageOf } from '@chorus/protocol';
 
 /** The wire message of a durable event (every one carries the event's `seq`). */
@@ -17,20 +17,8 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     }
     case 'peer_left':
       return { type: 'peer_left', session_id: e.session_id, peer_id: e.payload.peer_id, user_id: e.payload.user_id, seq: e.seq };
-    case 'chat_message': {
-      const p = e.payload;
-      return {
-        type: 'chat_message',
-        session_id: e.session_id,
-        peer_id: p.peer_id,
-        user_id: p.user_id,
-        display_name: p.display_name,
-        message: p.message,
-        ...(p.client_msg_id !== undefined ? { client_msg_id: p.client_msg_id } : {}),
-        timestamp: Date.parse(e.created_at),
-        seq: e.seq,
-      };
-    }
+    case 'chat_message':
+      return chatMessage(e);
     case 'session_created':
     case 'session_deleted':
     case 'invite_created':
@@ -46,6 +34,22 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
       throw new Error(`No wire message for session event ${JSON.stringify((unhandled as { type: unknown }).type)}`);
     }
   }
+}
+
+/** A chat message as pushed to the others and as the ack of its sender (`timestamp`: when it was stored). */
+export function chatMessage(e: SessionEventOf<'chat_message'>): ServerMessageOf<'chat_message'> {
+  const p = e.payload;
+  return {
+    type: 'chat_message',
+    session_id: e.session_id,
+    peer_id: p.peer_id,
+    user_id: p.user_id,
+    display_name: p.display_name,
+    message: p.message,
+    ...(p.client_msg_id !== undefined ? { client_msg_id: p.client_msg_id } : {}),
+    timestamp: Date.parse(e.created_at),
+    seq: e.seq,
+  };
 }
 
 function genericEvent(e: Extract<SessionStreamEvent, { type: GenericSessionEventType }>): ServerMessageOf<'session_event'> {

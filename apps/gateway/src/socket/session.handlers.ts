@@ -3,7 +3,7 @@ import { TokenError, authorize, type IdentityTokens, type JoinGrant } from '@cho
 import type { SessionApi } from '@chorus/contracts';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
 import type { StreamMember } from '../fanout/session-streams';
-import { toWireEvent } from '../fanout/wire-events';
+import { chatMessage } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
 
@@ -100,7 +100,7 @@ export class SessionMessageHandlers {
       // Stored but not acked: the client resends with the same client_msg_id and gets this seq again.
       throw new ChorusError('UNAVAILABLE', 'The message was stored, but the events before it could not be delivered yet; resend it with the same client_msg_id.');
     }
-    return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
+    return chatMessage(event);
   }
 
   async ping(): Reply<'ping'> {

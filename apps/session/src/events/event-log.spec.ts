@@ -79,7 +79,7 @@ describe('session event stream', () => {
   });
 
   it('commits appends to many sessions in one flush and fails only the callers of a missing session', async () => {
-    const log = new SessionEventLog(ds, 1_000, 1);
+    const log = new SessionEventLog(ds, { maxParallel: 1 });
     const sessions = await Promise.all([newSession(), newSession(), newSession()]);
     const missing = '00000000-0000-4000-8000-000000000001';
     const targets = [...sessions, missing, ...sessions, missing, ...sessions];
@@ -115,5 +115,58 @@ describe('dedupe keys', () => {
     expect((await log.read(sessionId, 0, 10)).map(text)).toEqual(['1', '2']);
     // The database refuses a second row with the key, whoever writes it.
     await expect(ds.query(`INSERT INTO session_events (session_id, seq, type, actor, dedupe_key) VALUES ($1, 99, 'x', 'u', 'k')`, [sessionId])).rejects.toThrow(/session_events_dedupe_idx/);
+  });
+});
+
+describe('reading stored rows back', () => {
+  /** A LoggerService that keeps what it was told (the log under test reports through it). */
+  function recordingLogger() {
+    const errors: string[] = [];
+    const keep = (message: unknown) => void errors.push(String(message));
+    return { errors, logger: { log: () => undefined, warn: () => undefined, error: keep, debug: () => undefined, verbose: () => undefined } };
+  }
+
+  /** Rows written past the log (an older release, a manual fix): the stream head is moved with them. */
+  async function writeRaw(sessionId: string, rows: Array<{ seq: number; type: string; payload: unknown; dedupe_key?: string }>): Promise<void> {
+    for (const r of rows) {
+      await ds.query(`INSERT INTO session_events (session_id, seq, type, actor, payload, dedupe_key) VALUES ($1, $2, $3, 'u', $4::jsonb, $5)`, [sessionId, r.seq, r.type, JSON.stringify(r.payload), r.dedupe_key ?? null]);
+    }
+    await ds.query(`UPDATE sessions SET last_seq = $2 WHERE id = $1`, [sessionId, Math.max(...rows.map((r) => r.seq))]);
+  }
+
+  it('parses each row into its typed event, and logs, counts and leaves out a row that is not one', async () => {
+    const sessionId = await newSession();
+    const { errors, logger } = recordingLogger();
+    const log = new SessionEventLog(ds, { logger });
+    await writeRaw(sessionId, [
+      { seq: 1, type: 'role_changed', payload: { user_id: 'bob', from: 'editor', to: 'viewer' } },
+      // A peer_joined without its display name: the old reader turned it into `display_name: ""` on the wire.
+      { seq: 2, type: 'peer_joined', payload: { peer_id: 'p', user_id: 'bob', kind: 'human', role: 'editor' } },
+      { seq: 3, type: 'not_an_event_type', payload: {} },
+      { seq: 4, type: 'role_changed', payload: { user_id: 'bob', from: 'viewer', to: 'sovereign' } },
+      { seq: 5, type: 'participant_left', payload: { user_id: 'bob' } },
+    ]);
+    const events = await log.read(sessionId, 0, 10);
+    expect(events.map((e) => [e.seq, e.type])).toEqual([[1, 'role_changed'], [5, 'participant_left']]);
+    expect(events[0]).toMatchObject({ session_id: sessionId, actor: 'u', payload: { user_id: 'bob', from: 'editor', to: 'viewer' } });
+    expect(log.unreadableCount()).toBe(3);
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(new RegExp(`Session ${sessionId}: stored event #2 is unreadable.*display_name`));
+    expect(errors[1]).toMatch(/#3 is unreadable.*unknown event type "not_an_event_type"/);
+    expect(errors[2]).toMatch(/#4 is unreadable.*bad role_changed payload \(to:/);
+    // Appends go on after the head, whatever the rows before it hold.
+    expect((await log.append(sessionId, chat('after'))).seq).toBe(6);
+  });
+
+  it('refuses a resend whose stored original is unreadable, appending nothing', async () => {
+    const sessionId = await newSession();
+    const { errors, logger } = recordingLogger();
+    const log = new SessionEventLog(ds, { logger });
+    await writeRaw(sessionId, [{ seq: 1, type: 'chat_message', payload: { peer_id: 'p', user_id: 'u', message: 'no name' }, dedupe_key: 'k' }]);
+    await expect(log.appendOnce(sessionId, { ...chat('again'), dedupe_key: 'k' })).rejects.toThrow(/#1 of dedupe key k is unreadable/);
+    expect(log.unreadableCount()).toBe(1);
+    expect(errors).toHaveLength(1);
+    const head = (await ds.query(`SELECT last_seq FROM sessions WHERE id = $1`, [sessionId])) as Array<{ last_seq: string }>;
+    expect(Number(head[0].last_seq)).toBe(1);
   });
 });

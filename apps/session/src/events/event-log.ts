@@ -1,8 +1,8 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { SessionStreamEvent } from '@chorus/contracts';
+import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
 import { rowsOf } from '@chorus/database';
-import { ChorusError, parseSessionEventBody, type SessionEventBody } from '@chorus/protocol';
+import { ChorusError, parseSessionEventBody, type SessionEventBody, type SessionEventType } from '@chorus/protocol';
 
 /**
  * One durable event to append to a session's stream (audit history and the replay source for reconnecting
@@ -20,6 +20,16 @@ export type NewSessionEvent = SessionEventBody & {
 
 /** An event as stored: the contract's `SessionStreamEvent`. */
 export type StoredSessionEvent = SessionStreamEvent;
+
+/**
+ * The stored event of an append of `type`, typed as such. A keyed append may get back what was stored under its
+ * key; that is of the same type unless two kinds of event shared a key — a bug, refused here rather than passed
+ * on as the wrong message.
+ */
+export function eventOfType<T extends SessionEventType>(type: T, e: StoredSessionEvent): SessionEventOf<T> {
+  if (e.type !== type) throw new Error(`Expected a ${type} event at ${e.session_id}#${e.seq}, found ${e.type}.`);
+  return e as SessionEventOf<T>;
+}
 
 /** What an append got: the stored event, and whether it was stored earlier (a resend or redelivery). */
 export interface Appended {
@@ -185,6 +195,15 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+export interface SessionEventLogOptions {
+  /** Appends per flush at most. Default 1,000. */
+  readonly maxBatch?: number;
+  /** Flushes (transactions) in flight at once. Default 4. */
+  readonly maxParallel?: number;
+  /** Where unreadable stored rows are reported (default: Nest's logger). */
+  readonly logger?: LoggerService;
+}
+
 /**
  * Group commit for the session stream. Appends queue up; a flush takes every queued append of the sessions not
  * already being flushed and commits them in ONE transaction (rows locked in id order, so flushes of several
@@ -200,12 +219,18 @@ export class SessionEventLog {
   private unreadable = 0;
   private readonly rows: StoredRows = { parse: (sessionId, row) => this.parseRow(sessionId, row) };
 
+  private readonly maxBatch: number;
+  private readonly maxParallel: number;
+  private readonly logger: LoggerService;
+
   constructor(
     private readonly db: DataSource,
-    private readonly maxBatch = 1_000,
-    private readonly maxParallel = 4,
-    private readonly logger: LoggerService = new Logger('SessionEventLog'),
-  ) {}
+    options: SessionEventLogOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1_000;
+    this.maxParallel = options.maxParallel ?? 4;
+    this.logger = options.logger ?? new Logger('SessionEventLog');
+  }
 
   /**
    * Appends events inside an open transaction (one session). Same rules as the group commit, dedupe included:

@@ -28,7 +28,7 @@ export async function sessionReplicas(label: string, count = 3): Promise<Session
   const logger = new Logger(label);
   const tokens = new Hs256Tokens('a-test-secret-that-is-long-enough-0123456789');
   const serviceOn = (ds: DataSource) =>
-    new SessionService(ds, new SessionEventLog(ds), new IdentityTokens(tokens, tokens), { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600, inviteTokenSecret: 'invite-secret-for-tests-0123456789' }, new SessionEventPublisher(new MemoryFanout(), 'test', logger));
+    new SessionService(ds, new SessionEventLog(ds, { logger }), new IdentityTokens(tokens, tokens), { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600, inviteTokenSecret: 'invite-secret-for-tests-0123456789' }, new SessionEventPublisher(new MemoryFanout(), 'test', logger));
   const extra: DataSource[] = [];
   const replicas = [serviceOn(env.ds)];
   for (let i = 1; i < count; i++) {
