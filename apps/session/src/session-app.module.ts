@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { typeOrmModuleOptions } from '@chorus/database';
 import type { Registry } from 'prom-client';
+import type { SessionEventOf } from '@chorus/contracts';
 import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { SessionEventLog } from './events/event-log';
 import { SessionEventPublisher } from './events/event-publisher';
@@ -73,10 +74,10 @@ export class SessionAppModule {
  * TEST_CRASH_AFTER_CHAT_COMMIT (tests only): die like a `kill -9` between a chat message's commit and its
  * reply, so a test can show that the redelivery and the client's resend store it once.
  */
-function crashAfterChatCommit(marker: string | undefined): ((event: { payload: Record<string, unknown> }) => void) | undefined {
+function crashAfterChatCommit(marker: string | undefined): ((event: SessionEventOf<'chat_message'>) => void) | undefined {
   if (marker === undefined) return undefined;
   return (event) => {
-    if (typeof event.payload.message === 'string' && event.payload.message.includes(marker)) process.kill(process.pid, 'SIGKILL');
+    if (event.payload.message.includes(marker)) process.kill(process.pid, 'SIGKILL');
   };
 }
 

@@ -48,7 +48,7 @@ export interface SessionServiceOptions {
    */
   readonly inviteTokenSecret?: string;
   /** Tests only: runs right after a new chat message committed, before its publish and reply. */
-  readonly afterChatCommit?: (event: StoredSessionEvent) => void;
+  readonly afterChatCommit?: (event: SessionEventOf<'chat_message'>) => void;
 }
 
 /**
