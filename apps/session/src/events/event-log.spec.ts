@@ -1,5 +1,7 @@
+import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { startTsProcess, type RunningProcess } from '@chorus/testing';
+import { registerSessionMetrics } from '../session.metrics';
 import { migratedSessionDatabase } from '../testing/session-db';
 import { SessionEventLog, type NewSessionEvent, type StoredSessionEvent } from './event-log';
 
@@ -154,6 +156,13 @@ describe('reading stored rows back', () => {
     expect(errors[0]).toMatch(new RegExp(`Session ${sessionId}: stored event #2 is unreadable.*display_name`));
     expect(errors[1]).toMatch(/#3 is unreadable.*unknown event type "not_an_event_type"/);
     expect(errors[2]).toMatch(/#4 is unreadable.*bad role_changed payload \(to:/);
+    // Read again (a gateway's position check does, every few seconds): left out again, reported once.
+    expect((await log.read(sessionId, 1, 10)).map((e) => e.seq)).toEqual([5]);
+    expect(log.unreadableCount()).toBe(3);
+    expect(errors).toHaveLength(3);
+    const registry = new Registry();
+    registerSessionMetrics(registry, log);
+    expect(await registry.metrics()).toMatch(/^chorus_session_unreadable_events_total 3$/m);
     // Appends go on after the head, whatever the rows before it hold.
     expect((await log.append(sessionId, chat('after'))).seq).toBe(6);
   });

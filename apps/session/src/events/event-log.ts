@@ -195,6 +195,9 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+/** Unreadable rows remembered as reported (see `SessionEventLog.reported`). */
+const MAX_REPORTED = 10_000;
+
 export interface SessionEventLogOptions {
   /** Appends per flush at most. Default 1,000. */
   readonly maxBatch?: number;
@@ -217,6 +220,11 @@ export class SessionEventLog {
   private readonly inFlight = new Set<string>();
   private flushes = 0;
   private unreadable = 0;
+  /**
+   * The unreadable rows already reported, so a row is logged and counted once per replica: gateways read the
+   * tail of a quiet session every few seconds (position checks), and one bad tail row must not flood the log.
+   */
+  private readonly reported = new Set<string>();
   private readonly rows: StoredRows = { parse: (sessionId, row) => this.parseRow(sessionId, row) };
 
   private readonly maxBatch: number;
@@ -243,7 +251,7 @@ export class SessionEventLog {
     return stored.map((a) => a.event);
   }
 
-  /** Rows read back that were not a durable event of this version (each logged): `chorus_session_unreadable_events_total`. */
+  /** Distinct rows read back that were not a durable event of this version (each logged once): `chorus_session_unreadable_events_total`. */
   unreadableCount(): number {
     return this.unreadable;
   }
@@ -324,8 +332,14 @@ export class SessionEventLog {
   private parseRow(sessionId: string, r: EventRow): StoredSessionEvent | undefined {
     const body = parseSessionEventBody(r.type, r.payload);
     if (body.ok) return { ...body.value, session_id: sessionId, seq: Number(r.seq), actor: r.actor, created_at: r.created_at.toISOString() };
-    this.unreadable++;
-    this.logger.error(`Session ${sessionId}: stored event #${r.seq} is unreadable, left out: ${body.reason}`, undefined, 'SessionEventLog');
+    const key = `${sessionId} ${r.seq}`;
+    if (!this.reported.has(key)) {
+      // Bounded: past the cap a row may be reported again, which is noise, not a leak.
+      if (this.reported.size >= MAX_REPORTED) this.reported.clear();
+      this.reported.add(key);
+      this.unreadable++;
+      this.logger.error(`Session ${sessionId}: stored event #${r.seq} is unreadable, left out: ${body.reason}`, undefined, 'SessionEventLog');
+    }
     return undefined;
   }
 }
