@@ -1,6 +1,7 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
-import { TypedClient, type PresenceEvent, type SessionApi } from '@chorus/contracts';
+import { TypedClient, type OutboundMessage, type PresenceEvent, type SessionApi } from '@chorus/contracts';
+import type { ServerMessage } from '@chorus/protocol';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ExpiryOutbox, PendingExpiry, PresenceService } from './presence';
@@ -24,7 +25,7 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     private readonly presence: PresenceService,
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     sessionClient: ClientProxy,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
@@ -95,7 +96,7 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
     await this.publish(event.session_id, { ...event });
   }
 
-  private async publish(sessionId: string, body: Record<string, unknown>): Promise<void> {
-    await this.fanout.publish(sessionId, { kind: 'ephemeral', body, origin_node: this.nodeId });
+  private async publish(sessionId: string, message: ServerMessage): Promise<void> {
+    await this.fanout.publish(sessionId, { kind: 'push', message, audience: { to: 'session' }, origin_node: this.nodeId });
   }
 }
