@@ -7,11 +7,16 @@ import { PresenceHandlers } from './presence.handlers';
 import { SelectionBatcher } from './selection-batcher';
 
 function presenceStorage(runtime: Runtime): { store: PresenceStore; outbox: ExpiryOutbox } {
-  if (runtime.redisUrl === undefined) return { store: new MemoryPresenceStore(), outbox: new MemoryExpiryOutbox() };
+  // The store enqueues claimed expiries into the outbox itself (claim and enqueue are one atomic step).
+  if (runtime.redisUrl === undefined) {
+    const outbox = new MemoryExpiryOutbox();
+    return { store: new MemoryPresenceStore({ outbox }), outbox };
+  }
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:presence`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness and by failing requests
   runtime.onStop(async () => void redis.disconnect());
-  return { store: new RedisPresenceStore(redis, { prefix: runtime.redisPrefix }), outbox: new RedisExpiryOutbox(redis, runtime.redisPrefix) };
+  const outbox = new RedisExpiryOutbox(redis, runtime.redisPrefix);
+  return { store: new RedisPresenceStore(redis, { prefix: runtime.redisPrefix, outbox }), outbox };
 }
 
 /** The presence service: who is here, where their cursors are, who is typing — leased state in Redis. */

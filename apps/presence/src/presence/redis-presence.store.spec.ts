@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
 import { ManualClock } from '@chorus/testing';
 import { peer, presenceStoreContract } from './test/presence.contract';
+import { RedisExpiryOutbox } from './expiry-outbox';
 import { RedisPresenceStore } from './redis-presence.store';
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
@@ -29,13 +30,15 @@ describe('RedisPresenceStore', () => {
     const prefix = uniqueRedisPrefix('presence-contract');
     // Each "replica" has its own connection, as separate presence processes would.
     const connections = [new Redis(testRedisUrl())];
-    const store = new RedisPresenceStore(connections[0], { prefix, clock });
+    const outbox = new RedisExpiryOutbox(connections[0], prefix, 2_000, clock);
+    const store = new RedisPresenceStore(connections[0], { prefix, clock, outbox });
     return {
       store,
+      outbox,
       another: async () => {
         const redis = new Redis(testRedisUrl());
         connections.push(redis);
-        return new RedisPresenceStore(redis, { prefix, clock });
+        return new RedisPresenceStore(redis, { prefix, clock, outbox: new RedisExpiryOutbox(redis, prefix, 2_000, clock) });
       },
       close: async () => {
         await deleteKeys(connections[0], prefix);
