@@ -174,6 +174,23 @@ describe.each(stores)('SelectionBatcher on the %s store', (_name, open) => {
     expect((await selections(service)).p2).toEqual({ anchor: 16, head: 16 });
   });
 
+  it('drops held versions the op log does not have (never committed) instead of waiting for them forever', async () => {
+    const rec = new Recorder();
+    const reads: number[] = [];
+    const { service, batcher } = replica(opLog(reads), rec);
+    await seed(service);
+    await batcher.add(event(1));
+    await batcher.add({ ...event(4), version: 9 });
+    await waitFor('the log to be read to its end', async () => rec.counts.invalid === 1);
+    await waitFor('the ops of the log to be applied', async () => (await service.appliedVersion(SESSION, DOC)) === 4);
+    expect(reads).toEqual([1, 3, 4]);
+    expect(rec.counts).toEqual({ applied: 4, filled: 3, invalid: 1 });
+    expect(rec.warnings.join('\n')).toMatch(/versions 9 .*ends at 4/);
+    // The real op 4 is applied exactly once, whatever comes later.
+    await batcher.add(event(4));
+    expect(await selections(service)).toEqual(await expected(4));
+  });
+
   it('drops an event without a valid version (an old gateway) and repairs it from the log', async () => {
     const rec = new Recorder();
     const reads: number[] = [];

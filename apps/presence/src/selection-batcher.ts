@@ -14,8 +14,8 @@ export type CommittedOpsSource = (sessionId: string, docId: string, fromVersion:
  * What became of committed ops, counted (metrics): `applied` moved the stored selections; `duplicate` was at
  * or below the applied version (a redelivery, or already read from the log); `filled` was read from the
  * conflict service to close a gap; `skipped` was missing and could not be read (no longer retained, or the
- * log stayed unreachable while too many ops piled up) — the selections jump over it; `invalid` was malformed;
- * `failed` counts store or log errors (retried).
+ * log stayed unreachable while too many ops piled up) — the selections jump over it; `invalid` was malformed,
+ * or a version the op log does not have (never committed); `failed` counts store or log errors (retried).
  */
 export type OpOutcome = 'applied' | 'duplicate' | 'filled' | 'skipped' | 'invalid' | 'failed';
 
@@ -173,16 +173,21 @@ export class SelectionBatcher {
   private async fill(q: DocQueue, from: number, upTo: number): Promise<void> {
     let at = from;
     try {
-      while (at < upTo) {
+      for (;;) {
         const page = await this.log(q.sessionId, q.docId, at);
         const fresh = page.ops.filter((o) => o.version > at && !q.held.has(o.version));
         for (const o of fresh) q.held.set(o.version, { op: o.op, authorPeerId: o.peer_id });
         this.count('filled', fresh.filter((o) => o.version <= upTo).length);
-        if (page.ops.length === 0) break;
-        at = Math.max(at, ...page.ops.map((o) => o.version));
+        const last = Math.max(at, ...page.ops.map((o) => o.version));
+        if (last >= upTo) return;
+        if (last === at) {
+          // The log ends before the held ops: they were never committed (an op is in the log before its
+          // event is emitted), so the event was bogus. Drop them rather than wait for them forever.
+          this.dropAbove(q, at);
+          return;
+        }
+        at = last;
       }
-      if (at > from) return;
-      this.logger.warn(`The op log of ${q.docId} has nothing after ${from}, yet op ${upTo + 1} was committed: skipping the gap`, 'SelectionBatcher');
     } catch (err) {
       // Part of the gap was read: apply that first; the rest comes with the next pass.
       if (at > from) return;
@@ -192,6 +197,13 @@ export class SelectionBatcher {
     }
     const result = await this.presence.transformSelectionsMany(q.sessionId, q.docId, [], { from, to: upTo });
     if (!result.outOfStep) this.count('skipped', upTo - from);
+  }
+
+  private dropAbove(q: DocQueue, head: number): void {
+    const bogus = [...q.held.keys()].filter((v) => v > head);
+    for (const v of bogus) q.held.delete(v);
+    this.count('invalid', bogus.length);
+    this.logger.warn(`Dropped op_committed versions ${bogus.join(', ')} of ${q.docId}: the op log ends at ${head}`, 'SelectionBatcher');
   }
 
   private dropUpTo(q: DocQueue, applied: number | null): void {

@@ -79,6 +79,19 @@ describe('RedisPresenceStore', () => {
       expect(await keysOf(redis, prefix)).toEqual([`${prefix}:presence:stamp`]);
     });
 
+    it('keeps a document’s applied version under the prefix with the retention as TTL, renewed by every step', async () => {
+      const clock = new ManualClock();
+      const store = new RedisPresenceStore(redis, { prefix, clock, retentionMs: 60_000 });
+      const session = peer({ peer_id: 'x' }).session_id;
+      await store.transformSelections(session, 'doc-1', (sel) => sel, { from: null, to: 1 });
+      const key = `${prefix}:presence:applied:${JSON.stringify([session, 'doc-1'])}`;
+      expect(await redis.get(key)).toBe('1');
+      await redis.pexpire(key, 1_000);
+      await store.transformSelections(session, 'doc-1', (sel) => sel, { from: 1, to: 2 });
+      expect(await redis.pttl(key)).toBeGreaterThan(59_000);
+      expect(await store.appliedVersion(session, 'doc-1')).toBe(2);
+    });
+
     it('renews a big node in chunks (HSCAN) and still reports every lost peer', async () => {
       const clock = new ManualClock();
       const store = new RedisPresenceStore(redis, { prefix, clock, heartbeatChunkSize: 40 });
