@@ -16,8 +16,7 @@ const OUTBOX_BATCH = 200;
  *
  * Durable record first: the claim puts the expiry into the shared outbox (one atomic store step), its
  * `peer_left` is recorded (keyed by the expiry, so retries append once), and only then is the ephemeral
- * `presence_left` pushed. A failed record stays
- * in the outbox and is retried by the next sweep of any replica.
+ * `presence_left` pushed. A failed record stays in the outbox and is retried by the next sweep of any replica.
  */
 export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly session: TypedClient<SessionApi>;

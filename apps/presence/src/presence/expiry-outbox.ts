@@ -15,10 +15,11 @@ export interface PendingExpiry {
 export const expiryKey = (sessionId: string, peerId: string, leaseExpiresAt: number): string => `${sessionId}/${peerId}/${leaseExpiresAt}`;
 
 /**
- * The expiry outbox: lease expiries claimed by a sweep wait here until their durable `peer_left` is recorded; only then is the
- * ephemeral `presence_left` pushed. The claim itself enqueues them: PresenceStore.claimExpired removes an
- * expired entry and adds its expiry here in one atomic step, so no replica can die between the two and lose it. Shared by every presence replica (Redis), so an expiry whose recording
- * failed — the session service down, a timeout — is retried by the next sweep of any replica, never lost.
+ * The expiry outbox: lease expiries claimed by a sweep wait here until their durable `peer_left` is recorded;
+ * only then is the ephemeral `presence_left` pushed. The claim itself enqueues them: PresenceStore.claimExpired
+ * removes an expired entry and adds its expiry here in one atomic step, so no replica can die between the two
+ * and lose it. Shared by every presence replica (Redis), so an expiry whose recording failed — the session
+ * service down, a timeout — is retried by the next sweep of any replica, never lost.
  *
  * Contract. `add` is idempotent per expiry_key. `claimDue` hands each due entry to one caller at a time: the
  * entry becomes due again `retryMs` later unless `done` removes it first (a replica that dies mid-delivery
@@ -35,7 +36,7 @@ export interface ExpiryOutbox {
  * RedisPresenceStore builds the same text in Lua (redis-presence.scripts.ts `jsonString`, byte-equal to
  * JSON.stringify for the ids we store), so `done` removes what the claim added.
  */
-export const member = (e: PendingExpiry): string => JSON.stringify([e.session_id, e.peer_id, e.user_id, e.expiry_key]);
+const member = (e: PendingExpiry): string => JSON.stringify([e.session_id, e.peer_id, e.user_id, e.expiry_key]);
 const fromMember = (raw: string): PendingExpiry => {
   const [session_id, peer_id, user_id, expiry_key] = JSON.parse(raw) as [string, string, string, string];
   return { session_id, peer_id, user_id, expiry_key };
