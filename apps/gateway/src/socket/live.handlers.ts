@@ -78,7 +78,7 @@ export class LiveMessageHandlers {
     }
     if (!result.duplicate) {
       void deps.presence
-        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, op: result.broadcast.op, author_peer_id: membership.peer_id })
+        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, version: result.broadcast.version, op: result.broadcast.op, author_peer_id: membership.peer_id })
         .catch(() => undefined);
     }
     return { type: 'op_ack', session_id: m.session_id, ...result.ack };
