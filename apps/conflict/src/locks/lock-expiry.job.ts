@@ -1,4 +1,5 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { OutboundMessage } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ConflictService } from '../conflict.service';
@@ -16,7 +17,7 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly documents: ConflictService,
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
     private readonly intervalMs = 1_000,
@@ -32,7 +33,9 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
 
   async runOnce(): Promise<number> {
     const expired = await this.documents.expireLocks();
-    await Promise.all(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'ephemeral', body: { type: 'file_unlocked', ...e }, origin_node: this.nodeId })));
+    await Promise.all(
+      expired.map((e) => this.fanout.publish(e.session_id, { kind: 'push', message: { type: 'file_unlocked', ...e }, audience: { to: 'session' }, origin_node: this.nodeId })),
+    );
     return expired.length;
   }
 }

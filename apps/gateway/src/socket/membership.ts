@@ -11,7 +11,7 @@ export function membershipOf(socket: ChorusSocket, sessionId: string): Membershi
 }
 
 /** Delivers what the presence service said happened to the session's other members. */
-export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: readonly PresenceEvent[]): void {
+export function broadcastPresence(deps: GatewayDeps, events: readonly PresenceEvent[]): void {
   for (const e of events) {
     switch (e.type) {
       case 'presence_update': {
@@ -22,12 +22,13 @@ export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, event
       case 'peer_expired':
         // Not an answer to a gateway's request (only the sweep finds expiries), but should one come: the wire
         // message of an expiry, the user unknown if its state was lost.
-        deps.broadcast(rooms.session(e.session_id), { type: 'presence_left', session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, reason: 'expired' }, socket.id);
+        deps.push(e.session_id, { to: 'session' }, { type: 'presence_left', session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, reason: 'expired' }, e.peer_id);
         break;
+      // The peer an event is about is the requesting socket's: it does not need to hear about itself.
       case 'presence_left':
       case 'typing_start':
       case 'typing_stop':
-        deps.broadcast(rooms.session(e.session_id), e, socket.id);
+        deps.push(e.session_id, { to: 'session' }, e, e.peer_id);
         break;
       default: {
         const unhandled: never = e;
@@ -60,7 +61,7 @@ export async function endMembership(
     deps.presence.call('presence.leave', { session_id, peer_id, user_id: socket.data.identity.user_id }),
     deps.sessions.call('session.disconnect', { session_id, user_id: socket.data.identity.user_id, peer_id, reason }),
   ]);
-  if (presence.status === 'fulfilled') broadcastPresence(deps, socket, presence.value);
+  if (presence.status === 'fulfilled') broadcastPresence(deps, presence.value);
   else logger.warn(`presence.leave failed for ${peer_id}: ${(presence.reason as Error).message}`, 'Membership');
   if (session.status === 'rejected') logger.warn(`session.disconnect failed for ${peer_id}: ${(session.reason as Error).message}`, 'Membership');
 }

@@ -49,7 +49,6 @@ export class SessionMessageHandlers {
       id: socket.id,
       userId: identity.user_id,
       peerId: m.peer_id,
-      send: (message) => deps.send(socket, message as Parameters<GatewayDeps['send']>[1]),
       onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
     };
     try {
@@ -65,7 +64,7 @@ export class SessionMessageHandlers {
           node_id: deps.nodeId,
         }),
       ]);
-      broadcastPresence(deps, socket, events);
+      broadcastPresence(deps, events);
       const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
       const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
       const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
