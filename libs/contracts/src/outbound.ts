@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseServerMessageStrict, type ServerMessage } from '@chorus/protocol';
+import { parseServerMessageStrict, parseSessionEventBody, type ServerMessage } from '@chorus/protocol';
 import type { SessionStreamEvent } from './session.contract';
 
 /**
@@ -64,7 +64,14 @@ const envelopeSchema = z.discriminatedUnion('kind', [
 export const outboundCodec = {
   parse(raw: unknown): OutboundMessage {
     const envelope = envelopeSchema.parse(raw);
-    if (envelope.kind === 'event') return envelope as OutboundEvent;
+    if (envelope.kind === 'event') {
+      // The payload against its type's schema (libs/protocol session-events): a drifted or unknown event is
+      // dropped here like a drifted push, and the gateway reads it back from the session stream as a gap.
+      const { type, payload, ...position } = envelope.event;
+      const body = parseSessionEventBody(type, payload);
+      if (!body.ok) throw new Error(`event ${position.session_id}#${position.seq}: ${body.reason}`);
+      return { kind: 'event', event: { ...position, ...body.value }, origin_node: envelope.origin_node };
+    }
     const parsed = parseServerMessageStrict(envelope.message);
     if (!parsed.ok) throw new Error(`push ${describeType(envelope.message)}: ${parsed.error.message}`);
     return { ...envelope, message: parsed.value };

@@ -112,7 +112,6 @@ export {
   SESSION_EVENT_PAYLOADS,
   isSessionEventType,
   parseSessionEventBody,
-  type GenericSessionEventType,
   type SessionEventBody,
   type SessionEventBodyCheck,
   type SessionEventPayload,

@@ -40,9 +40,6 @@ export type SessionEventPayload<T extends SessionEventType> = z.infer<(typeof SE
 /** `{type, payload}` of one durable event, discriminated on `type`. */
 export type SessionEventBody = { [T in SessionEventType]: { readonly type: T; readonly payload: SessionEventPayload<T> } }[SessionEventType];
 
-/** The event types that reach clients as `session_event` (the others have a message of their own). */
-export type GenericSessionEventType = Exclude<SessionEventType, 'peer_joined' | 'peer_left' | 'chat_message'>;
-
 export function isSessionEventType(type: unknown): type is SessionEventType {
   return typeof type === 'string' && Object.prototype.hasOwnProperty.call(SESSION_EVENT_PAYLOADS, type);
 }

@@ -201,6 +201,20 @@ describe('the receiving end of the outbound road', () => {
     expect(w.hub.pushes).toEqual([push]);
   });
 
+  it('drops a durable event whose payload drifted from its type, and delivers the stored one from the stream instead', async () => {
+    const w = world();
+    const { other } = await twoMembers(w);
+    const chat = await w.append('chat_message', { lose: true }); // 2: stored, its fan-out copy replaced below
+    const drifted = { kind: 'event', event: { ...chat, payload: { ...chat.payload, display_name: undefined, name: 'U' } }, origin_node: 'session-1' } as unknown as OutboundMessage;
+    await w.fanout.publish(S, drifted);
+    await waitFor('the drop', () => w.fanout.dropped === 1);
+    expect(drops.splice(0)).toEqual([expect.stringMatching(/event .*#2: bad chat_message payload/) as string]);
+    expect(other.seqs).toEqual([]);
+    await w.append('chat_message'); // 3 reveals the gap: 2 is read back as stored
+    await waitFor('2 and 3', () => other.seqs.length === 2);
+    expect(other.seqs).toEqual([2, 3]);
+  });
+
   it('drops a push whose message drifted from the protocol (counted and reported), never reaching the hub', async () => {
     const w = world();
     await twoMembers(w);

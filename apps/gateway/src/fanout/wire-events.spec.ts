@@ -51,6 +51,16 @@ describe('toWireEvent', () => {
   });
 });
 
+describe('an event type from a newer session service (a rolling deploy)', () => {
+  // Not a type of this version: only reachable at run time, so the value is forced past the compiler.
+  const newer = { session_id: S, seq: 99, type: 'channel_created', actor: 'alice', payload: { channel_id: 'c-1' }, created_at: AT } as unknown as SessionStreamEvent;
+
+  it('goes out as session_event (what clients are promised for types they do not know) and changes no membership', () => {
+    expect(toWireEvent(newer)).toEqual({ type: 'session_event', session_id: S, seq: 99, event_type: 'channel_created', actor: 'alice', payload: { channel_id: 'c-1' }, created_at: AT });
+    expect(membershipEffect(newer)).toBeNull();
+  });
+});
+
 describe('membershipEffect', () => {
   it('changes a role, removes a participant who left or was removed, ends a deleted session, and nothing else', () => {
     const effects = Object.fromEntries(events.map((e) => [e.type, membershipEffect(e)]));

@@ -1,5 +1,5 @@
 import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
-import type { GenericSessionEventType, Role, ServerMessageOf } from '@chorus/protocol';
+import type { Role, ServerMessageOf } from '@chorus/protocol';
 
 /** The wire message of a durable event (every one carries the event's `seq`). */
 export type WireEvent = ServerMessageOf<'peer_joined'> | ServerMessageOf<'peer_left'> | ServerMessageOf<'chat_message'> | ServerMessageOf<'session_event'>;
@@ -29,10 +29,9 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'role_changed':
     case 'participant_removed':
       return genericEvent(e);
-    default: {
-      const unhandled: never = e;
-      throw new Error(`No wire message for session event ${JSON.stringify((unhandled as { type: unknown }).type)}`);
-    }
+    default:
+      // What clients are promised for an event type they do not know: `session_event`, seq kept.
+      return genericEvent(fromNewerService(e));
   }
 }
 
@@ -52,7 +51,15 @@ export function chatMessage(e: SessionEventOf<'chat_message'>): ServerMessageOf<
   };
 }
 
-function genericEvent(e: Extract<SessionStreamEvent, { type: GenericSessionEventType }>): ServerMessageOf<'session_event'> {
+/**
+ * Only compiles where every declared type was handled (`e` is then `never`). At run time it is reached by an event
+ * type this gateway does not know yet: one from a newer session service, during a rolling deploy.
+ */
+function fromNewerService(e: never): SessionStreamEvent {
+  return e;
+}
+
+function genericEvent(e: SessionStreamEvent): ServerMessageOf<'session_event'> {
   return { type: 'session_event', session_id: e.session_id, seq: e.seq, event_type: e.type, actor: e.actor, payload: e.payload, created_at: e.created_at };
 }
 
@@ -83,9 +90,9 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'invite_redeemed':
     case 'participant_added':
       return null;
-    default: {
-      const unhandled: never = e;
-      throw new Error(`No membership rule for session event ${JSON.stringify((unhandled as { type: unknown }).type)}`);
-    }
+    default:
+      // A type from a newer session service: this gateway knows no effect of it.
+      fromNewerService(e);
+      return null;
   }
 }
