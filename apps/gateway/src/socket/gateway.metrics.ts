@@ -7,6 +7,7 @@ export class GatewayMetrics {
   readonly messagesOut: Counter<'type'>;
   readonly framesOut: Counter<'type'>;
   readonly pushFailures: Counter<'type'>;
+  readonly presenceEmitFailures: Counter;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
@@ -29,6 +30,11 @@ export class GatewayMetrics {
       name: 'chorus_ws_push_failures_total',
       help: 'Pushes this gateway could not publish to the fan-out (Redis down): those members miss them until they resync',
       labelNames: ['type'],
+      registers: [registry],
+    });
+    this.presenceEmitFailures = new Counter({
+      name: 'chorus_presence_op_emit_failures_total',
+      help: 'Committed ops this gateway could not hand to presence (cursors catch up from the op log at the next op)',
       registers: [registry],
     });
     this.ackLatency = new Histogram({
