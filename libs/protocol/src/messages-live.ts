@@ -83,7 +83,8 @@ export const documentLockSchema = z.strictObject({ holder_id: text(), peer_id: t
 /** One live lock of a session, as `joined.locks` lists them: a document's lock plus which document. */
 export const sessionLockSchema = z.strictObject({ doc_id: text(), ...documentLockSchema.shape });
 /**
- * At most this many locks in one `joined` (a bound on the reply's size: ~200 bytes each). A session with more
+ * At most this many locks in one `joined`, a bound on the reply's size: ~150 bytes per lock plus its doc_id, so
+ * ~100 KB with typical paths and ~600 KB if every doc_id had the maximum 1,024 characters. A session with more
  * live locks gets the first this many by doc_id and `locks_truncated: true`; open a document to learn its lock.
  */
 export const MAX_JOINED_LOCKS = 500;
