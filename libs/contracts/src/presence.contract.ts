@@ -1,3 +1,4 @@
+import type { TextOp } from '@chorus/ot';
 import type { ParticipantKind, PresenceView, Selection } from '@chorus/protocol';
 
 /** What the presence service asks its caller to deliver to a session's members. */
@@ -33,4 +34,10 @@ export interface PresenceApi {
   'presence.who': { req: { session_id: string }; res: PresenceView[] };
   /** Renews the leases of every peer a gateway node holds; `lost` peers expired before and must re-join. */
   'presence.heartbeat': { req: { node_id: string }; res: { refreshed: number; lost: Array<{ session_id: string; peer_id: string }> } };
+  /**
+   * Event (emit, no reply), keyed by document: the gateway's report of a committed op, `version` its committed
+   * version (the op applies to version - 1). Delivered at least once and not necessarily in order: presence
+   * applies each version once, in order, and reads missing ones from the conflict service (ops.fetch).
+   */
+  'presence.op_committed': { req: { session_id: string; doc_id: string; version: number; op: TextOp; author_peer_id: string }; res: void };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LoggerService } from '@nestjs/common';
-import { RedisFanout, type FanoutMessage } from '@chorus/fanout';
+import { outboundCodec, type OutboundMessage } from '@chorus/contracts';
+import { RedisFanout } from '@chorus/fanout';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
 import { ConflictService } from '../conflict.service';
 import type { Caller } from '../documents/document.types';
@@ -27,6 +28,9 @@ describe('LockExpiryJob', () => {
   let service: ConflictService;
   const alice: Caller = { user_id: 'alice', client_id: 'alice-1', role: 'editor' };
   const closers: Array<() => Promise<void>> = [];
+  /** Messages the fan-out could not deliver (a publisher drifting from the protocol): none expected. */
+  const dropped: string[] = [];
+  const fanoutNamed = (name: string) => new RedisFanout<OutboundMessage>(testRedisUrl(), uniqueRedisPrefix(name), name, outboundCodec, (reason) => dropped.push(reason));
 
   beforeAll(async () => {
     db = await createConflictTestDatabase('conflict_lock_expiry');
@@ -43,11 +47,10 @@ describe('LockExpiryJob', () => {
   };
 
   it('publishes file_unlocked {expired} after deleting the lock', async () => {
-    const prefix = uniqueRedisPrefix('lock_expiry_ok');
-    const fanout = new RedisFanout(testRedisUrl(), prefix, 'lock-expiry-ok');
+    const fanout = fanoutNamed('lock_expiry_ok');
     closers.push(() => fanout.close());
     const session = randomUUID();
-    const received: FanoutMessage[] = [];
+    const received: OutboundMessage[] = [];
     await fanout.subscribe(session, (m) => received.push(m));
     const logger = new Lines();
     const job = new LockExpiryJob(service, fanout, 'node-ok', logger);
@@ -55,14 +58,17 @@ describe('LockExpiryJob', () => {
 
     expect(await job.runOnce()).toBe(1);
     await waitFor('the push', () => (received.length > 0 ? true : undefined));
-    expect(received).toEqual([{ kind: 'ephemeral', origin_node: 'node-ok', body: { type: 'file_unlocked', session_id: session, doc_id: 'a.rs', holder_id: 'alice', reason: 'expired' } }]);
+    expect(received).toEqual([
+      { kind: 'push', origin_node: 'node-ok', audience: { to: 'session' }, message: { type: 'file_unlocked', session_id: session, doc_id: 'a.rs', holder_id: 'alice', reason: 'expired' } },
+    ]);
+    expect(dropped).toEqual([]);
     expect(job.counts()).toEqual({ expired: 1, publishFailed: 0, passFailed: 0 });
     expect(logger.warnings).toEqual([]);
   });
 
   it('logs and counts every push that fails to publish; the locks are gone all the same', async () => {
     // A fan-out whose Redis connection is closed: every publish rejects, as with Redis unreachable.
-    const fanout = new RedisFanout(testRedisUrl(), uniqueRedisPrefix('lock_expiry_down'), 'lock-expiry-down');
+    const fanout = fanoutNamed('lock_expiry_down');
     await fanout.close();
     const session = randomUUID();
     const logger = new Lines();
@@ -84,7 +90,7 @@ describe('LockExpiryJob', () => {
     const ds = await db.dataSource(1);
     const broken = new ConflictService(ds);
     await ds.destroy();
-    const fanout = new RedisFanout(testRedisUrl(), uniqueRedisPrefix('lock_expiry_db'), 'lock-expiry-db');
+    const fanout = fanoutNamed('lock_expiry_db');
     closers.push(() => fanout.close());
     const job = new LockExpiryJob(broken, fanout, 'node-db', new Lines());
     await expect(job.runOnce()).rejects.toThrow();

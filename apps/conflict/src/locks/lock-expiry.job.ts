@@ -1,4 +1,5 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { OutboundMessage } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ConflictService } from '../conflict.service';
@@ -29,7 +30,7 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly documents: ConflictService,
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
     private readonly intervalMs = 1_000,
@@ -58,7 +59,7 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
     }
     this.tally.expired += expired.length;
     // Every push is attempted: one failed publish does not hide or cancel the others.
-    const published = await Promise.allSettled(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'ephemeral', body: { type: 'file_unlocked', ...e }, origin_node: this.nodeId })));
+    const published = await Promise.allSettled(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'push', message: { type: 'file_unlocked', ...e }, audience: { to: 'session' }, origin_node: this.nodeId })));
     published.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
       this.tally.publishFailed += 1;

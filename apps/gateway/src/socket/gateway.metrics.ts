@@ -5,6 +5,8 @@ export class GatewayMetrics {
   readonly connections: Gauge;
   readonly messagesIn: Counter<'type'>;
   readonly messagesOut: Counter<'type'>;
+  readonly framesOut: Counter<'type'>;
+  readonly pushFailures: Counter<'type'>;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
@@ -18,6 +20,18 @@ export class GatewayMetrics {
     this.sessions = new Gauge({ name: 'chorus_ws_sessions', help: 'Sessions with members on this gateway', registers: [registry] });
     this.messagesIn = new Counter({ name: 'chorus_ws_messages_in_total', help: 'Client messages received, by type', labelNames: ['type'], registers: [registry] });
     this.messagesOut = new Counter({ name: 'chorus_ws_messages_out_total', help: 'Server messages sent (acks and pushes), by type', labelNames: ['type'], registers: [registry] });
+    this.framesOut = new Counter({
+      name: 'chorus_ws_frames_out_total',
+      help: 'Frames written to sockets by the local hub (one per socket a push or durable event reached), by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.pushFailures = new Counter({
+      name: 'chorus_ws_push_failures_total',
+      help: 'Pushes this gateway could not publish to the fan-out (Redis down): those members miss them until they resync',
+      labelNames: ['type'],
+      registers: [registry],
+    });
     this.ackLatency = new Histogram({
       name: 'chorus_ws_ack_seconds',
       help: 'Time from receiving a request to acking it, by type and outcome (ok | error code)',

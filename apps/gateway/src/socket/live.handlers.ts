@@ -21,7 +21,7 @@ export class LiveMessageHandlers {
     authorize(membership.role, 'presence.update');
     const { type: _t, id: _i, session_id, ...patch } = m;
     const events = await deps.presence.call('presence.update', { session_id, peer_id: membership.peer_id, patch });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     const mine = own(events, 'presence_update', membership.peer_id) ?? (await this.viewOf(deps, session_id, membership.peer_id));
     return mine as Omit<ReplyOf<'presence_update'>, 'id'>;
   }
@@ -36,14 +36,14 @@ export class LiveMessageHandlers {
     authorize(membership.role, 'presence.update');
     const docId = m.doc_id ?? null;
     const events = await deps.presence.call('presence.typing', { session_id: m.session_id, peer_id: membership.peer_id, doc_id: docId });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     return { type: 'typing_start', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: docId };
   }
 
   async stopTyping(socket: ChorusSocket, m: ClientMessageOf<'stop_typing'>, deps: GatewayDeps): Reply<'stop_typing'> {
     const membership = membershipOf(socket, m.session_id);
     const events = await deps.presence.call('presence.stop_typing', { session_id: m.session_id, peer_id: membership.peer_id });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     const stopped = events.find((e): e is Extract<PresenceEvent, { doc_id: string | null }> => e.type === 'typing_stop' && e.peer_id === membership.peer_id);
     return { type: 'typing_stop', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: stopped?.doc_id ?? null };
   }
@@ -72,13 +72,13 @@ export class LiveMessageHandlers {
     });
     // A duplicate re-broadcasts the original op: harmless (clients drop versions they have) and it repairs a
     // broadcast lost when the replica that committed it died.
-    deps.broadcast(room, { type: 'op', session_id: m.session_id, ...result.broadcast } as ServerMessage, socket.id);
+    deps.push(m.session_id, { to: 'document', doc_id: m.doc_id }, { type: 'op', session_id: m.session_id, ...result.broadcast } as ServerMessage, membership.peer_id);
     for (const conflict of result.conflicts) {
-      for (const peer of conflict.peers) deps.broadcast(rooms.peer(m.session_id, peer), { type: 'conflict_detected', session_id: m.session_id, ...conflict } as ServerMessage);
+      deps.push(m.session_id, { to: 'peers', peer_ids: conflict.peers }, { type: 'conflict_detected', session_id: m.session_id, ...conflict } as ServerMessage);
     }
     if (!result.duplicate) {
       void deps.presence
-        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, op: result.broadcast.op, author_peer_id: membership.peer_id })
+        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, version: result.broadcast.version, op: result.broadcast.op, author_peer_id: membership.peer_id })
         .catch(() => undefined);
     }
     return { type: 'op_ack', session_id: m.session_id, ...result.ack };
@@ -115,7 +115,7 @@ export class LiveMessageHandlers {
       caller: caller(socket, membership),
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.ttl_ms !== undefined ? { ttl_ms: m.ttl_ms } : {}) },
     });
-    deps.broadcast(rooms.session(m.session_id), { type: 'file_locked', ...locked }, socket.id);
+    deps.push(m.session_id, { to: 'session' }, { type: 'file_locked', ...locked }, membership.peer_id);
     return { type: 'file_locked', ...locked };
   }
 
@@ -127,7 +127,7 @@ export class LiveMessageHandlers {
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.force !== undefined ? { force: m.force } : {}) },
     });
     if (unlocked === null) return { type: 'file_unlocked', session_id: m.session_id, doc_id: m.doc_id, holder_id: null, reason: 'not_locked' };
-    deps.broadcast(rooms.session(m.session_id), { type: 'file_unlocked', ...unlocked }, socket.id);
+    deps.push(m.session_id, { to: 'session' }, { type: 'file_unlocked', ...unlocked }, membership.peer_id);
     return { type: 'file_unlocked', ...unlocked };
   }
 

@@ -10,14 +10,15 @@ export function membershipOf(socket: ChorusSocket, sessionId: string): Membershi
 }
 
 /** Delivers what the presence service said happened to the session's other members. */
-export function broadcastPresence(deps: GatewayDeps, socket: ChorusSocket, events: ReadonlyArray<Record<string, unknown> & { type: string; session_id: string; peer_id: string }>): void {
+export function broadcastPresence(deps: GatewayDeps, events: ReadonlyArray<Record<string, unknown> & { type: string; session_id: string; peer_id: string }>): void {
   for (const e of events) {
     if (e.type === 'presence_update') {
       const { type: _type, ...view } = e;
       deps.presenceOut.offer(view as unknown as PresenceView);
     }
-    else if (e.type === 'presence_left') deps.broadcast(rooms.session(e.session_id), { ...(e as unknown as ServerMessage), reason: 'left' } as ServerMessage, socket.id);
-    else deps.broadcast(rooms.session(e.session_id), e as unknown as ServerMessage, socket.id);
+    // The peer an event is about is the requesting socket's: it does not need to hear about itself.
+    else if (e.type === 'presence_left') deps.push(e.session_id, { to: 'session' }, { ...(e as unknown as ServerMessage), reason: 'left' } as ServerMessage, e.peer_id);
+    else deps.push(e.session_id, { to: 'session' }, e as unknown as ServerMessage, e.peer_id);
   }
 }
 
@@ -44,7 +45,7 @@ export async function endMembership(
     deps.presence.call('presence.leave', { session_id, peer_id, user_id: socket.data.identity.user_id }),
     deps.sessions.call('session.disconnect', { session_id, user_id: socket.data.identity.user_id, peer_id, reason }),
   ]);
-  if (presence.status === 'fulfilled') broadcastPresence(deps, socket, presence.value);
+  if (presence.status === 'fulfilled') broadcastPresence(deps, presence.value);
   else logger.warn(`presence.leave failed for ${peer_id}: ${(presence.reason as Error).message}`, 'Membership');
   if (session.status === 'rejected') logger.warn(`session.disconnect failed for ${peer_id}: ${(session.reason as Error).message}`, 'Membership');
 }

@@ -49,7 +49,6 @@ export class SessionMessageHandlers {
       id: socket.id,
       userId: identity.user_id,
       peerId: m.peer_id,
-      send: (message) => deps.send(socket, message as Parameters<GatewayDeps['send']>[1]),
       onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
     };
     try {
@@ -65,7 +64,7 @@ export class SessionMessageHandlers {
           node_id: deps.nodeId,
         }),
       ]);
-      broadcastPresence(deps, socket, events);
+      broadcastPresence(deps, events);
       const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
       // The locks are read after the socket is in the session room and attached to its stream: a lock change
       // after this read reaches the socket as a push (docs/protocol.md `joined`), so none is missed.
