@@ -1,4 +1,4 @@
-import type { Role } from '@chorus/protocol';
+import type { Role, SessionLock } from '@chorus/protocol';
 import type { TextOp, TextRange } from '@chorus/ot';
 
 // The conflict service's transport contract: what its handlers return. Field names are the wire's (snake_case).
@@ -122,3 +122,12 @@ export interface FileUnlocked {
   readonly by?: string;
 }
 
+
+/**
+ * `locks.list`: the session's live locks (`joined.locks`, its wire schema: libs/protocol `sessionLockSchema`),
+ * capped at MAX_JOINED_LOCKS; `truncated` when the session held more.
+ */
+export interface SessionLocks {
+  readonly locks: SessionLock[];
+  readonly truncated: boolean;
+}

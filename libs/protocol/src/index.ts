@@ -64,6 +64,7 @@ export {
   conflictDetectedSchema,
   documentAtSchema,
   documentHistorySchema,
+  documentLockSchema,
   documentSchema,
   historyEntrySchema,
   historySchema,
@@ -82,6 +83,8 @@ export {
   presenceUpdateRequestSchema,
   presenceViewSchema,
   sessionEventSchema,
+  sessionLockSchema,
+  MAX_JOINED_LOCKS,
   stopTypingSchema,
   submitOpSchema,
   typingSchema,
@@ -90,6 +93,7 @@ export {
   unlockFileSchema,
   whoSchema,
   type PresenceView,
+  type SessionLock,
 } from './messages-live';
 export {
   CLIENT_MESSAGES,

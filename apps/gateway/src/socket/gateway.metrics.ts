@@ -14,6 +14,7 @@ export class GatewayMetrics {
   readonly refused: Counter<'type' | 'code'>;
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
+  readonly joinLocksUnavailable: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
@@ -50,6 +51,11 @@ export class GatewayMetrics {
       name: 'chorus_ws_refused_total',
       help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
       labelNames: ['type', 'code'],
+      registers: [registry],
+    });
+    this.joinLocksUnavailable = new Counter({
+      name: 'chorus_ws_join_locks_unavailable_total',
+      help: 'Joins answered without `locks` because the conflict service did not list them (the client must reopen documents to learn their locks)',
       registers: [registry],
     });
     this.transportLatency = new Histogram({
