@@ -1,4 +1,4 @@
-import type { Role, ServerMessageOf, ServerMessageType } from '@chorus/protocol';
+import type { Role, ServerMessageOf, ServerMessageType, SessionLock } from '@chorus/protocol';
 import type { TextOp } from '@chorus/ot';
 
 // The conflict service's transport contract: what its handlers return. Field names are the wire's (snake_case).
@@ -80,3 +80,12 @@ export type FileLocked = Body<'file_locked'>;
  * answers an unlock of a file that was not locked with null; the gateway replies `not_locked` for it.
  */
 export type FileUnlocked = Body<'file_unlocked'>;
+
+/**
+ * `locks.list`: the session's live locks (`joined.locks`, its wire schema: libs/protocol `sessionLockSchema`),
+ * capped at MAX_JOINED_LOCKS; `truncated` when the session held more.
+ */
+export interface SessionLocks {
+  readonly locks: SessionLock[];
+  readonly truncated: boolean;
+}

@@ -66,6 +66,7 @@ export {
   conflictDetectedSchema,
   documentAtSchema,
   documentHistorySchema,
+  documentLockSchema,
   documentSchema,
   historyEntrySchema,
   historySchema,
@@ -84,6 +85,8 @@ export {
   presenceUpdateRequestSchema,
   presenceViewSchema,
   sessionEventSchema,
+  sessionLockSchema,
+  MAX_JOINED_LOCKS,
   stopTypingSchema,
   submitOpSchema,
   typingSchema,
@@ -92,6 +95,7 @@ export {
   unlockFileSchema,
   whoSchema,
   type PresenceView,
+  type SessionLock,
 } from './messages-live';
 export {
   CLIENT_MESSAGES,

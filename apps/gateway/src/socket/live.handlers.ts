@@ -1,3 +1,4 @@
+import type { LoggerService } from '@nestjs/common';
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
@@ -16,6 +17,8 @@ function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, 
 
 /** Presence (presence_update, who, typing, stop_typing) and documents (open, submit, fetch, locks). */
 export class LiveMessageHandlers {
+  constructor(private readonly logger: LoggerService) {}
+
   async presenceUpdate(socket: ChorusSocket, m: ClientMessageOf<'presence_update'>, deps: GatewayDeps): Reply<'presence_update'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'presence.update');
@@ -79,7 +82,11 @@ export class LiveMessageHandlers {
     if (!result.duplicate) {
       void deps.presence
         .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, version: result.broadcast.version, op: result.broadcast.op, author_peer_id: membership.peer_id })
-        .catch(() => undefined);
+        .catch((err: unknown) => {
+          // Presence repairs a lost one from the conflict service's log at the next op (a version gap).
+          deps.metrics.presenceEmitFailures.inc();
+          this.logger.warn(`presence.op_committed for ${m.doc_id}@${result.broadcast.version} not sent: ${(err as Error).message}`, 'LiveMessageHandlers');
+        });
     }
     return { type: 'op_ack', session_id: m.session_id, ...result.ack };
   }

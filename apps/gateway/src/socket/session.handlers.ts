@@ -66,12 +66,31 @@ export class SessionMessageHandlers {
       ]);
       broadcastPresence(deps, events);
       const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
-      const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
+      // The locks are read after the socket is in the session room and attached to its stream: a lock change
+      // after this read reaches the socket as a push (docs/protocol.md `joined`), so none is missed.
+      const [peers, locks] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), this.locksOf(socket, membership, deps)]);
       const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
-      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered };
+      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered, ...locks };
     } catch (err) {
       await endMembership(socket, membership, 'disconnected', deps, this.logger);
       throw err;
+    }
+  }
+
+  /**
+   * `joined.locks`. A conflict service that does not answer costs the join only this field, not the join itself
+   * (chat and presence do not need it): logged, counted, and left out, which tells the client to reopen documents
+   * to learn their locks.
+   */
+  private async locksOf(socket: ChorusSocket, membership: Membership, deps: GatewayDeps): Promise<Pick<ReplyOf<'join'>, 'locks' | 'locks_truncated'>> {
+    try {
+      const caller = { user_id: socket.data.identity.user_id, client_id: membership.peer_id, role: membership.role };
+      const listed = await deps.conflict.call('locks.list', { caller, payload: { session_id: membership.session_id } });
+      return { locks: listed.locks, locks_truncated: listed.truncated };
+    } catch (err) {
+      deps.metrics.joinLocksUnavailable.inc();
+      this.logger.warn(`Session ${membership.session_id}: joined without locks (locks.list failed: ${(err as Error).message})`, 'SessionHandlers');
+      return {};
     }
   }
 
