@@ -7,6 +7,9 @@ import { chatMessage } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
 
+/** How long a join waits for the session's locks before answering without them. */
+const JOIN_LOCKS_WAIT_MS = 1_000;
+
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
 /** join, leave, chat_message, ping. */
@@ -85,8 +88,20 @@ export class SessionMessageHandlers {
   private async locksOf(socket: ChorusSocket, membership: Membership, deps: GatewayDeps): Promise<Pick<ReplyOf<'join'>, 'locks' | 'locks_truncated'>> {
     try {
       const caller = { user_id: socket.data.identity.user_id, client_id: membership.peer_id, role: membership.role };
-      const listed = await deps.conflict.call('locks.list', { caller, payload: { session_id: membership.session_id } });
-      return { locks: listed.locks, locks_truncated: listed.truncated };
+      const call = deps.conflict.call('locks.list', { caller, payload: { session_id: membership.session_id } });
+      // A join is not held hostage by the conflict service: past the bound it answers without locks (the client
+      // learns each file's lock from open_document). The late answer is dropped; its failure is still handled.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${JOIN_LOCKS_WAIT_MS} ms`)), JOIN_LOCKS_WAIT_MS);
+      });
+      call.catch(() => undefined);
+      try {
+        const listed = await Promise.race([call, bound]);
+        return { locks: listed.locks, locks_truncated: listed.truncated };
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (err) {
       deps.metrics.joinLocksUnavailable.inc();
       this.logger.warn(`Session ${membership.session_id}: joined without locks (locks.list failed: ${(err as Error).message})`, 'SessionHandlers');
