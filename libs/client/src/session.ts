@@ -86,11 +86,12 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private wanted = false;
   private joinedOnce = false;
   private participantList: Participant[] = [];
-  private readonly seqs: SeqWindow;
+  private seqs: SeqWindow;
   private lastSeqKnown: boolean;
   private recovering = false;
   private held: ServerMessage[] = [];
   private joinToken: string | null = null;
+  private joinTokenRenewAt = Number.POSITIVE_INFINITY;
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
@@ -318,10 +319,16 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       try {
         const join_token = await this.token(attempt > 0);
         const last_seq = this.lastSeqKnown ? this.seqs.high : undefined;
+        // From here until the join is processed, durable pushes (the replay, and live events that may overtake
+        // the ack) are held, then delivered in seq order after any history paged over REST.
+        this.recovering = true;
+        this.held = [];
         const reply = await this.client.request('join', { session_id: this.id, peer_id: this.client.peerId, join_token, ...(last_seq !== undefined ? { last_seq } : {}) });
         await this.joined(reply, last_seq, rejoin);
         return;
       } catch (err) {
+        this.recovering = false;
+        this.held = [];
         const error = ChorusError.from(err);
         if (err instanceof ClientClosedError) return;
         if (err instanceof ChorusError && err.name === 'ConnectionLostError') return; // the reconnect rejoins
@@ -343,19 +350,17 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
 
   private async joined(reply: ServerMessageOf<'joined'>, lastSeq: number | undefined, rejoin: boolean): Promise<void> {
     this.participantList = reply.participants;
-    if (!reply.recovered && lastSeq !== undefined && lastSeq < reply.seq) {
-      this.recovering = true;
-      try {
-        await this.pageHistory(lastSeq, reply.seq);
-      } finally {
-        this.recovering = false;
-      }
-    }
-    this.seqs.advanceTo(reply.seq);
-    this.lastSeqKnown = true;
-    const held = this.held;
+    if (!reply.recovered && lastSeq !== undefined && lastSeq < reply.seq) await this.pageHistory(lastSeq, reply.seq);
+    // A last_seq ahead of the stream (a stored position from another incarnation of the session) is worthless:
+    // start over from the server's position rather than send it again on every rejoin.
+    if (!reply.recovered && lastSeq !== undefined && lastSeq > reply.seq) this.seqs = new SeqWindow(reply.seq);
+    this.recovering = false;
+    const held = this.held.sort((x, y) => seqOf(x) - seqOf(y));
     this.held = [];
     for (const m of held) this.handlePush(m);
+    // Everything up to joined.seq is now delivered, or ours (our own peer_joined is never pushed to us).
+    this.seqs.advanceTo(reply.seq);
+    this.lastSeqKnown = true;
     this.joinedOnce = true;
     this.currentState = 'joined';
     this.emit('joined', { participants: reply.participants, seq: reply.seq, recovered: reply.recovered, rejoin });
@@ -392,11 +397,16 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   }
 
   private async token(refresh: boolean): Promise<string> {
-    if (this.joinToken !== null && !refresh) return this.joinToken;
+    if (this.joinToken !== null && !refresh && Date.now() < this.joinTokenRenewAt) return this.joinToken;
     const provider = this.options.joinToken;
     if (typeof provider === 'function') this.joinToken = await provider(this.id);
     else if (typeof provider === 'string' && !refresh) this.joinToken = provider;
-    else this.joinToken = (await this.client.rest.joinToken(this.id, this.options.password)).join_token;
+    else {
+      const grant = await this.client.rest.joinToken(this.id, this.options.password);
+      this.joinToken = grant.join_token;
+      // Renewed a minute before it expires (or at 80% of a short life), so a rejoin rarely meets a stale one.
+      this.joinTokenRenewAt = Date.now() + Math.max(grant.expires_in_s * 800, (grant.expires_in_s - 60) * 1_000);
+    }
     return this.joinToken;
   }
 
@@ -447,6 +457,10 @@ function historyEvent(event: SessionEventView, ownPeerId: string): DurableEvent 
     return { kind: 'chat', seq: event.seq, chat };
   }
   return { kind: 'history', seq: event.seq, event };
+}
+
+function seqOf(m: ServerMessage): number {
+  return 'seq' in m && typeof m.seq === 'number' ? m.seq : 0;
 }
 
 function sleep(ms: number): Promise<void> {
