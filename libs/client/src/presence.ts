@@ -8,10 +8,15 @@ import type { PresenceView, Selection } from '@chorus/protocol';
  */
 export class PresenceStore {
   private readonly views = new Map<string, PresenceView>();
+  private snapshot: PresenceView[] | null = null;
 
-  /** Every peer present, in the order they were first seen. */
-  peers(): PresenceView[] {
-    return [...this.views.values()];
+  /**
+   * Every peer present, in the order they were first seen. The same array until the store changes, so it can
+   * be a React `useSyncExternalStore` snapshot as it is.
+   */
+  peers(): readonly PresenceView[] {
+    this.snapshot ??= [...this.views.values()];
+    return this.snapshot;
   }
 
   /** One peer's presence. */
@@ -28,22 +33,26 @@ export class PresenceStore {
 
   /** @internal Replaces the whole store (a `presence_list`). */
   reset(views: readonly PresenceView[]): void {
+    this.snapshot = null;
     this.views.clear();
     for (const v of views) this.views.set(v.peer_id, v);
   }
 
   /** @internal One peer's latest view. */
   put(view: PresenceView): void {
+    this.snapshot = null;
     this.views.set(view.peer_id, view);
   }
 
   /** @internal A peer is gone. Returns whether it was known. */
   remove(peerId: string): boolean {
+    this.snapshot = null;
     return this.views.delete(peerId);
   }
 
   /** @internal Typing started (`docId`) or stopped (`null` typing). */
   setTyping(peerId: string, typing: { doc_id: string | null } | null): boolean {
+    this.snapshot = null;
     const view = this.views.get(peerId);
     if (!view) return false;
     this.views.set(peerId, { ...view, typing });
@@ -52,6 +61,7 @@ export class PresenceStore {
 
   /** @internal Moves a peer's selection (a document op moved it). */
   setSelection(peerId: string, selection: Selection): void {
+    this.snapshot = null;
     const view = this.views.get(peerId);
     if (view) this.views.set(peerId, { ...view, selection });
   }

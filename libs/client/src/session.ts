@@ -59,7 +59,7 @@ export interface ChorusSessionEvents {
   /** A chat message (also in `event`), including this client's own once acknowledged. */
   chat: ChatMessage;
   /** The presence store changed (`session.presence`). */
-  presence: { peers: PresenceView[] };
+  presence: { peers: readonly PresenceView[] };
   /** Someone started or stopped typing. */
   typing: { peerId: string; userId: string; docId: string | null; typing: boolean };
   /** The session ended for this client: removed, deleted, left, or the client closed. */
@@ -208,7 +208,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   }
 
   /** Asks the server for everyone's presence and replaces the store with it. */
-  async refreshPresence(): Promise<PresenceView[]> {
+  async refreshPresence(): Promise<readonly PresenceView[]> {
     await this.ready();
     const list = await this.client.request('who', { session_id: this.id });
     this.presence.reset(list.peers);
