@@ -4,6 +4,7 @@ import type { ChorusClient } from './client';
 import { ChorusDocument } from './document';
 import { TypedEmitter } from './emitter';
 import { ClientClosedError } from './errors';
+import { historyToPush, type DurablePush } from './history-events';
 import { PresenceStore } from './presence';
 import { randomId } from './random-id';
 import { SeqWindow } from './seq-window';
@@ -43,9 +44,7 @@ export type DurableEvent =
   | { kind: 'chat'; seq: number; chat: ChatMessage }
   | { kind: 'peer_joined'; seq: number; message: ServerMessageOf<'peer_joined'> }
   | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
-  | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> }
-  /** Paged from REST history during a recovery (`recovered: false`), when it has no dedicated kind above. */
-  | { kind: 'history'; seq: number; event: SessionEventView };
+  | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };
 
 /** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
 export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
@@ -291,7 +290,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     }
   }
 
-  private durable(m: ServerMessageOf<'chat_message' | 'peer_joined' | 'peer_left' | 'session_event'>): void {
+  private durable(m: DurablePush): void {
     if (!this.seqs.mark(m.seq)) {
       this.duplicates++;
       return;
@@ -368,22 +367,23 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     await this.afterJoin();
   }
 
-  /** History over REST, (from, to], delivered through the same once-by-seq filter as pushes. */
+  /**
+   * History over REST, (from, to], as the pushes the server would have sent: through the same once-by-seq filter.
+   * Our own current join is left out, as the replay leaves it out (its `joined` ack is ours).
+   */
   private async pageHistory(from: number, to: number): Promise<void> {
-    let after = from;
-    while (after < to) {
+    const events: SessionEventView[] = [];
+    for (let after = from; after < to; ) {
       const page = await this.client.rest.history(this.id, after, 1_000);
-      for (const event of page.events) {
-        if (event.seq > to) break;
-        if (!this.seqs.mark(event.seq)) {
-          this.duplicates++;
-          continue;
-        }
-        this.deliver(historyEvent(event, this.client.peerId));
-      }
+      events.push(...page.events.filter((e) => e.seq <= to));
       if (page.next_after_seq === null || page.events.length === 0) break;
       after = page.next_after_seq;
     }
+    let ownJoin = -1;
+    events.forEach((e, i) => {
+      if (e.type === 'peer_joined' && e.payload.peer_id === this.client.peerId) ownJoin = i;
+    });
+    events.forEach((e, i) => i !== ownJoin && this.durable(historyToPush(this.id, e)));
   }
 
   /** After every (re)join: our presence again, everyone's presence, the documents reopened. */
@@ -438,25 +438,6 @@ function toChat(m: ServerMessageOf<'chat_message'>, ownPeerId: string): ChatMess
     timestamp: m.timestamp,
     own: m.peer_id === ownPeerId,
   };
-}
-
-/** A REST history event as a durable event: chat messages keep their kind (the payload is the chat's fields). */
-function historyEvent(event: SessionEventView, ownPeerId: string): DurableEvent {
-  const p = event.payload as Partial<Record<'peer_id' | 'user_id' | 'display_name' | 'message' | 'client_msg_id', unknown>>;
-  if (event.type === 'chat_message' && typeof p.message === 'string' && typeof p.peer_id === 'string') {
-    const chat: ChatMessage = {
-      seq: event.seq,
-      peer_id: p.peer_id,
-      user_id: typeof p.user_id === 'string' ? p.user_id : event.actor,
-      display_name: typeof p.display_name === 'string' ? p.display_name : event.actor,
-      message: p.message,
-      ...(typeof p.client_msg_id === 'string' ? { client_msg_id: p.client_msg_id } : {}),
-      timestamp: Date.parse(event.created_at),
-      own: p.peer_id === ownPeerId,
-    };
-    return { kind: 'chat', seq: event.seq, chat };
-  }
-  return { kind: 'history', seq: event.seq, event };
 }
 
 function seqOf(m: ServerMessage): number {
