@@ -256,7 +256,10 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   private async run(): Promise<void> {
     let failures = 0;
     while (this.closedReason === null) {
-      const { end, connected } = await this.connectOnce(this.url);
+      const { end, connected } = await this.connectOnce(this.url).catch((err: unknown) => {
+        this.warn(`connecting to ${this.url} failed`, err);
+        return { end: { kind: 'unreachable', message: (err as Error).message } as ConnectionEnd, connected: false };
+      });
       if (this.closedReason !== null) break;
       if (connected) failures = 0;
       const step = reconnectStep(end, failures, this.random, { ...this.options.backoff, canRefreshToken: typeof this.options.token === 'function' });

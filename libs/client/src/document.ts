@@ -246,12 +246,17 @@ export class ChorusDocument extends TypedEmitter<ChorusDocumentEvents> {
     }
   }
 
+  /** Starts over from the server's text. Never rejects: a failed reload is reported, and the next rejoin retries. */
   private async reload(reason: string): Promise<void> {
-    const reply = await this.session.client.request('open_document', { session_id: this.session.id, doc_id: this.id });
-    this.applyLockField(reply.lock);
-    const discarded = this.ot ? this.ot.reset(reply.version, reply.content) : null;
-    if (!this.ot) this.ot = this.makeOt(reply.version, reply.content);
-    this.emit('reload', { text: reply.content, version: reply.version, discarded, reason });
+    try {
+      const reply = await this.session.client.request('open_document', { session_id: this.session.id, doc_id: this.id });
+      this.applyLockField(reply.lock);
+      const discarded = this.ot ? this.ot.reset(reply.version, reply.content) : null;
+      if (!this.ot) this.ot = this.makeOt(reply.version, reply.content);
+      this.emit('reload', { text: reply.content, version: reply.version, discarded, reason });
+    } catch (err) {
+      this.session.client.warn(`reload of ${this.id} (${reason}) failed; retried after the next rejoin`, err);
+    }
   }
 
   private remoteApplied(change: RemoteApplied): void {
