@@ -13,6 +13,7 @@ let people: People;
 const clients: ChorusClient[] = [];
 const track = (c: ChorusClient) => (clients.push(c), c);
 const warnings: string[] = [];
+let aliceTokenCalls = 0;
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -62,7 +63,7 @@ describe('the SDK on two gateways, with a kill -9 of one', () => {
   it('connects, joins through REST join tokens, and sees the other', async () => {
     const [gw1, gw2] = cluster.gateways;
     const onWarning = (m: string) => warnings.push(m);
-    alice = track(new ChorusClient({ url: [gw1, gw2], token: () => people.alice.token, peerId: 'alice-sdk', random: prng(1), onWarning, backoff: { initialDelayMs: 100, maxDelayMs: 1_000 } }));
+    alice = track(new ChorusClient({ url: [gw1, gw2], token: () => (aliceTokenCalls++, people.alice.token), peerId: 'alice-sdk', random: prng(1), onWarning, backoff: { initialDelayMs: 100, maxDelayMs: 1_000 } }));
     bob = track(new ChorusClient({ url: [gw2, gw1], token: people.bob.token, peerId: 'bob-sdk', random: prng(2), onWarning }));
     expect((await alice.connect()).node_id).toBe('gateway-1');
     expect((await bob.connect()).node_id).toBe('gateway-2');
@@ -120,6 +121,7 @@ describe('the SDK on two gateways, with a kill -9 of one', () => {
     expect({ text: aDoc.text, version: aDoc.version }).toEqual({ text: server.content, version: server.version });
     expect([...server.content].sort()).toEqual([...a.typed, ...b.typed].sort());
     expect(disconnects.length).toBeGreaterThanOrEqual(1);
+    expect(aliceTokenCalls).toBeGreaterThanOrEqual(2); // the provider was asked again for the reconnect
 
     // Presence was rebuilt after the rejoin, and bob's cursor is still tracked in alice's copy.
     await waitFor("bob's cursor known again after the rejoin", () => aDoc.cursors().some((c) => c.peerId === 'bob-sdk'));

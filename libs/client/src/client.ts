@@ -104,9 +104,10 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   private readonly sessions = new Map<string, ChorusSession>();
   private lastHello: ServerMessageOf<'hello'> | null = null;
   private opSeq = 0;
+  /** @internal The random source (jitter, generated ids). */
   readonly random: () => number;
 
-  constructor(readonly options: ChorusClientOptions) {
+  constructor(private readonly options: ChorusClientOptions) {
     super();
     this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
     if (this.urls.length === 0) throw new TypeError('ChorusClient needs at least one url');
