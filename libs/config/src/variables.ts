@@ -219,6 +219,16 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1, 10_000, () => 20),
   },
+  WEB_APP: {
+    doc: 'Serve the browser app (apps/web, built into WEB_APP_DIR by `npm run build`) at / with /join/<invite> and /s/<session> beside the API. Default true in standalone (`npm start` is the whole product), false for the gateway (a deployment usually serves the app from a CDN or its own host; turn it on to serve it from every gateway). When on but the build is missing, the gateway logs a warning and serves the API only.',
+    roles: EDGE_ROLES,
+    parse: bool((role) => role === 'standalone'),
+  },
+  WEB_APP_DIR: {
+    doc: 'Where the built browser app is (index.html and assets/), relative to the working directory. Default dist/web, where `npm run build` writes it.',
+    roles: EDGE_ROLES,
+    parse: text(/^.+$/, 'must be a path', () => 'dist/web'),
+  },
   SHUTDOWN_GRACE_MS: {
     doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',
     roles: ALL,

@@ -1,0 +1,215 @@
+import type { ChatMessage, ChorusClient, ChorusDocument, ChorusSession, PresenceView } from '@chorus/client';
+import { colorOf } from './colors';
+import { h, replaceChildren } from './dom';
+import { DocumentEditor } from './editor';
+
+// One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
+
+const DEFAULT_FILE = 'main.txt';
+const PRESENCE_EVERY_MS = 50;
+const TYPING_EVERY_MS = 2_000;
+
+export class SessionView {
+  readonly root: HTMLElement;
+  editor: DocumentEditor | null = null;
+  doc: ChorusDocument | null = null;
+  private readonly chatList = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
+  private readonly peerList = h('ul', { class: 'peer-list', 'data-testid': 'peer-list' });
+  private readonly fileList = h('ul', { class: 'file-list', 'data-testid': 'file-list' });
+  private readonly lockBar = h('div', { class: 'lock-bar', 'data-testid': 'lock-bar' });
+  private readonly editorHost = h('div', { class: 'editor', 'data-testid': 'editor' });
+  private readonly status = h('span', { class: 'conn', 'data-testid': 'conn-state' });
+  private readonly notice = h('div', { class: 'notice', 'data-testid': 'notice' });
+  private readonly inviteOut = h('input', { class: 'invite-link', 'data-testid': 'invite-link', readonly: true, placeholder: 'invite link' });
+  private readonly openFiles = new Set<string>([DEFAULT_FILE]);
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  private pendingSelection: { anchor: number; head: number } | null = null;
+  private lastTyping = 0;
+  private readonly chats: ChatMessage[] = [];
+
+  constructor(
+    readonly client: ChorusClient,
+    readonly session: ChorusSession,
+    private readonly onRemoteRendered?: (peerId: string, inserted: number) => void,
+  ) {
+    const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
+    const chatForm = h(
+      'form',
+      {
+        class: 'chat-form',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const text = chatInput.value.trim();
+          if (text === '') return;
+          chatInput.value = '';
+          // Idempotent in the SDK (client_msg_id): sent now, or when the connection is back, exactly once.
+          this.session.sendChat(text).catch((err: unknown) => this.show(`chat not sent: ${(err as Error).message}`));
+        },
+      },
+      chatInput,
+      h('button', { type: 'submit' }, 'Send'),
+    );
+    const fileInput = h('input', { name: 'file', 'data-testid': 'file-input', placeholder: 'path/to/file.ts' });
+    const fileForm = h(
+      'form',
+      {
+        class: 'file-form',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const path = fileInput.value.trim();
+          if (path !== '') void this.open(path);
+          fileInput.value = '';
+        },
+      },
+      fileInput,
+      h('button', { type: 'submit' }, 'Open'),
+    );
+    this.root = h(
+      'div',
+      { class: 'session' },
+      h(
+        'header',
+        {},
+        h('strong', {}, 'Chorus'),
+        h('span', { class: 'session-id', 'data-testid': 'session-id' }, session.id),
+        this.status,
+        h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link'),
+        this.inviteOut,
+      ),
+      this.notice,
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
+    );
+    client.on('state', ({ state }) => this.renderStatus(state));
+    client.on('hello', () => this.renderStatus(client.state));
+    session.on('presence', () => this.renderPeers());
+    session.on('typing', () => this.renderPeers());
+    session.on('chat', (m) => this.addChat(m));
+    session.on('ended', ({ reason }) => this.show(`You left this session: ${reason}`));
+    session.on('error', (e) => this.show(`${e.code}: ${e.message}`));
+    this.renderStatus(client.state);
+  }
+
+  /** Joins and opens the default file. */
+  async start(): Promise<void> {
+    await this.session.join();
+    this.renderPeers();
+    await this.open(DEFAULT_FILE);
+  }
+
+  async open(path: string): Promise<void> {
+    this.openFiles.add(path);
+    const doc = await this.session.document(path);
+    this.editor?.destroy();
+    this.doc = doc;
+    this.editor = new DocumentEditor(this.editorHost, doc, {
+      onLocalSelection: (selection) => this.reportSelection(selection),
+      onLocalEdit: () => this.reportTyping(),
+      onRemoteRendered: this.onRemoteRendered,
+    });
+    doc.on('lock', () => this.renderLock());
+    doc.on('reload', ({ reason, discarded }) => this.show(`Reloaded ${path} from the server (${reason})${discarded ? ': your last edits were not saved' : ''}`));
+    this.renderLock();
+    this.renderFiles();
+    await this.session.setPresence({ active_file: path, doc_id: path, selection: { anchor: 0, head: 0 } });
+  }
+
+  private reportSelection(selection: { anchor: number; head: number }): void {
+    this.pendingSelection = selection;
+    if (this.presenceTimer) return;
+    // At most one presence_update per 50 ms: the last selection always goes out.
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = null;
+      const doc = this.doc;
+      const selection = this.pendingSelection;
+      if (!doc || !selection) return;
+      this.session.setPresence({ doc_id: doc.id, active_file: doc.id, selection }).catch((err: unknown) => this.show(`presence not sent: ${(err as Error).message}`));
+    }, PRESENCE_EVERY_MS);
+  }
+
+  private reportTyping(): void {
+    const now = Date.now();
+    if (now - this.lastTyping < TYPING_EVERY_MS || !this.doc) return;
+    this.lastTyping = now;
+    this.session.typing(this.doc.id).catch((err: unknown) => this.show(`typing not sent: ${(err as Error).message}`));
+  }
+
+  private async invite(): Promise<void> {
+    try {
+      const invite = await this.client.rest.createInvite(this.session.id, { role: 'editor' });
+      // The link lands on this app, wherever the server's PUBLIC_URL points.
+      const link = `${location.origin}/join/${encodeURIComponent(invite.token)}`;
+      this.inviteOut.value = link;
+      this.inviteOut.dataset.code = invite.code;
+      await navigator.clipboard?.writeText(link).catch(() => this.show('Copy the link from the box (clipboard refused).'));
+    } catch (err) {
+      this.show(`invite failed: ${(err as Error).message}`);
+    }
+  }
+
+  private show(message: string): void {
+    this.notice.textContent = message;
+  }
+
+  private renderStatus(state: string): void {
+    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}` : state;
+    this.status.dataset.state = state;
+    this.status.dataset.url = this.client.url;
+  }
+
+  private renderPeers(): void {
+    const peers = this.session.presence.peers();
+    replaceChildren(this.peerList, ...peers.map((p) => this.peerItem(p)));
+    for (const p of peers) if (p.active_file) this.openFiles.add(p.active_file);
+    this.renderFiles();
+  }
+
+  private peerItem(p: PresenceView): HTMLElement {
+    const me = p.peer_id === this.client.peerId;
+    return h(
+      'li',
+      { 'data-peer': p.peer_id, 'data-status': p.status, 'data-kind': p.kind, 'data-typing': p.typing !== null },
+      h('span', { class: 'dot', style: `background: ${colorOf(p.peer_id)}` }),
+      `${p.display_name}${me ? ' (you)' : ''}`,
+      p.kind === 'agent' && h('span', { class: 'badge agent' }, 'agent'),
+      h('span', { class: `badge ${p.status}` }, p.status),
+      p.typing !== null && h('span', { class: 'badge typing' }, 'typing…'),
+      p.active_file && h('span', { class: 'file' }, p.active_file),
+    );
+  }
+
+  private renderFiles(): void {
+    const current = this.doc?.id;
+    replaceChildren(
+      this.fileList,
+      ...[...this.openFiles].sort().map((f) => h('li', { class: f === current ? 'current' : undefined }, h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), void this.open(f)) }, f))),
+    );
+  }
+
+  private renderLock(): void {
+    const doc = this.doc;
+    if (!doc) return;
+    const lock = doc.lock;
+    const mine = lock !== null && lock.peerId === this.client.peerId;
+    const holder = lock ? (this.session.presence.get(lock.peerId)?.display_name ?? lock.holderId) : null;
+    this.lockBar.dataset.locked = lock === null ? 'none' : mine ? 'mine' : 'other';
+    replaceChildren(
+      this.lockBar,
+      lock === null ? '🔓 Anyone can edit' : mine ? `🔒 You hold the lock until ${new Date(lock.expiresAt).toLocaleTimeString()}` : `🔒 Locked by ${holder}: read only`,
+      lock === null && h('button', { onclick: () => void doc.lockFile().catch((err: unknown) => this.show(`lock: ${(err as Error).message}`)) }, 'Lock'),
+      mine && h('button', { onclick: () => void doc.unlockFile().catch((err: unknown) => this.show(`unlock: ${(err as Error).message}`)) }, 'Unlock'),
+    );
+  }
+
+  private addChat(m: ChatMessage): void {
+    this.chats.push(m);
+    this.chatList.appendChild(
+      h('li', { 'data-seq': m.seq, class: m.own ? 'own' : undefined }, h('span', { class: 'who', style: `color: ${colorOf(m.peer_id)}` }, m.display_name), ' ', m.message),
+    );
+    this.chatList.scrollTop = this.chatList.scrollHeight;
+  }
+
+  /** Chat messages as shown (for tests). */
+  chatMessages(): ChatMessage[] {
+    return [...this.chats];
+  }
+}
