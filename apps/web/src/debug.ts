@@ -44,6 +44,13 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     version: () => state().view?.doc?.version ?? null,
     pending: () => state().view?.doc?.pending ?? null,
     drawnCursors: () => state().view?.editor?.drawnCursors() ?? [],
+    /** This user's own caret in the editor (UTF-16). */
+    ownSelection: () => {
+      const main = state().view?.editor?.view.state.selection.main;
+      return main ? { anchor: main.anchor, head: main.head } : null;
+    },
+    /** The other peers' cursors as the SDK holds them (code points). */
+    sdkCursors: () => state().view?.doc?.cursors().map((c) => ({ peerId: c.peerId, ...c.selection })) ?? [],
     chat: () => state().view?.chatMessages().map((m) => ({ seq: m.seq, message: m.message, peer_id: m.peer_id })) ?? [],
     probe,
   };

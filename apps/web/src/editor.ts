@@ -1,7 +1,7 @@
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { Annotation, Compartment, EditorState, StateEffect, StateField, type Range } from '@codemirror/state';
 import { Decoration, EditorView, WidgetType, keymap, lineNumbers, type DecorationSet } from '@codemirror/view';
-import { selectionFromUtf16, selectionToUtf16, type ChorusDocument, type Utf16Change } from '@chorus/client';
+import { selectionToUtf16, type ChorusDocument, type Utf16Change } from '@chorus/client';
 import { colorOf } from './colors';
 
 // The binding between one ChorusDocument and one CodeMirror view. The invariant: the editor's text is always
@@ -73,8 +73,8 @@ function decorationsOf(cursors: DrawnCursor[], length: number): DecorationSet {
 }
 
 export interface EditorHooks {
-  /** The local selection changed (code points of the document), or the user typed. */
-  onLocalSelection(selection: { anchor: number; head: number }): void;
+  /** The user moved the caret or the selection (typing included). */
+  onLocalSelection(): void;
   onLocalEdit(): void;
   /** A remote change was rendered (for the latency probe): the peer and the characters it inserted. */
   onRemoteRendered?(peerId: string, inserted: number): void;
@@ -115,8 +115,7 @@ export class DocumentEditor {
             // Only the user's own moves are reported: a remote op moves our cursor on every screen by the same
             // tie rule, and a redraw of remote cursors is no move at all.
             if (update.transactions.some((tr) => (tr.docChanged || tr.selection !== undefined) && !tr.annotation(remote))) {
-              const main = update.state.selection.main;
-              this.hooks.onLocalSelection(selectionFromUtf16(this.doc.text, { anchor: main.anchor, head: main.head }));
+              this.hooks.onLocalSelection();
             }
           }),
         ],

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChorusClient, ChorusDocument, ChorusSession, PresenceView } from '@chorus/client';
+import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
 import { colorOf } from './colors';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
@@ -23,7 +23,7 @@ export class SessionView {
   private readonly inviteOut = h('input', { class: 'invite-link', 'data-testid': 'invite-link', readonly: true, placeholder: 'invite link' });
   private readonly openFiles = new Set<string>([DEFAULT_FILE]);
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  private pendingSelection: { anchor: number; head: number } | null = null;
+  private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
 
@@ -102,9 +102,12 @@ export class SessionView {
     this.editor?.destroy();
     this.doc = doc;
     this.editor = new DocumentEditor(this.editorHost, doc, {
-      onLocalSelection: (selection) => this.reportSelection(selection),
+      onLocalSelection: () => this.reportSelection(),
       onLocalEdit: () => this.reportTyping(),
       onRemoteRendered: this.onRemoteRendered,
+    });
+    doc.on('ack', () => {
+      if (this.selectionDirty && !doc.pending && this.doc === doc) this.reportSelection();
     });
     doc.on('lock', () => this.renderLock());
     doc.on('reload', ({ reason, discarded }) => this.show(`Reloaded ${path} from the server (${reason})${discarded ? ': your last edits were not saved' : ''}`));
@@ -113,17 +116,29 @@ export class SessionView {
     await this.session.setPresence({ active_file: path, doc_id: path, selection: { anchor: 0, head: 0 } });
   }
 
-  private reportSelection(selection: { anchor: number; head: number }): void {
-    this.pendingSelection = selection;
+  /**
+   * Our caret moved: report it, at most once per 50 ms, and only while every local edit is acknowledged. The wire
+   * selection counts code points of the server's version the client has; with edits in flight the local text is
+   * ahead of it, so the report waits for the ack (meanwhile the others move our cursor through our ops by the tie
+   * rule). The selection is read from the editor when it is sent, never an older one.
+   */
+  private reportSelection(): void {
+    this.selectionDirty = true;
     if (this.presenceTimer) return;
-    // At most one presence_update per 50 ms: the last selection always goes out.
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = null;
-      const doc = this.doc;
-      const selection = this.pendingSelection;
-      if (!doc || !selection) return;
-      this.session.setPresence({ doc_id: doc.id, active_file: doc.id, selection }).catch((err: unknown) => this.show(`presence not sent: ${(err as Error).message}`));
+      this.flushSelection();
     }, PRESENCE_EVERY_MS);
+  }
+
+  private flushSelection(): void {
+    const doc = this.doc;
+    const editor = this.editor;
+    if (!doc || !editor || !this.selectionDirty || doc.pending) return;
+    this.selectionDirty = false;
+    const main = editor.view.state.selection.main;
+    const selection = selectionFromUtf16(doc.text, { anchor: main.anchor, head: main.head });
+    this.session.setPresence({ doc_id: doc.id, active_file: doc.id, selection }).catch((err: unknown) => this.show(`presence not sent: ${(err as Error).message}`));
   }
 
   private reportTyping(): void {
