@@ -166,8 +166,11 @@ describe('the browser app in Chromium on two gateways', () => {
     expect((await appState(p.bob.page)).url).toBe(g2);
     await cursorsMatchServer(p, text);
 
-    // The screenshot of the app with the other peer's cursor (and Alice's own caret), written on every run.
-    await p.alice.page.locator('.remote-caret').first().waitFor({ timeout: 5_000 });
+    // The screenshot of the app with two peers' cursors: Bob's caret, and the observer (an agent) selecting the
+    // first token; written on every run.
+    await p.observer.session.setPresence({ doc_id: FILE, active_file: FILE, selection: { anchor: 0, head: typedA[0].length } });
+    await waitForApp(p.alice.page, 'two remote cursors drawn', (s) => s.drawnCursors.length === 2, 10_000);
+    await p.alice.page.locator('.remote-caret').nth(1).waitFor({ timeout: 5_000 });
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await p.alice.page.screenshot({ path: join(OUTPUT_DIR, 'two-peers.png') });
     await p.bob.page.screenshot({ path: join(OUTPUT_DIR, 'two-peers-bob.png') });

@@ -209,7 +209,7 @@ export class SessionView {
     this.lockBar.dataset.locked = lock === null ? 'none' : mine ? 'mine' : 'other';
     replaceChildren(
       this.lockBar,
-      lock === null ? '🔓 Anyone can edit' : mine ? `🔒 You hold the lock until ${new Date(lock.expiresAt).toLocaleTimeString()}` : `🔒 Locked by ${holder}: read only`,
+      lock === null ? 'Unlocked: anyone can edit' : mine ? `Locked by you until ${new Date(lock.expiresAt).toLocaleTimeString()}` : `Locked by ${holder}: read only`,
       lock === null && h('button', { onclick: () => void doc.lockFile().catch((err: unknown) => this.show(`lock: ${(err as Error).message}`)) }, 'Lock'),
       mine && h('button', { onclick: () => void doc.unlockFile().catch((err: unknown) => this.show(`unlock: ${(err as Error).message}`)) }, 'Unlock'),
     );

@@ -43,5 +43,9 @@ export async function ensureWebBuild(): Promise<string> {
     if (!existsSync(join(dir, 'index.html'))) throw err;
     rmSync(tmp, { recursive: true, force: true });
   }
+  // Builds of earlier sources are never used again.
+  for (const name of readdirSync(OUTPUT_DIR)) {
+    if (/^web-[0-9a-f]{16}$/.test(name) && join(OUTPUT_DIR, name) !== dir) rmSync(join(OUTPUT_DIR, name), { recursive: true, force: true });
+  }
   return dir;
 }
