@@ -22,3 +22,11 @@ export class ClientClosedError extends ChorusError {
     return false;
   }
 }
+
+/** A request that got no answer within its deadline (UNAVAILABLE, retryable): the connection may be dead. */
+export class RequestTimeoutError extends ChorusError {
+  constructor(what: string, timeoutMs: number) {
+    super('UNAVAILABLE', `${what}: no answer within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}

@@ -7,7 +7,7 @@ export { PresenceStore } from './presence';
 export { OtClient, type CommittedOp, type OtSink, type RemoteApplied } from './ot-client';
 export { ChorusRest, type RestOptions } from './rest';
 export { TypedEmitter, type Unsubscribe } from './emitter';
-export { ClientClosedError, ConnectionLostError } from './errors';
+export { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
 export { backoffDelay, reconnectStep, type BackoffOptions, type ConnectionEnd, type ReconnectStep } from './backoff';
 export { codePointLength, codePointsToUtf16, opFromUtf16Change, selectionFromUtf16, selectionToUtf16, utf16ChangesOf, utf16ToCodePoints, type Utf16Change } from './text';
 export { randomId } from './random-id';
