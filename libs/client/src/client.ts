@@ -122,7 +122,11 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.random = options.random ?? Math.random;
     this.peerId = options.peerId ?? `p-${randomId(this.random)}`;
     this.rest = new ChorusRest({ baseUrl: () => this.url, token: () => this.accessToken(), fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
+    // In a browser, coming back online ends a backoff wait at once (it may have grown to seconds while offline).
+    if (typeof onlineEvents?.addEventListener === 'function') onlineEvents.addEventListener('online', this.onOnline);
   }
+
+  private readonly onOnline = () => this.wake?.();
 
   /** The current connection state. */
   get state(): ConnectionState {
@@ -258,6 +262,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.abortAttempt?.();
     this.live = null;
     this.wake?.();
+    onlineEvents?.removeEventListener?.('online', this.onOnline);
     this.setState('closed');
     for (const session of this.sessions.values()) session.clientClosed(closed);
     this.emit('closed', { reason, ...extra });
@@ -387,3 +392,6 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.emit('error', ChorusError.from(message));
   }
 }
+
+/** The browser's `window` (its `online` event), when there is one; Node has none. */
+const onlineEvents = globalThis as { addEventListener?: (type: 'online', listener: () => void) => void; removeEventListener?: (type: 'online', listener: () => void) => void } | undefined;

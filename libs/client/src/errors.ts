@@ -18,6 +18,7 @@ export class ClientClosedError extends ChorusError {
     super('UNAVAILABLE', `the Chorus client is closed: ${reason}`);
     this.name = 'ClientClosedError';
   }
+  /** Not retryable: a closed client stays closed (create a new one). */
   override get retryable(): boolean {
     return false;
   }

@@ -1,5 +1,6 @@
 import type { ServerMessageOf, SessionEventView } from '@chorus/protocol';
 
+/** The four pushes that carry a session `seq`. */
 export type DurablePush = ServerMessageOf<'chat_message' | 'peer_joined' | 'peer_left' | 'session_event'>;
 
 const str = (p: Record<string, unknown>, key: string): string => (typeof p[key] === 'string' ? (p[key] as string) : '');

@@ -27,11 +27,17 @@ export interface SessionOptions {
 
 /** A chat message of the session stream (pushed, replayed, paged from history, or our own acknowledged one). */
 export interface ChatMessage {
+  /** Its position in the session stream. */
   seq: number;
+  /** The sender's connection. */
   peer_id: string;
+  /** The sender. */
   user_id: string;
+  /** The sender's name as shown. */
   display_name: string;
+  /** The text (1 to 8,000 characters). */
   message: string;
+  /** The sender's idempotency key, when it gave one. */
   client_msg_id?: string;
   /** Server time, ms since the epoch. */
   timestamp: number;
