@@ -45,10 +45,16 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   expect(alice.doc.cursors().find((c) => c.peerId === 'bob-doc')?.selection).toEqual({ anchor: 7, head: 7 });
   await waitFor('settled', () => !alice.doc.pending && bob.doc.version === alice.doc.version);
 
-  // Typing reaches the other side.
+  // A cursor moved on every keystroke: 100 updates at once would be far over the presence limit (30/s) one by
+  // one; coalesced, every call resolves and the last position wins.
+  await Promise.all(Array.from({ length: 100 }, (_, i) => bobSession.setPresence({ doc_id: 'README.md', selection: { anchor: i % 10, head: i % 10 } })));
+  await bobSession.setPresence({ selection: { anchor: 3, head: 4 } });
+  await waitFor("alice sees bob's last selection", () => alice.doc.cursors().find((c) => c.peerId === 'bob-doc' && c.selection.head === 4 && c.selection.anchor === 3));
+
+  // Typing reaches the other side (a burst of typing() calls sends one).
   const typing: boolean[] = [];
   alice.client.session(people.sessionId).on('typing', (t) => t.peerId === 'bob-doc' && typing.push(t.typing));
-  await bobSession.typing('README.md');
+  await Promise.all(Array.from({ length: 50 }, () => bobSession.typing('README.md')));
   await bobSession.stopTyping();
   await waitFor('typing start and stop', () => typing.length >= 2);
   expect(typing.slice(0, 2)).toEqual([true, false]);

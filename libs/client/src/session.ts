@@ -52,6 +52,21 @@ export type DurableEvent =
   | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
   | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };
 
+/** What `setPresence` reports: only the fields given change. */
+export interface PresencePatch {
+  /** `away` is the client's choice; `online`/`idle` is derived by the server from activity. */
+  status?: 'online' | 'away';
+  /** The file in view. */
+  active_file?: string | null;
+  /** The document the cursor is in. */
+  doc_id?: string | null;
+  /** The cursor or selection in `doc_id`, in code points. */
+  selection?: Selection | null;
+}
+
+/** At most one presence_update per this many ms (the server batches presence per 50 ms tick). */
+const PRESENCE_INTERVAL_MS = 50;
+
 /** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
 export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
 
@@ -100,7 +115,13 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
-  private ownPresence: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null } = {};
+  private ownPresence: PresencePatch = {};
+  private presenceQueued: PresencePatch = {};
+  private presenceWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  private presenceSending = false;
+  private presenceSentAt = 0;
+  private typingSent: { docId: string | null; at: number } | null = null;
   private endedError: ChorusError | null = null;
   private duplicates = 0;
 
@@ -192,24 +213,62 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
 
   /**
    * Reports where this client is (send only what changed; `selection` in code points — see `selectionFromUtf16`).
-   * Remembered, and sent again after every rejoin.
+   * Call it on every cursor move: updates are coalesced (the latest value of each field wins) and sent at most
+   * every 50 ms — the server's own batching rate — so a fast typist stays far below the presence rate limit.
+   * Resolves when the coalesced update carrying this patch is acknowledged. Remembered, and sent again after
+   * every rejoin.
    */
-  async setPresence(patch: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null }): Promise<void> {
+  setPresence(patch: PresencePatch): Promise<void> {
     this.ownPresence = { ...this.ownPresence, ...patch };
-    await this.ready();
-    await this.client.request('presence_update', { session_id: this.id, ...patch });
+    this.presenceQueued = { ...this.presenceQueued, ...patch };
+    return new Promise((resolve, reject) => {
+      this.presenceWaiters.push({ resolve, reject });
+      this.schedulePresence();
+    });
   }
 
-  /** Starts (or keeps) the typing indicator; it expires by itself after 5 s without a repeat. */
+  /**
+   * Starts (or keeps) the typing indicator; it expires by itself after 5 s without a repeat. Call it on every
+   * keystroke: a repeat for the same document within 2 s is not sent again.
+   */
   async typing(docId: string | null = null): Promise<void> {
+    if (this.typingSent && this.typingSent.docId === docId && Date.now() - this.typingSent.at < 2_000) return;
+    this.typingSent = { docId, at: Date.now() };
     await this.ready();
     await this.client.request('typing', { session_id: this.id, doc_id: docId });
   }
 
   /** Clears the typing indicator. */
   async stopTyping(): Promise<void> {
+    this.typingSent = null;
     await this.ready();
     await this.client.request('stop_typing', { session_id: this.id });
+  }
+
+  private schedulePresence(): void {
+    if (this.presenceTimer !== null || this.presenceSending) return;
+    const wait = Math.max(0, this.presenceSentAt + PRESENCE_INTERVAL_MS - Date.now());
+    this.presenceTimer = setTimeout(() => void this.flushPresence(), wait);
+  }
+
+  private async flushPresence(): Promise<void> {
+    this.presenceTimer = null;
+    const patch = this.presenceQueued;
+    const waiters = this.presenceWaiters;
+    this.presenceQueued = {};
+    this.presenceWaiters = [];
+    this.presenceSending = true;
+    try {
+      await this.ready();
+      this.presenceSentAt = Date.now();
+      await this.client.request('presence_update', { session_id: this.id, ...patch });
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+    } finally {
+      this.presenceSending = false;
+      if (this.presenceWaiters.length > 0) this.schedulePresence();
+    }
   }
 
   /** Asks the server for everyone's presence and replaces the store with it. */
@@ -421,6 +480,9 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.endedError = error ?? new ChorusError('NOT_FOUND', `session ${this.id} ended: ${reason}`);
     this.currentState = 'ended';
     this.wanted = false;
+    if (this.presenceTimer !== null) clearTimeout(this.presenceTimer);
+    this.presenceTimer = null;
+    for (const w of this.presenceWaiters.splice(0)) w.reject(this.endedError);
     for (const w of [...this.waiters]) w.reject(this.endedError);
     for (const doc of this.documents.values()) doc.sessionEnded(this.endedError);
     this.client.forget(this.id);
