@@ -3,14 +3,21 @@
 //   idle:        N idle connections on one gateway process → heap bytes per connection (from /metrics)
 //   session_200: 200 members in one session, 50 typists at 2 ops/s each, every member moving its cursor once a
 //                second → committed ops/s and edit→peer latency (typist stamps the send time; peers measure)
+//   session_200_no_cursors: the same without the cursor traffic (how much of the tail presence adds)
 //   chat_fanout: 200 members, 20 senders → chat deliveries/s
+// For each: the gateway's CPU per frame delivered to a client (process CPU from /metrics over the window, divided
+// by every frame the clients received: pushes and acks), its event-loop lag and GC pauses over the window, and
+// the bench process's own event-loop delay (the clients run here: their stalls are part of any latency measured).
 // BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json.
 import 'reflect-metadata';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
-import { percentile, printTable, progress, round, writeResult } from './lib/report';
+import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_GATEWAYS=2: the members alternate between two gateway processes (pushes cross nodes); CPU is summed. */
+const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 1);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? (QUICK ? 2_000 : 10_000));
 const MEMBERS = 200;
 const TYPISTS = 50;
@@ -18,8 +25,19 @@ const EDIT_SECONDS = QUICK ? 10 : 30;
 
 type Json = Record<string, unknown>;
 
+/**
+ * Each scenario's 200 members sign in and redeem an invite over REST: more than one address's REST budget (600 a
+ * minute). The gateway trusts one proxy hop (TRUSTED_PROXIES=1) and each member says it is its own address.
+ */
+let nextAddress = 0;
 async function post(base: string, path: string, body: Json, token?: string): Promise<Json> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const n = nextAddress++;
+  const forwarded = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwarded, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as Json;
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -33,10 +51,64 @@ function connect(base: string, token: string): Promise<Socket> {
   });
 }
 
+async function scrape(base: string): Promise<string[]> {
+  return (await (await fetch(`${base}/metrics`)).text()).split('\n');
+}
+
+/** The sum of a metric's samples whose line starts with `name` (all label sets, or those the prefix names). */
+function sample(lines: readonly string[], name: string): number {
+  return lines.filter((l) => l.startsWith(name) && (l[name.length] === ' ' || l[name.length] === '{')).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
 async function heapUsed(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('chorus_nodejs_heap_size_used_bytes'));
-  return Number(line?.split(' ').pop());
+  return sample(await scrape(base), 'chorus_nodejs_heap_size_used_bytes');
+}
+
+/**
+ * What the gateway process spent over a window: CPU, GC pauses, event-loop lag. prom-client resets its
+ * event-loop histogram at every scrape, so the lag read at `end()` covers exactly the window.
+ */
+async function gatewayWindow(bases: readonly string[]): Promise<{ end(frames: number): Promise<Json> }> {
+  const all = async () => (await Promise.all(bases.map(scrape))).flat();
+  const before = await all();
+  const cpu0 = sample(before, 'chorus_process_cpu_seconds_total');
+  const gc0 = sample(before, 'chorus_nodejs_gc_duration_seconds_sum');
+  const gcN0 = sample(before, 'chorus_nodejs_gc_duration_seconds_count');
+  return {
+    async end(frames: number): Promise<Json> {
+      const after = await all();
+      const cpu = sample(after, 'chorus_process_cpu_seconds_total') - cpu0;
+      const worst = (name: string) => Math.max(...after.filter((l) => l.startsWith(`${name} `)).map((l) => Number(l.split(' ').pop())));
+      return {
+        cpu_s: round(cpu, 2),
+        frames,
+        cpu_us_per_frame: round((cpu * 1e6) / Math.max(1, frames), 2),
+        eventloop_lag_p99_ms: round(worst('chorus_nodejs_eventloop_lag_p99_seconds') * 1000, 1),
+        eventloop_lag_max_ms: round(worst('chorus_nodejs_eventloop_lag_max_seconds') * 1000, 1),
+        gc_pause_ms: round((sample(after, 'chorus_nodejs_gc_duration_seconds_sum') - gc0) * 1000, 1),
+        gc_count: sample(after, 'chorus_nodejs_gc_duration_seconds_count') - gcN0,
+      };
+    },
+  };
+}
+
+/** This process's event-loop delay over a window (the clients' own stalls). */
+function benchLoopWindow(): { end(): Json } {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  return {
+    end(): Json {
+      h.disable();
+      return { eventloop_p99_ms: round(h.percentile(99) / 1e6, 1), eventloop_max_ms: round(h.max / 1e6, 1) };
+    },
+  };
+}
+
+/** Counts every frame the members receive: pushes of any type, and acks (counted by the senders). */
+function countFrames(members: readonly Member[]): { readonly count: () => number; ack(): void } {
+  let frames = 0;
+  for (const m of members) m.socket.onAny(() => void frames++);
+  return { count: () => frames, ack: () => void frames++ };
 }
 
 /** The lowest of a few samples: garbage not yet collected only ever adds to the heap. */
@@ -67,7 +139,8 @@ interface Member {
   peer: string;
 }
 
-async function joinMembers(base: string, label: string, count: number): Promise<{ sessionId: string; members: Member[] }> {
+async function joinMembers(bases: readonly string[], label: string, count: number): Promise<{ sessionId: string; members: Member[] }> {
+  const base = bases[0];
   const owner = (await post(base, '/api/v1/auth/dev-token', { user_id: `${label}-owner`, display_name: 'Owner' })).access_token as string;
   const sessionId = (await post(base, '/api/v1/collaboration/sessions', { name: label, max_participants: 1_000 }, owner)).session_id as string;
   const code = (await post(base, `/api/v1/collaboration/sessions/${sessionId}/invite`, { role: 'editor' }, owner)).code as string;
@@ -79,7 +152,7 @@ async function joinMembers(base: string, label: string, count: number): Promise<
           const n = i + j;
           const token = (await post(base, '/api/v1/auth/dev-token', { user_id: `${label}-u${n}`, display_name: `User ${n}` })).access_token as string;
           const joinToken = (await post(base, `/api/v1/collaboration/invites/${code}/redeem`, {}, token)).join_token as string;
-          const socket = await connect(base, token);
+          const socket = await connect(bases[n % bases.length], token);
           const peer = `${label}-p${n}`;
           const joined = (await socket.timeout(30_000).emitWithAck('join', { session_id: sessionId, peer_id: peer, join_token: joinToken })) as Json;
           if (joined.type !== 'joined') throw new Error(`join: ${JSON.stringify(joined)}`);
@@ -92,11 +165,12 @@ async function joinMembers(base: string, label: string, count: number): Promise<
   return { sessionId, members };
 }
 
-async function session200(base: string): Promise<Json> {
-  const { sessionId, members } = await joinMembers(base, 'edit', MEMBERS);
+async function session200(bases: readonly string[], label: string, cursors: boolean): Promise<Json> {
+  const { sessionId, members } = await joinMembers(bases, label, MEMBERS);
   const doc = 'src/main.rs';
   await Promise.all(members.map((m) => m.socket.timeout(30_000).emitWithAck('open_document', { session_id: sessionId, doc_id: doc })));
   const latencies: number[] = [];
+  const ackLatencies: number[] = [];
   const trace: Array<[number, number]> = [];
   let delivered = 0;
   let version = 0;
@@ -115,7 +189,8 @@ async function session200(base: string): Promise<Json> {
       }
     });
   }
-  progress(`session_200: ${TYPISTS} typists × 2 ops/s and ${MEMBERS} cursors × 1/s for ${EDIT_SECONDS} s`);
+  progress(`${label}: ${TYPISTS} typists × 2 ops/s${cursors ? ` and ${MEMBERS} cursors × 1/s` : ''} for ${EDIT_SECONDS} s`);
+  const frames = countFrames(members);
   const deadline = Date.now() + EDIT_SECONDS * 1000;
   const typist = async (m: Member, i: number) => {
     let seq = 0;
@@ -123,8 +198,11 @@ async function session200(base: string): Promise<Json> {
     while (Date.now() < deadline) {
       const next = Date.now() + 500;
       // Inserting at the start is valid at every version, so the typist needs no OT state to stay correct.
-      const reply = (await m.socket.timeout(10_000).emitWithAck('submit_op', { session_id: sessionId, doc_id: doc, version, op: [`|${performance.now()}|`], seq: ++seq }).catch(() => ({ type: 'error' }))) as Json;
+      const sent = performance.now();
+      const reply = (await m.socket.timeout(10_000).emitWithAck('submit_op', { session_id: sessionId, doc_id: doc, version, op: [`|${sent}|`], seq: ++seq }).catch(() => ({ type: 'error' }))) as Json;
+      frames.ack();
       if (reply.type === 'op_ack') {
+        ackLatencies.push(performance.now() - sent);
         committed++;
         version = Math.max(version, reply.version as number);
       } else errors++;
@@ -135,14 +213,18 @@ async function session200(base: string): Promise<Json> {
     await new Promise((r) => setTimeout(r, (i * 1000) / MEMBERS));
     while (Date.now() < deadline) {
       const next = Date.now() + 1000;
-      m.socket.emit('presence_update', { session_id: sessionId, doc_id: doc, selection: { anchor: i, head: i } }, () => undefined);
+      m.socket.emit('presence_update', { session_id: sessionId, doc_id: doc, selection: { anchor: i, head: i } }, () => frames.ack());
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }
   };
+  const gateway = await gatewayWindow(bases);
+  const loop = benchLoopWindow();
   const started = performance.now();
-  await Promise.all([...members.slice(0, TYPISTS).map(typist), ...(process.env.NO_CURSORS ? [] : members.map(cursor))]);
+  await Promise.all([...members.slice(0, TYPISTS).map(typist), ...(cursors ? members.map(cursor) : [])]);
   const seconds = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 500));
+  const gatewayFigures = await gateway.end(frames.count());
+  const benchFigures = loop.end();
   members.forEach((m) => m.socket.close());
   if (process.env.BENCH_TRACE) {
     const bySecond = new Map<number, number[]>();
@@ -155,45 +237,79 @@ async function session200(base: string): Promise<Json> {
     ops_per_s: round(committed / seconds, 1),
     edit_to_peer_p50_ms: round(percentile(latencies, 50)),
     edit_to_peer_p99_ms: round(percentile(latencies, 99)),
+    edit_to_peer_p999_ms: round(percentile(latencies, 99.9)),
+    op_ack_p50_ms: round(percentile(ackLatencies, 50)),
+    op_ack_p99_ms: round(percentile(ackLatencies, 99)),
     deliveries: delivered,
     expected_deliveries: committed * (MEMBERS - 1),
     latency_samples: latencies.length,
     errors,
+    gateway: gatewayFigures,
+    bench_process: benchFigures,
   };
 }
 
-async function chatFanout(base: string): Promise<Json> {
-  const { sessionId, members } = await joinMembers(base, 'chat', MEMBERS);
+async function chatFanout(bases: readonly string[]): Promise<Json> {
+  const { sessionId, members } = await joinMembers(bases, 'chat', MEMBERS);
+  const frames = countFrames(members);
   let delivered = 0;
   for (const m of members) m.socket.on('chat_message', () => delivered++);
   const senders = members.slice(0, 20);
   const perSender = 10;
   const expected = senders.length * perSender * (MEMBERS - 1);
   progress(`chat_fanout: ${senders.length} senders × ${perSender} messages to ${MEMBERS} members (${expected} deliveries)`);
+  const gateway = await gatewayWindow(bases);
   const started = performance.now();
-  await Promise.all(senders.map((s) => Promise.all(Array.from({ length: perSender }, (_, i) => s.socket.timeout(10_000).emitWithAck('chat_message', { session_id: sessionId, message: `m${i}` })))));
+  await Promise.all(senders.map((s) => Promise.all(Array.from({ length: perSender }, (_, i) => s.socket.timeout(10_000).emitWithAck('chat_message', { session_id: sessionId, message: `m${i}` }).then(() => frames.ack())))));
   const deadline = Date.now() + 30_000;
   while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   const seconds = (performance.now() - started) / 1000;
+  const gatewayFigures = await gateway.end(frames.count());
   members.forEach((m) => m.socket.close());
-  return { members: MEMBERS, deliveries_per_s: round(delivered / seconds, 0), delivered, expected };
+  return { members: MEMBERS, deliveries_per_s: round(delivered / seconds, 0), delivered, expected, gateway: gatewayFigures };
 }
 
 async function main(): Promise<void> {
-  progress('starting Chorus: 1 gateway + 1 session, presence and conflict process, real Postgres and Redis');
-  const cluster = await startProcessCluster('bench_gateway', { gateways: 1, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000' } });
+  const calibrationStart = cpuCalibrationMs();
+  progress(`calibration: ${calibrationStart} ms for the fixed work (the machine's speed now)`);
+  const topology = `${GATEWAYS} gateway process${GATEWAYS > 1 ? 'es' : ''} + 1 process of each service`;
+  progress(`starting Chorus: ${topology}, real Postgres and Redis`);
+  const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1' } });
   try {
     const base = cluster.gateways[0];
     const token = (await post(base, '/api/v1/auth/dev-token', { user_id: 'idle', display_name: 'Idle' })).access_token as string;
     const idleResult = await idle(base, token);
-    const edit = await session200(base);
-    const chat = await chatFanout(base);
-    printTable('Gateway (1 gateway process + 1 of each service; real Postgres + Redis; clients in the bench process)', [
+    const bases = cluster.gateways;
+    const edit = await session200(bases, 'session_200', true);
+    const quiet = await session200(bases, 'session_200_no_cursors', false);
+    const chat = await chatFanout(bases);
+    const gw = (r: Json) => r.gateway as Json;
+    printTable(`Gateway (${topology}; real Postgres + Redis; clients in the bench process)`, [
       { scenario: 'idle', connections: idleResult.connections, 'heap bytes/conn': idleResult.heap_bytes_per_conn, goal: '≤ 20,000 at 10,000 conns' },
-      { scenario: 'session_200', 'ops/s': edit.ops_per_s as number, 'p50 ms': edit.edit_to_peer_p50_ms as number, 'p99 ms': edit.edit_to_peer_p99_ms as number, goal: 'edit→peer p99 ≤ 100 ms' },
-      { scenario: 'chat_fanout', 'deliveries/s': chat.deliveries_per_s as number, delivered: `${chat.delivered as number}/${chat.expected as number}` },
+      ...[edit, quiet].map((r, i) => ({
+        scenario: i === 0 ? 'session_200' : 'session_200_no_cursors',
+        'ops/s': r.ops_per_s as number,
+        'p50 ms': r.edit_to_peer_p50_ms as number,
+        'p99 ms': r.edit_to_peer_p99_ms as number,
+        'ack p99 ms': r.op_ack_p99_ms as number,
+        'gw µs/frame': gw(r).cpu_us_per_frame as number,
+        'gw loop p99 ms': gw(r).eventloop_lag_p99_ms as number,
+        'gw GC ms': gw(r).gc_pause_ms as number,
+        'bench loop p99 ms': (r.bench_process as Json).eventloop_p99_ms as number,
+        goal: i === 0 ? 'edit→peer p99 ≤ 100 ms' : '',
+      })),
+      { scenario: 'chat_fanout', 'deliveries/s': chat.deliveries_per_s as number, delivered: `${chat.delivered as number}/${chat.expected as number}`, 'gw µs/frame': gw(chat).cpu_us_per_frame as number },
     ]);
-    writeResult('gateway', { path: '1 gateway process + 1 process of each service (Redis Streams transport) on real Postgres + Redis', idle: idleResult, session_200: edit, chat_fanout: chat });
+    writeResult(process.env.BENCH_RESULT ?? 'gateway', {
+      path: `${topology} (Redis Streams transport) on real Postgres + Redis`,
+      gateways: GATEWAYS,
+      tree: process.env.BENCH_TREE ?? 'this checkout',
+      calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() },
+      idle: idleResult,
+      session_200: edit,
+      session_200_no_cursors: quiet,
+      chat_fanout: chat,
+    });
   } finally {
     await cluster.stop();
   }

@@ -32,7 +32,7 @@ async function run(logs: SessionEventLog[], sessions: string[], label: string): 
     while (Date.now() < deadline) {
       const session = sessions[(w + n++) % sessions.length];
       const t0 = performance.now();
-      await log.append(session, { type: 'chat_message', actor: `bench-${w}`, payload: { message: 'hello from the benchmark', n } });
+      await log.append(session, { type: 'chat_message', actor: `bench-${w}`, payload: { peer_id: `bench-${w}`, user_id: `bench-${w}`, display_name: 'Bench', message: `hello from the benchmark ${n}` } });
       latencies.push(performance.now() - t0);
     }
   };

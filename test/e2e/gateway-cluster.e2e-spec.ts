@@ -1,4 +1,5 @@
-import { waitFor } from '@chorus/testing';
+import Redis from 'ioredis';
+import { testRedisUrl, waitFor } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { editConcurrently, setUpSession, type People } from './support/scenario';
@@ -11,13 +12,20 @@ let cluster: ProcessCluster;
 let people: People;
 const clients: ChorusClient[] = [];
 const track = (c: ChorusClient) => (clients.push(c), c);
+/** Every message on the cluster's Socket.IO adapter channels and on its fan-out channels, from the start. */
+let watcher: Redis;
+const seenOn = { adapter: [] as string[], fanout: [] as string[] };
 
 beforeAll(async () => {
   cluster = await startProcessCluster('gateway_cluster');
+  watcher = new Redis(testRedisUrl());
+  watcher.on('pmessage', (pattern: string, _channel: string, message: string) => (pattern.endsWith(':fanout:*') ? seenOn.fanout : seenOn.adapter).push(message));
+  await watcher.psubscribe(`${cluster.prefix}:socket.io*`, `${cluster.prefix}:fanout:*`);
   people = await setUpSession(cluster.gateways[0], 'cluster');
 }, 120_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());
+  watcher?.disconnect();
   await cluster?.stop();
 });
 
@@ -80,6 +88,27 @@ describe('two clients on two gateways', () => {
     expect(seen).toMatchObject({ user_id: 'bob-cluster', display_name: 'Bob', kind: 'human', status: 'online', active_file: 'src/lib.rs' });
     const who = await alice.ok('who', { session_id: sid() });
     expect(who.peers.map((p) => p.peer_id).sort()).toEqual(['alice-1', 'bob-1']);
+  });
+
+  it('sends every push across gateways on the one outbound road (the fan-out), none through the Socket.IO adapter', async () => {
+    const doc = 'src/road.rs';
+    await alice.ok('open_document', { session_id: sid(), doc_id: doc });
+    await bob.ok('open_document', { session_id: sid(), doc_id: doc });
+    await alice.ok('typing', { session_id: sid(), doc_id: doc });
+    expect(await bob.waitForPush('typing_start', (m) => m.peer_id === 'alice-1')).toMatchObject({ doc_id: doc });
+    await alice.ok('lock_file', { session_id: sid(), doc_id: doc });
+    expect(await bob.waitForPush('file_locked', (m) => m.doc_id === doc)).toMatchObject({ peer_id: 'alice-1' });
+    await alice.ok('submit_op', { session_id: sid(), doc_id: doc, version: 0, op: ['road'], seq: 1 });
+    expect(await bob.waitForPush('op', (m) => m.doc_id === doc)).toMatchObject({ version: 1, peer_id: 'alice-1' });
+    await alice.ok('unlock_file', { session_id: sid(), doc_id: doc });
+    await bob.waitForPush('file_unlocked', (m) => m.doc_id === doc);
+    // The author is the excepted peer of its own pushes, on its own gateway too.
+    expect(alice.of('op').filter((m) => m.doc_id === doc)).toEqual([]);
+    expect(alice.of('file_locked').filter((m) => m.doc_id === doc)).toEqual([]);
+    const types = seenOn.fanout.map((raw) => (JSON.parse(raw) as { kind: string; message?: { type: string }; event?: { type: string } }))
+      .map((m) => (m.kind === 'push' ? m.message?.type : `event:${m.event?.type}`));
+    expect(types).toEqual(expect.arrayContaining(['typing_start', 'file_locked', 'op', 'file_unlocked', 'presence_batch', 'event:chat_message', 'event:peer_joined']));
+    expect(seenOn.adapter).toEqual([]);
   });
 
   it('replays exactly the missed events to a client that reconnects to the other gateway', async () => {

@@ -85,6 +85,37 @@ describe.each([
     });
   });
 
+  describe('FILE_LOCKED says who holds the lock, until when, and how long to wait', () => {
+    it('on submit_op and on lock_file, across the service transport', async () => {
+      const alice = await connected(stack.url, people.alice.token);
+      const bob = await connected(stack.url, people.bob.token);
+      sockets.push(alice, bob);
+      const send = (socket: Socket, type: string, body: Record<string, unknown>) => socket.timeout(10_000).emitWithAck(type, body) as Promise<ServerMessage>;
+      const session_id = people.sessionId;
+      const doc_id = `locks/held-${++counter}.rs`;
+      expect(await send(alice, 'join', { session_id, peer_id: 'alice-holder', join_token: await people.alice.joinToken() })).toMatchObject({ type: 'joined' });
+      expect(await send(bob, 'join', { session_id, peer_id: 'bob-blocked', join_token: await people.bob.joinToken() })).toMatchObject({ type: 'joined' });
+      const ttl = 120_000;
+      const locked = await send(alice, 'lock_file', { session_id, doc_id, ttl_ms: ttl });
+      expect(locked).toMatchObject({ type: 'file_locked', doc_id, expires_at: expect.any(String) });
+      const until = (locked as Extract<ServerMessage, { type: 'file_locked' }>).expires_at;
+
+      const refusals = [
+        await send(bob, 'submit_op', { id: 'op-1', session_id, doc_id, version: 0, op: ['mine'], seq: 1 }),
+        await send(bob, 'lock_file', { id: 'lock-1', session_id, doc_id, ttl_ms: 60_000 }),
+      ];
+      for (const [refusal, id] of [[refusals[0], 'op-1'], [refusals[1], 'lock-1']] as const) {
+        expect(refusal).toMatchObject({ type: 'error', id, code: 'FILE_LOCKED', retryable: true, field: 'doc_id', locked_by: 'alice-edge', locked_until: until });
+        // The wait left on the database clock: no more than the ttl, and most of it still ahead.
+        const wait = (refusal as { retry_after_ms?: number }).retry_after_ms;
+        expect(wait).toBeGreaterThan(ttl - 60_000);
+        expect(wait).toBeLessThanOrEqual(ttl);
+      }
+      alice.close();
+      bob.close();
+    });
+  });
+
   describe('rate limits per kind at the edge', () => {
     it('refuses a chat flood RATE_LIMITED while the same socket still edits (each kind has its own budget)', async () => {
       const socket = await connected(stack.url, people.bob.token);

@@ -7,9 +7,9 @@ import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, tra
 import { CONFLICT_DATA_SOURCE } from './persistence/conflict.data-source';
 import type { Registry } from 'prom-client';
 import { ConflictHandlers } from './conflict.handlers';
-import { registerConflictMetrics, registerPurgeBackstopMetrics } from './conflict.metrics';
+import { registerConflictMetrics, registerLockExpiryMetrics, registerPurgeBackstopMetrics } from './conflict.metrics';
 import { ConflictService } from './conflict.service';
-import { CompactionJob, DEFAULT_COMPACTION_OPTIONS } from './documents/compaction.job';
+import { CompactionJob } from './documents/compaction.job';
 import { DEFAULT_PURGE_BACKSTOP_BATCH, PurgeBackstopJob } from './documents/purge-backstop.job';
 import { LockExpiryJob } from './locks/lock-expiry.job';
 
@@ -43,14 +43,19 @@ export class ConflictAppModule {
         },
         {
           provide: LockExpiryJob,
-          inject: [ConflictService],
-          useFactory: (documents: ConflictService) => new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger),
+          inject: [ConflictService, METRICS_REGISTRY],
+          useFactory: (documents: ConflictService, registry: Registry) => {
+            const job = new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger);
+            registerLockExpiryMetrics(registry, () => job.counts());
+            return job;
+          },
         },
         {
-          // Every replica schedules it; one at a time compacts (advisory lock). Retention: docs/conflict.md.
+          // Every replica schedules it; one at a time compacts (advisory lock). Retention: docs/conflict.md;
+          // settings: CONFLICT_COMPACTION_* (libs/config).
           provide: CompactionJob,
           inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)],
-          useFactory: (ds: DataSource) => new CompactionJob(ds, runtime.logger, DEFAULT_COMPACTION_OPTIONS),
+          useFactory: (ds: DataSource) => new CompactionJob(ds, runtime.logger, runtime.config.conflict.compaction),
         },
         {
           // Every replica schedules it; one at a time runs a pass (advisory lock). It asks the session service

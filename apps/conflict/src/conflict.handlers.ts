@@ -52,4 +52,9 @@ export class ConflictHandlers {
   unlock(@Payload() r: Req<'file.unlock'>): Res<'file.unlock'> {
     return this.documents.unlockFile(r.caller, r.payload);
   }
+
+  @MessagePattern('locks.list')
+  locks(@Payload() r: Req<'locks.list'>): Res<'locks.list'> {
+    return this.documents.listLocks(r.caller, r.payload);
+  }
 }

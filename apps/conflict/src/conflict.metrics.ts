@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { ConflictService } from './conflict.service';
 import type { PurgeBackstopCounts } from './documents/purge-backstop.job';
+import type { LockExpiryCounts } from './locks/lock-expiry.job';
 import { STORE_FAILURE_KINDS, type CommitFailureCounts } from './submit/commit-failures';
 
 /**
@@ -64,6 +65,26 @@ export function registerPurgeBackstopMetrics(registry: Registry, counts: () => R
       this.inc({ outcome: 'failed' }, c.failed);
       this.inc({ outcome: 'query_failed' }, c.queryFailed);
       this.inc({ outcome: 'deferred' }, c.deferred);
+    },
+  });
+}
+
+/**
+ * Lock expiry (locks/lock-expiry.job.ts): locks expired by this replica, their `file_unlocked` pushes that failed
+ * to publish (clients recover from `joined.locks` / `document.lock`), and passes whose DELETE failed.
+ */
+export function registerLockExpiryMetrics(registry: Registry, counts: () => Readonly<LockExpiryCounts>): void {
+  new Counter({
+    name: 'chorus_conflict_lock_expiry_total',
+    help: 'File locks handled by the lock-expiry job of this replica, by outcome (expired; publish_failed: its file_unlocked push was lost; pass_failed: a pass whose DELETE failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = counts();
+      this.inc({ outcome: 'expired' }, c.expired);
+      this.inc({ outcome: 'publish_failed' }, c.publishFailed);
+      this.inc({ outcome: 'pass_failed' }, c.passFailed);
     },
   });
 }

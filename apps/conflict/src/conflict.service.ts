@@ -22,6 +22,7 @@ import {
   type HistoryEntry,
   type HistoryPage,
   type OpsPage,
+  type SessionLocks,
   type SubmitResult,
 } from './documents/document.types';
 
@@ -150,6 +151,12 @@ export class ConflictService {
   async unlockFile(caller: Caller, payload: unknown): Promise<FileUnlocked | null> {
     const input = parseInput('unlock', payload);
     return this.locks.unlock(parseCaller(caller), input.session_id, input.doc_id, input.force ?? false);
+  }
+
+  /** `locks.list {session_id}` → the session's live locks (for `joined.locks`), at most MAX_JOINED_LOCKS. */
+  async listLocks(caller: Caller, payload: unknown): Promise<SessionLocks> {
+    const input = parseInput('locks', payload);
+    return this.locks.list(parseCaller(caller), input.session_id);
   }
 
   /** Maintenance (a timer on any replica): deletes expired locks and returns their `file_unlocked` events. */

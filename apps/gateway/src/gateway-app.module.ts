@@ -7,8 +7,9 @@ import { Registry } from 'prom-client';
 import type { Server } from 'socket.io';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
-import { PROTOCOL_VERSION, type ServerMessage } from '@chorus/protocol';
+import { PROTOCOL_VERSION } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { SocketIoHub } from './fanout/local-hub';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
@@ -90,9 +91,11 @@ export class GatewayAppModule {
     const sessions = new SessionRouter(clients.session, observe);
     const presence = new TypedClient<PresenceApi>(clients.presence, observe);
     const conflict = new TypedClient<ConflictApi>(clients.conflict, observe);
+    const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames));
     const streams = new SessionStreams(
       runtime.fanout,
       (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
+      hub,
       logger,
     );
     const { storage, connections, attempts } = limitStores(runtime);
@@ -101,9 +104,15 @@ export class GatewayAppModule {
     const origins = new OriginPolicy(config.edge.corsOrigins);
 
     const makeDeps = (io: Server): GatewayDeps => {
-      const broadcast = (room: string, message: ServerMessage, exceptSocket?: string) => {
+      hub.bind(io);
+      const push: GatewayDeps['push'] = (sessionId, audience, message, exceptPeer) => {
         metrics.messagesOut.inc({ type: message.type });
-        (exceptSocket ? io.to(room).except(exceptSocket) : io.to(room)).emit(message.type, message);
+        runtime.fanout
+          .publish(sessionId, { kind: 'push', message, audience, ...(exceptPeer === undefined ? {} : { except_peer: exceptPeer }), origin_node: config.nodeId })
+          .catch((err: unknown) => {
+            metrics.pushFailures.inc({ type: message.type });
+            logger.warn(`Push ${message.type} to session ${sessionId} not published: ${(err as Error).message}`, 'Gateway');
+          });
       };
       return {
         io,
@@ -113,12 +122,12 @@ export class GatewayAppModule {
         conflict,
         streams,
         metrics,
-        presenceOut: new PresenceBatcher((sessionId, peers) => broadcast(`s:${sessionId}`, { type: 'presence_batch', session_id: sessionId, peers })),
+        presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (socket, message) => {
           metrics.messagesOut.inc({ type: message.type });
           socket.emit(message.type, message);
         },
-        broadcast,
+        push,
       };
     };
     const sockets = new SocketGateway(

@@ -1,6 +1,7 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
-import { TypedClient, type PresenceEvent, type SessionApi } from '@chorus/contracts';
+import { TypedClient, type OutboundMessage, type PresenceEvent, type SessionApi } from '@chorus/contracts';
+import type { ServerMessage } from '@chorus/protocol';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ExpiryOutbox, PendingExpiry, PresenceService } from './presence';
@@ -14,9 +15,9 @@ const OUTBOX_BATCH = 200;
  * died) also ends the peer's membership of the live session: `peer_left` is appended to the session stream, so
  * reconnecting clients replay it like any other leave.
  *
- * Durable record first: the claimed expiry goes to the shared outbox, its `peer_left` is recorded (keyed by the
- * expiry, so retries append once), and only then is the ephemeral `presence_left` pushed. A failed record stays
- * in the outbox and is retried by the next sweep of any replica.
+ * Durable record first: the claim puts the expiry into the shared outbox (one atomic store step), its
+ * `peer_left` is recorded (keyed by the expiry, so retries append once), and only then is the ephemeral
+ * `presence_left` pushed. A failed record stays in the outbox and is retried by the next sweep of any replica.
  */
 export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly session: TypedClient<SessionApi>;
@@ -24,7 +25,7 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     private readonly presence: PresenceService,
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     sessionClient: ClientProxy,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
@@ -50,19 +51,10 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
   }
 
   async broadcast(events: readonly PresenceEvent[]): Promise<void> {
-    const expired: PendingExpiry[] = [];
-    const rest: PresenceEvent[] = [];
-    for (const e of events) {
-      if (e.type !== 'peer_expired') rest.push(e);
-      else if (e.user_id !== null && e.lease_expires_at !== null) {
-        expired.push({ session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, expiry_key: `${e.session_id}/${e.peer_id}/${e.lease_expires_at}` });
-      } else {
-        // Its state was lost (no sweep for longer than the retention): no user to record a leave for.
-        rest.push(e);
-      }
-    }
-    // Into the outbox before anything else: from here on the expiry survives this replica.
-    await this.outbox.add(expired);
+    // An expiry with a state is already in the outbox: the store's claim enqueued it in the same atomic step
+    // (PresenceStore.claimExpired), so it survives this replica; drainOutbox records it, then pushes it. An
+    // expiry whose state was lost (no sweep for longer than the retention) has no user to record: pushed here.
+    const rest = events.filter((e) => e.type !== 'peer_expired' || e.user_id === null || e.lease_expires_at === null);
     await Promise.all(rest.map((e) => this.deliver(e)));
   }
 
@@ -95,7 +87,7 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
     await this.publish(event.session_id, { ...event });
   }
 
-  private async publish(sessionId: string, body: Record<string, unknown>): Promise<void> {
-    await this.fanout.publish(sessionId, { kind: 'ephemeral', body, origin_node: this.nodeId });
+  private async publish(sessionId: string, message: ServerMessage): Promise<void> {
+    await this.fanout.publish(sessionId, { kind: 'push', message, audience: { to: 'session' }, origin_node: this.nodeId });
   }
 }

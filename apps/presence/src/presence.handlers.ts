@@ -1,7 +1,6 @@
 import { Controller, Inject, UseFilters } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import type { PresenceApi } from '@chorus/contracts';
-import type { TextOp } from '@chorus/ot';
 import { TransportExceptionFilter } from '@chorus/transport';
 import { PresenceService } from './presence';
 import { SelectionBatcher } from './selection-batcher';
@@ -55,12 +54,13 @@ export class PresenceHandlers {
 
   /**
    * An op was committed: carry every peer's stored selection on that document through it (the conflict
-   * service's tie rule), so `who` and peers joining later see cursors on the right characters. Nothing is
+   * service's tie rule), so `who` and peers joining later see cursors on the right characters — each version
+   * once and in version order, whatever the transport's order and redeliveries (SelectionBatcher). Nothing is
    * broadcast: every client applies the same rule to the cursors it shows as it applies the op — a broadcast per
    * op per peer would turn one keystroke in a 200-peer session into 40,000 messages.
    */
   @EventPattern('presence.op_committed')
-  async opCommitted(@Payload() r: { session_id: string; doc_id: string; op: TextOp; author_peer_id: string }): Promise<void> {
-    await this.selections.add(r.session_id, r.doc_id, r.op, r.author_peer_id);
+  async opCommitted(@Payload() r: Req<'presence.op_committed'>): Promise<void> {
+    await this.selections.add(r);
   }
 }

@@ -3,11 +3,14 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { typeOrmModuleOptions } from '@chorus/database';
-import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
+import type { Registry } from 'prom-client';
+import type { SessionEventOf } from '@chorus/contracts';
+import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, transportReadinessCheck, type Runtime } from '@chorus/runtime';
 import { SessionEventLog } from './events/event-log';
 import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
 import { SessionHandlers } from './session.handlers';
+import { registerSessionMetrics } from './session.metrics';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 
@@ -32,7 +35,15 @@ export class SessionAppModule {
       ],
       controllers: [SessionHandlers],
       providers: [
-        { provide: SessionEventLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionEventLog(ds) },
+        {
+          provide: SessionEventLog,
+          inject: [DATA_SOURCE, METRICS_REGISTRY],
+          useFactory: (ds: DataSource, registry: Registry) => {
+            const log = new SessionEventLog(ds, { logger: runtime.logger });
+            registerSessionMetrics(registry, log);
+            return log;
+          },
+        },
         { provide: SessionJanitor, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, DEFAULT_JANITOR_OPTIONS) },
         {
           provide: SessionService,
@@ -63,10 +74,10 @@ export class SessionAppModule {
  * TEST_CRASH_AFTER_CHAT_COMMIT (tests only): die like a `kill -9` between a chat message's commit and its
  * reply, so a test can show that the redelivery and the client's resend store it once.
  */
-function crashAfterChatCommit(marker: string | undefined): ((event: { payload: Record<string, unknown> }) => void) | undefined {
+function crashAfterChatCommit(marker: string | undefined): ((event: SessionEventOf<'chat_message'>) => void) | undefined {
   if (marker === undefined) return undefined;
   return (event) => {
-    if (typeof event.payload.message === 'string' && event.payload.message.includes(marker)) process.kill(process.pid, 'SIGKILL');
+    if (event.payload.message.includes(marker)) process.kill(process.pid, 'SIGKILL');
   };
 }
 

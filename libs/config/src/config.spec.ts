@@ -30,6 +30,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig('conflict', { ...env, CONFLICT_PURGE_BACKSTOP_INTERVAL_MS: '10' })).toThrow(/CONFLICT_PURGE_BACKSTOP_INTERVAL_MS/);
   });
 
+  it('reads the compaction settings, with their defaults, and refuses bad ones all at once', () => {
+    const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/chorus', REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(loadConfig('conflict', env).conflict.compaction).toEqual({ intervalMs: 300_000, retainVersions: 10_000, batch: 20 });
+    expect(loadConfig('standalone', {}).conflict.compaction).toEqual({ intervalMs: 300_000, retainVersions: 10_000, batch: 20 });
+    const set = { CONFLICT_COMPACTION_INTERVAL_MS: '60000', CONFLICT_COMPACTION_RETAIN_VERSIONS: '2500', CONFLICT_COMPACTION_BATCH: '5' };
+    expect(loadConfig('conflict', { ...env, ...set }).conflict.compaction).toEqual({ intervalMs: 60_000, retainVersions: 2_500, batch: 5 });
+    let error: unknown;
+    try {
+      loadConfig('conflict', { ...env, CONFLICT_COMPACTION_INTERVAL_MS: '10', CONFLICT_COMPACTION_RETAIN_VERSIONS: 'all', CONFLICT_COMPACTION_BATCH: '0' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['CONFLICT_COMPACTION_BATCH', 'CONFLICT_COMPACTION_INTERVAL_MS', 'CONFLICT_COMPACTION_RETAIN_VERSIONS']);
+    expect((error as Error).message).toMatch(/CONFLICT_COMPACTION_RETAIN_VERSIONS must be an integer from 100 to 100000000, got "all"/);
+    // Only the conflict service reads them: a gateway ignores them, whatever their value.
+    expect(() => loadConfig('gateway', { ...env, JWT_SECRET: 'x'.repeat(32), CONFLICT_COMPACTION_BATCH: '0' })).not.toThrow();
+  });
+
   it('lists every bad variable at once and never echoes a URL that may hold a password', () => {
     let error: unknown;
     try {

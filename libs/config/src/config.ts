@@ -27,7 +27,11 @@ export interface ChorusConfig {
     readonly maxConnectionsPerUser: number;
   };
   /** The conflict service's periodic jobs. */
-  readonly conflict: { readonly purgeBackstopIntervalMs: number };
+  readonly conflict: {
+    readonly purgeBackstopIntervalMs: number;
+    /** CONFLICT_COMPACTION_*: how often, how much history to keep, documents per transaction. */
+    readonly compaction: { readonly intervalMs: number; readonly retainVersions: number; readonly batch: number };
+  };
   /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
   readonly testHooks: { readonly crashAfterChatCommit: string | undefined };
 }
@@ -70,6 +74,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
+    CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
   };
   return {
     role,
@@ -92,7 +97,14 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
     },
-    conflict: { purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000 },
+    conflict: {
+      purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,
+      compaction: {
+        intervalMs: v.CONFLICT_COMPACTION_INTERVAL_MS ?? 300_000,
+        retainVersions: v.CONFLICT_COMPACTION_RETAIN_VERSIONS ?? 10_000,
+        batch: v.CONFLICT_COMPACTION_BATCH ?? 20,
+      },
+    },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };
 }

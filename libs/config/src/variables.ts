@@ -229,6 +229,21 @@ export const VARIABLES = {
     roles: ['standalone', 'conflict'],
     parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
   },
+  CONFLICT_COMPACTION_INTERVAL_MS: {
+    doc: 'How often each conflict replica tries a compaction pass (dropping ops beyond CONFLICT_COMPACTION_RETAIN_VERSIONS; one replica at a time runs one, the others skip). Default 300000 (5 minutes: retention is counted in versions, not time, so a pass only has to come often enough that a busy document does not grow far past it; a pass that finds nothing due costs one query over the documents table).',
+    roles: ['standalone', 'conflict'],
+    parse: int(1_000, 24 * 3600 * 1000, () => 300_000),
+  },
+  CONFLICT_COMPACTION_RETAIN_VERSIONS: {
+    doc: 'Ops of at least this many latest versions of every document are kept (fetch_ops, document_history, rebasing a late op); older ones are dropped down to the newest snapshot at or below head minus this, which stays readable by document_at. Default 10000, the conflict service\'s catch-up limit: an op based further behind is refused with RELOAD_REQUIRED anyway, so compaction never takes away a rebase a client could still do. Lower saves disk but sends clients that far behind to reload sooner; at least 100 (one snapshot interval).',
+    roles: ['standalone', 'conflict'],
+    parse: int(100, 100_000_000, () => 10_000),
+  },
+  CONFLICT_COMPACTION_BATCH: {
+    doc: 'Documents compacted per transaction in a pass. Each holds its head-row lock until the transaction commits, so edits of those documents wait for it: small keeps that wait short, larger makes a pass over many documents take fewer transactions. Default 20.',
+    roles: ['standalone', 'conflict'],
+    parse: int(1, 1_000, () => 20),
+  },
   TEST_CRASH_AFTER_CHAT_COMMIT: {
     doc: 'TESTS ONLY, never set in a deployment. A marker text: a session replica that has just committed a new chat message containing it kills itself (SIGKILL) before replying, so a test can crash a replica between commit and ack. Default unset (no hook).',
     roles: ['session'],

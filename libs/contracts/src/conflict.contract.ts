@@ -1,4 +1,4 @@
-import type { Caller, DocumentState, FileLocked, FileUnlocked, HistoryPage, OpsPage, SubmitResult } from './conflict.types';
+import type { Caller, DocumentState, FileLocked, FileUnlocked, HistoryPage, OpsPage, SessionLocks, SubmitResult } from './conflict.types';
 
 interface DocRef {
   session_id: string;
@@ -24,6 +24,8 @@ export interface ConflictApi {
   'session.purge': { req: { session_id: string }; res: { removed: number } };
   'file.lock': { req: { caller: Caller; payload: DocRef & { ttl_ms?: number } }; res: FileLocked };
   'file.unlock': { req: { caller: Caller; payload: DocRef & { force?: boolean } }; res: FileUnlocked | null };
+  /** The session's live locks, for `joined` (role-checked like document.open). Read-only: any replica, any time. */
+  'locks.list': { req: { caller: Caller; payload: { session_id: string } }; res: SessionLocks };
 }
 
 export function documentKey(sessionId: string, docId: string): string {

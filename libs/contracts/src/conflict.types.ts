@@ -1,5 +1,5 @@
-import type { Role } from '@chorus/protocol';
-import type { TextOp, TextRange } from '@chorus/ot';
+import type { Role, ServerMessageOf, ServerMessageType, SessionLock } from '@chorus/protocol';
+import type { TextOp } from '@chorus/ot';
 
 // The conflict service's transport contract: what its handlers return. Field names are the wire's (snake_case).
 
@@ -13,57 +13,40 @@ export interface Caller {
   readonly role: Role;
 }
 
-/** `document {doc_id, version, content}`: the text at head. A document never written is version 0, "". */
-export interface DocumentState {
-  readonly doc_id: string;
-  readonly version: number;
-  readonly content: string;
-  /** On open: the current lock (null when unlocked), so a reconnecting client recovers a missed lock push. */
-  readonly lock?: { readonly holder_id: string; readonly peer_id: string; readonly expires_at: string } | null;
-}
+/** A server message's body as a service returns it: without the envelope (`type`, the request `id`). */
+type Body<T extends ServerMessageType> = Omit<ServerMessageOf<T>, 'type' | 'id'>;
+
+// The shapes below are the protocol's messages (libs/protocol), derived, never re-declared: a field added to or
+// changed in a message schema changes what the conflict service must return, and the compiler says where.
+// The gateway adds `session_id` (the caller's session) to those that lack it here.
+
+/**
+ * `document {doc_id, version, content, lock?}`: the text at head. A document never written is version 0, "".
+ * On open `lock` is the current lock (null when unlocked), so a reconnecting client recovers a missed lock push.
+ */
+export type DocumentState = Omit<Body<'document'>, 'session_id'>;
 
 /** `op_ack {doc_id, version, seq}`: the op is committed as `version`. */
-export interface OpAck {
-  readonly doc_id: string;
-  readonly version: number;
-  readonly seq: number;
-}
+export type OpAck = Omit<Body<'op_ack'>, 'session_id'>;
 
-/** `op {doc_id, version, op, peer_id, seq}`: one committed op, as broadcast and as returned by catch-up. */
-export interface CommittedOp {
-  readonly doc_id: string;
-  readonly version: number;
-  /** Applies to the document at version - 1. Canonical; deletes carry the text they removed. */
-  readonly op: TextOp;
-  /** The author's client id. */
-  readonly peer_id: string;
-  readonly seq: number;
-}
-
-/** One committed op that a newly merged op overlapped with. */
-export interface ConflictOverlap {
-  /** The earlier committed op's version; `ranges` are positions (code points) in the document at version - 1. */
-  readonly version: number;
-  readonly peer_id: string;
-  readonly user_id: string;
-  readonly ranges: TextRange[];
-}
+/**
+ * `op {doc_id, version, op, peer_id, seq}`: one committed op, as broadcast and as returned by catch-up. `op`
+ * applies to the document at version - 1 (canonical: deletes carry the text they removed); `peer_id` is the
+ * author's client id.
+ */
+export type CommittedOp = Omit<Body<'op'>, 'session_id'>;
 
 /**
  * `conflict_detected`: an op overlapped ops committed concurrently (after its base). The merge already happened;
- * this is awareness only. Send it to `peers` (the author first, then the authors of the overlapped ops).
+ * this is awareness only. Send it to `peers` (every client id involved, the author first, de-duplicated).
  */
-export interface ConflictDetected {
-  readonly doc_id: string;
-  /** The version the merged op was committed as, and the version it was based on. */
-  readonly version: number;
-  readonly base_version: number;
-  readonly peer_id: string;
-  readonly user_id: string;
-  readonly overlaps: ConflictOverlap[];
-  /** Every client id involved, the author first; de-duplicated. */
-  readonly peers: string[];
-}
+export type ConflictDetected = Omit<Body<'conflict_detected'>, 'session_id'>;
+
+/**
+ * One committed op that a newly merged op overlapped with: `version` is the earlier op's, and `ranges` are
+ * positions (code points) in the document at version - 1.
+ */
+export type ConflictOverlap = ConflictDetected['overlaps'][number];
 
 /**
  * What a submit produces. `ack` goes to the submitter, `broadcast` to the document's room, `conflicts` to
@@ -77,48 +60,32 @@ export interface SubmitResult {
   readonly duplicate: boolean;
 }
 
-/** `ops {doc_id, ops: [...]}` in version order. `head` says whether more remain (fetch again from the last). */
-export interface OpsPage {
-  readonly doc_id: string;
-  readonly ops: CommittedOp[];
-  readonly head: number;
-}
+/** `ops {doc_id, ops: [...], head}` in version order. `head` says whether more remain (fetch again from the last). */
+export type OpsPage = Omit<Body<'ops'>, 'session_id'>;
 
-export interface HistoryEntry {
-  readonly version: number;
-  readonly base_version: number;
-  readonly peer_id: string;
-  readonly user_id: string;
-  readonly seq: number;
-  readonly created_at: string;
-  readonly inserted: number;
-  readonly deleted: number;
-  readonly op: TextOp;
-}
+/**
+ * One committed op as the conflict service reads it for history: the `history` entry (a summary on the wire)
+ * plus what the service keeps of it — the op itself, the author's seq, and the commit time as ISO text.
+ */
+export type HistoryEntry = Omit<HistoryPage['entries'][number], 'created_at'> & { readonly seq: number; readonly created_at: string; readonly op: TextOp };
 
-/** A `document_history` page (its wire schema: libs/protocol `historySchema`). */
-export interface HistoryPage {
-  readonly doc_id: string;
-  readonly entries: ReadonlyArray<{ version: number; base_version: number; peer_id: string; user_id: string; created_at: number; inserted: number; deleted: number }>;
-  readonly min_version: number;
-  readonly head: number;
-}
+/** A `document_history` page: the `history` message. */
+export type HistoryPage = Omit<Body<'history'>, 'session_id'>;
 
-/** `file_locked {doc_id, holder_id, peer_id, expires_at}` — broadcast to the session. */
-export interface FileLocked {
-  readonly session_id: string;
-  readonly doc_id: string;
-  readonly holder_id: string;
-  readonly peer_id: string;
-  readonly expires_at: string;
-}
+/** `file_locked {session_id, doc_id, holder_id, peer_id, expires_at}` — broadcast to the session. */
+export type FileLocked = Body<'file_locked'>;
 
-/** `file_unlocked {doc_id, holder_id, reason}` — broadcast to the session. */
-export interface FileUnlocked {
-  readonly session_id: string;
-  readonly doc_id: string;
-  readonly holder_id: string;
-  readonly reason: 'released' | 'broken' | 'expired';
-  readonly by?: string;
-}
+/**
+ * `file_unlocked {session_id, doc_id, holder_id, reason, by?}` — broadcast to the session. The conflict service
+ * answers an unlock of a file that was not locked with null; the gateway replies `not_locked` for it.
+ */
+export type FileUnlocked = Body<'file_unlocked'>;
 
+/**
+ * `locks.list`: the session's live locks (`joined.locks`, its wire schema: libs/protocol `sessionLockSchema`),
+ * capped at MAX_JOINED_LOCKS; `truncated` when the session held more.
+ */
+export interface SessionLocks {
+  readonly locks: SessionLock[];
+  readonly truncated: boolean;
+}

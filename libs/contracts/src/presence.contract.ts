@@ -1,19 +1,25 @@
-import type { ParticipantKind, PresenceView, Selection } from '@chorus/protocol';
+import type { TextOp } from '@chorus/ot';
+import type { ClientMessageOf, ParticipantKind, PresenceView, ServerMessageOf } from '@chorus/protocol';
 
-/** What the presence service asks its caller to deliver to a session's members. */
+// The presence shapes are the protocol's messages (libs/protocol), derived, never re-declared.
+
+type Push<T extends 'presence_update' | 'presence_left' | 'typing_start' | 'typing_stop'> = Omit<ServerMessageOf<T>, 'id'>;
+
+/**
+ * What the presence service asks its caller to deliver to a session's members: wire messages, except
+ * `peer_expired`, which its caller turns into `presence_left {reason: "expired"}` after recording the leave.
+ * A `presence_left` from the service always names the user (it removed a state it knew).
+ */
 export type PresenceEvent =
-  | ({ type: 'presence_update' } & PresenceView)
-  | { type: 'presence_left'; session_id: string; peer_id: string; user_id: string }
+  | Push<'presence_update'>
+  | (Omit<Push<'presence_left'>, 'user_id' | 'reason'> & { user_id: string; reason: 'left' })
   /** The peer's lease ran out (its gateway died). user_id/node_id are null only if its state was lost. */
   | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null; lease_expires_at: number | null }
-  | { type: 'typing_start' | 'typing_stop'; session_id: string; peer_id: string; user_id: string; doc_id: string | null };
+  | Push<'typing_start'>
+  | Push<'typing_stop'>;
 
-export interface PresencePatch {
-  status?: 'online' | 'away';
-  active_file?: string | null;
-  doc_id?: string | null;
-  selection?: Selection | null;
-}
+/** What a client may change of its presence: the `presence_update` request's fields. */
+export type PresencePatch = Omit<ClientMessageOf<'presence_update'>, 'type' | 'id' | 'session_id'>;
 
 /**
  * The presence service's transport contract. Requests come from gateways (which hold the connections and
@@ -33,4 +39,10 @@ export interface PresenceApi {
   'presence.who': { req: { session_id: string }; res: PresenceView[] };
   /** Renews the leases of every peer a gateway node holds; `lost` peers expired before and must re-join. */
   'presence.heartbeat': { req: { node_id: string }; res: { refreshed: number; lost: Array<{ session_id: string; peer_id: string }> } };
+  /**
+   * Event (emit, no reply), keyed by document: the gateway's report of a committed op, `version` its committed
+   * version (the op applies to version - 1). Delivered at least once and not necessarily in order: presence
+   * applies each version once, in order, and reads missing ones from the conflict service (ops.fetch).
+   */
+  'presence.op_committed': { req: { session_id: string; doc_id: string; version: number; op: TextOp; author_peer_id: string }; res: void };
 }

@@ -7,6 +7,8 @@ import type {
   JoinGrantView,
   ParticipantView,
   Role,
+  SessionEventBody,
+  SessionEventType,
   SessionView,
 } from '@chorus/protocol';
 import type { Identity, JoinGrant } from '@chorus/auth';
@@ -35,28 +37,33 @@ export interface SessionApi {
 
   // ---- live connections (called by gateways and by the presence service) ----
   /** A socket joins: checks the grant against current membership, appends `peer_joined`. */
-  'session.connect': { req: { grant: JoinGrant; peer_id: string }; res: { role: Role; event: SessionStreamEvent; participants: ParticipantView[] } };
+  'session.connect': { req: { grant: JoinGrant; peer_id: string }; res: { role: Role; event: SessionEventOf<'peer_joined'>; participants: ParticipantView[] } };
   /**
    * A socket leaves or disconnects, or its presence lease expired: appends `peer_left` (null if not a participant any more).
    * `expiry_key` names one lease expiry (presence derives it from the lease): every retry of that expiry, from any
    * replica, appends one peer_left. Without it, deduplicated per transport request.
    */
-  'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired'; expiry_key?: string }; res: SessionStreamEvent | null };
+  'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired'; expiry_key?: string }; res: SessionEventOf<'peer_left'> | null };
   /** Deduplicated per user by `client_msg_id` (a resend gets the stored event), else per transport request. */
-  'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; client_msg_id?: string }; res: SessionStreamEvent };
+  'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; client_msg_id?: string }; res: SessionEventOf<'chat_message'> };
   /** Durable events after `after_seq` for replay (the caller must be a participant). */
   'session.events': { req: { session_id: string; user_id: string; after_seq: number; limit: number }; res: { events: SessionStreamEvent[]; head: number } };
 }
 
-/** One durable event of a session's stream, as stored (the gateway maps it to its wire message). */
-export interface SessionStreamEvent {
+/**
+ * One durable event of a session's stream, as stored: discriminated on `type`, with the payload of that type
+ * (libs/protocol `SESSION_EVENT_PAYLOADS`, the one declaration). The gateway maps it to its wire message.
+ */
+export type SessionStreamEvent = SessionEventBody & {
   readonly session_id: string;
   readonly seq: number;
-  readonly type: string;
+  /** The user id (or `system`) that caused it. */
   readonly actor: string;
-  readonly payload: Record<string, unknown>;
   readonly created_at: string;
-}
+};
+
+/** The stored event of one type. */
+export type SessionEventOf<T extends SessionEventType> = Extract<SessionStreamEvent, { readonly type: T }>;
 
 /** A change to a participant that live connections must act on (downgrade or disconnect) within seconds. */
 export interface MembershipChange {

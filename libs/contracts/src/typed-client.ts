@@ -44,8 +44,8 @@ export class TypedClient<A extends Api<A>> {
     }
   }
 
-  /** Fire-and-forget event to every interested service (one replica each). */
-  async emit<P extends string>(pattern: P, data: unknown): Promise<void> {
+  /** Fire-and-forget event to every interested service (one replica each), typed by the contract. */
+  async emit<P extends keyof A & string>(pattern: P, data: A[P]['req']): Promise<void> {
     await firstValueFrom(this.client.emit(pattern, data), { defaultValue: undefined });
   }
 

@@ -1,7 +1,8 @@
 import { MemoryFanout } from './memory.fanout';
-import { fanoutContract } from './test/fanout.contract';
+import { fanoutContract, testCodec, type Drops } from './test/fanout.contract';
 
 fanoutContract('memory', async () => {
-  const shared = new MemoryFanout();
-  return { a: shared, b: shared, close: () => shared.close() };
+  const drops: Drops = [];
+  const shared = new MemoryFanout(testCodec, (reason, sessionId) => drops.push({ reason, sessionId }));
+  return { a: shared, b: shared, drops, close: () => shared.close() };
 });

@@ -1,19 +1,29 @@
-import type { Fanout, FanoutListener, FanoutMessage } from './fanout';
+import { Delivery, type DropReporter, type Fanout, type FanoutCodec, type FanoutListener } from './fanout';
 
-/** In-process twin: one per process (standalone, fast tests). Messages are JSON round-tripped like Redis. */
-export class MemoryFanout implements Fanout {
-  private readonly listeners = new Map<string, Set<FanoutListener>>();
+/** In-process twin: one per process (standalone, fast tests). Messages are JSON round-tripped and parsed like Redis. */
+export class MemoryFanout<M> implements Fanout<M> {
+  private readonly listeners = new Map<string, Set<FanoutListener<M>>>();
+  private readonly delivery: Delivery<M>;
 
-  async publish(sessionId: string, message: FanoutMessage): Promise<void> {
-    const copy = JSON.parse(JSON.stringify(message)) as FanoutMessage;
-    for (const listener of [...(this.listeners.get(sessionId) ?? [])]) {
-      // Asynchronous like the network: a publisher never runs listeners inside its own call stack.
-      queueMicrotask(() => safeCall(listener, copy));
-    }
+  constructor(codec: FanoutCodec<M>, onDropped: DropReporter) {
+    this.delivery = new Delivery(codec, onDropped);
   }
 
-  async subscribe(sessionId: string, listener: FanoutListener): Promise<() => Promise<void>> {
-    const set = this.listeners.get(sessionId) ?? new Set<FanoutListener>();
+  get dropped(): number {
+    return this.delivery.dropped;
+  }
+
+  async publish(sessionId: string, message: M): Promise<void> {
+    const set = this.listeners.get(sessionId);
+    if (!set || set.size === 0) return;
+    const json = JSON.stringify(message);
+    const listeners = [...set];
+    // Asynchronous like the network: a publisher never runs listeners inside its own call stack.
+    queueMicrotask(() => this.delivery.deliver(sessionId, JSON.parse(json) as unknown, listeners));
+  }
+
+  async subscribe(sessionId: string, listener: FanoutListener<M>): Promise<() => Promise<void>> {
+    const set = this.listeners.get(sessionId) ?? new Set<FanoutListener<M>>();
     set.add(listener);
     this.listeners.set(sessionId, set);
     return async () => {
@@ -24,13 +34,5 @@ export class MemoryFanout implements Fanout {
 
   async close(): Promise<void> {
     this.listeners.clear();
-  }
-}
-
-export function safeCall(listener: FanoutListener, message: FanoutMessage): void {
-  try {
-    listener(message);
-  } catch {
-    // A listener's bug must not break delivery to the others (the contract says listeners do not throw).
   }
 }

@@ -1,37 +1,47 @@
 import Redis from 'ioredis';
-import type { Fanout, FanoutListener, FanoutMessage } from './fanout';
-import { safeCall } from './memory.fanout';
+import { Delivery, type DropReporter, type Fanout, type FanoutCodec, type FanoutListener } from './fanout';
 
 /**
  * Redis pub/sub fan-out: one channel per session (`<prefix>:fanout:<session>`), so a node receives only the
  * sessions it has members in. One publishing and one subscribing connection per process; ioredis re-subscribes
  * every channel after a reconnect (messages published meanwhile are lost — see the contract).
  */
-export class RedisFanout implements Fanout {
+export class RedisFanout<M> implements Fanout<M> {
   private readonly pub: Redis;
   private readonly sub: Redis;
-  private readonly listeners = new Map<string, Set<FanoutListener>>();
+  private readonly listeners = new Map<string, Set<FanoutListener<M>>>();
   /** SUBSCRIBEs in flight: a second subscriber of the channel waits for the same confirmation. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   /** Subscribed for the connection's lifetime, so it never drops out of subscriber mode between sessions. */
   private readonly anchor: Promise<unknown>;
+  private readonly delivery: Delivery<M>;
 
-  constructor(url: string, private readonly prefix: string, name: string) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    name: string,
+    codec: FanoutCodec<M>,
+    onDropped: DropReporter,
+  ) {
+    this.delivery = new Delivery(codec, onDropped);
     this.pub = new Redis(url, { connectionName: `${name}:fanout-pub`, maxRetriesPerRequest: 2 });
     this.sub = new Redis(url, { connectionName: `${name}:fanout-sub`, autoResubscribe: true });
     // Connection errors surface through readiness checks and reconnects; they must not crash the process.
     this.pub.on('error', () => undefined);
     this.sub.on('error', () => undefined);
     this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
-      const set = this.listeners.get(channel.toString());
+      const name = channel.toString();
+      const set = this.listeners.get(name);
       if (!set || set.size === 0) return;
-      let message: FanoutMessage;
+      const sessionId = name.slice(this.prefix.length + ':fanout:'.length);
+      let raw: unknown;
       try {
-        message = JSON.parse(payload.toString('utf8')) as FanoutMessage;
+        raw = JSON.parse(payload.toString('utf8'));
       } catch {
-        return; // not ours: every channel is prefixed, but never trust the wire
+        this.delivery.drop('not JSON', sessionId); // every channel is prefixed, but never trust the wire
+        return;
       }
-      for (const listener of [...set]) safeCall(listener, message);
+      this.delivery.deliver(sessionId, raw, [...set]);
     });
     // When the last channel is unsubscribed, ioredis leaves subscriber mode; a SUBSCRIBE racing that transition
     // (a session's last member leaving while another joins) can then lose the new channel's messages. A
@@ -39,15 +49,19 @@ export class RedisFanout implements Fanout {
     this.anchor = this.sub.subscribe(`${prefix}:fanout:~anchor`).catch(() => undefined);
   }
 
+  get dropped(): number {
+    return this.delivery.dropped;
+  }
+
   private channel(sessionId: string): string {
     return `${this.prefix}:fanout:${sessionId}`;
   }
 
-  async publish(sessionId: string, message: FanoutMessage): Promise<void> {
+  async publish(sessionId: string, message: M): Promise<void> {
     await this.pub.publish(this.channel(sessionId), JSON.stringify(message));
   }
 
-  async subscribe(sessionId: string, listener: FanoutListener): Promise<() => Promise<void>> {
+  async subscribe(sessionId: string, listener: FanoutListener<M>): Promise<() => Promise<void>> {
     await this.anchor;
     const channel = this.channel(sessionId);
     let set = this.listeners.get(channel);

@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { retryable: false, http: 404, meaning: 'The session, document, invite or participant does not exist (or is no longer retained).' },
   CONFLICT: { retryable: false, http: 409, meaning: 'The request conflicts with the current state in a way none of the codes below names.' },
   RELOAD_REQUIRED: { retryable: false, http: 409, meaning: 'Your copy of the document is unusable (`version` ahead of head, too far behind, or its ops are no longer retained): `open_document` again and rebase local edits.' },
-  FILE_LOCKED: { retryable: true, http: 423, meaning: 'Someone else holds the file\'s lock (`locked_by`, and `locked_until` when known); retry after it is unlocked (`file_unlocked`) or expires.' },
+  FILE_LOCKED: { retryable: true, http: 423, meaning: 'Someone else holds the file\'s lock (`locked_by`, until `locked_until`); retry after it is unlocked (`file_unlocked`) or after `retry_after_ms`, when it expires.' },
   ALREADY_JOINED: { retryable: false, http: 409, meaning: 'This connection already joined the session; carry on, or send `leave` first to join again.' },
   OWNER_CANNOT_LEAVE: { retryable: false, http: 409, meaning: 'The owner cannot leave the session; delete it instead (or transfer ownership first).' },
   PAYLOAD_TOO_LARGE: { retryable: false, http: 413, meaning: 'The message exceeds the size limit for its kind.' },
@@ -42,11 +42,11 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export interface ErrorDetails {
   /** The offending field (dot path) of a VALIDATION_ERROR. */
   field?: string;
-  /** When to retry a RATE_LIMITED request. */
+  /** When to retry: a RATE_LIMITED request; a FILE_LOCKED one (the lock's time left, unless `file_unlocked` comes first). */
   retry_after_ms?: number;
   /** FILE_LOCKED: the user holding the lock. */
   locked_by?: string;
-  /** FILE_LOCKED: when the lock expires (ISO 8601), when known. */
+  /** FILE_LOCKED: when the lock expires (ISO 8601). */
   locked_until?: string;
 }
 

@@ -49,6 +49,8 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
     participants: [{ peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'human', role: 'editor' }],
     seq: 44,
     recovered: true,
+    locks: [{ doc_id: 'Cargo.toml', holder_id: 'bob', peer_id: 'bob-cli', expires_at: '2026-11-22T10:05:00.000Z' }],
+    locks_truncated: false,
   },
   left: { type: 'left', id: 2, session_id: SESSION },
   peer_joined: { type: 'peer_joined', session_id: SESSION, peer_id: 'claude-1', user_id: 'agent:claude', display_name: 'Claude', kind: 'agent', role: 'agent', seq: 45 },

@@ -58,3 +58,6 @@ export type Selection = z.infer<typeof selectionSchema>;
 
 export const presenceStatusSchema = z.enum(['online', 'away']);
 export const derivedStatusSchema = z.enum(['online', 'idle', 'away']);
+/** What a client may state (`idle` is derived by the server, never sent). */
+export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
+export type DerivedStatus = z.infer<typeof derivedStatusSchema>;

@@ -31,6 +31,8 @@ export {
   selectionSchema,
   textOpSchema,
   versionSchema,
+  type DerivedStatus,
+  type PresenceStatus,
   type Selection,
   chatTextSchema,
   displayNameSchema,
@@ -64,6 +66,7 @@ export {
   conflictDetectedSchema,
   documentAtSchema,
   documentHistorySchema,
+  documentLockSchema,
   documentSchema,
   historyEntrySchema,
   historySchema,
@@ -82,6 +85,8 @@ export {
   presenceUpdateRequestSchema,
   presenceViewSchema,
   sessionEventSchema,
+  sessionLockSchema,
+  MAX_JOINED_LOCKS,
   stopTypingSchema,
   submitOpSchema,
   typingSchema,
@@ -90,6 +95,7 @@ export {
   unlockFileSchema,
   whoSchema,
   type PresenceView,
+  type SessionLock,
 } from './messages-live';
 export {
   CLIENT_MESSAGES,
@@ -106,6 +112,15 @@ export {
   type ServerMessageOf,
   type ServerMessageType,
 } from './registry';
+export {
+  SESSION_EVENT_PAYLOADS,
+  isSessionEventType,
+  parseSessionEventBody,
+  type SessionEventBody,
+  type SessionEventBodyCheck,
+  type SessionEventPayload,
+  type SessionEventType,
+} from './session-events';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';

@@ -80,6 +80,15 @@ export const openDocumentSchema = z.strictObject({ type: z.literal('open_documen
  * `file_locked` or `file_unlocked` (a reconnect) learn the truth by reopening. Optional: absent on `document_at`.
  */
 export const documentLockSchema = z.strictObject({ holder_id: text(), peer_id: text(), expires_at: text() });
+/** One live lock of a session, as `joined.locks` lists them: a document's lock plus which document. */
+export const sessionLockSchema = z.strictObject({ doc_id: text(), ...documentLockSchema.shape });
+/**
+ * At most this many locks in one `joined`, a bound on the reply's size: ~150 bytes per lock plus its doc_id, so
+ * ~100 KB with typical paths and ~600 KB if every doc_id had the maximum 1,024 characters. A session with more
+ * live locks gets the first this many by doc_id and `locks_truncated: true`; open a document to learn its lock.
+ */
+export const MAX_JOINED_LOCKS = 500;
+export type SessionLock = z.infer<typeof sessionLockSchema>;
 export const documentSchema = z.strictObject({ type: z.literal('document'), id, session_id, doc_id: text(), version: versionSchema, content: text(), lock: documentLockSchema.nullable().optional() });
 
 export const submitOpSchema = z.strictObject({

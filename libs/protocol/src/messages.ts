@@ -10,6 +10,7 @@ import {
   sessionIdSchema,
   timestampSchema,
 } from './fields';
+import { MAX_JOINED_LOCKS, sessionLockSchema } from './messages-live';
 import { PROTOCOL_VERSION } from './version';
 
 // Every message is `{type, id?, ...snake_case fields}`. Client messages are strict (an unknown field is a
@@ -67,6 +68,14 @@ export const joinedSchema = z.strictObject({
   seq: seqSchema,
   /** False when `last_seq` was beyond retention: the client must reload its session state. */
   recovered: z.boolean(),
+  /**
+   * Every live file lock of the session when the join was answered (lock pushes are never replayed: this is how
+   * a reconnecting client learns what it missed). Absent: the server could not tell (an older server, or the
+   * document service did not answer) — reopen a document to learn its lock. Sorted by doc_id, at most
+   * MAX_JOINED_LOCKS; `locks_truncated: true` when the session had more.
+   */
+  locks: z.array(sessionLockSchema).max(MAX_JOINED_LOCKS).optional(),
+  locks_truncated: z.boolean().optional(),
 });
 
 export const leftSchema = z.strictObject({ type: z.literal('left'), id, session_id: sessionIdSchema });

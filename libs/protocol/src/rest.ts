@@ -3,6 +3,7 @@ import { ChorusError } from './errors';
 import { MAX_JSON_DEPTH, inspectJson } from './json-walk';
 import { text } from './text';
 import { displayNameSchema, participantKindSchema, roleSchema, sessionIdSchema, userIdSchema } from './fields';
+import type { SessionEventBody } from './session-events';
 
 // The REST contract (JSON, snake_case): request bodies validated by the gateway, and response shapes.
 
@@ -107,13 +108,12 @@ export interface JoinGrantView {
   expires_in_s: number;
 }
 
-export interface SessionEventView {
+/** One durable event in REST history: `{type, payload}` as declared in session-events.ts, with its position. */
+export type SessionEventView = SessionEventBody & {
   seq: number;
-  type: string;
   actor: string;
-  payload: Record<string, unknown>;
   created_at: string;
-}
+};
 
 export interface HistoryPage {
   session_id: string;

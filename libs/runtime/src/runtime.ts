@@ -8,7 +8,8 @@ import { startEmbeddedPostgres } from '@chorus/database';
 import type { ReadinessCheck } from './health';
 import { createLogger } from './logger';
 import { createServiceTransport, type ServiceTransport } from './transport';
-import { MemoryFanout, RedisFanout, type Fanout } from '@chorus/fanout';
+import { outboundCodec, type OutboundMessage } from '@chorus/contracts';
+import { MemoryFanout, RedisFanout, type DropReporter, type Fanout } from '@chorus/fanout';
 
 /**
  * What one process runs on: its config, logger, and the infrastructure every app in it shares — real
@@ -33,8 +34,8 @@ export interface Runtime {
   readonly transport: ServiceTransport;
   /** The transport servers this process runs (filled when they are created; read by readiness). */
   readonly transportServers: Array<{ readonly name: string; isHealthy(): boolean }>;
-  /** Session fan-out to every gateway node (Redis pub/sub, or in-process). */
-  readonly fanout: Fanout;
+  /** The one outbound road: session fan-out to every gateway node (Redis pub/sub, or in-process), typed and checked. */
+  readonly fanout: Fanout<OutboundMessage>;
   /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
   readonly jwtSecret: string | undefined;
   /** Registers a closer; `stop()` runs them in reverse order of registration. */
@@ -63,7 +64,11 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
   const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);
   const transport = createServiceTransport({ redisUrl: config.redis.url, prefix: config.redis.prefix, nodeId: config.nodeId });
-  const fanout = config.redis.url === undefined ? new MemoryFanout() : new RedisFanout(config.redis.url, config.redis.prefix, config.nodeId);
+  // A dropped message is a publisher's bug (it drifted from the protocol) or foreign traffic: logged here, counted
+  // by the fan-out (`dropped`, exported by the gateway's metrics).
+  const onDropped: DropReporter = (reason, sessionId) => logger.error(`Fan-out message for session ${sessionId} dropped: ${reason}`, undefined, 'Fanout');
+  const fanout: Fanout<OutboundMessage> =
+    config.redis.url === undefined ? new MemoryFanout(outboundCodec, onDropped) : new RedisFanout(config.redis.url, config.redis.prefix, config.nodeId, outboundCodec, onDropped);
   closers.push(() => fanout.close());
   let stopped = false;
   return {

@@ -42,6 +42,9 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c) => {
       expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, seq: expect.any(Number) });
       expect(r.participants.map((p) => p.peer_id)).toContain(c.peerId);
+      // Every live lock of the session (lock recovery on rejoin): a list, never absent while the service answers.
+      expect(r.locks).toEqual(expect.any(Array));
+      expect(r.locks_truncated).toBe(false);
     },
     malformed: (c) => ({ session_id: c.sessionId, peer_id: 42, join_token: c.joinToken }),
     field: 'peer_id',

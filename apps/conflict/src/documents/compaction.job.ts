@@ -4,21 +4,22 @@ import { rowsOf, underSessionLock } from '@chorus/database';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import { compactOps } from '../persistence/doc.repository';
 
+/**
+ * The job's settings: `config.conflict.compaction` (libs/config, variables CONFLICT_COMPACTION_*; their defaults
+ * and why are documented there and in README.md).
+ */
 export interface CompactionOptions {
-  /** How often each replica tries a pass. Default 5 minutes. */
+  /** How often each replica tries a pass. */
   readonly intervalMs: number;
   /**
    * Ops of at least the last `retainVersions` versions of every document are kept (history, fetch_ops,
-   * rebasing). Default 10,000 = maxCatchUpOps: an op based further behind is refused anyway (reload), so
-   * compaction never takes away a rebase a client could still do. Older ops go down to the newest snapshot
-   * at or below `head - retainVersions`; snapshots themselves are kept, so `document_at` still reads them.
+   * rebasing). Older ops go down to the newest snapshot at or below `head - retainVersions`; snapshots
+   * themselves are kept, so `document_at` still reads them.
    */
   readonly retainVersions: number;
   /** Documents compacted per transaction (each holds its head-row lock until the transaction ends). */
   readonly batch: number;
 }
-
-export const DEFAULT_COMPACTION_OPTIONS: CompactionOptions = { intervalMs: 5 * 60_000, retainVersions: 10_000, batch: 20 };
 
 /** One key for the whole pass, distinct from the session janitor's (0x5e55_1011). */
 const LOCK_KEY = 0xc0_4ac7;
@@ -36,7 +37,7 @@ export class CompactionJob implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     private readonly db: DataSource,
     private readonly logger: LoggerService,
-    private readonly options: CompactionOptions = DEFAULT_COMPACTION_OPTIONS,
+    private readonly options: CompactionOptions,
   ) {}
 
   onApplicationBootstrap(): void {

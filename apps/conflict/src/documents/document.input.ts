@@ -36,6 +36,7 @@ const schemas = {
   purge: z.object({ session_id: z.uuid() }),
   lock: z.object({ session_id: z.uuid(), doc_id: docIdSchema, ttl_ms: z.number().int().positive().optional() }),
   unlock: z.object({ session_id: z.uuid(), doc_id: docIdSchema, force: z.boolean().optional() }),
+  locks: z.object({ session_id: z.uuid() }),
   selection: z.object({
     session_id: z.uuid(),
     doc_id: docIdSchema,

@@ -1,6 +1,6 @@
 import type { OpLimits, TextSelection } from '@chorus/ot';
 
-export type { Caller, CommittedOp, ConflictDetected, ConflictOverlap, DocumentState, FileLocked, FileUnlocked, HistoryEntry, HistoryPage, OpAck, OpsPage, SubmitResult } from '@chorus/contracts';
+export type { Caller, CommittedOp, ConflictDetected, ConflictOverlap, DocumentState, FileLocked, FileUnlocked, HistoryEntry, HistoryPage, OpAck, OpsPage, SessionLocks, SubmitResult } from '@chorus/contracts';
 
 // The conflict service's handler-facing shapes. Field names are the wire's (snake_case): a handler returns
 // them as they are. The lead's wire schemas (libs/protocol) should match these.

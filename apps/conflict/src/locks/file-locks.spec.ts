@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MAX_JOINED_LOCKS } from '@chorus/protocol';
 import { waitFor } from '@chorus/testing';
 import { ConflictService } from '../conflict.service';
 import type { Caller } from '../documents/document.types';
@@ -41,6 +42,54 @@ describe('file locks (real Postgres, two replicas)', () => {
     await expect(b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' })).resolves.toEqual({ session_id: session, doc_id: 'lib.rs', holder_id: 'alice', reason: 'released' });
     await expect(b.unlockFile(alice, { session_id: session, doc_id: 'lib.rs' })).resolves.toBeNull();
     await expect(edit(a, bob, 3, 2)).resolves.toMatchObject({ ack: { version: 4 } });
+  });
+
+  it('refuses an edit and a lock of a locked file with the lock\'s expiry and the time it has left', async () => {
+    await edit(a, bob, 0, 1);
+    const locked = await a.lockFile(alice, { session_id: session, doc_id: 'lib.rs', ttl_ms: 90_000 });
+    const refusal = { code: 'FILE_LOCKED', details: { field: 'doc_id', locked_by: 'alice', locked_until: locked.expires_at, retry_after_ms: expect.any(Number) } };
+    for (const attempt of [edit(b, bob, 1, 2), b.lockFile(bob, { session_id: session, doc_id: 'lib.rs' })]) {
+      const err = (await attempt.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { details: { retry_after_ms: number } };
+      expect(err).toMatchObject(refusal);
+      expect(err.details.retry_after_ms).toBeGreaterThan(30_000);
+      expect(err.details.retry_after_ms).toBeLessThanOrEqual(90_000);
+    }
+  });
+
+  it('lists a session\'s live locks by doc_id (not expired, released or other sessions\' ones), role-checked', async () => {
+    const other = randomUUID();
+    const z = await a.lockFile(alice, { session_id: session, doc_id: 'z.md' });
+    const m = await b.lockFile(bob, { session_id: session, doc_id: 'm.md' });
+    await a.lockFile(alice, { session_id: session, doc_id: 'gone.md', ttl_ms: 1 });
+    await a.lockFile(alice, { session_id: session, doc_id: 'released.md' });
+    await a.unlockFile(alice, { session_id: session, doc_id: 'released.md' });
+    await a.lockFile(alice, { session_id: other, doc_id: 'elsewhere.md' });
+    await expect(b.listLocks(viewer, { session_id: session })).resolves.toEqual({
+      locks: [
+        { doc_id: 'm.md', holder_id: 'bob', peer_id: 'bob-1', expires_at: m.expires_at },
+        { doc_id: 'z.md', holder_id: 'alice', peer_id: 'alice-1', expires_at: z.expires_at },
+      ],
+      truncated: false,
+    });
+    await expect(a.listLocks({ ...viewer, role: 'nobody' as Caller['role'] }, { session_id: session })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+    await expect(a.listLocks(viewer, { session_id: 'not-a-uuid' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'session_id' } });
+  });
+
+  it(`lists at most MAX_JOINED_LOCKS (${MAX_JOINED_LOCKS}) locks and says when there were more`, async () => {
+    const names = Array.from({ length: MAX_JOINED_LOCKS + 1 }, (_, i) => `f${String(i).padStart(4, '0')}.md`);
+    for (let i = 0; i < names.length; i += 25) {
+      await Promise.all(names.slice(i, i + 25).map((doc_id) => a.lockFile(alice, { session_id: session, doc_id })));
+    }
+    const listed = await b.listLocks(alice, { session_id: session });
+    expect(listed.truncated).toBe(true);
+    expect(listed.locks.map((l) => l.doc_id)).toEqual(names.slice(0, MAX_JOINED_LOCKS));
+    await a.unlockFile(alice, { session_id: session, doc_id: names[0] });
+    const all = await b.listLocks(alice, { session_id: session });
+    expect(all.truncated).toBe(false);
+    expect(all.locks.map((l) => l.doc_id)).toEqual(names.slice(1));
   });
 
   it('stops the fast path of the replica that wrote last: a lock taken after its commit is enforced there too', async () => {

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { authorize } from '@chorus/auth';
-import { ChorusError } from '@chorus/protocol';
-import { deleteExpiredLocks, deleteLock, lockDocumentRow, readLock, upsertLock } from '../persistence/doc.repository';
-import type { Caller, ConflictOptions, FileLocked, FileUnlocked } from '../documents/document.types';
+import { ChorusError, MAX_JOINED_LOCKS } from '@chorus/protocol';
+import { deleteExpiredLocks, deleteLock, lockDocumentRow, readLock, readSessionLocks, upsertLock } from '../persistence/doc.repository';
+import type { Caller, ConflictOptions, FileLocked, FileUnlocked, SessionLocks } from '../documents/document.types';
 
 /**
  * Optional exclusive file locks with expiry. While a document is locked, only the holder (a user: any of their
@@ -25,7 +25,12 @@ export class FileLocks {
       await lockDocumentRow(tx, sessionId, docId);
       const current = await readLock(tx, sessionId, docId);
       if (current && current.holder_id !== caller.user_id) {
-        throw new ChorusError('FILE_LOCKED', `The file is already locked by ${current.holder_id} until ${current.expires_at.toISOString()}.`, { field: 'doc_id', locked_by: current.holder_id, locked_until: current.expires_at.toISOString() });
+        throw new ChorusError('FILE_LOCKED', `The file is already locked by ${current.holder_id} until ${current.expires_at.toISOString()}.`, {
+          field: 'doc_id',
+          locked_by: current.holder_id,
+          locked_until: current.expires_at.toISOString(),
+          retry_after_ms: Math.max(0, Number(current.ms_left)),
+        });
       }
       return upsertLock(tx, sessionId, docId, caller.user_id, caller.client_id, ttl);
     });
@@ -54,6 +59,20 @@ export class FileLocks {
         ? { session_id: sessionId, doc_id: docId, holder_id: current.holder_id, reason: 'released' as const }
         : { session_id: sessionId, doc_id: docId, holder_id: current.holder_id, reason: 'broken' as const, by: caller.user_id };
     });
+  }
+
+  /**
+   * The session's live locks, for `joined.locks`: what a (re)joining client missed of the never-replayed lock
+   * pushes. At most MAX_JOINED_LOCKS, by doc_id (one more is read to tell whether there were more). Read after
+   * the gateway subscribed the socket, so a change after this read reaches it as a push.
+   */
+  async list(caller: Caller, sessionId: string): Promise<SessionLocks> {
+    authorize(caller.role, 'document.read');
+    const rows = await readSessionLocks(this.db, sessionId, MAX_JOINED_LOCKS + 1);
+    return {
+      locks: rows.slice(0, MAX_JOINED_LOCKS).map((r) => ({ doc_id: r.doc_id, holder_id: r.holder_id, peer_id: r.holder_client_id, expires_at: r.expires_at.toISOString() })),
+      truncated: rows.length > MAX_JOINED_LOCKS,
+    };
   }
 
   /** Deletes up to `limit` expired locks and returns their `file_unlocked` events (run it on a timer on any replica). */

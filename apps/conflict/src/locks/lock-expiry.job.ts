@@ -1,7 +1,18 @@
 import type { LoggerService, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { OutboundMessage } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ConflictService } from '../conflict.service';
+
+/** What the job did on this replica since it started (chorus_conflict_lock_expiry_total). */
+export interface LockExpiryCounts {
+  /** Locks deleted as expired (each by exactly one replica). */
+  expired: number;
+  /** `file_unlocked {expired}` pushes that failed to publish: those clients learn it on rejoin or reopen. */
+  publishFailed: number;
+  /** Passes whose DELETE failed (the locks stay until a later pass; every read already ignores them). */
+  passFailed: number;
+}
 
 /**
  * Expires file locks on every replica once a second. `expireLocks()` deletes each expired lock with
@@ -9,14 +20,17 @@ import type { ConflictService } from '../conflict.service';
  *
  * Order: the DELETE is one autocommitted statement, so it has committed before `expireLocks()` resolves and
  * before anything is published — a client told `file_unlocked` never reopens to find the lock. The push itself
- * is best effort (never replayed): a client that missed it learns the state from `document.lock` on reopen.
+ * is best effort and never retried (the lock row, the durable truth, is already gone, so there is nothing to
+ * retry from): a failed publish is logged and counted, and a client that missed the push learns the state from
+ * `joined.locks` when it (re)joins or `document.lock` when it reopens the file (docs/protocol.md).
  */
 export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private task: PeriodicTask | undefined;
+  private readonly tally: LockExpiryCounts = { expired: 0, publishFailed: 0, passFailed: 0 };
 
   constructor(
     private readonly documents: ConflictService,
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
     private readonly intervalMs = 1_000,
@@ -30,9 +44,29 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
     await this.task?.stop();
   }
 
+  counts(): Readonly<LockExpiryCounts> {
+    return { ...this.tally };
+  }
+
+  /** One pass: the number of locks expired. Rejects only if the DELETE failed (startPeriodic logs it). */
   async runOnce(): Promise<number> {
-    const expired = await this.documents.expireLocks();
-    await Promise.all(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'ephemeral', body: { type: 'file_unlocked', ...e }, origin_node: this.nodeId })));
+    let expired: Awaited<ReturnType<ConflictService['expireLocks']>>;
+    try {
+      expired = await this.documents.expireLocks();
+    } catch (err) {
+      this.tally.passFailed += 1;
+      throw err;
+    }
+    this.tally.expired += expired.length;
+    // Every push is attempted: one failed publish does not hide or cancel the others.
+    const published = await Promise.allSettled(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'push', message: { type: 'file_unlocked', ...e }, audience: { to: 'session' }, origin_node: this.nodeId })));
+    published.forEach((result, i) => {
+      if (result.status === 'fulfilled') return;
+      this.tally.publishFailed += 1;
+      const e = expired[i];
+      const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      this.logger.warn(`Lock of ${e.doc_id} in session ${e.session_id} expired, but its file_unlocked push failed (${reason}); clients learn it from joined.locks or document.lock`, 'LockExpiry');
+    });
     return expired.length;
   }
 }

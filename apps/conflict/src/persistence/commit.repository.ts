@@ -26,8 +26,17 @@ export interface LockedHead {
    * query skips sending it: the caller replays the ops after its cached version instead).
    */
   readonly content: string | null;
-  /** The holder of an unexpired file lock, if any. */
-  readonly lock_holder: string | null;
+  /** The unexpired file lock, if any (read under the head-row lock, so no lock/unlock races the commit). */
+  readonly lock: HeadLock | null;
+}
+
+/** A live file lock as the commit path sees it: enough to refuse an edit with FILE_LOCKED and say until when. */
+export interface HeadLock {
+  readonly holder_id: string;
+  /** ISO 8601, as `file_locked.expires_at` says it. */
+  readonly expires_at: string;
+  /** Milliseconds left, by the database clock (the one that decides expiry): a client's retry_after_ms. */
+  readonly ms_left: number;
 }
 
 export interface StoredOp extends CachedOp {
@@ -108,6 +117,8 @@ export async function lockHeads(tx: PoolClient, docs: ReadonlyArray<DocRef & { c
     content_version: string;
     content: string | null;
     lock_holder: string | null;
+    lock_expires_at: Date | null;
+    lock_ms_left: string | null;
   }>(tx, LOCK_HEADS, [docs.map((d) => d.sessionId), docs.map((d) => d.docId), docs.map((d) => d.cachedVersion)]);
   return rows.map((r) => ({
     sessionId: r.session_id,
@@ -117,7 +128,7 @@ export async function lockHeads(tx: PoolClient, docs: ReadonlyArray<DocRef & { c
     meta_seq: Number(r.meta_seq),
     content_version: Number(r.content_version),
     content: r.content,
-    lock_holder: r.lock_holder,
+    lock: r.lock_holder !== null && r.lock_expires_at !== null ? { holder_id: r.lock_holder, expires_at: r.lock_expires_at.toISOString(), ms_left: Math.max(0, Number(r.lock_ms_left)) } : null,
   }));
 }
 
@@ -125,8 +136,13 @@ const LOCK_HEADS = prepared(
   'conflict_lock_heads',
   `SELECT d.session_id, d.doc_id, d.version, d.min_version, d.meta_seq, d.content_version,
           CASE WHEN c.cached BETWEEN d.content_version AND d.version THEN NULL ELSE d.content END AS content,
-          (SELECT l.holder_id FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()) AS lock_holder
+          l.holder_id AS lock_holder, l.expires_at AS lock_expires_at, l.ms_left AS lock_ms_left
    FROM documents d JOIN unnest($1::uuid[], $2::text[], $3::bigint[]) AS c(session_id, doc_id, cached) ON d.session_id = c.session_id AND d.doc_id = c.doc_id
+   -- At most one row per document (doc_locks' key is (session_id, doc_id)); FOR UPDATE OF d locks no lock row.
+   LEFT JOIN LATERAL (
+     SELECT l.holder_id, l.expires_at, ceil(extract(epoch FROM l.expires_at - now()) * 1000)::bigint AS ms_left
+     FROM doc_locks l WHERE l.session_id = d.session_id AND l.doc_id = d.doc_id AND l.expires_at > now()
+   ) l ON true
    ORDER BY d.session_id, d.doc_id FOR UPDATE OF d`,
 );
 

@@ -159,11 +159,31 @@ export interface LockRow {
   expires_at: Date;
 }
 
+/** A lock read as live, with the milliseconds it has left by the database clock (the one that decides expiry). */
+export interface LiveLockRow extends LockRow {
+  ms_left: string;
+}
+
+const MS_LEFT = `ceil(extract(epoch FROM expires_at - now()) * 1000)::bigint AS ms_left`;
+
 /** The unexpired lock of a document, if any. */
-export async function readLock(db: Executor, sessionId: string, docId: string): Promise<LockRow | undefined> {
-  return rowsOf<LockRow>(
-    await db.query(`SELECT holder_id, holder_client_id, expires_at FROM doc_locks WHERE session_id = $1 AND doc_id = $2 AND expires_at > now()`, [sessionId, docId]),
+export async function readLock(db: Executor, sessionId: string, docId: string): Promise<LiveLockRow | undefined> {
+  return rowsOf<LiveLockRow>(
+    await db.query(`SELECT holder_id, holder_client_id, expires_at, ${MS_LEFT} FROM doc_locks WHERE session_id = $1 AND doc_id = $2 AND expires_at > now()`, [sessionId, docId]),
   )[0];
+}
+
+/**
+ * The unexpired locks of a session, by doc_id, at most `limit` (the primary key's order: an index range scan
+ * that stops at the limit, however many locks the session holds).
+ */
+export async function readSessionLocks(db: Executor, sessionId: string, limit: number): Promise<Array<LockRow & { doc_id: string }>> {
+  return rowsOf<LockRow & { doc_id: string }>(
+    await db.query(
+      `SELECT doc_id, holder_id, holder_client_id, expires_at FROM doc_locks WHERE session_id = $1 AND expires_at > now() ORDER BY doc_id LIMIT $2`,
+      [sessionId, limit],
+    ),
+  );
 }
 
 export async function upsertLock(tx: EntityManager, sessionId: string, docId: string, holderId: string, clientId: string, ttlMs: number): Promise<LockRow> {

@@ -202,7 +202,7 @@ async function commitLocked(db: Pool, cache: DocumentCache, options: ConflictOpt
       const plan = planBatch(b.docId, b.submits, head, headContent, log, n.lowestBase + 1, dupes, options);
       // Offer the fast path next time only if nobody else committed since our last commit (our cached text was
       // current) and no file lock is live: on a document several replicas write, it would mostly miss.
-      const meta = head.lock_holder === null && n.atHead ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
+      const meta = head.lock === null && n.atHead ? { meta_seq: head.meta_seq, min_version: head.min_version } : null;
       plans.set(b.key, { plan, meta });
       if (plan.fresh.length === 0) continue;
       for (const op of plan.fresh) ops.push({ sessionId: b.sessionId, docId: b.docId, ...op });
@@ -235,7 +235,7 @@ async function tryFastPath(db: Pool, cache: DocumentCache, options: ConflictOpti
     const lowestBase = b.submits.reduce((lo, s) => Math.min(lo, s.version), cached.version);
     const log = cache.opsBetween(cached, lowestBase, cached.version);
     if (!log) continue;
-    const head = { version: cached.version, min_version: cached.meta.min_version, lock_holder: null };
+    const head = { version: cached.version, min_version: cached.meta.min_version, lock: null };
     const plan = planBatch(b.docId, b.submits, head, cached.content, [...log], lowestBase + 1, new Map(), options);
     if (plan.fresh.length !== b.submits.length) continue;
     planned.push({ batch: b, plan, meta: cached.meta, expected: cached.version });
@@ -282,6 +282,9 @@ interface Plan {
   log: CachedOp[];
 }
 
+/** What planning needs of a head: the locked row's, or the cache's on the fast path (which never runs while a lock is live). */
+type PlanHead = Pick<LockedHead, 'version' | 'min_version' | 'lock'>;
+
 /**
  * Pure: per submit, in arrival order — dedupe, refusals, transform against everything committed after its base
  * (`log[i]` is version logStart + i; ops planned earlier in the batch are appended), validate against the
@@ -290,7 +293,7 @@ interface Plan {
 function planBatch(
   docId: string,
   batch: readonly PendingSubmit[],
-  head: { version: number; min_version: number; lock_holder: string | null },
+  head: PlanHead,
   headContent: string,
   log: CachedOp[],
   logStart: number,
@@ -336,7 +339,7 @@ function dedupeKeyOf(userId: string, clientId: string, seq: number): string {
   return `${userId}\u0000${clientId}\u0000${seq}`;
 }
 
-function refuse(s: PendingSubmit, head: { version: number; min_version: number; lock_holder: string | null }, options: ConflictOptions): ChorusError | undefined {
+function refuse(s: PendingSubmit, head: PlanHead, options: ConflictOptions): ChorusError | undefined {
   if (s.version > head.version) {
     return new ChorusError('RELOAD_REQUIRED', `Version ${s.version} is ahead of the document (head ${head.version}): reload the document.`, { field: 'version' });
   }
@@ -346,9 +349,15 @@ function refuse(s: PendingSubmit, head: { version: number; min_version: number; 
   if (head.version - s.version > options.maxCatchUpOps) {
     return new ChorusError('RELOAD_REQUIRED', `Version ${s.version} is ${head.version - s.version} versions behind (limit ${options.maxCatchUpOps}): reload the document.`, { field: 'version' });
   }
-  if (head.lock_holder !== null && head.lock_holder !== s.caller.user_id) {
-    // The head row knows the holder but not the expiry (reading it would widen the hot query): locked_until is left out.
-    return new ChorusError('FILE_LOCKED', `The file is locked by ${head.lock_holder}; only the holder may edit it until the lock is released or expires.`, { field: 'doc_id', locked_by: head.lock_holder });
+  if (head.lock !== null && head.lock.holder_id !== s.caller.user_id) {
+    // The same details as lock_file's refusal: who, until when, and how long to wait if no file_unlocked comes.
+    const { holder_id, expires_at, ms_left } = head.lock;
+    return new ChorusError('FILE_LOCKED', `The file is locked by ${holder_id} until ${expires_at}; only the holder may edit it until the lock is released or expires.`, {
+      field: 'doc_id',
+      locked_by: holder_id,
+      locked_until: expires_at,
+      retry_after_ms: ms_left,
+    });
   }
   return undefined;
 }

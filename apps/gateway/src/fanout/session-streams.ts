@@ -1,16 +1,16 @@
 import type { LoggerService } from '@nestjs/common';
-import type { SessionStreamEvent } from '@chorus/contracts';
-import type { Fanout, FanoutMessage } from '@chorus/fanout';
-import type { ServerMessage } from '@chorus/protocol';
+import type { OutboundMessage, SessionStreamEvent } from '@chorus/contracts';
+import type { Fanout } from '@chorus/fanout';
+import type { LocalHub } from './local-hub';
 import { membershipEffect, toWireEvent, type MembershipEffect } from './wire-events';
 
 /** A local connection's membership of one session, as the stream relay sees it. */
 export interface StreamMember {
+  /** The socket's id: the hub writes to it. */
   readonly id: string;
   readonly userId: string;
   /** The member's peer id in the session: its own chat messages reach it as acks, never as pushes. */
   readonly peerId: string;
-  send(message: ServerMessage | Record<string, unknown>): void;
   /** A durable event changed this member's role or ended its membership. */
   onEffect(effect: Exclude<MembershipEffect, null>): void;
 }
@@ -56,14 +56,17 @@ export interface AttachResult {
  * fan-out does: duplicates (seq ≤ head) are dropped; a gap (a publish lost, or a node that subscribed late) is
  * filled by reading the missing events back from the session stream before going on. A joining member is
  * replayed what it missed since its `last_seq`, inside the same chain, so no live event can overtake the replay
- * or be delivered twice. Ephemeral messages (presence, typing) go straight to the members.
+ * or be delivered twice. Pushes (ops, presence, typing, locks) go straight to the hub, which writes them to
+ * their audience among this node's sockets. This is the receiving end of the one outbound road: nothing else
+ * on a gateway writes pushes to sockets.
  */
 export class SessionStreams {
   private readonly streams = new Map<string, LocalStream>();
 
   constructor(
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     private readonly source: EventSource,
+    private readonly hub: LocalHub,
     private readonly logger: LoggerService,
     private readonly maxReplay = 1_000,
     /** How long `catchUp` waits for the fan-out before reading the gap itself (a read is a transport round trip). */
@@ -117,7 +120,7 @@ export class SessionStreams {
         if (upTo - from > this.maxReplay) recovered = false;
         else {
           const events = await this.read(sessionId, member.userId, from, upTo);
-          for (const e of events) if (e.seq !== joinSeq) member.send(toWireEvent(e));
+          for (const e of events) if (e.seq !== joinSeq) this.hub.toSockets([member.id], toWireEvent(e));
         }
       }
       stream.members.set(member.id, { member, cursor: upTo });
@@ -198,13 +201,20 @@ export class SessionStreams {
     return this.streams.size;
   }
 
-  private onMessage(sessionId: string, stream: LocalStream, message: FanoutMessage): void {
-    if (message.kind === 'ephemeral') {
-      for (const { member } of stream.members.values()) member.send(message.body);
-      return;
+  private onMessage(sessionId: string, stream: LocalStream, message: OutboundMessage): void {
+    switch (message.kind) {
+      case 'push':
+        this.hub.push(sessionId, message);
+        return;
+      case 'event':
+        stream.buffered.push(message.event);
+        this.processBuffered(sessionId, stream);
+        return;
+      default: {
+        const unknown: never = message;
+        throw new Error(`unknown outbound message ${JSON.stringify(unknown)}`);
+      }
     }
-    stream.buffered.push(message.body as unknown as SessionStreamEvent);
-    this.processBuffered(sessionId, stream);
   }
 
   private processBuffered(sessionId: string, stream: LocalStream): void {
@@ -232,17 +242,21 @@ export class SessionStreams {
   private deliver(stream: LocalStream, event: SessionStreamEvent): void {
     if (event.seq <= stream.head) return;
     stream.head = event.seq;
-    const wire = toWireEvent(event);
     const effect = membershipEffect(event);
-    for (const m of [...stream.members.values()]) {
+    const recipients: string[] = [];
+    const affected: StreamMember[] = [];
+    for (const m of stream.members.values()) {
       if (event.seq <= m.cursor) continue;
       m.cursor = event.seq;
       // A chat message's sender already has it in its ack. The sender is named in the event itself (its peer
       // id), so the rule holds however the event arrived: fan-out, gap read or position check.
       const own = event.type === 'chat_message' && event.payload.peer_id === m.member.peerId;
-      if (!own) m.member.send(wire);
-      if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) m.member.onEffect(effect);
+      if (!own) recipients.push(m.member.id);
+      if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) affected.push(m.member);
     }
+    // One write for every member at this seq: encoded once, whatever the session's size.
+    if (recipients.length > 0) this.hub.toSockets(recipients, toWireEvent(event));
+    for (const member of affected) if (effect) member.onEffect(effect);
     this.wake(stream);
   }
 

@@ -1,61 +1,98 @@
-import type { SessionStreamEvent } from '@chorus/contracts';
-import type { ServerMessage } from '@chorus/protocol';
+import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
+import type { Role, ServerMessageOf } from '@chorus/protocol';
 
-type Payload = Record<string, unknown>;
-const str = (p: Payload, k: string): string => (typeof p[k] === 'string' ? (p[k] as string) : '');
+/** The wire message of a durable event (every one carries the event's `seq`). */
+export type WireEvent = ServerMessageOf<'peer_joined'> | ServerMessageOf<'peer_left'> | ServerMessageOf<'chat_message'> | ServerMessageOf<'session_event'>;
 
 /**
  * A durable session event as its wire message. Events with a dedicated message (peer_joined, peer_left,
  * chat_message) use it; every other durable event travels as `session_event`, so `seq` stays continuous.
+ * Exhaustive: a new event type does not compile until it is given its message here.
  */
-export function toWireEvent(e: SessionStreamEvent): ServerMessage {
-  const p = e.payload;
+export function toWireEvent(e: SessionStreamEvent): WireEvent {
   switch (e.type) {
-    case 'peer_joined':
-      return {
-        type: 'peer_joined',
-        session_id: e.session_id,
-        peer_id: str(p, 'peer_id'),
-        user_id: str(p, 'user_id'),
-        display_name: str(p, 'display_name'),
-        kind: p.kind === 'agent' ? 'agent' : 'human',
-        role: (str(p, 'role') || 'viewer') as 'viewer',
-        seq: e.seq,
-      };
+    case 'peer_joined': {
+      const { peer_id, user_id, display_name, kind, role } = e.payload;
+      return { type: 'peer_joined', session_id: e.session_id, peer_id, user_id, display_name, kind, role, seq: e.seq };
+    }
     case 'peer_left':
-      return { type: 'peer_left', session_id: e.session_id, peer_id: str(p, 'peer_id'), user_id: str(p, 'user_id'), seq: e.seq };
+      return { type: 'peer_left', session_id: e.session_id, peer_id: e.payload.peer_id, user_id: e.payload.user_id, seq: e.seq };
     case 'chat_message':
-      return {
-        type: 'chat_message',
-        session_id: e.session_id,
-        peer_id: str(p, 'peer_id'),
-        user_id: str(p, 'user_id'),
-        display_name: str(p, 'display_name'),
-        message: str(p, 'message'),
-        ...(typeof p.client_msg_id === 'string' ? { client_msg_id: p.client_msg_id } : {}),
-        timestamp: Date.parse(e.created_at),
-        seq: e.seq,
-      };
+      return chatMessage(e);
+    case 'session_created':
+    case 'session_deleted':
+    case 'invite_created':
+    case 'invite_revoked':
+    case 'invite_redeemed':
+    case 'participant_added':
+    case 'participant_left':
+    case 'role_changed':
+    case 'participant_removed':
+      return genericEvent(e);
     default:
-      return { type: 'session_event', session_id: e.session_id, seq: e.seq, event_type: e.type, actor: e.actor, payload: p, created_at: e.created_at };
+      // What clients are promised for an event type they do not know: `session_event`, seq kept.
+      return genericEvent(fromNewerService(e));
   }
 }
 
-/** What a durable event changes for live connections of the session. */
-export type MembershipEffect = { kind: 'role'; user_id: string; role: string } | { kind: 'removed'; user_id: string; reason: string } | { kind: 'session_deleted' } | null;
-
-export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
+/** A chat message as pushed to the others and as the ack of its sender (`timestamp`: when it was stored). */
+export function chatMessage(e: SessionEventOf<'chat_message'>): ServerMessageOf<'chat_message'> {
   const p = e.payload;
+  return {
+    type: 'chat_message',
+    session_id: e.session_id,
+    peer_id: p.peer_id,
+    user_id: p.user_id,
+    display_name: p.display_name,
+    message: p.message,
+    ...(p.client_msg_id !== undefined ? { client_msg_id: p.client_msg_id } : {}),
+    timestamp: Date.parse(e.created_at),
+    seq: e.seq,
+  };
+}
+
+/**
+ * Only compiles where every declared type was handled (`e` is then `never`). At run time it is reached by an event
+ * type this gateway does not know yet: one from a newer session service, during a rolling deploy.
+ */
+function fromNewerService(e: never): SessionStreamEvent {
+  return e;
+}
+
+function genericEvent(e: SessionStreamEvent): ServerMessageOf<'session_event'> {
+  return { type: 'session_event', session_id: e.session_id, seq: e.seq, event_type: e.type, actor: e.actor, payload: e.payload, created_at: e.created_at };
+}
+
+/** What a durable event changes for live connections of the session. */
+export type MembershipEffect = { kind: 'role'; user_id: string; role: Role } | { kind: 'removed'; user_id: string; reason: string } | { kind: 'session_deleted' } | null;
+
+/**
+ * Exhaustive like `toWireEvent`: each new event type must say whether live connections act on it. (Today an
+ * `invite_redeemed` that raised an existing participant's role has no effect: its open sockets keep the old
+ * role until they join again.)
+ */
+export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
   switch (e.type) {
     case 'role_changed':
-      return { kind: 'role', user_id: str(p, 'user_id'), role: str(p, 'to') };
+      return { kind: 'role', user_id: e.payload.user_id, role: e.payload.to };
     case 'participant_removed':
-      return { kind: 'removed', user_id: str(p, 'user_id'), reason: 'You were removed from the session.' };
+      return { kind: 'removed', user_id: e.payload.user_id, reason: 'You were removed from the session.' };
     case 'participant_left':
-      return { kind: 'removed', user_id: str(p, 'user_id'), reason: 'You left the session.' };
+      return { kind: 'removed', user_id: e.payload.user_id, reason: 'You left the session.' };
     case 'session_deleted':
       return { kind: 'session_deleted' };
+    case 'peer_joined':
+    case 'peer_left':
+    case 'chat_message':
+    case 'session_created':
+    case 'invite_created':
+    case 'invite_revoked':
+    case 'invite_redeemed':
+    case 'participant_added':
+      return null;
     default:
+      // A type from a newer session service: this gateway knows no effect of it.
+      fromNewerService(e);
       return null;
   }
 }

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import type { Identity } from '@chorus/auth';
-import type { ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
+import type { Audience, ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
@@ -44,8 +44,12 @@ export interface GatewayDeps {
   readonly presenceOut: PresenceBatcher;
   /** Sends one message to one socket (counted in metrics). */
   send(socket: ChorusSocket, message: ServerMessage): void;
-  /** Sends to a room on every gateway, except `exceptSocket` (counted once). */
-  broadcast(room: string, message: ServerMessage, exceptSocket?: string): void;
+  /**
+   * Pushes to an audience of the session's members on every gateway, except the peer `exceptPeer`: published to
+   * the fan-out (the one outbound road), written to sockets by each gateway's hub when it arrives — this
+   * gateway's own sockets included. Fire and forget: a failed publish is logged and counted here.
+   */
+  push(sessionId: string, audience: Audience, message: ServerMessage, exceptPeer?: string): void;
 }
 
 export type Handler<T extends ClientMessageType> = (socket: ChorusSocket, message: ClientMessageOf<T>, deps: GatewayDeps) => Promise<Omit<ReplyOf<T>, 'id'>>;

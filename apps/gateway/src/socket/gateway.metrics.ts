@@ -5,18 +5,39 @@ export class GatewayMetrics {
   readonly connections: Gauge;
   readonly messagesIn: Counter<'type'>;
   readonly messagesOut: Counter<'type'>;
+  readonly framesOut: Counter<'type'>;
+  readonly pushFailures: Counter<'type'>;
+  readonly presenceEmitFailures: Counter;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
   readonly refused: Counter<'type' | 'code'>;
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
+  readonly joinLocksUnavailable: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
     this.sessions = new Gauge({ name: 'chorus_ws_sessions', help: 'Sessions with members on this gateway', registers: [registry] });
     this.messagesIn = new Counter({ name: 'chorus_ws_messages_in_total', help: 'Client messages received, by type', labelNames: ['type'], registers: [registry] });
     this.messagesOut = new Counter({ name: 'chorus_ws_messages_out_total', help: 'Server messages sent (acks and pushes), by type', labelNames: ['type'], registers: [registry] });
+    this.framesOut = new Counter({
+      name: 'chorus_ws_frames_out_total',
+      help: 'Frames written to sockets by the local hub (one per socket a push or durable event reached), by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.pushFailures = new Counter({
+      name: 'chorus_ws_push_failures_total',
+      help: 'Pushes this gateway could not publish to the fan-out (Redis down): those members miss them until they resync',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.presenceEmitFailures = new Counter({
+      name: 'chorus_presence_op_emit_failures_total',
+      help: 'Committed ops this gateway could not hand to presence (cursors catch up from the op log at the next op)',
+      registers: [registry],
+    });
     this.ackLatency = new Histogram({
       name: 'chorus_ws_ack_seconds',
       help: 'Time from receiving a request to acking it, by type and outcome (ok | error code)',
@@ -30,6 +51,11 @@ export class GatewayMetrics {
       name: 'chorus_ws_refused_total',
       help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
       labelNames: ['type', 'code'],
+      registers: [registry],
+    });
+    this.joinLocksUnavailable = new Counter({
+      name: 'chorus_ws_join_locks_unavailable_total',
+      help: 'Joins answered without `locks` because the conflict service did not list them (the client must reopen documents to learn their locks)',
       registers: [registry],
     });
     this.transportLatency = new Histogram({

@@ -7,7 +7,7 @@ import { SessionMessageHandlers } from './session.handlers';
 /** Every client message type → its handler. Exhaustive: a new message type does not compile without one. */
 export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
   const session = new SessionMessageHandlers(tokens, logger);
-  const live = new LiveMessageHandlers();
+  const live = new LiveMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),

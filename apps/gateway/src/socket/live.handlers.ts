@@ -1,6 +1,7 @@
+import type { LoggerService } from '@nestjs/common';
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
-import type { ClientMessageOf, ClientMessageType, ReplyOf, ServerMessage } from '@chorus/protocol';
+import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 import { broadcastPresence, membershipOf } from './membership';
 
@@ -11,19 +12,21 @@ function caller(socket: ChorusSocket, m: Membership): Caller {
 }
 
 function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, peerId: string): Extract<PresenceEvent, { type: T }> | undefined {
-  return events.find((e) => e.type === type && e.peer_id === peerId) as Extract<PresenceEvent, { type: T }> | undefined;
+  return events.find((e): e is Extract<PresenceEvent, { type: T }> => e.type === type && e.peer_id === peerId);
 }
 
 /** Presence (presence_update, who, typing, stop_typing) and documents (open, submit, fetch, locks). */
 export class LiveMessageHandlers {
+  constructor(private readonly logger: LoggerService) {}
+
   async presenceUpdate(socket: ChorusSocket, m: ClientMessageOf<'presence_update'>, deps: GatewayDeps): Reply<'presence_update'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'presence.update');
     const { type: _t, id: _i, session_id, ...patch } = m;
     const events = await deps.presence.call('presence.update', { session_id, peer_id: membership.peer_id, patch });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     const mine = own(events, 'presence_update', membership.peer_id) ?? (await this.viewOf(deps, session_id, membership.peer_id));
-    return mine as Omit<ReplyOf<'presence_update'>, 'id'>;
+    return mine;
   }
 
   async who(socket: ChorusSocket, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
@@ -36,14 +39,14 @@ export class LiveMessageHandlers {
     authorize(membership.role, 'presence.update');
     const docId = m.doc_id ?? null;
     const events = await deps.presence.call('presence.typing', { session_id: m.session_id, peer_id: membership.peer_id, doc_id: docId });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     return { type: 'typing_start', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: docId };
   }
 
   async stopTyping(socket: ChorusSocket, m: ClientMessageOf<'stop_typing'>, deps: GatewayDeps): Reply<'stop_typing'> {
     const membership = membershipOf(socket, m.session_id);
     const events = await deps.presence.call('presence.stop_typing', { session_id: m.session_id, peer_id: membership.peer_id });
-    broadcastPresence(deps, socket, events);
+    broadcastPresence(deps, events);
     const stopped = events.find((e): e is Extract<PresenceEvent, { doc_id: string | null }> => e.type === 'typing_stop' && e.peer_id === membership.peer_id);
     return { type: 'typing_stop', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: stopped?.doc_id ?? null };
   }
@@ -72,14 +75,18 @@ export class LiveMessageHandlers {
     });
     // A duplicate re-broadcasts the original op: harmless (clients drop versions they have) and it repairs a
     // broadcast lost when the replica that committed it died.
-    deps.broadcast(room, { type: 'op', session_id: m.session_id, ...result.broadcast } as ServerMessage, socket.id);
+    deps.push(m.session_id, { to: 'document', doc_id: m.doc_id }, { type: 'op', session_id: m.session_id, ...result.broadcast }, membership.peer_id);
     for (const conflict of result.conflicts) {
-      for (const peer of conflict.peers) deps.broadcast(rooms.peer(m.session_id, peer), { type: 'conflict_detected', session_id: m.session_id, ...conflict } as ServerMessage);
+      deps.push(m.session_id, { to: 'peers', peer_ids: conflict.peers }, { type: 'conflict_detected', session_id: m.session_id, ...conflict });
     }
     if (!result.duplicate) {
       void deps.presence
-        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, op: result.broadcast.op, author_peer_id: membership.peer_id })
-        .catch(() => undefined);
+        .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, version: result.broadcast.version, op: result.broadcast.op, author_peer_id: membership.peer_id })
+        .catch((err: unknown) => {
+          // Presence repairs a lost one from the conflict service's log at the next op (a version gap).
+          deps.metrics.presenceEmitFailures.inc();
+          this.logger.warn(`presence.op_committed for ${m.doc_id}@${result.broadcast.version} not sent: ${(err as Error).message}`, 'LiveMessageHandlers');
+        });
     }
     return { type: 'op_ack', session_id: m.session_id, ...result.ack };
   }
@@ -88,7 +95,7 @@ export class LiveMessageHandlers {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     const page = await deps.conflict.call('ops.fetch', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, from_version: m.from_version } });
-    return { type: 'ops', session_id: m.session_id, ...page } as Omit<ReplyOf<'fetch_ops'>, 'id'>;
+    return { type: 'ops', session_id: m.session_id, ...page };
   }
 
   /** Who changed what (op summaries); no room join: history is read on demand, not followed. */
@@ -97,7 +104,7 @@ export class LiveMessageHandlers {
     authorize(membership.role, 'document.read');
     const { type: _t, id: _i, ...payload } = m;
     const page = await deps.conflict.call('document.history', { caller: caller(socket, membership), payload });
-    return { type: 'history', session_id: m.session_id, ...page, entries: [...page.entries] };
+    return { type: 'history', session_id: m.session_id, ...page };
   }
 
   /** The text at a retained past version, answered as a `document` at that version. */
@@ -115,7 +122,7 @@ export class LiveMessageHandlers {
       caller: caller(socket, membership),
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.ttl_ms !== undefined ? { ttl_ms: m.ttl_ms } : {}) },
     });
-    deps.broadcast(rooms.session(m.session_id), { type: 'file_locked', ...locked }, socket.id);
+    deps.push(m.session_id, { to: 'session' }, { type: 'file_locked', ...locked }, membership.peer_id);
     return { type: 'file_locked', ...locked };
   }
 
@@ -127,11 +134,11 @@ export class LiveMessageHandlers {
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.force !== undefined ? { force: m.force } : {}) },
     });
     if (unlocked === null) return { type: 'file_unlocked', session_id: m.session_id, doc_id: m.doc_id, holder_id: null, reason: 'not_locked' };
-    deps.broadcast(rooms.session(m.session_id), { type: 'file_unlocked', ...unlocked }, socket.id);
+    deps.push(m.session_id, { to: 'session' }, { type: 'file_unlocked', ...unlocked }, membership.peer_id);
     return { type: 'file_unlocked', ...unlocked };
   }
 
-  private async viewOf(deps: GatewayDeps, sessionId: string, peerId: string): Promise<PresenceEvent> {
+  private async viewOf(deps: GatewayDeps, sessionId: string, peerId: string): Promise<Extract<PresenceEvent, { type: 'presence_update' }>> {
     const peers = await deps.presence.call('presence.who', { session_id: sessionId });
     const view = peers.find((p) => p.peer_id === peerId);
     if (!view) throw new Error(`presence of ${peerId} vanished`);

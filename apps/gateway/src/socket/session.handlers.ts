@@ -3,9 +3,12 @@ import { TokenError, authorize, type IdentityTokens, type JoinGrant } from '@cho
 import type { SessionApi } from '@chorus/contracts';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
 import type { StreamMember } from '../fanout/session-streams';
-import { toWireEvent } from '../fanout/wire-events';
+import { chatMessage } from '../fanout/wire-events';
 import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
 import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
+
+/** How long a join waits for the session's locks before answering without them. */
+const JOIN_LOCKS_WAIT_MS = 1_000;
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
@@ -49,7 +52,6 @@ export class SessionMessageHandlers {
       id: socket.id,
       userId: identity.user_id,
       peerId: m.peer_id,
-      send: (message) => deps.send(socket, message as Parameters<GatewayDeps['send']>[1]),
       onEffect: (effect) => applyEffect(socket, m.session_id, effect, deps, this.logger),
     };
     try {
@@ -65,14 +67,45 @@ export class SessionMessageHandlers {
           node_id: deps.nodeId,
         }),
       ]);
-      broadcastPresence(deps, socket, events);
+      broadcastPresence(deps, events);
       const roles = new Map(connected.participants.map((p) => [p.user_id, p.role]));
-      const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
+      // The locks are read after the socket is in the session room and attached to its stream: a lock change
+      // after this read reaches the socket as a push (docs/protocol.md `joined`), so none is missed.
+      const [peers, locks] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), this.locksOf(socket, membership, deps)]);
       const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
-      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered };
+      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered, ...locks };
     } catch (err) {
       await endMembership(socket, membership, 'disconnected', deps, this.logger);
       throw err;
+    }
+  }
+
+  /**
+   * `joined.locks`. A conflict service that does not answer costs the join only this field, not the join itself
+   * (chat and presence do not need it): logged, counted, and left out, which tells the client to reopen documents
+   * to learn their locks.
+   */
+  private async locksOf(socket: ChorusSocket, membership: Membership, deps: GatewayDeps): Promise<Pick<ReplyOf<'join'>, 'locks' | 'locks_truncated'>> {
+    try {
+      const caller = { user_id: socket.data.identity.user_id, client_id: membership.peer_id, role: membership.role };
+      const call = deps.conflict.call('locks.list', { caller, payload: { session_id: membership.session_id } });
+      // A join is not held hostage by the conflict service: past the bound it answers without locks (the client
+      // learns each file's lock from open_document). The late answer is dropped; its failure is still handled.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${JOIN_LOCKS_WAIT_MS} ms`)), JOIN_LOCKS_WAIT_MS);
+      });
+      call.catch(() => undefined);
+      try {
+        const listed = await Promise.race([call, bound]);
+        return { locks: listed.locks, locks_truncated: listed.truncated };
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (err) {
+      deps.metrics.joinLocksUnavailable.inc();
+      this.logger.warn(`Session ${membership.session_id}: joined without locks (locks.list failed: ${(err as Error).message})`, 'SessionHandlers');
+      return {};
     }
   }
 
@@ -100,7 +133,7 @@ export class SessionMessageHandlers {
       // Stored but not acked: the client resends with the same client_msg_id and gets this seq again.
       throw new ChorusError('UNAVAILABLE', 'The message was stored, but the events before it could not be delivered yet; resend it with the same client_msg_id.');
     }
-    return toWireEvent(event) as Omit<ReplyOf<'chat_message'>, 'id'>;
+    return chatMessage(event);
   }
 
   async ping(): Reply<'ping'> {

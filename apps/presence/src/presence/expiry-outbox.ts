@@ -11,11 +11,15 @@ export interface PendingExpiry {
   expiry_key: string;
 }
 
+/** An expiry's natural key. The Redis claim script builds the same string (lease end printed as an integer). */
+export const expiryKey = (sessionId: string, peerId: string, leaseExpiresAt: number): string => `${sessionId}/${peerId}/${leaseExpiresAt}`;
+
 /**
- * The expiry outbox: lease expiries claimed by a sweep (claimExpired removed them from the presence store, so
- * no sweep will see them again) wait here until their durable `peer_left` is recorded; only then is the
- * ephemeral `presence_left` pushed. Shared by every presence replica (Redis), so an expiry whose recording
- * failed — the session service down, a timeout — is retried by the next sweep of any replica, never lost.
+ * The expiry outbox: lease expiries claimed by a sweep wait here until their durable `peer_left` is recorded;
+ * only then is the ephemeral `presence_left` pushed. The claim itself enqueues them: PresenceStore.claimExpired
+ * removes an expired entry and adds its expiry here in one atomic step, so no replica can die between the two
+ * and lose it. Shared by every presence replica (Redis), so an expiry whose recording failed — the session
+ * service down, a timeout — is retried by the next sweep of any replica, never lost.
  *
  * Contract. `add` is idempotent per expiry_key. `claimDue` hands each due entry to one caller at a time: the
  * entry becomes due again `retryMs` later unless `done` removes it first (a replica that dies mid-delivery
@@ -27,7 +31,11 @@ export interface ExpiryOutbox {
   done(entry: PendingExpiry): Promise<void>;
 }
 
-/** Entries are JSON members; this keeps one expiry one member whatever the field order. */
+/**
+ * Entries are JSON members; this keeps one expiry one member whatever the field order. The claim script of
+ * RedisPresenceStore builds the same text in Lua (redis-presence.scripts.ts `jsonString`, byte-equal to
+ * JSON.stringify for the ids we store), so `done` removes what the claim added.
+ */
 const member = (e: PendingExpiry): string => JSON.stringify([e.session_id, e.peer_id, e.user_id, e.expiry_key]);
 const fromMember = (raw: string): PendingExpiry => {
   const [session_id, peer_id, user_id, expiry_key] = JSON.parse(raw) as [string, string, string, string];
@@ -45,7 +53,15 @@ export class MemoryExpiryOutbox implements ExpiryOutbox {
   ) {}
 
   async add(entries: readonly PendingExpiry[]): Promise<void> {
-    for (const e of entries) if (!this.due.has(member(e))) this.due.set(member(e), this.clock.now());
+    this.enqueue(entries, this.clock.now());
+  }
+
+  /**
+   * `add` without awaiting: MemoryPresenceStore calls it inside claimExpired, so claim and enqueue are one
+   * indivisible step of the event loop (the Redis store does both in one script).
+   */
+  enqueue(entries: readonly PendingExpiry[], now: number): void {
+    for (const e of entries) if (!this.due.has(member(e))) this.due.set(member(e), now);
   }
 
   async claimDue(limit: number): Promise<PendingExpiry[]> {
@@ -72,7 +88,8 @@ for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonum
 return due`;
 
 export class RedisExpiryOutbox implements ExpiryOutbox {
-  private readonly key: string;
+  /** The sorted set; RedisPresenceStore's claim script adds to it directly (same `prefix`). */
+  readonly key: string;
 
   constructor(
     private readonly redis: Redis,

@@ -1,10 +1,17 @@
-import type { ExpiredPeer, HeartbeatResult, PresenceStore, SelectionTransform, SelectionTransformResult } from './presence.store';
+import { expiryKey, type MemoryExpiryOutbox } from './expiry-outbox';
+import type { AppliedStep, ExpiredPeer, HeartbeatResult, PresenceStore, SelectionTransform, SelectionTransformResult } from './presence.store';
 import { systemClock, type Clock, type PeerRef, type PresenceJoin, type PresencePatch, type PresenceState } from './presence.types';
 
 export interface MemoryPresenceStoreOptions {
   /** Source of "now". Default: the system clock. Tests inject a manual clock. */
   clock?: Clock;
+  /** Where claimExpired enqueues each claimed expiry, in the same step (see PresenceStore.claimExpired). */
+  outbox?: MemoryExpiryOutbox;
+  /** How long a document's applied version outlives its last write. Default 10 minutes, as in Redis. */
+  retentionMs?: number;
 }
+
+const DEFAULT_RETENTION_MS = 10 * 60_000;
 
 const memberOf = (sessionId: string, peerId: string): string => JSON.stringify([sessionId, peerId]);
 
@@ -18,10 +25,16 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly clock: Clock;
   private readonly peers = new Map<string, PresenceState>();
   private readonly nodes = new Map<string, Set<string>>();
+  /** (session, doc) → applied version and when that record expires (bounded like the Redis TTL). */
+  private readonly applied = new Map<string, { version: number; until: number }>();
+  private readonly outbox: MemoryExpiryOutbox | undefined;
+  private readonly retentionMs: number;
   private stamp = 0;
 
   constructor(options: MemoryPresenceStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.outbox = options.outbox;
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   }
 
   async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState | null> {
@@ -100,6 +113,11 @@ export class MemoryPresenceStore implements PresenceStore {
       .filter(([, s]) => s.lease_expires_at <= now)
       .sort(([, a], [, b]) => a.lease_expires_at - b.lease_expires_at)
       .slice(0, Math.max(0, limit));
+    // No await from here on: the claim and the enqueue are one step of the event loop.
+    this.outbox?.enqueue(
+      expired.map(([, s]) => ({ session_id: s.session_id, peer_id: s.peer_id, user_id: s.user_id, expiry_key: expiryKey(s.session_id, s.peer_id, s.lease_expires_at) })),
+      now,
+    );
     return expired.map(([member, state]) => {
       this.unindex(member, state);
       return { session_id: state.session_id, peer_id: state.peer_id, state };
@@ -119,13 +137,23 @@ export class MemoryPresenceStore implements PresenceStore {
     });
   }
 
-  async transformSelections(sessionId: string, docId: string, transform: SelectionTransform): Promise<SelectionTransformResult> {
+  async appliedVersion(sessionId: string, docId: string): Promise<number | null> {
+    return this.appliedVersionNow(sessionId, docId, this.clock.now());
+  }
+
+  async transformSelections(sessionId: string, docId: string, transform: SelectionTransform, step?: AppliedStep): Promise<SelectionTransformResult> {
     // Read, compute, then write conditionally, exactly like the Redis store: `transform` may itself trigger
     // writes (it is caller code), and those must win just as a concurrent owner's write wins in Redis.
     const read = (await this.list(sessionId)).filter((s) => s.doc_id === docId && s.selection !== null);
     const planned = read.map((s) => ({ before: s, after: transform(structuredClone(s.selection!), structuredClone(s)) }));
     const result: SelectionTransformResult = { updated: [], skipped: [] };
     const now = this.clock.now();
+    if (step) {
+      // The applied-version check and every write below happen without an await: one atomic step.
+      if (this.appliedVersionNow(sessionId, docId, now) !== step.from) return { ...result, outOfStep: true };
+      this.pruneApplied(now);
+      this.applied.set(memberOf(sessionId, docId), { version: step.to, until: now + this.retentionMs });
+    }
     for (const { before, after } of planned) {
       if (after.anchor === before.selection!.anchor && after.head === before.selection!.head) continue;
       const current = this.live(memberOf(sessionId, before.peer_id), now);
@@ -139,6 +167,16 @@ export class MemoryPresenceStore implements PresenceStore {
       result.updated.push(structuredClone(current));
     }
     return result;
+  }
+
+  private appliedVersionNow(sessionId: string, docId: string, now: number): number | null {
+    const record = this.applied.get(memberOf(sessionId, docId));
+    return record && record.until > now ? record.version : null;
+  }
+
+  /** Drops expired applied-version records (cheap: one entry per recently edited document). */
+  private pruneApplied(now: number): void {
+    for (const [key, record] of this.applied) if (record.until <= now) this.applied.delete(key);
   }
 
   private live(member: string, now: number): PresenceState | undefined {

@@ -1,6 +1,6 @@
 import { transformSelection, type TextOp } from '@chorus/ot';
 import { ChorusError } from '@chorus/protocol';
-import type { HeartbeatResult, PresenceStore } from './presence.store';
+import type { AppliedStep, HeartbeatResult, PresenceStore } from './presence.store';
 import type { PresenceEvent } from './presence.events';
 import { presenceUpdate, typingEvent } from './presence.events';
 import { validateJoin, validateUpdate, validateDocId } from './presence.validation';
@@ -163,7 +163,7 @@ export class PresenceService {
     if (!removed) return [];
     const events: PresenceEvent[] = [];
     if (removed.typing) events.push(typingEvent('typing_stop', removed, removed.typing.doc_id));
-    events.push({ type: 'presence_left', session_id: removed.session_id, peer_id: removed.peer_id, user_id: removed.user_id });
+    events.push({ type: 'presence_left', session_id: removed.session_id, peer_id: removed.peer_id, user_id: removed.user_id, reason: 'left' });
     return events;
   }
 
@@ -204,7 +204,7 @@ export class PresenceService {
   /**
    * Moves every selection on a document through a committed op, with the same tie rule as the conflict
    * service (@chorus/ot transformSelection: the author's caret goes after its insert, peers' before).
-   * Call in commit order per document (see PresenceStore.transformSelections for the race handling).
+   * A one-off transform: no version is checked or recorded (committed ops go through SelectionBatcher).
    */
   async transformSelections(sessionId: string, docId: string, op: TextOp, authorPeerId: string): Promise<{ events: PresenceEvent[]; skipped: PeerRef[] }> {
     return this.transformSelectionsMany(sessionId, docId, [{ op, authorPeerId }]);
@@ -213,14 +213,30 @@ export class PresenceService {
   /**
    * The same for several committed ops of one document, in commit order, in one store round trip: each
    * selection goes through every op with that op's own author rule — exactly as op by op, at a fraction of
-   * the cost on a busy document.
+   * the cost on a busy document. With `step` (the ops are versions step.from + 1 .. step.to) the document's
+   * applied version moves with them, atomically, and nothing is written if it is no longer step.from
+   * (`outOfStep`: re-read appliedVersion). SelectionBatcher drives this in version order.
    */
-  async transformSelectionsMany(sessionId: string, docId: string, ops: ReadonlyArray<{ op: TextOp; authorPeerId: string }>): Promise<{ events: PresenceEvent[]; skipped: PeerRef[] }> {
+  async transformSelectionsMany(
+    sessionId: string,
+    docId: string,
+    ops: ReadonlyArray<{ op: TextOp; authorPeerId: string }>,
+    step?: AppliedStep,
+  ): Promise<{ events: PresenceEvent[]; skipped: PeerRef[]; outOfStep?: true }> {
     const now = this.clock.now();
-    const result = await this.store.transformSelections(sessionId, docId, (sel, state) =>
-      ops.reduce((s, { op, authorPeerId }) => transformSelection(s, op, state.peer_id === authorPeerId), sel),
+    const result = await this.store.transformSelections(
+      sessionId,
+      docId,
+      (sel, state) => ops.reduce((s, { op, authorPeerId }) => transformSelection(s, op, state.peer_id === authorPeerId), sel),
+      step,
     );
-    return { events: result.updated.map((s) => presenceUpdate(toView(s, now, this.options.idleAfterMs))), skipped: result.skipped };
+    const events = result.updated.map((s) => presenceUpdate(toView(s, now, this.options.idleAfterMs)));
+    return result.outOfStep ? { events, skipped: result.skipped, outOfStep: true } : { events, skipped: result.skipped };
+  }
+
+  /** The version of a document's committed ops its stored selections went through (null: none recorded). */
+  appliedVersion(sessionId: string, docId: string): Promise<number | null> {
+    return this.store.appliedVersion(sessionId, docId);
   }
 }
 

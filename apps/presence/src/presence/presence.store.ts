@@ -19,6 +19,16 @@ export interface HeartbeatResult {
   lost: PeerRef[];
 }
 
+/**
+ * Which committed ops a transform carries the selections through: from the document's applied version `from`
+ * (null: none recorded yet) to `to`. Written with the selections in one atomic step, and only if the stored
+ * applied version is still `from`.
+ */
+export interface AppliedStep {
+  from: number | null;
+  to: number;
+}
+
 export interface SelectionTransformResult {
   /** States whose selection the transform changed, as written. */
   updated: PresenceState[];
@@ -27,6 +37,11 @@ export interface SelectionTransformResult {
    * wins and the transform is not applied to them (see `transformSelections`). Reported, never silent.
    */
   skipped: PeerRef[];
+  /**
+   * Only with a step: the stored applied version was not `step.from` (another replica applied ops of this
+   * document meanwhile). Nothing was written; read `appliedVersion` again and retry with the ops left.
+   */
+  outOfStep?: true;
 }
 
 /** Computes a peer's new selection. Called once per live peer with a selection on the document. */
@@ -96,7 +111,10 @@ export interface PresenceStore {
 
   /**
    * Removes and returns up to `limit` entries whose lease ended at or before `now`, oldest first. Each
-   * entry is returned to exactly one caller across all replicas (atomic claim).
+   * entry is returned to exactly one caller across all replicas (atomic claim). With an expiry outbox
+   * configured (every deployment: see presence-app.module.ts), each claimed entry that still has its state
+   * is added to the outbox in the same atomic step (`expiryKey(session, peer, lease_expires_at)`, due `now`):
+   * a replica that dies right after the claim leaves its expiries to whichever replica drains the outbox next.
    */
   claimExpired(now: number, limit: number): Promise<ExpiredPeer[]>;
 
@@ -109,7 +127,19 @@ export interface PresenceStore {
   claimExpiredTyping(now: number, limit: number): Promise<PresenceState[]>;
 
   /**
+   * The version of `docId`'s committed ops the stored selections have been carried through (the last `to` of
+   * a transform with a step), or null if none is recorded. Kept per (session, document) with the same
+   * retention as a state key after its last write (Redis: a TTL), so an idle document's record expires.
+   */
+  appliedVersion(sessionId: string, docId: string): Promise<number | null>;
+
+  /**
    * Applies `transform` to the selection of every live peer of the session whose `doc_id` is `docId`.
+   *
+   * With `step`: the transform carries the selections through the committed ops `step.from + 1 .. step.to`,
+   * and the applied version moves to `step.to` in the same atomic write — but only if it is still `step.from`;
+   * otherwise nothing is written and the result says `outOfStep`. This is what makes each op move the stored
+   * selections exactly once across replicas and redeliveries (PresenceService orders ops by version).
    *
    * Race: the transform runs in JavaScript between a read and a conditional write. A peer whose position
    * changed in between (its `selection_version` moved: the owner sent a newer selection or document) is not
@@ -118,9 +148,8 @@ export interface PresenceStore {
    * could double-shift it, while leaving it is at worst off until the owner's next update. Peers whose
    * transformed selection equals the old one are not written and not reported.
    *
-   * Ordering is the caller's job: transforms of one document must be applied in commit order, one at a time
-   * (e.g. by the consumer of that document's op stream). Two transforms racing on the same peer also show up
-   * as `skipped` for the later one; the store cannot order them (selections carry no document version).
+   * Ordering is the caller's job: the store only refuses a step that does not start where the last one ended.
+   * Without a step nothing is checked (a one-off transform).
    */
-  transformSelections(sessionId: string, docId: string, transform: SelectionTransform): Promise<SelectionTransformResult>;
+  transformSelections(sessionId: string, docId: string, transform: SelectionTransform, step?: AppliedStep): Promise<SelectionTransformResult>;
 }

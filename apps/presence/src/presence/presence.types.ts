@@ -1,24 +1,25 @@
+import type { PresencePatch as ClientPresencePatch } from '@chorus/contracts';
+import type { DerivedStatus, ParticipantKind, PresenceStatus as ClientPresenceStatus, PresenceView, Selection } from '@chorus/protocol';
+
 /**
  * The presence model. Presence is ephemeral, leased state: it lives in Redis (or memory), never in Postgres.
  * Field names are the wire's snake_case so that a state maps 1:1 onto the server `presence_update` message.
  */
 
-export type PresenceKind = 'human' | 'agent';
+// The wire's own types (libs/protocol), so that a stored state maps 1:1 onto the messages without a copy of them.
+export type PresenceKind = ParticipantKind;
 
 /** Derived status, see {@link deriveStatus}. */
-export type PresenceStatus = 'online' | 'idle' | 'away';
+export type PresenceStatus = DerivedStatus;
 
 /**
  * What a client may state explicitly. `idle` is never sent by a client: the server derives it from activity.
  * The store keeps this explicit choice in `PresenceState.status` ('online' or 'away'); views derive the rest.
  */
-export type ExplicitStatus = 'online' | 'away';
+export type ExplicitStatus = ClientPresenceStatus;
 
 /** A selection in a document, in code points (the OT unit). anchor === head is a caret. */
-export interface Selection {
-  anchor: number;
-  head: number;
-}
+export type { Selection };
 
 /** A typing indicator: who types in which document, until when (ms epoch) unless refreshed. */
 export interface TypingState {
@@ -61,14 +62,11 @@ export interface PresenceState extends PeerRef {
 }
 
 /**
- * A partial update of a stored state. Absent keys are left alone; `null` clears a field. The store never
- * touches identity (session_id, peer_id, user_id, kind, node_id): those change only through `join`.
+ * A partial update of a stored state: what a client may patch (the contract's PresencePatch) plus what the
+ * service itself maintains. Absent keys are left alone; `null` clears a field. The store never touches identity
+ * (session_id, peer_id, user_id, kind, node_id): those change only through `join`.
  */
-export interface PresencePatch {
-  status?: ExplicitStatus;
-  active_file?: string | null;
-  doc_id?: string | null;
-  selection?: Selection | null;
+export interface PresencePatch extends ClientPresencePatch {
   typing?: TypingState | null;
   last_active_at?: number;
   display_name?: string;
@@ -77,19 +75,8 @@ export interface PresencePatch {
 /** What a `join` stores; the store fills in updated_at, lease_expires_at and selection_version. */
 export type PresenceJoin = Omit<PresenceState, 'updated_at' | 'lease_expires_at' | 'selection_version'>;
 
-/** The public, broadcastable view of a peer's presence (the server `presence_update` body, minus `type`). */
-export interface PresenceView extends PeerRef {
-  user_id: string;
-  display_name: string;
-  kind: PresenceKind;
-  status: PresenceStatus;
-  active_file: string | null;
-  doc_id: string | null;
-  selection: Selection | null;
-  /** The document the peer is typing in (null doc_id = typing outside a document), or null. */
-  typing: { doc_id: string | null } | null;
-  last_active_at: number;
-}
+/** The public, broadcastable view of a peer's presence: the server `presence_update` body, minus `type`. */
+export type { PresenceView };
 
 /**
  * The status rule. An explicit 'away' from the client wins; otherwise the peer is 'online' while its last

@@ -9,6 +9,10 @@
  *   P..'leases'        ZSET    member -> lease_expires_at       swept by claimExpired
  *   P..'typing'        ZSET    member -> typing.until           swept by claimExpiredTyping
  *   P..'stamp'         STRING  counter for selection_version    one key, bounded
+ *   P..'applied:'..d   STRING  applied version of document d    TTL = retention, renewed by each step
+ *   (outbox key)       ZSET    the ExpiryOutbox's (expiry-outbox.ts); claimExpired adds to it
+ *
+ * A document member d is the JSON text ["<session_id>","<doc_id>"], built by TypeScript like m.
  *
  * A member m is the JSON text ["<session_id>","<peer_id>"], built only by TypeScript (cjson would escape
  * differently) and decoded here when a script needs the session id.
@@ -161,17 +165,36 @@ for _, m in ipairs(redis.call('SMEMBERS', setKey)) do
 end
 return out`;
 
+// JSON text of a string, byte-equal to JavaScript's JSON.stringify for valid UTF-8 (the outbox member must be
+// the one expiry-outbox.ts builds, or done() would not remove it). cjson.encode differs: it escapes '/'.
+// String.raw: the backslashes below are Lua's, not TypeScript's.
+const JSON_STRING = String.raw`
+local JSON_ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local function jsonString(v)
+  local escaped = string.gsub(v, '[%z\1-\31"\\]', function(c) return JSON_ESCAPES[c] or string.format('\\u%04x', string.byte(c)) end)
+  return '"' .. escaped .. '"'
+end
+`;
+
 /**
- * ARGV: P, now, limit → flat { member, state JSON or '' , ... }. The atomic claim: ZRANGEBYSCORE and the
- * removal happen in one script, so a member is returned to exactly one of the replicas sweeping concurrently.
+ * ARGV: P, now, limit, outbox key or '' → flat { member, state JSON or '' , ... }. The atomic claim:
+ * ZRANGEBYSCORE and the removal happen in one script, so a member is returned to exactly one of the replicas
+ * sweeping concurrently. In the same script each claimed expiry with a state joins the expiry outbox (ZADD NX,
+ * due now; member = JSON [session, peer, user, expiry_key] as expiry-outbox.ts builds it), so the expiry
+ * survives the claiming replica even if it dies before it records the peer_left.
  */
-export const CLAIM_EXPIRED = `${COMMON}
-local out = {}
+export const CLAIM_EXPIRED = `${COMMON}${JSON_STRING}
+local out, outbox = {}, ARGV[4]
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
   local s, raw = load(m)
   if s then
     unindex(m, s)
     redis.call('DEL', peerKey(m))
+    if outbox ~= '' then
+      local key = s.session_id .. '/' .. s.peer_id .. '/' .. string.format('%.0f', s.lease_expires_at)
+      local entry = '[' .. jsonString(s.session_id) .. ',' .. jsonString(s.peer_id) .. ',' .. jsonString(s.user_id) .. ',' .. jsonString(key) .. ']'
+      redis.call('ZADD', outbox, 'NX', ARGV[2], entry)
+    end
   else
     -- The state outlived its retention backstop: drop what the ids still reach.
     redis.call('ZREM', P .. 'leases', m)
@@ -200,13 +223,24 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'typing', '-inf', ARGV[2], '
 end
 return out`;
 
+/** ARGV: P, document member → applied version (string), or nil. */
+export const APPLIED_VERSION = `${COMMON}
+return redis.call('GET', P .. 'applied:' .. ARGV[2])`;
+
 /**
- * ARGV: P, docId, now, then triples (member, expected selection_version, selection JSON) → flat
- * { member, new state JSON or '' (skipped: changed since read) or '-' (gone), ... }.
+ * ARGV: P, docId, now, document member or '' (no step), expected applied version or '' (none), new applied
+ * version, retentionMs, then triples (member, expected selection_version, selection JSON) → flat
+ * { member, new state JSON or '' (skipped: changed since read) or '-' (gone), ... }, or { '!' } when the
+ * stored applied version is not the expected one (nothing written: another replica moved it first).
  */
 export const CAS_SELECTIONS = `${COMMON}
 local docId, now, out = ARGV[2], tonumber(ARGV[3]), {}
-for i = 4, #ARGV, 3 do
+if ARGV[4] ~= '' then
+  local appliedKey = P .. 'applied:' .. ARGV[4]
+  if (redis.call('GET', appliedKey) or '') ~= ARGV[5] then return { '!' } end
+  redis.call('SET', appliedKey, ARGV[6], 'PX', tonumber(ARGV[7]))
+end
+for i = 8, #ARGV, 3 do
   local m = ARGV[i]
   local s = load(m)
   local result = '-'

@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
 import { ManualClock } from '@chorus/testing';
 import { peer, presenceStoreContract } from './test/presence.contract';
+import { RedisExpiryOutbox } from './expiry-outbox';
 import { RedisPresenceStore } from './redis-presence.store';
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
@@ -29,13 +30,15 @@ describe('RedisPresenceStore', () => {
     const prefix = uniqueRedisPrefix('presence-contract');
     // Each "replica" has its own connection, as separate presence processes would.
     const connections = [new Redis(testRedisUrl())];
-    const store = new RedisPresenceStore(connections[0], { prefix, clock });
+    const outbox = new RedisExpiryOutbox(connections[0], prefix, 2_000, clock);
+    const store = new RedisPresenceStore(connections[0], { prefix, clock, outbox });
     return {
       store,
+      outbox,
       another: async () => {
         const redis = new Redis(testRedisUrl());
         connections.push(redis);
-        return new RedisPresenceStore(redis, { prefix, clock });
+        return new RedisPresenceStore(redis, { prefix, clock, outbox: new RedisExpiryOutbox(redis, prefix, 2_000, clock) });
       },
       close: async () => {
         await deleteKeys(connections[0], prefix);
@@ -74,6 +77,19 @@ describe('RedisPresenceStore', () => {
       // A leave leaves only the counter behind.
       await store.leave(peer({ peer_id: 'a' }).session_id, 'a');
       expect(await keysOf(redis, prefix)).toEqual([`${prefix}:presence:stamp`]);
+    });
+
+    it('keeps a document’s applied version under the prefix with the retention as TTL, renewed by every step', async () => {
+      const clock = new ManualClock();
+      const store = new RedisPresenceStore(redis, { prefix, clock, retentionMs: 60_000 });
+      const session = peer({ peer_id: 'x' }).session_id;
+      await store.transformSelections(session, 'doc-1', (sel) => sel, { from: null, to: 1 });
+      const key = `${prefix}:presence:applied:${JSON.stringify([session, 'doc-1'])}`;
+      expect(await redis.get(key)).toBe('1');
+      await redis.pexpire(key, 1_000);
+      await store.transformSelections(session, 'doc-1', (sel) => sel, { from: 1, to: 2 });
+      expect(await redis.pttl(key)).toBeGreaterThan(59_000);
+      expect(await store.appliedVersion(session, 'doc-1')).toBe(2);
     });
 
     it('renews a big node in chunks (HSCAN) and still reports every lost peer', async () => {

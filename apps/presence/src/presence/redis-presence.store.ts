@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { ExpiredPeer, HeartbeatResult, PresenceStore, SelectionTransform, SelectionTransformResult } from './presence.store';
+import type { RedisExpiryOutbox } from './expiry-outbox';
+import type { AppliedStep, ExpiredPeer, HeartbeatResult, PresenceStore, SelectionTransform, SelectionTransformResult } from './presence.store';
 import { systemClock, type Clock, type PeerRef, type PresenceJoin, type PresencePatch, type PresenceState } from './presence.types';
 import * as lua from './redis-presence.scripts';
 
@@ -23,6 +24,11 @@ export interface RedisPresenceStoreOptions {
    * ~12 ms of Redis time per chunk, so a 10k-peer gateway's heartbeat never blocks Redis for 100+ ms at once.
    */
   heartbeatChunkSize?: number;
+  /**
+   * The outbox claimExpired enqueues each claimed expiry into, in the claim's own script (see
+   * PresenceStore.claimExpired). Must live on the same Redis (its key is written by the script).
+   */
+  outbox?: RedisExpiryOutbox;
 }
 
 export const DEFAULT_HEARTBEAT_CHUNK_SIZE = 1_000;
@@ -47,6 +53,7 @@ const SCRIPTS = {
   claimExpired: script(lua.CLAIM_EXPIRED),
   claimTyping: script(lua.CLAIM_EXPIRED_TYPING),
   casSelections: script(lua.CAS_SELECTIONS),
+  appliedVersion: script(lua.APPLIED_VERSION),
 };
 
 const memberOf = (sessionId: string, peerId: string): string => JSON.stringify([sessionId, peerId]);
@@ -67,6 +74,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly clock: Clock;
   private readonly retentionMs: number;
   private readonly heartbeatChunkSize: number;
+  private readonly outboxKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -76,6 +84,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.clock = options.clock ?? systemClock;
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.heartbeatChunkSize = options.heartbeatChunkSize ?? DEFAULT_HEARTBEAT_CHUNK_SIZE;
+    this.outboxKey = options.outbox?.key ?? '';
   }
 
   async join(state: PresenceJoin, leaseMs: number): Promise<PresenceState | null> {
@@ -124,7 +133,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   async claimExpired(now: number, limit: number): Promise<ExpiredPeer[]> {
     if (limit <= 0) return [];
-    const flat = await this.run<string[]>(SCRIPTS.claimExpired, now, limit);
+    const flat = await this.run<string[]>(SCRIPTS.claimExpired, now, limit, this.outboxKey);
     const out: ExpiredPeer[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       out.push({ ...refOfMember(flat[i]), state: flat[i + 1] === '' ? null : parse(flat[i + 1]) });
@@ -137,7 +146,12 @@ export class RedisPresenceStore implements PresenceStore {
     return (await this.run<string[]>(SCRIPTS.claimTyping, now, limit)).map(parse);
   }
 
-  async transformSelections(sessionId: string, docId: string, transform: SelectionTransform): Promise<SelectionTransformResult> {
+  async appliedVersion(sessionId: string, docId: string): Promise<number | null> {
+    const raw = await this.run<string | null>(SCRIPTS.appliedVersion, memberOf(sessionId, docId));
+    return raw === null ? null : Number(raw);
+  }
+
+  async transformSelections(sessionId: string, docId: string, transform: SelectionTransform, step?: AppliedStep): Promise<SelectionTransformResult> {
     const read = (await this.list(sessionId)).filter((s) => s.doc_id === docId && s.selection !== null);
     const args: (string | number)[] = [];
     for (const state of read) {
@@ -147,9 +161,12 @@ export class RedisPresenceStore implements PresenceStore {
       args.push(memberOf(sessionId, state.peer_id), state.selection_version, JSON.stringify({ anchor: after.anchor, head: after.head }));
     }
     const result: SelectionTransformResult = { updated: [], skipped: [] };
-    if (args.length === 0) return result;
-    // Conditional write: only peers whose selection_version is still the one read (owner's write wins).
-    const flat = await this.run<string[]>(SCRIPTS.casSelections, docId, this.clock.now(), ...args);
+    if (args.length === 0 && !step) return result;
+    // Conditional write: only peers whose selection_version is still the one read (owner's write wins), and
+    // with a step only if the applied version is still step.from (then it moves to step.to in the same script).
+    const stepArgs = step ? [memberOf(sessionId, docId), step.from === null ? '' : String(step.from), String(step.to), this.retentionMs] : ['', '', '', 0];
+    const flat = await this.run<string[]>(SCRIPTS.casSelections, docId, this.clock.now(), ...stepArgs, ...args);
+    if (flat[0] === '!') return { ...result, outOfStep: true };
     for (let i = 0; i < flat.length; i += 2) {
       const outcome = flat[i + 1];
       if (outcome === '') result.skipped.push(refOfMember(flat[i]));

@@ -1,27 +1,34 @@
+import { Logger, type LoggerService } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
 import { rowsOf } from '@chorus/database';
-import { ChorusError } from '@chorus/protocol';
+import { ChorusError, parseSessionEventBody, type SessionEventBody, type SessionEventType } from '@chorus/protocol';
 
-/** One durable event of a session's stream: audit history and the replay source for reconnecting clients. */
-export interface NewSessionEvent {
-  readonly type: string;
+/**
+ * One durable event to append to a session's stream (audit history and the replay source for reconnecting
+ * clients): a `{type, payload}` of libs/protocol's discriminated union, so only declared events are written.
+ */
+export type NewSessionEvent = SessionEventBody & {
   /** The user id (or `system`) that caused it. */
   readonly actor: string;
-  readonly payload: Record<string, unknown>;
   /**
    * Idempotency key, unique within the session: an append whose key is already stored appends nothing and
    * gets the stored event back (see `dedupeKeys`). Omitted: always appended.
    */
   readonly dedupe_key?: string;
-}
+};
 
-export interface StoredSessionEvent {
-  readonly type: string;
-  readonly actor: string;
-  readonly payload: Record<string, unknown>;
-  readonly session_id: string;
-  readonly seq: number;
-  readonly created_at: string;
+/** An event as stored: the contract's `SessionStreamEvent`. */
+export type StoredSessionEvent = SessionStreamEvent;
+
+/**
+ * The stored event of an append of `type`, typed as such. A keyed append may get back what was stored under its
+ * key; that is of the same type unless two kinds of event shared a key — a bug, refused here rather than passed
+ * on as the wrong message.
+ */
+export function eventOfType<T extends SessionEventType>(type: T, e: StoredSessionEvent): SessionEventOf<T> {
+  if (e.type !== type) throw new Error(`Expected a ${type} event at ${e.session_id}#${e.seq}, found ${e.type}.`);
+  return e as SessionEventOf<T>;
 }
 
 /** What an append got: the stored event, and whether it was stored earlier (a resend or redelivery). */
@@ -40,23 +47,18 @@ export const dedupeKeys = {
   expiry: (expiryKey: string): string => `expiry:${expiryKey}`,
 };
 
+/** A `session_events` row as Postgres returns it: what it holds is checked by `StoredRows.parse`. */
 interface EventRow {
   seq: string;
   type: string;
   actor: string;
-  payload: Record<string, unknown>;
+  payload: unknown;
   created_at: Date;
 }
 
-/**
- * Appends events inside an open transaction (one session). Same rules as the group commit below, dedupe
- * included: a keyed event already stored comes back with `replayed: true`.
- */
-export async function appendInTransaction(tx: EntityManager, sessionId: string, events: readonly NewSessionEvent[]): Promise<StoredSessionEvent[]> {
-  if (events.length === 0) return [];
-  const stored = (await appendMany(tx, new Map([[sessionId, events]]))).get(sessionId);
-  if (stored === undefined) throw new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`);
-  return stored.map((a) => a.event);
+/** Where a row read back from `session_events` becomes a typed event — or a logged, counted unreadable one. */
+interface StoredRows {
+  parse(sessionId: string, row: EventRow): StoredSessionEvent | undefined;
 }
 
 /**
@@ -71,13 +73,13 @@ export async function appendInTransaction(tx: EntityManager, sessionId: string, 
  * lookup is a new statement, so under READ COMMITTED it sees that commit — two replicas appending the same key
  * at once store it once. The partial unique index `(session_id, dedupe_key)` backs this up.
  */
-async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>): Promise<Map<string, Appended[]>> {
+async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>, rows: StoredRows): Promise<Map<string, Appended[]>> {
   const ids = [...bySession.keys()].sort();
   // FOR NO KEY UPDATE, not FOR UPDATE: appenders still queue on each other, but not on the KEY SHARE locks that
   // foreign-key checks take on the session row (a connect's session_peers insert, a participant upsert), so a
   // transaction that inserted such a row before appending cannot deadlock with another doing the same.
   await tx.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
-  const existing = await storedByKey(tx, bySession);
+  const existing = await storedByKey(tx, bySession, rows);
   // Per session: for each input event, either a stored event (replay) or the index of the fresh event it is
   // (the first of equal keys in one batch is fresh, later ones repeat it).
   const plans = new Map<string, Plan[]>();
@@ -112,6 +114,7 @@ async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, read
   const sessionCol: string[] = [];
   const seqCol: number[] = [];
   const events: NewSessionEvent[] = [];
+  const bySeq = new Map<string, NewSessionEvent>();
   for (const head of heads) {
     const mine = fresh.get(head.id) as NewSessionEvent[];
     const first = Number(head.last_seq) - mine.length + 1;
@@ -119,17 +122,22 @@ async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, read
       sessionCol.push(head.id);
       seqCol.push(first + i);
       events.push(e);
+      bySeq.set(`${head.id} ${first + i}`, e);
     });
   }
   const inserted = new Map<string, StoredSessionEvent>();
   if (events.length > 0) {
-    const rows = (await tx.query(
+    const stored = (await tx.query(
       `INSERT INTO session_events (session_id, seq, type, actor, payload, dedupe_key)
        SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
-       RETURNING session_id, seq, type, actor, payload, created_at`,
+       RETURNING session_id, seq, created_at`,
       [sessionCol, seqCol, events.map((e) => e.type), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.payload)), events.map((e) => e.dedupe_key ?? null)],
-    )) as Array<EventRow & { session_id: string }>;
-    for (const row of rows) inserted.set(`${row.session_id} ${row.seq}`, toStored(row.session_id, row));
+    )) as Array<{ session_id: string; seq: string; created_at: Date }>;
+    // The event is what we just wrote (typed, so no parse): only its seq and commit time come from the row.
+    for (const row of stored) {
+      const key = `${row.session_id} ${row.seq}`;
+      inserted.set(key, appendedEvent(row.session_id, Number(row.seq), row.created_at, bySeq.get(key) as NewSessionEvent));
+    }
   }
   const result = new Map<string, Appended[]>();
   for (const head of heads) {
@@ -147,7 +155,7 @@ async function appendMany(tx: EntityManager, bySession: ReadonlyMap<string, read
 type Plan = { stored: StoredSessionEvent } | { fresh: number; repeat?: true };
 
 /** The stored events of the batch's dedupe keys, by `<session id> <key>` (empty when no event is keyed). */
-async function storedByKey(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>): Promise<Map<string, StoredSessionEvent>> {
+async function storedByKey(tx: EntityManager, bySession: ReadonlyMap<string, readonly NewSessionEvent[]>, parser: StoredRows): Promise<Map<string, StoredSessionEvent>> {
   const sessions: string[] = [];
   const keys: string[] = [];
   for (const [sessionId, events] of bySession) {
@@ -165,12 +173,19 @@ async function storedByKey(tx: EntityManager, bySession: ReadonlyMap<string, rea
        ON e.session_id = k.session_id AND e.dedupe_key = k.dedupe_key`,
     [sessions, keys],
   )) as Array<EventRow & { session_id: string; dedupe_key: string }>;
-  for (const row of rows) found.set(`${row.session_id} ${row.dedupe_key}`, toStored(row.session_id, row));
+  for (const row of rows) {
+    const event = parser.parse(row.session_id, row);
+    // The resend of a stored event whose row no longer reads as one: it cannot be answered with the original,
+    // and appending it again would store it twice. Already logged and counted by the parser.
+    if (event === undefined) throw new Error(`The stored event ${row.session_id}#${row.seq} of dedupe key ${row.dedupe_key} is unreadable.`);
+    found.set(`${row.session_id} ${row.dedupe_key}`, event);
+  }
   return found;
 }
 
-function toStored(sessionId: string, r: EventRow): StoredSessionEvent {
-  return { session_id: sessionId, seq: Number(r.seq), type: r.type, actor: r.actor, payload: r.payload, created_at: r.created_at.toISOString() };
+function appendedEvent(sessionId: string, seq: number, createdAt: Date, e: NewSessionEvent): StoredSessionEvent {
+  const { dedupe_key: _key, ...event } = e;
+  return { ...event, session_id: sessionId, seq, created_at: createdAt.toISOString() };
 }
 
 interface Pending {
@@ -178,6 +193,18 @@ interface Pending {
   readonly event: NewSessionEvent;
   resolve(appended: Appended): void;
   reject(err: unknown): void;
+}
+
+/** Unreadable rows remembered as reported (see `SessionEventLog.reported`). */
+const MAX_REPORTED = 10_000;
+
+export interface SessionEventLogOptions {
+  /** Appends per flush at most. Default 1,000. */
+  readonly maxBatch?: number;
+  /** Flushes (transactions) in flight at once. Default 4. */
+  readonly maxParallel?: number;
+  /** Where unreadable stored rows are reported (default: Nest's logger). */
+  readonly logger?: LoggerService;
 }
 
 /**
@@ -192,12 +219,42 @@ export class SessionEventLog {
   private queue: Pending[] = [];
   private readonly inFlight = new Set<string>();
   private flushes = 0;
+  private unreadable = 0;
+  /**
+   * The unreadable rows already reported, so a row is logged and counted once per replica: gateways read the
+   * tail of a quiet session every few seconds (position checks), and one bad tail row must not flood the log.
+   */
+  private readonly reported = new Set<string>();
+  private readonly rows: StoredRows = { parse: (sessionId, row) => this.parseRow(sessionId, row) };
+
+  private readonly maxBatch: number;
+  private readonly maxParallel: number;
+  private readonly logger: LoggerService;
 
   constructor(
     private readonly db: DataSource,
-    private readonly maxBatch = 1_000,
-    private readonly maxParallel = 4,
-  ) {}
+    options: SessionEventLogOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1_000;
+    this.maxParallel = options.maxParallel ?? 4;
+    this.logger = options.logger ?? new Logger('SessionEventLog');
+  }
+
+  /**
+   * Appends events inside an open transaction (one session). Same rules as the group commit, dedupe included:
+   * a keyed event already stored comes back as stored.
+   */
+  async appendInTransaction(tx: EntityManager, sessionId: string, events: readonly NewSessionEvent[]): Promise<StoredSessionEvent[]> {
+    if (events.length === 0) return [];
+    const stored = (await appendMany(tx, new Map([[sessionId, events]]), this.rows)).get(sessionId);
+    if (stored === undefined) throw new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`);
+    return stored.map((a) => a.event);
+  }
+
+  /** Distinct rows read back that were not a durable event of this version (each logged once): `chorus_session_unreadable_events_total`. */
+  unreadableCount(): number {
+    return this.unreadable;
+  }
 
   /** Appends one event; with a `dedupe_key` already stored, the stored event instead. */
   async append(sessionId: string, event: NewSessionEvent): Promise<StoredSessionEvent> {
@@ -247,7 +304,7 @@ export class SessionEventLog {
     const bySession = new Map<string, Pending[]>();
     for (const p of batch) bySession.set(p.sessionId, [...(bySession.get(p.sessionId) ?? []), p]);
     try {
-      const stored = await this.db.transaction((tx) => appendMany(tx, new Map([...bySession].map(([id, pending]) => [id, pending.map((p) => p.event)]))));
+      const stored = await this.db.transaction((tx) => appendMany(tx, new Map([...bySession].map(([id, pending]) => [id, pending.map((p) => p.event)])), this.rows));
       for (const [sessionId, pending] of bySession) {
         const events = stored.get(sessionId);
         if (events === undefined) pending.forEach((p) => p.reject(new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist (or was deleted).`)));
@@ -258,12 +315,31 @@ export class SessionEventLog {
     }
   }
 
-  /** Events after `afterSeq`, in order, at most `limit`. */
+  /**
+   * Events after `afterSeq`, in order, at most `limit`. A row that is not a durable event of this version is
+   * logged, counted and left out (its seq is then missing from the page): readers go on past it instead of
+   * stalling on it forever, and nothing reaches a client with fields blanked out.
+   */
   async read(sessionId: string, afterSeq: number, limit: number): Promise<StoredSessionEvent[]> {
     const rows = (await this.db.query(
       `SELECT seq, type, actor, payload, created_at FROM session_events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [sessionId, afterSeq, limit],
     )) as EventRow[];
-    return rows.map((r) => toStored(sessionId, r));
+    return rows.flatMap((r) => this.parseRow(sessionId, r) ?? []);
+  }
+
+  /** The one place a stored row becomes a typed event. */
+  private parseRow(sessionId: string, r: EventRow): StoredSessionEvent | undefined {
+    const body = parseSessionEventBody(r.type, r.payload);
+    if (body.ok) return { ...body.value, session_id: sessionId, seq: Number(r.seq), actor: r.actor, created_at: r.created_at.toISOString() };
+    const key = `${sessionId} ${r.seq}`;
+    if (!this.reported.has(key)) {
+      // Bounded: past the cap a row may be reported again, which is noise, not a leak.
+      if (this.reported.size >= MAX_REPORTED) this.reported.clear();
+      this.reported.add(key);
+      this.unreadable++;
+      this.logger.error(`Session ${sessionId}: stored event #${r.seq} is unreadable, left out: ${body.reason}`, undefined, 'SessionEventLog');
+    }
+    return undefined;
   }
 }

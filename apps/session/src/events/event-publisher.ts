@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import type { OutboundMessage } from '@chorus/contracts';
 import type { Fanout } from '@chorus/fanout';
 import type { StoredSessionEvent } from './event-log';
 
@@ -9,7 +10,7 @@ import type { StoredSessionEvent } from './event-log';
  */
 export class SessionEventPublisher {
   constructor(
-    private readonly fanout: Fanout,
+    private readonly fanout: Fanout<OutboundMessage>,
     private readonly nodeId: string,
     private readonly logger: LoggerService,
   ) {}
@@ -18,7 +19,7 @@ export class SessionEventPublisher {
     await Promise.all(
       events.map((event) =>
         this.fanout
-          .publish(event.session_id, { kind: 'event', body: { ...event }, origin_node: this.nodeId })
+          .publish(event.session_id, { kind: 'event', event: { ...event }, origin_node: this.nodeId })
           .catch((err: unknown) => this.logger.warn(`Fan-out of ${event.session_id}#${event.seq} failed (gateways will fill the gap): ${(err as Error).message}`, 'SessionEventPublisher')),
       ),
     );

@@ -64,7 +64,7 @@ describe('chat_message client_msg_id', () => {
     const byAlice = await replicas[0].chat(sessionId, alice, 'alice-tab', 'from alice', { clientMsgId: 'same' });
     const elsewhere = await replicas[0].chat(other, bob, 'bob-tab', 'from bob', { clientMsgId: 'same' });
     expect(byAlice.seq).toBe(byBob.seq + 1);
-    expect(byAlice.payload.message).toBe('from alice');
+    expect(byAlice.type === 'chat_message' && byAlice.payload.message).toBe('from alice');
     expect(elsewhere.session_id).toBe(other);
     expect((await events(sessionId, 'chat_message')).length).toBe(2);
   });

@@ -25,10 +25,10 @@ import {
   type Identity,
   type IdentityTokens,
 } from '@chorus/auth';
-import type { MembershipChange, SessionStreamEvent } from '@chorus/contracts';
+import type { MembershipChange, SessionEventOf } from '@chorus/contracts';
 import type { JoinGrant } from '@chorus/auth';
 import type { EntityManager } from 'typeorm';
-import { appendInTransaction, dedupeKeys, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
+import { dedupeKeys, eventOfType, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
 import { inviteTokenFor } from './invite-idempotency';
 import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
@@ -48,7 +48,7 @@ export interface SessionServiceOptions {
    */
   readonly inviteTokenSecret?: string;
   /** Tests only: runs right after a new chat message committed, before its publish and reply. */
-  readonly afterChatCommit?: (event: StoredSessionEvent) => void;
+  readonly afterChatCommit?: (event: SessionEventOf<'chat_message'>) => void;
 }
 
 /**
@@ -72,7 +72,7 @@ export class SessionService {
     const appended: StoredSessionEvent[] = [];
     const result = await this.db.transaction((tx) =>
       work(tx, async (sessionId, events) => {
-        const stored = await appendInTransaction(tx, sessionId, events);
+        const stored = await this.events.appendInTransaction(tx, sessionId, events);
         appended.push(...stored);
         return stored;
       }),
@@ -89,7 +89,7 @@ export class SessionService {
    * peer's ack room are all keyed by it, so a peer id another user holds is refused before anything joins.
    * The same user may join with its own peer id again (reconnect, a rejoin after a crash).
    */
-  async connect(grant: JoinGrant, peerId: string, requestId?: string): Promise<{ role: Role; event: SessionStreamEvent; participants: ParticipantView[] }> {
+  async connect(grant: JoinGrant, peerId: string, requestId?: string): Promise<{ role: Role; event: SessionEventOf<'peer_joined'>; participants: ParticipantView[] }> {
     return this.withEvents(async (tx, append) => {
       const me = await participantsRepo.find(tx, grant.session_id, grant.user_id);
       if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session (any more). Redeem a new invite.');
@@ -102,7 +102,7 @@ export class SessionService {
         });
       }
       await participantsRepo.touch(tx, grant.session_id, grant.user_id);
-      const [event] = await append(grant.session_id, [
+      const [joined] = await append(grant.session_id, [
         {
           type: 'peer_joined',
           actor: grant.user_id,
@@ -113,7 +113,7 @@ export class SessionService {
         },
       ]);
       const participants = (await participantsRepo.list(tx, grant.session_id)).map(participantView);
-      return { role: me.role, event, participants };
+      return { role: me.role, event: eventOfType('peer_joined', joined), participants };
     });
   }
 
@@ -124,12 +124,12 @@ export class SessionService {
     peerId: string,
     reason: 'left' | 'disconnected' | 'expired',
     keys: { requestId?: string; expiryKey?: string } = {},
-  ): Promise<SessionStreamEvent | null> {
+  ): Promise<SessionEventOf<'peer_left'> | null> {
     // A lease expiry is retried by presence (new transport requests) until it is recorded: its own key, not the
     // request's, makes those retries append one peer_left.
     const dedupe = keys.expiryKey !== undefined ? { dedupe_key: dedupeKeys.expiry(keys.expiryKey) } : requestKey(keys.requestId);
     try {
-      const event = await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason }, ...dedupe });
+      const event = eventOfType('peer_left', await this.events.append(sessionId, { type: 'peer_left', actor: userId, payload: { peer_id: peerId, user_id: userId, reason }, ...dedupe }));
       await this.publisher.publish([event]);
       return event;
     } catch (err) {
@@ -146,12 +146,14 @@ export class SessionService {
    * resends it, and a user's own keys cannot collide with another user's. Without a client key the transport
    * request id dedupes redeliveries of one request.
    */
-  async chat(sessionId: string, user: Identity, peerId: string, message: string, keys: { clientMsgId?: string; requestId?: string } = {}): Promise<SessionStreamEvent> {
+  async chat(sessionId: string, user: Identity, peerId: string, message: string, keys: { clientMsgId?: string; requestId?: string } = {}): Promise<SessionEventOf<'chat_message'>> {
     const role = (await participantsRepo.find(this.db, sessionId, user.user_id))?.role;
     authorize(role, 'chat.send');
     const payload = { peer_id: peerId, user_id: user.user_id, display_name: user.display_name, message, ...(keys.clientMsgId !== undefined ? { client_msg_id: keys.clientMsgId } : {}) };
     const dedupe = keys.clientMsgId !== undefined ? { dedupe_key: dedupeKeys.chat(user.user_id, keys.clientMsgId) } : requestKey(keys.requestId);
-    const { event, replayed } = await this.events.appendOnce(sessionId, { type: 'chat_message', actor: user.user_id, payload, ...dedupe });
+    const appended = await this.events.appendOnce(sessionId, { type: 'chat_message', actor: user.user_id, payload, ...dedupe });
+    const event = eventOfType('chat_message', appended.event);
+    const replayed = appended.replayed;
     if (!replayed) this.options.afterChatCommit?.(event);
     // Published again on a replay too: the first delivery may have died between its commit and its publish;
     // live connections drop a seq they already have.
@@ -160,7 +162,7 @@ export class SessionService {
   }
 
   /** Durable events after `afterSeq` (replay for a reconnecting client), and the stream head. */
-  async streamEvents(sessionId: string, userId: string, afterSeq: number, limit: number): Promise<{ events: SessionStreamEvent[]; head: number }> {
+  async streamEvents(sessionId: string, userId: string, afterSeq: number, limit: number): Promise<{ events: StoredSessionEvent[]; head: number }> {
     const session = await this.mustFind(this.db, sessionId);
     if (!(await participantsRepo.find(this.db, sessionId, userId))) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session.');
     return { events: await this.events.read(sessionId, afterSeq, limit), head: Number(session.last_seq) };

@@ -35,7 +35,8 @@ export function participantView(row: ParticipantRow): ParticipantView {
 }
 
 export function eventView(e: StoredSessionEvent): SessionEventView {
-  return { seq: e.seq, type: e.type, actor: e.actor, payload: e.payload, created_at: e.created_at };
+  const { session_id: _session, ...view } = e;
+  return view;
 }
 
 export type { InviteRow };

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   process.stdin.destroy();
   const count = Number(countText);
   const seqs = await Promise.all(
-    Array.from({ length: count }, (_, i) => log.append(sessionId, { type: 'chat_message', actor: name, payload: { n: i, worker: name } }).then((e) => e.seq)),
+    Array.from({ length: count }, (_, i) => log.append(sessionId, { type: 'chat_message', actor: name, payload: { peer_id: name, user_id: name, display_name: name, message: String(i) } }).then((e) => e.seq)),
   );
   process.stdout.write(`${JSON.stringify({ worker: name, seqs })}\n`);
   await ds.destroy();

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Hs256Tokens, IdentityTokens, type Identity } from '@chorus/auth';
+import { outboundCodec, type OutboundMessage } from '@chorus/contracts';
 import { dataSourceOptions } from '@chorus/database';
 import { MemoryFanout } from '@chorus/fanout';
 import { SessionEventLog } from '../events/event-log';
@@ -28,7 +29,7 @@ export async function sessionReplicas(label: string, count = 3): Promise<Session
   const logger = new Logger(label);
   const tokens = new Hs256Tokens('a-test-secret-that-is-long-enough-0123456789');
   const serviceOn = (ds: DataSource) =>
-    new SessionService(ds, new SessionEventLog(ds), new IdentityTokens(tokens, tokens), { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600, inviteTokenSecret: 'invite-secret-for-tests-0123456789' }, new SessionEventPublisher(new MemoryFanout(), 'test', logger));
+    new SessionService(ds, new SessionEventLog(ds, { logger }), new IdentityTokens(tokens, tokens), { joinTokenTtlS: 60, publicUrl: 'http://localhost', defaultInviteTtlS: 3600, inviteTokenSecret: 'invite-secret-for-tests-0123456789' }, new SessionEventPublisher(new MemoryFanout<OutboundMessage>(outboundCodec, (reason) => logger.error(`fan-out drop: ${reason}`)), 'test', logger));
   const extra: DataSource[] = [];
   const replicas = [serviceOn(env.ds)];
   for (let i = 1; i < count; i++) {

@@ -1,8 +1,26 @@
 import { waitFor } from '@chorus/testing';
-import type { Fanout, FanoutMessage } from '../fanout';
+import type { Fanout, FanoutCodec } from '../fanout';
+
+/** The contract suite's own message: the broker is generic, so it is tested with a message of its own. */
+export interface TestMessage {
+  readonly seq: number;
+  readonly origin_node: string;
+}
+
+/** Accepts `{seq: positive integer, origin_node: string}` only. */
+export const testCodec: FanoutCodec<TestMessage> = {
+  parse(raw: unknown): TestMessage {
+    const m = raw as Partial<TestMessage> | null;
+    if (typeof m?.seq !== 'number' || !Number.isInteger(m.seq) || m.seq < 1 || typeof m.origin_node !== 'string') throw new Error('not a test message');
+    return { seq: m.seq, origin_node: m.origin_node };
+  },
+};
+
+/** What the suite's brokers reported dropped (their DropReporter). */
+export type Drops = Array<{ reason: string; sessionId: string }>;
 
 /** The behaviour both implementations promise (see the Fanout contract). */
-export function fanoutContract(name: string, make: () => Promise<{ a: Fanout; b: Fanout; close(): Promise<void> }>): void {
+export function fanoutContract(name: string, make: () => Promise<{ a: Fanout<TestMessage>; b: Fanout<TestMessage>; drops: Drops; close(): Promise<void> }>): void {
   describe(`Fanout contract: ${name}`, () => {
     let env: Awaited<ReturnType<typeof make>>;
     beforeEach(async () => {
@@ -12,13 +30,13 @@ export function fanoutContract(name: string, make: () => Promise<{ a: Fanout; b:
       await env.close();
     });
 
-    const msg = (n: number, node = 'n1'): FanoutMessage => ({ kind: 'event', body: { seq: n }, origin_node: node });
+    const msg = (n: number, node = 'n1'): TestMessage => ({ seq: n, origin_node: node });
 
     it('delivers to every subscriber of the session, on any node, in publish order', async () => {
       const gotA: number[] = [];
       const gotB: number[] = [];
-      await env.a.subscribe('s1', (m) => gotA.push(m.body.seq as number));
-      await env.b.subscribe('s1', (m) => gotB.push(m.body.seq as number));
+      await env.a.subscribe('s1', (m) => gotA.push(m.seq));
+      await env.b.subscribe('s1', (m) => gotB.push(m.seq));
       for (let i = 1; i <= 50; i++) await env.a.publish('s1', msg(i));
       const expected = Array.from({ length: 50 }, (_, i) => i + 1);
       await waitFor('both nodes to get all 50', () => gotA.length === 50 && gotB.length === 50);
@@ -28,8 +46,8 @@ export function fanoutContract(name: string, make: () => Promise<{ a: Fanout; b:
 
     it('keeps sessions apart and stops after unsubscribe', async () => {
       const got: string[] = [];
-      const stop = await env.b.subscribe('s1', (m) => got.push(`s1:${m.body.seq as number}`));
-      await env.b.subscribe('s2', (m) => got.push(`s2:${m.body.seq as number}`));
+      const stop = await env.b.subscribe('s1', (m) => got.push(`s1:${m.seq}`));
+      await env.b.subscribe('s2', (m) => got.push(`s2:${m.seq}`));
       await env.a.publish('s1', msg(1));
       await env.a.publish('s2', msg(2));
       await waitFor('two messages', () => got.length === 2);
@@ -45,9 +63,24 @@ export function fanoutContract(name: string, make: () => Promise<{ a: Fanout; b:
       await env.b.subscribe('s1', () => {
         throw new Error('bad listener');
       });
-      await env.b.subscribe('s1', (m) => got.push(m.body.seq as number));
+      await env.b.subscribe('s1', (m) => got.push(m.seq));
       await env.a.publish('s1', msg(7));
       await waitFor('the good listener', () => got.length === 1);
+      await waitFor('the throw reported', () => env.drops.some((d) => d.reason.includes('bad listener')));
+      expect(env.b.dropped).toBeGreaterThanOrEqual(1);
+    });
+
+    it('drops, counts and reports a message its codec refuses, and delivers the next one', async () => {
+      const got: number[] = [];
+      await env.b.subscribe('s1', (m) => got.push(m.seq));
+      const before = env.b.dropped;
+      // A publisher that drifted from the message type (the cast stands for a bug the compiler did not see).
+      await env.a.publish('s1', { seq: 'one', origin_node: 'n1' } as unknown as TestMessage);
+      await env.a.publish('s1', msg(2));
+      await waitFor('the valid message', () => got.length === 1);
+      expect(got).toEqual([2]);
+      expect(env.b.dropped).toBe(before + 1);
+      expect(env.drops).toContainEqual({ reason: expect.stringContaining('not a test message') as string, sessionId: 's1' });
     });
   });
 }

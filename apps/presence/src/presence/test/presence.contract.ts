@@ -1,10 +1,13 @@
 import { ManualClock } from '@chorus/testing';
+import type { ExpiryOutbox } from '../expiry-outbox';
 import type { PresenceStore } from '../presence.store';
 import type { PeerRef, PresenceJoin, PresenceState } from '../presence.types';
 
 /** What a contract run needs from an implementation. */
 export interface PresenceStoreFixture {
   store: PresenceStore;
+  /** The expiry outbox `store` (and every `another()`) enqueues claimed expiries into, as a replica sees it. */
+  outbox: ExpiryOutbox;
   /** Another handle on the same shared state (Redis: its own connection), like another presence replica. */
   another(): Promise<PresenceStore>;
   close(): Promise<void>;
@@ -225,6 +228,35 @@ export function presenceStoreContract(open: (clock: ManualClock) => Promise<Pres
       expect((left ? 1 : 0) + claimed.length).toBe(1);
     });
 
+    it('the claim itself puts the expiry into the outbox: a claimer that dies right after loses nothing', async () => {
+      // An id with every character class the outbox member must spell exactly as JSON.stringify does.
+      const odd = 'u"\\/\n\t\u0001é😀';
+      const joined = await join({ peer_id: 'a', user_id: odd });
+      clock.advance(LEASE / 2);
+      await join({ peer_id: 'live' });
+      clock.advance(LEASE / 2);
+      // This replica claims, then "dies": nothing after the claim (broadcast, outbox.add) ever runs.
+      expect(ids(await store.claimExpired(clock.now(), 10))).toEqual([`${SESSION_A}/a`]);
+      const expiry = { session_id: SESSION_A, peer_id: 'a', user_id: odd, expiry_key: `${SESSION_A}/a/${joined.lease_expires_at}` };
+      // Another replica's drain finds it, due at once.
+      const other = await fx.another();
+      expect(await other.claimExpired(clock.now(), 10)).toEqual([]);
+      expect(await fx.outbox.claimDue(10)).toEqual([expiry]);
+      // done() with the entry as TypeScript spells it removes the one the claim added (same member).
+      await fx.outbox.done(expiry);
+      clock.advance(60_000);
+      expect(await fx.outbox.claimDue(10)).toEqual([]);
+    });
+
+    it('concurrent claimers enqueue each expiry exactly once', async () => {
+      for (let i = 0; i < 12; i++) await join({ peer_id: `p${i}` });
+      clock.advance(LEASE);
+      const replicas = [store, await fx.another(), await fx.another()];
+      await Promise.all(replicas.map(async (r) => { while ((await r.claimExpired(clock.now(), 2)).length > 0); }));
+      const due = await fx.outbox.claimDue(100);
+      expect(due.map((e) => e.peer_id).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `p${i}`).sort());
+    });
+
     it('heartbeats keep a node’s peers alive; a dead node’s peers vanish within one lease', async () => {
       await join({ peer_id: 'a', node_id: 'alive' });
       await join({ peer_id: 'b', node_id: 'alive', session_id: SESSION_B });
@@ -337,6 +369,24 @@ export function presenceStoreContract(open: (clock: ManualClock) => Promise<Pres
       expect(result.updated.map((s) => s.peer_id)).toEqual(['b']);
       expect((await store.get(SESSION_A, 'a'))?.selection).toEqual({ anchor: 42, head: 42 });
       expect((await store.get(SESSION_A, 'b'))?.selection).toEqual({ anchor: 7, head: 7 });
+    });
+
+    it('moves the applied version with the selections, only from the version it was read at', async () => {
+      await join({ peer_id: 'a', doc_id: 'doc-1', selection: { anchor: 5, head: 5 } });
+      expect(await store.appliedVersion(SESSION_A, 'doc-1')).toBeNull();
+      expect((await store.transformSelections(SESSION_A, 'doc-1', shift(1, 0), { from: null, to: 3 })).updated).toHaveLength(1);
+      expect(await store.appliedVersion(SESSION_A, 'doc-1')).toBe(3);
+      // A second applier that read the same starting point (a redelivery on another replica): refused whole.
+      const other = await fx.another();
+      expect(await other.transformSelections(SESSION_A, 'doc-1', shift(1, 0), { from: null, to: 3 })).toEqual({ updated: [], skipped: [], outOfStep: true });
+      expect(await other.transformSelections(SESSION_A, 'doc-1', shift(1, 0), { from: 2, to: 3 })).toMatchObject({ outOfStep: true });
+      expect((await store.get(SESSION_A, 'a'))?.selection).toEqual({ anchor: 6, head: 6 });
+      // A step that moves no selection (an op far away) still records the version.
+      expect(await other.transformSelections(SESSION_A, 'doc-1', (sel) => sel, { from: 3, to: 4 })).toEqual({ updated: [], skipped: [] });
+      expect(await store.appliedVersion(SESSION_A, 'doc-1')).toBe(4);
+      // Per document and per session.
+      expect(await store.appliedVersion(SESSION_A, 'doc-2')).toBeNull();
+      expect(await store.appliedVersion(SESSION_B, 'doc-1')).toBeNull();
     });
 
     it('skips expired peers', async () => {

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { LoggerService } from '@nestjs/common';
+import { outboundCodec, type OutboundMessage } from '@chorus/contracts';
+import { RedisFanout } from '@chorus/fanout';
+import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@chorus/testing';
+import { ConflictService } from '../conflict.service';
+import type { Caller } from '../documents/document.types';
+import { createConflictTestDatabase, type ConflictTestDatabase } from '../testing/conflict-test-db';
+import { LockExpiryJob } from './lock-expiry.job';
+
+/** Keeps what the job logs, to assert that a failure is reported (a Nest LoggerService, not our code). */
+class Lines implements LoggerService {
+  readonly warnings: string[] = [];
+  log(): void {}
+  error(message: string): void {
+    this.warnings.push(message);
+  }
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+}
+
+// The lock-expiry job (real Postgres, real Redis fan-out): the lock row is deleted first (the durable truth), then
+// `file_unlocked {expired}` is published; a publish that fails is logged and counted, never swallowed, and
+// every other push of the pass is still attempted.
+describe('LockExpiryJob', () => {
+  let db: ConflictTestDatabase;
+  let service: ConflictService;
+  const alice: Caller = { user_id: 'alice', client_id: 'alice-1', role: 'editor' };
+  const closers: Array<() => Promise<void>> = [];
+  /** Messages the fan-out could not deliver (a publisher drifting from the protocol): none expected. */
+  const dropped: string[] = [];
+  const fanoutNamed = (name: string) => new RedisFanout<OutboundMessage>(testRedisUrl(), uniqueRedisPrefix(name), name, outboundCodec, (reason) => dropped.push(reason));
+
+  beforeAll(async () => {
+    db = await createConflictTestDatabase('conflict_lock_expiry');
+    service = new ConflictService(await db.dataSource(), { lockTtlMs: { default: 60_000, min: 1, max: 120_000 } });
+  });
+  afterAll(async () => {
+    for (const close of closers) await close();
+    await db.close();
+  });
+
+  const lockBriefly = async (session: string, docIds: string[]) => {
+    for (const doc_id of docIds) await service.lockFile(alice, { session_id: session, doc_id, ttl_ms: 1 });
+    await waitFor('the locks to expire', async () => ((await service.listLocks(alice, { session_id: session })).locks.length === 0 ? true : undefined));
+  };
+
+  it('publishes file_unlocked {expired} after deleting the lock', async () => {
+    const fanout = fanoutNamed('lock_expiry_ok');
+    closers.push(() => fanout.close());
+    const session = randomUUID();
+    const received: OutboundMessage[] = [];
+    await fanout.subscribe(session, (m) => received.push(m));
+    const logger = new Lines();
+    const job = new LockExpiryJob(service, fanout, 'node-ok', logger);
+    await lockBriefly(session, ['a.rs']);
+
+    expect(await job.runOnce()).toBe(1);
+    await waitFor('the push', () => (received.length > 0 ? true : undefined));
+    expect(received).toEqual([
+      { kind: 'push', origin_node: 'node-ok', audience: { to: 'session' }, message: { type: 'file_unlocked', session_id: session, doc_id: 'a.rs', holder_id: 'alice', reason: 'expired' } },
+    ]);
+    expect(dropped).toEqual([]);
+    expect(job.counts()).toEqual({ expired: 1, publishFailed: 0, passFailed: 0 });
+    expect(logger.warnings).toEqual([]);
+  });
+
+  it('logs and counts every push that fails to publish; the locks are gone all the same', async () => {
+    // A fan-out whose Redis connection is closed: every publish rejects, as with Redis unreachable.
+    const fanout = fanoutNamed('lock_expiry_down');
+    await fanout.close();
+    const session = randomUUID();
+    const logger = new Lines();
+    const job = new LockExpiryJob(service, fanout, 'node-down', logger);
+    await lockBriefly(session, ['x.rs', 'y.rs']);
+
+    await expect(job.runOnce()).resolves.toBe(2);
+    expect(job.counts()).toEqual({ expired: 2, publishFailed: 2, passFailed: 0 });
+    expect(logger.warnings.sort()).toEqual([
+      expect.stringMatching(new RegExp(`^Lock of x\\.rs in session ${session} expired, but its file_unlocked push failed \\(.+\\)`)),
+      expect.stringMatching(new RegExp(`^Lock of y\\.rs in session ${session} expired, but its file_unlocked push failed \\(.+\\)`)),
+    ]);
+    // The durable state is right: nothing to recover but the push, and rejoining clients read it from here.
+    await expect(service.listLocks(alice, { session_id: session })).resolves.toEqual({ locks: [], truncated: false });
+    await expect(job.runOnce()).resolves.toBe(0);
+  });
+
+  it('counts a pass whose DELETE failed and rejects it (the periodic runner logs it)', async () => {
+    const ds = await db.dataSource(1);
+    const broken = new ConflictService(ds);
+    await ds.destroy();
+    const fanout = fanoutNamed('lock_expiry_db');
+    closers.push(() => fanout.close());
+    const job = new LockExpiryJob(broken, fanout, 'node-db', new Lines());
+    await expect(job.runOnce()).rejects.toThrow();
+    expect(job.counts()).toEqual({ expired: 0, publishFailed: 0, passFailed: 1 });
+  });
+});

@@ -1,0 +1,72 @@
+import type { Server } from 'socket.io';
+import type { OutboundPush } from '@chorus/contracts';
+import type { ServerMessage } from '@chorus/protocol';
+import { rooms } from '../socket/connection';
+
+/**
+ * The only writer of pushes to sockets (centrifuge's hub): what the fan-out brought to this node goes to this
+ * node's sockets, and nowhere else — `io.local`, so nothing is published again through the Socket.IO Redis
+ * adapter. A message for many sockets is encoded once (Socket.IO's broadcast path), not once per socket.
+ */
+export interface LocalHub {
+  /** Writes `message` to these sockets of this node (ids of sockets gone meanwhile are skipped). */
+  toSockets(socketIds: readonly string[], message: ServerMessage): void;
+  /** Writes a push to its audience among this node's sockets of the session. */
+  push(sessionId: string, push: OutboundPush): void;
+}
+
+/** Counts what the hub writes: one frame per socket. */
+export type FrameCounter = (type: ServerMessage['type'], frames: number) => void;
+
+export class SocketIoHub implements LocalHub {
+  private io: Server | undefined;
+
+  constructor(private readonly count: FrameCounter) {}
+
+  /** The server is created when the HTTP server is attached, after the hub. */
+  bind(io: Server): void {
+    this.io = io;
+  }
+
+  toSockets(socketIds: readonly string[], message: ServerMessage): void {
+    if (!this.io || socketIds.length === 0) return;
+    this.io.local.to(socketIds as string[]).emit(message.type, message);
+    this.count(message.type, socketIds.length);
+  }
+
+  push(sessionId: string, push: OutboundPush): void {
+    const io = this.io;
+    if (!io) return;
+    const targets = audienceRooms(sessionId, push);
+    const except = push.except_peer === undefined ? undefined : rooms.peer(sessionId, push.except_peer);
+    const operator = except === undefined ? io.local.to(targets) : io.local.to(targets).except(except);
+    operator.emit(push.message.type, push.message);
+    this.count(push.message.type, countFrames(io, targets, except));
+  }
+}
+
+function audienceRooms(sessionId: string, push: OutboundPush): string[] {
+  const audience = push.audience;
+  switch (audience.to) {
+    case 'session':
+      return [rooms.session(sessionId)];
+    case 'document':
+      return [rooms.document(sessionId, audience.doc_id)];
+    case 'peers':
+      return audience.peer_ids.map((peer) => rooms.peer(sessionId, peer));
+    default: {
+      const unknown: never = audience;
+      throw new Error(`unknown audience ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** How many local sockets a push reached: those in any target room, less those in the excepted one. */
+function countFrames(io: Server, targets: readonly string[], except: string | undefined): number {
+  const local = io.of('/').adapter.rooms;
+  if (targets.length === 1 && except === undefined) return local.get(targets[0])?.size ?? 0;
+  const reached = new Set<string>();
+  for (const room of targets) for (const id of local.get(room) ?? []) reached.add(id);
+  if (except !== undefined) for (const id of local.get(except) ?? []) reached.delete(id);
+  return reached.size;
+}

@@ -1,0 +1,82 @@
+import type { SessionStreamEvent } from '@chorus/contracts';
+import { parseServerMessageStrict, type SessionEventBody, type SessionEventType } from '@chorus/protocol';
+import { membershipEffect, toWireEvent } from './wire-events';
+
+// Durable events as clients see them: every type the session service stores maps to a valid server message
+// carrying its seq, and the few that change live memberships say how.
+
+const S = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
+const AT = '2026-11-22T10:00:00.000Z';
+
+/** One event of every type (the compiler insists on each). */
+const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>['payload'] } = {
+  session_created: { name: 'Parser rewrite' },
+  session_deleted: {},
+  peer_joined: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'agent', role: 'agent' },
+  peer_left: { peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
+  chat_message: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', message: 'hi' },
+  invite_created: { invite_id: 'i-1', role: 'editor', expires_at: '2026-12-08T10:00:00.000Z', max_uses: 5 },
+  invite_revoked: { invite_id: 'i-1' },
+  invite_redeemed: { invite_id: 'i-1', role: 'editor', display_name: 'Bob', kind: 'human' },
+  participant_added: { user_id: 'bob', role: 'viewer', display_name: 'Bob', kind: 'human' },
+  participant_left: { user_id: 'bob' },
+  role_changed: { user_id: 'bob', from: 'editor', to: 'viewer' },
+  participant_removed: { user_id: 'bob' },
+};
+
+const events: SessionStreamEvent[] = Object.entries(BODIES).map(
+  ([type, payload], i) => ({ session_id: S, seq: i + 1, type, actor: 'alice', payload, created_at: AT }) as SessionStreamEvent,
+);
+const of = <T extends SessionEventType>(type: T) => events.find((e) => e.type === type) as Extract<SessionStreamEvent, { type: T }>;
+
+describe('toWireEvent', () => {
+  it('maps every durable event to a valid server message with its seq', () => {
+    for (const e of events) {
+      const wire = toWireEvent(e);
+      expect({ type: e.type, parsed: parseServerMessageStrict(wire).ok, seq: wire.seq }).toEqual({ type: e.type, parsed: true, seq: e.seq });
+    }
+  });
+
+  it('gives peer_joined, peer_left and chat_message their own messages, field for field', () => {
+    expect(toWireEvent(of('peer_joined'))).toEqual({ type: 'peer_joined', session_id: S, peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'agent', role: 'agent', seq: of('peer_joined').seq });
+    expect(toWireEvent(of('peer_left'))).toEqual({ type: 'peer_left', session_id: S, peer_id: 'bob-cli', user_id: 'bob', seq: of('peer_left').seq });
+    const chat = of('chat_message');
+    expect(toWireEvent(chat)).toEqual({ type: 'chat_message', session_id: S, peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', message: 'hi', timestamp: Date.parse(AT), seq: chat.seq });
+    expect(toWireEvent({ ...chat, payload: { ...chat.payload, client_msg_id: 'm-1' } })).toMatchObject({ client_msg_id: 'm-1' });
+  });
+
+  it('sends every other type as session_event with the stored payload untouched', () => {
+    const e = of('invite_created');
+    expect(toWireEvent(e)).toEqual({ type: 'session_event', session_id: S, seq: e.seq, event_type: 'invite_created', actor: 'alice', payload: BODIES.invite_created, created_at: AT });
+  });
+});
+
+describe('an event type from a newer session service (a rolling deploy)', () => {
+  // Not a type of this version: only reachable at run time, so the value is forced past the compiler.
+  const newer = { session_id: S, seq: 99, type: 'channel_created', actor: 'alice', payload: { channel_id: 'c-1' }, created_at: AT } as unknown as SessionStreamEvent;
+
+  it('goes out as session_event (what clients are promised for types they do not know) and changes no membership', () => {
+    expect(toWireEvent(newer)).toEqual({ type: 'session_event', session_id: S, seq: 99, event_type: 'channel_created', actor: 'alice', payload: { channel_id: 'c-1' }, created_at: AT });
+    expect(membershipEffect(newer)).toBeNull();
+  });
+});
+
+describe('membershipEffect', () => {
+  it('changes a role, removes a participant who left or was removed, ends a deleted session, and nothing else', () => {
+    const effects = Object.fromEntries(events.map((e) => [e.type, membershipEffect(e)]));
+    expect(effects).toEqual({
+      session_created: null,
+      session_deleted: { kind: 'session_deleted' },
+      peer_joined: null,
+      peer_left: null,
+      chat_message: null,
+      invite_created: null,
+      invite_revoked: null,
+      invite_redeemed: null,
+      participant_added: null,
+      participant_left: { kind: 'removed', user_id: 'bob', reason: 'You left the session.' },
+      role_changed: { kind: 'role', user_id: 'bob', role: 'viewer' },
+      participant_removed: { kind: 'removed', user_id: 'bob', reason: 'You were removed from the session.' },
+    });
+  });
+});

@@ -1,0 +1,61 @@
+import { SERVER_EXAMPLES } from './examples';
+import { SESSION_EVENT_PAYLOADS, parseSessionEventBody, type SessionEventPayload, type SessionEventType } from './session-events';
+
+// The payload of every durable event type, declared once. The table below must name every type (the compiler
+// says so when one is added), and each example must parse as its type and only as its type.
+
+const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
+  session_created: { name: 'Parser rewrite' },
+  session_deleted: {},
+  peer_joined: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'human', role: 'editor' },
+  peer_left: { peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
+  chat_message: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', message: 'hi', client_msg_id: 'm-1' },
+  invite_created: { invite_id: 'i-1', role: 'editor', expires_at: '2026-12-08T10:00:00.000Z', max_uses: null },
+  invite_revoked: { invite_id: 'i-1' },
+  invite_redeemed: { invite_id: 'i-1', role: 'editor', display_name: 'Bob', kind: 'agent' },
+  participant_added: { user_id: 'bob', role: 'viewer', display_name: 'Bob', kind: 'human' },
+  participant_left: { user_id: 'bob' },
+  role_changed: { user_id: 'bob', from: 'editor', to: 'viewer' },
+  participant_removed: { user_id: 'bob' },
+};
+
+describe('durable session event payloads', () => {
+  it('has a schema for exactly the types of the table', () => {
+    expect(Object.keys(SESSION_EVENT_PAYLOADS).sort()).toEqual(Object.keys(EXAMPLES).sort());
+  });
+
+  it('parses each example as its type, into the same value', () => {
+    for (const [type, payload] of Object.entries(EXAMPLES)) {
+      expect(parseSessionEventBody(type, payload)).toEqual({ ok: true, value: { type, payload } });
+    }
+  });
+
+  it('parses the documented session_event payload as its event_type', () => {
+    const e = SERVER_EXAMPLES.session_event;
+    expect(parseSessionEventBody(e.event_type, e.payload)).toMatchObject({ ok: true });
+  });
+
+  it('refuses an unknown type, a missing or mistyped field, an unknown field, and a non-object', () => {
+    const cases: Array<[unknown, unknown, RegExp]> = [
+      ['peer_renamed', {}, /unknown event type "peer_renamed"/],
+      [7, {}, /unknown event type 7/],
+      ['peer_joined', { ...EXAMPLES.peer_joined, display_name: undefined }, /bad peer_joined payload \(display_name:/],
+      ['role_changed', { ...EXAMPLES.role_changed, to: 'sovereign' }, /bad role_changed payload \(to:/],
+      ['peer_left', { ...EXAMPLES.peer_left, reason: 'vanished' }, /bad peer_left payload \(reason:/],
+      ['invite_created', { ...EXAMPLES.invite_created, max_uses: 0 }, /bad invite_created payload \(max_uses:/],
+      ['participant_left', { user_id: 'bob', extra: 1 }, /bad participant_left payload/],
+      ['session_deleted', null, /bad session_deleted payload \(\(payload\):/],
+      ['chat_message', { ...EXAMPLES.chat_message, message: 'a\u0000b' }, /bad chat_message payload \(message:/],
+    ];
+    for (const [type, payload, reason] of cases) {
+      const parsed = parseSessionEventBody(type, payload);
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+    }
+  });
+
+  it('does not mistake an inherited property for an event type', () => {
+    expect(parseSessionEventBody('toString', {})).toMatchObject({ ok: false });
+    expect(parseSessionEventBody('__proto__', {})).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { text } from './text';
+import { participantKindSchema, roleSchema } from './fields';
+
+// The durable events of a session's stream, declared once: what each event `type` carries. The session service
+// produces them (typed), stores them as they are (`session_events.payload`), and parses every row it reads back
+// against these schemas. Clients see them as `peer_joined` / `peer_left` / `chat_message`, or, for every other
+// type, as `session_event {event_type, payload}` and in REST history — the same payloads, field for field.
+//
+// Ids and names are plain storable text here, not the stricter request-field schemas: these describe what was
+// stored (checked once at the edge when it came in), and a row must not turn unreadable because a limit moved.
+
+const user_id = text();
+const peer_id = text();
+const display_name = text();
+const invite_id = text();
+
+export const SESSION_EVENT_PAYLOADS = {
+  session_created: z.strictObject({ name: text() }),
+  session_deleted: z.strictObject({}),
+  /** A socket joined the live session. */
+  peer_joined: z.strictObject({ peer_id, user_id, display_name, kind: participantKindSchema, role: roleSchema }),
+  /** A socket left, disconnected, or its presence lease expired (its gateway died). */
+  peer_left: z.strictObject({ peer_id, user_id, reason: z.enum(['left', 'disconnected', 'expired']) }),
+  chat_message: z.strictObject({ peer_id, user_id, display_name, message: text(), client_msg_id: text().optional() }),
+  invite_created: z.strictObject({ invite_id, role: roleSchema, expires_at: text(), max_uses: z.number().int().positive().nullable() }),
+  invite_revoked: z.strictObject({ invite_id }),
+  /** The redeemer became (or stayed) a participant with `role`. */
+  invite_redeemed: z.strictObject({ invite_id, role: roleSchema, display_name, kind: participantKindSchema }),
+  /** A newcomer joined a public session (as a viewer). */
+  participant_added: z.strictObject({ user_id, role: roleSchema, display_name, kind: participantKindSchema }),
+  participant_left: z.strictObject({ user_id }),
+  role_changed: z.strictObject({ user_id, from: roleSchema, to: roleSchema }),
+  participant_removed: z.strictObject({ user_id }),
+} as const;
+
+export type SessionEventType = keyof typeof SESSION_EVENT_PAYLOADS;
+export type SessionEventPayload<T extends SessionEventType> = z.infer<(typeof SESSION_EVENT_PAYLOADS)[T]>;
+
+/** `{type, payload}` of one durable event, discriminated on `type`. */
+export type SessionEventBody = { [T in SessionEventType]: { readonly type: T; readonly payload: SessionEventPayload<T> } }[SessionEventType];
+
+export function isSessionEventType(type: unknown): type is SessionEventType {
+  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(SESSION_EVENT_PAYLOADS, type);
+}
+
+/** Why a stored `{type, payload}` is not a durable event of this version: an unknown type, or a bad payload. */
+export type SessionEventBodyCheck = { ok: true; value: SessionEventBody } | { ok: false; reason: string };
+
+/** Parses a `{type, payload}` read back from storage (or from another process) into the discriminated union. */
+export function parseSessionEventBody(type: unknown, payload: unknown): SessionEventBodyCheck {
+  if (!isSessionEventType(type)) return { ok: false, reason: `unknown event type ${JSON.stringify(type)}` };
+  const result = SESSION_EVENT_PAYLOADS[type].safeParse(payload);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(payload)'}: ${i.message}`);
+    return { ok: false, reason: `bad ${type} payload (${issues.join('; ')})` };
+  }
+  // The schema of `type` accepted the payload: this pair is exactly the `type` member of the union (TypeScript
+  // cannot correlate a key with the schema looked up by it).
+  return { ok: true, value: { type, payload: result.data } as SessionEventBody };
+}
