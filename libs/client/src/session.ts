@@ -1,11 +1,13 @@
-import { ChorusError, type Participant, type PresenceView, type Selection, type ServerMessage, type ServerMessageOf, type SessionEventView } from '@chorus/protocol';
+import { ChorusError, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
 import type { ChorusClient } from './client';
 import { ChorusDocument } from './document';
 import { TypedEmitter } from './emitter';
 import { ClientClosedError } from './errors';
-import { historyToPush, type DurablePush } from './history-events';
+import { toChat, type ChatMessage, type DurableEvent } from './durable';
+import { historyPushes, type DurablePush } from './history-events';
 import { PresenceStore } from './presence';
+import { PresenceSender, type PresencePatch } from './presence-sender';
 import { randomId } from './random-id';
 import { SeqWindow } from './seq-window';
 
@@ -24,48 +26,6 @@ export interface SessionOptions {
    */
   lastSeq?: number;
 }
-
-/** A chat message of the session stream (pushed, replayed, paged from history, or our own acknowledged one). */
-export interface ChatMessage {
-  /** Its position in the session stream. */
-  seq: number;
-  /** The sender's connection. */
-  peer_id: string;
-  /** The sender. */
-  user_id: string;
-  /** The sender's name as shown. */
-  display_name: string;
-  /** The text (1 to 8,000 characters). */
-  message: string;
-  /** The sender's idempotency key, when it gave one. */
-  client_msg_id?: string;
-  /** Server time, ms since the epoch. */
-  timestamp: number;
-  /** Sent by this client (its peer id). */
-  own: boolean;
-}
-
-/** Any durable event of the session stream, delivered once each, in `seq` order within a connection. */
-export type DurableEvent =
-  | { kind: 'chat'; seq: number; chat: ChatMessage }
-  | { kind: 'peer_joined'; seq: number; message: ServerMessageOf<'peer_joined'> }
-  | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
-  | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };
-
-/** What `setPresence` reports: only the fields given change. */
-export interface PresencePatch {
-  /** `away` is the client's choice; `online`/`idle` is derived by the server from activity. */
-  status?: 'online' | 'away';
-  /** The file in view. */
-  active_file?: string | null;
-  /** The document the cursor is in. */
-  doc_id?: string | null;
-  /** The cursor or selection in `doc_id`, in code points. */
-  selection?: Selection | null;
-}
-
-/** At most one presence_update per this many ms (the server batches presence per 50 ms tick). */
-const PRESENCE_INTERVAL_MS = 50;
 
 /** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
 export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
@@ -115,13 +75,10 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
-  private ownPresence: PresencePatch = {};
-  private presenceQueued: PresencePatch = {};
-  private presenceWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  private presenceSending = false;
-  private presenceSentAt = 0;
-  private typingSent: { docId: string | null; at: number } | null = null;
+  private readonly own = new PresenceSender(async (patch) => {
+    await this.ready();
+    await this.client.request('presence_update', { session_id: this.id, ...patch });
+  });
   private endedError: ChorusError | null = null;
   private duplicates = 0;
 
@@ -219,12 +176,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
    * every rejoin.
    */
   setPresence(patch: PresencePatch): Promise<void> {
-    this.ownPresence = { ...this.ownPresence, ...patch };
-    this.presenceQueued = { ...this.presenceQueued, ...patch };
-    return new Promise((resolve, reject) => {
-      this.presenceWaiters.push({ resolve, reject });
-      this.schedulePresence();
-    });
+    return this.own.update(patch);
   }
 
   /**
@@ -232,43 +184,16 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
    * keystroke: a repeat for the same document within 2 s is not sent again.
    */
   async typing(docId: string | null = null): Promise<void> {
-    if (this.typingSent && this.typingSent.docId === docId && Date.now() - this.typingSent.at < 2_000) return;
-    this.typingSent = { docId, at: Date.now() };
+    if (!this.own.shouldSendTyping(docId)) return;
     await this.ready();
     await this.client.request('typing', { session_id: this.id, doc_id: docId });
   }
 
   /** Clears the typing indicator. */
   async stopTyping(): Promise<void> {
-    this.typingSent = null;
+    this.own.typingStopped();
     await this.ready();
     await this.client.request('stop_typing', { session_id: this.id });
-  }
-
-  private schedulePresence(): void {
-    if (this.presenceTimer !== null || this.presenceSending) return;
-    const wait = Math.max(0, this.presenceSentAt + PRESENCE_INTERVAL_MS - Date.now());
-    this.presenceTimer = setTimeout(() => void this.flushPresence(), wait);
-  }
-
-  private async flushPresence(): Promise<void> {
-    this.presenceTimer = null;
-    const patch = this.presenceQueued;
-    const waiters = this.presenceWaiters;
-    this.presenceQueued = {};
-    this.presenceWaiters = [];
-    this.presenceSending = true;
-    try {
-      await this.ready();
-      this.presenceSentAt = Date.now();
-      await this.client.request('presence_update', { session_id: this.id, ...patch });
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      for (const w of waiters) w.reject(err);
-    } finally {
-      this.presenceSending = false;
-      if (this.presenceWaiters.length > 0) this.schedulePresence();
-    }
   }
 
   /** Asks the server for everyone's presence and replaces the store with it. */
@@ -432,29 +357,15 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     await this.afterJoin();
   }
 
-  /**
-   * History over REST, (from, to], as the pushes the server would have sent: through the same once-by-seq filter.
-   * Our own current join is left out, as the replay leaves it out (its `joined` ack is ours).
-   */
+  /** History over REST, (from, to], through the same once-by-seq filter as pushes. */
   private async pageHistory(from: number, to: number): Promise<void> {
-    const events: SessionEventView[] = [];
-    for (let after = from; after < to; ) {
-      const page = await this.client.rest.history(this.id, after, 1_000);
-      events.push(...page.events.filter((e) => e.seq <= to));
-      if (page.next_after_seq === null || page.events.length === 0) break;
-      after = page.next_after_seq;
-    }
-    let ownJoin = -1;
-    events.forEach((e, i) => {
-      if (e.type === 'peer_joined' && e.payload.peer_id === this.client.peerId) ownJoin = i;
-    });
-    events.forEach((e, i) => i !== ownJoin && this.durable(historyToPush(this.id, e)));
+    for (const m of await historyPushes(this.client.rest, this.id, from, to, this.client.peerId)) this.durable(m);
   }
 
   /** After every (re)join: our presence again, everyone's presence, the documents reopened. */
   private async afterJoin(): Promise<void> {
     const tasks: Array<Promise<unknown>> = [];
-    if (Object.keys(this.ownPresence).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.ownPresence }));
+    if (Object.keys(this.own.state).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.own.state }));
     tasks.push(this.refreshPresence());
     for (const doc of this.documents.values()) tasks.push(doc.resume());
     const results = await Promise.allSettled(tasks);
@@ -480,9 +391,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.endedError = error ?? new ChorusError('NOT_FOUND', `session ${this.id} ended: ${reason}`);
     this.currentState = 'ended';
     this.wanted = false;
-    if (this.presenceTimer !== null) clearTimeout(this.presenceTimer);
-    this.presenceTimer = null;
-    for (const w of this.presenceWaiters.splice(0)) w.reject(this.endedError);
+    this.own.cancel(this.endedError);
     for (const w of [...this.waiters]) w.reject(this.endedError);
     for (const doc of this.documents.values()) doc.sessionEnded(this.endedError);
     this.client.forget(this.id);
@@ -493,19 +402,6 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   endedByServer(reason: string): void {
     this.end(reason, new ChorusError('PERMISSION_DENIED', reason));
   }
-}
-
-function toChat(m: ServerMessageOf<'chat_message'>, ownPeerId: string): ChatMessage {
-  return {
-    seq: m.seq,
-    peer_id: m.peer_id,
-    user_id: m.user_id,
-    display_name: m.display_name,
-    message: m.message,
-    ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
-    timestamp: m.timestamp,
-    own: m.peer_id === ownPeerId,
-  };
 }
 
 function seqOf(m: ServerMessage): number {
