@@ -63,6 +63,13 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   const lock = await alice.doc.lockFile(60_000);
   expect(lock.holderId).toBe('alice-sdkdoc');
   await waitFor('bob sees the lock', () => bob.doc.lock?.holderId === 'alice-sdkdoc');
+  expect(bobSession.locks().get('README.md')?.holderId).toBe('alice-sdkdoc');
+  // A client joining now never saw file_locked: joined.locks tells it, before it opens anything.
+  const late = new ChorusClient({ url: stack.url, token: people.bob.token, peerId: 'bob-late', onWarning: () => undefined });
+  clients.push(late);
+  const lateSession = late.session(people.sessionId);
+  await lateSession.join();
+  expect(lateSession.locks().get('README.md')).toMatchObject({ holderId: 'alice-sdkdoc', peerId: 'alice-doc' });
   const before = bob.doc.text;
   const reloaded = new Promise<{ discarded: unknown; text: string }>((resolve) => bob.doc.once('reload', resolve));
   bob.doc.edit(['X']);
@@ -72,6 +79,8 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   expect(bob.doc.text).toBe(before);
   await alice.doc.unlockFile();
   await waitFor('bob sees the unlock', () => bob.doc.lock === null);
+  await waitFor('the late client sees the unlock too', () => !lateSession.locks().has('README.md'));
+  expect(bobSession.locks().size).toBe(0);
 
   // History and past versions.
   const history = await bob.doc.history();

@@ -282,6 +282,7 @@ export class ChorusDocument extends TypedEmitter<ChorusDocumentEvents> {
 
   private setLock(lock: DocumentLock | null): void {
     this.currentLock = lock;
+    this.session.noteLock(this.id, lock);
     this.emit('lock', { lock });
   }
 }

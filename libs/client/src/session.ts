@@ -1,7 +1,7 @@
 import { ChorusError, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
 import type { ChorusClient } from './client';
-import { ChorusDocument } from './document';
+import { ChorusDocument, type DocumentLock } from './document';
 import { TypedEmitter } from './emitter';
 import { ClientClosedError } from './errors';
 import { toChat, type ChatMessage, type DurableEvent } from './durable';
@@ -40,6 +40,8 @@ export interface ChorusSessionEvents {
   chat: ChatMessage;
   /** The presence store changed (`session.presence`). */
   presence: { peers: readonly PresenceView[] };
+  /** The session's file locks changed (`locks()`): for lock indicators on files that are not open. */
+  locks: { locks: ReadonlyMap<string, DocumentLock> };
   /** Someone started or stopped typing. */
   typing: { peerId: string; userId: string; docId: string | null; typing: boolean };
   /** The session ended for this client: removed, deleted, left, or the client closed. */
@@ -75,6 +77,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
+  private readonly lockMap = new Map<string, DocumentLock>();
   private readonly own = new PresenceSender(async (patch) => {
     await this.ready();
     await this.client.request('presence_update', { session_id: this.id, ...patch });
@@ -216,6 +219,26 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     return doc;
   }
 
+  /**
+   * Every live file lock of the session as last known (doc id → lock): from `joined.locks` on every (re)join, then
+   * `file_locked` / `file_unlocked` and our own lock calls. Locks past their `expiresAt` are left out. When the
+   * session holds more than `joined` lists (500), a document's own `lock` is the authority.
+   */
+  locks(): ReadonlyMap<string, DocumentLock> {
+    const now = Date.now();
+    for (const [docId, lock] of this.lockMap) if (Date.parse(lock.expiresAt) <= now) this.lockMap.delete(docId);
+    return new Map(this.lockMap);
+  }
+
+  /** @internal A document's lock changed (a push, a reply, an open). */
+  noteLock(docId: string, lock: DocumentLock | null): void {
+    const known = this.lockMap.get(docId);
+    if (lock === null ? known === undefined : known?.holderId === lock.holderId && known.peerId === lock.peerId && known.expiresAt === lock.expiresAt) return;
+    if (lock === null) this.lockMap.delete(docId);
+    else this.lockMap.set(docId, lock);
+    this.emit('locks', { locks: this.locks() });
+  }
+
   /** @internal The documents open in this session. */
   openDocuments(): ChorusDocument[] {
     return [...this.documents.values()];
@@ -269,9 +292,12 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
         this.emit('typing', { peerId: m.peer_id, userId: m.user_id, docId: m.doc_id, typing });
         return;
       }
-      case 'op':
       case 'file_locked':
       case 'file_unlocked':
+        this.noteLock(m.doc_id, m.type === 'file_locked' ? { holderId: m.holder_id, peerId: m.peer_id, expiresAt: m.expires_at } : null);
+        this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      case 'op':
       case 'conflict_detected':
         this.documents.get(m.doc_id)?.handlePush(m);
         return;
@@ -339,6 +365,12 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
 
   private async joined(reply: ServerMessageOf<'joined'>, lastSeq: number | undefined, rejoin: boolean): Promise<void> {
     this.participantList = reply.participants;
+    // Lock pushes are never replayed: every (re)join replaces the whole lock state with `joined.locks`.
+    if (reply.locks !== undefined) {
+      this.lockMap.clear();
+      for (const l of reply.locks) this.lockMap.set(l.doc_id, { holderId: l.holder_id, peerId: l.peer_id, expiresAt: l.expires_at });
+      this.emit('locks', { locks: this.locks() });
+    }
     if (!reply.recovered && lastSeq !== undefined && lastSeq < reply.seq) await this.pageHistory(lastSeq, reply.seq);
     // A last_seq ahead of the stream (a stored position from another incarnation of the session) is worthless:
     // start over from the server's position rather than send it again on every rejoin.
