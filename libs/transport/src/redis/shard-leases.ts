@@ -47,6 +47,19 @@ export class ShardLeases {
     private readonly logger: LoggerService,
   ) {}
 
+  /** The fair share computed at the last tick (shards this replica should hold). */
+  private share = 0;
+
+  /**
+   * Below its share while some shard has no holder (a replica handing shards over just released them): take
+   * them now (the host asks every livenessCheckMs) rather than at the next tick, which may be a second away.
+   */
+  wantsMore(heldByOthers: Map<string, number[]>): boolean {
+    let taken = this.owned.size;
+    for (const shards of heldByOthers.values()) taken += shards.length;
+    return taken < this.shards && this.readable().length < this.share;
+  }
+
   /** Shards this replica reads now (held and not being handed over). */
   readable(): number[] {
     return [...this.owned].filter((s) => !this.draining.has(s));
@@ -109,6 +122,7 @@ export class ShardLeases {
       .exec();
     const live = Math.max(1, Number(results?.[2]?.[1] ?? 1));
     const fairShare = Math.ceil(this.shards / live);
+    this.share = fairShare;
     const active = this.readable();
     if (active.length > fairShare) {
       for (const shard of active.slice(fairShare)) {

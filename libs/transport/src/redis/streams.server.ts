@@ -336,6 +336,8 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       if (shards.length > 0) await this.leases!.evict(consumer, shards);
       this.liveness!.forget(consumer);
     }
+    // A shard some live replica just handed over (fair share after a newcomer) is taken within one check.
+    if (this.running && this.leases!.wantsMore(leases)) await this.leases!.tick(true);
   }
 
   /** Claims entries of the shared streams that hung (or dead) replicas left idle for claimIdleMs. */
@@ -345,6 +347,8 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       if (!this.running || free <= 0) return;
       const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, this.opts.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', free);
       this.claimCursors.set(stream, next);
+      // Rare by design (a hung but connected replica, or one cut off from Redis): say so, it may mean a double run.
+      if (entries.length > 0) this.logger.warn(`Claimed ${entries.length} messages idle for ${this.opts.claimIdleMs} ms on ${stream}`);
       await this.acceptClaimed(stream, entries);
     }
   }
