@@ -72,6 +72,22 @@ export class ShardLeases {
     return run;
   }
 
+  /**
+   * Hands over the shards being drained whose in-flight messages are all acknowledged now, without waiting
+   * for the next tick (up to claimIdleMs/6 away): their new entries wait unread until the next holder takes
+   * them. No Redis call unless a shard is being handed over.
+   */
+  releaseDrained(): Promise<void> {
+    if (this.draining.size === 0) return Promise.resolve();
+    const run = this.queue.then(async () => {
+      for (const shard of [...this.draining]) {
+        if (this.host.inflightInShard(shard) === 0) await this.release(shard);
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Holders of the shards this replica does not hold, by consumer (one MGET). */
   async othersHolding(): Promise<Map<string, number[]>> {
     const shards = Array.from({ length: this.shards }, (_, i) => i);

@@ -336,7 +336,9 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       if (shards.length > 0) await this.leases!.evict(consumer, shards);
       this.liveness!.forget(consumer);
     }
-    // A shard some live replica just handed over (fair share after a newcomer) is taken within one check.
+    // A handover (fair share after a newcomer) costs a check or two, not lease ticks: the giver releases a
+    // drained shard within one check, the taker takes it within the next.
+    await this.leases!.releaseDrained();
     if (this.running && this.leases!.wantsMore(leases)) await this.leases!.tick(true);
   }
 
