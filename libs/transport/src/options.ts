@@ -25,7 +25,7 @@ export interface StreamsTransportOptions {
   claimIdleMs?: number;
   /**
    * Server: how often a replica checks whether the replicas holding pending messages or shard leases still
-   * have a connection to Redis (CLIENT LIST); absent twice in a row = dead, taken over at once. Default 250 ms.
+   * have a connection to Redis (CLIENT LIST); absent twice in a row = dead, taken over at once. Default 200 ms.
    */
   livenessCheckMs?: number;
   /** Server: after this many deliveries a claimed message goes to the dead-letter stream. Default 3. */
@@ -76,7 +76,7 @@ export type ResolvedStreamsOptions = Required<Omit<StreamsTransportOptions, 'red
 export const STREAMS_DEFAULTS = {
   concurrency: 64,
   claimIdleMs: 6_000,
-  livenessCheckMs: 250,
+  livenessCheckMs: 200,
   maxDeliveries: 3,
   requestTimeoutMs: 10_000,
   maxLen: 100_000,

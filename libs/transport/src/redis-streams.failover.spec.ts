@@ -87,7 +87,7 @@ describe('Redis Streams: failover by connection liveness', () => {
       firstValueFrom(keyed.send<WorkReply>('work', ordered('doc-1', { n: 6 }))),
     ];
     await waitFor('the replica to start all 7 requests', async () => Object.keys(await hash('test:pause:runs')).length === 7);
-    // Its peer is up and checking (every 250 ms) while the first one is frozen for 12 checks.
+    // Its peer is up and checking (every 200 ms) while the first one is frozen for 15 checks.
     const watcher = await children.replica(env('pause', { NODE_ID: 'watcher', CLAIM_IDLE_MS: 'default' }));
     const [, , , holders] = (await redis.xpending(keys.requests('pause'), 'pause')) as [number, string, string, Array<[string, string]>];
     expect(holders).toEqual([[paused.consumer, '6']]); // still in its hands

@@ -11,7 +11,7 @@ import type Redis from 'ioredis';
  *
  * One observation is not trusted: a connection that drops and reconnects (a network blip, a Redis
  * failover) is absent for a moment. A consumer is reported dead only when it was absent in `confirmations`
- * consecutive checks (with checks every 250 ms: absent for 250–500 ms).
+ * consecutive checks (with checks every 200 ms: absent for 200–400 ms).
  */
 export class PeerLiveness {
   /** Consumers absent at the last check, with how many checks in a row they were absent. */
