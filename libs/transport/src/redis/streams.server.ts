@@ -17,6 +17,12 @@ import type { ScriptedRedis } from './scripts';
 export const REDIS_STREAMS_TRANSPORT = Symbol('REDIS_STREAMS');
 
 /**
+ * After this replica's own (re)connection to Redis nobody is judged dead for this long: when Redis restarts
+ * or the network blips, every replica reconnects, each after its own back-off (up to 1 s, connection.ts).
+ */
+const RECONNECT_GRACE_MS = 2_000;
+
+/**
  * Nest transport strategy on Redis Streams: one consumer group per service, so each request is handled by
  * one replica, and messages survive a replica's death (see docs/transport.md).
  *
@@ -65,6 +71,8 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   private onSlotFreed?: () => void;
   private readonly claimCursors = new Map<string, string>();
   private liveness?: PeerLiveness;
+  /** When the commands connection last became ready (see RECONNECT_GRACE_MS). */
+  private connectedAt = 0;
   /** Takeovers of dead replicas' work, for tests and logs: entries claimed and leases evicted. */
   readonly takeovers = { entries: 0, leases: 0 };
 
@@ -110,6 +118,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     this.sharedStreams = [this.keys.requests(this.service), ...this.eventPatterns().map((p) => this.keys.events(p))];
     for (const stream of this.sharedStreams) await ensureGroup(this.commands, stream, this.service);
     this.readerClientId = Number(await this.reader.client('ID'));
+    this.connectedAt = Date.now();
     this.leases = new ShardLeases(this.commands, this.keys, this.service, this.consumer, this.opts.orderingShards, this.opts.claimIdleMs, this, this.logger);
     this.running = true;
     const log = (what: string) => (error: unknown) => this.logger.error(`${what} failed: ${(error as Error).message}`);
@@ -318,7 +327,8 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       }
     }
     const leases = await this.leases!.othersHolding();
-    const dead = await this.liveness!.dead(new Set([...pendingIn.keys(), ...leases.keys()]));
+    const settled = Date.now() - this.connectedAt >= RECONNECT_GRACE_MS;
+    const dead = settled ? await this.liveness!.dead(new Set([...pendingIn.keys(), ...leases.keys()])) : [];
     for (const consumer of dead) {
       if (!this.running) return;
       let claimed = 0;
@@ -416,6 +426,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   }
 
   private onConnectionReady(connection: Redis): void {
+    if (connection === this.commands) this.connectedAt = Date.now();
     if (!this.running) return;
     // After a reconnect: the reader has a new client id, and a restarted Redis has lost the groups.
     if (connection === this.reader) {
