@@ -5,7 +5,10 @@ import { ordered, shardOf } from './envelope';
 import { StreamKeys } from './redis/keys';
 import { PeerLiveness } from './redis/liveness';
 import { RedisStreamsClient } from './redis/streams.client';
-import { deleteKeys } from './test/harness';
+import { RedisStreamsServer } from './redis/streams.server';
+import { ensureGroup } from './redis/stream-ops';
+import { Probe, contractModule } from './test/contract.service';
+import { deleteKeys, startReplica } from './test/harness';
 import { Children, kill } from './test/processes';
 import type { WorkReply } from './test/work-replica.main';
 
@@ -13,7 +16,7 @@ import type { WorkReply } from './test/work-replica.main';
 // its messages went idle; a replica that is only paused (SIGSTOP: what a long GC or a blocked event loop
 // looks like from outside) keeps its connections, its messages and its shard leases.
 //
-// The kill tests set claimIdleMs to 30 s, so only the connection check can answer within their deadlines
+// The kill tests set claimIdleMs to 30 s, so only the connection check can answer within their 20 s deadlines
 // (the idle-time path would need 30 s or more). The deadlines are generous for a loaded 2-core machine: what
 // they assert is the mechanism, not a latency figure (bench:failover measures that).
 describe('Redis Streams: failover by connection liveness', () => {
@@ -51,11 +54,11 @@ describe('Redis Streams: failover by connection liveness', () => {
     const healthy = await children.replica(env('kill', { NODE_ID: 'healthy' }));
 
     await kill(victim.child, 'SIGKILL');
-    const replies = await withDeadline('the killed replica’s requests to be answered', Promise.all(calls), 10_000);
+    const replies = await withDeadline('the killed replica’s requests to be answered', Promise.all(calls), 20_000);
 
     for (const reply of replies) expect(reply).toMatchObject({ servedBy: healthy.consumer, deliveryCount: 2, replayed: true, producedBy: victim.consumer });
     expect(await redis.xpending(keys.requests('kill'), 'kill')).toEqual([0, null, null, null]);
-  }, 30_000);
+  }, 60_000);
 
   it('kill -9 of the holder of an ordering shard: its lease is taken and its keyed requests answered at once, in order', async () => {
     const shard = shardOf('doc-1', 16);
@@ -68,13 +71,13 @@ describe('Redis Streams: failover by connection liveness', () => {
     const healthy = await children.replica(env('lease', { NODE_ID: 'healthy' }));
 
     await kill(victim.child, 'SIGKILL');
-    const replies = await withDeadline('the keyed requests to be answered', Promise.all(calls), 10_000);
+    const replies = await withDeadline('the keyed requests to be answered', Promise.all(calls), 20_000);
 
     expect(replies.map((r) => r.n)).toEqual([0, 1, 2]);
     for (const reply of replies) expect(reply.servedBy).toBe(healthy.consumer);
     expect(replies[0]).toMatchObject({ replayed: true, producedBy: victim.consumer, deliveryCount: 2 });
     expect(await redis.get(keys.lease('lease', shard))).toBe(healthy.consumer);
-  }, 30_000);
+  }, 60_000);
 
   it('SIGSTOP for 3 s with the default timings: no takeover of the paused replica’s requests or leases; it answers them itself', async () => {
     const shard = shardOf('doc-1', 16);
@@ -104,7 +107,41 @@ describe('Redis Streams: failover by connection liveness', () => {
     const runs = await hash('test:pause:runs');
     expect(Object.values(runs)).toEqual(Array.from({ length: 7 }, () => '1'));
     expect(watcher.consumer).not.toBe(paused.consumer);
-  }, 40_000);
+  }, 60_000);
+});
+
+describe('Redis Streams: a consumer without a connection', () => {
+  it('is taken over by the connection check (counted), not by idle time', async () => {
+    const redisUrl = testRedisUrl();
+    const prefix = uniqueRedisPrefix('transport-fo-phantom');
+    const keys = new StreamKeys(prefix);
+    const redis = new Redis(redisUrl);
+    const base = { redisUrl, prefix, nodeId: 'test', claimIdleMs: 30_000 };
+    const c = new RedisStreamsClient({ ...base, service: 'svc', requestTimeoutMs: 60_000 });
+    const s = new RedisStreamsServer({ ...base, service: 'svc' });
+    try {
+      await c.connect();
+      const reply = firstValueFrom(c.send<{ deliveryCount: number; consumer: string }>('echo', { n: 1 }));
+      // What kill -9 leaves behind: an entry pending for a consumer that has no connection named after it.
+      await ensureGroup(redis, keys.requests('svc'), 'svc');
+      await waitFor('the phantom consumer to read the request', async () => {
+        const read = (await redis.call('XREADGROUP', 'GROUP', 'svc', 'ghost:0000', 'COUNT', 1, 'STREAMS', keys.requests('svc'), '>')) as unknown[] | null;
+        return read !== null;
+      });
+      const app = await startReplica(contractModule('svc', new Probe()), s);
+      try {
+        const echo = await withDeadline('the phantom’s request to be answered', reply, 20_000);
+        expect(echo).toMatchObject({ deliveryCount: 2, consumer: s.consumer });
+        expect(s.takeovers.entries).toBe(1);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await c.close();
+      await deleteKeys(redisUrl, prefix);
+      redis.disconnect();
+    }
+  });
 });
 
 describe('PeerLiveness', () => {
