@@ -148,7 +148,7 @@ async function cursorsMatchServer(p: Pair, text: string): Promise<void> {
 }
 
 describe('the browser app in Chromium on two gateways', () => {
-  it('two people type concurrently for 20 s on two gateways: both converge to the server\'s text, and each sees the other\'s cursor where the server has it', async () => {
+  it('two people type concurrently for 20 s on two gateways: both converge to the server\'s text, each sees the other\'s cursor where the server has it, and a lock shows', async () => {
     const [g1, g2] = cluster.gateways;
     const p = await pair('typing', [g1, g2], [g2, g1]);
     await carets(p);
@@ -174,6 +174,16 @@ describe('the browser app in Chromium on two gateways', () => {
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await p.alice.page.screenshot({ path: join(OUTPUT_DIR, 'two-peers.png') });
     await p.bob.page.screenshot({ path: join(OUTPUT_DIR, 'two-peers-bob.png') });
+
+    // Lock indicators: Alice locks the file; Bob's lock bar and file list say so and his editor is read-only.
+    await p.alice.page.getByTestId('lock-bar').getByRole('button', { name: 'Lock' }).click();
+    await p.alice.page.locator('[data-testid=lock-bar][data-locked=mine]').waitFor({ timeout: 10_000 });
+    await p.bob.page.locator('[data-testid=lock-bar][data-locked=other]').waitFor({ timeout: 10_000 });
+    await p.bob.page.locator(`[data-file="${FILE}"][data-locked]`).waitFor({ timeout: 10_000 });
+    await p.bob.page.keyboard.type('zzz');
+    expect((await appState(p.bob.page)).editorText).toBe(text);
+    await p.alice.page.getByTestId('lock-bar').getByRole('button', { name: 'Unlock' }).click();
+    await p.bob.page.locator('[data-testid=lock-bar][data-locked=none]').waitFor({ timeout: 10_000 });
   }, 120_000);
 
   it('a context offline for 10 s keeps typing and chatting: back online, no keystroke lost or doubled, the chat arrives once', async () => {

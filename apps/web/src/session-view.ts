@@ -84,6 +84,7 @@ export class SessionView {
     session.on('presence', () => this.renderPeers());
     session.on('typing', () => this.renderPeers());
     session.on('chat', (m) => this.addChat(m));
+    session.on('locks', () => this.renderFiles());
     session.on('ended', ({ reason }) => this.show(`You left this session: ${reason}`));
     session.on('error', (e) => this.show(`${e.code}: ${e.message}`));
     this.renderStatus(client.state);
@@ -192,11 +193,23 @@ export class SessionView {
     );
   }
 
+  /** Every file someone has open or locked, with a lock mark (the session's locks, also of files not open here). */
   private renderFiles(): void {
     const current = this.doc?.id;
+    const locks = this.session.locks();
+    for (const f of locks.keys()) this.openFiles.add(f);
     replaceChildren(
       this.fileList,
-      ...[...this.openFiles].sort().map((f) => h('li', { class: f === current ? 'current' : undefined }, h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), void this.open(f)) }, f))),
+      ...[...this.openFiles].sort().map((f) => {
+        const lock = locks.get(f);
+        const holder = lock ? (lock.peerId === this.client.peerId ? 'you' : (this.session.presence.get(lock.peerId)?.display_name ?? lock.holderId)) : null;
+        return h(
+          'li',
+          { class: f === current ? 'current' : undefined, 'data-file': f, 'data-locked': lock !== undefined },
+          h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), void this.open(f)) }, f),
+          holder !== null && h('span', { class: 'badge lock', title: `locked by ${holder}` }, `locked: ${holder}`),
+        );
+      }),
     );
   }
 
