@@ -148,6 +148,36 @@ async function cursorsMatchServer(p: Pair, text: string): Promise<void> {
 }
 
 describe('the browser app in Chromium on two gateways', () => {
+  it('is served by the gateway (WEB_APP): index.html revalidated, hashed assets cached for a year, the API and sockets untouched', async () => {
+    const base = cluster.gateways[0];
+    for (const path of ['/', '/join/some-invite-token', `/s/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`]) {
+      const res = await fetch(`${base}${path}`);
+      expect({ path, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), referrer: res.headers.get('referrer-policy') }).toEqual({
+        path,
+        status: 200,
+        type: expect.stringContaining('text/html'),
+        cache: 'no-cache',
+        referrer: 'no-referrer',
+      });
+    }
+    const html = await (await fetch(base)).text();
+    const asset = /\/assets\/index-[\w-]+\.js/.exec(html)?.[0];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${base}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toContain('javascript');
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // Everything else is the API's, as before: JSON errors, health, the Socket.IO endpoint.
+    const missing = await fetch(`${base}/assets/nope.js`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toContain('application/json');
+    expect((await fetch(`${base}/nothing-here`)).status).toBe(404);
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    const unauthenticated = await fetch(`${base}/api/v1/collaboration/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(unauthenticated.status).toBe(401);
+    expect((await fetch(`${base}/socket.io/?EIO=4&transport=polling`)).headers.get('content-type')).not.toContain('text/html');
+  });
+
   it('two people type concurrently for 20 s on two gateways: both converge to the server\'s text, each sees the other\'s cursor where the server has it, and a lock shows', async () => {
     const [g1, g2] = cluster.gateways;
     const p = await pair('typing', [g1, g2], [g2, g1]);
