@@ -21,7 +21,7 @@ export class LatencyProbe {
     this.keys = [];
     this.rendered = {};
     document.addEventListener('keydown', (e) => {
-      if (this.on && e.key.length === 1) this.keys.push(now());
+      if (this.on && (e.key.length === 1 || e.key === 'Enter')) this.keys.push(now());
     }, { capture: true });
   }
 
