@@ -151,3 +151,4 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export { WS_AUTH_MAX_BYTES, WS_PATH, wsAuthSchema, type WsAuth } from './ws';
