@@ -83,6 +83,19 @@ export class WsGateway {
   private onOpen(ws: WebSocket, req: IncomingMessage, query: URLSearchParams): void {
     const connection = new WsConnection(ws, this.index, this.options.addresses.of(req));
     this.all.add(connection);
+    this.listen(connection, ws);
+    connection.authDeadline = setTimeout(() => {
+      if (!connection.authenticated) this.refuse(connection, new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `No authentication within ${this.options.authTimeoutMs} ms: send {"type":"auth","token":"…"} first.`)));
+    }, this.options.authTimeoutMs);
+    this.authenticateUpgrade(connection, req, query);
+  }
+
+  /**
+   * The connection's listeners. Kept apart from the upgrade's request: closures share their function's scope, and
+   * one that outlives the handshake (these live as long as the connection) would keep the IncomingMessage alive —
+   * kilobytes per idle connection.
+   */
+  private listen(connection: WsConnection, ws: WebSocket): void {
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', (err) => {
       // A protocol violation (a frame over maxPayload: 1009, bad UTF-8: 1007) — ws closes the connection itself.
@@ -91,14 +104,15 @@ export class WsGateway {
     });
     ws.on('close', () => {
       this.all.delete(connection);
-      clearTimeout(authTimer);
+      clearTimeout(connection.authDeadline);
       connection.released();
       this.edge.closed(connection);
     });
-    const authTimer = setTimeout(() => {
-      if (!connection.authenticated) this.refuse(connection, new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `No authentication within ${this.options.authTimeoutMs} ms: send {"type":"auth","token":"…"} first.`)));
-    }, this.options.authTimeoutMs);
-    // The upgrade's own credentials are checked before any frame is handled: frames wait in the connection's chain.
+    ws.on('message', (data: RawData, isBinary: boolean) => connection.enqueue(() => this.onFrame(connection, data, isBinary)));
+  }
+
+  /** The upgrade's own credentials are checked before any frame is handled: frames wait in the connection's chain. */
+  private authenticateUpgrade(connection: WsConnection, req: IncomingMessage, query: URLSearchParams): void {
     connection.enqueue(async () => {
       try {
         if (this.edge.isDraining) throw new HandshakeRefused('draining', new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).'));
@@ -110,7 +124,6 @@ export class WsGateway {
         this.refuse(connection, err);
       }
     });
-    ws.on('message', (data: RawData, isBinary: boolean) => connection.enqueue(() => this.onFrame(connection, data, isBinary)));
   }
 
   /** The identity of the upgrade's header or ticket (connection cap taken), or undefined: wait for an `auth` frame. */
@@ -129,6 +142,8 @@ export class WsGateway {
   }
 
   private opened(connection: WsConnection, identity: Identity, id?: MessageId): void {
+    clearTimeout(connection.authDeadline);
+    connection.authDeadline = undefined;
     connection.authenticate(identity);
     if (!connection.open) {
       // Closed while authenticating: the slot was taken for nobody.
