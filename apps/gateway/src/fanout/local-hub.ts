@@ -37,8 +37,7 @@ export class SocketIoHub implements LocalHub {
   toSockets(socketIds: readonly string[], message: ServerMessage): void {
     if (socketIds.length === 0) return;
     if (this.ws.empty) {
-      if (!this.io) return;
-      this.io.local.to(socketIds as string[]).emit(message.type, message);
+      this.io?.local.to(socketIds as string[]).emit(message.type, message);
       this.count(message.type, socketIds.length);
       return;
     }
@@ -56,14 +55,17 @@ export class SocketIoHub implements LocalHub {
 
   push(sessionId: string, push: OutboundPush): void {
     const io = this.io;
-    if (!io) return;
     const targets = audienceRooms(sessionId, push);
     const except = push.except_peer === undefined ? undefined : rooms.peer(sessionId, push.except_peer);
-    const operator = except === undefined ? io.local.to(targets) : io.local.to(targets).except(except);
-    operator.emit(push.message.type, push.message);
+    let frames = 0;
+    if (io) {
+      const operator = except === undefined ? io.local.to(targets) : io.local.to(targets).except(except);
+      operator.emit(push.message.type, push.message);
+      frames += countFrames(io, targets, except);
+    }
     const wsMembers = this.ws.empty ? [] : wsAudience(this.ws, targets, except);
     writeEncoded(wsMembers, push.message);
-    this.count(push.message.type, countFrames(io, targets, except) + wsMembers.length);
+    this.count(push.message.type, frames + wsMembers.length);
   }
 }
 
