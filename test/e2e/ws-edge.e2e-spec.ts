@@ -16,6 +16,7 @@ import { WsClient, wsUrl, type Frame } from './support/ws-client';
 
 const PING_MS = 300;
 const AUTH_TIMEOUT_MS = 1_500;
+const CAP = 12;
 
 let stack: TestStack;
 let people: People;
@@ -23,7 +24,7 @@ const open: Array<{ close(): void }> = [];
 let counter = 0;
 
 beforeAll(async () => {
-  stack = await startTestStack('ws_edge', { env: { WS_PING_INTERVAL_MS: String(PING_MS), WS_AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS), MAX_CONNECTIONS_PER_USER: '50', CORS_ORIGINS: 'https://app.example' } });
+  stack = await startTestStack('ws_edge', { env: { WS_PING_INTERVAL_MS: String(PING_MS), WS_AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS), MAX_CONNECTIONS_PER_USER: String(CAP), CORS_ORIGINS: 'https://app.example' } });
   people = await setUpSession(stack.url, 'ws');
 });
 afterAll(async () => {
@@ -130,6 +131,8 @@ describe('authentication', () => {
     const c = await WsClient.open(stack.url, { token: people.alice.token });
     open.push(c);
     expect(await c.next((f) => f.type === 'hello')).toMatchObject({ type: 'hello', protocol_version: 1, node_id: expect.any(String), limits: expect.objectContaining({ join: 8192 }) });
+    // The client offered permessage-deflate (ws does by default); off unless WS_PERMESSAGE_DEFLATE (ws-deflate spec).
+    expect(c.ws.extensions).toBe('');
     c.close();
   });
 
@@ -167,6 +170,39 @@ describe('authentication', () => {
     // Without an access token no ticket is minted.
     expect((await fetch(`${stack.url}/api/v1/auth/ws-ticket`, { method: 'POST' })).status).toBe(401);
     first.close();
+  });
+
+  it('counts /ws and Socket.IO connections against one MAX_CONNECTIONS_PER_USER: over it, 4502 after the error', async () => {
+    const token = await (async () => {
+      const res = await fetch(`${stack.url}/api/v1/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: 'ws-capped', display_name: 'Capped' }) });
+      return ((await res.json()) as { access_token: string }).access_token;
+    })();
+    const sio = await ChorusClient.connect(stack.url, token);
+    open.push(sio);
+    const conns: WsClient[] = [];
+    for (let i = 0; i < CAP - 1; i++) conns.push(await ws(token));
+    const over = await WsClient.open(stack.url, { token });
+    expect(await withDeadline('the connection over the cap to close', over.closed)).toMatchObject({ code: 4502 });
+    expect(over.frames.map((f) => f.type)).toEqual(['error', 'disconnect_notice']);
+    expect(over.frames[0]).toMatchObject({ code: 'RATE_LIMITED', retry_after_ms: expect.any(Number) });
+    conns[0].close();
+    // The slot is freed when the server has handled the close (asynchronously): poll with a deadline.
+    const again = await waitFor('a connection admitted after one closed', async () => {
+      const c = await WsClient.open(stack.url, { token });
+      const first = await c.next(() => true);
+      if (first.type === 'hello') return c;
+      c.close();
+      return undefined;
+    });
+    open.push(again);
+    for (const c of conns) c.close();
+    sio.close();
+  });
+
+  it('refuses another protocol_version with 4501', async () => {
+    const c = await WsClient.open(stack.url, { token: people.alice.token, query: 'protocol_version=2' });
+    expect(await withDeadline('the mismatched connection to close', c.closed)).toMatchObject({ code: 4501 });
+    expect(c.frames[0]).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR', field: 'protocol_version' });
   });
 
   it(`closes a connection that never authenticates after WS_AUTH_TIMEOUT_MS with 4500 (it outlives engine.io's 1 s upgrade cut)`, async () => {
