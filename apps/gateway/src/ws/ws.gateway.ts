@@ -65,9 +65,16 @@ export class WsGateway {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = req.url ?? '/';
     if (url.startsWith('/socket.io/')) return;
-    const parsed = new URL(url, 'http://gateway');
+    // The HTTP server no longer listens for errors on an upgraded socket: a reset during a refusal must not throw.
+    socket.on('error', this.onSocketError);
+    let parsed: URL;
+    try {
+      parsed = new URL(url, 'http://gateway');
+    } catch {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     if (parsed.pathname !== WS_PATH) {
-      socket.on('error', () => undefined);
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -79,6 +86,9 @@ export class WsGateway {
     if (!wss) return void socket.destroy();
     wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, req, parsed.searchParams));
   }
+
+  /** One listener for every upgraded socket (a closure here would keep its upgrade request alive). */
+  private readonly onSocketError = (): void => this.edge.deps.metrics.wsTransportErrors.inc();
 
   private onOpen(ws: WebSocket, req: IncomingMessage, query: URLSearchParams): void {
     const connection = new WsConnection(ws, this.index, this.options.addresses.of(req));
