@@ -146,6 +146,18 @@ describe('authentication', () => {
     c.close();
   });
 
+  it('reads nothing large before authentication, and closes a connection that keeps sending without it (4500)', async () => {
+    const c = await WsClient.open(stack.url);
+    // Not parsed, so not even its id is read: the error comes without one.
+    c.send({ type: 'ping', id: 'big-early', pad: 'x'.repeat(20_000) });
+    expect(await c.next((f) => f.type === 'error')).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(c.frames[0]).not.toHaveProperty('id');
+    for (let i = 0; i < 9; i++) expect(await c.request({ type: 'ping', id: `early-${i}` })).toMatchObject({ type: 'error', code: 'UNAUTHENTICATED' });
+    c.send({ type: 'ping', id: 'one-too-many' });
+    expect(await withDeadline('the connection to be closed', c.closed)).toMatchObject({ code: 4500 });
+    expect(c.frames.at(-1)).toMatchObject({ type: 'disconnect_notice', code: 4500 });
+  });
+
   it('refuses a bad token with an error, a disconnect_notice and close code 4500', async () => {
     const c = await WsClient.open(stack.url);
     c.send({ type: 'auth', id: 'bad', token: 'not-a-token' });

@@ -17,6 +17,8 @@ export class WsConnection implements Connection, RoomMember {
   readonly id = `ws-${randomBytes(12).toString('base64url')}`;
   /** Cleared at every heartbeat tick, set by the pong: a connection still false at the next tick is dead. */
   alive = true;
+  /** Frames other than `auth` answered before authentication (bounded: ws.gateway.ts). */
+  unauthenticatedFrames = 0;
   /** Closes the connection if it is still unauthenticated (WS_AUTH_TIMEOUT_MS); cleared once authenticated. */
   authDeadline: NodeJS.Timeout | undefined;
   private state: ConnectionState | undefined;

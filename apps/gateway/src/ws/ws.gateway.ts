@@ -11,6 +11,9 @@ import { HandshakeRefused, messageIdOf, type Edge } from '../socket/edge';
 import { WsConnection } from './ws-connection';
 import type { WsTickets } from './ws-tickets';
 
+/** Frames answered before authentication before the connection is closed (a client that ignores the errors). */
+const MAX_UNAUTHENTICATED_FRAMES = 10;
+
 export interface WsGatewayOptions {
   readonly origins: OriginPolicy;
   readonly addresses: ClientAddresses;
@@ -171,6 +174,11 @@ export class WsGateway {
       return this.reply(connection, ChorusError.validation('(frame)', 'Binary frames are reserved (file chunks); send each message as a text frame of JSON.').toWire());
     }
     const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (!connection.authenticated && raw.length > WS_AUTH_MAX_BYTES) {
+      // Before authentication nothing larger than an auth frame is read: no one may make the gateway parse
+      // megabytes of JSON without a token.
+      return this.unauthenticated(connection, undefined, new ChorusError('PAYLOAD_TOO_LARGE', `Until authenticated, a frame may be at most ${WS_AUTH_MAX_BYTES} bytes (send {"type":"auth","token":"…"} first).`));
+    }
     let frame: unknown;
     try {
       frame = JSON.parse(raw.toString('utf8'));
@@ -187,11 +195,22 @@ export class WsGateway {
     const type: unknown = d !== undefined && 'value' in d ? d.value : undefined;
     if (!connection.authenticated) {
       if (type === 'auth') return this.onAuthFrame(connection, frame, raw.length, id);
-      metrics.refused.inc({ type: 'unknown', code: 'UNAUTHENTICATED' });
-      return this.reply(connection, new ChorusError('UNAUTHENTICATED', 'Authenticate first: send {"type":"auth","token":"<access token>"} (or connect with a ticket or an Authorization header).').toWire(id));
+      return this.unauthenticated(connection, id, new ChorusError('UNAUTHENTICATED', 'Authenticate first: send {"type":"auth","token":"<access token>"} (or connect with a ticket or an Authorization header).'));
     }
     if (type === 'auth') return this.reply(connection, ChorusError.validation('type', 'This connection is already authenticated.').toWire(id));
     this.reply(connection, await this.edge.handle(connection, type, frame));
+  }
+
+  /**
+   * A frame before authentication other than `auth`: answered, and counted — rate limits are per user, so an
+   * unauthenticated connection gets a few answers (MAX_UNAUTHENTICATED_FRAMES), then is closed with 4500.
+   */
+  private unauthenticated(connection: WsConnection, id: MessageId | undefined, error: ChorusError): void {
+    this.edge.deps.metrics.refused.inc({ type: 'unknown', code: error.code });
+    if (++connection.unauthenticatedFrames > MAX_UNAUTHENTICATED_FRAMES) {
+      return this.refuse(connection, new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `${MAX_UNAUTHENTICATED_FRAMES} frames without authenticating: closing.`)), id);
+    }
+    this.reply(connection, error.toWire(id));
   }
 
   private async onAuthFrame(connection: WsConnection, frame: object, bytes: number, id: MessageId | undefined): Promise<void> {
