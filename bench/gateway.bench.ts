@@ -8,7 +8,8 @@
 // For each: the gateway's CPU per frame delivered to a client (process CPU from /metrics over the window, divided
 // by every frame the clients received: pushes and acks), its event-loop lag and GC pauses over the window, and
 // the bench process's own event-loop delay (the clients run here: their stalls are part of any latency measured).
-// BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json.
+// BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json. BENCH_NODE_OPTIONS is passed to
+// every Chorus process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the CPU goes).
 import 'reflect-metadata';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
   progress(`calibration: ${calibrationStart} ms for the fixed work (the machine's speed now)`);
   const topology = `${GATEWAYS} gateway process${GATEWAYS > 1 ? 'es' : ''} + 1 process of each service`;
   progress(`starting Chorus: ${topology}, real Postgres and Redis`);
-  const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1' } });
+  const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) } });
   try {
     const base = cluster.gateways[0];
     const token = (await post(base, '/api/v1/auth/dev-token', { user_id: 'idle', display_name: 'Idle' })).access_token as string;
@@ -354,6 +355,8 @@ async function main(): Promise<void> {
       chat_fanout: chat,
     });
   } finally {
+    // A profiled process writes its profile when it exits: let every one shut down on SIGTERM first.
+    if (process.env.BENCH_NODE_OPTIONS) await Promise.all([...cluster.processes.values()].map((p) => p.stop('SIGTERM')));
     await cluster.stop();
   }
 }
