@@ -27,6 +27,8 @@ export interface ChorusConfig {
     readonly maxConnectionsPerUser: number;
     /** WEB_APP / WEB_APP_DIR: whether the browser app is served at /, and from where. */
     readonly webApp: { readonly enabled: boolean; readonly dir: string };
+    /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
+    readonly ws: { readonly pingIntervalMs: number; readonly authTimeoutMs: number; readonly perMessageDeflate: boolean };
   };
   /** The conflict service's periodic jobs. */
   readonly conflict: {
@@ -74,6 +76,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
+    WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -99,6 +102,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
       webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
+      ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
     },
     conflict: {
       purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,

@@ -15,6 +15,8 @@ export class GatewayMetrics {
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
   readonly joinLocksUnavailable: Counter;
+  readonly wsTransportErrors: Counter;
+  readonly wsMissedPongs: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
@@ -46,7 +48,7 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
-    this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Socket handshakes refused before authentication, by reason (origin)', labelNames: ['reason'], registers: [registry] });
+    this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Handshakes refused (Socket.IO and /ws), by reason: origin, or the disconnect name of the refusal (unauthenticated, connection_limit, ...)', labelNames: ['reason'], registers: [registry] });
     this.refused = new Counter({
       name: 'chorus_ws_refused_total',
       help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
@@ -58,6 +60,12 @@ export class GatewayMetrics {
       help: 'Joins answered without `locks` because the conflict service did not list them (the client must reopen documents to learn their locks)',
       registers: [registry],
     });
+    this.wsTransportErrors = new Counter({
+      name: 'chorus_ws_transport_errors_total',
+      help: '/ws connections closed by a protocol violation (a frame over the 1 MiB ceiling: 1009; invalid UTF-8: 1007)',
+      registers: [registry],
+    });
+    this.wsMissedPongs = new Counter({ name: 'chorus_ws_missed_pongs_total', help: '/ws connections closed because they missed a heartbeat pong', registers: [registry] });
     this.transportLatency = new Histogram({
       name: 'chorus_transport_request_seconds',
       help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',
