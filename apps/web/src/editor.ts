@@ -73,8 +73,8 @@ function decorationsOf(cursors: DrawnCursor[], length: number): DecorationSet {
 }
 
 export interface EditorHooks {
-  /** The user moved the caret or the selection (typing included). */
-  onLocalSelection(): void;
+  /** The user moved the caret or the selection; `typed`: by editing the text. */
+  onLocalSelection(typed: boolean): void;
   onLocalEdit(): void;
   /** A remote change was rendered (for the latency probe): the peer and the characters it inserted. */
   onRemoteRendered?(peerId: string, inserted: number): void;
@@ -114,9 +114,8 @@ export class DocumentEditor {
             }
             // Only the user's own moves are reported: a remote op moves our cursor on every screen by the same
             // tie rule, and a redraw of remote cursors is no move at all.
-            if (update.transactions.some((tr) => (tr.docChanged || tr.selection !== undefined) && !tr.annotation(remote))) {
-              this.hooks.onLocalSelection();
-            }
+            const local = update.transactions.filter((tr) => (tr.docChanged || tr.selection !== undefined) && !tr.annotation(remote));
+            if (local.length > 0) this.hooks.onLocalSelection(local.some((tr) => tr.docChanged));
           }),
         ],
       }),

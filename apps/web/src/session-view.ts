@@ -7,6 +7,7 @@ import { DocumentEditor } from './editor';
 
 const DEFAULT_FILE = 'main.txt';
 const PRESENCE_EVERY_MS = 50;
+const TYPING_PAUSE_MS = 300;
 const TYPING_EVERY_MS = 2_000;
 
 export class SessionView {
@@ -103,12 +104,12 @@ export class SessionView {
     this.editor?.destroy();
     this.doc = doc;
     this.editor = new DocumentEditor(this.editorHost, doc, {
-      onLocalSelection: () => this.reportSelection(),
+      onLocalSelection: (typed) => this.reportSelection(typed),
       onLocalEdit: () => this.reportTyping(),
       onRemoteRendered: this.onRemoteRendered,
     });
     doc.on('ack', () => {
-      if (this.selectionDirty && !doc.pending && this.doc === doc) this.reportSelection();
+      if (this.selectionDirty && !doc.pending && this.doc === doc && !this.presenceTimer) this.reportSelection(false);
     });
     doc.on('lock', () => this.renderLock());
     doc.on('reload', ({ reason, discarded }) => this.show(`Reloaded ${path} from the server (${reason})${discarded ? ': your last edits were not saved' : ''}`));
@@ -118,18 +119,24 @@ export class SessionView {
   }
 
   /**
-   * Our caret moved: report it, at most once per 50 ms, and only while every local edit is acknowledged. The wire
-   * selection counts code points of the server's version the client has; with edits in flight the local text is
-   * ahead of it, so the report waits for the ack (meanwhile the others move our cursor through our ops by the tie
-   * rule). The selection is read from the editor when it is sent, never an older one.
+   * Our caret moved: report it, and only while every local edit is acknowledged. The wire selection counts code
+   * points of the server's version the client has; with edits in flight the local text is ahead of it, so the
+   * report waits for the ack. A move (click, arrows) goes out within 50 ms; while typing, the others already move
+   * our cursor through our ops by the tie rule, so the report waits until typing pauses for 300 ms (with ten
+   * people typing, a report per keystroke would be most of the traffic). The selection is read from the editor
+   * when it is sent, never an older one.
    */
-  private reportSelection(): void {
+  private reportSelection(typed: boolean): void {
     this.selectionDirty = true;
-    if (this.presenceTimer) return;
+    if (typed) {
+      if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    } else if (this.presenceTimer) {
+      return;
+    }
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = null;
       this.flushSelection();
-    }, PRESENCE_EVERY_MS);
+    }, typed ? TYPING_PAUSE_MS : PRESENCE_EVERY_MS);
   }
 
   private flushSelection(): void {
