@@ -2,6 +2,7 @@ import type { Socket } from 'socket.io-client';
 import { Hs256Tokens } from '@chorus/auth';
 import { CLIENT_MESSAGES, PROTOCOL_VERSION, type ClientMessageType, type ServerMessage } from '@chorus/protocol';
 import { waitFor } from '@chorus/testing';
+import { edgeAgent } from './support/edge-agent';
 import { EDGE_ROWS, type EdgeContext, type Send } from './support/edge-table';
 import { connected, errorPush, handshake, type ConnectError } from './support/edge-socket';
 import { setUpSession, type People } from './support/scenario';
@@ -41,9 +42,17 @@ describe.each([
     it.each(Object.keys(CLIENT_MESSAGES) as ClientMessageType[])('%s: acked with its reply and id (string and number); malformed → VALIDATION_ERROR, acked or pushed', async (type) => {
       const row = EDGE_ROWS[type];
       if (!row) throw new Error(`no row for client message type ${type} in test/e2e/support/edge-table.ts`);
-      const socket = await connected(stack.url, people.alice.token);
+      const agent = row.as === 'agent' ? await edgeAgent(stack.url, people, `edge-${type}`) : undefined;
+      const socket = await connected(stack.url, agent?.token ?? people.alice.token);
       sockets.push(socket);
-      const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `edge-${type}`, userId: 'alice-edge', joinToken: await people.alice.joinToken(), next: () => ++counter };
+      const ctx: EdgeContext = {
+        sessionId: people.sessionId,
+        peerId: `edge-${type}`,
+        userId: agent?.userId ?? 'alice-edge',
+        joinToken: await (agent ?? people.alice).joinToken(),
+        next: () => ++counter,
+        ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
+      };
       let joined = false;
       const send: Send = async (t, body) => {
         const reply = (await socket.timeout(10_000).emitWithAck(t, body)) as ServerMessage;

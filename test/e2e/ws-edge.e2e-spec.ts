@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { CLIENT_MESSAGES, type ClientMessageType, type ServerMessage } from '@chorus/protocol';
 import { waitFor, withDeadline } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
+import { edgeAgent } from './support/edge-agent';
 import { EDGE_ROWS, type EdgeContext, type Send } from './support/edge-table';
 import { setUpSession, type People } from './support/scenario';
 import { startTestStack, type TestStack } from './support/stack';
@@ -102,8 +103,16 @@ describe('seed frames, verbatim', () => {
 describe('every client message type over /ws (the edge table: the same handlers as Socket.IO)', () => {
   it.each(Object.keys(CLIENT_MESSAGES) as ClientMessageType[])('%s: replied with its reply type and id; malformed → VALIDATION_ERROR with the id', async (type) => {
     const row = EDGE_ROWS[type];
-    const c = await ws();
-    const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `ws-edge-${type}`, userId: 'alice-ws', joinToken: await people.alice.joinToken(), next: () => ++counter };
+    const agent = row.as === 'agent' ? await edgeAgent(stack.url, people, `ws-edge-${type}`) : undefined;
+    const c = await ws(agent?.token);
+    const ctx: EdgeContext = {
+      sessionId: people.sessionId,
+      peerId: `ws-edge-${type}`,
+      userId: agent?.userId ?? 'alice-ws',
+      joinToken: await (agent ?? people.alice).joinToken(),
+      next: () => ++counter,
+      ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
+    };
     let joined = false;
     const send: Send = async (t, body) => {
       const reply = (await c.request({ ...body, type: t })) as ServerMessage;

@@ -13,6 +13,8 @@ import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
+import { AgentsController } from './http/agents.controller';
+import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
 import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
@@ -193,7 +195,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, InvitesController, DocumentsController],
+      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
@@ -203,6 +205,7 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
+        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, tokens, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },

@@ -13,6 +13,8 @@ import { SessionHandlers } from './session.handlers';
 import { registerSessionMetrics } from './session.metrics';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
+import { AgentService } from './agents/agent.service';
+import { LeaseSweeper } from './agents/lease-sweeper';
 
 const DATA_SOURCE = getDataSourceToken(SESSION_DATA_SOURCE.app);
 
@@ -45,6 +47,21 @@ export class SessionAppModule {
           },
         },
         { provide: SessionJanitor, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, DEFAULT_JANITOR_OPTIONS) },
+        {
+          provide: AgentService,
+          inject: [DATA_SOURCE, SessionEventLog],
+          useFactory: (ds: DataSource, log: SessionEventLog) => {
+            const tokens = new Hs256Tokens(secret);
+            const agents = runtime.config.agents;
+            return new AgentService(ds, log, new IdentityTokens(tokens, tokens), new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger), {
+              leaseMs: agents.leaseMs,
+              maxAttempts: agents.maxAttempts,
+              agentTokenTtlS: 30 * 24 * 3600,
+            });
+          },
+        },
+        // A lapsed lease is found within a quarter of the lease (every replica sweeps; the release re-checks under the queue lock).
+        { provide: LeaseSweeper, inject: [AgentService], useFactory: (agents: AgentService) => new LeaseSweeper(agents, runtime.logger, Math.max(100, Math.floor(runtime.config.agents.leaseMs / 4))) },
         {
           provide: SessionService,
           inject: [DATA_SOURCE, SessionEventLog],

@@ -3,6 +3,7 @@ import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
 import type { SessionApi } from '@chorus/contracts';
 import { TransportContext, TransportExceptionFilter } from '@chorus/transport';
 import { SessionService } from './sessions/session.service';
+import { AgentService } from './agents/agent.service';
 
 type Req<P extends keyof SessionApi> = SessionApi[P]['req'];
 type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
@@ -15,7 +16,10 @@ type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
 @Controller()
 @UseFilters(TransportExceptionFilter)
 export class SessionHandlers {
-  constructor(@Inject(SessionService) private readonly sessions: SessionService) {}
+  constructor(
+    @Inject(SessionService) private readonly sessions: SessionService,
+    @Inject(AgentService) private readonly agents: AgentService,
+  ) {}
 
   @MessagePattern('session.create')
   create(@Payload() r: Req<'session.create'>): Res<'session.create'> {
@@ -107,5 +111,69 @@ export class SessionHandlers {
   @MessagePattern('session.history')
   history(@Payload() r: Req<'session.history'>): Res<'session.history'> {
     return this.sessions.history(r.actor, r.session_id, r.query);
+  }
+
+  // ---- agents and the prompt queue ----
+
+  @MessagePattern('agent.create')
+  createAgent(@Payload() r: Req<'agent.create'>, @Ctx() ctx: TransportContext): Res<'agent.create'> {
+    return this.agents.create(r.actor, r.session_id, r.body, ctx.getRequestId());
+  }
+
+  @MessagePattern('agent.list')
+  listAgents(@Payload() r: Req<'agent.list'>): Res<'agent.list'> {
+    return this.agents.list(r.actor, r.session_id);
+  }
+
+  @MessagePattern('agent.revoke')
+  async revokeAgent(@Payload() r: Req<'agent.revoke'>): Res<'agent.revoke'> {
+    await this.agents.revoke(r.actor, r.session_id, r.agent_id);
+    return { revoked: true };
+  }
+
+  @MessagePattern('prompt.submit')
+  submitPrompt(@Payload() r: Req<'prompt.submit'>): Res<'prompt.submit'> {
+    return this.agents.submit(r.actor, r.session_id, r.body);
+  }
+
+  @MessagePattern('prompt.cancel')
+  async cancelPrompt(@Payload() r: Req<'prompt.cancel'>): Res<'prompt.cancel'> {
+    await this.agents.cancel(r.actor, r.session_id, r.message_id);
+    return { cancelled: true };
+  }
+
+  @MessagePattern('prompt.reorder')
+  reorderPrompt(@Payload() r: Req<'prompt.reorder'>): Res<'prompt.reorder'> {
+    return this.agents.reorder(r.actor, r.session_id, r.message_id, r.position);
+  }
+
+  @MessagePattern('prompt.queues')
+  queues(@Payload() r: Req<'prompt.queues'>): Res<'prompt.queues'> {
+    return this.agents.queues(r.actor, r.session_id);
+  }
+
+  @MessagePattern('prompt.claim')
+  claim(@Payload() r: Req<'prompt.claim'>): Res<'prompt.claim'> {
+    return this.agents.claim(r.actor, r.session_id);
+  }
+
+  @MessagePattern('prompt.done')
+  done(@Payload() r: Req<'prompt.done'>): Res<'prompt.done'> {
+    return this.agents.done(r.actor, r.session_id, r.message_id);
+  }
+
+  @MessagePattern('prompt.renew')
+  async renew(@Payload() r: Req<'prompt.renew'>): Res<'prompt.renew'> {
+    return { renewed: await this.agents.renew(r.actor, r.session_id) };
+  }
+
+  @MessagePattern('prompt.release')
+  async release(@Payload() r: Req<'prompt.release'>): Res<'prompt.release'> {
+    return { released: await this.agents.release(r.session_id, r.agent_id) };
+  }
+
+  @MessagePattern('agent.output')
+  output(@Payload() r: Req<'agent.output'>): Res<'agent.output'> {
+    return this.agents.output(r.actor, r.session_id, r.body);
   }
 }

@@ -7,6 +7,11 @@ export interface Identity {
   readonly user_id: string;
   readonly display_name: string;
   readonly kind: ParticipantKind;
+  /**
+   * Set on an agent credential (docs/agents.md): the one session this identity may act in. Elsewhere it is
+   * refused as if it were not a participant, and it cannot create sessions.
+   */
+  readonly session_scope?: string;
 }
 
 /** What a join token grants: one user, one session, one role, for a few minutes. */
@@ -15,7 +20,7 @@ export interface JoinGrant extends Identity {
   readonly role: Role;
 }
 
-const accessClaims = z.object({ typ: z.literal('access'), sub: userIdSchema, name: displayNameSchema, kind: participantKindSchema });
+const accessClaims = z.object({ typ: z.literal('access'), sub: userIdSchema, name: displayNameSchema, kind: participantKindSchema, scope: sessionIdSchema.optional() });
 const joinClaims = accessClaims.extend({ typ: z.literal('join'), sid: sessionIdSchema, role: roleSchema });
 
 export class IdentityTokens {
@@ -25,18 +30,21 @@ export class IdentityTokens {
   ) {}
 
   mintAccess(identity: Identity, ttlSeconds: number): string {
-    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind }, ttlSeconds);
+    const scope = identity.session_scope !== undefined ? { scope: identity.session_scope } : {};
+    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind, ...scope }, ttlSeconds);
   }
 
   mintJoin(grant: JoinGrant, ttlSeconds: number): string {
-    return this.signer.sign({ typ: 'join', sub: grant.user_id, name: grant.display_name, kind: grant.kind, sid: grant.session_id, role: grant.role }, ttlSeconds);
+    const scope = grant.session_scope !== undefined ? { scope: grant.session_scope } : {};
+    return this.signer.sign({ typ: 'join', sub: grant.user_id, name: grant.display_name, kind: grant.kind, sid: grant.session_id, role: grant.role, ...scope }, ttlSeconds);
   }
 
   /** Throws TokenError for anything but a valid access token. */
   verifyAccess(token: string): Identity {
     const parsed = accessClaims.safeParse(this.verifier.verify(token));
     if (!parsed.success) throw new TokenError('wrong_kind');
-    return { user_id: parsed.data.sub, display_name: parsed.data.name, kind: parsed.data.kind };
+    const d = parsed.data;
+    return { user_id: d.sub, display_name: d.name, kind: d.kind, ...(d.scope !== undefined ? { session_scope: d.scope } : {}) };
   }
 
   /** Throws TokenError for anything but a valid join token. */
@@ -44,6 +52,6 @@ export class IdentityTokens {
     const parsed = joinClaims.safeParse(this.verifier.verify(token));
     if (!parsed.success) throw new TokenError('wrong_kind');
     const c = parsed.data;
-    return { user_id: c.sub, display_name: c.name, kind: c.kind, session_id: c.sid, role: c.role };
+    return { user_id: c.sub, display_name: c.name, kind: c.kind, session_id: c.sid, role: c.role, ...(c.scope !== undefined ? { session_scope: c.scope } : {}) };
   }
 }

@@ -22,6 +22,10 @@ export const ACTIONS = [
   'file.lock',
   'file.lock_break',
   'agent.prompt',
+  'agent.manage',
+  'agent.work',
+  'prompt.cancel_any',
+  'prompt.reorder',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -46,6 +50,12 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'file.lock': WRITERS,
   'file.lock_break': MANAGERS,
   'agent.prompt': ['owner', 'admin', 'editor'],
+  // Add, list and revoke agents (their credentials).
+  'agent.manage': MANAGERS,
+  // Claim prompts, report status and output, complete prompts: agents only.
+  'agent.work': ['agent'],
+  'prompt.cancel_any': MANAGERS,
+  'prompt.reorder': MANAGERS,
 };
 
 export function can(role: Role, action: Action): boolean {

@@ -2,6 +2,7 @@
 // @chorus/protocol and @chorus/ot only. docs/client.md is the guide.
 export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type ChorusSocket, type ConnectionState } from './client';
 export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState } from './session';
+export { SessionPrompts, type SessionPromptsEvents } from './prompts';
 export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';
 export { PresenceStore } from './presence';

@@ -8,6 +8,7 @@ import { toChat, type ChatMessage, type DurableEvent } from './durable';
 import { historyPushes, type DurablePush } from './history-events';
 import { PresenceStore } from './presence';
 import { PresenceSender, type PresencePatch } from './presence-sender';
+import { SessionPrompts } from './prompts';
 import { randomId } from './random-id';
 import { SeqWindow } from './seq-window';
 
@@ -63,6 +64,8 @@ export interface ChorusSessionEvents {
 export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   /** Everyone's presence in this session. */
   readonly presence = new PresenceStore();
+  /** The prompt queue and the agents' live activity (docs/agents.md). */
+  readonly prompts: SessionPrompts;
 
   private currentState: SessionState = 'idle';
   private wanted = false;
@@ -96,6 +99,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.seqs = new SeqWindow(options.lastSeq ?? 0);
     this.lastSeqKnown = options.lastSeq !== undefined;
     if (typeof options.joinToken === 'string') this.joinToken = options.joinToken;
+    this.prompts = new SessionPrompts(client, id, () => this.ready());
   }
 
   /** The session state. */
@@ -302,6 +306,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
         this.documents.get(m.doc_id)?.handlePush(m);
         return;
       default:
+        this.prompts.handlePush(m);
         return;
     }
   }

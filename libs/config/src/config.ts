@@ -36,6 +36,8 @@ export interface ChorusConfig {
     /** CONFLICT_COMPACTION_*: how often, how much history to keep, documents per transaction. */
     readonly compaction: { readonly intervalMs: number; readonly retainVersions: number; readonly batch: number };
   };
+  /** The prompt queue (session service): AGENT_LEASE_MS, AGENT_MAX_ATTEMPTS. */
+  readonly agents: { readonly leaseMs: number; readonly maxAttempts: number };
   /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
   readonly testHooks: { readonly crashAfterChatCommit: string | undefined };
 }
@@ -80,6 +82,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
+    AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number;
   };
   return {
     role,
@@ -112,6 +115,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
         batch: v.CONFLICT_COMPACTION_BATCH ?? 20,
       },
     },
+    agents: { leaseMs: v.AGENT_LEASE_MS ?? 30_000, maxAttempts: v.AGENT_MAX_ATTEMPTS ?? 3 },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };
 }

@@ -269,6 +269,16 @@ export const VARIABLES = {
     roles: ['standalone', 'conflict'],
     parse: int(1, 1_000, () => 20),
   },
+  AGENT_LEASE_MS: {
+    doc: 'How long an agent holds a claimed prompt without a sign of life (agent_status, agent_output) before the prompt goes back to the head of its queue. Default 30000: long enough for a slow tool call between reports, short enough that a dead agent\'s prompt is taken by another within half a minute.',
+    roles: ['standalone', 'session'],
+    parse: int(200, 3600 * 1000, () => 30_000),
+  },
+  AGENT_MAX_ATTEMPTS: {
+    doc: 'A prompt given back (lapsed lease, agent disconnected) after this many attempts is parked instead of queued again: a poison prompt that kills every agent stops going round. Default 3.',
+    roles: ['standalone', 'session'],
+    parse: int(1, 100, () => 3),
+  },
   TEST_CRASH_AFTER_CHAT_COMMIT: {
     doc: 'TESTS ONLY, never set in a deployment. A marker text: a session replica that has just committed a new chat message containing it kills itself (SIGKILL) before replying, so a test can crash a replica between commit and ack. Default unset (no hook).',
     roles: ['session'],

@@ -1,3 +1,4 @@
+export { type AgentApi, type AgentOutputBody } from './agents.contract';
 export { documentKey, type ConflictApi } from './conflict.contract';
 export type { Caller, CommittedOp, ConflictDetected, ConflictOverlap, DocumentState, FileLocked, FileUnlocked, HistoryEntry, HistoryPage, OpAck, OpsPage, SessionLocks, SubmitResult } from './conflict.types';
 export { outboundCodec, type Audience, type OutboundEvent, type OutboundMessage, type OutboundPush } from './outbound';

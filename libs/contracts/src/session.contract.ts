@@ -12,13 +12,14 @@ import type {
   SessionView,
 } from '@chorus/protocol';
 import type { Identity, JoinGrant } from '@chorus/auth';
+import type { AgentApi } from './agents.contract';
 
 /**
  * The session service's transport contract: pattern → request and response. The gateway calls it through
  * a typed client; the service's handlers implement it. Requests carry the caller's identity as verified by
  * the gateway (the transport is internal and trusted; clients never talk to it).
  */
-export interface SessionApi {
+export interface SessionApi extends AgentApi {
   'session.create': { req: { actor: Identity; body: CreateSessionBody }; res: SessionView };
   'session.list': { req: { actor: Identity }; res: SessionView[] };
   'session.get': { req: { actor: Identity; session_id: string }; res: SessionView };

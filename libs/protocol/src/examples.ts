@@ -5,6 +5,7 @@ import { PROTOCOL_VERSION } from './version';
 // through its schema, and docs/protocol.md shows the same shapes.
 
 const SESSION = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
+const PROMPT = '3b9d6c1e-8f2a-4d5b-9c7e-1a2b3c4d5e6f';
 
 export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } = {
   join: { type: 'join', id: 1, session_id: SESSION, peer_id: 'alice-tab-1', join_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzIjoiMSJ9.c2ln', last_seq: 41 },
@@ -22,6 +23,12 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   document_at: { type: 'document_at', id: 15, session_id: SESSION, doc_id: 'src/parser.rs', version: 39 },
   lock_file: { type: 'lock_file', id: 12, session_id: SESSION, doc_id: 'Cargo.toml', ttl_ms: 300000 },
   unlock_file: { type: 'unlock_file', id: 13, session_id: SESSION, doc_id: 'Cargo.toml' },
+  prompt_submit: { type: 'prompt_submit', id: 16, session_id: SESSION, content: 'Summarise src/parser.rs', priority: 1, agent_id: 'agent-claude', client_msg_id: 'c0ffee-1' },
+  prompt_cancel: { type: 'prompt_cancel', id: 17, session_id: SESSION, message_id: PROMPT },
+  prompt_claim: { type: 'prompt_claim', id: 18, session_id: SESSION },
+  prompt_done: { type: 'prompt_done', id: 19, session_id: SESSION, message_id: PROMPT },
+  agent_status: { type: 'agent_status', id: 20, session_id: SESSION, status: 'thinking', detail: 'reading src/parser.rs' },
+  agent_output: { type: 'agent_output', id: 21, session_id: SESSION, message_id: PROMPT, kind: 'partial_response', index: 3, data: 'The parser ' },
 };
 
 const PRESENCE = {
@@ -100,5 +107,18 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
     overlaps: [{ version: 42, peer_id: 'alice-tab-1', user_id: 'alice', ranges: [{ start: 120, end: 123 }] }],
     peers: ['bob-cli', 'alice-tab-1'],
   },
+  prompt_queued: { type: 'prompt_queued', id: 16, session_id: SESSION, message_id: PROMPT, agent_id: 'agent-claude', queued_at: '2026-11-22T10:00:00.000Z', queue_position: 2, agent_busy: true },
+  prompt_cancelled: { type: 'prompt_cancelled', id: 17, session_id: SESSION, message_id: PROMPT },
+  prompt_claimed: {
+    type: 'prompt_claimed',
+    id: 18,
+    session_id: SESSION,
+    prompt: { message_id: PROMPT, author: 'alice', display_name: 'Alice', content: 'Summarise src/parser.rs', images: [], priority: 1, agent_id: 'agent-claude', attempt: 1, lease_expires_at: '2026-11-22T10:00:30.000Z' },
+  },
+  prompt_completed: { type: 'prompt_completed', id: 19, session_id: SESSION, message_id: PROMPT, seq: 52 },
+  queue_updated: { type: 'queue_updated', session_id: SESSION, agent_id: 'agent-claude', revision: 7, length: 1, items: [{ message_id: PROMPT, position: 1, author: 'alice', priority: 1 }] },
+  agent_status: { type: 'agent_status', id: 20, session_id: SESSION, agent_id: 'agent-claude', status: 'thinking', detail: 'reading src/parser.rs' },
+  agent_output: { type: 'agent_output', session_id: SESSION, message_id: PROMPT, agent_id: 'agent-claude', kind: 'partial_response', index: 3, data: 'The parser ' },
+  agent_output_ack: { type: 'agent_output_ack', id: 21, session_id: SESSION, message_id: PROMPT, index: 3, seq: null },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

@@ -42,6 +42,22 @@ import {
   unlockFileSchema,
   whoSchema,
 } from './messages-live';
+import {
+  agentOutputAckSchema,
+  agentOutputEventSchema,
+  agentOutputRequestSchema,
+  agentStatusEventSchema,
+  agentStatusRequestSchema,
+  promptCancelSchema,
+  promptCancelledSchema,
+  promptClaimSchema,
+  promptClaimedSchema,
+  promptCompletedSchema,
+  promptDoneSchema,
+  promptQueuedSchema,
+  promptSubmitSchema,
+  queueUpdatedSchema,
+} from './messages-agents';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -63,6 +79,12 @@ export const CLIENT_MESSAGES = {
   document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
+  prompt_submit: { schema: promptSubmitSchema, maxBytes: 160 * 1024, reply: 'prompt_queued' },
+  prompt_cancel: { schema: promptCancelSchema, maxBytes: 1024, reply: 'prompt_cancelled' },
+  prompt_claim: { schema: promptClaimSchema, maxBytes: 512, reply: 'prompt_claimed' },
+  prompt_done: { schema: promptDoneSchema, maxBytes: 1024, reply: 'prompt_completed' },
+  agent_status: { schema: agentStatusRequestSchema, maxBytes: 4 * 1024, reply: 'agent_status' },
+  agent_output: { schema: agentOutputRequestSchema, maxBytes: 160 * 1024, reply: 'agent_output_ack' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -91,6 +113,14 @@ export const SERVER_MESSAGES = {
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
   disconnect_notice: disconnectNoticeSchema,
+  prompt_queued: promptQueuedSchema,
+  prompt_cancelled: promptCancelledSchema,
+  prompt_claimed: promptClaimedSchema,
+  prompt_completed: promptCompletedSchema,
+  queue_updated: queueUpdatedSchema,
+  agent_status: agentStatusEventSchema,
+  agent_output: agentOutputEventSchema,
+  agent_output_ack: agentOutputAckSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

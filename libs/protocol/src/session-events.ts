@@ -32,6 +32,21 @@ export const SESSION_EVENT_PAYLOADS = {
   participant_left: z.strictObject({ user_id }),
   role_changed: z.strictObject({ user_id, from: roleSchema, to: roleSchema }),
   participant_removed: z.strictObject({ user_id }),
+  // ---- agents and the prompt queue (docs/agents.md) ----
+  /** An owner or admin added an agent (a participant with role `agent`) and minted its credential. */
+  agent_added: z.strictObject({ agent_id: text(), name: text(), capabilities: z.array(text()) }),
+  /** Its credential was revoked: the agent is no longer a participant. */
+  agent_revoked: z.strictObject({ agent_id: text() }),
+  /** A user's prompt entered the queue (the seed's `user_message`); `agent_id` null: any agent of the session. */
+  prompt_queued: z.strictObject({ message_id: text(), user_id, display_name, agent_id: text().nullable(), content: text(), priority: z.number().int(), images: z.array(text()) }),
+  prompt_cancelled: z.strictObject({ message_id: text(), by: text() }),
+  /** An agent took the prompt under a lease (`attempt` counts from 1). */
+  prompt_assigned: z.strictObject({ message_id: text(), agent_id: text(), attempt: z.number().int().positive() }),
+  /** The agent lost it (lease lapsed, disconnected): back at the head of its queue, or parked after too many attempts. */
+  prompt_released: z.strictObject({ message_id: text(), agent_id: text(), reason: z.enum(['lease_expired', 'disconnected', 'revoked']), parked: z.boolean() }),
+  prompt_completed: z.strictObject({ message_id: text(), agent_id: text() }),
+  /** A durable piece of an agent's work on a prompt: a tool call, its result, the final response, or an error. */
+  agent_output: z.strictObject({ message_id: text(), agent_id: text(), kind: z.enum(['tool_start', 'tool_result', 'response', 'error']), index: z.number().int().nonnegative(), data: text() }),
 } as const;
 
 export type SessionEventType = keyof typeof SESSION_EVENT_PAYLOADS;

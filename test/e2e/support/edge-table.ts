@@ -7,6 +7,8 @@ export interface EdgeContext {
   readonly userId: string;
   readonly joinToken: string;
   next(): number;
+  /** Rows sent as an agent (`as: 'agent'`): Alice queues a prompt for this agent. */
+  readonly queuePrompt?: () => Promise<void>;
 }
 
 type Body<T extends ClientMessageType> = Omit<ClientMessageOf<T>, 'type' | 'id'>;
@@ -26,6 +28,8 @@ export interface EdgeRow<T extends ClientMessageType> {
   /** A request libs/protocol refuses with VALIDATION_ERROR, and the field it names (when one is named). */
   malformed(ctx: EdgeContext): Record<string, unknown>;
   readonly field?: string;
+  /** Sent by an agent of the session (support/edge-agent.ts) instead of Alice. */
+  readonly as?: 'agent';
 }
 
 const ok = async (send: Send, type: ClientMessageType, body: Record<string, unknown>) => {
@@ -191,5 +195,74 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, holder_id: c.userId, reason: 'released' }),
     malformed: (c) => ({ session_id: c.sessionId, doc_id: 'locks/x.toml', force: 'yes' }),
     field: 'force',
+  },
+  prompt_submit: {
+    joined: true,
+    valid: async (c) => {
+      const n = c.next();
+      return { session_id: c.sessionId, content: `edge prompt ${n}`, client_msg_id: `edge-prompt-${n}` };
+    },
+    reply: 'prompt_queued',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: expect.any(String), agent_id: null, queue_position: expect.any(Number), agent_busy: expect.any(Boolean) }),
+    malformed: (c) => ({ session_id: c.sessionId, content: 'hi', client_msg_id: 'edge-bad', priority: 99 }),
+    field: 'priority',
+  },
+  prompt_cancel: {
+    joined: true,
+    valid: async (c, send) => {
+      const n = c.next();
+      const queued = await send('prompt_submit', { session_id: c.sessionId, content: `edge cancel ${n}`, client_msg_id: `edge-cancel-${n}` });
+      if (queued.type !== 'prompt_queued') throw new Error(`prompt_submit (setup) failed: ${JSON.stringify(queued)}`);
+      return { session_id: c.sessionId, message_id: queued.message_id };
+    },
+    reply: 'prompt_cancelled',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: sent.message_id }),
+    malformed: (c) => ({ session_id: c.sessionId, message_id: 'not-a-uuid' }),
+    field: 'message_id',
+  },
+  prompt_claim: {
+    joined: true,
+    as: 'agent',
+    valid: async (c) => {
+      await c.queuePrompt?.();
+      return { session_id: c.sessionId };
+    },
+    reply: 'prompt_claimed',
+    // A prompt was queued for this agent: it holds one (the same one when it claims again).
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, prompt: { message_id: expect.any(String), attempt: 1, lease_expires_at: expect.any(String) } }),
+    malformed: () => ({ session_id: 'not-a-session-id' }),
+    field: 'session_id',
+  },
+  prompt_done: {
+    joined: true,
+    as: 'agent',
+    valid: async (c, send) => {
+      await c.queuePrompt?.();
+      const claimed = await send('prompt_claim', { session_id: c.sessionId });
+      if (claimed.type !== 'prompt_claimed' || claimed.prompt === null) throw new Error(`prompt_claim (setup) failed: ${JSON.stringify(claimed)}`);
+      return { session_id: c.sessionId, message_id: claimed.prompt.message_id };
+    },
+    reply: 'prompt_completed',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: sent.message_id, seq: expect.any(Number) }),
+    malformed: (c) => ({ session_id: c.sessionId, message_id: 42 }),
+    field: 'message_id',
+  },
+  agent_status: {
+    joined: true,
+    as: 'agent',
+    valid: async (c) => ({ session_id: c.sessionId, status: 'thinking', detail: `edge ${c.next()}` }),
+    reply: 'agent_status',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, agent_id: c.userId, status: 'thinking', detail: sent.detail }),
+    malformed: (c) => ({ session_id: c.sessionId, status: 'sleeping' }),
+    field: 'status',
+  },
+  agent_output: {
+    joined: true,
+    as: 'agent',
+    valid: async (c) => ({ session_id: c.sessionId, message_id: '00000000-0000-4000-8000-000000000001', kind: 'partial_response', index: c.next(), data: 'chunk' }),
+    reply: 'agent_output_ack',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: sent.message_id, index: sent.index, seq: null }),
+    malformed: (c) => ({ session_id: c.sessionId, message_id: '00000000-0000-4000-8000-000000000001', kind: 'shout', index: 0, data: 'x' }),
+    field: 'kind',
   },
 };

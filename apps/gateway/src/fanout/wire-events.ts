@@ -28,6 +28,14 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'participant_left':
     case 'role_changed':
     case 'participant_removed':
+    case 'agent_added':
+    case 'agent_revoked':
+    case 'prompt_queued':
+    case 'prompt_cancelled':
+    case 'prompt_assigned':
+    case 'prompt_released':
+    case 'prompt_completed':
+    case 'agent_output':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -89,6 +97,15 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'invite_revoked':
     case 'invite_redeemed':
     case 'participant_added':
+    // An agent's revocation comes with its participant_removed, which disconnects it.
+    case 'agent_added':
+    case 'agent_revoked':
+    case 'prompt_queued':
+    case 'prompt_cancelled':
+    case 'prompt_assigned':
+    case 'prompt_released':
+    case 'prompt_completed':
+    case 'agent_output':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

@@ -5,7 +5,7 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'prompts' | 'agent' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -23,6 +23,12 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   ping: 'reads',
   lock_file: 'locks',
   unlock_file: 'locks',
+  prompt_submit: 'prompts',
+  prompt_cancel: 'prompts',
+  prompt_claim: 'agent',
+  prompt_done: 'agent',
+  agent_status: 'agent',
+  agent_output: 'agent',
 };
 
 /**
@@ -52,6 +58,9 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   joins: { perConnection: 10, perUser: 30, windowMs: 10_000 },
   reads: { perConnection: 50, perUser: 100, windowMs: 1_000 },
   locks: { perConnection: 10, perUser: 20, windowMs: 10_000 },
+  // People queue prompts at typing speed; an agent streams output chunks (tens a second) and claims/reports.
+  prompts: { perConnection: 20, perUser: 40, windowMs: 5_000 },
+  agent: { perConnection: 100, perUser: 200, windowMs: 1_000 },
   unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 

@@ -8,6 +8,8 @@ export class GatewayMetrics {
   readonly framesOut: Counter<'type'>;
   readonly pushFailures: Counter<'type'>;
   readonly presenceEmitFailures: Counter;
+  readonly agentLeaseRenewFailures: Counter;
+  readonly agentReleaseFailures: Counter;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
@@ -33,6 +35,16 @@ export class GatewayMetrics {
       name: 'chorus_ws_push_failures_total',
       help: 'Pushes this gateway could not publish to the fan-out (Redis down): those members miss them until they resync',
       labelNames: ['type'],
+      registers: [registry],
+    });
+    this.agentLeaseRenewFailures = new Counter({
+      name: 'chorus_agent_lease_renew_failures_total',
+      help: 'Agent reports whose lease renewal failed (the next report renews it, or the lease lapses and the prompt goes back)',
+      registers: [registry],
+    });
+    this.agentReleaseFailures = new Counter({
+      name: 'chorus_agent_release_failures_total',
+      help: 'Agent disconnects whose prompts could not be given back at once (the lease sweep gives them back)',
       registers: [registry],
     });
     this.presenceEmitFailures = new Counter({

@@ -1,6 +1,7 @@
 import type { IdentityTokens } from '@chorus/auth';
 import type { LoggerService } from '@nestjs/common';
 import type { HandlerTable } from './connection';
+import { AgentMessageHandlers } from './agents.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { SessionMessageHandlers } from './session.handlers';
 
@@ -8,6 +9,7 @@ import { SessionMessageHandlers } from './session.handlers';
 export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
   const session = new SessionMessageHandlers(tokens, logger);
   const live = new LiveMessageHandlers(logger);
+  const agents = new AgentMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -24,5 +26,11 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+    prompt_submit: (s, m, d) => agents.promptSubmit(s, m, d),
+    prompt_cancel: (s, m, d) => agents.promptCancel(s, m, d),
+    prompt_claim: (s, m, d) => agents.promptClaim(s, m, d),
+    prompt_done: (s, m, d) => agents.promptDone(s, m, d),
+    agent_status: (s, m, d) => agents.agentStatus(s, m, d),
+    agent_output: (s, m, d) => agents.agentOutput(s, m, d),
   };
 }

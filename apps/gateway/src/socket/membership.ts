@@ -65,6 +65,14 @@ export async function endMembership(
     deps.presence.call('presence.leave', { session_id, peer_id, user_id: socket.data.identity.user_id }),
     deps.sessions.call('session.disconnect', { session_id, user_id: socket.data.identity.user_id, peer_id, reason }),
   ]);
+  if (membership.role === 'agent') {
+    // An agent that goes gives its prompts back at once (not at the lease's end); if this call is lost, the
+    // lease lapses and the session service's sweep gives them back.
+    await deps.sessions.call('prompt.release', { session_id, agent_id: socket.data.identity.user_id }).catch((err: unknown) => {
+      deps.metrics.agentReleaseFailures.inc();
+      logger.warn(`prompt.release failed for ${socket.data.identity.user_id}: ${(err as Error).message}`, 'Membership');
+    });
+  }
   if (presence.status === 'fulfilled') broadcastPresence(deps, presence.value);
   else logger.warn(`presence.leave failed for ${peer_id}: ${(presence.reason as Error).message}`, 'Membership');
   if (session.status === 'rejected') logger.warn(`session.disconnect failed for ${peer_id}: ${(session.reason as Error).message}`, 'Membership');

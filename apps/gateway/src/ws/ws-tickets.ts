@@ -64,7 +64,9 @@ export class WsTickets {
 
   async mint(identity: Identity): Promise<{ ticket: string; expires_in: number }> {
     const ticket = newSecretToken();
-    await this.store.put(hashToken(ticket), { user_id: identity.user_id, display_name: identity.display_name, kind: identity.kind }, this.ttlS * 1000);
+    // An agent credential's scope travels with the ticket: a ticket must not widen what its token may do.
+    const scope = identity.session_scope !== undefined ? { session_scope: identity.session_scope } : {};
+    await this.store.put(hashToken(ticket), { user_id: identity.user_id, display_name: identity.display_name, kind: identity.kind, ...scope }, this.ttlS * 1000);
     return { ticket, expires_in: this.ttlS };
   }
 
@@ -75,5 +77,6 @@ export class WsTickets {
 
 function identityOf(raw: string): Identity | undefined {
   const v = JSON.parse(raw) as Partial<Identity>;
-  return typeof v.user_id === 'string' && typeof v.display_name === 'string' && (v.kind === 'human' || v.kind === 'agent') ? (v as Identity) : undefined;
+  const scoped = v.session_scope === undefined || typeof v.session_scope === 'string';
+  return typeof v.user_id === 'string' && typeof v.display_name === 'string' && (v.kind === 'human' || v.kind === 'agent') && scoped ? (v as Identity) : undefined;
 }

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { OutboundMessage } from '@chorus/contracts';
+import type { ServerMessage } from '@chorus/protocol';
 import type { Fanout } from '@chorus/fanout';
 import type { StoredSessionEvent } from './event-log';
 
@@ -23,5 +24,15 @@ export class SessionEventPublisher {
           .catch((err: unknown) => this.logger.warn(`Fan-out of ${event.session_id}#${event.seq} failed (gateways will fill the gap): ${(err as Error).message}`, 'SessionEventPublisher')),
       ),
     );
+  }
+
+  /**
+   * An ephemeral push to every member of the session (queue positions): after the commit it describes, through
+   * the same road. Lost on a failed publish (logged); the next change, or `GET …/queue`, brings it back.
+   */
+  async push(sessionId: string, message: ServerMessage): Promise<void> {
+    await this.fanout
+      .publish(sessionId, { kind: 'push', message, audience: { to: 'session' }, origin_node: this.nodeId })
+      .catch((err: unknown) => this.logger.warn(`Fan-out of a ${message.type} push to ${sessionId} failed: ${(err as Error).message}`, 'SessionEventPublisher'));
   }
 }

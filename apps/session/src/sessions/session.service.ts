@@ -90,6 +90,7 @@ export class SessionService {
    * The same user may join with its own peer id again (reconnect, a rejoin after a crash).
    */
   async connect(grant: JoinGrant, peerId: string, requestId?: string): Promise<{ role: Role; event: SessionEventOf<'peer_joined'>; participants: ParticipantView[] }> {
+    outOfScope(grant, grant.session_id);
     return this.withEvents(async (tx, append) => {
       const me = await participantsRepo.find(tx, grant.session_id, grant.user_id);
       if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session (any more). Redeem a new invite.');
@@ -169,6 +170,7 @@ export class SessionService {
   }
 
   async create(actor: Identity, body: CreateSessionBody): Promise<SessionView> {
+    if (actor.session_scope !== undefined) throw new ChorusError('PERMISSION_DENIED', 'An agent credential acts in its own session only; it cannot create sessions.');
     const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
     const id = await this.withEvents(async (tx, append) => {
       const sessionId = await sessionsRepo.insert(tx, {
@@ -190,11 +192,12 @@ export class SessionService {
 
   async list(actor: Identity): Promise<SessionView[]> {
     const rows = await sessionsRepo.listVisible(this.db, actor.user_id, 200);
-    return rows.map((r) => sessionView(r, r.my_role));
+    return rows.filter((r) => actor.session_scope === undefined || r.id === actor.session_scope).map((r) => sessionView(r, r.my_role));
   }
 
   /** Participants see their session; anyone signed in can see a public one; others get NOT_FOUND (no existence leak). */
   async get(actor: Identity, sessionId: string): Promise<SessionView> {
+    outOfScope(actor, sessionId);
     const row = await this.mustFind(this.db, sessionId);
     const me = await participantsRepo.find(this.db, sessionId, actor.user_id);
     if (!me && !row.is_public) throw notFound(sessionId);
@@ -281,6 +284,7 @@ export class SessionService {
     if (invite.revoked_at) throw new ChorusError('NOT_FOUND', 'This invite was revoked. Ask for a new invite.');
     if (invite.expires_at.getTime() <= Date.now()) throw new ChorusError('NOT_FOUND', 'This invite has expired. Ask for a new invite.');
     if (invite.max_uses !== null && invite.uses >= invite.max_uses) throw new ChorusError('NOT_FOUND', 'This invite has been used up. Ask for a new invite.');
+    outOfScope(actor, invite.session_id);
     if (invite.password_hash !== null && (password === undefined || !(await verifyPassword(password, invite.password_hash)))) {
       throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This invite needs a password.' : 'Wrong invite password.');
     }
@@ -304,6 +308,7 @@ export class SessionService {
 
   /** A join token for an existing participant; a public session admits newcomers as viewers (password if set). */
   async join(actor: Identity, sessionId: string, password: string | undefined): Promise<JoinGrantView> {
+    outOfScope(actor, sessionId);
     const session = await this.mustFind(this.db, sessionId);
     const me = await participantsRepo.find(this.db, sessionId, actor.user_id);
     if (me) return this.grant(actor, sessionId, me.role);
@@ -385,6 +390,7 @@ export class SessionService {
   }
 
   private async authorized(db: Executor, actor: Identity, sessionId: string, action: Action): Promise<Role> {
+    outOfScope(actor, sessionId);
     const session = await sessionsRepo.find(db, sessionId);
     const me = await participantsRepo.find(db, sessionId, actor.user_id);
     if (!session || (!me && !session.is_public)) throw notFound(sessionId);
@@ -417,6 +423,14 @@ function requestKey(requestId: string | undefined): { dedupe_key?: string } {
   return requestId === undefined ? {} : { dedupe_key: dedupeKeys.request(requestId) };
 }
 
-function notFound(sessionId: string): ChorusError {
+/**
+ * An agent credential (`session_scope`) is refused outside its session as if the session did not exist. Its
+ * user id is a participant of that session only, so this matters for public sessions and invites.
+ */
+export function outOfScope(actor: Identity, sessionId: string): void {
+  if (actor.session_scope !== undefined && actor.session_scope.toLowerCase() !== sessionId.toLowerCase()) throw notFound(sessionId);
+}
+
+export function notFound(sessionId: string): ChorusError {
   return new ChorusError('NOT_FOUND', `Session ${sessionId} does not exist, has expired, or you are not a participant.`);
 }

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { Controller, Get, Inject, Param, Req, Res, type BeforeApplicationShutdown, type LoggerService } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import { ChorusError, sessionIdParamSchema, type ServerMessage } from '@chorus/protocol';
+import type { SessionStreams } from '../fanout/session-streams';
+import type { WsRooms, RoomMember } from '../fanout/ws-rooms';
+import { Documented } from '../http/openapi';
+import { parseInput } from '../http/validation';
+import type { SessionRouter } from '../routing/session.router';
+import { rooms } from '../socket/connection';
+import type { WsTickets } from '../ws/ws-tickets';
+import { parseLastEventId, sseFrame } from './sse-events';
+
+export const STREAM_DEPS = Symbol('STREAM_DEPS');
+
+export interface StreamDeps {
+  readonly sessions: SessionRouter;
+  readonly streams: SessionStreams;
+  readonly rooms: WsRooms;
+  readonly tickets: WsTickets;
+  readonly tokens: IdentityTokens;
+  readonly logger: LoggerService;
+  /** Heartbeat comment interval (15 s; tests shorten it). */
+  readonly heartbeatMs: number;
+}
+
+/** The reconnect delay advised to EventSource clients (`retry:`). */
+const RETRY_MS = 2_000;
+
+/**
+ * `GET /api/v1/collaboration/sessions/:id/stream`: the session as Server-Sent Events for clients that only
+ * read. The stream is a member of the session like a socket (a peer `sse-…`: `peer_joined` on open,
+ * `peer_left` on close) on the one outbound road: the hub writes to it through the same rooms as /ws
+ * connections, and durable events reach it exactly once in seq order from the gateway's session stream —
+ * replayed from `Last-Event-ID` first, so a stream resumed on any gateway has no gap and no duplicate.
+ */
+@ApiTags('stream')
+@Controller('api/v1/collaboration/sessions')
+export class StreamController implements BeforeApplicationShutdown {
+  /** Open streams' close functions: a shutdown ends them (an open response would hold the HTTP server's close). */
+  private readonly open = new Set<() => Promise<void>>();
+
+  constructor(@Inject(STREAM_DEPS) private readonly deps: StreamDeps) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    // EventSource clients reconnect (to another gateway) with Last-Event-ID: nothing is lost.
+    await Promise.all([...this.open].map((close) => close()));
+  }
+
+  @Get(':id/stream')
+  @Documented({ summary: 'The session as text/event-stream (Authorization header, or ?ticket= from POST /api/v1/auth/ws-ticket); Last-Event-ID resumes', errors: [400, 401, 403, 404] })
+  async stream(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const { sessions, streams, logger } = this.deps;
+    const sessionId = parseInput(sessionIdParamSchema, id, 'id');
+    const identity = await this.identify(req);
+    const lastSeq = parseLastEventId(req.headers['last-event-id']);
+    const peerId = `sse-${randomUUID()}`;
+    const memberId = `sse:${peerId}`;
+
+    await streams.open(sessionId);
+    let joinSeq: number;
+    try {
+      // The role in the grant is not trusted: the session service answers the participant's role from its rows.
+      const connected = await sessions.call('session.connect', { grant: { ...identity, session_id: sessionId, role: 'viewer' }, peer_id: peerId });
+      joinSeq = connected.event.seq;
+    } catch (err) {
+      await streams.release(sessionId);
+      throw err;
+    }
+
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    let closed = false;
+    const member = new SseMember(memberId, res);
+    const memberRooms = [rooms.session(sessionId), rooms.peer(sessionId, peerId)];
+    this.deps.rooms.register(member);
+    for (const room of memberRooms) this.deps.rooms.add(room, member);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.deps.heartbeatMs);
+    heartbeat.unref();
+
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(close);
+      clearInterval(heartbeat);
+      this.deps.rooms.unregister(member, memberRooms);
+      if (!res.writableEnded) res.end();
+      await streams.detach(sessionId, memberId);
+      await sessions.call('session.disconnect', { session_id: sessionId, user_id: identity.user_id, peer_id: peerId, reason: 'disconnected' }).catch((err: unknown) => {
+        logger.warn(`session.disconnect failed for stream ${peerId}: ${(err as Error).message}`, 'StreamController');
+      });
+    };
+    this.open.add(close);
+    // The response's close: the client went away (or we ended it). Not the request's, which ends with its body.
+    res.on('close', () => void close());
+
+    try {
+      const attached = await streams.attach(
+        sessionId,
+        {
+          id: memberId,
+          userId: identity.user_id,
+          peerId,
+          onEffect: (effect) => {
+            if (effect.kind === 'role') return;
+            member.write(`event: error\ndata: ${JSON.stringify({ source_user_id: null, data: { code: 'PERMISSION_DENIED', message: 'You are no longer a participant of this session.' } })}\n\n`);
+            void close();
+          },
+        },
+        joinSeq,
+        lastSeq,
+      );
+      if (!attached.recovered) {
+        // Too far behind (or from the future) to replay: say so, then go on live from here.
+        member.write(`event: error\ndata: ${JSON.stringify({ source_user_id: null, data: { code: 'RELOAD_REQUIRED', message: 'Last-Event-ID is too far behind to replay; reload the history (GET …/history), then follow.' } })}\n\n`);
+      }
+    } catch (err) {
+      logger.warn(`Stream ${peerId} of ${sessionId} could not attach: ${(err as Error).message}`, 'StreamController');
+      await close();
+    }
+  }
+
+  /** The access token (Authorization header), else a single-use ticket (`?ticket=`); never a token in the URL. */
+  private async identify(req: Request): Promise<Identity> {
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (match) {
+      try {
+        return this.deps.tokens.verifyAccess(match[1]);
+      } catch (err) {
+        const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
+        throw new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`);
+      }
+    }
+    const ticket = req.query.ticket;
+    if (typeof ticket === 'string' && ticket.length > 0 && ticket.length <= 256) {
+      const identity = await this.deps.tickets.take(ticket);
+      if (identity) return identity;
+      throw new ChorusError('UNAUTHENTICATED', 'The stream ticket is unknown, used or expired; mint a new one (POST /api/v1/auth/ws-ticket).');
+    }
+    throw new ChorusError('UNAUTHENTICATED', 'Send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/auth/ws-ticket.');
+  }
+}
+
+/**
+ * The hub's view of one stream: a frame encoded once per message for every /ws connection and stream it
+ * reaches, turned into SSE text here. The last conversion is kept: the same frame goes to every stream of the
+ * node, so a thousand streams convert it once.
+ */
+class SseMember implements RoomMember {
+  private static lastFrame: Buffer | undefined;
+  private static lastText: string | null = null;
+
+  constructor(
+    readonly id: string,
+    private readonly res: Response,
+  ) {}
+
+  sendEncoded(frame: Buffer): void {
+    if (frame !== SseMember.lastFrame) {
+      SseMember.lastFrame = frame;
+      SseMember.lastText = sseFrame(JSON.parse(frame.toString('utf8')) as ServerMessage);
+    }
+    if (SseMember.lastText !== null) this.write(SseMember.lastText);
+  }
+
+  write(text: string): void {
+    if (!this.res.writableEnded) this.res.write(text);
+  }
+}

@@ -1,0 +1,373 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { authorize, type Action, type Identity, type IdentityTokens } from '@chorus/auth';
+import type { AgentOutputBody } from '@chorus/contracts';
+import {
+  ChorusError,
+  type AgentCreated,
+  type AgentView,
+  type AssignedPrompt,
+  type CreateAgentBody,
+  type PromptQueuedView,
+  type QueueView,
+  type Role,
+  type SubmitPromptBody,
+} from '@chorus/protocol';
+import type { NewSessionEvent, SessionEventLog, StoredSessionEvent } from '../events/event-log';
+import type { SessionEventPublisher } from '../events/event-publisher';
+import { participantsRepo, sessionsRepo } from '../sessions/session.repository';
+import { notFound, outOfScope } from '../sessions/session.service';
+import { agentsRepo, promptsRepo, queueRepo, type AgentRow, type PromptRow } from './prompt.repository';
+
+export interface AgentServiceOptions {
+  /** How long an agent holds a prompt without a sign of life (status, output) before it goes back. */
+  readonly leaseMs: number;
+  /** A prompt taken this many times and given back each time is parked (poison), not queued again. */
+  readonly maxAttempts: number;
+  /** Lifetime of an agent credential (revocable at any time). */
+  readonly agentTokenTtlS: number;
+}
+
+export const DEFAULT_AGENT_OPTIONS: AgentServiceOptions = { leaseMs: 30_000, maxAttempts: 3, agentTokenTtlS: 30 * 24 * 3600 };
+
+type Append = (events: NewSessionEvent[]) => Promise<StoredSessionEvent[]>;
+type Touch = (agentId: string | null) => void;
+
+/** The dedupe keys of the queue's durable events: each names the one change it records. */
+const keys = {
+  queued: (author: string, clientMsgId: string) => `prompt:${JSON.stringify([author, clientMsgId])}`,
+  done: (id: string) => `prompt_done:${id}`,
+  output: (id: string, index: number) => `output:${id}:${index}`,
+  agent: (requestId: string) => `agent:${requestId}`,
+};
+
+/**
+ * Agents (participants with role `agent` and their session-scoped credentials) and the durable prompt queue.
+ * Every change runs in one transaction holding the session's queue lock (`queueRepo.bump`): its durable events
+ * commit with it, and after the commit the changed queues are pushed (`queue_updated`, with that revision) to
+ * every member through the session fan-out.
+ */
+export class AgentService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly events: SessionEventLog,
+    private readonly tokens: IdentityTokens,
+    private readonly publisher: SessionEventPublisher,
+    private readonly options: AgentServiceOptions = DEFAULT_AGENT_OPTIONS,
+  ) {}
+
+  // ---- agents ----
+
+  async create(actor: Identity, sessionId: string, body: CreateAgentBody, requestId?: string): Promise<AgentCreated> {
+    await this.role(this.db, actor, sessionId, 'agent.manage');
+    // A redelivered request (same transport request id) finds the agent its first delivery created.
+    const agentId = requestId !== undefined ? `agent-${createHash('sha256').update(requestId).digest('hex').slice(0, 32)}` : `agent-${randomUUID()}`;
+    const capabilities = body.capabilities ?? [];
+    await this.mutate(sessionId, async (tx, append) => {
+      const created = await agentsRepo.insert(tx, { agent_id: agentId, session_id: sessionId, name: body.name, capabilities, created_by: actor.user_id, request_key: requestId ?? null });
+      if (!created) return;
+      await participantsRepo.upsert(tx, { session_id: sessionId, user_id: agentId, display_name: body.name, kind: 'agent', role: 'agent' });
+      await append([
+        { type: 'agent_added', actor: actor.user_id, payload: { agent_id: agentId, name: body.name, capabilities }, ...(requestId !== undefined ? { dedupe_key: keys.agent(requestId) } : {}) },
+        { type: 'participant_added', actor: actor.user_id, payload: { user_id: agentId, role: 'agent', display_name: body.name, kind: 'agent' } },
+      ]);
+    });
+    const row = await agentsRepo.find(this.db, sessionId, agentId);
+    if (!row) throw notFound(sessionId);
+    const ttl = this.options.agentTokenTtlS;
+    const access_token = this.tokens.mintAccess({ user_id: agentId, display_name: row.name, kind: 'agent', session_scope: sessionId }, ttl);
+    return { ...agentView(row), access_token, token_type: 'Bearer', expires_in_s: ttl };
+  }
+
+  async list(actor: Identity, sessionId: string): Promise<AgentView[]> {
+    await this.role(this.db, actor, sessionId, 'participant.list');
+    return (await agentsRepo.list(this.db, sessionId)).map(agentView);
+  }
+
+  /**
+   * Revokes an agent's credential at once: its participant row goes (every REST call and join checks it), its
+   * live sockets are disconnected by the `participant_removed` event, and its prompts go back to the queue.
+   */
+  async revoke(actor: Identity, sessionId: string, agentId: string): Promise<void> {
+    await this.role(this.db, actor, sessionId, 'agent.manage');
+    await this.mutate(sessionId, async (tx, append, touch) => {
+      if (!(await agentsRepo.revoke(tx, sessionId, agentId))) {
+        // Revoked already (a redelivery, or a second click): the same outcome, nothing more to record.
+        if ((await agentsRepo.find(tx, sessionId, agentId))?.revoked_at) return;
+        throw new ChorusError('NOT_FOUND', `Agent ${agentId} does not exist in this session.`);
+      }
+      await participantsRepo.remove(tx, sessionId, agentId);
+      await this.giveBackAll(tx, append, touch, sessionId, agentId, 'revoked', false);
+      await append([
+        { type: 'agent_revoked', actor: actor.user_id, payload: { agent_id: agentId } },
+        { type: 'participant_removed', actor: actor.user_id, payload: { user_id: agentId } },
+      ]);
+    });
+  }
+
+  // ---- the queue (users) ----
+
+  async submit(actor: Identity, sessionId: string, body: SubmitPromptBody): Promise<PromptQueuedView> {
+    await this.role(this.db, actor, sessionId, 'agent.prompt');
+    const target = body.agent_id ?? null;
+    if (target !== null) {
+      const agent = await agentsRepo.find(this.db, sessionId, target);
+      if (!agent || agent.revoked_at !== null) throw new ChorusError('NOT_FOUND', `Agent ${target} is not an agent of this session.`, { field: 'agent_id' });
+    }
+    return this.mutate(sessionId, async (tx, append, touch) => {
+      const inserted = await promptsRepo.insert(tx, {
+        session_id: sessionId,
+        author_id: actor.user_id,
+        author_name: actor.display_name,
+        agent_id: target,
+        content: body.content,
+        images: body.images ?? [],
+        priority: body.priority ?? 0,
+        client_msg_id: body.client_msg_id,
+      });
+      // Under the queue lock a resend's first delivery has committed: the lookup sees it.
+      const prompt = inserted ?? (await promptsRepo.findByClientKey(tx, sessionId, actor.user_id, body.client_msg_id));
+      if (!prompt) throw new ChorusError('SERVER_ERROR', 'The prompt was neither stored nor found; retry with the same client_msg_id.');
+      if (inserted) {
+        await append([
+          {
+            type: 'prompt_queued',
+            actor: actor.user_id,
+            payload: { message_id: prompt.id, user_id: actor.user_id, display_name: actor.display_name, agent_id: target, content: prompt.content, priority: prompt.priority, images: prompt.images },
+            dedupe_key: keys.queued(actor.user_id, body.client_msg_id),
+          },
+        ]);
+        touch(prompt.agent_id);
+      }
+      const queue = await promptsRepo.queued(tx, sessionId, prompt.agent_id);
+      const position = queue.findIndex((p) => p.id === prompt.id) + 1;
+      return {
+        session_id: sessionId,
+        message_id: prompt.id,
+        agent_id: prompt.agent_id,
+        queued_at: prompt.queued_at.toISOString(),
+        queue_position: position,
+        agent_busy: await this.busy(tx, sessionId, prompt.agent_id),
+      };
+    });
+  }
+
+  async cancel(actor: Identity, sessionId: string, messageId: string): Promise<void> {
+    const role = await this.role(this.db, actor, sessionId, 'session.read');
+    await this.mutate(sessionId, async (tx, append, touch) => {
+      const prompt = await promptsRepo.find(tx, sessionId, messageId);
+      if (!prompt) throw new ChorusError('NOT_FOUND', `Prompt ${messageId} does not exist in this session.`);
+      if (prompt.author_id !== actor.user_id) authorize(role, 'prompt.cancel_any');
+      else authorize(role, 'agent.prompt');
+      // A redelivered (or resent) cancel of a cancelled prompt has nothing left to do.
+      if (prompt.status === 'cancelled') return;
+      if (!(await promptsRepo.cancel(tx, sessionId, messageId))) throw new ChorusError('CONFLICT', `Prompt ${messageId} is no longer queued (${prompt.status}); only a queued prompt can be cancelled.`);
+      await append([{ type: 'prompt_cancelled', actor: actor.user_id, payload: { message_id: messageId, by: actor.user_id } }]);
+      touch(prompt.agent_id);
+    });
+  }
+
+  /** Moves a queued prompt to `position` of its queue (clamped to its length). */
+  async reorder(actor: Identity, sessionId: string, messageId: string, position: number): Promise<QueueView> {
+    await this.role(this.db, actor, sessionId, 'prompt.reorder');
+    return this.mutate(sessionId, async (tx, _append, touch, revision) => {
+      const prompt = await promptsRepo.find(tx, sessionId, messageId);
+      if (!prompt) throw new ChorusError('NOT_FOUND', `Prompt ${messageId} does not exist in this session.`);
+      if (prompt.status !== 'queued') throw new ChorusError('CONFLICT', `Prompt ${messageId} is no longer queued (${prompt.status}).`);
+      const queue = await promptsRepo.queued(tx, sessionId, prompt.agent_id);
+      const ranks = queue.map((p) => BigInt(p.rank)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const rest = queue.filter((p) => p.id !== messageId);
+      const at = Math.min(position, queue.length) - 1;
+      const order = [...rest.slice(0, at), prompt, ...rest.slice(at)];
+      // The moved prompt takes the priority of the one it now precedes (or follows, when last), so the order
+      // by (priority, rank) is exactly `order`; the queue's ranks are handed out again in that order.
+      const neighbour = order[at + 1] ?? order[at - 1] ?? prompt;
+      for (const [i, p] of order.entries()) {
+        await promptsRepo.setOrder(tx, p.id, p.id === messageId ? neighbour.priority : p.priority, ranks[i].toString());
+      }
+      touch(prompt.agent_id);
+      return this.view(tx, sessionId, prompt.agent_id, revision);
+    });
+  }
+
+  async queues(actor: Identity, sessionId: string): Promise<QueueView[]> {
+    await this.role(this.db, actor, sessionId, 'session.read');
+    return this.db.transaction(async (tx) => {
+      const revision = await queueRepo.revision(tx, sessionId);
+      const targets = await promptsRepo.queueTargets(tx, sessionId);
+      return Promise.all(targets.map((t) => this.view(tx, sessionId, t, revision)));
+    });
+  }
+
+  // ---- the queue (agents) ----
+
+  /** The agent's current prompt if it has one (a claim after a reconnect), else the head of its queues. */
+  async claim(actor: Identity, sessionId: string): Promise<AssignedPrompt | null> {
+    await this.role(this.db, actor, sessionId, 'agent.work');
+    return this.mutate(sessionId, async (tx, append, touch) => {
+      const [current] = await promptsRepo.assignedTo(tx, sessionId, actor.user_id);
+      if (current) {
+        // Not a new attempt: the same prompt, its lease renewed.
+        await promptsRepo.renew(tx, sessionId, actor.user_id, this.options.leaseMs);
+        const renewed = await promptsRepo.find(tx, sessionId, current.id);
+        return assigned(renewed ?? current);
+      }
+      const head = await promptsRepo.head(tx, sessionId, actor.user_id);
+      if (!head) return null;
+      const taken = await promptsRepo.assign(tx, head.id, actor.user_id, this.options.leaseMs);
+      await append([{ type: 'prompt_assigned', actor: actor.user_id, payload: { message_id: taken.id, agent_id: actor.user_id, attempt: taken.attempts } }]);
+      touch(taken.agent_id);
+      return assigned(taken);
+    });
+  }
+
+  /** Completes the agent's prompt, once: a repeat answers the stored event's seq; a lost lease is CONFLICT. */
+  async done(actor: Identity, sessionId: string, messageId: string): Promise<{ seq: number }> {
+    await this.role(this.db, actor, sessionId, 'agent.work');
+    return this.mutate(sessionId, async (tx, append, touch) => {
+      const prompt = await promptsRepo.find(tx, sessionId, messageId);
+      if (!prompt) throw new ChorusError('NOT_FOUND', `Prompt ${messageId} does not exist in this session.`);
+      const completed = await promptsRepo.complete(tx, sessionId, messageId, actor.user_id);
+      if (!completed && !(prompt.status === 'done' && prompt.assigned_to === actor.user_id)) {
+        throw new ChorusError('CONFLICT', `Prompt ${messageId} is not assigned to you (${prompt.status}): its lease lapsed and it went back to the queue. Claim again.`);
+      }
+      const [event] = await append([{ type: 'prompt_completed', actor: actor.user_id, payload: { message_id: messageId, agent_id: actor.user_id }, dedupe_key: keys.done(messageId) }]);
+      touch(prompt.agent_id);
+      return { seq: event.seq };
+    });
+  }
+
+  async renew(actor: Identity, sessionId: string): Promise<number> {
+    outOfScope(actor, sessionId);
+    return promptsRepo.renew(this.db, sessionId, actor.user_id, this.options.leaseMs);
+  }
+
+  /** A durable output of the agent's assigned prompt (deduped by index); it also renews the lease. */
+  async output(actor: Identity, sessionId: string, body: AgentOutputBody): Promise<{ seq: number }> {
+    await this.role(this.db, actor, sessionId, 'agent.work');
+    if (body.kind === 'partial_response') throw ChorusError.validation('kind', 'Partial output is not stored; the gateway pushes it.');
+    const kind = body.kind;
+    const prompt = await promptsRepo.find(this.db, sessionId, body.message_id);
+    if (!prompt || prompt.assigned_to !== actor.user_id || (prompt.status !== 'assigned' && prompt.status !== 'done')) {
+      throw new ChorusError('CONFLICT', `Prompt ${body.message_id} is not assigned to you; its output is refused.`);
+    }
+    const event = await this.events.append(sessionId, {
+      type: 'agent_output',
+      actor: actor.user_id,
+      payload: { message_id: body.message_id, agent_id: actor.user_id, kind, index: body.index, data: body.data },
+      dedupe_key: keys.output(body.message_id, body.index),
+    });
+    await this.publisher.publish([event]);
+    await promptsRepo.renew(this.db, sessionId, actor.user_id, this.options.leaseMs);
+    return { seq: event.seq };
+  }
+
+  /** The agent's last connection closed: its prompts go back to the head of their queues. */
+  async release(sessionId: string, agentId: string): Promise<number> {
+    return this.mutate(sessionId, (tx, append, touch) => this.giveBackAll(tx, append, touch, sessionId, agentId, 'disconnected', false));
+  }
+
+  /** The sweep (every replica, any interval): prompts whose lease lapsed go back. Returns how many. */
+  async sweepExpired(limit = 100): Promise<number> {
+    let released = 0;
+    for (const { session_id, assigned_to } of await promptsRepo.expired(this.db, limit)) {
+      released += await this.mutate(session_id, (tx, append, touch) => this.giveBackAll(tx, append, touch, session_id, assigned_to, 'lease_expired', true));
+    }
+    return released;
+  }
+
+  // ---- internals ----
+
+  private async giveBackAll(tx: EntityManager, append: Append, touch: Touch, sessionId: string, agentId: string, reason: 'lease_expired' | 'disconnected' | 'revoked', onlyExpired: boolean): Promise<number> {
+    const held = await promptsRepo.assignedTo(tx, sessionId, agentId, onlyExpired);
+    for (const p of held) {
+      const parked = p.attempts >= this.options.maxAttempts;
+      await promptsRepo.giveBack(tx, p, parked);
+      await append([{ type: 'prompt_released', actor: 'system', payload: { message_id: p.id, agent_id: agentId, reason, parked } }]);
+      touch(p.agent_id);
+    }
+    return held.length;
+  }
+
+  /**
+   * One queue change: a transaction holding the session's queue lock (the new revision), durable events
+   * appended in it, and after the commit the events published and every touched queue pushed as it was at
+   * the commit (read inside the transaction, under the lock).
+   */
+  private async mutate<T>(sessionId: string, work: (tx: EntityManager, append: Append, touch: Touch, revision: number) => Promise<T>): Promise<T> {
+    const appended: StoredSessionEvent[] = [];
+    const views: QueueView[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      if (!(await sessionsRepo.find(tx, sessionId))) throw notFound(sessionId);
+      const revision = await queueRepo.bump(tx, sessionId);
+      const touched = new Set<string | null>();
+      const value = await work(
+        tx,
+        async (events) => {
+          const stored = await this.events.appendInTransaction(tx, sessionId, events);
+          appended.push(...stored);
+          return stored;
+        },
+        (agentId) => touched.add(agentId),
+        revision,
+      );
+      for (const target of touched) views.push(await this.view(tx, sessionId, target, revision));
+      return value;
+    });
+    // Durable first: the events, then the ephemeral positions.
+    await this.publisher.publish(appended);
+    await Promise.all(views.map((v) => this.publisher.push(sessionId, { type: 'queue_updated', ...v })));
+    return result;
+  }
+
+  private async view(tx: EntityManager, sessionId: string, agentId: string | null, revision: number): Promise<QueueView> {
+    const queue = await promptsRepo.queued(tx, sessionId, agentId);
+    return {
+      session_id: sessionId,
+      agent_id: agentId,
+      revision,
+      length: queue.length,
+      items: queue.map((p, i) => ({ message_id: p.id, position: i + 1, author: p.author_id, priority: p.priority })),
+    };
+  }
+
+  private async busy(tx: EntityManager, sessionId: string, agentId: string | null): Promise<boolean> {
+    if (agentId !== null) return (await promptsRepo.assignedTo(tx, sessionId, agentId)).length > 0;
+    return (await agentsRepo.idleCount(tx, sessionId)) === 0;
+  }
+
+  private async role(db: DataSource | EntityManager, actor: Identity, sessionId: string, action: Action): Promise<Role> {
+    outOfScope(actor, sessionId);
+    const session = await sessionsRepo.find(db, sessionId);
+    const me = await participantsRepo.find(db, sessionId, actor.user_id);
+    if (!session || !me) throw notFound(sessionId);
+    authorize(me.role, action);
+    return me.role;
+  }
+}
+
+function agentView(row: AgentRow): AgentView {
+  return {
+    agent_id: row.agent_id,
+    session_id: row.session_id,
+    name: row.name,
+    capabilities: row.capabilities,
+    created_by: row.created_by,
+    created_at: row.created_at.toISOString(),
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+  };
+}
+
+function assigned(p: PromptRow): AssignedPrompt {
+  return {
+    message_id: p.id,
+    author: p.author_id,
+    display_name: p.author_name,
+    content: p.content,
+    images: p.images,
+    priority: p.priority,
+    agent_id: p.agent_id,
+    attempt: p.attempts,
+    lease_expires_at: (p.lease_expires_at ?? new Date()).toISOString(),
+  };
+}

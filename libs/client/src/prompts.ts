@@ -1,0 +1,123 @@
+import { ChorusError, type AssignedPrompt, type QueueUpdated, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
+import { backoffDelay } from './backoff';
+import type { ChorusClient } from './client';
+import { TypedEmitter } from './emitter';
+import { ClientClosedError } from './errors';
+import { randomId } from './random-id';
+
+/** Events of {@link SessionPrompts}. */
+export interface SessionPromptsEvents {
+  /** A queue changed: the newest view of that queue (`agentId` null: the shared queue). */
+  queue: { agentId: string | null; queue: QueueUpdated };
+  /** An agent reported what it is doing. */
+  agentStatus: ServerMessageOf<'agent_status'>;
+  /** An agent's partial output (ephemeral; the durable kinds arrive as session events). */
+  agentOutput: ServerMessageOf<'agent_output'>;
+}
+
+type Status = ServerMessageOf<'agent_status'>['status'];
+type OutputKind = 'partial_response' | 'tool_start' | 'tool_result' | 'response' | 'error';
+
+/**
+ * The prompt queue of one session, for users (submit, cancel, watch positions) and agents (claim, report,
+ * stream output, complete). docs/agents.md. Keeps, per queue, the `queue_updated` with the highest revision:
+ * pushes from two session replicas may cross, and the revision says which is newer.
+ */
+export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
+  private readonly latest = new Map<string | null, QueueUpdated>();
+
+  constructor(
+    private readonly client: ChorusClient,
+    private readonly sessionId: string,
+    private readonly ready: () => Promise<void>,
+  ) {
+    super();
+  }
+
+  /** The newest view of every queue seen. */
+  queues(): ReadonlyMap<string | null, QueueUpdated> {
+    return this.latest;
+  }
+
+  /**
+   * Queues a prompt (for `agentId`, or any agent). Idempotent: it carries a `client_msg_id` (generated unless
+   * given) and is resent with the same key after UNAVAILABLE or a reconnect; the server answers a resend with
+   * the stored prompt.
+   */
+  async submit(content: string, options: { agentId?: string; priority?: number; images?: string[]; clientMsgId?: string } = {}): Promise<ServerMessageOf<'prompt_queued'>> {
+    const client_msg_id = options.clientMsgId ?? randomId(this.client.random);
+    const body = {
+      session_id: this.sessionId,
+      content,
+      client_msg_id,
+      ...(options.agentId !== undefined ? { agent_id: options.agentId } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.images !== undefined ? { images: options.images } : {}),
+    };
+    return this.retrying(`prompt_submit ${client_msg_id}`, () => this.client.request('prompt_submit', body));
+  }
+
+  async cancel(messageId: string): Promise<void> {
+    await this.retrying(`prompt_cancel ${messageId}`, () => this.client.request('prompt_cancel', { session_id: this.sessionId, message_id: messageId }));
+  }
+
+  /** Agents: the next prompt under a lease (the one held already, after a reconnect), or null. */
+  async claim(): Promise<AssignedPrompt | null> {
+    return (await this.retrying('prompt_claim', () => this.client.request('prompt_claim', { session_id: this.sessionId }))).prompt;
+  }
+
+  /** Agents: completes the prompt once (a resend answers the same seq). */
+  async complete(messageId: string): Promise<number> {
+    return (await this.retrying(`prompt_done ${messageId}`, () => this.client.request('prompt_done', { session_id: this.sessionId, message_id: messageId }))).seq;
+  }
+
+  /** Agents: what it is doing, to everyone; renews its lease. */
+  async status(status: Status, detail?: string): Promise<void> {
+    await this.ready();
+    await this.client.request('agent_status', { session_id: this.sessionId, status, ...(detail !== undefined ? { detail } : {}) });
+  }
+
+  /** Agents: one piece of output; durable kinds are resent after a lost ack (deduplicated by `index`). */
+  async output(messageId: string, kind: OutputKind, index: number, data: string): Promise<number | null> {
+    const body = { session_id: this.sessionId, message_id: messageId, kind, index, data };
+    if (kind === 'partial_response') {
+      await this.ready();
+      return (await this.client.request('agent_output', body)).seq;
+    }
+    return (await this.retrying(`agent_output ${messageId}#${index}`, () => this.client.request('agent_output', body))).seq;
+  }
+
+  /** @internal A push for this session's queue or agents. */
+  handlePush(m: ServerMessage): boolean {
+    switch (m.type) {
+      case 'queue_updated': {
+        const known = this.latest.get(m.agent_id);
+        if (known !== undefined && known.revision >= m.revision) return true;
+        this.latest.set(m.agent_id, m);
+        this.emit('queue', { agentId: m.agent_id, queue: m });
+        return true;
+      }
+      case 'agent_status':
+        this.emit('agentStatus', m);
+        return true;
+      case 'agent_output':
+        this.emit('agentOutput', m);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private async retrying<T>(what: string, send: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.ready();
+      try {
+        return await send();
+      } catch (err) {
+        if (!(err instanceof ChorusError) || !err.retryable || err instanceof ClientClosedError || attempt >= 50) throw err;
+        this.client.warn(`${what}: ${err.code}, sending again (idempotent)`, err);
+        await new Promise((resolve) => setTimeout(resolve, err.details.retry_after_ms ?? backoffDelay(attempt, this.client.random, { initialDelayMs: 100, maxDelayMs: 5_000 })));
+      }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { text } from './text';
+import { messageIdSchema } from './errors';
+import { clientMsgIdSchema } from './messages';
+import { displayNameSchema, seqSchema, sessionIdSchema, userIdSchema } from './fields';
+
+// AI agents as participants and the durable prompt queue (docs/agents.md). Requests are strict like every
+// client message; ids of prompts are UUIDs minted by the session service.
+
+const id = messageIdSchema.optional();
+
+export const PROMPT_MAX_CHARS = 32_000;
+/** Priorities 0..9: higher is served first, then arrival. */
+export const promptPrioritySchema = z.number().int().min(0).max(9);
+export const promptIdSchema = z.uuid();
+export const agentIdSchema = userIdSchema;
+export const promptContentSchema = text().min(1).max(PROMPT_MAX_CHARS);
+/** Images are referenced by URL (uploads are out of scope): at most 8. */
+export const promptImagesSchema = z.array(text().min(1).max(2_048)).max(8);
+export const agentStatusValueSchema = z.enum(['idle', 'thinking', 'editing', 'reviewing', 'testing', 'waiting']);
+/** Kinds of agent output stored as durable session events (partial output is ephemeral). */
+export const durableOutputKindSchema = z.enum(['tool_start', 'tool_result', 'response', 'error']);
+export const outputKindSchema = z.enum(['partial_response', 'tool_start', 'tool_result', 'response', 'error']);
+export const AGENT_OUTPUT_MAX_CHARS = 32_000;
+
+// ---- client → server ----
+
+export const promptSubmitSchema = z.strictObject({
+  type: z.literal('prompt_submit'),
+  id,
+  session_id: sessionIdSchema,
+  content: promptContentSchema,
+  images: promptImagesSchema.optional(),
+  priority: promptPrioritySchema.optional(),
+  /** The agent to ask; omitted: any agent of the session. */
+  agent_id: agentIdSchema.optional(),
+  /** Required: a resend with the same key by the same user is answered with the stored prompt. */
+  client_msg_id: clientMsgIdSchema,
+});
+
+export const promptCancelSchema = z.strictObject({ type: z.literal('prompt_cancel'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
+
+/** An agent asks for the next prompt of its queue (or of the session's shared queue). */
+export const promptClaimSchema = z.strictObject({ type: z.literal('prompt_claim'), id, session_id: sessionIdSchema });
+
+export const promptDoneSchema = z.strictObject({ type: z.literal('prompt_done'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
+
+export const agentStatusRequestSchema = z.strictObject({
+  type: z.literal('agent_status'),
+  id,
+  session_id: sessionIdSchema,
+  status: agentStatusValueSchema,
+  detail: text().max(500).optional(),
+});
+
+export const agentOutputRequestSchema = z.strictObject({
+  type: z.literal('agent_output'),
+  id,
+  session_id: sessionIdSchema,
+  message_id: promptIdSchema,
+  kind: outputKindSchema,
+  /** The chunk's index within the prompt's output (a resend with the same index stores nothing new). */
+  index: z.number().int().nonnegative().max(1_000_000),
+  data: text().max(AGENT_OUTPUT_MAX_CHARS),
+});
+
+// ---- server → client ----
+
+export const promptQueuedSchema = z.strictObject({
+  type: z.literal('prompt_queued'),
+  id,
+  session_id: sessionIdSchema,
+  message_id: promptIdSchema,
+  agent_id: agentIdSchema.nullable(),
+  queued_at: text(),
+  /** 1-based position in its queue at the time of the answer (0: already taken or finished, on a resend). */
+  queue_position: z.number().int().nonnegative(),
+  /** Whether the target agent (any agent, for the shared queue) is working on a prompt right now. */
+  agent_busy: z.boolean(),
+});
+
+export const promptCancelledSchema = z.strictObject({ type: z.literal('prompt_cancelled'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
+
+export const assignedPromptSchema = z.strictObject({
+  message_id: promptIdSchema,
+  author: userIdSchema,
+  display_name: displayNameSchema,
+  content: text(),
+  images: z.array(text()),
+  priority: promptPrioritySchema,
+  agent_id: agentIdSchema.nullable(),
+  attempt: z.number().int().positive(),
+  /** When the lease lapses unless the agent reports (status or output) or finishes. ISO 8601. */
+  lease_expires_at: text(),
+});
+export type AssignedPrompt = z.infer<typeof assignedPromptSchema>;
+
+export const promptClaimedSchema = z.strictObject({ type: z.literal('prompt_claimed'), id, session_id: sessionIdSchema, prompt: assignedPromptSchema.nullable() });
+
+export const promptCompletedSchema = z.strictObject({ type: z.literal('prompt_completed'), id, session_id: sessionIdSchema, message_id: promptIdSchema, seq: seqSchema });
+
+export const queueItemSchema = z.strictObject({ message_id: promptIdSchema, position: z.number().int().positive(), author: userIdSchema, priority: promptPrioritySchema });
+
+/** A queue's whole state after every change. `revision` grows per session: keep the highest seen. */
+export const queueUpdatedSchema = z.strictObject({
+  type: z.literal('queue_updated'),
+  session_id: sessionIdSchema,
+  /** The target agent, or null for the shared queue (prompts for any agent). */
+  agent_id: agentIdSchema.nullable(),
+  revision: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+  items: z.array(queueItemSchema),
+});
+export type QueueUpdated = z.infer<typeof queueUpdatedSchema>;
+
+export const agentStatusEventSchema = z.strictObject({
+  type: z.literal('agent_status'),
+  id,
+  session_id: sessionIdSchema,
+  agent_id: agentIdSchema,
+  status: agentStatusValueSchema,
+  detail: text().nullable(),
+});
+
+/** Partial output, pushed to everyone (ephemeral: the durable kinds arrive as `session_event agent_output`). */
+export const agentOutputEventSchema = z.strictObject({
+  type: z.literal('agent_output'),
+  session_id: sessionIdSchema,
+  message_id: promptIdSchema,
+  agent_id: agentIdSchema,
+  kind: z.literal('partial_response'),
+  index: z.number().int().nonnegative(),
+  data: text(),
+});
+
+export const agentOutputAckSchema = z.strictObject({
+  type: z.literal('agent_output_ack'),
+  id,
+  session_id: sessionIdSchema,
+  message_id: promptIdSchema,
+  index: z.number().int().nonnegative(),
+  /** The durable event's seq; null for partial output. */
+  seq: seqSchema.nullable(),
+});
+
+// ---- REST ----
+
+export const createAgentBodySchema = z.strictObject({
+  name: displayNameSchema,
+  capabilities: z.array(text().min(1).max(64)).max(32).optional(),
+});
+export type CreateAgentBody = z.infer<typeof createAgentBodySchema>;
+
+export interface AgentView {
+  agent_id: string;
+  session_id: string;
+  name: string;
+  capabilities: string[];
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface AgentCreated extends AgentView {
+  /** An access token for this agent, good for this session only; revoked with the agent. */
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in_s: number;
+}
+
+export const submitPromptBodySchema = z.strictObject({
+  content: promptContentSchema,
+  images: promptImagesSchema.optional(),
+  priority: promptPrioritySchema.optional(),
+  agent_id: agentIdSchema.optional(),
+  client_msg_id: clientMsgIdSchema,
+});
+export type SubmitPromptBody = z.infer<typeof submitPromptBodySchema>;
+
+export const reorderPromptBodySchema = z.strictObject({ position: z.number().int().positive().max(100_000) });
+
+export type PromptQueuedView = Omit<z.infer<typeof promptQueuedSchema>, 'type' | 'id'>;
+export type QueueView = Omit<QueueUpdated, 'type'>;
