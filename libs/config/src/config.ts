@@ -26,6 +26,8 @@ export interface ChorusConfig {
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
   };
+  /** Session channels (gateway/standalone): the recent history each channel keeps, by count and by age. */
+  readonly channels: { readonly historySize: number; readonly historyTtlMs: number };
   /** The conflict service's periodic jobs. */
   readonly conflict: {
     readonly purgeBackstopIntervalMs: number;
@@ -71,7 +73,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -97,6 +99,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
     },
+    channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },
     conflict: {
       purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,
       compaction: {

@@ -22,6 +22,9 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   document_at: { type: 'document_at', id: 15, session_id: SESSION, doc_id: 'src/parser.rs', version: 39 },
   lock_file: { type: 'lock_file', id: 12, session_id: SESSION, doc_id: 'Cargo.toml', ttl_ms: 300000 },
   unlock_file: { type: 'unlock_file', id: 13, session_id: SESSION, doc_id: 'Cargo.toml' },
+  subscribe: { type: 'subscribe', id: 16, session_id: SESSION, channel: 'diagnostics', since: 7 },
+  unsubscribe: { type: 'unsubscribe', id: 17, session_id: SESSION, channel: 'diagnostics' },
+  publish: { type: 'publish', id: 18, session_id: SESSION, channel: 'files', data: { file: 'src/parser.rs', event: 'change', timestamp: 1795312800000 } },
 };
 
 const PRESENCE = {
@@ -99,6 +102,18 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
     user_id: 'bob',
     overlaps: [{ version: 42, peer_id: 'alice-tab-1', user_id: 'alice', ranges: [{ start: 120, end: 123 }] }],
     peers: ['bob-cli', 'alice-tab-1'],
+  },
+  subscribed: { type: 'subscribed', id: 16, session_id: SESSION, channel: 'diagnostics', seq: 9, recovered: true, replayed: 2 },
+  unsubscribed: { type: 'unsubscribed', id: 17, session_id: SESSION, channel: 'diagnostics' },
+  published: { type: 'published', id: 18, session_id: SESSION, channel: 'files', seq: 12, timestamp: 1795312800000 },
+  event: {
+    type: 'event',
+    session_id: SESSION,
+    channel: 'diagnostics',
+    data: { file: 'src/parser.rs', diagnostics: [{ range: { start: { line: 3, character: 4 }, end: { line: 3, character: 9 } }, severity: 'error', message: 'cannot find value `x`', source: 'rustc' }] },
+    timestamp: 1795312800000,
+    seq: 9,
+    publisher: { user_id: 'agent:claude', peer_id: 'claude-1' },
   },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

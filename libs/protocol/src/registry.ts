@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { channelEventSchema, publishSchema, publishedSchema, subscribeSchema, subscribedSchema, unsubscribeSchema, unsubscribedSchema } from './channels';
 import { disconnectNoticeSchema } from './disconnect';
 import { errorMessageSchema } from './errors';
 import {
@@ -63,6 +64,10 @@ export const CLIENT_MESSAGES = {
   document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
+  subscribe: { schema: subscribeSchema, maxBytes: 1024, reply: 'subscribed' },
+  unsubscribe: { schema: unsubscribeSchema, maxBytes: 1024, reply: 'unsubscribed' },
+  /** The limit of a channel event's `data` (custom channels carry any JSON up to it). */
+  publish: { schema: publishSchema, maxBytes: 64 * 1024, reply: 'published' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -91,6 +96,10 @@ export const SERVER_MESSAGES = {
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
   disconnect_notice: disconnectNoticeSchema,
+  subscribed: subscribedSchema,
+  unsubscribed: unsubscribedSchema,
+  published: publishedSchema,
+  event: channelEventSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

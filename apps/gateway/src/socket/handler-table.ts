@@ -1,5 +1,6 @@
 import type { IdentityTokens } from '@chorus/auth';
 import type { LoggerService } from '@nestjs/common';
+import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { LiveMessageHandlers } from './live.handlers';
 import { SessionMessageHandlers } from './session.handlers';
@@ -8,6 +9,7 @@ import { SessionMessageHandlers } from './session.handlers';
 export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
   const session = new SessionMessageHandlers(tokens, logger);
   const live = new LiveMessageHandlers(logger);
+  const channels = new ChannelMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -24,5 +26,8 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+    subscribe: (s, m, d) => channels.subscribe(s, m, d),
+    unsubscribe: (s, m, d) => channels.unsubscribe(s, m, d),
+    publish: (s, m, d) => channels.publish(s, m, d),
   };
 }
