@@ -5,7 +5,7 @@ const tseslint = require('typescript-eslint');
 const chorus = require('./tools/eslint/boundaries');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'loadtest/**', '**/fixtures/**', '.chorus-data/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'libs/*/dist/**', 'coverage/**', 'loadtest/**', '**/fixtures/**', '.chorus-data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,16 +1,21 @@
 import { rm } from 'node:fs/promises';
+import { ChorusClient, type ChatMessage, type DurableEvent } from '@chorus/client';
 import { standaloneDataDir, startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
-import { ChorusClient } from './support/chorus-client';
-import { editConcurrently, setUpSession, type People } from './support/scenario';
+import { setUpSession, type People } from './support/scenario';
 
-// `npm start` as a newcomer runs it — one process, embedded Postgres, no Redis — driven through the same
-// scenario as the distributed cluster, with two real socket.io clients.
+// `npm start` as a newcomer runs it — one process, embedded Postgres, no Redis — driven the way a newcomer's
+// code would drive it: through the client SDK (@chorus/client), two clients on real sockets.
 
 let proc: RunningProcess;
 let url: string;
 let dataDir: string;
 let people: People;
 const clients: ChorusClient[] = [];
+const client = (token: string, peerId: string) => {
+  const c = new ChorusClient({ url, token, peerId, onWarning: () => undefined });
+  clients.push(c);
+  return c;
+};
 
 beforeAll(async () => {
   dataDir = await standaloneDataDir('standalone-e2e');
@@ -21,39 +26,58 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());
-  await proc?.stop('SIGKILL');
+  // SIGTERM: a clean stop takes its embedded Postgres down too (SIGKILL left that child running, holding the dir).
+  await proc?.stop('SIGTERM');
   await rm(dataDir, { recursive: true, force: true });
 });
 
 it('two clients join, chat, edit one document, see presence, and recover after a reconnect', async () => {
   const sid = people.sessionId;
-  const alice = await ChorusClient.connect(url, people.alice.token);
-  const bob = await ChorusClient.connect(url, people.bob.token);
-  clients.push(alice, bob);
-  await alice.ok('join', { session_id: sid, peer_id: 'alice-1', join_token: await people.alice.joinToken() });
-  const joinedB = await bob.ok('join', { session_id: sid, peer_id: 'bob-1', join_token: await people.bob.joinToken() });
-  expect((await alice.waitForPush('peer_joined', (m) => m.peer_id === 'bob-1')).seq).toBe(joinedB.seq);
+  const alice = client(people.alice.token, 'alice-1').session(sid);
+  const bobClient = client(people.bob.token, 'bob-1');
+  const bob = bobClient.session(sid);
+  const aliceEvents: DurableEvent[] = [];
+  alice.on('event', (e) => aliceEvents.push(e));
+  const bobChats: ChatMessage[] = [];
+  bob.on('chat', (m) => bobChats.push(m));
+  await alice.join();
+  await bob.join();
+  await waitFor('alice sees bob join', () => aliceEvents.find((e) => e.kind === 'peer_joined' && e.message.peer_id === 'bob-1'));
 
-  await alice.ok('chat_message', { session_id: sid, message: 'hi bob' });
-  expect((await bob.waitForPush('chat_message')).message).toBe('hi bob');
+  await alice.sendChat('hi bob');
+  await waitFor('bob gets the chat', () => bobChats.find((m) => m.message === 'hi bob'));
 
-  const { states, submitted } = await editConcurrently([{ client: alice, peerId: 'alice-1' }, { client: bob, peerId: 'bob-1' }], sid, 'README.md', 15);
-  const server = await bob.ok('open_document', { session_id: sid, doc_id: 'README.md' });
-  expect(server.version).toBe(submitted);
-  for (const s of states) expect(s.text).toBe(server.content);
+  // Both type into one file at once; each keystroke goes through the OT client (one op in flight).
+  const [aDoc, bDoc] = await Promise.all([alice.document('README.md'), bob.document('README.md')]);
+  for (let i = 0; i < 15; i++) {
+    aDoc.edit([...aDoc.text].length > 0 ? [i % ([...aDoc.text].length + 1) || [...aDoc.text].length, `a${i}`] : [`a${i}`]);
+    bDoc.edit([`b${i}`]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await waitFor('converged', () => !aDoc.pending && !bDoc.pending && aDoc.version === bDoc.version && aDoc.text === bDoc.text);
+  const server = await bobClient.request('open_document', { session_id: sid, doc_id: 'README.md' });
+  expect({ text: aDoc.text, version: aDoc.version }).toEqual({ text: server.content, version: server.version });
+  // Insert-only typing: nothing lost or doubled means exactly the characters typed.
+  const typed = Array.from({ length: 15 }, (_, i) => `a${i}b${i}`).join('');
+  expect([...server.content].sort().join('')).toBe([...typed].sort().join(''));
 
-  await bob.ok('presence_update', { session_id: sid, doc_id: 'README.md', selection: { anchor: 0, head: 1 } });
-  await alice.waitForPush('presence_batch', (m) => m.peers.some((p) => p.peer_id === 'bob-1' && p.selection?.head === 1));
+  await bob.setPresence({ doc_id: 'README.md', selection: { anchor: 0, head: 1 } });
+  await waitFor("bob's selection reaches alice", () => aDoc.cursors().some((c) => c.peerId === 'bob-1' && c.selection.head === 1));
 
-  const lastSeq = bob.lastSeq(sid);
-  bob.close();
-  await alice.waitForPush('peer_left', (m) => m.peer_id === 'bob-1');
-  await alice.ok('chat_message', { session_id: sid, message: 'you missed this' });
-  const back = await ChorusClient.connect(url, people.bob.token);
-  clients.push(back);
-  const rejoined = await back.ok('join', { session_id: sid, peer_id: 'bob-2', join_token: await people.bob.joinToken(), last_seq: lastSeq });
-  expect(rejoined.recovered).toBe(true);
-  expect(back.durableSeqs(sid)).toEqual(Array.from({ length: rejoined.seq - lastSeq - 1 }, (_, i) => lastSeq + i + 1));
-  expect(back.of('chat_message').map((m) => m.message)).toEqual(['you missed this']);
-  await waitFor('bob-2 is in presence', async () => (await alice.ok('who', { session_id: sid })).peers.some((p) => p.peer_id === 'bob-2'));
+  // Bob goes away; alice chats; bob comes back (a new client resuming from his stored last_seq): the missed
+  // events are replayed once, in order, and nothing before them again.
+  const lastSeq = bob.lastSeq;
+  bobClient.close();
+  await waitFor('alice sees bob leave', () => aliceEvents.find((e) => e.kind === 'peer_left' && e.message.peer_id === 'bob-1'));
+  await alice.sendChat('you missed this');
+  const back = client(people.bob.token, 'bob-2').session(sid, { lastSeq });
+  const replayed: DurableEvent[] = [];
+  back.on('event', (e) => replayed.push(e));
+  const joins: boolean[] = [];
+  back.on('joined', (j) => joins.push(j.recovered));
+  await back.join();
+  expect(joins).toEqual([true]);
+  expect(replayed.map((e) => e.seq)).toEqual(Array.from({ length: back.lastSeq - lastSeq - 1 }, (_, i) => lastSeq + i + 1));
+  expect(replayed.flatMap((e) => (e.kind === 'chat' ? [e.chat.message] : []))).toEqual(['you missed this']);
+  await waitFor('bob-2 is in presence', async () => (await alice.refreshPresence()).some((p) => p.peer_id === 'bob-2'));
 }, 90_000);

@@ -169,3 +169,4 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export type { AckOf, ClientPayload, ClientToServerEvents, ServerToClientEvents } from './socket-events';

@@ -1,0 +1,349 @@
+import {
+  ChorusError,
+  PROTOCOL_VERSION,
+  type AckOf,
+  type ClientMessageType,
+  type ClientPayload,
+  type ClientToServerEvents,
+  type DisconnectNotice,
+  type ErrorMessage,
+  type ReplyOf,
+  type ServerMessage,
+  type ServerMessageOf,
+  type ServerToClientEvents,
+} from '@chorus/protocol';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { reconnectStep, type BackoffOptions, type ConnectionEnd } from './backoff';
+import { TypedEmitter } from './emitter';
+import { ClientClosedError, ConnectionLostError } from './errors';
+import { randomId } from './random-id';
+import { ChorusRest } from './rest';
+import { ChorusSession, type SessionOptions } from './session';
+
+/** A socket typed by the protocol's event maps. */
+export type ChorusSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Connection state: `connecting` (first attempt), `connected` (hello received), `reconnecting`, `closed`. */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Options of {@link ChorusClient}. */
+export interface ChorusClientOptions {
+  /**
+   * The gateway base URL, or several: after a lost connection or a failed attempt the client moves to the next
+   * one (behind a load balancer, one URL is enough).
+   */
+  url: string | readonly string[];
+  /** The access token, or a provider called before every connection attempt (so a reconnect gets a fresh one). */
+  token: string | (() => string | Promise<string>);
+  /** This client's peer id in every session it joins (default: random per client). One per tab or process. */
+  peerId?: string;
+  /** Reconnect timing (jittered exponential backoff). */
+  backoff?: BackoffOptions;
+  /** Deadline of one request's ack (default 15 s). */
+  requestTimeoutMs?: number;
+  /** Extra socket.io-client options (e.g. `transports`). `auth`, `reconnection` and `forceNew` are the SDK's. */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+  /** `fetch` for REST (default: the global one). */
+  fetch?: typeof fetch;
+  /** Random source of the jitter and of generated ids (default `Math.random`): seed it in tests. */
+  random?: () => number;
+  /** Where failures the SDK handled itself are reported (default: `console.warn`). Never silent. */
+  onWarning?: (message: string, error?: unknown) => void;
+}
+
+/** Events of {@link ChorusClient}. */
+export interface ChorusClientEvents {
+  /** The connection state changed. */
+  state: { state: ConnectionState };
+  /** A connection was established: the server's `hello` (node id, limits). Also after every reconnect. */
+  hello: ServerMessageOf<'hello'>;
+  /** A live connection was lost; the client reconnects unless `willReconnect` is false. */
+  disconnected: { reason: string; notice?: DisconnectNotice; willReconnect: boolean };
+  /** The client stopped for good (a disconnect code that forbids reconnecting, a refused token, or `close()`). */
+  closed: { reason: string; notice?: DisconnectNotice; error?: ErrorMessage };
+  /** An `error` pushed outside any request (e.g. PERMISSION_DENIED after a removal from a session). */
+  error: ChorusError;
+  /** Something the SDK recovered from by itself (a retry, a resend, a reload), for logs and metrics. */
+  warning: { message: string; error?: unknown };
+}
+
+interface LiveConnection {
+  socket: ChorusSocket;
+  url: string;
+  pending: Set<(error: Error) => void>;
+}
+
+/**
+ * One connection to Chorus, kept alive: connects with the access token and protocol version, waits for
+ * `hello`, and on any loss reconnects (jittered exponential backoff; at once after a gateway drains; never when
+ * the disconnect code says not to), then rejoins every session with its `last_seq`. Sessions are obtained with
+ * {@link ChorusClient.session}.
+ *
+ * ```ts
+ * const client = new ChorusClient({ url: 'http://localhost:3000', token: () => auth.accessToken() });
+ * await client.connect();
+ * const session = client.session(sessionId);
+ * await session.join();
+ * session.on('chat', (m) => render(m));
+ * ```
+ */
+export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
+  /** REST over the current gateway, authenticated with the same token. */
+  readonly rest: ChorusRest;
+  /** This client's peer id in every session. */
+  readonly peerId: string;
+
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
+  private currentState: ConnectionState = 'connecting';
+  private live: LiveConnection | null = null;
+  private running: Promise<void> | null = null;
+  private closedReason: string | null = null;
+  private wake: (() => void) | null = null;
+  private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  private readonly sessions = new Map<string, ChorusSession>();
+  private lastHello: ServerMessageOf<'hello'> | null = null;
+  private opSeq = 0;
+  /** @internal The random source (jitter, generated ids). */
+  readonly random: () => number;
+
+  constructor(private readonly options: ChorusClientOptions) {
+    super();
+    this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.urls.length === 0) throw new TypeError('ChorusClient needs at least one url');
+    this.random = options.random ?? Math.random;
+    this.peerId = options.peerId ?? `p-${randomId(this.random)}`;
+    this.rest = new ChorusRest({ baseUrl: () => this.url, token: () => this.accessToken(), fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
+  }
+
+  /** The current connection state. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The gateway URL in use (or to be tried next). */
+  get url(): string {
+    return this.urls[this.urlIndex % this.urls.length];
+  }
+
+  /** The last `hello`: node id and per-message size limits. */
+  get hello(): ServerMessageOf<'hello'> | null {
+    return this.lastHello;
+  }
+
+  /**
+   * Starts the connection (idempotent) and resolves at the first `hello`. Rejects when the client closes for
+   * good before connecting (e.g. an invalid token). Reconnects after that are automatic.
+   */
+  async connect(): Promise<ServerMessageOf<'hello'>> {
+    if (this.closedReason !== null) throw new ClientClosedError(this.closedReason);
+    this.running ??= this.run();
+    await this.ready();
+    return this.lastHello as ServerMessageOf<'hello'>;
+  }
+
+  /** Stops for good: leaves nothing running. Pending requests reject with ClientClosedError. */
+  close(): void {
+    this.stop('closed by the application');
+  }
+
+  /** The session `sessionId` (one object per id): call `join()` on it. */
+  session(sessionId: string, options: SessionOptions = {}): ChorusSession {
+    let session = this.sessions.get(sessionId);
+    if (!session) {
+      session = new ChorusSession(this, sessionId, options);
+      this.sessions.set(sessionId, session);
+    }
+    return session;
+  }
+
+  /**
+   * Sends one request and resolves with its success reply; an `error` reply rejects with a ChorusError of its
+   * code. Waits for a connection first (up to the timeout). A connection lost before the ack rejects with
+   * ConnectionLostError (retryable). Typed from the registry: `request('who', { session_id })` → `presence_list`.
+   */
+  async request<T extends ClientMessageType>(type: T, payload: ClientPayload<T>, options: { timeoutMs?: number } = {}): Promise<ReplyOf<T>> {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 15_000;
+    const started = Date.now();
+    await this.ready(timeoutMs);
+    const conn = this.live;
+    if (!conn) throw new ConnectionLostError(type);
+    return new Promise<ReplyOf<T>>((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        conn.pending.delete(fail);
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new ChorusError('UNAVAILABLE', `${type}: no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs - (Date.now() - started)));
+      conn.pending.add(fail);
+      const emit = conn.socket.emit as unknown as (event: string, body: unknown, ack: (reply: AckOf<T>) => void) => void;
+      emit.call(conn.socket, type, payload, (reply) => {
+        clearTimeout(timer);
+        conn.pending.delete(fail);
+        if (reply && typeof reply === 'object' && reply.type === 'error') reject(ChorusError.from(reply));
+        else resolve(reply as ReplyOf<T>);
+      });
+    });
+  }
+
+  /** Resolves when connected (now or later); rejects after `timeoutMs` or when the client closes. */
+  ready(timeoutMs?: number): Promise<void> {
+    if (this.closedReason !== null) return Promise.reject(new ClientClosedError(this.closedReason));
+    if (this.currentState === 'connected' && this.live) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          reject(e);
+        },
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => waiter.reject(new ChorusError('UNAVAILABLE', `not connected within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** @internal The next op seq of this peer: one counter for all documents, never reused by this client. */
+  nextOpSeq(): number {
+    return ++this.opSeq;
+  }
+
+  /** @internal A recovered failure: reported, never silent. */
+  warn(message: string, error?: unknown): void {
+    if (this.options.onWarning) this.options.onWarning(message, error);
+    // eslint-disable-next-line no-console -- the default sink of recovered failures when the app gives none
+    else console.warn(`[chorus] ${message}`, error ?? '');
+    this.emit('warning', { message, error });
+  }
+
+  /** @internal A session ended for good (removed, deleted, left): forget it. */
+  forget(sessionId: string): void {
+    this.sessions.delete(sessionId);
+  }
+
+  private async accessToken(): Promise<string> {
+    return typeof this.options.token === 'function' ? this.options.token() : this.options.token;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.emit('state', { state });
+  }
+
+  private stop(reason: string, extra: { notice?: DisconnectNotice; error?: ErrorMessage } = {}): void {
+    if (this.closedReason !== null) return;
+    this.closedReason = reason;
+    const closed = new ClientClosedError(reason);
+    for (const w of [...this.waiters]) w.reject(closed);
+    if (this.live) {
+      for (const fail of [...this.live.pending]) fail(closed);
+      this.live.socket.removeAllListeners();
+      this.live.socket.close();
+      this.live = null;
+    }
+    this.wake?.();
+    this.setState('closed');
+    for (const session of this.sessions.values()) session.clientClosed(closed);
+    this.emit('closed', { reason, ...extra });
+  }
+
+  /** The reconnect loop: one connection at a time, until closed. */
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.closedReason === null) {
+      const { end, connected } = await this.connectOnce(this.url).catch((err: unknown) => {
+        this.warn(`connecting to ${this.url} failed`, err);
+        return { end: { kind: 'unreachable', message: (err as Error).message } as ConnectionEnd, connected: false };
+      });
+      if (this.closedReason !== null) break;
+      if (connected) failures = 0;
+      const step = reconnectStep(end, failures, this.random, { ...this.options.backoff, canRefreshToken: typeof this.options.token === 'function' });
+      if (connected && end.kind === 'lost') this.emit('disconnected', { reason: end.reason, notice: end.notice, willReconnect: step.action === 'retry' });
+      if (step.action === 'stop') {
+        this.stop(step.reason, { notice: end.kind === 'lost' ? end.notice : end.kind === 'refused' ? end.error.disconnect : undefined, error: end.kind === 'refused' ? end.error : undefined });
+        break;
+      }
+      failures++;
+      if (step.rotate) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+      this.setState('reconnecting');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, step.delayMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** One connection attempt, resolved when it ends (refused, unreachable, or lost after working). */
+  private async connectOnce(url: string): Promise<{ end: ConnectionEnd; connected: boolean }> {
+    let token: string;
+    try {
+      token = await this.accessToken();
+    } catch (err) {
+      this.warn('the access token provider failed', err);
+      return { end: { kind: 'unreachable', message: `token provider: ${(err as Error).message}` }, connected: false };
+    }
+    return new Promise((resolve) => {
+      const socket: ChorusSocket = io(url, {
+        transports: ['websocket'],
+        ...this.options.socket,
+        auth: { token, protocol_version: PROTOCOL_VERSION },
+        reconnection: false,
+        forceNew: true,
+      });
+      const conn: LiveConnection = { socket, url, pending: new Set() };
+      let notice: DisconnectNotice | undefined;
+      let connected = false;
+      const finish = (end: ConnectionEnd) => {
+        socket.removeAllListeners();
+        socket.io.removeAllListeners();
+        socket.close();
+        if (this.live === conn) this.live = null;
+        const lost = new ConnectionLostError('request');
+        for (const fail of [...conn.pending]) fail(lost);
+        if (connected) for (const session of this.sessions.values()) session.connectionLost();
+        resolve({ end, connected });
+      };
+      socket.on('connect_error', (err: Error & { data?: unknown }) => {
+        const data = err.data as (ErrorMessage & { disconnect?: DisconnectNotice }) | undefined;
+        if (data && typeof data === 'object' && data.type === 'error') finish({ kind: 'refused', error: data });
+        else finish({ kind: 'unreachable', message: err.message });
+      });
+      socket.on('disconnect', (reason) => finish({ kind: 'lost', reason, notice }));
+      socket.on('disconnect_notice', (m) => {
+        notice = m;
+        // removed (4503) / session_deleted (4504) name the session: it ends, whatever the connection does next.
+        if (m.session_id !== undefined && (m.code === 4503 || m.code === 4504)) this.sessions.get(m.session_id)?.endedByServer(`${m.name}: ${m.reason}`);
+      });
+      socket.on('hello', (hello) => {
+        connected = true;
+        this.lastHello = hello;
+        this.live = conn;
+        this.setState('connected');
+        this.emit('hello', hello);
+        for (const w of [...this.waiters]) w.resolve();
+        for (const session of this.sessions.values()) session.connectionRestored();
+      });
+      socket.on('error', (m) => this.pushedError(m));
+      socket.onAny((event: string, message: unknown) => {
+        if (event === 'hello' || event === 'error' || event === 'disconnect_notice') return;
+        if (!message || typeof message !== 'object') return;
+        const m = message as ServerMessage & { session_id?: string };
+        if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
+      });
+    });
+  }
+
+  private pushedError(message: ErrorMessage): void {
+    this.emit('error', ChorusError.from(message));
+  }
+}

@@ -1,0 +1,449 @@
+import { ChorusError, type Participant, type PresenceView, type Selection, type ServerMessage, type ServerMessageOf, type SessionEventView } from '@chorus/protocol';
+import { backoffDelay } from './backoff';
+import type { ChorusClient } from './client';
+import { ChorusDocument } from './document';
+import { TypedEmitter } from './emitter';
+import { ClientClosedError } from './errors';
+import { historyToPush, type DurablePush } from './history-events';
+import { PresenceStore } from './presence';
+import { randomId } from './random-id';
+import { SeqWindow } from './seq-window';
+
+/** Options of one session. */
+export interface SessionOptions {
+  /**
+   * Where join tokens come from: a token, or a provider called for the first join and again whenever the token
+   * is refused or near its expiry. Default: `POST /api/v1/collaboration/sessions/:id/join` with the access token.
+   */
+  joinToken?: string | ((sessionId: string) => Promise<string>);
+  /** The session password, for the default join token provider. */
+  password?: string;
+  /**
+   * Resume from a stored position: every durable event after it is delivered (replayed, or paged over REST when
+   * too far behind). Default: a fresh join, which starts live.
+   */
+  lastSeq?: number;
+}
+
+/** A chat message of the session stream (pushed, replayed, paged from history, or our own acknowledged one). */
+export interface ChatMessage {
+  seq: number;
+  peer_id: string;
+  user_id: string;
+  display_name: string;
+  message: string;
+  client_msg_id?: string;
+  /** Server time, ms since the epoch. */
+  timestamp: number;
+  /** Sent by this client (its peer id). */
+  own: boolean;
+}
+
+/** Any durable event of the session stream, delivered once each, in `seq` order within a connection. */
+export type DurableEvent =
+  | { kind: 'chat'; seq: number; chat: ChatMessage }
+  | { kind: 'peer_joined'; seq: number; message: ServerMessageOf<'peer_joined'> }
+  | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
+  | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };
+
+/** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
+export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
+
+/** Events of {@link ChorusSession}. */
+export interface ChorusSessionEvents {
+  /** Joined (or rejoined after a reconnect): the participants and the stream position. */
+  joined: { participants: Participant[]; seq: number; recovered: boolean; rejoin: boolean };
+  /** Every durable event, once, in order (chat, peers, other session events). */
+  event: DurableEvent;
+  /** A chat message (also in `event`), including this client's own once acknowledged. */
+  chat: ChatMessage;
+  /** The presence store changed (`session.presence`). */
+  presence: { peers: readonly PresenceView[] };
+  /** Someone started or stopped typing. */
+  typing: { peerId: string; userId: string; docId: string | null; typing: boolean };
+  /** The session ended for this client: removed, deleted, left, or the client closed. */
+  ended: { reason: string; error?: ChorusError };
+  /** A failure the session could not recover from by itself (e.g. a rejoin refused for good). */
+  error: ChorusError;
+}
+
+/**
+ * One session, joined through the client's connection and kept joined across reconnects:
+ *   - join tokens fetched (and renewed when refused) through REST or the given provider;
+ *   - `lastSeq` kept from pushes, chat acks and `joined`; a rejoin sends it, the server replays what was missed;
+ *     `recovered: false` pages the history over REST; live pushes that arrive meanwhile wait, so the app sees
+ *     no gap and no duplicate (every durable event is delivered once, by seq);
+ *   - chat with a `client_msg_id` per message, resent with the same key after a lost ack (never duplicated);
+ *   - presence rebuilt after every rejoin (`presence_update` of our own state, then `who`);
+ *   - documents reopened after every rejoin (see ChorusDocument).
+ */
+export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
+  /** Everyone's presence in this session. */
+  readonly presence = new PresenceStore();
+
+  private currentState: SessionState = 'idle';
+  private wanted = false;
+  private joinedOnce = false;
+  private participantList: Participant[] = [];
+  private seqs: SeqWindow;
+  private lastSeqKnown: boolean;
+  private recovering = false;
+  private held: ServerMessage[] = [];
+  private joinToken: string | null = null;
+  private joinTokenRenewAt = Number.POSITIVE_INFINITY;
+  private joining: Promise<void> | null = null;
+  private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  private readonly documents = new Map<string, ChorusDocument>();
+  private ownPresence: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null } = {};
+  private endedError: ChorusError | null = null;
+  private duplicates = 0;
+
+  constructor(
+    /** The client this session runs on. */
+    readonly client: ChorusClient,
+    /** The session id (a UUID). */
+    readonly id: string,
+    private readonly options: SessionOptions = {},
+  ) {
+    super();
+    this.seqs = new SeqWindow(options.lastSeq ?? 0);
+    this.lastSeqKnown = options.lastSeq !== undefined;
+    if (typeof options.joinToken === 'string') this.joinToken = options.joinToken;
+  }
+
+  /** The session state. */
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  /** The highest session `seq` delivered or acknowledged: what a rejoin sends as `last_seq`. */
+  get lastSeq(): number {
+    return this.seqs.high;
+  }
+
+  /** The participants as of the last `joined`. */
+  get participants(): readonly Participant[] {
+    return this.participantList;
+  }
+
+  /** Durable events received twice (a replay overlapping a live push) and dropped: never delivered twice. */
+  get duplicatesDropped(): number {
+    return this.duplicates;
+  }
+
+  /** Joins (or waits for the join under way) and resolves once joined. Rejects if the session ends first. */
+  join(): Promise<void> {
+    if (this.endedError) return Promise.reject(this.endedError);
+    this.wanted = true;
+    if (this.currentState === 'joined') return Promise.resolve();
+    const joined = this.ready();
+    if (this.client.state === 'connected') void this.startJoin();
+    else void this.client.connect().catch((err: unknown) => this.client.warn(`connect for session ${this.id} failed`, err));
+    return joined;
+  }
+
+  /** Leaves the session (`leave`), closes its documents and stops rejoining it. */
+  async leave(): Promise<void> {
+    this.wanted = false;
+    if (this.client.state === 'connected' && this.currentState === 'joined') await this.client.request('leave', { session_id: this.id });
+    this.end('left');
+  }
+
+  /** Resolves when joined (now, or after the current join or rejoin). */
+  ready(): Promise<void> {
+    if (this.endedError) return Promise.reject(this.endedError);
+    if (this.currentState === 'joined') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => (this.waiters.delete(waiter), resolve()),
+        reject: (e: Error) => (this.waiters.delete(waiter), reject(e)),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /**
+   * Sends a chat message and resolves with it as stored (its `seq` and server timestamp). Idempotent: the message
+   * carries a `client_msg_id` (generated unless given), and after a lost ack, UNAVAILABLE or a reconnect it is
+   * resent with the same key — the server answers a resend with the original, so it is stored and delivered once.
+   */
+  async sendChat(message: string, options: { clientMsgId?: string } = {}): Promise<ChatMessage> {
+    const client_msg_id = options.clientMsgId ?? randomId(this.client.random);
+    for (let attempt = 0; ; attempt++) {
+      await this.ready();
+      try {
+        const reply = await this.client.request('chat_message', { session_id: this.id, message, client_msg_id });
+        const chat = toChat(reply, this.client.peerId);
+        if (this.seqs.mark(reply.seq)) this.deliver({ kind: 'chat', seq: reply.seq, chat });
+        return chat;
+      } catch (err) {
+        if (!(err instanceof ChorusError) || !err.retryable || err instanceof ClientClosedError || attempt >= 50) throw err;
+        this.client.warn(`chat_message ${client_msg_id}: ${err.code}, resending with the same client_msg_id`, err);
+        await sleep(err.details.retry_after_ms ?? backoffDelay(attempt, this.client.random, { initialDelayMs: 100, maxDelayMs: 5_000 }));
+      }
+    }
+  }
+
+  /**
+   * Reports where this client is (send only what changed; `selection` in code points — see `selectionFromUtf16`).
+   * Remembered, and sent again after every rejoin.
+   */
+  async setPresence(patch: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null }): Promise<void> {
+    this.ownPresence = { ...this.ownPresence, ...patch };
+    await this.ready();
+    await this.client.request('presence_update', { session_id: this.id, ...patch });
+  }
+
+  /** Starts (or keeps) the typing indicator; it expires by itself after 5 s without a repeat. */
+  async typing(docId: string | null = null): Promise<void> {
+    await this.ready();
+    await this.client.request('typing', { session_id: this.id, doc_id: docId });
+  }
+
+  /** Clears the typing indicator. */
+  async stopTyping(): Promise<void> {
+    await this.ready();
+    await this.client.request('stop_typing', { session_id: this.id });
+  }
+
+  /** Asks the server for everyone's presence and replaces the store with it. */
+  async refreshPresence(): Promise<readonly PresenceView[]> {
+    await this.ready();
+    const list = await this.client.request('who', { session_id: this.id });
+    this.presence.reset(list.peers);
+    this.emit('presence', { peers: this.presence.peers() });
+    return list.peers;
+  }
+
+  /** Opens a shared document (one object per doc id) and resolves once its text and version are loaded. */
+  async document(docId: string): Promise<ChorusDocument> {
+    let doc = this.documents.get(docId);
+    if (!doc) {
+      doc = new ChorusDocument(this, docId);
+      this.documents.set(docId, doc);
+    }
+    await doc.opened();
+    return doc;
+  }
+
+  /** @internal The documents open in this session. */
+  openDocuments(): ChorusDocument[] {
+    return [...this.documents.values()];
+  }
+
+  /** @internal The client (re)connected: rejoin when wanted. */
+  connectionRestored(): void {
+    if (this.wanted && !this.endedError) void this.startJoin();
+  }
+
+  /** @internal The connection was lost: wait for the rejoin. */
+  connectionLost(): void {
+    if (this.currentState === 'joined' || this.currentState === 'joining') this.currentState = 'joining';
+    this.joining = null;
+    this.recovering = false;
+    this.held = [];
+  }
+
+  /** @internal The client closed for good. */
+  clientClosed(error: ChorusError): void {
+    this.end(error.message, error);
+  }
+
+  /** @internal A push for this session. */
+  handlePush(m: ServerMessage): void {
+    switch (m.type) {
+      case 'chat_message':
+      case 'peer_joined':
+      case 'peer_left':
+      case 'session_event':
+        if (this.recovering) this.held.push(m);
+        else this.durable(m);
+        return;
+      case 'presence_update': {
+        const { type: _type, id: _id, ...view } = m;
+        this.presence.put(view);
+        this.emit('presence', { peers: this.presence.peers() });
+        return;
+      }
+      case 'presence_batch':
+        for (const view of m.peers) this.presence.put(view);
+        this.emit('presence', { peers: this.presence.peers() });
+        return;
+      case 'presence_left':
+        if (this.presence.remove(m.peer_id)) this.emit('presence', { peers: this.presence.peers() });
+        return;
+      case 'typing_start':
+      case 'typing_stop': {
+        const typing = m.type === 'typing_start';
+        this.presence.setTyping(m.peer_id, typing ? { doc_id: m.doc_id } : null);
+        this.emit('typing', { peerId: m.peer_id, userId: m.user_id, docId: m.doc_id, typing });
+        return;
+      }
+      case 'op':
+      case 'file_locked':
+      case 'file_unlocked':
+      case 'conflict_detected':
+        this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private durable(m: DurablePush): void {
+    if (!this.seqs.mark(m.seq)) {
+      this.duplicates++;
+      return;
+    }
+    if (m.type === 'chat_message') this.deliver({ kind: 'chat', seq: m.seq, chat: toChat(m, this.client.peerId) });
+    else if (m.type === 'peer_joined') this.deliver({ kind: 'peer_joined', seq: m.seq, message: m });
+    else if (m.type === 'peer_left') this.deliver({ kind: 'peer_left', seq: m.seq, message: m });
+    else this.deliver({ kind: 'session_event', seq: m.seq, message: m });
+  }
+
+  private deliver(event: DurableEvent): void {
+    this.emit('event', event);
+    if (event.kind === 'chat') this.emit('chat', event.chat);
+  }
+
+  private startJoin(): Promise<void> {
+    this.joining ??= this.runJoin().finally(() => (this.joining = null));
+    return this.joining;
+  }
+
+  private async runJoin(): Promise<void> {
+    this.currentState = 'joining';
+    const rejoin = this.joinedOnce;
+    for (let attempt = 0; this.wanted && !this.endedError; attempt++) {
+      try {
+        const join_token = await this.token(attempt > 0);
+        const last_seq = this.lastSeqKnown ? this.seqs.high : undefined;
+        // From here until the join is processed, durable pushes (the replay, and live events that may overtake
+        // the ack) are held, then delivered in seq order after any history paged over REST.
+        this.recovering = true;
+        this.held = [];
+        const reply = await this.client.request('join', { session_id: this.id, peer_id: this.client.peerId, join_token, ...(last_seq !== undefined ? { last_seq } : {}) });
+        await this.joined(reply, last_seq, rejoin);
+        return;
+      } catch (err) {
+        this.recovering = false;
+        this.held = [];
+        const error = ChorusError.from(err);
+        if (err instanceof ClientClosedError) return;
+        if (err instanceof ChorusError && err.name === 'ConnectionLostError') return; // the reconnect rejoins
+        if (error.code === 'UNAUTHENTICATED' && attempt === 0) {
+          this.joinToken = null;
+          continue;
+        }
+        if (!error.retryable) {
+          this.emit('error', error);
+          this.end(`join refused: ${error.code} ${error.message}`, error);
+          return;
+        }
+        this.client.warn(`join ${this.id}: ${error.code}, retrying`, err);
+        await sleep(error.details.retry_after_ms ?? backoffDelay(attempt, this.client.random));
+        if (this.client.state !== 'connected') return;
+      }
+    }
+  }
+
+  private async joined(reply: ServerMessageOf<'joined'>, lastSeq: number | undefined, rejoin: boolean): Promise<void> {
+    this.participantList = reply.participants;
+    if (!reply.recovered && lastSeq !== undefined && lastSeq < reply.seq) await this.pageHistory(lastSeq, reply.seq);
+    // A last_seq ahead of the stream (a stored position from another incarnation of the session) is worthless:
+    // start over from the server's position rather than send it again on every rejoin.
+    if (!reply.recovered && lastSeq !== undefined && lastSeq > reply.seq) this.seqs = new SeqWindow(reply.seq);
+    this.recovering = false;
+    const held = this.held.sort((x, y) => seqOf(x) - seqOf(y));
+    this.held = [];
+    for (const m of held) this.handlePush(m);
+    // Everything up to joined.seq is now delivered, or ours (our own peer_joined is never pushed to us).
+    this.seqs.advanceTo(reply.seq);
+    this.lastSeqKnown = true;
+    this.joinedOnce = true;
+    this.currentState = 'joined';
+    this.emit('joined', { participants: reply.participants, seq: reply.seq, recovered: reply.recovered, rejoin });
+    for (const w of [...this.waiters]) w.resolve();
+    await this.afterJoin();
+  }
+
+  /**
+   * History over REST, (from, to], as the pushes the server would have sent: through the same once-by-seq filter.
+   * Our own current join is left out, as the replay leaves it out (its `joined` ack is ours).
+   */
+  private async pageHistory(from: number, to: number): Promise<void> {
+    const events: SessionEventView[] = [];
+    for (let after = from; after < to; ) {
+      const page = await this.client.rest.history(this.id, after, 1_000);
+      events.push(...page.events.filter((e) => e.seq <= to));
+      if (page.next_after_seq === null || page.events.length === 0) break;
+      after = page.next_after_seq;
+    }
+    let ownJoin = -1;
+    events.forEach((e, i) => {
+      if (e.type === 'peer_joined' && e.payload.peer_id === this.client.peerId) ownJoin = i;
+    });
+    events.forEach((e, i) => i !== ownJoin && this.durable(historyToPush(this.id, e)));
+  }
+
+  /** After every (re)join: our presence again, everyone's presence, the documents reopened. */
+  private async afterJoin(): Promise<void> {
+    const tasks: Array<Promise<unknown>> = [];
+    if (Object.keys(this.ownPresence).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.ownPresence }));
+    tasks.push(this.refreshPresence());
+    for (const doc of this.documents.values()) tasks.push(doc.resume());
+    const results = await Promise.allSettled(tasks);
+    for (const r of results) if (r.status === 'rejected') this.client.warn(`after joining ${this.id}: a resync step failed`, r.reason);
+  }
+
+  private async token(refresh: boolean): Promise<string> {
+    if (this.joinToken !== null && !refresh && Date.now() < this.joinTokenRenewAt) return this.joinToken;
+    const provider = this.options.joinToken;
+    if (typeof provider === 'function') this.joinToken = await provider(this.id);
+    else if (typeof provider === 'string' && !refresh) this.joinToken = provider;
+    else {
+      const grant = await this.client.rest.joinToken(this.id, this.options.password);
+      this.joinToken = grant.join_token;
+      // Renewed a minute before it expires (or at 80% of a short life), so a rejoin rarely meets a stale one.
+      this.joinTokenRenewAt = Date.now() + Math.max(grant.expires_in_s * 800, (grant.expires_in_s - 60) * 1_000);
+    }
+    return this.joinToken;
+  }
+
+  private end(reason: string, error?: ChorusError): void {
+    if (this.endedError) return;
+    this.endedError = error ?? new ChorusError('NOT_FOUND', `session ${this.id} ended: ${reason}`);
+    this.currentState = 'ended';
+    this.wanted = false;
+    for (const w of [...this.waiters]) w.reject(this.endedError);
+    for (const doc of this.documents.values()) doc.sessionEnded(this.endedError);
+    this.client.forget(this.id);
+    this.emit('ended', { reason, ...(error ? { error } : {}) });
+  }
+
+  /** @internal A disconnect notice named this session (removed, deleted). */
+  endedByServer(reason: string): void {
+    this.end(reason, new ChorusError('PERMISSION_DENIED', reason));
+  }
+}
+
+function toChat(m: ServerMessageOf<'chat_message'>, ownPeerId: string): ChatMessage {
+  return {
+    seq: m.seq,
+    peer_id: m.peer_id,
+    user_id: m.user_id,
+    display_name: m.display_name,
+    message: m.message,
+    ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
+    timestamp: m.timestamp,
+    own: m.peer_id === ownPeerId,
+  };
+}
+
+function seqOf(m: ServerMessage): number {
+  return 'seq' in m && typeof m.seq === 'number' ? m.seq : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

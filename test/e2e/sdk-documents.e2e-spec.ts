@@ -1,0 +1,76 @@
+import { ChorusClient, ChorusError, type ChorusDocument } from '@chorus/client';
+import { waitFor } from '@chorus/testing';
+import { setUpSession, type People } from './support/scenario';
+import { startTestStack, type TestStack } from './support/stack';
+
+// The SDK's document surface against the whole product in one process (real Postgres): locks as the holder and
+// as the other peer (a refused op reloads and hands back the discarded edit), history and past versions,
+// typing and remote cursors moved by the tie rule.
+
+let stack: TestStack;
+let people: People;
+const clients: ChorusClient[] = [];
+
+beforeAll(async () => {
+  stack = await startTestStack('sdk_documents');
+  people = await setUpSession(stack.url, 'sdkdoc');
+}, 60_000);
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await stack?.stop();
+});
+
+async function open(token: string, peerId: string): Promise<{ client: ChorusClient; doc: ChorusDocument }> {
+  const client = new ChorusClient({ url: stack.url, token, peerId, onWarning: () => undefined });
+  clients.push(client);
+  const session = client.session(people.sessionId);
+  await session.join();
+  return { client, doc: await session.document('README.md') };
+}
+
+it('locks, a refused edit reloads with the discarded op, history and past versions, cursors and typing', async () => {
+  const alice = await open(people.alice.token, 'alice-doc');
+  const bob = await open(people.bob.token, 'bob-doc');
+
+  alice.doc.editUtf16({ from: 0, to: 0, insert: 'hello 😀 world' });
+  await waitFor('bob has the text', () => bob.doc.text === 'hello 😀 world' && !alice.doc.pending);
+  const v1 = alice.doc.version;
+
+  // Remote cursor: bob's caret after "hello " (code point 6); alice inserts at 0, then at bob's caret.
+  const bobSession = bob.client.session(people.sessionId);
+  await bobSession.setPresence({ doc_id: 'README.md', selection: { anchor: 6, head: 6 } });
+  await waitFor("alice sees bob's cursor", () => alice.doc.cursors().find((c) => c.peerId === 'bob-doc'));
+  alice.doc.edit(['>']); // before the cursor: it moves right
+  alice.doc.edit([7, '+']); // exactly at the cursor, by someone else: the cursor stays before it (tie rule)
+  expect(alice.doc.cursors().find((c) => c.peerId === 'bob-doc')?.selection).toEqual({ anchor: 7, head: 7 });
+  await waitFor('settled', () => !alice.doc.pending && bob.doc.version === alice.doc.version);
+
+  // Typing reaches the other side.
+  const typing: boolean[] = [];
+  alice.client.session(people.sessionId).on('typing', (t) => t.peerId === 'bob-doc' && typing.push(t.typing));
+  await bobSession.typing('README.md');
+  await bobSession.stopTyping();
+  await waitFor('typing start and stop', () => typing.length >= 2);
+  expect(typing.slice(0, 2)).toEqual([true, false]);
+
+  // Alice locks; bob learns it by push; bob's edit is refused and reloaded, the edit handed back.
+  const lock = await alice.doc.lockFile(60_000);
+  expect(lock.holderId).toBe('alice-sdkdoc');
+  await waitFor('bob sees the lock', () => bob.doc.lock?.holderId === 'alice-sdkdoc');
+  const before = bob.doc.text;
+  const reloaded = new Promise<{ discarded: unknown; text: string }>((resolve) => bob.doc.once('reload', resolve));
+  bob.doc.edit(['X']);
+  const reload = await reloaded;
+  expect(reload.discarded).toEqual(['X']);
+  expect(reload.text).toBe(before);
+  expect(bob.doc.text).toBe(before);
+  await alice.doc.unlockFile();
+  await waitFor('bob sees the unlock', () => bob.doc.lock === null);
+
+  // History and past versions.
+  const history = await bob.doc.history();
+  expect(history.entries.map((e) => e.version)).toEqual(Array.from({ length: history.head }, (_, i) => i + 1));
+  expect(await bob.doc.at(v1)).toEqual({ version: v1, text: 'hello 😀 world' });
+  await expect(bob.doc.at(history.head + 5)).rejects.toMatchObject({ code: 'RELOAD_REQUIRED' });
+  await expect(bob.doc.at(history.head + 5)).rejects.toBeInstanceOf(ChorusError);
+}, 60_000);
