@@ -52,6 +52,19 @@ async function ack(socket: Socket, type: string, body: Json): Promise<Json> {
   return reply;
 }
 
+/** What the gateways say about the run (their /metrics): frames written, gaps filled, failures, connections. */
+async function gatewayFigures(bases: readonly string[]): Promise<Json> {
+  const lines = (await Promise.all(bases.map(async (b) => (await (await fetch(`${b}/metrics`)).text()).split('\n')))).flat();
+  const sum = (name: string, label = '') => lines.filter((l) => l.startsWith(name) && l.includes(label) && !l.startsWith('#')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  return {
+    gateway_event_frames: sum('chorus_ws_frames_out_total', 'type="event"'),
+    gateway_gap_reads: sum('chorus_channel_gap_reads_total'),
+    gateway_channel_failures: sum('chorus_channel_failures_total'),
+    gateway_connections: sum('chorus_ws_connections'),
+    gateway_lag_max_ms: round(Math.max(0, ...lines.filter((l) => /^chorus_nodejs_eventloop_lag_max_seconds[ {]/.test(l)).map((l) => Number(l.split(' ').pop()))) * 1000, 1),
+  };
+}
+
 interface Subscriber {
   readonly socket: Socket;
   lastSeq: number;
@@ -86,6 +99,8 @@ async function main(): Promise<void> {
     /** From the server's stamp at append (`timestamp`) to receipt: the fan-out half, without the publish request. */
     const fanoutLatencies: number[] = [];
     let measuring = false;
+    let disconnects = 0;
+    const disconnectReasons: Record<string, number> = {};
     let windowDeliveries = 0;
     for (let n = 0; n < SUBSCRIBERS; n += 50) {
       subscribers.push(
@@ -97,6 +112,11 @@ async function main(): Promise<void> {
             sockets.push(socket);
             await ack(socket, 'join', { session_id: sessionId, peer_id: `sub-${i}`, join_token: grant.joinToken });
             const sub: Subscriber = { socket, lastSeq: 0, received: 0, outOfOrder: 0 };
+            socket.on('disconnect', (reason: string) => {
+              disconnects++;
+              disconnectReasons[reason] = (disconnectReasons[reason] ?? 0) + 1;
+            });
+            socket.on('disconnect_notice', (n: { name: string }) => void (disconnectReasons[`notice:${n.name}`] = (disconnectReasons[`notice:${n.name}`] ?? 0) + 1));
             socket.on('event', (e: { seq: number; timestamp: number; data: { t: number } }) => {
               if (e.seq !== sub.lastSeq + 1 && sub.lastSeq !== 0) sub.outOfOrder++;
               sub.lastSeq = Math.max(sub.lastSeq, e.seq);
@@ -127,11 +147,24 @@ async function main(): Promise<void> {
     );
     let published = 0;
     let publishErrors = 0;
+    const errorCodes: Record<string, number> = {};
     const publish = (socket: Socket) =>
       socket
         .timeout(30_000)
         .emitWithAck('publish', { session_id: sessionId, channel: CHANNEL, data: { t: performance.now() } })
-        .then((r: Json) => (r.type === 'published' ? published++ : publishErrors++), () => publishErrors++);
+        .then(
+          (r: Json) => {
+            if (r.type === 'published') published++;
+            else {
+              publishErrors++;
+              errorCodes[String(r.code)] = (errorCodes[String(r.code)] ?? 0) + 1;
+            }
+          },
+          () => {
+            publishErrors++;
+            errorCodes.timeout = (errorCodes.timeout ?? 0) + 1;
+          },
+        );
 
     progress('warm-up: 20 events');
     for (let i = 0; i < 20; i++) await publish(publishers[i % 2]);
@@ -152,9 +185,10 @@ async function main(): Promise<void> {
       const tick = () => {
         if (stop) return;
         const now = performance.now();
-        while (next <= now && now - started < SECONDS * 1000) {
+        if (next <= now && now - started < SECONDS * 1000) {
           void publish(socket);
-          next += interval;
+          // A late tick sends one event, not the ones it missed: a burst would trip the channels rate limit.
+          next = Math.max(next + interval, now);
         }
         if (now - started >= SECONDS * 1000) return;
         setTimeout(tick, Math.max(0, next - performance.now()));
@@ -188,6 +222,10 @@ async function main(): Promise<void> {
       fanout_p99_ms: percentile(fanoutLatencies, 99),
       max_ms: round(latencies.reduce((m, x) => Math.max(m, x), 0), 1),
       publish_errors: publishErrors,
+      publish_error_codes: JSON.stringify(errorCodes),
+      disconnects,
+      disconnect_reasons: JSON.stringify(disconnectReasons),
+      ...(await gatewayFigures(bases)),
       expected_deliveries: subscribers.length * published,
       received_deliveries: received,
       lost: subscribers.length * published - received,

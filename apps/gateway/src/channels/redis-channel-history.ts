@@ -36,10 +36,16 @@ if ARGV[7] == '1' then redis.call('SET', KEYS[3], id, 'PX', ARGV[3]) end
 return {0, id, entry}
 `;
 
-/** KEYS: stream, meta hash. ARGV: the oldest id still young enough. → {seq, entries} */
+/**
+ * KEYS: stream, meta hash. ARGV: the oldest id still young enough, `since` (-1: none). → {seq, entries newest first}
+ * Seqs are gap-free, so the events after `since` are the newest `seq - since` entries: only those are read (a gap
+ * read or a replay costs what it returns, not the whole history).
+ */
 const READ = `
 local seq = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
-return {seq, redis.call('XRANGE', KEYS[1], ARGV[1], '+')}
+local since = tonumber(ARGV[2])
+if since < 0 or since >= seq then return {seq, {}} end
+return {seq, redis.call('XREVRANGE', KEYS[1], '+', ARGV[1], 'COUNT', math.min(seq - since, tonumber(ARGV[3])))}
 `;
 
 interface Script {
@@ -71,9 +77,9 @@ export class RedisChannelHistory implements ChannelHistory {
   async read(sessionId: string, channel: string, since: number | undefined): Promise<HistoryRead> {
     const { stream, meta } = this.keys(sessionId, channel);
     const oldest = `${this.clock.now() - this.limits.ttlMs + 1}-0`;
-    const [head, rows] = await this.run<[number, Array<[string, string[]]>]>(SCRIPTS.read, [stream, meta], [oldest]);
-    // Trimming by count happens on append; a size lowered since then is applied here too.
-    const retained = rows.slice(-this.limits.size).map(([, fields]) => JSON.parse(fields[1]) as ChannelEntry);
+    const [head, rows] = await this.run<[number, Array<[string, string[]]>]>(SCRIPTS.read, [stream, meta], [oldest, since ?? -1, this.limits.size]);
+    // Newest first, at most `size` (trimming by count happens on append; a size lowered since is applied here too).
+    const retained = rows.map(([, fields]) => JSON.parse(fields[1]) as ChannelEntry).reverse();
     return readFrom(head, retained, since);
   }
 
