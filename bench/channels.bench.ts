@@ -1,15 +1,16 @@
 // npm run bench:channels — one session channel with many subscribers across two gateway processes (and one process
-// of each service, real Postgres and Redis), as deployed; the clients are real socket.io clients in this process.
+// of each service, real Postgres and Redis), as deployed. Real socket.io clients: the subscribers in two child
+// processes (bench/lib/channel-subscribers.ts), the publishers here, so that decoding 100,000 deliveries a second
+// does not slow the publishers down.
 //   channel_fanout: BENCH_SUBSCRIBERS (default 1,000) subscribers, alternating between the two gateways, and two
 //   publishers (one per gateway) publishing BENCH_RATE events/s in total (default 100) for BENCH_SECONDS (30) →
-//   delivery latency (publish send → event received; one clock, this process), events/s, deliveries/s, and
-//   whether every subscriber got every event exactly once, in seq order. `fanout_p*_ms`: from the server's stamp at
-//   append to receipt (the fan-out half alone; ms resolution, same machine clock).
-// The clients decode every delivery here (100,000/s at the defaults): this process's own event-loop delay is
-// reported beside the latency, since its stalls are part of what is measured. BENCH_QUICK=1: 10 s, 200 subscribers.
-// Writes bench/results/channels.json.
+//   delivery latency (publish sent → event received, wall clock of this machine), events/s, deliveries/s, and
+//   whether every subscriber got every event exactly once, in seq order. `fanout_p*_ms`: from the server's stamp
+//   at append to receipt (the fan-out half alone, ms resolution).
+// BENCH_QUICK=1: 10 s, 200 subscribers. Writes bench/results/channels.json.
 import 'reflect-metadata';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
@@ -20,9 +21,11 @@ const RATE = Number(process.env.BENCH_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 10 : 30));
 /** Connections per user: the session's participant cap is 1,000, and one user may hold several connections. */
 const CONNECTIONS_PER_USER = 10;
+const CHILDREN = 2;
 const CHANNEL = 'x-bench';
 
 type Json = Record<string, unknown>;
+const now = () => performance.timeOrigin + performance.now();
 
 /** Members sign in over REST from addresses of their own (TRUSTED_PROXIES=1), so the REST budget is no limit. */
 let nextAddress = 0;
@@ -52,10 +55,10 @@ async function ack(socket: Socket, type: string, body: Json): Promise<Json> {
   return reply;
 }
 
-/** What the gateways say about the run (their /metrics): frames written, gaps filled, failures, connections. */
+/** What the gateways say about the run (their /metrics): frames written, gaps filled, failures, connections, lag. */
 async function gatewayFigures(bases: readonly string[]): Promise<Json> {
   const lines = (await Promise.all(bases.map(async (b) => (await (await fetch(`${b}/metrics`)).text()).split('\n')))).flat();
-  const sum = (name: string, label = '') => lines.filter((l) => l.startsWith(name) && l.includes(label) && !l.startsWith('#')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const sum = (name: string, label = '') => lines.filter((l) => new RegExp(`^${name}[ {]`).test(l) && l.includes(label)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
   return {
     gateway_event_frames: sum('chorus_ws_frames_out_total', 'type="event"'),
     gateway_gap_reads: sum('chorus_channel_gap_reads_total'),
@@ -65,11 +68,46 @@ async function gatewayFigures(bases: readonly string[]): Promise<Json> {
   };
 }
 
-interface Subscriber {
-  readonly socket: Socket;
-  lastSeq: number;
+interface Report {
+  latencies: number[];
+  fanout: number[];
   received: number;
+  windowDeliveries: number;
   outOfOrder: number;
+  disconnects: number;
+  reasons: Record<string, number>;
+}
+
+/** One child process of subscribers, driven over IPC. */
+class Subscribers {
+  private readonly child: ChildProcess;
+  private readonly waiting = new Map<string, (m: Json) => void>();
+
+  constructor() {
+    this.child = fork(join(__dirname, 'lib', 'channel-subscribers.ts'), [], { execArgv: ['-r', '@swc-node/register'] });
+    this.child.on('message', (m: Json) => {
+      if (m.kind === 'progress') return;
+      if (m.kind === 'failed') throw new Error(`subscriber process: ${String(m.error)}`);
+      const kind = m.kind === 'ready' ? 'start' : String(m.kind);
+      this.waiting.get(kind)?.(m);
+      this.waiting.delete(kind);
+    });
+  }
+
+  ask(kind: string, extra: Json = {}): Promise<Json> {
+    return new Promise((resolve) => {
+      this.waiting.set(kind, resolve);
+      this.child.send({ kind, ...extra });
+    });
+  }
+
+  tell(kind: string): void {
+    this.child.send({ kind });
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
 }
 
 async function main(): Promise<void> {
@@ -78,6 +116,7 @@ async function main(): Promise<void> {
   const cluster = await startProcessCluster('bench_channels', { gateways: 2, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1' } });
   const bases = cluster.gateways;
   const sockets: Socket[] = [];
+  const children = Array.from({ length: CHILDREN }, () => new Subscribers());
   try {
     const owner = (await post(bases[0], '/api/v1/auth/dev-token', { user_id: 'bench-owner', display_name: 'Owner' })).access_token as string;
     const sessionId = (await post(bases[0], '/api/v1/collaboration/sessions', { name: 'bench channels', max_participants: 1_000 }, owner)).session_id as string;
@@ -94,47 +133,16 @@ async function main(): Promise<void> {
         )),
       );
     }
-    const subscribers: Subscriber[] = [];
-    const latencies: number[] = [];
-    /** From the server's stamp at append (`timestamp`) to receipt: the fan-out half, without the publish request. */
-    const fanoutLatencies: number[] = [];
-    let measuring = false;
-    let disconnects = 0;
-    const disconnectReasons: Record<string, number> = {};
-    let windowDeliveries = 0;
-    for (let n = 0; n < SUBSCRIBERS; n += 50) {
-      subscribers.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(50, SUBSCRIBERS - n) }, async (_, j) => {
-            const i = n + j;
-            const grant = grants[Math.floor(i / CONNECTIONS_PER_USER)];
-            const socket = await connect(bases[i % 2], grant.token);
-            sockets.push(socket);
-            await ack(socket, 'join', { session_id: sessionId, peer_id: `sub-${i}`, join_token: grant.joinToken });
-            const sub: Subscriber = { socket, lastSeq: 0, received: 0, outOfOrder: 0 };
-            socket.on('disconnect', (reason: string) => {
-              disconnects++;
-              disconnectReasons[reason] = (disconnectReasons[reason] ?? 0) + 1;
-            });
-            socket.on('disconnect_notice', (n: { name: string }) => void (disconnectReasons[`notice:${n.name}`] = (disconnectReasons[`notice:${n.name}`] ?? 0) + 1));
-            socket.on('event', (e: { seq: number; timestamp: number; data: { t: number } }) => {
-              if (e.seq !== sub.lastSeq + 1 && sub.lastSeq !== 0) sub.outOfOrder++;
-              sub.lastSeq = Math.max(sub.lastSeq, e.seq);
-              sub.received++;
-              if (measuring) {
-                windowDeliveries++;
-                latencies.push(performance.now() - e.data.t);
-                fanoutLatencies.push(Date.now() - e.timestamp);
-              }
-            });
-            await ack(socket, 'subscribe', { session_id: sessionId, channel: CHANNEL });
-            return sub;
-          }),
-        )),
-      );
-      if (subscribers.length % 200 === 0 || subscribers.length === SUBSCRIBERS) progress(`${subscribers.length}/${SUBSCRIBERS} subscribers joined and subscribed`);
-    }
-    // Two publishers, one per gateway, each publishing half the rate; they are members but not subscribers.
+    progress(`${users} users signed in; ${CHILDREN} processes connect ${SUBSCRIBERS} subscribers`);
+    // Each child takes a contiguous range of subscribers (whole users), half on each gateway.
+    const per = Math.ceil(SUBSCRIBERS / CONNECTIONS_PER_USER / CHILDREN) * CONNECTIONS_PER_USER;
+    await Promise.all(
+      children.map((c, k) => c.ask('start', { bases, sessionId, channel: CHANNEL, first: k * per, count: Math.max(0, Math.min(per, SUBSCRIBERS - k * per)), connectionsPerUser: CONNECTIONS_PER_USER, grants })),
+    );
+    const received = async () => (await Promise.all(children.map((c) => c.ask('count')))).reduce((n, m) => n + Number(m.received), 0);
+    progress(`${SUBSCRIBERS} subscribers joined and subscribed`);
+
+    // Two publishers, one per gateway, each publishing half the rate; members, not subscribers.
     const publisherGrant = grants[grants.length - 1];
     const publishers = await Promise.all(
       bases.map(async (base, i) => {
@@ -151,7 +159,7 @@ async function main(): Promise<void> {
     const publish = (socket: Socket) =>
       socket
         .timeout(30_000)
-        .emitWithAck('publish', { session_id: sessionId, channel: CHANNEL, data: { t: performance.now() } })
+        .emitWithAck('publish', { session_id: sessionId, channel: CHANNEL, data: { t: now() } })
         .then(
           (r: Json) => {
             if (r.type === 'published') published++;
@@ -168,29 +176,29 @@ async function main(): Promise<void> {
 
     progress('warm-up: 20 events');
     for (let i = 0; i < 20; i++) await publish(publishers[i % 2]);
-    const warm = subscribers.length * 20;
-    const deadlineWarm = Date.now() + 30_000;
-    while (subscribers.reduce((s, x) => s + x.received, 0) < warm && Date.now() < deadlineWarm) await new Promise((r) => setTimeout(r, 50));
+    const warmDeadline = Date.now() + 60_000;
+    while ((await received()) < SUBSCRIBERS * 20 && Date.now() < warmDeadline) await new Promise((r) => setTimeout(r, 200));
 
     progress(`${RATE} events/s to ${SUBSCRIBERS} subscribers for ${SECONDS} s`);
-    const loop = monitorEventLoopDelay({ resolution: 5 });
-    loop.enable();
-    measuring = true;
+    children.forEach((c) => c.tell('measure'));
+    const before = await gatewayFigures(bases);
     const started = performance.now();
     const sentBefore = published;
     const interval = 1000 / (RATE / 2);
-    const timers = publishers.map((socket, i) => {
+    let attempts = 0;
+    const stops = publishers.map((socket, i) => {
       let next = started + (i * interval) / 2;
       let stop = false;
       const tick = () => {
         if (stop) return;
-        const now = performance.now();
-        if (next <= now && now - started < SECONDS * 1000) {
+        const t = performance.now();
+        if (t - started >= SECONDS * 1000) return;
+        if (next <= t) {
+          attempts++;
           void publish(socket);
           // A late tick sends one event, not the ones it missed: a burst would trip the channels rate limit.
-          next = Math.max(next + interval, now);
+          next = Math.max(next + interval, t);
         }
-        if (now - started >= SECONDS * 1000) return;
         setTimeout(tick, Math.max(0, next - performance.now()));
       };
       tick();
@@ -198,45 +206,51 @@ async function main(): Promise<void> {
     });
     for (let s = 5; s <= SECONDS; s += 5) {
       await new Promise((r) => setTimeout(r, 5_000));
-      progress(`${s} s: ${published - sentBefore} published, ${windowDeliveries} delivered, p99 so far ${round(percentile(latencies, 99), 1)} ms`);
+      progress(`${s} s: ${published - sentBefore} published, ${await received()} delivered in all`);
     }
-    timers.forEach((stop) => stop());
+    stops.forEach((stop) => stop());
+    const publishing = (performance.now() - started) / 1000;
+    // Acks of the last events, then their deliveries (bounded).
     const drainDeadline = Date.now() + 30_000;
-    while (subscribers.reduce((s, x) => s + x.received, 0) < subscribers.length * published && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 50));
+    while (published + publishErrors < 20 + attempts && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await received()) < SUBSCRIBERS * published && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 200));
     const elapsed = (performance.now() - started) / 1000;
-    measuring = false;
-    loop.disable();
-    const received = subscribers.reduce((s, x) => s + x.received, 0);
+    const after = await gatewayFigures(bases);
+    const reports = (await Promise.all(children.map((c) => c.ask('report')))) as unknown as Report[];
+    const latencies = reports.flatMap((r) => r.latencies);
+    const fanout = reports.flatMap((r) => r.fanout);
+    const total = reports.reduce((n, r) => n + r.received, 0);
+    const reasons: Record<string, number> = {};
+    for (const r of reports) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
     const events = published - sentBefore;
     const result = {
-      subscribers: subscribers.length,
-      events_per_s: round(events / SECONDS, 1),
-      deliveries_per_s: round(windowDeliveries / elapsed, 0),
+      subscribers: SUBSCRIBERS,
+      events_per_s: round(events / publishing, 1),
+      deliveries_per_s: round(reports.reduce((n, r) => n + r.windowDeliveries, 0) / elapsed, 0),
       p99_ms: round(percentile(latencies, 99), 1),
     };
     const detail = {
       rate_asked: RATE,
       seconds: SECONDS,
       p50_ms: round(percentile(latencies, 50), 1),
-      fanout_p50_ms: percentile(fanoutLatencies, 50),
-      fanout_p99_ms: percentile(fanoutLatencies, 99),
       max_ms: round(latencies.reduce((m, x) => Math.max(m, x), 0), 1),
+      fanout_p50_ms: percentile(fanout, 50),
+      fanout_p99_ms: percentile(fanout, 99),
       publish_errors: publishErrors,
       publish_error_codes: JSON.stringify(errorCodes),
-      disconnects,
-      disconnect_reasons: JSON.stringify(disconnectReasons),
-      ...(await gatewayFigures(bases)),
-      expected_deliveries: subscribers.length * published,
-      received_deliveries: received,
-      lost: subscribers.length * published - received,
-      out_of_order: subscribers.reduce((s, x) => s + x.outOfOrder, 0),
-      bench_eventloop_p99_ms: round(loop.percentile(99) / 1e6, 1),
-      bench_eventloop_max_ms: round(loop.max / 1e6, 1),
+      expected_deliveries: SUBSCRIBERS * published,
+      received_deliveries: total,
+      lost: SUBSCRIBERS * published - total,
+      out_of_order: reports.reduce((n, r) => n + r.outOfOrder, 0),
+      disconnects: reports.reduce((n, r) => n + r.disconnects, 0),
+      disconnect_reasons: JSON.stringify(reasons),
+      ...Object.fromEntries(Object.entries(after).map(([k, v]) => [k, typeof v === 'number' && k !== 'gateway_connections' && k !== 'gateway_lag_max_ms' ? v - Number(before[k]) : v])),
     };
     printTable('channel_fanout', [{ ...result, ...detail }]);
     writeResult('channels', { channel_fanout: result, channel_fanout_detail: detail, calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() } });
   } finally {
     sockets.forEach((s) => s.close());
+    children.forEach((c) => c.kill());
     await cluster.stop();
   }
 }

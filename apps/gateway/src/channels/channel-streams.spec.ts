@@ -115,6 +115,21 @@ describe('ChannelStreams', () => {
     expect(counted.gaps).toBe(1);
   });
 
+  it('puts events that overtook each other (publishers on two gateways) back in order without reading the history', async () => {
+    const { history, hub, channels, road, publish, counted } = setup();
+    await channels.subscribe(S, 'files', hub.subscriber('a'), undefined);
+    const reads = history.reads;
+    const pushes = [];
+    for (let i = 0; i < 4; i++) pushes.push(await publish());
+    road.push(S, pushes[1]);
+    road.push(S, pushes[3]);
+    road.push(S, pushes[0]);
+    road.push(S, pushes[2]);
+    await waitFor('all four', () => hub.seqs('a').length >= 4);
+    expect(hub.seqs('a')).toEqual([1, 2, 3, 4]);
+    expect({ reads: history.reads - reads, gaps: counted.gaps }).toEqual({ reads: 0, gaps: 0 });
+  });
+
   it('delivers the lost last event of a quiet channel at the next position check', async () => {
     const { hub, channels, publish } = setup();
     await channels.subscribe(S, 'git', hub.subscriber('a'), undefined);

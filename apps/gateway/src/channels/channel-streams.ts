@@ -34,7 +34,14 @@ interface Relay {
   chain: Promise<void>;
   /** Subscribes queued but not run yet: the relay is kept while > 0. */
   pending: number;
+  /** Events that arrived ahead of head + 1 (another gateway's publisher overtook), waiting for the missing ones. */
+  readonly early: Map<number, ChannelEntry>;
+  /** Set while early events wait: when it fires, what is still missing is read from the history. */
+  gapTimer: NodeJS.Timeout | undefined;
 }
+
+/** Early events kept per relay before the gap is read at once rather than waited for. */
+const MAX_EARLY = 1_000;
 
 export function channelEvent(sessionId: string, channel: string, e: ChannelEntry): ChannelEventMessage {
   return { type: 'event', session_id: sessionId, channel, data: e.data, timestamp: e.timestamp, seq: e.seq, publisher: e.publisher };
@@ -43,8 +50,8 @@ export function channelEvent(sessionId: string, channel: string, e: ChannelEntry
 /**
  * Delivers each channel's events to this node's subscribers in seq order, each exactly once, whatever the
  * fan-out does (as SessionStreams does for durable session events): an event at or below the relay's head is a
- * duplicate and dropped; one beyond head + 1 means the fan-out lost some, and they are read back from the
- * channel history first. A subscribe with `since` reads the history and writes the missed events to the
+ * duplicate and dropped; one beyond head + 1 waits briefly for the events before it (another gateway's publisher
+ * overtook), and what is still missing then — lost by the fan-out — is read back from the channel history. A subscribe with `since` reads the history and writes the missed events to the
  * subscriber inside the same chain, then puts it in the channel's room — so a live event racing the replay is
  * queued behind it, and either the replay or the room carries it, never both, never neither. Live events are
  * written to the room by the hub (encoded once for every local subscriber); the hub is still the only writer.
@@ -58,6 +65,13 @@ export class ChannelStreams {
     private readonly nodeId: string,
     private readonly counters: ChannelCounters,
     private readonly logger: LoggerService,
+    /**
+     * How long an event that arrived ahead of its predecessors waits for them on the fan-out before they are
+     * read from the history. Publishers on different gateways overtake each other all the time (each one's
+     * order is kept, not theirs together): a short wait fills such a gap without a read, and only a lost
+     * message costs one.
+     */
+    private readonly gapWaitMs = 50,
   ) {}
 
   /**
@@ -81,6 +95,7 @@ export class ChannelStreams {
         // Bring the room up to the history's head first (events the fan-out has not brought yet), so none of
         // them can reach the newcomer twice: once replayed, once through the room.
         await this.catchUpRoom(relay);
+        this.flushEarly(relay);
         if (since !== undefined && since !== relay.head) {
           const read = await this.history.read(sessionId, channel, since);
           for (const e of read.events) if (e.seq > relay.head) this.writeToRoom(relay, e);
@@ -130,12 +145,40 @@ export class ChannelStreams {
     const entry: ChannelEntry = { seq: message.seq, timestamp: message.timestamp, publisher: message.publisher, data: message.data };
     void this.enqueue(relay, async () => {
       if (relay.head < 0 || entry.seq <= relay.head) return;
-      if (entry.seq > relay.head + 1) {
-        this.counters.gapRead();
-        await this.catchUpRoom(relay);
+      if (entry.seq === relay.head + 1) {
+        this.writeToRoom(relay, entry);
+        this.flushEarly(relay);
+        return;
       }
-      if (entry.seq === relay.head + 1) this.writeToRoom(relay, entry);
+      relay.early.set(entry.seq, entry);
+      if (relay.early.size > MAX_EARLY) await this.fillGap(relay);
+      else relay.gapTimer ??= setTimeout(() => void this.enqueue(relay, () => this.fillGap(relay)).catch((err: unknown) => this.fail(relay, 'gap read', err)), this.gapWaitMs);
     }).catch((err: unknown) => this.fail(relay, `delivery of #${entry.seq}`, err));
+  }
+
+  /** Reads what the fan-out has not brought after the head from the history (inside the chain). */
+  private async fillGap(relay: Relay): Promise<void> {
+    clearTimeout(relay.gapTimer);
+    relay.gapTimer = undefined;
+    if (relay.early.size === 0) return;
+    this.counters.gapRead();
+    await this.catchUpRoom(relay);
+    this.flushEarly(relay);
+  }
+
+  /** Writes the early events that are next now; drops those the head passed; keeps waiting for the rest. */
+  private flushEarly(relay: Relay): void {
+    for (const seq of relay.early.keys()) if (seq <= relay.head) relay.early.delete(seq);
+    for (let next = relay.early.get(relay.head + 1); next !== undefined; next = relay.early.get(relay.head + 1)) {
+      relay.early.delete(next.seq);
+      this.writeToRoom(relay, next);
+    }
+    if (relay.early.size === 0) {
+      clearTimeout(relay.gapTimer);
+      relay.gapTimer = undefined;
+    } else {
+      relay.gapTimer ??= setTimeout(() => void this.enqueue(relay, () => this.fillGap(relay)).catch((err: unknown) => this.fail(relay, 'gap read', err)), this.gapWaitMs);
+    }
   }
 
   /**
@@ -147,7 +190,9 @@ export class ChannelStreams {
     await Promise.all(
       [...this.relays.values()].map((relay) =>
         this.enqueue(relay, async () => {
-          if (relay.head >= 0 && relay.members.size > 0) await this.catchUpRoom(relay);
+          if (relay.head < 0 || relay.members.size === 0) return;
+          await this.catchUpRoom(relay);
+          this.flushEarly(relay);
         }).catch((err: unknown) => this.fail(relay, 'position check', err)),
       ),
     );
@@ -182,7 +227,7 @@ export class ChannelStreams {
     const k = key(sessionId, channel);
     let relay = this.relays.get(k);
     if (!relay) {
-      relay = { sessionId, channel, head: -1, members: new Map(), chain: Promise.resolve(), pending: 0 };
+      relay = { sessionId, channel, head: -1, members: new Map(), chain: Promise.resolve(), pending: 0, early: new Map(), gapTimer: undefined };
       this.relays.set(k, relay);
     }
     return relay;
@@ -190,7 +235,10 @@ export class ChannelStreams {
 
   private dropIfIdle(relay: Relay): void {
     const k = key(relay.sessionId, relay.channel);
-    if (relay.members.size === 0 && relay.pending === 0 && this.relays.get(k) === relay) this.relays.delete(k);
+    if (relay.members.size === 0 && relay.pending === 0 && this.relays.get(k) === relay) {
+      this.relays.delete(k);
+      clearTimeout(relay.gapTimer);
+    }
   }
 
   private fail(relay: Relay, what: string, err: unknown): void {
