@@ -7,7 +7,7 @@
 //   delivery latency (publish sent → event received, wall clock of this machine), events/s, deliveries/s, and
 //   whether every subscriber got every event exactly once, in seq order. `fanout_p*_ms`: from the server's stamp
 //   at append to receipt (the fan-out half alone, ms resolution).
-// BENCH_QUICK=1: 10 s, 200 subscribers. Writes bench/results/channels.json.
+// BENCH_QUICK=1: 10 s, 200 subscribers. Writes bench/results/channels.json (BENCH_RESULT=name: name.json).
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -81,22 +81,23 @@ interface Report {
 /** One child process of subscribers, driven over IPC. */
 class Subscribers {
   private readonly child: ChildProcess;
-  private readonly waiting = new Map<string, (m: Json) => void>();
+  private readonly waiting = new Map<string, { resolve: (m: Json) => void; reject: (err: Error) => void }>();
 
   constructor() {
     this.child = fork(join(__dirname, 'lib', 'channel-subscribers.ts'), [], { execArgv: ['-r', '@swc-node/register'] });
     this.child.on('message', (m: Json) => {
       if (m.kind === 'progress') return;
-      if (m.kind === 'failed') throw new Error(`subscriber process: ${String(m.error)}`);
-      const kind = m.kind === 'ready' ? 'start' : String(m.kind);
-      this.waiting.get(kind)?.(m);
+      const kind = m.kind === 'ready' || m.kind === 'failed' ? 'start' : String(m.kind);
+      const waiter = this.waiting.get(kind);
       this.waiting.delete(kind);
+      if (m.kind === 'failed') waiter?.reject(new Error(`subscriber process: ${String(m.error)}`));
+      else waiter?.resolve(m);
     });
   }
 
   ask(kind: string, extra: Json = {}): Promise<Json> {
-    return new Promise((resolve) => {
-      this.waiting.set(kind, resolve);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(kind, { resolve, reject });
       this.child.send({ kind, ...extra });
     });
   }
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(Object.entries(after).map(([k, v]) => [k, typeof v === 'number' && k !== 'gateway_connections' && k !== 'gateway_lag_max_ms' ? v - Number(before[k]) : v])),
     };
     printTable('channel_fanout', [{ ...result, ...detail }]);
-    writeResult('channels', { channel_fanout: result, channel_fanout_detail: detail, calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() } });
+    writeResult(process.env.BENCH_RESULT ?? 'channels', { channel_fanout: result, channel_fanout_detail: detail, calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() } });
   } finally {
     sockets.forEach((s) => s.close());
     children.forEach((c) => c.kill());

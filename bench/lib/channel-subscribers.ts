@@ -43,9 +43,10 @@ async function ack(socket: Socket, type: string, body: Record<string, unknown>):
 }
 
 async function start(c: Start): Promise<void> {
-  for (let n = 0; n < c.count; n += 50) {
+  // 25 joins at a time: each costs the session and presence services a round trip or two.
+  for (let n = 0; n < c.count; n += 25) {
     await Promise.all(
-      Array.from({ length: Math.min(50, c.count - n) }, async (_, j) => {
+      Array.from({ length: Math.min(25, c.count - n) }, async (_, j) => {
         const i = c.first + n + j;
         const grant = c.grants[Math.floor(i / c.connectionsPerUser)];
         const socket = await connect(c.bases[i % c.bases.length], grant.token);
@@ -73,6 +74,9 @@ async function start(c: Start): Promise<void> {
     process.send?.({ kind: 'progress', connected: sockets.length });
   }
 }
+
+// The parent gone (crashed, killed): nothing left to measure for.
+process.on('disconnect', () => process.exit(0));
 
 process.on('message', (command: Command) => {
   switch (command.kind) {
