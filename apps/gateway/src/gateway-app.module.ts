@@ -110,7 +110,8 @@ export class GatewayAppModule {
     const conflict = new TypedClient<ConflictApi>(clients.conflict, observe);
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames));
     const history = channelHistory(runtime);
-    const channels = new ChannelStreams(history, hub, config.nodeId, { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() }, logger);
+    const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
+    const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
     const positions = setInterval(() => void channels.checkPositions(), CHANNEL_POSITION_CHECK_MS).unref();
     runtime.onStop(async () => clearInterval(positions));
     const streams = new SessionStreams(

@@ -151,6 +151,19 @@ describe('ChannelStreams', () => {
     expect(hub.seqs('b')).toEqual([4, 5, 6]);
   });
 
+  it('gives a relay that fell behind the history the retained latest events, in order, and counts the skip', async () => {
+    const history = new MemoryChannelHistory({ size: 3, ttlMs: 600_000 });
+    const hub = new FakeHub();
+    let failures = 0;
+    const channels = new ChannelStreams(history, hub, 'gw-1', { gapRead: () => undefined, failed: () => failures++ }, silent, 3);
+    await channels.subscribe(S, 'files', hub.subscriber('a'), undefined);
+    // Eight events whose pushes never arrived (this gateway was cut off from the fan-out).
+    for (let i = 0; i < 8; i++) await history.append(S, 'files', { publisher, data: i });
+    await channels.checkPositions();
+    expect(hub.seqs('a')).toEqual([6, 7, 8]);
+    expect(failures).toBe(1);
+  });
+
   it('is idempotent: a second subscribe replays nothing, unsubscribing twice is harmless, and nothing arrives after', async () => {
     const { hub, channels, road, publish } = setup();
     road.push(S, await publish());

@@ -65,6 +65,8 @@ export class ChannelStreams {
     private readonly nodeId: string,
     private readonly counters: ChannelCounters,
     private readonly logger: LoggerService,
+    /** CHANNEL_HISTORY_SIZE: how many of the latest events a lagging relay can still deliver after a skip. */
+    private readonly retainedEvents = 100,
     /**
      * How long an event that arrived ahead of its predecessors waits for them on the fan-out before they are
      * read from the history. Publishers on different gateways overtake each other all the time (each one's
@@ -204,14 +206,18 @@ export class ChannelStreams {
 
   /** Writes to the room what the history has after the relay's head (inside the chain). */
   private async catchUpRoom(relay: Relay): Promise<void> {
-    const read = await this.history.read(relay.sessionId, relay.channel, relay.head);
+    let read = await this.history.read(relay.sessionId, relay.channel, relay.head);
     if (!read.recovered) {
-      // The room's subscribers missed events the history no longer has: they see a seq gap (docs/protocol.md:
-      // resubscribe with `since`, which answers `recovered: false`). Logged and counted, never silent here.
+      // This relay fell further behind than the history keeps (the gateway was overloaded or cut off): the room's
+      // subscribers miss the events no longer kept — they see a seq gap (docs/protocol.md: resubscribe with
+      // `since`, which answers `recovered: false`) — but still get the retained latest ones, in order. Logged and
+      // counted, never silent here.
+      const from = Math.max(relay.head, read.head - this.retainedEvents);
       this.counters.failed();
-      this.logger.warn(`Channel ${relay.channel} of session ${relay.sessionId}: events after #${relay.head} are no longer retained; subscribers here skip to #${read.head}`, 'ChannelStreams');
-      relay.head = read.head;
-      return;
+      this.logger.warn(`Channel ${relay.channel} of session ${relay.sessionId}: events after #${relay.head} are no longer retained; subscribers here skip to #${from}`, 'ChannelStreams');
+      relay.head = from;
+      read = await this.history.read(relay.sessionId, relay.channel, from);
+      if (!read.recovered) relay.head = read.head;
     }
     for (const e of read.events) this.writeToRoom(relay, e);
   }
