@@ -8,7 +8,8 @@
 // For each: the gateway's CPU per frame delivered to a client (process CPU from /metrics over the window, divided
 // by every frame the clients received: pushes and acks), its event-loop lag and GC pauses over the window, and
 // the bench process's own event-loop delay (the clients run here: their stalls are part of any latency measured).
-// BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json.
+// BENCH_QUICK=1 runs a short version (< 60 s). Writes bench/results/gateway.json. BENCH_NODE_OPTIONS is passed to
+// every Chorus process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the CPU goes).
 import 'reflect-metadata';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
@@ -78,7 +79,7 @@ async function gatewayWindow(bases: readonly string[]): Promise<{ end(frames: nu
     async end(frames: number): Promise<Json> {
       const after = await all();
       const cpu = sample(after, 'chorus_process_cpu_seconds_total') - cpu0;
-      const worst = (name: string) => Math.max(...after.filter((l) => l.startsWith(`${name} `)).map((l) => Number(l.split(' ').pop())));
+      const worst = (name: string) => Math.max(0, ...after.filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).map((l) => Number(l.split(' ').pop())));
       return {
         cpu_s: round(cpu, 2),
         frames,
@@ -87,9 +88,50 @@ async function gatewayWindow(bases: readonly string[]): Promise<{ end(frames: nu
         eventloop_lag_max_ms: round(worst('chorus_nodejs_eventloop_lag_max_seconds') * 1000, 1),
         gc_pause_ms: round((sample(after, 'chorus_nodejs_gc_duration_seconds_sum') - gc0) * 1000, 1),
         gc_count: sample(after, 'chorus_nodejs_gc_duration_seconds_count') - gcN0,
+        // Where an edit's time goes on the server: the gateway's request-to-ack time, and the part of it spent
+        // in the transport round trip to the conflict service (queueing on both sides and the commit included).
+        submit_op_ack_p50_ms: round(histogramQuantile(before, after, 'chorus_ws_ack_seconds', 'type="submit_op"', 0.5), 1),
+        submit_op_ack_p99_ms: round(histogramQuantile(before, after, 'chorus_ws_ack_seconds', 'type="submit_op"', 0.99), 1),
+        op_submit_transport_p50_ms: round(histogramQuantile(before, after, 'chorus_transport_request_seconds', 'pattern="op.submit"', 0.5), 1),
+        op_submit_transport_p99_ms: round(histogramQuantile(before, after, 'chorus_transport_request_seconds', 'pattern="op.submit"', 0.99), 1),
+        presence_update_transport_p99_ms: round(histogramQuantile(before, after, 'chorus_transport_request_seconds', 'pattern="presence.update"', 0.99), 1),
       };
     },
   };
+}
+
+/**
+ * A quantile of a Prometheus histogram over a window: the bucket counts of `after` less those of `before` (all
+ * series whose labels include `match`), linearly interpolated inside the bucket (as histogram_quantile does).
+ */
+function histogramQuantile(before: readonly string[], after: readonly string[], name: string, match: string, q: number): number {
+  const buckets = (lines: readonly string[]) => {
+    const out = new Map<number, number>();
+    for (const l of lines) {
+      if (!l.startsWith(`${name}_bucket{`) || !l.includes(match)) continue;
+      const le = /le="([^"]+)"/.exec(l)?.[1];
+      if (le === undefined) continue;
+      const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+      out.set(bound, (out.get(bound) ?? 0) + Number(l.split(' ').pop()));
+    }
+    return out;
+  };
+  const b0 = buckets(before);
+  const delta = [...buckets(after)].map(([le, n]) => [le, n - (b0.get(le) ?? 0)] as const).sort((x, y) => x[0] - y[0]);
+  const total = delta.at(-1)?.[1] ?? 0;
+  if (total === 0) return 0;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const [le, n] of delta) {
+    if (n >= rank) {
+      if (!Number.isFinite(le)) return lower * 1000;
+      return (lower + ((le - lower) * (rank - below)) / Math.max(1, n - below)) * 1000;
+    }
+    lower = le;
+    below = n;
+  }
+  return lower * 1000;
 }
 
 /** This process's event-loop delay over a window (the clients' own stalls). */
@@ -274,7 +316,7 @@ async function main(): Promise<void> {
   progress(`calibration: ${calibrationStart} ms for the fixed work (the machine's speed now)`);
   const topology = `${GATEWAYS} gateway process${GATEWAYS > 1 ? 'es' : ''} + 1 process of each service`;
   progress(`starting Chorus: ${topology}, real Postgres and Redis`);
-  const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1' } });
+  const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) } });
   try {
     const base = cluster.gateways[0];
     const token = (await post(base, '/api/v1/auth/dev-token', { user_id: 'idle', display_name: 'Idle' })).access_token as string;
@@ -292,6 +334,8 @@ async function main(): Promise<void> {
         'p50 ms': r.edit_to_peer_p50_ms as number,
         'p99 ms': r.edit_to_peer_p99_ms as number,
         'ack p99 ms': r.op_ack_p99_ms as number,
+        'gw ack p99 ms': gw(r).submit_op_ack_p99_ms as number,
+        'op.submit p99 ms': gw(r).op_submit_transport_p99_ms as number,
         'gw µs/frame': gw(r).cpu_us_per_frame as number,
         'gw loop p99 ms': gw(r).eventloop_lag_p99_ms as number,
         'gw GC ms': gw(r).gc_pause_ms as number,
@@ -311,6 +355,8 @@ async function main(): Promise<void> {
       chat_fanout: chat,
     });
   } finally {
+    // A profiled process writes its profile when it exits: let every one shut down on SIGTERM first.
+    if (process.env.BENCH_NODE_OPTIONS) await Promise.all([...cluster.processes.values()].map((p) => p.stop('SIGTERM')));
     await cluster.stop();
   }
 }

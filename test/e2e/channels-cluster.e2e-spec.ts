@@ -4,6 +4,7 @@ import { ChorusClient } from './support/chorus-client';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { WsClient } from './support/ws-client';
 
 // Session channels across two gateways (separate processes, real Postgres and Redis): subscribers on both
 // gateways get every event of their channel in seq order and nobody else does; a subscriber that disconnects
@@ -152,4 +153,33 @@ it('lets a viewer subscribe but not publish, agents alone publish ai-response, a
   // A resend with the same client_msg_id is the same event.
   const first = await bob.ok('publish', { session_id, channel: 'git', data: { type: 'commit', message: 'fix parser' }, client_msg_id: 'git-1' });
   expect(await bob.ok('publish', { session_id, channel: 'git', data: { type: 'commit', message: 'fix parser' }, client_msg_id: 'git-1' })).toEqual(first);
+});
+
+it('serves the Cluso frames verbatim on /ws: subscribe without session_id, events published from Socket.IO on the other gateway', async () => {
+  const [one, two] = cluster.gateways;
+  const session_id = people.sessionId;
+  const cluso = await WsClient.connect(one, people.bob.token);
+  clients.push(cluso as unknown as ChorusClient);
+  expect(await cluso.request({ type: 'join', session_id, peer_id: 'cluso-1', join_token: await people.bob.joinToken() })).toMatchObject({ type: 'joined' });
+  // Exactly the seed client's text, no id: the one reply frame comes back without one.
+  cluso.send('{"type": "subscribe", "channel": "files"}');
+  const subscribed = await cluso.next((f) => f.type === 'subscribed');
+  expect(subscribed).toMatchObject({ type: 'subscribed', session_id, channel: 'files', recovered: true, replayed: 0 });
+  expect(subscribed).not.toHaveProperty('id');
+  const alice = await connect(two, people.alice.token);
+  await alice.ok('join', { session_id, peer_id: 'alice-cluso', join_token: await people.alice.joinToken() });
+  const published = await alice.ok('publish', { session_id, channel: 'files', data: fileEvent(900) });
+  expect(await cluso.next((f) => f.type === 'event' && (f as { seq?: number }).seq === published.seq)).toEqual({
+    type: 'event',
+    session_id,
+    channel: 'files',
+    data: fileEvent(900),
+    timestamp: published.timestamp,
+    seq: published.seq,
+    publisher: { user_id: 'alice-channels', peer_id: 'alice-cluso' },
+  });
+  // With an id (the typed seed protocol's correlation), the reply echoes it; bad data is an error frame, connection kept.
+  expect(await cluso.request({ type: 'publish', channel: 'files', data: { file: 'a.ts', event: 'moved', timestamp: 1 } })).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR', field: 'data.event' });
+  expect(await cluso.request({ type: 'unsubscribe', channel: 'files' })).toMatchObject({ type: 'unsubscribed', session_id, channel: 'files' });
+  cluso.close();
 });

@@ -8,8 +8,8 @@ import { Api } from './support/stack';
 // client resends with the same client_msg_id. Separate processes: 1 gateway, 2 of each service, real Postgres
 // and Redis. The crash is deterministic: TEST_CRASH_AFTER_CHAT_COMMIT makes whichever session replica commits
 // a new message containing the marker kill itself right after the commit, before its publish and reply. The
-// request stays pending in Redis; the surviving replica claims it (claimIdleMs) and runs it again; meanwhile the
-// client, whose ack timed out, resends. Exactly one message may be stored, and every ack carries its seq.
+// request stays pending in Redis; the surviving replica claims it (as soon as the dead replica's Redis
+// connections are gone) and runs it again; meanwhile the client, whose ack timed out, resends. Exactly one message may be stored, and every ack carries its seq.
 
 const MARKER = 'crash-after-commit-7c1d';
 let cluster: ProcessCluster;

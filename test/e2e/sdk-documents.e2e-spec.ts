@@ -45,10 +45,16 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   expect(alice.doc.cursors().find((c) => c.peerId === 'bob-doc')?.selection).toEqual({ anchor: 7, head: 7 });
   await waitFor('settled', () => !alice.doc.pending && bob.doc.version === alice.doc.version);
 
-  // Typing reaches the other side.
+  // A cursor moved on every keystroke: 100 updates at once would be far over the presence limit (30/s) one by
+  // one; coalesced, every call resolves and the last position wins.
+  await Promise.all(Array.from({ length: 100 }, (_, i) => bobSession.setPresence({ doc_id: 'README.md', selection: { anchor: i % 10, head: i % 10 } })));
+  await bobSession.setPresence({ selection: { anchor: 3, head: 4 } });
+  await waitFor("alice sees bob's last selection", () => alice.doc.cursors().find((c) => c.peerId === 'bob-doc' && c.selection.head === 4 && c.selection.anchor === 3));
+
+  // Typing reaches the other side (a burst of typing() calls sends one).
   const typing: boolean[] = [];
   alice.client.session(people.sessionId).on('typing', (t) => t.peerId === 'bob-doc' && typing.push(t.typing));
-  await bobSession.typing('README.md');
+  await Promise.all(Array.from({ length: 50 }, () => bobSession.typing('README.md')));
   await bobSession.stopTyping();
   await waitFor('typing start and stop', () => typing.length >= 2);
   expect(typing.slice(0, 2)).toEqual([true, false]);
@@ -57,6 +63,13 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   const lock = await alice.doc.lockFile(60_000);
   expect(lock.holderId).toBe('alice-sdkdoc');
   await waitFor('bob sees the lock', () => bob.doc.lock?.holderId === 'alice-sdkdoc');
+  expect(bobSession.locks().get('README.md')?.holderId).toBe('alice-sdkdoc');
+  // A client joining now never saw file_locked: joined.locks tells it, before it opens anything.
+  const late = new ChorusClient({ url: stack.url, token: people.bob.token, peerId: 'bob-late', onWarning: () => undefined });
+  clients.push(late);
+  const lateSession = late.session(people.sessionId);
+  await lateSession.join();
+  expect(lateSession.locks().get('README.md')).toMatchObject({ holderId: 'alice-sdkdoc', peerId: 'alice-doc' });
   const before = bob.doc.text;
   const reloaded = new Promise<{ discarded: unknown; text: string }>((resolve) => bob.doc.once('reload', resolve));
   bob.doc.edit(['X']);
@@ -66,6 +79,8 @@ it('locks, a refused edit reloads with the discarded op, history and past versio
   expect(bob.doc.text).toBe(before);
   await alice.doc.unlockFile();
   await waitFor('bob sees the unlock', () => bob.doc.lock === null);
+  await waitFor('the late client sees the unlock too', () => !lateSession.locks().has('README.md'));
+  expect(bobSession.locks().size).toBe(0);
 
   // History and past versions.
   const history = await bob.doc.history();

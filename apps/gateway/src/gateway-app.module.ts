@@ -4,7 +4,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import type { Server } from 'socket.io';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
 import { PROTOCOL_VERSION } from '@chorus/protocol';
@@ -14,10 +13,11 @@ import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
 import { MemoryChannelHistory } from './channels/memory-channel-history';
 import { RedisChannelHistory } from './channels/redis-channel-history';
 import { SocketIoHub } from './fanout/local-hub';
+import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
-import { AuthController, DEV_TOKEN_SETTINGS, type DevTokenSettings } from './http/auth.controller';
+import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
 import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
@@ -37,7 +37,10 @@ import { SessionRouter } from './routing/session.router';
 import type { GatewayDeps } from './socket/connection';
 import { GatewayMetrics } from './socket/gateway.metrics';
 import { handlerTable } from './socket/handler-table';
+import { Edge } from './socket/edge';
 import { SocketGateway } from './socket/socket.gateway';
+import { WsGateway } from './ws/ws.gateway';
+import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws/ws-tickets';
 
 /** REST budget per client address per minute, and the strict budget of guessable endpoints (invite codes). */
 const REST_LIMIT_PER_MIN = 600;
@@ -48,9 +51,14 @@ const GUESS_LIMIT_PER_MIN = 10;
  */
 const PASSWORD_GUESSES: PasswordGuessLimits = { perClient: 5, perClientWindowMs: 60_000, perSecret: 30, perSecretWindowMs: 3_600_000 };
 
-/** Rate-limit counters and connection leases: in Redis so limits hold across gateways, in memory standalone. */
-function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; attempts: AttemptBudget } {
-  if (runtime.redisUrl === undefined) return { storage: new MemoryThrottlerStorage(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget() };
+/**
+ * Rate-limit counters, connection leases and /ws tickets: in Redis so limits hold (and a ticket is used once)
+ * across gateways, in memory standalone.
+ */
+function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; attempts: AttemptBudget; tickets: WsTicketStore } {
+  if (runtime.redisUrl === undefined) {
+    return { storage: new MemoryThrottlerStorage(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget(), tickets: new MemoryWsTicketStore() };
+  }
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:limits`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness; a failed check fails the request with SERVER_ERROR
   runtime.onStop(async () => void redis.disconnect());
@@ -58,6 +66,7 @@ function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections
     storage: new RedisThrottlerStorage(redis, runtime.redisPrefix),
     connections: new RedisConnectionRegistry(redis, runtime.redisPrefix),
     attempts: new RedisAttemptBudget(redis, runtime.redisPrefix),
+    tickets: new RedisWsTicketStore(redis, runtime.redisPrefix),
   };
 }
 
@@ -74,15 +83,15 @@ function channelHistory(runtime: Runtime): ChannelHistory {
   return new RedisChannelHistory(redis, runtime.redisPrefix, limits);
 }
 
-/** Runs the socket layer's graceful drain before Nest closes the HTTP server. */
+/** Runs the edge's graceful drain (both transports) before Nest closes the HTTP server. */
 class SocketLifecycle implements BeforeApplicationShutdown {
   constructor(
-    @Inject(SocketGateway) private readonly sockets: SocketGateway,
+    @Inject(Edge) private readonly edge: Edge,
     private readonly graceMs: number,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.sockets.drain(this.graceMs);
+    await this.edge.drain(this.graceMs);
   }
 }
 
@@ -108,7 +117,8 @@ export class GatewayAppModule {
     const sessions = new SessionRouter(clients.session, observe);
     const presence = new TypedClient<PresenceApi>(clients.presence, observe);
     const conflict = new TypedClient<ConflictApi>(clients.conflict, observe);
-    const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames));
+    const wsRooms = new WsRooms();
+    const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
@@ -120,13 +130,13 @@ export class GatewayAppModule {
       routeChannelPushes(hub, channels),
       logger,
     );
-    const { storage, connections, attempts } = limitStores(runtime);
+    const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
+    const tickets = new WsTickets(ticketStore);
     const addresses = new ClientAddresses(config.edge.trustedProxies);
     const passwordGuesses = new PasswordGuesses(attempts, PASSWORD_GUESSES, logger);
     const origins = new OriginPolicy(config.edge.corsOrigins);
 
-    const makeDeps = (io: Server): GatewayDeps => {
-      hub.bind(io);
+    const makeDeps = (): GatewayDeps => {
       const push: GatewayDeps['push'] = (sessionId, audience, message, exceptPeer) => {
         metrics.messagesOut.inc({ type: message.type });
         runtime.fanout
@@ -137,7 +147,6 @@ export class GatewayAppModule {
           });
       };
       return {
-        io,
         nodeId: config.nodeId,
         sessions,
         presence,
@@ -147,34 +156,33 @@ export class GatewayAppModule {
         channelHistory: history,
         metrics,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
-        send: (socket, message) => {
+        send: (connection, message) => {
           metrics.messagesOut.inc({ type: message.type });
-          socket.emit(message.type, message);
+          connection.send(message);
         },
         push,
       };
     };
-    const sockets = new SocketGateway(
-      {
-        origins,
-        addresses,
-        transports: config.edge.transports,
-        maxConnectionsPerUser: config.edge.maxConnectionsPerUser,
-        redisUrl: runtime.redisUrl,
-        redisPrefix: runtime.redisPrefix,
-        heartbeatMs: 5_000,
-      },
+    const edge = new Edge(
+      { maxConnectionsPerUser: config.edge.maxConnectionsPerUser, heartbeatMs: 5_000 },
       tokens,
       new WsRateLimiter(storage),
       connections,
       handlerTable(tokens, logger),
-      makeDeps,
+      makeDeps(),
       logger,
     );
+    const sockets = new SocketGateway(
+      { origins, addresses, transports: config.edge.transports, redisUrl: runtime.redisUrl, redisPrefix: runtime.redisPrefix },
+      edge,
+      (io) => hub.bind(io),
+      logger,
+    );
+    const ws = new WsGateway({ origins, addresses, ...config.edge.ws }, edge, wsRooms, tickets, logger);
     const accepting: ReadinessCheck = {
       name: 'accepting',
       check: async () => {
-        if (!sockets.accepting) throw new Error('draining or not started');
+        if (!edge.accepting) throw new Error('draining or not started');
       },
     };
     // The transport answers when every service client is connected (Redis reachable, reply stream read).
@@ -217,8 +225,11 @@ export class GatewayAppModule {
         { provide: ClientAddresses, useValue: addresses },
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
+        { provide: WS_TICKETS, useValue: tickets },
+        { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
-        { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(sockets, config.shutdownGraceMs) },
+        { provide: WsGateway, useValue: ws },
+        { provide: SocketLifecycle, useFactory: () => new SocketLifecycle(edge, config.shutdownGraceMs) },
         AccessTokenGuard,
         { provide: APP_GUARD, useClass: HttpThrottlerGuard },
         { provide: APP_FILTER, useValue: new HttpErrorFilter(httpRefusedCounter(registry)) },
@@ -234,7 +245,9 @@ export function configureGatewayApp(app: INestApplication, runtime: Runtime): vo
   app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
+  // Socket.IO first: engine.io's upgrade listener serves /socket.io/, the /ws listener everything else.
   app.get(SocketGateway).attach(app.getHttpServer());
+  app.get(WsGateway).attach(app.getHttpServer());
   const doc = new DocumentBuilder()
     .setTitle('Chorus API')
     .setDescription(`REST API of Chorus. WebSocket protocol version ${PROTOCOL_VERSION}: see docs/protocol.md. Errors answer {code, message, field?, retry_after_ms?}.`)

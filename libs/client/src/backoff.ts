@@ -42,7 +42,8 @@ export type ReconnectStep = { action: 'retry'; delayMs: number; rotate: boolean 
  */
 export function reconnectStep(end: ConnectionEnd, attempt: number, random: () => number, options: BackoffOptions & { canRefreshToken?: boolean } = {}): ReconnectStep {
   const backoff = () => backoffDelay(attempt, random, options);
-  const drainJitter = () => Math.round(random() * 1_000);
+  // At once (0–1 s) for the first attempts; if every gateway keeps refusing (all draining), back off after all.
+  const drainJitter = () => (attempt < 2 ? Math.round(random() * 1_000) : backoff());
   if (end.kind === 'unreachable') return { action: 'retry', delayMs: backoff(), rotate: true };
   if (end.kind === 'lost') {
     const notice = end.notice;

@@ -15,7 +15,7 @@ import {
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { reconnectStep, type BackoffOptions, type ConnectionEnd } from './backoff';
 import { TypedEmitter } from './emitter';
-import { ClientClosedError, ConnectionLostError } from './errors';
+import { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
 import { randomId } from './random-id';
 import { ChorusRest } from './rest';
 import { ChorusSession, type SessionOptions } from './session';
@@ -41,6 +41,12 @@ export interface ChorusClientOptions {
   backoff?: BackoffOptions;
   /** Deadline of one request's ack (default 15 s). */
   requestTimeoutMs?: number;
+  /**
+   * Liveness check of an open connection: a `ping` every `intervalMs` (default 10 s); no `pong` within
+   * `timeoutMs` (default 5 s) closes it and reconnects. A half-open connection (a NAT that dropped it, a
+   * laptop that slept) is then found within seconds, not after Socket.IO's own 45 s. `false` turns it off.
+   */
+  heartbeat?: { intervalMs?: number; timeoutMs?: number } | false;
   /** Extra socket.io-client options (e.g. `transports`). `auth`, `reconnection` and `forceNew` are the SDK's. */
   socket?: Partial<ManagerOptions & SocketOptions>;
   /** `fetch` for REST (default: the global one). */
@@ -97,6 +103,8 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   private urlIndex = 0;
   private currentState: ConnectionState = 'connecting';
   private live: LiveConnection | null = null;
+  /** Ends the current connection or attempt (its socket, heartbeat and pending requests) from outside. */
+  private abortAttempt: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private closedReason: string | null = null;
   private wake: (() => void) | null = null;
@@ -114,7 +122,11 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.random = options.random ?? Math.random;
     this.peerId = options.peerId ?? `p-${randomId(this.random)}`;
     this.rest = new ChorusRest({ baseUrl: () => this.url, token: () => this.accessToken(), fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
+    // In a browser, coming back online ends a backoff wait at once (it may have grown to seconds while offline).
+    if (typeof onlineEvents?.addEventListener === 'function') onlineEvents.addEventListener('online', this.onOnline);
   }
+
+  private readonly onOnline = () => this.wake?.();
 
   /** The current connection state. */
   get state(): ConnectionState {
@@ -168,13 +180,18 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     await this.ready(timeoutMs);
     const conn = this.live;
     if (!conn) throw new ConnectionLostError(type);
+    return this.send(conn, type, payload, Math.max(1, timeoutMs - (Date.now() - started)));
+  }
+
+  /** One request on one connection: its reply, or a rejection (error reply, timeout, connection lost). */
+  private send<T extends ClientMessageType>(conn: LiveConnection, type: T, payload: ClientPayload<T>, timeoutMs: number): Promise<ReplyOf<T>> {
     return new Promise<ReplyOf<T>>((resolve, reject) => {
       const fail = (error: Error) => {
         clearTimeout(timer);
         conn.pending.delete(fail);
         reject(error);
       };
-      const timer = setTimeout(() => fail(new ChorusError('UNAVAILABLE', `${type}: no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs - (Date.now() - started)));
+      const timer = setTimeout(() => fail(new RequestTimeoutError(type, timeoutMs)), timeoutMs);
       conn.pending.add(fail);
       const emit = conn.socket.emit as unknown as (event: string, body: unknown, ack: (reply: AckOf<T>) => void) => void;
       emit.call(conn.socket, type, payload, (reply) => {
@@ -241,13 +258,11 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.closedReason = reason;
     const closed = new ClientClosedError(reason);
     for (const w of [...this.waiters]) w.reject(closed);
-    if (this.live) {
-      for (const fail of [...this.live.pending]) fail(closed);
-      this.live.socket.removeAllListeners();
-      this.live.socket.close();
-      this.live = null;
-    }
+    if (this.live) for (const fail of [...this.live.pending]) fail(closed);
+    this.abortAttempt?.();
+    this.live = null;
     this.wake?.();
+    onlineEvents?.removeEventListener?.('online', this.onOnline);
     this.setState('closed');
     for (const session of this.sessions.values()) session.clientClosed(closed);
     this.emit('closed', { reason, ...extra });
@@ -303,7 +318,12 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       const conn: LiveConnection = { socket, url, pending: new Set() };
       let notice: DisconnectNotice | undefined;
       let connected = false;
+      let heartbeat: ReturnType<typeof setInterval> | undefined;
+      let finished = false;
       const finish = (end: ConnectionEnd) => {
+        if (finished) return;
+        finished = true;
+        if (heartbeat !== undefined) clearInterval(heartbeat);
         socket.removeAllListeners();
         socket.io.removeAllListeners();
         socket.close();
@@ -311,8 +331,11 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
         const lost = new ConnectionLostError('request');
         for (const fail of [...conn.pending]) fail(lost);
         if (connected) for (const session of this.sessions.values()) session.connectionLost();
+        if (this.abortAttempt === abort) this.abortAttempt = null;
         resolve({ end, connected });
       };
+      const abort = () => finish({ kind: 'lost', reason: 'closed by the client' });
+      this.abortAttempt = abort;
       socket.on('connect_error', (err: Error & { data?: unknown }) => {
         const data = err.data as (ErrorMessage & { disconnect?: DisconnectNotice }) | undefined;
         if (data && typeof data === 'object' && data.type === 'error') finish({ kind: 'refused', error: data });
@@ -332,6 +355,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
         this.emit('hello', hello);
         for (const w of [...this.waiters]) w.resolve();
         for (const session of this.sessions.values()) session.connectionRestored();
+        heartbeat ??= this.startHeartbeat(conn, () => finish({ kind: 'lost', reason: 'heartbeat timeout' }));
       });
       socket.on('error', (m) => this.pushedError(m));
       socket.onAny((event: string, message: unknown) => {
@@ -343,7 +367,31 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     });
   }
 
+  private startHeartbeat(conn: LiveConnection, dead: () => void): ReturnType<typeof setInterval> | undefined {
+    if (this.options.heartbeat === false) return undefined;
+    const intervalMs = this.options.heartbeat?.intervalMs ?? 10_000;
+    const timeoutMs = this.options.heartbeat?.timeoutMs ?? 5_000;
+    let inFlight = false;
+    return setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      this.send(conn, 'ping', {}, timeoutMs).then(
+        () => (inFlight = false),
+        (err: unknown) => {
+          inFlight = false;
+          // Any answer, even an error (RATE_LIMITED, UNAVAILABLE while draining), proves the connection alive.
+          if (!(err instanceof RequestTimeoutError) || this.live !== conn) return;
+          this.warn(`no pong from ${conn.url} within ${timeoutMs} ms: reconnecting`, err);
+          dead();
+        },
+      );
+    }, intervalMs);
+  }
+
   private pushedError(message: ErrorMessage): void {
     this.emit('error', ChorusError.from(message));
   }
 }
+
+/** The browser's `window` (its `online` event), when there is one; Node has none. */
+const onlineEvents = globalThis as { addEventListener?: (type: 'online', listener: () => void) => void; removeEventListener?: (type: 'online', listener: () => void) => void } | undefined;

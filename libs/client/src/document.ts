@@ -8,8 +8,11 @@ import { opFromUtf16Change, utf16ChangesOf, type Utf16Change } from './text';
 
 /** A document's lock as the server last told it (null: unlocked). */
 export interface DocumentLock {
+  /** The user holding the lock. */
   holderId: string;
+  /** The connection (peer) that took it. */
   peerId: string;
+  /** When it expires unless extended (ISO 8601). */
   expiresAt: string;
 }
 
@@ -279,6 +282,7 @@ export class ChorusDocument extends TypedEmitter<ChorusDocumentEvents> {
 
   private setLock(lock: DocumentLock | null): void {
     this.currentLock = lock;
+    this.session.noteLock(this.id, lock);
     this.emit('lock', { lock });
   }
 }

@@ -1,9 +1,10 @@
+/** Removes the listener it was returned for. */
+export type Unsubscribe = () => void;
+
 /**
  * A small typed event emitter: `E` maps each event name to its payload type, so `on('chat', (m) => …)` is typed
  * from the name alone. Works the same in browsers and Node (no EventEmitter, no DOM EventTarget).
  */
-export type Unsubscribe = () => void;
-
 export class TypedEmitter<E extends object> {
   private readonly listeners = new Map<keyof E, Set<(payload: never) => void>>();
 

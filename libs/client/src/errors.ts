@@ -18,7 +18,16 @@ export class ClientClosedError extends ChorusError {
     super('UNAVAILABLE', `the Chorus client is closed: ${reason}`);
     this.name = 'ClientClosedError';
   }
+  /** Not retryable: a closed client stays closed (create a new one). */
   override get retryable(): boolean {
     return false;
+  }
+}
+
+/** A request that got no answer within its deadline (UNAVAILABLE, retryable): the connection may be dead. */
+export class RequestTimeoutError extends ChorusError {
+  constructor(what: string, timeoutMs: number) {
+    super('UNAVAILABLE', `${what}: no answer within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
   }
 }

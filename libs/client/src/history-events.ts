@@ -1,5 +1,7 @@
 import type { ServerMessageOf, SessionEventView } from '@chorus/protocol';
+import type { ChorusRest } from './rest';
 
+/** The four pushes that carry a session `seq`. */
 export type DurablePush = ServerMessageOf<'chat_message' | 'peer_joined' | 'peer_left' | 'session_event'>;
 
 /**
@@ -35,4 +37,23 @@ export function historyToPush(sessionId: string, e: SessionEventView): DurablePu
       return { type: 'session_event', session_id: sessionId, seq: other.seq, event_type: other.type, actor: other.actor, payload: other.payload, created_at: other.created_at };
     }
   }
+}
+
+/**
+ * The session stream (from, to] paged over REST, as pushes. Our own current join is left out, as the replay
+ * leaves it out (its `joined` ack is ours): the last `peer_joined` of our peer id in the range.
+ */
+export async function historyPushes(rest: ChorusRest, sessionId: string, from: number, to: number, ownPeerId: string): Promise<DurablePush[]> {
+  const events: SessionEventView[] = [];
+  for (let after = from; after < to; ) {
+    const page = await rest.history(sessionId, after, 1_000);
+    events.push(...page.events.filter((e) => e.seq <= to));
+    if (page.next_after_seq === null || page.events.length === 0) break;
+    after = page.next_after_seq;
+  }
+  let ownJoin = -1;
+  events.forEach((e, i) => {
+    if (e.type === 'peer_joined' && e.payload.peer_id === ownPeerId) ownJoin = i;
+  });
+  return events.filter((_, i) => i !== ownJoin).map((e) => historyToPush(sessionId, e));
 }

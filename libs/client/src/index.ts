@@ -1,13 +1,15 @@
 // @chorus/client: the Chorus SDK for browsers and Node. Framework-free; depends on socket.io-client,
 // @chorus/protocol and @chorus/ot only. docs/client.md is the guide.
 export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type ChorusSocket, type ConnectionState } from './client';
-export { ChorusSession, type ChatMessage, type ChorusSessionEvents, type DurableEvent, type SessionOptions, type SessionState } from './session';
+export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState } from './session';
+export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';
 export { PresenceStore } from './presence';
+export type { PresencePatch } from './presence-sender';
 export { OtClient, type CommittedOp, type OtSink, type RemoteApplied } from './ot-client';
 export { ChorusRest, type RestOptions } from './rest';
 export { TypedEmitter, type Unsubscribe } from './emitter';
-export { ClientClosedError, ConnectionLostError } from './errors';
+export { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
 export { backoffDelay, reconnectStep, type BackoffOptions, type ConnectionEnd, type ReconnectStep } from './backoff';
 export { codePointLength, codePointsToUtf16, opFromUtf16Change, selectionFromUtf16, selectionToUtf16, utf16ChangesOf, utf16ToCodePoints, type Utf16Change } from './text';
 export { randomId } from './random-id';

@@ -2,17 +2,25 @@ import { applyChecked, OtValidationError, textType, transformX, type TextOp } fr
 
 /** A committed op as the server sends it (`op` push, or an entry of an `ops` reply). */
 export interface CommittedOp {
+  /** The version this op created (its base is version - 1). */
   version: number;
+  /** The op as committed (code points). */
   op: TextOp;
+  /** Its author's peer id. */
   peer_id: string;
+  /** Its author's op seq. */
   seq: number;
 }
 
 /** A remote op as applied locally: `op` (transformed against local pending edits) turned `before` into the new text. */
 export interface RemoteApplied {
+  /** The op as applied to the local text (transformed against local pending edits). */
   op: TextOp;
+  /** The local text before it. */
   before: string;
+  /** Its author. */
   peerId: string;
+  /** The server version it created. */
   version: number;
 }
 

@@ -1,11 +1,13 @@
-import { ChorusError, type Participant, type PresenceView, type Selection, type ServerMessage, type ServerMessageOf, type SessionEventView } from '@chorus/protocol';
+import { ChorusError, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
 import type { ChorusClient } from './client';
-import { ChorusDocument } from './document';
+import { ChorusDocument, type DocumentLock } from './document';
 import { TypedEmitter } from './emitter';
 import { ClientClosedError } from './errors';
-import { historyToPush, type DurablePush } from './history-events';
+import { toChat, type ChatMessage, type DurableEvent } from './durable';
+import { historyPushes, type DurablePush } from './history-events';
 import { PresenceStore } from './presence';
+import { PresenceSender, type PresencePatch } from './presence-sender';
 import { randomId } from './random-id';
 import { SeqWindow } from './seq-window';
 
@@ -25,27 +27,6 @@ export interface SessionOptions {
   lastSeq?: number;
 }
 
-/** A chat message of the session stream (pushed, replayed, paged from history, or our own acknowledged one). */
-export interface ChatMessage {
-  seq: number;
-  peer_id: string;
-  user_id: string;
-  display_name: string;
-  message: string;
-  client_msg_id?: string;
-  /** Server time, ms since the epoch. */
-  timestamp: number;
-  /** Sent by this client (its peer id). */
-  own: boolean;
-}
-
-/** Any durable event of the session stream, delivered once each, in `seq` order within a connection. */
-export type DurableEvent =
-  | { kind: 'chat'; seq: number; chat: ChatMessage }
-  | { kind: 'peer_joined'; seq: number; message: ServerMessageOf<'peer_joined'> }
-  | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
-  | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };
-
 /** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
 export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
 
@@ -59,6 +40,8 @@ export interface ChorusSessionEvents {
   chat: ChatMessage;
   /** The presence store changed (`session.presence`). */
   presence: { peers: readonly PresenceView[] };
+  /** The session's file locks changed (`locks()`): for lock indicators on files that are not open. */
+  locks: { locks: ReadonlyMap<string, DocumentLock> };
   /** Someone started or stopped typing. */
   typing: { peerId: string; userId: string; docId: string | null; typing: boolean };
   /** The session ended for this client: removed, deleted, left, or the client closed. */
@@ -94,7 +77,11 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
-  private ownPresence: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null } = {};
+  private readonly lockMap = new Map<string, DocumentLock>();
+  private readonly own = new PresenceSender(async (patch) => {
+    await this.ready();
+    await this.client.request('presence_update', { session_id: this.id, ...patch });
+  });
   private endedError: ChorusError | null = null;
   private duplicates = 0;
 
@@ -186,22 +173,28 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
 
   /**
    * Reports where this client is (send only what changed; `selection` in code points — see `selectionFromUtf16`).
-   * Remembered, and sent again after every rejoin.
+   * Call it on every cursor move: updates are coalesced (the latest value of each field wins) and sent at most
+   * every 50 ms — the server's own batching rate — so a fast typist stays far below the presence rate limit.
+   * Resolves when the coalesced update carrying this patch is acknowledged. Remembered, and sent again after
+   * every rejoin.
    */
-  async setPresence(patch: { status?: 'online' | 'away'; active_file?: string | null; doc_id?: string | null; selection?: Selection | null }): Promise<void> {
-    this.ownPresence = { ...this.ownPresence, ...patch };
-    await this.ready();
-    await this.client.request('presence_update', { session_id: this.id, ...patch });
+  setPresence(patch: PresencePatch): Promise<void> {
+    return this.own.update(patch);
   }
 
-  /** Starts (or keeps) the typing indicator; it expires by itself after 5 s without a repeat. */
+  /**
+   * Starts (or keeps) the typing indicator; it expires by itself after 5 s without a repeat. Call it on every
+   * keystroke: a repeat for the same document within 2 s is not sent again.
+   */
   async typing(docId: string | null = null): Promise<void> {
+    if (!this.own.shouldSendTyping(docId)) return;
     await this.ready();
     await this.client.request('typing', { session_id: this.id, doc_id: docId });
   }
 
   /** Clears the typing indicator. */
   async stopTyping(): Promise<void> {
+    this.own.typingStopped();
     await this.ready();
     await this.client.request('stop_typing', { session_id: this.id });
   }
@@ -224,6 +217,26 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     }
     await doc.opened();
     return doc;
+  }
+
+  /**
+   * Every live file lock of the session as last known (doc id → lock): from `joined.locks` on every (re)join, then
+   * `file_locked` / `file_unlocked` and our own lock calls. Locks past their `expiresAt` are left out. When the
+   * session holds more than `joined` lists (500), a document's own `lock` is the authority.
+   */
+  locks(): ReadonlyMap<string, DocumentLock> {
+    const now = Date.now();
+    for (const [docId, lock] of this.lockMap) if (Date.parse(lock.expiresAt) <= now) this.lockMap.delete(docId);
+    return new Map(this.lockMap);
+  }
+
+  /** @internal A document's lock changed (a push, a reply, an open). */
+  noteLock(docId: string, lock: DocumentLock | null): void {
+    const known = this.lockMap.get(docId);
+    if (lock === null ? known === undefined : known?.holderId === lock.holderId && known.peerId === lock.peerId && known.expiresAt === lock.expiresAt) return;
+    if (lock === null) this.lockMap.delete(docId);
+    else this.lockMap.set(docId, lock);
+    this.emit('locks', { locks: this.locks() });
   }
 
   /** @internal The documents open in this session. */
@@ -279,9 +292,12 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
         this.emit('typing', { peerId: m.peer_id, userId: m.user_id, docId: m.doc_id, typing });
         return;
       }
-      case 'op':
       case 'file_locked':
       case 'file_unlocked':
+        this.noteLock(m.doc_id, m.type === 'file_locked' ? { holderId: m.holder_id, peerId: m.peer_id, expiresAt: m.expires_at } : null);
+        this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      case 'op':
       case 'conflict_detected':
         this.documents.get(m.doc_id)?.handlePush(m);
         return;
@@ -349,6 +365,12 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
 
   private async joined(reply: ServerMessageOf<'joined'>, lastSeq: number | undefined, rejoin: boolean): Promise<void> {
     this.participantList = reply.participants;
+    // Lock pushes are never replayed: every (re)join replaces the whole lock state with `joined.locks`.
+    if (reply.locks !== undefined) {
+      this.lockMap.clear();
+      for (const l of reply.locks) this.lockMap.set(l.doc_id, { holderId: l.holder_id, peerId: l.peer_id, expiresAt: l.expires_at });
+      this.emit('locks', { locks: this.locks() });
+    }
     if (!reply.recovered && lastSeq !== undefined && lastSeq < reply.seq) await this.pageHistory(lastSeq, reply.seq);
     // A last_seq ahead of the stream (a stored position from another incarnation of the session) is worthless:
     // start over from the server's position rather than send it again on every rejoin.
@@ -367,29 +389,15 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     await this.afterJoin();
   }
 
-  /**
-   * History over REST, (from, to], as the pushes the server would have sent: through the same once-by-seq filter.
-   * Our own current join is left out, as the replay leaves it out (its `joined` ack is ours).
-   */
+  /** History over REST, (from, to], through the same once-by-seq filter as pushes. */
   private async pageHistory(from: number, to: number): Promise<void> {
-    const events: SessionEventView[] = [];
-    for (let after = from; after < to; ) {
-      const page = await this.client.rest.history(this.id, after, 1_000);
-      events.push(...page.events.filter((e) => e.seq <= to));
-      if (page.next_after_seq === null || page.events.length === 0) break;
-      after = page.next_after_seq;
-    }
-    let ownJoin = -1;
-    events.forEach((e, i) => {
-      if (e.type === 'peer_joined' && e.payload.peer_id === this.client.peerId) ownJoin = i;
-    });
-    events.forEach((e, i) => i !== ownJoin && this.durable(historyToPush(this.id, e)));
+    for (const m of await historyPushes(this.client.rest, this.id, from, to, this.client.peerId)) this.durable(m);
   }
 
   /** After every (re)join: our presence again, everyone's presence, the documents reopened. */
   private async afterJoin(): Promise<void> {
     const tasks: Array<Promise<unknown>> = [];
-    if (Object.keys(this.ownPresence).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.ownPresence }));
+    if (Object.keys(this.own.state).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.own.state }));
     tasks.push(this.refreshPresence());
     for (const doc of this.documents.values()) tasks.push(doc.resume());
     const results = await Promise.allSettled(tasks);
@@ -415,6 +423,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.endedError = error ?? new ChorusError('NOT_FOUND', `session ${this.id} ended: ${reason}`);
     this.currentState = 'ended';
     this.wanted = false;
+    this.own.cancel(this.endedError);
     for (const w of [...this.waiters]) w.reject(this.endedError);
     for (const doc of this.documents.values()) doc.sessionEnded(this.endedError);
     this.client.forget(this.id);
@@ -425,19 +434,6 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   endedByServer(reason: string): void {
     this.end(reason, new ChorusError('PERMISSION_DENIED', reason));
   }
-}
-
-function toChat(m: ServerMessageOf<'chat_message'>, ownPeerId: string): ChatMessage {
-  return {
-    seq: m.seq,
-    peer_id: m.peer_id,
-    user_id: m.user_id,
-    display_name: m.display_name,
-    message: m.message,
-    ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
-    timestamp: m.timestamp,
-    own: m.peer_id === ownPeerId,
-  };
 }
 
 function seqOf(m: ServerMessage): number {

@@ -7,8 +7,11 @@ export { codePointLength, codePointsToUtf16, utf16ToCodePoints };
 
 /** One editor change in UTF-16 offsets of the document before it: replace [from, to) by `insert`. */
 export interface Utf16Change {
+  /** Start of the replaced range (UTF-16 offset). */
   from: number;
+  /** End of the replaced range, exclusive (UTF-16 offset; = from for a pure insert). */
   to: number;
+  /** The inserted text ('' for a pure delete). */
   insert: string;
 }
 

@@ -25,11 +25,13 @@ describe('reconnect policy (docs/protocol.md, disconnect codes)', () => {
   });
 
   it('draining reconnects at once (0–1 s of jitter) on another gateway; retry_after_ms replaces the backoff', () => {
-    const draining = reconnectStep({ kind: 'lost', reason: 'x', notice: disconnectNotice('draining', 'bye') }, 5, () => 0.99);
+    const draining = reconnectStep({ kind: 'lost', reason: 'x', notice: disconnectNotice('draining', 'bye') }, 0, () => 0.99);
     expect(draining).toEqual({ action: 'retry', delayMs: 990, rotate: true });
+    // Every gateway refusing while it drains: after two quick tries, the backoff again.
+    expect(reconnectStep({ kind: 'refused', error: error('UNAVAILABLE') }, 6, half)).toEqual({ action: 'retry', delayMs: backoffDelay(6, half), rotate: true });
     const withHint = reconnectStep({ kind: 'lost', reason: 'x', notice: disconnectNotice('server_error', 'x', { retry_after_ms: 4_321 }) }, 0, half);
     expect(withHint).toMatchObject({ action: 'retry', delayMs: 4_321 });
-    expect(reconnectStep({ kind: 'refused', error: error('UNAVAILABLE', { disconnect: disconnectNotice('draining', 'x') }) }, 3, () => 0.2)).toEqual({ action: 'retry', delayMs: 200, rotate: true });
+    expect(reconnectStep({ kind: 'refused', error: error('UNAVAILABLE', { disconnect: disconnectNotice('draining', 'x') }) }, 1, () => 0.2)).toEqual({ action: 'retry', delayMs: 200, rotate: true });
   });
 
   it('a refused handshake: retryable codes back off, others stop; UNAUTHENTICATED retries once with a token provider only', () => {

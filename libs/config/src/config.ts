@@ -25,6 +25,8 @@ export interface ChorusConfig {
     readonly trustedProxies: TrustedProxies;
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
+    /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
+    readonly ws: { readonly pingIntervalMs: number; readonly authTimeoutMs: number; readonly perMessageDeflate: boolean };
   };
   /** Session channels (gateway/standalone): the recent history each channel keeps, by count and by age. */
   readonly channels: { readonly historySize: number; readonly historyTtlMs: number };
@@ -74,6 +76,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number;
+    WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -98,6 +101,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       trustedProxies: v.TRUSTED_PROXIES ?? { hops: 0 },
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
+      ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
     },
     channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },
     conflict: {

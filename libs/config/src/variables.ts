@@ -229,6 +229,21 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
   },
+  WS_PING_INTERVAL_MS: {
+    doc: 'Plain WebSocket (/ws): the server sends a protocol ping this often and closes a connection that has not answered the previous one, so a dead peer is gone within two intervals (its presence leaves). Default 30000 (what the seed clients expect; load balancers commonly drop idle connections after 60 s).',
+    roles: EDGE_ROLES,
+    parse: int(50, 600_000, () => 30_000),
+  },
+  WS_AUTH_TIMEOUT_MS: {
+    doc: 'Plain WebSocket (/ws): how long a connection without an Authorization header or ticket may stay open before its {"type":"auth"} frame; then it is closed with 4500 (unauthenticated). Default 10000.',
+    roles: EDGE_ROLES,
+    parse: int(50, 120_000, () => 10_000),
+  },
+  WS_PERMESSAGE_DEFLATE: {
+    doc: 'Plain WebSocket (/ws): negotiate permessage-deflate compression. Default false: JSON frames shrink 3–10×, but every compressing connection costs CPU per frame and keeps zlib state (tens to hundreds of KB) — at thousands of idle connections memory, not bandwidth, is the limit. Turn it on for few clients on slow links.',
+    roles: EDGE_ROLES,
+    parse: bool(() => false),
+  },
   SHUTDOWN_GRACE_MS: {
     doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',
     roles: ALL,

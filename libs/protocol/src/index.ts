@@ -169,4 +169,5 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export { WS_AUTH_MAX_BYTES, WS_PATH, wsAuthSchema, type WsAuth } from './ws';
 export type { AckOf, ClientPayload, ClientToServerEvents, ServerToClientEvents } from './socket-events';

@@ -52,6 +52,8 @@ export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
 
 export const helloSchema = z.strictObject({
   type: z.literal('hello'),
+  /** On /ws, the reply to an `auth` frame echoes its `id`; Socket.IO's hello (after the handshake) has none. */
+  id,
   protocol_version: z.literal(PROTOCOL_VERSION),
   node_id: text(),
   /** Per-kind message size limits in bytes, so clients can check before sending. */

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_MESSAGES, SERVER_MESSAGES } from './registry';
 import { ERROR_CODES } from './errors';
+import { isClientMessageType } from './registry';
 import { parseClientMessage, parseServerMessageStrict } from './validate';
+import { wsAuthSchema } from './ws';
 
 // docs/protocol.md must not drift from the code: every message has a section, every example in it
 // validates against the schema of its section, and every error code is in the error table.
@@ -53,6 +55,26 @@ describe('docs/protocol.md', () => {
   it('documents no message that does not exist', () => {
     expect([...client.keys()].filter((t) => !(t in CLIENT_MESSAGES))).toEqual([]);
     expect([...server.keys()].filter((t) => !(t in SERVER_MESSAGES))).toEqual([]);
+  });
+
+  it('has /ws frames that validate: client frames as their message (or auth), server frames strictly', () => {
+    const start = doc.indexOf('\n## Plain WebSocket (/ws)\n');
+    expect(start).toBeGreaterThan(0);
+    const section = doc.slice(start + 1).split(/\n## /)[0];
+    const examples = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]) as { type: string });
+    expect(examples.length).toBeGreaterThanOrEqual(5);
+    const results = examples.map((frame) => {
+      // A frame is a client message when the server may receive it: its type is one of them and it is not a reply.
+      if (frame.type === 'auth') return wsAuthSchema.safeParse(frame).success ? 'ok' : 'auth invalid';
+      const asServer = parseServerMessageStrict(frame);
+      if (asServer.ok) return 'ok';
+      if (isClientMessageType(frame.type)) {
+        const asClient = parseClientMessage(frame.type, frame);
+        return asClient.ok ? 'ok' : asClient.error.message;
+      }
+      return asServer.error.message;
+    });
+    expect(results).toEqual(examples.map(() => 'ok'));
   });
 
   it('lists every error code with its HTTP status and retryability', () => {

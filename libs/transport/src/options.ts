@@ -16,11 +16,18 @@ export interface StreamsTransportOptions {
   /** Server: messages handled at once by this replica (read but not yet acknowledged). Default 64. */
   concurrency?: number;
   /**
-   * Server: a pending message whose holder has not touched it for this long is claimed by another replica.
-   * Live replicas touch their in-flight messages every claimIdleMs/3, so a slow handler is not stolen.
-   * Also the lease time of an ordering shard. Default 3000 ms.
+   * Server: a pending message whose holder has not touched it for this long is claimed by another replica,
+   * even though the holder is still connected (hung). Live replicas touch their in-flight messages every
+   * claimIdleMs/6, so a slow handler is not stolen and a pause up to 5/6 of it (GC, SIGSTOP) takes nothing
+   * away. Also the lease time of an ordering shard. A holder whose connections are gone (dead) is taken over
+   * after ~2 × livenessCheckMs instead. Default 6000 ms.
    */
   claimIdleMs?: number;
+  /**
+   * Server: how often a replica checks whether the replicas holding pending messages or shard leases still
+   * have a connection to Redis (CLIENT LIST); absent twice in a row = dead, taken over at once. Default 200 ms.
+   */
+  livenessCheckMs?: number;
   /** Server: after this many deliveries a claimed message goes to the dead-letter stream. Default 3. */
   maxDeliveries?: number;
   /** Client: deadline of every request, and the bound on an `emit()` waiting for Redis. Default 10000 ms. */
@@ -68,7 +75,8 @@ export type ResolvedStreamsOptions = Required<Omit<StreamsTransportOptions, 'red
 
 export const STREAMS_DEFAULTS = {
   concurrency: 64,
-  claimIdleMs: 3_000,
+  claimIdleMs: 6_000,
+  livenessCheckMs: 200,
   maxDeliveries: 3,
   requestTimeoutMs: 10_000,
   maxLen: 100_000,

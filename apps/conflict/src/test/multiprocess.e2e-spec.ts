@@ -12,8 +12,8 @@ import { simulateOverTransport, type TransportSimulationReport } from '../testin
 // The conflict service as deployed: 3 replicas, each its own Node process (apps/conflict/src/main.ts), one
 // Postgres, requests through the Redis Streams transport with the document's ordering key. 20 simulated
 // editors × 200 random edits on ONE document; then the same with the replica serving the document killed
-// with -9 mid-run (its requests are claimed by another replica after the transport's claim idle time, 3 s by
-// default; requests whose deadline passes are resent by the clients with the same seq).
+// with -9 mid-run (its requests and its shard lease are taken by another replica once its Redis connections
+// are gone, within ~0.5 s; requests whose deadline passes are resent by the clients with the same seq).
 
 const CLIENTS = 20;
 const EDITS = 200;

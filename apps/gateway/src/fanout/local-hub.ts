@@ -2,11 +2,14 @@ import type { Server } from 'socket.io';
 import type { OutboundPush } from '@chorus/contracts';
 import type { ServerMessage } from '@chorus/protocol';
 import { rooms } from '../socket/connection';
+import type { RoomMember, WsRooms } from './ws-rooms';
 
 /**
  * The only writer of pushes to sockets (centrifuge's hub): what the fan-out brought to this node goes to this
- * node's sockets, and nowhere else — `io.local`, so nothing is published again through the Socket.IO Redis
- * adapter. A message for many sockets is encoded once (Socket.IO's broadcast path), not once per socket.
+ * node's connections of both transports, and nowhere else — Socket.IO sockets through `io.local`, so nothing is
+ * published again through the Socket.IO Redis adapter; /ws connections through their rooms (ws-rooms.ts). A
+ * message for many connections is encoded once per transport (Socket.IO's broadcast path; one JSON buffer for
+ * every /ws connection it reaches), not once per connection.
  */
 export interface LocalHub {
   /** Writes `message` to these sockets of this node (ids of sockets gone meanwhile are skipped). */
@@ -21,7 +24,10 @@ export type FrameCounter = (type: ServerMessage['type'], frames: number) => void
 export class SocketIoHub implements LocalHub {
   private io: Server | undefined;
 
-  constructor(private readonly count: FrameCounter) {}
+  constructor(
+    private readonly count: FrameCounter,
+    private readonly ws: WsRooms,
+  ) {}
 
   /** The server is created when the HTTP server is attached, after the hub. */
   bind(io: Server): void {
@@ -29,20 +35,53 @@ export class SocketIoHub implements LocalHub {
   }
 
   toSockets(socketIds: readonly string[], message: ServerMessage): void {
-    if (!this.io || socketIds.length === 0) return;
-    this.io.local.to(socketIds as string[]).emit(message.type, message);
+    if (socketIds.length === 0) return;
+    if (this.ws.empty) {
+      this.io?.local.to(socketIds as string[]).emit(message.type, message);
+      this.count(message.type, socketIds.length);
+      return;
+    }
+    const ioIds: string[] = [];
+    const wsMembers: RoomMember[] = [];
+    for (const id of socketIds) {
+      const member = this.ws.get(id);
+      if (member) wsMembers.push(member);
+      else ioIds.push(id);
+    }
+    if (this.io && ioIds.length > 0) this.io.local.to(ioIds).emit(message.type, message);
+    writeEncoded(wsMembers, message);
     this.count(message.type, socketIds.length);
   }
 
   push(sessionId: string, push: OutboundPush): void {
     const io = this.io;
-    if (!io) return;
     const targets = audienceRooms(sessionId, push);
     const except = push.except_peer === undefined ? undefined : rooms.peer(sessionId, push.except_peer);
-    const operator = except === undefined ? io.local.to(targets) : io.local.to(targets).except(except);
-    operator.emit(push.message.type, push.message);
-    this.count(push.message.type, countFrames(io, targets, except));
+    let frames = 0;
+    if (io) {
+      const operator = except === undefined ? io.local.to(targets) : io.local.to(targets).except(except);
+      operator.emit(push.message.type, push.message);
+      frames += countFrames(io, targets, except);
+    }
+    const wsMembers = this.ws.empty ? [] : wsAudience(this.ws, targets, except);
+    writeEncoded(wsMembers, push.message);
+    this.count(push.message.type, frames + wsMembers.length);
   }
+}
+
+/** The /ws connections in any target room, less those in the excepted one. */
+function wsAudience(ws: WsRooms, targets: readonly string[], except: string | undefined): RoomMember[] {
+  const excluded = except === undefined ? undefined : ws.members(except);
+  const reached = new Set<RoomMember>();
+  for (const room of targets) for (const m of ws.members(room) ?? []) if (!excluded?.has(m)) reached.add(m);
+  return [...reached];
+}
+
+/** One JSON encoding for every /ws connection a message reaches (a Buffer: ws writes it without re-encoding). */
+function writeEncoded(members: readonly RoomMember[], message: ServerMessage): void {
+  if (members.length === 0) return;
+  const frame = Buffer.from(JSON.stringify(message));
+  for (const m of members) m.sendEncoded(frame);
 }
 
 function audienceRooms(sessionId: string, push: OutboundPush): string[] {

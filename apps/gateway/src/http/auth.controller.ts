@@ -1,12 +1,14 @@
-import { Body, Controller, Inject, Post } from '@nestjs/common';
+import { Body, Controller, Inject, Post, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { IdentityTokens } from '@chorus/auth';
+import type { Identity, IdentityTokens } from '@chorus/auth';
 import { ChorusError, devTokenBodySchema } from '@chorus/protocol';
-import { IDENTITY_TOKENS } from './auth';
+import type { WsTickets } from '../ws/ws-tickets';
+import { AccessTokenGuard, Actor, IDENTITY_TOKENS } from './auth';
 import { Documented } from './openapi';
 import { parseInput } from './validation';
 
 export const DEV_TOKEN_SETTINGS = Symbol('DEV_TOKEN_SETTINGS');
+export const WS_TICKETS = Symbol('WS_TICKETS');
 export interface DevTokenSettings {
   readonly enabled: boolean;
   readonly ttlS: number;
@@ -18,7 +20,19 @@ export class AuthController {
   constructor(
     @Inject(IDENTITY_TOKENS) private readonly tokens: IdentityTokens,
     @Inject(DEV_TOKEN_SETTINGS) private readonly settings: DevTokenSettings,
+    @Inject(WS_TICKETS) private readonly tickets: WsTickets,
   ) {}
+
+  /**
+   * A single-use ticket for opening /ws from a browser (`new WebSocket('wss://host/ws?ticket=…')`), whose
+   * WebSocket cannot send an Authorization header: the short-lived ticket goes in the URL, not the access token.
+   */
+  @Post('ws-ticket')
+  @UseGuards(AccessTokenGuard)
+  @Documented({ summary: 'Mint a single-use ticket (30 s) for opening /ws: /ws?ticket=…', status: 201, errors: [401] })
+  wsTicket(@Actor() actor: Identity): Promise<{ ticket: string; expires_in: number }> {
+    return this.tickets.mint(actor);
+  }
 
   /** Development sign-in: an access token for any user id. Off unless DEV_TOKENS is on (default only in standalone). */
   @Post('dev-token')

@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import { authorize, channelPublishAction } from '@chorus/auth';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type ReplyOf } from '@chorus/protocol';
 import { channelEvent, type ChannelSubscriber } from '../channels/channel-streams';
-import type { ChorusSocket, GatewayDeps, Membership } from './connection';
+import type { Connection, GatewayDeps, Membership } from './connection';
 import { membershipOf } from './membership';
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
@@ -11,7 +11,7 @@ type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
  * The session a channel message is about: named, or — the Cluso client sends `{"type": "subscribe", "channel":
  * "files"}` — the connection's only session.
  */
-function sessionOf(socket: ChorusSocket, sessionId: string | undefined): Membership {
+function sessionOf(socket: Connection, sessionId: string | undefined): Membership {
   if (sessionId !== undefined) return membershipOf(socket, sessionId);
   const memberships = [...socket.data.memberships.values()];
   if (memberships.length === 1) return memberships[0];
@@ -21,15 +21,16 @@ function sessionOf(socket: ChorusSocket, sessionId: string | undefined): Members
   );
 }
 
-function subscriberOf(socket: ChorusSocket): ChannelSubscriber {
-  return { id: socket.id, join: (room) => socket.join(room), leave: (room) => socket.leave(room) };
+/** A connection of either transport subscribes the same way: the hub writes to it by id and by room. */
+function subscriberOf(connection: Connection): ChannelSubscriber {
+  return { id: connection.id, join: (room) => connection.join(room), leave: (room) => connection.leave(room) };
 }
 
 /** subscribe, unsubscribe, publish: session channels (docs/protocol.md, Channels). */
 export class ChannelMessageHandlers {
   constructor(private readonly logger: LoggerService) {}
 
-  async subscribe(socket: ChorusSocket, m: ClientMessageOf<'subscribe'>, deps: GatewayDeps): Reply<'subscribe'> {
+  async subscribe(socket: Connection, m: ClientMessageOf<'subscribe'>, deps: GatewayDeps): Reply<'subscribe'> {
     const membership = sessionOf(socket, m.session_id);
     authorize(membership.role, 'channel.subscribe');
     const session_id = membership.session_id;
@@ -41,7 +42,7 @@ export class ChannelMessageHandlers {
     }
   }
 
-  async unsubscribe(socket: ChorusSocket, m: ClientMessageOf<'unsubscribe'>, deps: GatewayDeps): Reply<'unsubscribe'> {
+  async unsubscribe(socket: Connection, m: ClientMessageOf<'unsubscribe'>, deps: GatewayDeps): Reply<'unsubscribe'> {
     const membership = sessionOf(socket, m.session_id);
     await deps.channels.unsubscribe(membership.session_id, m.channel, socket.id);
     return { type: 'unsubscribed', session_id: membership.session_id, channel: m.channel };
@@ -52,7 +53,7 @@ export class ChannelMessageHandlers {
    * the channel's subscribers on every gateway. A resend (same client_msg_id) re-pushes the original event:
    * harmless (every gateway drops seqs it has delivered) and it repairs a push lost with a dying gateway.
    */
-  async publish(socket: ChorusSocket, m: ClientMessageOf<'publish'>, deps: GatewayDeps): Reply<'publish'> {
+  async publish(socket: Connection, m: ClientMessageOf<'publish'>, deps: GatewayDeps): Reply<'publish'> {
     const membership = sessionOf(socket, m.session_id);
     authorize(membership.role, channelPublishAction(m.channel));
     const session_id = membership.session_id;

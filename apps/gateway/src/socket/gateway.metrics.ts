@@ -17,6 +17,8 @@ export class GatewayMetrics {
   readonly joinLocksUnavailable: Counter;
   readonly channelGapReads: Counter;
   readonly channelFailures: Counter;
+  readonly wsTransportErrors: Counter;
+  readonly wsMissedPongs: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
@@ -48,7 +50,7 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
-    this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Socket handshakes refused before authentication, by reason (origin)', labelNames: ['reason'], registers: [registry] });
+    this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Handshakes refused (Socket.IO and /ws), by reason: origin, or the disconnect name of the refusal (unauthenticated, connection_limit, ...)', labelNames: ['reason'], registers: [registry] });
     this.refused = new Counter({
       name: 'chorus_ws_refused_total',
       help: 'Requests acked with an error, by type and code: client mistakes are counted here, never logged as errors',
@@ -70,6 +72,12 @@ export class GatewayMetrics {
       help: 'Channel history appends and reads that failed, and subscribers skipped past events no longer retained (each one logged)',
       registers: [registry],
     });
+    this.wsTransportErrors = new Counter({
+      name: 'chorus_ws_transport_errors_total',
+      help: '/ws connections closed by a protocol violation (a frame over the 1 MiB ceiling: 1009; invalid UTF-8: 1007)',
+      registers: [registry],
+    });
+    this.wsMissedPongs = new Counter({ name: 'chorus_ws_missed_pongs_total', help: '/ws connections closed because they missed a heartbeat pong', registers: [registry] });
     this.transportLatency = new Histogram({
       name: 'chorus_transport_request_seconds',
       help: 'Round trip of requests to the services over the transport, by pattern (queueing lag included)',

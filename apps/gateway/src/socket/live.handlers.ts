@@ -2,12 +2,12 @@ import type { LoggerService } from '@nestjs/common';
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
-import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 import { broadcastPresence, membershipOf } from './membership';
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
-function caller(socket: ChorusSocket, m: Membership): Caller {
+function caller(socket: Connection, m: Membership): Caller {
   return { user_id: socket.data.identity.user_id, client_id: m.peer_id, role: m.role };
 }
 
@@ -19,7 +19,7 @@ function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, 
 export class LiveMessageHandlers {
   constructor(private readonly logger: LoggerService) {}
 
-  async presenceUpdate(socket: ChorusSocket, m: ClientMessageOf<'presence_update'>, deps: GatewayDeps): Reply<'presence_update'> {
+  async presenceUpdate(socket: Connection, m: ClientMessageOf<'presence_update'>, deps: GatewayDeps): Reply<'presence_update'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'presence.update');
     const { type: _t, id: _i, session_id, ...patch } = m;
@@ -29,12 +29,12 @@ export class LiveMessageHandlers {
     return mine;
   }
 
-  async who(socket: ChorusSocket, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
+  async who(socket: Connection, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
     membershipOf(socket, m.session_id);
     return { type: 'presence_list', session_id: m.session_id, peers: await deps.presence.call('presence.who', { session_id: m.session_id }) };
   }
 
-  async typing(socket: ChorusSocket, m: ClientMessageOf<'typing'>, deps: GatewayDeps): Reply<'typing'> {
+  async typing(socket: Connection, m: ClientMessageOf<'typing'>, deps: GatewayDeps): Reply<'typing'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'presence.update');
     const docId = m.doc_id ?? null;
@@ -43,7 +43,7 @@ export class LiveMessageHandlers {
     return { type: 'typing_start', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: docId };
   }
 
-  async stopTyping(socket: ChorusSocket, m: ClientMessageOf<'stop_typing'>, deps: GatewayDeps): Reply<'stop_typing'> {
+  async stopTyping(socket: Connection, m: ClientMessageOf<'stop_typing'>, deps: GatewayDeps): Reply<'stop_typing'> {
     const membership = membershipOf(socket, m.session_id);
     const events = await deps.presence.call('presence.stop_typing', { session_id: m.session_id, peer_id: membership.peer_id });
     broadcastPresence(deps, events);
@@ -51,7 +51,7 @@ export class LiveMessageHandlers {
     return { type: 'typing_stop', session_id: m.session_id, peer_id: membership.peer_id, user_id: socket.data.identity.user_id, doc_id: stopped?.doc_id ?? null };
   }
 
-  async openDocument(socket: ChorusSocket, m: ClientMessageOf<'open_document'>, deps: GatewayDeps): Reply<'open_document'> {
+  async openDocument(socket: Connection, m: ClientMessageOf<'open_document'>, deps: GatewayDeps): Reply<'open_document'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     // Join the room first: an op committed between the read and the join would otherwise be missed.
@@ -64,7 +64,7 @@ export class LiveMessageHandlers {
    * One edit: committed by the conflict service (transformed to head), acked to the author, broadcast to the
    * document's room, conflicts told to the peers involved, and every cursor on the document moved through it.
    */
-  async submitOp(socket: ChorusSocket, m: ClientMessageOf<'submit_op'>, deps: GatewayDeps): Reply<'submit_op'> {
+  async submitOp(socket: Connection, m: ClientMessageOf<'submit_op'>, deps: GatewayDeps): Reply<'submit_op'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.edit');
     const room = rooms.document(m.session_id, m.doc_id);
@@ -91,7 +91,7 @@ export class LiveMessageHandlers {
     return { type: 'op_ack', session_id: m.session_id, ...result.ack };
   }
 
-  async fetchOps(socket: ChorusSocket, m: ClientMessageOf<'fetch_ops'>, deps: GatewayDeps): Reply<'fetch_ops'> {
+  async fetchOps(socket: Connection, m: ClientMessageOf<'fetch_ops'>, deps: GatewayDeps): Reply<'fetch_ops'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     const page = await deps.conflict.call('ops.fetch', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, from_version: m.from_version } });
@@ -99,7 +99,7 @@ export class LiveMessageHandlers {
   }
 
   /** Who changed what (op summaries); no room join: history is read on demand, not followed. */
-  async documentHistory(socket: ChorusSocket, m: ClientMessageOf<'document_history'>, deps: GatewayDeps): Reply<'document_history'> {
+  async documentHistory(socket: Connection, m: ClientMessageOf<'document_history'>, deps: GatewayDeps): Reply<'document_history'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     const { type: _t, id: _i, ...payload } = m;
@@ -108,14 +108,14 @@ export class LiveMessageHandlers {
   }
 
   /** The text at a retained past version, answered as a `document` at that version. */
-  async documentAt(socket: ChorusSocket, m: ClientMessageOf<'document_at'>, deps: GatewayDeps): Reply<'document_at'> {
+  async documentAt(socket: Connection, m: ClientMessageOf<'document_at'>, deps: GatewayDeps): Reply<'document_at'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
     const state = await deps.conflict.call('document.at', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, version: m.version } });
     return { type: 'document', session_id: m.session_id, ...state };
   }
 
-  async lockFile(socket: ChorusSocket, m: ClientMessageOf<'lock_file'>, deps: GatewayDeps): Reply<'lock_file'> {
+  async lockFile(socket: Connection, m: ClientMessageOf<'lock_file'>, deps: GatewayDeps): Reply<'lock_file'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'file.lock');
     const locked = await deps.conflict.call('file.lock', {
@@ -126,7 +126,7 @@ export class LiveMessageHandlers {
     return { type: 'file_locked', ...locked };
   }
 
-  async unlockFile(socket: ChorusSocket, m: ClientMessageOf<'unlock_file'>, deps: GatewayDeps): Reply<'unlock_file'> {
+  async unlockFile(socket: Connection, m: ClientMessageOf<'unlock_file'>, deps: GatewayDeps): Reply<'unlock_file'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, m.force ? 'file.lock_break' : 'file.lock');
     const unlocked = await deps.conflict.call('file.unlock', {

@@ -2,9 +2,9 @@ import type { LoggerService } from '@nestjs/common';
 import type { PresenceEvent } from '@chorus/contracts';
 import { ChorusError, disconnectNotice } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
-import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 
-export function membershipOf(socket: ChorusSocket, sessionId: string): Membership {
+export function membershipOf(socket: Connection, sessionId: string): Membership {
   const m = socket.data.memberships.get(sessionId);
   if (!m) throw new ChorusError('PERMISSION_DENIED', `Join session ${sessionId} first (send "join").`);
   return m;
@@ -48,7 +48,7 @@ function ignoreNewer(_e: never): void {}
  * down must not keep a closing socket half-joined (presence then expires by its lease).
  */
 export async function endMembership(
-  socket: ChorusSocket,
+  socket: Connection,
   membership: Membership,
   reason: 'left' | 'disconnected',
   deps: GatewayDeps,
@@ -72,7 +72,7 @@ export async function endMembership(
 }
 
 /** Applies a durable membership change (role change, removal, session deletion) to a live socket. */
-export function applyEffect(socket: ChorusSocket, sessionId: string, effect: Exclude<MembershipEffect, null>, deps: GatewayDeps, logger: LoggerService): void {
+export function applyEffect(socket: Connection, sessionId: string, effect: Exclude<MembershipEffect, null>, deps: GatewayDeps, logger: LoggerService): void {
   const membership = socket.data.memberships.get(sessionId);
   if (!membership) return;
   if (effect.kind === 'role') {
@@ -82,11 +82,12 @@ export function applyEffect(socket: ChorusSocket, sessionId: string, effect: Exc
   const message = effect.kind === 'session_deleted' ? 'The session was deleted.' : effect.reason;
   deps.send(socket, new ChorusError('PERMISSION_DENIED', `${message} You are no longer connected to session ${sessionId}.`).toWire());
   void endMembership(socket, membership, 'disconnected', deps, logger).then(() => {
-    // A removed participant is disconnected, told why first (socket.io writes packets in order); a socket still
+    // A removed participant is disconnected, told why first (both transports write in order); a socket still
     // in other sessions keeps those and has only the error push above.
     if (socket.data.memberships.size === 0) {
-      deps.send(socket, disconnectNotice(effect.kind === 'session_deleted' ? 'session_deleted' : 'removed', `${message} You are no longer connected to session ${sessionId}.`, { session_id: sessionId }));
-      socket.disconnect(true);
+      const notice = disconnectNotice(effect.kind === 'session_deleted' ? 'session_deleted' : 'removed', `${message} You are no longer connected to session ${sessionId}.`, { session_id: sessionId });
+      deps.metrics.messagesOut.inc({ type: notice.type });
+      socket.close(notice);
     }
   });
 }

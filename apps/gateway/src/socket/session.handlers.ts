@@ -4,7 +4,7 @@ import type { SessionApi } from '@chorus/contracts';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
 import type { StreamMember } from '../fanout/session-streams';
 import { chatMessage } from '../fanout/wire-events';
-import { rooms, type ChorusSocket, type GatewayDeps, type Membership } from './connection';
+import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
 
 /** How long a join waits for the session's locks before answering without them. */
@@ -24,7 +24,7 @@ export class SessionMessageHandlers {
    * recorded (`peer_joined`), then what the client missed since `last_seq` is replayed before the ack, so the
    * client sees every durable event exactly once, in order.
    */
-  async join(socket: ChorusSocket, m: ClientMessageOf<'join'>, deps: GatewayDeps): Reply<'join'> {
+  async join(socket: Connection, m: ClientMessageOf<'join'>, deps: GatewayDeps): Reply<'join'> {
     const identity = socket.data.identity;
     let grant: JoinGrant;
     try {
@@ -85,7 +85,7 @@ export class SessionMessageHandlers {
    * (chat and presence do not need it): logged, counted, and left out, which tells the client to reopen documents
    * to learn their locks.
    */
-  private async locksOf(socket: ChorusSocket, membership: Membership, deps: GatewayDeps): Promise<Pick<ReplyOf<'join'>, 'locks' | 'locks_truncated'>> {
+  private async locksOf(socket: Connection, membership: Membership, deps: GatewayDeps): Promise<Pick<ReplyOf<'join'>, 'locks' | 'locks_truncated'>> {
     try {
       const caller = { user_id: socket.data.identity.user_id, client_id: membership.peer_id, role: membership.role };
       const call = deps.conflict.call('locks.list', { caller, payload: { session_id: membership.session_id } });
@@ -109,12 +109,12 @@ export class SessionMessageHandlers {
     }
   }
 
-  async leave(socket: ChorusSocket, m: ClientMessageOf<'leave'>, deps: GatewayDeps): Reply<'leave'> {
+  async leave(socket: Connection, m: ClientMessageOf<'leave'>, deps: GatewayDeps): Reply<'leave'> {
     await endMembership(socket, membershipOf(socket, m.session_id), 'left', deps, this.logger);
     return { type: 'left', session_id: m.session_id };
   }
 
-  async chat(socket: ChorusSocket, m: ClientMessageOf<'chat_message'>, deps: GatewayDeps): Reply<'chat_message'> {
+  async chat(socket: Connection, m: ClientMessageOf<'chat_message'>, deps: GatewayDeps): Reply<'chat_message'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'chat.send');
     const event = await deps.sessions.call('session.chat', {

@@ -79,12 +79,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/**
+ * Takes over the pending entries of one (dead) consumer, whatever their idle time. Atomic, so when several
+ * replicas saw the death at once each entry goes to exactly one of them: the others find it no longer owned
+ * by the dead consumer. KEYS[1] stream; ARGV: group, new consumer, dead consumer, count.
+ * Returns the claimed entries (XCLAIM skips entries trimmed meanwhile and drops them from the pending list).
+ */
+const CLAIM_FROM = `
+local rows = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[3])
+if #rows == 0 then return {} end
+local ids = {}
+for i = 1, #rows do ids[i] = rows[i][1] end
+return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+`;
+
 export interface ScriptedRedis extends Redis {
   chorusAckBatch(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   chorusXaddBatch(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   chorusTouch(key: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   chorusRenewLease(key: string, owner: string, ms: number): Promise<number>;
   chorusReleaseLease(key: string, owner: string): Promise<number>;
+  chorusClaimFrom(key: string, group: string, consumer: string, from: string, count: number): Promise<Array<[string, string[]] | null>>;
 }
 
 export function defineScripts(redis: Redis): ScriptedRedis {
@@ -93,5 +108,6 @@ export function defineScripts(redis: Redis): ScriptedRedis {
   redis.defineCommand('chorusTouch', { lua: TOUCH, numberOfKeys: 1 });
   redis.defineCommand('chorusRenewLease', { lua: RENEW_LEASE, numberOfKeys: 1 });
   redis.defineCommand('chorusReleaseLease', { lua: RELEASE_LEASE, numberOfKeys: 1 });
+  redis.defineCommand('chorusClaimFrom', { lua: CLAIM_FROM, numberOfKeys: 1 });
   return redis as ScriptedRedis;
 }

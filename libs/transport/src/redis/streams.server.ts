@@ -8,6 +8,7 @@ import { TransportContext } from '../transport.context';
 import { TransportErrorCode } from '../transport.error';
 import { ConnectionStatus, createConnection, isNoGroupError, whenReady } from './connection';
 import { StreamKeys } from './keys';
+import { PeerLiveness } from './liveness';
 import { type Completion, ReplyOutbox } from './outbox';
 import { ShardHost, ShardLeases } from './shard-leases';
 import { Backoff, Ticker, autoClaim, deliveryCounts, ensureGroup, field, parseRead, settleBy } from './stream-ops';
@@ -16,14 +17,23 @@ import type { ScriptedRedis } from './scripts';
 export const REDIS_STREAMS_TRANSPORT = Symbol('REDIS_STREAMS');
 
 /**
+ * After this replica's own (re)connection to Redis nobody is judged dead for this long: when Redis restarts
+ * or the network blips, every replica reconnects, each after its own back-off (up to 1 s, connection.ts).
+ */
+const RECONNECT_GRACE_MS = 2_000;
+
+/**
  * Nest transport strategy on Redis Streams: one consumer group per service, so each request is handled by
  * one replica, and messages survive a replica's death (see docs/transport.md).
  *
  * Life of a message here: XREADGROUP (blocking, on its own connection, COUNT = free capacity) → in flight
- * (touched every claimIdleMs/3 so nobody claims it while we work) → handler → reply + XACK in one script
- * (ReplyOutbox). A replica that dies leaves its in-flight entries pending; after `claimIdleMs` without a
- * touch, any replica's reclaim tick takes them over (XAUTOCLAIM), or dead-letters them after
- * `maxDeliveries` deliveries.
+ * (touched every claimIdleMs/6 so nobody claims it while we work) → handler → reply + XACK in one script
+ * (ReplyOutbox). A replica that dies leaves its in-flight entries pending. Two ways they are taken over:
+ * - dead: its Redis connections are gone (PeerLiveness, checked every livenessCheckMs): another replica
+ *   claims its entries and its ordering-shard leases at once, within ~2 checks;
+ * - hung but connected: after `claimIdleMs` without a touch, any replica's reclaim tick takes them over
+ *   (XAUTOCLAIM). A pause shorter than claimIdleMs − claimIdleMs/6 (GC, SIGSTOP) loses nothing.
+ * Either way a message delivered more than `maxDeliveries` times is dead-lettered.
  */
 export class RedisStreamsServer extends BaseTransportServer implements ShardHost {
   /** Consumer name: node id plus a random part, unique per process even when every pod's pid is 1. */
@@ -60,6 +70,11 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   private handling = 0;
   private onSlotFreed?: () => void;
   private readonly claimCursors = new Map<string, string>();
+  private liveness?: PeerLiveness;
+  /** When the commands connection last became ready (see RECONNECT_GRACE_MS). */
+  private connectedAt = 0;
+  /** Takeovers of dead replicas' work, for tests and logs: entries claimed and leases evicted. */
+  readonly takeovers = { entries: 0, leases: 0 };
 
   constructor(options: RedisStreamsServerOptions) {
     super(REDIS_STREAMS_TRANSPORT);
@@ -103,13 +118,17 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     this.sharedStreams = [this.keys.requests(this.service), ...this.eventPatterns().map((p) => this.keys.events(p))];
     for (const stream of this.sharedStreams) await ensureGroup(this.commands, stream, this.service);
     this.readerClientId = Number(await this.reader.client('ID'));
+    this.connectedAt = Date.now();
     this.leases = new ShardLeases(this.commands, this.keys, this.service, this.consumer, this.opts.orderingShards, this.opts.claimIdleMs, this, this.logger);
     this.running = true;
     const log = (what: string) => (error: unknown) => this.logger.error(`${what} failed: ${(error as Error).message}`);
-    const leaseTick = this.opts.claimIdleMs / 3;
+    this.liveness = new PeerLiveness(this.commands);
+    // Renew and touch 6 times per claimIdleMs: a pause up to 5/6 of it costs neither messages nor leases.
+    const leaseTick = this.opts.claimIdleMs / 6;
     await this.leases.tick(true).catch(log('Ordering shard leases'));
     this.tickers = [
-      new Ticker(this.opts.claimIdleMs / 2, () => this.reclaim(), log('Reclaim')),
+      new Ticker(this.opts.livenessCheckMs, () => this.takeOverDead(), log('Dead replica takeover')),
+      new Ticker(this.opts.claimIdleMs / 4, () => this.reclaim(), log('Reclaim')),
       new Ticker(leaseTick, () => this.leases!.tick(this.running), log('Ordering shard leases')),
       new Ticker(Math.max(60_000, this.opts.claimIdleMs * 10), () => this.removeIdleConsumers(), log('Consumer cleanup')),
     ];
@@ -291,13 +310,57 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       );
   }
 
-  /** Claims entries of the shared streams that dead (or stalled) replicas left idle for claimIdleMs. */
+  /**
+   * Dead replicas: those with pending entries on the shared streams or holding ordering-shard leases whose
+   * Redis connections are gone. Their entries are claimed now, not after claimIdleMs, and their leases
+   * deleted and taken. Costs one XPENDING summary per shared stream and one MGET per check, plus a
+   * CLIENT LIST only while another replica holds something.
+   */
+  private async takeOverDead(): Promise<void> {
+    if (!this.running) return;
+    const pendingIn = new Map<string, string[]>();
+    for (const stream of this.sharedStreams) {
+      const summary = (await this.commands!.call('XPENDING', stream, this.service)) as [number, string | null, string | null, Array<[string, string]> | null];
+      for (const [consumer] of summary[3] ?? []) {
+        if (consumer === this.consumer) continue;
+        pendingIn.set(consumer, [...(pendingIn.get(consumer) ?? []), stream]);
+      }
+    }
+    const leases = await this.leases!.othersHolding();
+    const settled = Date.now() - this.connectedAt >= RECONNECT_GRACE_MS;
+    const dead = settled ? await this.liveness!.dead(new Set([...pendingIn.keys(), ...leases.keys()])) : [];
+    for (const consumer of dead) {
+      if (!this.running) return;
+      let claimed = 0;
+      for (const stream of pendingIn.get(consumer) ?? []) {
+        const free = this.opts.concurrency - this.handling;
+        if (free <= 0) break; // the rest at the next check
+        const entries = (await this.commands!.chorusClaimFrom(stream, this.service, this.consumer, consumer, free)).filter((e): e is [string, string[]] => Array.isArray(e));
+        claimed += entries.length;
+        await this.acceptClaimed(stream, entries);
+      }
+      const shards = leases.get(consumer) ?? [];
+      this.takeovers.entries += claimed;
+      this.takeovers.leases += shards.length;
+      this.logger.warn(`Replica ${consumer} of "${this.service}" has no Redis connection: took over ${claimed} pending messages, evicting its ${shards.length} shard leases`);
+      if (shards.length > 0) await this.leases!.evict(consumer, shards);
+      this.liveness!.forget(consumer);
+    }
+    // A handover (fair share after a newcomer) costs a check or two, not lease ticks: the giver releases a
+    // drained shard within one check, the taker takes it within the next.
+    await this.leases!.releaseDrained();
+    if (this.running && this.leases!.wantsMore(leases)) await this.leases!.tick(true);
+  }
+
+  /** Claims entries of the shared streams that hung (or dead) replicas left idle for claimIdleMs. */
   private async reclaim(): Promise<void> {
     for (const stream of this.sharedStreams) {
       const free = this.opts.concurrency - this.handling;
       if (!this.running || free <= 0) return;
       const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, this.opts.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', free);
       this.claimCursors.set(stream, next);
+      // Rare by design (a hung but connected replica, or one cut off from Redis): say so, it may mean a double run.
+      if (entries.length > 0) this.logger.warn(`Claimed ${entries.length} messages idle for ${this.opts.claimIdleMs} ms on ${stream}`);
       await this.acceptClaimed(stream, entries);
     }
   }
@@ -363,6 +426,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   }
 
   private onConnectionReady(connection: Redis): void {
+    if (connection === this.commands) this.connectedAt = Date.now();
     if (!this.running) return;
     // After a reconnect: the reader has a new client id, and a restarted Redis has lost the groups.
     if (connection === this.reader) {

@@ -1,7 +1,9 @@
 // A child process: one replica of the "work" test service on the Redis Streams transport, for the
 // multi-process tests (spawned with `node -r reflect-metadata -r @swc-node/register`). Configured by
-// environment: REDIS_URL, PREFIX, SERVICE, NODE_ID, CLAIM_IDLE_MS, CONCURRENCY, HANG=1 (the handler applies
-// its effect, stores its result, then never replies: a replica that will be killed holding messages).
+// environment: REDIS_URL, PREFIX, SERVICE, NODE_ID, CLAIM_IDLE_MS ('default': the transport's default),
+// CONCURRENCY, HANG=1 (the handler applies its effect, stores its result, then never replies: a replica that
+// will be killed holding messages), SLOW_MS (the handler waits this long before replying: a replica paused
+// with SIGSTOP while holding messages).
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
@@ -14,6 +16,7 @@ const env = process.env;
 const prefix = env.PREFIX!;
 const service = env.SERVICE ?? 'work';
 const hang = env.HANG === '1';
+const slowMs = Number(env.SLOW_MS ?? 0);
 const redis = new Redis(env.REDIS_URL!);
 redis.on('error', () => undefined); // reconnects by itself (the Redis restart test)
 const idempotency = new RedisIdempotencyStore(redis, prefix, 60_000);
@@ -42,6 +45,7 @@ class WorkController {
       return { n: data.n, doubled: data.n * 2, producedBy: ctx.getConsumer() };
     });
     if (hang) await new Promise<never>(() => undefined);
+    if (slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
     return { ...value, requestId, servedBy: ctx.getConsumer(), deliveryCount: ctx.getDeliveryCount(), replayed };
   }
 }
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     prefix,
     nodeId: env.NODE_ID ?? 'child',
     service,
-    claimIdleMs: Number(env.CLAIM_IDLE_MS ?? 1_000),
+    claimIdleMs: env.CLAIM_IDLE_MS === 'default' ? undefined : Number(env.CLAIM_IDLE_MS ?? 1_000),
     concurrency: Number(env.CONCURRENCY ?? 32),
   });
   const app = await NestFactory.createMicroservice(WorkModule, { strategy: server, logger: ['error'] });
