@@ -5,7 +5,7 @@ const tseslint = require('typescript-eslint');
 const chorus = require('./tools/eslint/boundaries');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'libs/*/dist/**', 'coverage/**', 'loadtest/**', '**/fixtures/**', '.chorus-data/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'libs/*/dist/**', 'coverage/**', 'loadtest/**', '**/fixtures/**', '.chorus-data/**', 'test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -34,5 +34,10 @@ module.exports = tseslint.config(
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The app's Vite config is an ES module run by Node.
+    files: ['apps/web/vite.config.mjs'],
+    languageOptions: { sourceType: 'module', globals: { URL: 'readonly' } },
   },
 );

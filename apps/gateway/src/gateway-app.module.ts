@@ -26,6 +26,7 @@ import { withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
 import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
+import { serveWebApp } from './http/web-app';
 import { MemoryAttemptBudget, RedisAttemptBudget, type AttemptBudget } from './limits/attempt-budget';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
 import { HttpThrottlerGuard, STRICT_LIMIT, guessTracker } from './limits/http-throttler.guard';
@@ -238,13 +239,14 @@ export class GatewayAppModule {
   }
 }
 
-/** App-level setup shared by the gateway's own main and the standalone process: CORS, sockets, OpenAPI. */
+/** App-level setup shared by the gateway's own main and the standalone process: CORS, the browser app, sockets, OpenAPI. */
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
   const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   http.disable('x-powered-by');
   app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
+  if (runtime.config.edge.webApp.enabled) serveWebApp(app, runtime.config.edge.webApp.dir, runtime.logger);
   // Socket.IO first: engine.io's upgrade listener serves /socket.io/, the /ws listener everything else.
   app.get(SocketGateway).attach(app.getHttpServer());
   app.get(WsGateway).attach(app.getHttpServer());

@@ -81,6 +81,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('serves the browser app by default in standalone only, from dist/web unless WEB_APP_DIR says otherwise', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig('standalone', {}).edge.webApp).toEqual({ enabled: true, dir: 'dist/web' });
+    expect(loadConfig('gateway', env).edge.webApp).toEqual({ enabled: false, dir: 'dist/web' });
+    expect(loadConfig('gateway', { ...env, WEB_APP: 'true', WEB_APP_DIR: '/srv/chorus-web' }).edge.webApp).toEqual({ enabled: true, dir: '/srv/chorus-web' });
+    expect(loadConfig('standalone', { WEB_APP: 'off' }).edge.webApp.enabled).toBe(false);
+    expect(() => loadConfig('gateway', { ...env, WEB_APP: 'sometimes' })).toThrow(/WEB_APP must be true or false/);
+  });
+
   it('lets a command-line override win over the environment', () => {
     expect(loadConfig('standalone', { CHORUS_DATA_DIR: '/a' }, { CHORUS_DATA_DIR: '/b' }).database.dataDir).toBe('/b');
   });

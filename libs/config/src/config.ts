@@ -25,6 +25,8 @@ export interface ChorusConfig {
     readonly trustedProxies: TrustedProxies;
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
+    /** WEB_APP / WEB_APP_DIR: whether the browser app is served at /, and from where. */
+    readonly webApp: { readonly enabled: boolean; readonly dir: string };
     /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
     readonly ws: { readonly pingIntervalMs: number; readonly authTimeoutMs: number; readonly perMessageDeflate: boolean };
   };
@@ -75,7 +77,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
@@ -101,6 +103,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       trustedProxies: v.TRUSTED_PROXIES ?? { hops: 0 },
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
+      webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
     },
     channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },

@@ -229,6 +229,16 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
   },
+  WEB_APP: {
+    doc: 'Serve the browser app (apps/web, built into WEB_APP_DIR by `npm run build`) at / with /join/<invite> and /s/<session> beside the API. Default true in standalone (`npm start` is the whole product), false for the gateway (a deployment usually serves the app from a CDN or its own host; turn it on to serve it from every gateway). When on but the build is missing, the gateway logs a warning and serves the API only.',
+    roles: EDGE_ROLES,
+    parse: bool((role) => role === 'standalone'),
+  },
+  WEB_APP_DIR: {
+    doc: 'Where the built browser app is (index.html and assets/), relative to the working directory. Default dist/web, where `npm run build` writes it.',
+    roles: EDGE_ROLES,
+    parse: text(/^.+$/, 'must be a path', () => 'dist/web'),
+  },
   WS_PING_INTERVAL_MS: {
     doc: 'Plain WebSocket (/ws): the server sends a protocol ping this often and closes a connection that has not answered the previous one, so a dead peer is gone within two intervals (its presence leaves). Default 30000 (what the seed clients expect; load balancers commonly drop idle connections after 60 s).',
     roles: EDGE_ROLES,

@@ -48,8 +48,9 @@ describe('file locks (real Postgres, two replicas)', () => {
     await edit(a, bob, 0, 1);
     const locked = await a.lockFile(alice, { session_id: session, doc_id: 'lib.rs', ttl_ms: 90_000 });
     const refusal = { code: 'FILE_LOCKED', details: { field: 'doc_id', locked_by: 'alice', locked_until: locked.expires_at, retry_after_ms: expect.any(Number) } };
-    for (const attempt of [edit(b, bob, 1, 2), b.lockFile(bob, { session_id: session, doc_id: 'lib.rs' })]) {
-      const err = (await attempt.then(
+    // One at a time: a refusal that settled before its handler was attached would be an unhandled rejection.
+    for (const attempt of [() => edit(b, bob, 1, 2), () => b.lockFile(bob, { session_id: session, doc_id: 'lib.rs' })]) {
+      const err = (await attempt().then(
         () => undefined,
         (e: unknown) => e,
       )) as { details: { retry_after_ms: number } };

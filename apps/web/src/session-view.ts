@@ -1,0 +1,250 @@
+import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
+import { colorOf } from './colors';
+import { h, replaceChildren } from './dom';
+import { DocumentEditor } from './editor';
+
+// One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
+
+const DEFAULT_FILE = 'main.txt';
+const PRESENCE_EVERY_MS = 50;
+const TYPING_PAUSE_MS = 300;
+const TYPING_EVERY_MS = 2_000;
+
+export class SessionView {
+  readonly root: HTMLElement;
+  editor: DocumentEditor | null = null;
+  doc: ChorusDocument | null = null;
+  private readonly chatList = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
+  private readonly peerList = h('ul', { class: 'peer-list', 'data-testid': 'peer-list' });
+  private readonly fileList = h('ul', { class: 'file-list', 'data-testid': 'file-list' });
+  private readonly lockBar = h('div', { class: 'lock-bar', 'data-testid': 'lock-bar' });
+  private readonly editorHost = h('div', { class: 'editor', 'data-testid': 'editor' });
+  private readonly status = h('span', { class: 'conn', 'data-testid': 'conn-state' });
+  private readonly notice = h('div', { class: 'notice', 'data-testid': 'notice' });
+  private readonly inviteOut = h('input', { class: 'invite-link', 'data-testid': 'invite-link', readonly: true, placeholder: 'invite link' });
+  private readonly openFiles = new Set<string>([DEFAULT_FILE]);
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  private selectionDirty = false;
+  private lastTyping = 0;
+  private readonly chats: ChatMessage[] = [];
+
+  constructor(
+    readonly client: ChorusClient,
+    readonly session: ChorusSession,
+    private readonly onRemoteRendered?: (peerId: string, inserted: number) => void,
+  ) {
+    const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
+    const chatForm = h(
+      'form',
+      {
+        class: 'chat-form',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const text = chatInput.value.trim();
+          if (text === '') return;
+          chatInput.value = '';
+          // Idempotent in the SDK (client_msg_id): sent now, or when the connection is back, exactly once.
+          this.session.sendChat(text).catch((err: unknown) => this.show(`chat not sent: ${(err as Error).message}`));
+        },
+      },
+      chatInput,
+      h('button', { type: 'submit' }, 'Send'),
+    );
+    const fileInput = h('input', { name: 'file', 'data-testid': 'file-input', placeholder: 'path/to/file.ts' });
+    const fileForm = h(
+      'form',
+      {
+        class: 'file-form',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const path = fileInput.value.trim();
+          if (path !== '') void this.open(path);
+          fileInput.value = '';
+        },
+      },
+      fileInput,
+      h('button', { type: 'submit' }, 'Open'),
+    );
+    this.root = h(
+      'div',
+      { class: 'session' },
+      h(
+        'header',
+        {},
+        h('strong', {}, 'Chorus'),
+        h('span', { class: 'session-id', 'data-testid': 'session-id' }, session.id),
+        this.status,
+        h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link'),
+        this.inviteOut,
+      ),
+      this.notice,
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
+    );
+    client.on('state', ({ state }) => this.renderStatus(state));
+    client.on('hello', () => this.renderStatus(client.state));
+    session.on('presence', () => this.renderPeers());
+    session.on('typing', () => this.renderPeers());
+    session.on('chat', (m) => this.addChat(m));
+    session.on('locks', () => this.renderFiles());
+    session.on('ended', ({ reason }) => this.show(`You left this session: ${reason}`));
+    session.on('error', (e) => this.show(`${e.code}: ${e.message}`));
+    this.renderStatus(client.state);
+  }
+
+  /** Joins and opens the default file. */
+  async start(): Promise<void> {
+    await this.session.join();
+    this.renderPeers();
+    await this.open(DEFAULT_FILE);
+  }
+
+  async open(path: string): Promise<void> {
+    this.openFiles.add(path);
+    const doc = await this.session.document(path);
+    this.editor?.destroy();
+    this.doc = doc;
+    this.editor = new DocumentEditor(this.editorHost, doc, {
+      onLocalSelection: (typed) => this.reportSelection(typed),
+      onLocalEdit: () => this.reportTyping(),
+      onRemoteRendered: this.onRemoteRendered,
+    });
+    doc.on('ack', () => {
+      if (this.selectionDirty && !doc.pending && this.doc === doc && !this.presenceTimer) this.reportSelection(false);
+    });
+    doc.on('lock', () => this.renderLock());
+    doc.on('reload', ({ reason, discarded }) => this.show(`Reloaded ${path} from the server (${reason})${discarded ? ': your last edits were not saved' : ''}`));
+    this.renderLock();
+    this.renderFiles();
+    await this.session.setPresence({ active_file: path, doc_id: path, selection: { anchor: 0, head: 0 } });
+  }
+
+  /**
+   * Our caret moved: report it, and only while every local edit is acknowledged. The wire selection counts code
+   * points of the server's version the client has; with edits in flight the local text is ahead of it, so the
+   * report waits for the ack. A move (click, arrows) goes out within 50 ms; while typing, the others already move
+   * our cursor through our ops by the tie rule, so the report waits until typing pauses for 300 ms (with ten
+   * people typing, a report per keystroke would be most of the traffic). The selection is read from the editor
+   * when it is sent, never an older one.
+   */
+  private reportSelection(typed: boolean): void {
+    this.selectionDirty = true;
+    if (typed) {
+      if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    } else if (this.presenceTimer) {
+      return;
+    }
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = null;
+      this.flushSelection();
+    }, typed ? TYPING_PAUSE_MS : PRESENCE_EVERY_MS);
+  }
+
+  private flushSelection(): void {
+    const doc = this.doc;
+    const editor = this.editor;
+    if (!doc || !editor || !this.selectionDirty || doc.pending) return;
+    this.selectionDirty = false;
+    const main = editor.view.state.selection.main;
+    const selection = selectionFromUtf16(doc.text, { anchor: main.anchor, head: main.head });
+    this.session.setPresence({ doc_id: doc.id, active_file: doc.id, selection }).catch((err: unknown) => this.show(`presence not sent: ${(err as Error).message}`));
+  }
+
+  private reportTyping(): void {
+    const now = Date.now();
+    if (now - this.lastTyping < TYPING_EVERY_MS || !this.doc) return;
+    this.lastTyping = now;
+    this.session.typing(this.doc.id).catch((err: unknown) => this.show(`typing not sent: ${(err as Error).message}`));
+  }
+
+  private async invite(): Promise<void> {
+    try {
+      const invite = await this.client.rest.createInvite(this.session.id, { role: 'editor' });
+      // The link lands on this app, wherever the server's PUBLIC_URL points.
+      const link = `${location.origin}/join/${encodeURIComponent(invite.token)}`;
+      this.inviteOut.value = link;
+      this.inviteOut.dataset.code = invite.code;
+      await navigator.clipboard?.writeText(link).catch(() => this.show('Copy the link from the box (clipboard refused).'));
+    } catch (err) {
+      this.show(`invite failed: ${(err as Error).message}`);
+    }
+  }
+
+  private show(message: string): void {
+    this.notice.textContent = message;
+  }
+
+  private renderStatus(state: string): void {
+    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}` : state;
+    this.status.dataset.state = state;
+    this.status.dataset.url = this.client.url;
+  }
+
+  private renderPeers(): void {
+    const peers = this.session.presence.peers();
+    replaceChildren(this.peerList, ...peers.map((p) => this.peerItem(p)));
+    for (const p of peers) if (p.active_file) this.openFiles.add(p.active_file);
+    this.renderFiles();
+  }
+
+  private peerItem(p: PresenceView): HTMLElement {
+    const me = p.peer_id === this.client.peerId;
+    return h(
+      'li',
+      { 'data-peer': p.peer_id, 'data-status': p.status, 'data-kind': p.kind, 'data-typing': p.typing !== null },
+      h('span', { class: 'dot', style: `background: ${colorOf(p.peer_id)}` }),
+      `${p.display_name}${me ? ' (you)' : ''}`,
+      p.kind === 'agent' && h('span', { class: 'badge agent' }, 'agent'),
+      h('span', { class: `badge ${p.status}` }, p.status),
+      p.typing !== null && h('span', { class: 'badge typing' }, 'typing…'),
+      p.active_file && h('span', { class: 'file' }, p.active_file),
+    );
+  }
+
+  /** Every file someone has open or locked, with a lock mark (the session's locks, also of files not open here). */
+  private renderFiles(): void {
+    const current = this.doc?.id;
+    const locks = this.session.locks();
+    for (const f of locks.keys()) this.openFiles.add(f);
+    replaceChildren(
+      this.fileList,
+      ...[...this.openFiles].sort().map((f) => {
+        const lock = locks.get(f);
+        const holder = lock ? (lock.peerId === this.client.peerId ? 'you' : (this.session.presence.get(lock.peerId)?.display_name ?? lock.holderId)) : null;
+        return h(
+          'li',
+          { class: f === current ? 'current' : undefined, 'data-file': f, 'data-locked': lock !== undefined },
+          h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), void this.open(f)) }, f),
+          holder !== null && h('span', { class: 'badge lock', title: `locked by ${holder}` }, `locked: ${holder}`),
+        );
+      }),
+    );
+  }
+
+  private renderLock(): void {
+    const doc = this.doc;
+    if (!doc) return;
+    const lock = doc.lock;
+    const mine = lock !== null && lock.peerId === this.client.peerId;
+    const holder = lock ? (this.session.presence.get(lock.peerId)?.display_name ?? lock.holderId) : null;
+    this.lockBar.dataset.locked = lock === null ? 'none' : mine ? 'mine' : 'other';
+    replaceChildren(
+      this.lockBar,
+      lock === null ? 'Unlocked: anyone can edit' : mine ? `Locked by you until ${new Date(lock.expiresAt).toLocaleTimeString()}` : `Locked by ${holder}: read only`,
+      lock === null && h('button', { onclick: () => void doc.lockFile().catch((err: unknown) => this.show(`lock: ${(err as Error).message}`)) }, 'Lock'),
+      mine && h('button', { onclick: () => void doc.unlockFile().catch((err: unknown) => this.show(`unlock: ${(err as Error).message}`)) }, 'Unlock'),
+    );
+  }
+
+  private addChat(m: ChatMessage): void {
+    this.chats.push(m);
+    this.chatList.appendChild(
+      h('li', { 'data-seq': m.seq, class: m.own ? 'own' : undefined }, h('span', { class: 'who', style: `color: ${colorOf(m.peer_id)}` }, m.display_name), ' ', m.message),
+    );
+    this.chatList.scrollTop = this.chatList.scrollHeight;
+  }
+
+  /** Chat messages as shown (for tests). */
+  chatMessages(): ChatMessage[] {
+    return [...this.chats];
+  }
+}
