@@ -26,6 +26,9 @@ export const ACTIONS = [
   'agent.work',
   'prompt.cancel_any',
   'prompt.reorder',
+  'channel.subscribe',
+  'channel.publish',
+  'channel.publish_ai_response',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -56,7 +59,24 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'agent.work': ['agent'],
   'prompt.cancel_any': MANAGERS,
   'prompt.reorder': MANAGERS,
+  // Subscribing grants nothing beyond receiving a session's channel events, which every participant may see.
+  'channel.subscribe': EVERYONE,
+  'channel.publish': WRITERS,
+  // An agent's streamed answer is the agent's alone: a person publishing into it would put words in its mouth.
+  'channel.publish_ai_response': ['agent'],
 };
+
+/** The action that publishing to `channel` needs (built-in or custom `x-` channel). */
+export function channelPublishAction(channel: string): Action {
+  return channel === 'ai-response' ? 'channel.publish_ai_response' : 'channel.publish';
+}
+
+/** Per channel: which roles may subscribe and publish, as Markdown rows for docs/authorization.md. */
+export function channelPolicyTable(channels: readonly string[]): string {
+  const header = `| channel | subscribe | publish |\n| --- | --- | --- |`;
+  const rows = channels.map((c) => `| \`${c}\` | ${POLICY['channel.subscribe'].join(', ')} | ${POLICY[channelPublishAction(c)].join(', ')} |`);
+  return [header, ...rows].join('\n');
+}
 
 export function can(role: Role, action: Action): boolean {
   return POLICY[action].includes(role);

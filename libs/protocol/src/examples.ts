@@ -29,6 +29,9 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   prompt_done: { type: 'prompt_done', id: 19, session_id: SESSION, message_id: PROMPT },
   agent_status: { type: 'agent_status', id: 20, session_id: SESSION, status: 'thinking', detail: 'reading src/parser.rs' },
   agent_output: { type: 'agent_output', id: 21, session_id: SESSION, message_id: PROMPT, kind: 'partial_response', index: 3, data: 'The parser ' },
+  subscribe: { type: 'subscribe', id: 16, session_id: SESSION, channel: 'diagnostics', since: 7 },
+  unsubscribe: { type: 'unsubscribe', id: 17, session_id: SESSION, channel: 'diagnostics' },
+  publish: { type: 'publish', id: 18, session_id: SESSION, channel: 'files', data: { file: 'src/parser.rs', event: 'change', timestamp: 1795312800000 } },
 };
 
 const PRESENCE = {
@@ -120,5 +123,17 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   agent_status: { type: 'agent_status', id: 20, session_id: SESSION, agent_id: 'agent-claude', status: 'thinking', detail: 'reading src/parser.rs' },
   agent_output: { type: 'agent_output', session_id: SESSION, message_id: PROMPT, agent_id: 'agent-claude', kind: 'partial_response', index: 3, data: 'The parser ' },
   agent_output_ack: { type: 'agent_output_ack', id: 21, session_id: SESSION, message_id: PROMPT, index: 3, seq: null },
+  subscribed: { type: 'subscribed', id: 16, session_id: SESSION, channel: 'diagnostics', seq: 9, recovered: true, replayed: 2 },
+  unsubscribed: { type: 'unsubscribed', id: 17, session_id: SESSION, channel: 'diagnostics' },
+  published: { type: 'published', id: 18, session_id: SESSION, channel: 'files', seq: 12, timestamp: 1795312800000 },
+  event: {
+    type: 'event',
+    session_id: SESSION,
+    channel: 'diagnostics',
+    data: { file: 'src/parser.rs', diagnostics: [{ range: { start: { line: 3, character: 4 }, end: { line: 3, character: 9 } }, severity: 'error', message: 'cannot find value `x`', source: 'rustc' }] },
+    timestamp: 1795312800000,
+    seq: 9,
+    publisher: { user_id: 'agent:claude', peer_id: 'claude-1' },
+  },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

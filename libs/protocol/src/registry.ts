@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { channelEventSchema, publishSchema, publishedSchema, subscribeSchema, subscribedSchema, unsubscribeSchema, unsubscribedSchema } from './channels';
 import { disconnectNoticeSchema } from './disconnect';
 import { errorMessageSchema } from './errors';
 import {
@@ -85,6 +86,10 @@ export const CLIENT_MESSAGES = {
   prompt_done: { schema: promptDoneSchema, maxBytes: 1024, reply: 'prompt_completed' },
   agent_status: { schema: agentStatusRequestSchema, maxBytes: 4 * 1024, reply: 'agent_status' },
   agent_output: { schema: agentOutputRequestSchema, maxBytes: 160 * 1024, reply: 'agent_output_ack' },
+  subscribe: { schema: subscribeSchema, maxBytes: 1024, reply: 'subscribed' },
+  unsubscribe: { schema: unsubscribeSchema, maxBytes: 1024, reply: 'unsubscribed' },
+  /** The limit of a channel event's `data` (custom channels carry any JSON up to it). */
+  publish: { schema: publishSchema, maxBytes: 64 * 1024, reply: 'published' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -121,6 +126,10 @@ export const SERVER_MESSAGES = {
   agent_status: agentStatusEventSchema,
   agent_output: agentOutputEventSchema,
   agent_output_ack: agentOutputAckSchema,
+  subscribed: subscribedSchema,
+  unsubscribed: unsubscribedSchema,
+  published: publishedSchema,
+  event: channelEventSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

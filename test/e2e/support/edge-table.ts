@@ -264,5 +264,32 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: sent.message_id, index: sent.index, seq: null }),
     malformed: (c) => ({ session_id: c.sessionId, message_id: '00000000-0000-4000-8000-000000000001', kind: 'shout', index: 0, data: 'x' }),
     field: 'kind',
+  subscribe: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, channel: `x-edge-${c.next()}`, since: 0 }),
+    reply: 'subscribed',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, channel: sent.channel, seq: 0, recovered: true, replayed: 0 }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'no-such-channel' }),
+    field: 'channel',
+  },
+  unsubscribe: {
+    joined: true,
+    valid: async (c, send) => {
+      const channel = `x-edge-${c.next()}`;
+      await ok(send, 'subscribe', { session_id: c.sessionId, channel });
+      return { session_id: c.sessionId, channel };
+    },
+    reply: 'unsubscribed',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, channel: sent.channel }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'files', since: 3 }),
+    field: 'since',
+  },
+  publish: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, channel: 'files', data: { file: `src/edge-${c.next()}.ts`, event: 'add', timestamp: Date.now() } }),
+    reply: 'published',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, channel: 'files', seq: expect.any(Number), timestamp: expect.any(Number) }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'files', data: { file: 'src/a.ts', event: 'renamed', timestamp: 1 } }),
+    field: 'data.event',
   },
 };

@@ -5,7 +5,7 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'prompts' | 'agent' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'prompts' | 'agent' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -29,6 +29,9 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   prompt_done: 'agent',
   agent_status: 'agent',
   agent_output: 'agent',
+  subscribe: 'channels',
+  unsubscribe: 'channels',
+  publish: 'channels',
 };
 
 /**
@@ -49,7 +52,8 @@ export interface Budget {
 /**
  * Defaults sized for people and agents, with headroom: 50 ops/s is far above human typing (~10/s) and lets an
  * agent paste; chat allows a burst of 10 in 5 s; presence 30/s covers cursor moves (the client should throttle
- * to ~20/s — the server coalesces broadcasts to 20/s anyway).
+ * to ~20/s — the server coalesces broadcasts to 20/s anyway). Channels allow an agent streaming its answer
+ * in small chunks (~50/s) beside its subscribes.
  */
 export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   ops: { perConnection: 50, perUser: 100, windowMs: 1_000 },
@@ -61,6 +65,7 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   // People queue prompts at typing speed; an agent streams output chunks (tens a second) and claims/reports.
   prompts: { perConnection: 20, perUser: 40, windowMs: 5_000 },
   agent: { perConnection: 100, perUser: 200, windowMs: 1_000 },
+  channels: { perConnection: 100, perUser: 200, windowMs: 1_000 },
   unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 

@@ -1,5 +1,6 @@
 import type { IdentityTokens } from '@chorus/auth';
 import type { LoggerService } from '@nestjs/common';
+import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
 import { LiveMessageHandlers } from './live.handlers';
@@ -10,6 +11,7 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
   const session = new SessionMessageHandlers(tokens, logger);
   const live = new LiveMessageHandlers(logger);
   const agents = new AgentMessageHandlers(logger);
+  const channels = new ChannelMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -32,5 +34,8 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     prompt_done: (s, m, d) => agents.promptDone(s, m, d),
     agent_status: (s, m, d) => agents.agentStatus(s, m, d),
     agent_output: (s, m, d) => agents.agentOutput(s, m, d),
+    subscribe: (s, m, d) => channels.subscribe(s, m, d),
+    unsubscribe: (s, m, d) => channels.unsubscribe(s, m, d),
+    publish: (s, m, d) => channels.publish(s, m, d),
   };
 }
