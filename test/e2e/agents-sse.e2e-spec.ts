@@ -126,7 +126,7 @@ describe('the SSE stream', () => {
     await waitFor('a frame through the ticketed stream', async () => {
       await api.request('POST', `${base}/messages`, { token: people.alice.token, body: { content: 'ticketed', client_msg_id: `sse-t-${Date.now()}` } });
       return byTicket.got.some((g) => g.event === 'user_message');
-    }, { timeoutMs: 10_000 });
+    }, { timeoutMs: 10_000, intervalMs: 200 });
     const reused = await fetch(`${stack.url}${base}/stream?ticket=${ticket.body.ticket}`);
     expect(reused.status).toBe(401);
     // A non-participant is refused before the stream opens.

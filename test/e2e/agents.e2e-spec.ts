@@ -223,6 +223,7 @@ describe('agents and the prompt queue', () => {
       expect((await one.ok('prompt_claim', { session_id: people.sessionId })).prompt?.message_id).toBe(poison.message_id);
       await waitFor('the lease lapsed and the prompt went back', async () => (await events()).some((e) => e.type === 'prompt_released' && e.payload.message_id === poison.message_id), {
         timeoutMs: 10 * LEASE_MS,
+        intervalMs: 250,
       });
       const retaken = await two.ok('prompt_claim', { session_id: people.sessionId });
       // Back at the head: taken before `next`, which arrived later; the second attempt.
@@ -231,6 +232,7 @@ describe('agents and the prompt queue', () => {
 
       await waitFor('parked after the second lapse', async () => (await events()).some((e) => e.type === 'prompt_released' && e.payload.message_id === poison.message_id && e.payload.parked === true), {
         timeoutMs: 10 * LEASE_MS,
+        intervalMs: 250,
       });
       const queues = await api.request<Array<{ agent_id: string | null; items: Array<{ message_id: string }> }>>('GET', `${base}/queue`, { token: people.alice.token });
       expect(queues.body.find((q) => q.agent_id === null)?.items.map((i) => i.message_id)).toEqual([next.message_id]);
@@ -246,6 +248,7 @@ describe('agents and the prompt queue', () => {
       leaving.close();
       await waitFor('released on disconnect', async () => (await events()).some((e) => e.type === 'prompt_released' && e.payload.message_id === prompt.message_id && e.payload.reason === 'disconnected'), {
         timeoutMs: 10_000,
+        intervalMs: 250,
       });
       const retaken = await staying.ok('prompt_claim', { session_id: people.sessionId });
       expect(retaken.prompt?.message_id).toBe(prompt.message_id);

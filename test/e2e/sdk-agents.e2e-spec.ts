@@ -95,7 +95,7 @@ it('the example agent (npm run agent:example) answers a prompt: tool call, strea
     await waitFor('completed', async () => {
       const h = await api.request<{ events: Array<{ type: string; payload: Record<string, unknown> }> }>('GET', `/api/v1/collaboration/sessions/${people.sessionId}/history?after_seq=0&limit=1000`, { token: people.alice.token });
       return h.body.events.some((e) => e.type === 'prompt_completed' && e.payload.message_id === queued.message_id);
-    }, { timeoutMs: 30_000 });
+    }, { timeoutMs: 30_000, intervalMs: 250 });
     const outputs = history.body.events.filter((e) => e.type === 'agent_output' && e.payload.message_id === queued.message_id).map((e) => e.payload.kind);
     expect(outputs.slice(0, 2)).toEqual(['tool_start', 'tool_result']);
   } finally {

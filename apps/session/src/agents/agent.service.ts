@@ -30,6 +30,12 @@ export interface AgentServiceOptions {
 
 export const DEFAULT_AGENT_OPTIONS: AgentServiceOptions = { leaseMs: 30_000, maxAttempts: 3, agentTokenTtlS: 30 * 24 * 3600 };
 
+/**
+ * `queue_updated` lists the first 100 prompts of a queue (and its full `length`): every change pushes the view
+ * to every member, so a long queue must not make each push (and each change) cost its whole length.
+ */
+const VIEW_ITEMS = 100;
+
 type Append = (events: NewSessionEvent[]) => Promise<StoredSessionEvent[]>;
 type Touch = (agentId: string | null) => void;
 
@@ -139,8 +145,8 @@ export class AgentService {
         ]);
         touch(prompt.agent_id);
       }
-      const queue = await promptsRepo.queued(tx, sessionId, prompt.agent_id);
-      const position = queue.findIndex((p) => p.id === prompt.id) + 1;
+      // Read again: a resend's prompt may have moved (reordered, taken) since it was stored.
+      const position = await promptsRepo.position(tx, (await promptsRepo.find(tx, sessionId, prompt.id)) ?? prompt);
       return {
         session_id: sessionId,
         message_id: prompt.id,
@@ -174,7 +180,9 @@ export class AgentService {
       const prompt = await promptsRepo.find(tx, sessionId, messageId);
       if (!prompt) throw new ChorusError('NOT_FOUND', `Prompt ${messageId} does not exist in this session.`);
       if (prompt.status !== 'queued') throw new ChorusError('CONFLICT', `Prompt ${messageId} is no longer queued (${prompt.status}).`);
-      const queue = await promptsRepo.queued(tx, sessionId, prompt.agent_id);
+      // The whole queue: its ranks are handed out again, and one left out could end up before one moved (rare,
+      // owner/admin only, so the full read is affordable).
+      const queue = await promptsRepo.queued(tx, sessionId, prompt.agent_id, Number.MAX_SAFE_INTEGER);
       const ranks = queue.map((p) => BigInt(p.rank)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const rest = queue.filter((p) => p.id !== messageId);
       const at = Math.min(position, queue.length) - 1;
@@ -320,13 +328,14 @@ export class AgentService {
     return result;
   }
 
+  /** A queue as everyone sees it: its length, and its first VIEW_ITEMS prompts with their positions. */
   private async view(tx: EntityManager, sessionId: string, agentId: string | null, revision: number): Promise<QueueView> {
-    const queue = await promptsRepo.queued(tx, sessionId, agentId);
+    const queue = await promptsRepo.queued(tx, sessionId, agentId, VIEW_ITEMS);
     return {
       session_id: sessionId,
       agent_id: agentId,
       revision,
-      length: queue.length,
+      length: queue.length < VIEW_ITEMS ? queue.length : await promptsRepo.queueLength(tx, sessionId, agentId),
       items: queue.map((p, i) => ({ message_id: p.id, position: i + 1, author: p.author_id, priority: p.priority })),
     };
   }

@@ -116,11 +116,29 @@ export const promptsRepo = {
     return rowsOf<PromptRow>(await db.query(`SELECT * FROM prompts WHERE session_id = $1 AND id = $2`, [sessionId, id]))[0];
   },
 
-  /** One queue in order: the prompts for `agentId` (null: the shared queue). */
-  async queued(db: Executor, sessionId: string, agentId: string | null): Promise<PromptRow[]> {
+  /** The head of one queue in order (at most `limit`): the prompts for `agentId` (null: the shared queue). */
+  async queued(db: Executor, sessionId: string, agentId: string | null, limit: number): Promise<PromptRow[]> {
     return rowsOf<PromptRow>(
-      await db.query(`SELECT * FROM prompts WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2 ORDER BY ${ORDER}`, [sessionId, agentId]),
+      await db.query(`SELECT * FROM prompts WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2 ORDER BY ${ORDER} LIMIT $3`, [sessionId, agentId, limit]),
     );
+  },
+
+  async queueLength(db: Executor, sessionId: string, agentId: string | null): Promise<number> {
+    const rows = rowsOf<{ n: string }>(await db.query(`SELECT count(*) AS n FROM prompts WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2`, [sessionId, agentId]));
+    return Number(rows[0].n);
+  },
+
+  /** A queued prompt's 1-based position in its queue (0 when it is not queued). */
+  async position(db: Executor, p: PromptRow): Promise<number> {
+    if (p.status !== 'queued') return 0;
+    const rows = rowsOf<{ n: string }>(
+      await db.query(
+        `SELECT count(*) AS n FROM prompts WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2
+           AND (priority > $3 OR (priority = $3 AND (rank < $4 OR (rank = $4 AND id < $5))))`,
+        [p.session_id, p.agent_id, p.priority, p.rank, p.id],
+      ),
+    );
+    return Number(rows[0].n) + 1;
   },
 
   /** The target queues that hold anything queued (plus the shared one), for a full snapshot. */

@@ -1,0 +1,226 @@
+// npm run bench:agents — the prompt queue and the SSE stream against 2 gateway processes (and one process of each
+// service, real Postgres and Redis), as deployed. Real socket.io clients for users and agents; SSE readers are
+// plain HTTP streams (text/event-stream parsed here).
+//   enqueue:    BENCH_USERS (50) users, alternating between the gateways, submit prompts at BENCH_ENQUEUE_RATE
+//               (200/s in total) for BENCH_SECONDS: prompt_submit → prompt_queued ack latency. No agent takes
+//               them (the queue grows: the worst case for positions).
+//   dispatch:   BENCH_AGENTS (3) idle agents claim on every queue_updated; prompts at 20/s: prompt_queued ack →
+//               the agent's prompt_claimed with it.
+//   sse_fanout: BENCH_SSE (1,000) SSE readers of one session; an agent streams partial output at 50 chunks/s:
+//               agent_output sent → partial_response frame read (wall clock of this machine).
+// BENCH_QUICK=1: 5 s parts, 200 SSE readers. Writes bench/results/agents.json.
+import { request as httpRequest } from 'node:http';
+import { io, type Socket } from 'socket.io-client';
+import { startProcessCluster } from '../test/e2e/support/cluster';
+import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const USERS = Number(process.env.BENCH_USERS ?? 50);
+const ENQUEUE_RATE = Number(process.env.BENCH_ENQUEUE_RATE ?? 200);
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 3);
+const SSE = Number(process.env.BENCH_SSE ?? (QUICK ? 200 : 1_000));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 5 : 15));
+const CHUNK_RATE = 50;
+
+type Json = Record<string, unknown>;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let nextAddress = 0;
+async function post(base: string, path: string, body: Json, token?: string): Promise<Json> {
+  const n = nextAddress++;
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as Json;
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+function connect(base: string, token: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = io(base, { transports: ['websocket'], auth: { token, protocol_version: 1 }, reconnection: false, forceNew: true });
+    s.once('connect', () => resolve(s));
+    s.once('connect_error', reject);
+  });
+}
+
+async function ack(socket: Socket, type: string, body: Json): Promise<Json> {
+  const reply = (await socket.timeout(30_000).emitWithAck(type, body)) as Json;
+  if (reply.type === 'error') throw new Error(`${type}: ${JSON.stringify(reply)}`);
+  return reply;
+}
+
+async function member(base: string, sessionId: string, token: string, peer: string): Promise<Socket> {
+  const socket = await connect(base, token);
+  const grant = await post(base, `/api/v1/collaboration/sessions/${sessionId}/join`, {}, token);
+  await ack(socket, 'join', { session_id: sessionId, peer_id: peer, join_token: grant.join_token });
+  return socket;
+}
+
+/** Sends `count` requests spread over `seconds` (open loop), returning each one's latency. */
+async function paced(count: number, seconds: number, send: (i: number) => Promise<number>): Promise<number[]> {
+  const started = now();
+  const pending: Array<Promise<number>> = [];
+  for (let i = 0; i < count; i++) {
+    const due = started + (i * seconds * 1000) / count;
+    if (due > now()) await sleep(due - now());
+    pending.push(send(i));
+  }
+  return Promise.all(pending);
+}
+
+async function main(): Promise<void> {
+  const calibrationStart = cpuCalibrationMs();
+  const cluster = await startProcessCluster('bench_agents', { gateways: 2, replicas: 1, extraEnv: { TRUSTED_PROXIES: '1', LOG_LEVEL: 'warn' } });
+  try {
+    const [g1, g2] = cluster.gateways;
+    const gw = (i: number) => (i % 2 === 0 ? g1 : g2);
+    const owner = (await post(g1, '/api/v1/auth/dev-token', { user_id: 'bench-owner', display_name: 'Owner' })).access_token as string;
+    const session = await post(g1, '/api/v1/collaboration/sessions', { name: 'bench agents', max_participants: 10_000 }, owner);
+    const sid = session.session_id as string;
+    const invite = await post(g1, `/api/v1/collaboration/sessions/${sid}/invite`, { role: 'editor' }, owner);
+
+    // ---- enqueue ----
+    progress(`${USERS} users joining`);
+    const users = await Promise.all(
+      Array.from({ length: USERS }, async (_, i) => {
+        const token = (await post(g1, '/api/v1/auth/dev-token', { user_id: `bench-user-${i}`, display_name: `User ${i}` })).access_token as string;
+        await post(g1, `/api/v1/collaboration/invites/${invite.code as string}/redeem`, {}, token);
+        return member(gw(i), sid, token, `user-${i}`);
+      }),
+    );
+    progress(`enqueue: ${ENQUEUE_RATE}/s for ${SECONDS} s`);
+    const enqueueCount = ENQUEUE_RATE * SECONDS;
+    const enqueueStart = now();
+    const enqueue = await paced(enqueueCount, SECONDS, async (i) => {
+      const t0 = now();
+      await ack(users[i % USERS], 'prompt_submit', { session_id: sid, content: `bench ${i}`, client_msg_id: `e-${i}` });
+      return now() - t0;
+    });
+    const enqueuePerS = enqueueCount / ((now() - enqueueStart) / 1000);
+    // Clear the backlog so the agents start idle.
+    const queues = (await (await fetch(`${g1}/api/v1/collaboration/sessions/${sid}/queue`, { headers: { authorization: `Bearer ${owner}` } })).json()) as Array<{ length: number }>;
+    progress(`queue length after enqueue: ${queues.map((q) => q.length).join(', ')}; draining`);
+
+    // ---- dispatch ----
+    const agents = await Promise.all(
+      Array.from({ length: AGENTS }, async (_, i) => {
+        const created = await post(g1, `/api/v1/collaboration/sessions/${sid}/agents`, { name: `Agent ${i}` }, owner);
+        return member(gw(i), sid, created.access_token as string, `agent-${i}`);
+      }),
+    );
+    const drain = async (agent: Socket) => {
+      for (;;) {
+        const claimed = (await ack(agent, 'prompt_claim', { session_id: sid })).prompt as Json | null;
+        if (claimed === null) return;
+        await ack(agent, 'prompt_done', { session_id: sid, message_id: claimed.message_id });
+      }
+    };
+    await Promise.all(agents.map(drain));
+    progress('dispatch: 20 prompts/s to idle agents');
+    const assignedAt = new Map<string, number>();
+    let stopAgents = false;
+    for (const agent of agents) {
+      let busy = false;
+      const take = async () => {
+        if (busy || stopAgents) return;
+        busy = true;
+        try {
+          for (;;) {
+            const claimed = (await ack(agent, 'prompt_claim', { session_id: sid })).prompt as Json | null;
+            if (claimed === null) return;
+            assignedAt.set(claimed.message_id as string, now());
+            await ack(agent, 'prompt_done', { session_id: sid, message_id: claimed.message_id });
+          }
+        } finally {
+          busy = false;
+        }
+      };
+      agent.on('queue_updated', (q: { length: number }) => {
+        if (q.length > 0) void take();
+      });
+    }
+    const queuedAt = new Map<string, number>();
+    await paced(20 * SECONDS, SECONDS, async (i) => {
+      const reply = await ack(users[i % USERS], 'prompt_submit', { session_id: sid, content: `dispatch ${i}`, client_msg_id: `d-${i}` });
+      queuedAt.set(reply.message_id as string, now());
+      return 0;
+    });
+    await sleep(2_000);
+    stopAgents = true;
+    const dispatch = [...queuedAt].filter(([id]) => assignedAt.has(id)).map(([id, t]) => Math.max(0, (assignedAt.get(id) ?? t) - t));
+    progress(`dispatch: ${dispatch.length}/${queuedAt.size} assigned`);
+
+    // ---- sse fan-out ----
+    progress(`sse: ${SSE} readers`);
+    const delays: number[] = [];
+    const readers = await Promise.all(
+      Array.from({ length: SSE }, (_, i) => {
+        const url = new URL(`${gw(i)}/api/v1/collaboration/sessions/${sid}/stream`);
+        return new Promise<{ close(): void }>((resolve, reject) => {
+          const req = httpRequest(url, { headers: { authorization: `Bearer ${owner}`, accept: 'text/event-stream', 'x-forwarded-for': `11.0.${(i >> 8) & 255}.${i & 255}` } }, (res) => {
+            let buffer = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              buffer += chunk;
+              let end: number;
+              while ((end = buffer.indexOf('\n\n')) >= 0) {
+                const frame = buffer.slice(0, end);
+                buffer = buffer.slice(end + 2);
+                if (!frame.includes('event: partial_response')) continue;
+                const data = frame.split('\n').find((l) => l.startsWith('data: '));
+                if (data) delays.push(now() - Number((JSON.parse(data.slice(6)) as { data: { data: string } }).data.data));
+              }
+            });
+            resolve({ close: () => req.destroy() });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      }),
+    );
+    const streamer = agents[0];
+    const held = (await ack(users[0], 'prompt_submit', { session_id: sid, content: 'stream', client_msg_id: 'sse-0' })).message_id as string;
+    await sleep(500);
+    const chunks = CHUNK_RATE * SECONDS;
+    const sseStart = now();
+    await paced(chunks, SECONDS, async (i) => {
+      await ack(streamer, 'agent_output', { session_id: sid, message_id: held, kind: 'partial_response', index: i, data: String(now()) });
+      return 0;
+    });
+    const sseSeconds = (now() - sseStart) / 1000;
+    await sleep(2_000);
+    for (const r of readers) r.close();
+
+    const figures = {
+      enqueue: { users: USERS, per_s: round(enqueuePerS, 1), p50_ms: round(percentile(enqueue, 50)), p99_ms: round(percentile(enqueue, 99)) },
+      dispatch: { agents: AGENTS, prompts: queuedAt.size, assigned: dispatch.length, prompt_to_assigned_p50_ms: round(percentile(dispatch, 50)), prompt_to_assigned_p99_ms: round(percentile(dispatch, 99)) },
+      sse_fanout: {
+        clients: SSE,
+        chunks_per_s: round(chunks / sseSeconds, 1),
+        deliveries: delays.length,
+        expected_deliveries: chunks * SSE,
+        delivery_p50_ms: round(percentile(delays, 50)),
+        delivery_p99_ms: round(percentile(delays, 99)),
+      },
+      cpu_calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() },
+    };
+    printTable('agents', [
+      { part: 'enqueue', n: USERS, rate: figures.enqueue.per_s, p50: figures.enqueue.p50_ms, p99: figures.enqueue.p99_ms },
+      { part: 'dispatch', n: AGENTS, rate: 20, p50: figures.dispatch.prompt_to_assigned_p50_ms, p99: figures.dispatch.prompt_to_assigned_p99_ms },
+      { part: 'sse_fanout', n: SSE, rate: figures.sse_fanout.chunks_per_s, p50: figures.sse_fanout.delivery_p50_ms, p99: figures.sse_fanout.delivery_p99_ms },
+    ]);
+    writeResult(process.env.BENCH_RESULT ?? 'agents', figures);
+    for (const s of [...users, ...agents]) s.close();
+  } finally {
+    await cluster.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
