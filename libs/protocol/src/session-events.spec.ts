@@ -17,6 +17,14 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   participant_left: { user_id: 'bob' },
   role_changed: { user_id: 'bob', from: 'editor', to: 'viewer' },
   participant_removed: { user_id: 'bob' },
+  agent_added: { agent_id: 'agent-1', name: 'Claude', capabilities: ['summarise'] },
+  agent_revoked: { agent_id: 'agent-1' },
+  prompt_queued: { message_id: 'm-1', user_id: 'bob', display_name: 'Bob', agent_id: null, content: 'Summarise', priority: 0, images: [] },
+  prompt_cancelled: { message_id: 'm-1', by: 'bob' },
+  prompt_assigned: { message_id: 'm-1', agent_id: 'agent-1', attempt: 1 },
+  prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
+  prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
+  agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
 };
 
 describe('durable session event payloads', () => {

@@ -264,6 +264,7 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, message_id: sent.message_id, index: sent.index, seq: null }),
     malformed: (c) => ({ session_id: c.sessionId, message_id: '00000000-0000-4000-8000-000000000001', kind: 'shout', index: 0, data: 'x' }),
     field: 'kind',
+  },
   subscribe: {
     joined: true,
     valid: async (c) => ({ session_id: c.sessionId, channel: `x-edge-${c.next()}`, since: 0 }),

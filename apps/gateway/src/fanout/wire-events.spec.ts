@@ -22,6 +22,14 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   participant_left: { user_id: 'bob' },
   role_changed: { user_id: 'bob', from: 'editor', to: 'viewer' },
   participant_removed: { user_id: 'bob' },
+  agent_added: { agent_id: 'agent-1', name: 'Claude', capabilities: ['summarise'] },
+  agent_revoked: { agent_id: 'agent-1' },
+  prompt_queued: { message_id: 'm-1', user_id: 'bob', display_name: 'Bob', agent_id: null, content: 'Summarise', priority: 0, images: [] },
+  prompt_cancelled: { message_id: 'm-1', by: 'bob' },
+  prompt_assigned: { message_id: 'm-1', agent_id: 'agent-1', attempt: 1 },
+  prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
+  prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
+  agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
 };
 
 const events: SessionStreamEvent[] = Object.entries(BODIES).map(
@@ -77,6 +85,15 @@ describe('membershipEffect', () => {
       participant_left: { kind: 'removed', user_id: 'bob', reason: 'You left the session.' },
       role_changed: { kind: 'role', user_id: 'bob', role: 'viewer' },
       participant_removed: { kind: 'removed', user_id: 'bob', reason: 'You were removed from the session.' },
+      // The queue changes no membership; a revoked agent is disconnected by the participant_removed that follows.
+      agent_added: null,
+      agent_revoked: null,
+      prompt_queued: null,
+      prompt_cancelled: null,
+      prompt_assigned: null,
+      prompt_released: null,
+      prompt_completed: null,
+      agent_output: null,
     });
   });
 });

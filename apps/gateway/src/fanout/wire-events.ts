@@ -97,7 +97,6 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'invite_revoked':
     case 'invite_redeemed':
     case 'participant_added':
-    // An agent's revocation comes with its participant_removed, which disconnects it.
     case 'agent_added':
     case 'agent_revoked':
     case 'prompt_queued':

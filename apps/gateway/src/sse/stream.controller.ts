@@ -72,7 +72,7 @@ export class StreamController implements BeforeApplicationShutdown {
 
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`retry: ${RETRY_MS}\n\n`);
-    let closed = false;
+    let closed = false as boolean; // set by close(), which runs from events: not narrowed to false
     const member = new SseMember(memberId, res);
     const memberRooms = [rooms.session(sessionId), rooms.peer(sessionId, peerId)];
     this.deps.rooms.register(member);
@@ -112,6 +112,11 @@ export class StreamController implements BeforeApplicationShutdown {
         joinSeq,
         lastSeq,
       );
+      // The client may have gone while the replay ran: its close detached nothing yet, so detach now.
+      if (closed) {
+        await streams.detach(sessionId, memberId);
+        return;
+      }
       if (!attached.recovered) {
         // Too far behind (or from the future) to replay: say so, then go on live from here.
         member.write(`event: error\ndata: ${JSON.stringify({ source_user_id: null, data: { code: 'RELOAD_REQUIRED', message: 'Last-Event-ID is too far behind to replay; reload the history (GET …/history), then follow.' } })}\n\n`);

@@ -3,6 +3,7 @@ import { ALICE, BOB, sessionReplicas, type SessionReplicas } from '../testing/se
 import { TransportContext } from '@chorus/transport';
 import { SessionHandlers } from '../session.handlers';
 import { SessionService } from './session.service';
+import type { AgentService } from '../agents/agent.service';
 
 // At-least-once delivery: the same transport request (same request id) may run twice — one after the other
 // (a redelivery after its replica died past the commit) or at once (a stalled replica resumes while the one
@@ -11,6 +12,7 @@ import { SessionService } from './session.service';
 // Postgres races.
 
 let replicas: SessionService[];
+let agents: AgentService[];
 let env: SessionReplicas['env'];
 let sessionWithBob: SessionReplicas['sessionWithBob'];
 let cluster: SessionReplicas;
@@ -26,7 +28,7 @@ async function events(sessionId: string, type: string): Promise<Array<{ seq: num
 
 beforeAll(async () => {
   cluster = await sessionReplicas('idempotent_appends');
-  ({ replicas, env, sessionWithBob } = cluster);
+  ({ replicas, agents, env, sessionWithBob } = cluster);
 });
 afterAll(async () => {
   await cluster.close();
@@ -144,8 +146,8 @@ describe('the transport handlers key appends by the request id', () => {
 
   it('connect, disconnect, chat and invite.create redelivered after a claim append once each', async () => {
     const sessionId = await sessionWithBob();
-    const first = new SessionHandlers(replicas[0]);
-    const claimer = new SessionHandlers(replicas[1]);
+    const first = new SessionHandlers(replicas[0], agents[0]);
+    const claimer = new SessionHandlers(replicas[1], agents[1]);
     const connect = { grant: grant(bob, sessionId), peer_id: 'bob-tab' };
     expect((await claimer.connect(connect, delivery('session.connect', 'c.1', 2))).event).toEqual((await first.connect(connect, delivery('session.connect', 'c.1', 1))).event);
     const chat = { session_id: sessionId, user: bob, peer_id: 'bob-tab', message: 'hi' };
