@@ -49,12 +49,14 @@ describe('the SSE stream', () => {
     return { source, got, errors, opened };
   }
 
+  let agents = 0;
   async function agentAtWork(): Promise<{ agent: ChorusClient; agentId: string }> {
-    const created = await api.request<{ agent_id: string; access_token: string }>('POST', `${base}/agents`, { token: people.alice.token, body: { name: 'Streamer' } });
+    const n = ++agents;
+    const created = await api.request<{ agent_id: string; access_token: string }>('POST', `${base}/agents`, { token: people.alice.token, body: { name: `Streamer ${n}` } });
     const grant = await api.request<{ join_token: string }>('POST', `${base}/join`, { token: created.body.access_token, body: {} });
     const agent = await ChorusClient.connect(stack.url, created.body.access_token);
     open.push(agent);
-    await agent.ok('join', { session_id: people.sessionId, peer_id: 'streamer-1', join_token: grant.body.join_token });
+    await agent.ok('join', { session_id: people.sessionId, peer_id: `streamer-${n}`, join_token: grant.body.join_token });
     return { agent, agentId: created.body.agent_id };
   }
 
@@ -108,10 +110,11 @@ describe('the SSE stream', () => {
     const head = Math.max(...resumedIds);
     // Exactly the durable events after Last-Event-ID up to the newest one received, less the one this stream is
     // not sent: its own participant_joined.
-    const events = history.body.events.filter((e) => e.seq <= head);
-    const own = events.filter((e) => e.type === 'peer_joined' && String(e.payload.peer_id).startsWith('sse-'));
+    const own = history.body.events.filter((e) => e.type === 'peer_joined' && String(e.payload.peer_id).startsWith('sse-'));
     expect(own).toHaveLength(1);
-    expect(resumedIds).toEqual(events.filter((e) => e !== own[0]).map((e) => e.seq));
+    expect(resumedIds).toEqual(history.body.events.filter((e) => e.seq <= head && e !== own[0]).map((e) => e.seq));
+    // What happened while it was away is all there: the five results and the response.
+    expect(head).toBeGreaterThanOrEqual(Number(lastId) + 6);
     expect(resumed.got.filter((g) => g.event === 'tool_result').map((g) => g.body.data.data)).toEqual(['step 1', 'step 2', 'step 3', 'step 4', 'step 5']);
     await agent.ok('prompt_done', { session_id: people.sessionId, message_id });
   });
