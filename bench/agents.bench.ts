@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     const [g1, g2] = cluster.gateways;
     const gw = (i: number) => (i % 2 === 0 ? g1 : g2);
     const owner = (await post(g1, '/api/v1/auth/dev-token', { user_id: 'bench-owner', display_name: 'Owner' })).access_token as string;
-    const session = await post(g1, '/api/v1/collaboration/sessions', { name: 'bench agents', max_participants: 10_000 }, owner);
+    const session = await post(g1, '/api/v1/collaboration/sessions', { name: 'bench agents', max_participants: 1_000 }, owner);
     const sid = session.session_id as string;
     const invite = await post(g1, `/api/v1/collaboration/sessions/${sid}/invite`, { role: 'editor' }, owner);
 

@@ -85,6 +85,8 @@ describe('agents and the prompt queue', () => {
       ['/api/v1/collaboration/sessions/{id}/messages/{messageId}', 'patch'],
       ['/api/v1/collaboration/sessions/{id}/queue', 'get'],
       ['/api/v1/collaboration/sessions/{id}/stream', 'get'],
+      ['/api/v1/collaboration/sessions/{id}/messages', 'get'],
+      ['/api/v1/collaboration/sessions/{id}/activity', 'get'],
     ];
     for (const [path, method] of routes) expect({ path, method, documented: doc.paths[path]?.[method] !== undefined }).toEqual({ path, method, documented: true });
   });
@@ -210,6 +212,22 @@ describe('agents and the prompt queue', () => {
       expect((await agent.ok('prompt_claim', { session_id: people.sessionId })).prompt?.message_id).toBe(b.message_id);
       const completed = (await events()).filter((e) => e.type === 'prompt_completed' && e.payload.message_id === a.message_id);
       expect(completed).toHaveLength(1);
+
+      // The conversation (the seed's /join) and the activity feed, newest first.
+      const messages = await api.request<{ items: Array<{ role: string; message_id: string; content: string; author: string }>; next_before_seq: number | null }>('GET', `${base}/messages?limit=3`, {
+        token: people.bob.token,
+      });
+      expect(messages.body.items.map((m) => [m.role, m.content])).toEqual([
+        ['assistant', 'Hello'],
+        ['user', 'C'],
+        ['user', 'B'],
+      ]);
+      expect(messages.body.next_before_seq).toEqual(expect.any(Number));
+      const older = await api.request<{ items: Array<{ role: string; content: string }> }>('GET', `${base}/messages?limit=1&before_seq=${messages.body.next_before_seq}`, { token: people.bob.token });
+      expect(older.body.items.map((m) => [m.role, m.content])).toEqual([['user', 'A']]);
+      const activity = await api.request<{ items: Array<{ kind: string; message_id: string; data: string | null }> }>('GET', `${base}/activity?agent_id=${claude.agent_id}&limit=10`, { token: people.bob.token });
+      expect(activity.body.items.map((i) => i.kind)).toEqual(['prompt_taken', 'prompt_finished', 'tool_start', 'prompt_taken']);
+      expect(activity.body.items.every((i) => [a.message_id, b.message_id].includes(i.message_id))).toBe(true);
       await drainShared(agent);
       agent.close();
     });

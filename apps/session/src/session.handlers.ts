@@ -176,4 +176,14 @@ export class SessionHandlers {
   output(@Payload() r: Req<'agent.output'>): Res<'agent.output'> {
     return this.agents.output(r.actor, r.session_id, r.body);
   }
+
+  @MessagePattern('prompt.messages')
+  messages(@Payload() r: Req<'prompt.messages'>): Res<'prompt.messages'> {
+    return this.agents.messages(r.actor, r.session_id, r.query);
+  }
+
+  @MessagePattern('agent.activity')
+  activity(@Payload() r: Req<'agent.activity'>): Res<'agent.activity'> {
+    return this.agents.activity(r.actor, r.session_id, r.query);
+  }
 }

@@ -1,4 +1,4 @@
-import type { AgentCreated, AgentView, AssignedPrompt, CreateAgentBody, PromptQueuedView, QueueView, SubmitPromptBody } from '@chorus/protocol';
+import type { ActivityQuery, ActivityView, AgentCreated, AgentView, AssignedPrompt, CreateAgentBody, MessageView, MessagesQuery, Page, PromptQueuedView, QueueView, SubmitPromptBody } from '@chorus/protocol';
 import type { Identity } from '@chorus/auth';
 
 /** What an agent reported that must reach the others: durable kinds are stored, partial output is not. */
@@ -35,6 +35,10 @@ export interface AgentApi {
   'prompt.renew': { req: { actor: Identity; session_id: string }; res: { renewed: number } };
   /** The agent's last connection to the session closed: its prompts go back to the head of their queues. */
   'prompt.release': { req: { session_id: string; agent_id: string }; res: { released: number } };
+  /** The conversation for the seed's `/join`: prompts and final responses, newest first. */
+  'prompt.messages': { req: { actor: Identity; session_id: string; query: MessagesQuery }; res: Page<MessageView> };
+  /** What agents did (all, or one), newest first. */
+  'agent.activity': { req: { actor: Identity; session_id: string; query: ActivityQuery }; res: Page<ActivityView> };
   /** A durable output (tool call, result, response, error) of the agent's assigned prompt; deduped by index. */
   'agent.output': { req: { actor: Identity; session_id: string; body: AgentOutputBody }; res: { seq: number } };
 }

@@ -181,3 +181,39 @@ export const reorderPromptBodySchema = z.strictObject({ position: z.number().int
 
 export type PromptQueuedView = Omit<z.infer<typeof promptQueuedSchema>, 'type' | 'id'>;
 export type QueueView = Omit<QueueUpdated, 'type'>;
+
+/** `GET …/messages` and `GET …/activity`: newest first, paged backwards by `before_seq` (strings in a URL, coerced). */
+export const messagesQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before_seq: z.coerce.number().int().positive().optional(),
+});
+export const activityQuerySchema = messagesQuerySchema.extend({ agent_id: agentIdSchema.optional() });
+export type MessagesQuery = z.infer<typeof messagesQuerySchema>;
+export type ActivityQuery = z.infer<typeof activityQuerySchema>;
+
+/** One line of the conversation: a user's prompt or an agent's final response. */
+export interface MessageView {
+  seq: number;
+  message_id: string;
+  role: 'user' | 'assistant';
+  /** The user who asked, or the agent that answered. */
+  author: string;
+  content: string;
+  created_at: string;
+}
+
+/** What an agent did: took, finished or gave back a prompt, or ran a tool (`data`: the call or its result). */
+export interface ActivityView {
+  seq: number;
+  agent_id: string;
+  kind: 'prompt_taken' | 'prompt_finished' | 'prompt_released' | 'tool_start' | 'tool_result' | 'error';
+  message_id: string;
+  data: string | null;
+  created_at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `before_seq` for the next (older) page; null at the start of the session. */
+  next_before_seq: number | null;
+}

@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
 import type { SessionApi } from '@chorus/contracts';
-import { agentIdSchema, createAgentBodySchema, promptIdSchema, reorderPromptBodySchema, sessionIdParamSchema, submitPromptBodySchema } from '@chorus/protocol';
+import { activityQuerySchema, agentIdSchema, createAgentBodySchema, messagesQuerySchema, promptIdSchema, reorderPromptBodySchema, sessionIdParamSchema, submitPromptBodySchema } from '@chorus/protocol';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
 import { Documented } from './openapi';
@@ -63,5 +63,17 @@ export class AgentsController {
   @Documented({ summary: 'Every prompt queue of the session with positions (the shared one and one per target agent)', errors: [400, 401, 403, 404] })
   queues(@Actor() actor: Identity, @Param('id') id: string): Res<'prompt.queues'> {
     return this.sessions.call('prompt.queues', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
+  }
+
+  @Get(':id/messages')
+  @Documented({ summary: 'The conversation: prompts (role user) and final agent responses (role assistant), newest first, paged by before_seq', query: messagesQuerySchema, errors: [400, 401, 403, 404] })
+  messages(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Res<'prompt.messages'> {
+    return this.sessions.call('prompt.messages', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), query: parseInput(messagesQuerySchema, query) });
+  }
+
+  @Get(':id/activity')
+  @Documented({ summary: 'What the agents did (prompts taken, finished, given back; tools run), newest first, paged by before_seq', query: activityQuerySchema, errors: [400, 401, 403, 404] })
+  activity(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Res<'agent.activity'> {
+    return this.sessions.call('agent.activity', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), query: parseInput(activityQuerySchema, query) });
   }
 }

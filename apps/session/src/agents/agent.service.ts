@@ -1,9 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { Logger, type LoggerService } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { authorize, type Action, type Identity, type IdentityTokens } from '@chorus/auth';
 import type { AgentOutputBody } from '@chorus/contracts';
 import {
   ChorusError,
+  type ActivityQuery,
+  type ActivityView,
+  type MessageView,
+  type MessagesQuery,
+  type Page,
   type AgentCreated,
   type AgentView,
   type AssignedPrompt,
@@ -18,6 +24,7 @@ import type { SessionEventPublisher } from '../events/event-publisher';
 import { participantsRepo, sessionsRepo } from '../sessions/session.repository';
 import { notFound, outOfScope } from '../sessions/session.service';
 import { agentsRepo, promptsRepo, queueRepo, type AgentRow, type PromptRow } from './prompt.repository';
+import { activityPage, messagesPage } from './feeds';
 
 export interface AgentServiceOptions {
   /** How long an agent holds a prompt without a sign of life (status, output) before it goes back. */
@@ -60,6 +67,7 @@ export class AgentService {
     private readonly tokens: IdentityTokens,
     private readonly publisher: SessionEventPublisher,
     private readonly options: AgentServiceOptions = DEFAULT_AGENT_OPTIONS,
+    private readonly logger: LoggerService = new Logger('AgentService'),
   ) {}
 
   // ---- agents ----
@@ -205,6 +213,18 @@ export class AgentService {
       const targets = await promptsRepo.queueTargets(tx, sessionId);
       return Promise.all(targets.map((t) => this.view(tx, sessionId, t, revision)));
     });
+  }
+
+  /** The conversation (prompts and final responses), newest first: the seed's `/join` shows it. */
+  async messages(actor: Identity, sessionId: string, query: MessagesQuery): Promise<Page<MessageView>> {
+    await this.role(this.db, actor, sessionId, 'history.read');
+    return messagesPage(this.db, sessionId, query, this.logger);
+  }
+
+  /** What the agents (or one) did, newest first. */
+  async activity(actor: Identity, sessionId: string, query: ActivityQuery): Promise<Page<ActivityView>> {
+    await this.role(this.db, actor, sessionId, 'history.read');
+    return activityPage(this.db, sessionId, query, this.logger);
   }
 
   // ---- the queue (agents) ----
