@@ -25,6 +25,7 @@ import { participantsRepo, sessionsRepo } from '../sessions/session.repository';
 import { notFound, outOfScope } from '../sessions/session.service';
 import { agentsRepo, promptsRepo, queueRepo, type AgentRow, type PromptRow } from './prompt.repository';
 import { activityPage, messagesPage } from './feeds';
+import { QueuePusher } from './queue-pusher';
 
 export interface AgentServiceOptions {
   /** How long an agent holds a prompt without a sign of life (status, output) before it goes back. */
@@ -68,7 +69,15 @@ export class AgentService {
     private readonly publisher: SessionEventPublisher,
     private readonly options: AgentServiceOptions = DEFAULT_AGENT_OPTIONS,
     private readonly logger: LoggerService = new Logger('AgentService'),
-  ) {}
+  ) {
+    this.pusher = new QueuePusher(
+      (sessionId, agentId) => this.readView(sessionId, agentId),
+      (view) => this.publisher.push(view.session_id, { type: 'queue_updated', ...view }),
+      logger,
+    );
+  }
+
+  private readonly pusher: QueuePusher;
 
   // ---- agents ----
 
@@ -324,11 +333,10 @@ export class AgentService {
    */
   private async mutate<T>(sessionId: string, work: (tx: EntityManager, append: Append, touch: Touch, revision: number) => Promise<T>): Promise<T> {
     const appended: StoredSessionEvent[] = [];
-    const views: QueueView[] = [];
+    const touched = new Set<string | null>();
     const result = await this.db.transaction(async (tx) => {
-      if (!(await sessionsRepo.find(tx, sessionId))) throw notFound(sessionId);
+      if (!(await queueRepo.live(tx, sessionId))) throw notFound(sessionId);
       const revision = await queueRepo.bump(tx, sessionId);
-      const touched = new Set<string | null>();
       const value = await work(
         tx,
         async (events) => {
@@ -339,13 +347,24 @@ export class AgentService {
         (agentId) => touched.add(agentId),
         revision,
       );
-      for (const target of touched) views.push(await this.view(tx, sessionId, target, revision));
       return value;
     });
-    // Durable first: the events, then the ephemeral positions.
+    // Durable first: the events, then the ephemeral positions (read after the commit, coalesced).
     await this.publisher.publish(appended);
-    await Promise.all(views.map((v) => this.publisher.push(sessionId, { type: 'queue_updated', ...v })));
+    for (const target of touched) this.pusher.changed(sessionId, target);
     return result;
+  }
+
+  /** A queue as everyone sees it now, for `queue_updated`: read in one statement, outside any queue change. */
+  private async readView(sessionId: string, agentId: string | null): Promise<QueueView> {
+    const v = await promptsRepo.view(this.db, sessionId, agentId, VIEW_ITEMS);
+    return {
+      session_id: sessionId,
+      agent_id: agentId,
+      revision: v.revision,
+      length: v.length,
+      items: v.items.map((p, i) => ({ message_id: p.id, position: i + 1, author: p.author_id, priority: p.priority })),
+    };
   }
 
   /** A queue as everyone sees it: its length, and its first VIEW_ITEMS prompts with their positions. */

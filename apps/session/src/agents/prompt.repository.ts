@@ -72,6 +72,12 @@ export const agentsRepo = {
 };
 
 export const queueRepo = {
+  /** Whether the session is live (not deleted, not expired): a queue change of a dead session is NOT_FOUND. */
+  async live(db: Executor, sessionId: string): Promise<boolean> {
+    const rows = rowsOf(await db.query(`SELECT 1 FROM sessions WHERE id = $1 AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [sessionId]));
+    return rows.length > 0;
+  },
+
   /**
    * Takes the session's queue lock for the transaction and returns the new revision. Every queue change on
    * every replica starts here, so they happen one at a time per session, each with a higher revision.
@@ -114,6 +120,25 @@ export const promptsRepo = {
 
   async find(db: Executor, sessionId: string, id: string): Promise<PromptRow | undefined> {
     return rowsOf<PromptRow>(await db.query(`SELECT * FROM prompts WHERE session_id = $1 AND id = $2`, [sessionId, id]))[0];
+  },
+
+  /**
+   * One queue as everyone sees it, in one statement (one snapshot): the session's queue revision, the queue's
+   * length and its first `limit` prompts in order.
+   */
+  async view(db: Executor, sessionId: string, agentId: string | null, limit: number): Promise<{ revision: number; length: number; items: Array<{ id: string; author_id: string; priority: number }> }> {
+    const rows = rowsOf<{ revision: string | null; length: string; items: Array<{ id: string; author_id: string; priority: number }> | null }>(
+      await db.query(
+        `SELECT (SELECT revision FROM prompt_queues WHERE session_id = $1) AS revision,
+                (SELECT count(*) FROM prompts WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2) AS length,
+                (SELECT json_agg(h ORDER BY h.n) FROM (
+                   SELECT id, author_id, priority, row_number() OVER (ORDER BY ${ORDER}) AS n FROM prompts
+                   WHERE session_id = $1 AND status = 'queued' AND agent_id IS NOT DISTINCT FROM $2 ORDER BY ${ORDER} LIMIT $3) h) AS items`,
+        [sessionId, agentId, limit],
+      ),
+    );
+    const r = rows[0];
+    return { revision: Number(r.revision ?? 0), length: Number(r.length), items: r.items ?? [] };
   },
 
   /** The head of one queue in order (at most `limit`): the prompts for `agentId` (null: the shared queue). */
