@@ -43,7 +43,7 @@ describe.each([
       if (!row) throw new Error(`no row for client message type ${type} in test/e2e/support/edge-table.ts`);
       const socket = await connected(stack.url, people.alice.token);
       sockets.push(socket);
-      const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `edge-${type}`, userId: 'alice-edge', joinToken: await people.alice.joinToken(), next: () => ++counter };
+      const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `edge-${type}`, userId: 'alice-edge', joinToken: await people.alice.joinToken(), accessToken: people.alice.token, next: () => ++counter };
       let joined = false;
       const send: Send = async (t, body) => {
         const reply = (await socket.timeout(10_000).emitWithAck(t, body)) as ServerMessage;

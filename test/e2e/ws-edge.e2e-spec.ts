@@ -103,7 +103,7 @@ describe('every client message type over /ws (the edge table: the same handlers 
   it.each(Object.keys(CLIENT_MESSAGES) as ClientMessageType[])('%s: replied with its reply type and id; malformed → VALIDATION_ERROR with the id', async (type) => {
     const row = EDGE_ROWS[type];
     const c = await ws();
-    const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `ws-edge-${type}`, userId: 'alice-ws', joinToken: await people.alice.joinToken(), next: () => ++counter };
+    const ctx: EdgeContext = { sessionId: people.sessionId, peerId: `ws-edge-${type}`, userId: 'alice-ws', joinToken: await people.alice.joinToken(), accessToken: people.alice.token, next: () => ++counter };
     let joined = false;
     const send: Send = async (t, body) => {
       const reply = (await c.request({ ...body, type: t })) as ServerMessage;

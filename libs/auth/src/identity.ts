@@ -24,8 +24,10 @@ export class IdentityTokens {
     private readonly verifier: TokenVerifier,
   ) {}
 
-  mintAccess(identity: Identity, ttlSeconds: number): string {
-    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind }, ttlSeconds);
+  /** `audience`: the `iss` and `aud` the verifier checks when AUTH_ISSUER / AUTH_AUDIENCE are set. */
+  mintAccess(identity: Identity, ttlSeconds: number, audience: { iss?: string | undefined; aud?: readonly string[] | undefined } = {}): string {
+    const extra = { ...(audience.iss !== undefined ? { iss: audience.iss } : {}), ...(audience.aud !== undefined && audience.aud.length > 0 ? { aud: [...audience.aud] } : {}) };
+    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind, ...extra }, ttlSeconds);
   }
 
   mintJoin(grant: JoinGrant, ttlSeconds: number): string {
