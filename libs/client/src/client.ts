@@ -39,7 +39,7 @@ export interface ChorusClientOptions {
    * `reauth` that keeps the connection open past the expiry.
    */
   token: string | (() => string | Promise<string>);
-  /** How long before the token's expiry a provider's fresh token is sent with `reauth` (default 30 s). */
+  /** How long before the token's expiry a provider's fresh token is sent with `reauth` (default 30 s; at most half its remaining life). */
   tokenRefreshMarginMs?: number;
   /** This client's peer id in every session it joins (default: random per client). One per tab or process. */
   peerId?: string;
@@ -367,8 +367,11 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
         const schedule = (expiresAt: number | undefined) => {
           clearTimeout(refresh);
           if (expiresAt === undefined || typeof this.options.token !== 'function' || finished) return;
-          const margin = this.options.tokenRefreshMarginMs ?? 30_000;
-          refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), Math.max(0, expiresAt - margin - Date.now()));
+          // At most half the remaining life early: a token shorter-lived than the margin would otherwise be
+          // refreshed at once, again and again.
+          const left = Math.max(0, expiresAt - Date.now());
+          const margin = Math.min(this.options.tokenRefreshMarginMs ?? 30_000, left / 2);
+          refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), left - margin);
         };
         schedule(hello.token_expires_at);
       });
