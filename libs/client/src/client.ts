@@ -371,7 +371,10 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
           // refreshed at once, again and again.
           const left = Math.max(0, expiresAt - Date.now());
           const margin = Math.min(this.options.tokenRefreshMarginMs ?? 30_000, left / 2);
-          refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), left - margin);
+          const delay = left - margin;
+          // setTimeout holds at most ~24.8 days (a longer delay fires at once): a month-long token re-arms on the way.
+          if (delay > MAX_TIMER_MS) refresh = setTimeout(() => schedule(expiresAt), MAX_TIMER_MS);
+          else refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), delay);
         };
         schedule(hello.token_expires_at);
       });
@@ -429,6 +432,8 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.emit('error', ChorusError.from(message));
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The browser's `window` (its `online` event), when there is one; Node has none. */
 const onlineEvents = globalThis as { addEventListener?: (type: 'online', listener: () => void) => void; removeEventListener?: (type: 'online', listener: () => void) => void } | undefined;
