@@ -64,8 +64,8 @@ export class WsTickets {
 
   async mint(access: VerifiedAccess): Promise<{ ticket: string; expires_in: number }> {
     const ticket = newSecretToken();
-    const { user_id, display_name, kind } = access.identity;
-    await this.store.put(hashToken(ticket), { identity: { user_id, display_name, kind }, expires_at_ms: access.expires_at_ms }, this.ttlS * 1000);
+    // The whole identity travels with the ticket (a field added to Identity must not be lost through /ws).
+    await this.store.put(hashToken(ticket), { identity: { ...access.identity }, expires_at_ms: access.expires_at_ms }, this.ttlS * 1000);
     return { ticket, expires_in: this.ttlS };
   }
 
