@@ -10,7 +10,12 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/standalone', '<rootDir>/test', '<rootDir>/tools'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }],
+    // jose ships only ES modules; Node itself require()s them (>= 20.19), Jest's module loader does not.
+    '/node_modules/jose/.+\\.js$': ['@swc/jest', { ...swc, jsc: { ...swc.jsc, parser: { syntax: 'ecmascript' } }, swcrc: false }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleNameMapper: { '^@chorus/([a-z-]+)$': '<rootDir>/libs/$1/src', '^@chorus/([a-z-]+)/(.*)$': '<rootDir>/libs/$1/src/$2' },
   globalSetup: '<rootDir>/libs/testing/src/global-setup.ts',
   testTimeout: 30_000,

@@ -50,6 +50,7 @@ describe.each([
         peerId: `edge-${type}`,
         userId: agent?.userId ?? 'alice-edge',
         joinToken: await (agent ?? people.alice).joinToken(),
+        accessToken: agent?.token ?? people.alice.token,
         next: () => ++counter,
         ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
       };

@@ -110,6 +110,7 @@ describe('every client message type over /ws (the edge table: the same handlers 
       peerId: `ws-edge-${type}`,
       userId: agent?.userId ?? 'alice-ws',
       joinToken: await (agent ?? people.alice).joinToken(),
+      accessToken: agent?.token ?? people.alice.token,
       next: () => ++counter,
       ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
     };

@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
-import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
+import { AccessTokenVerifier, Hs256Tokens, IdentityTokens, type AsymmetricAlgorithm } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
 import { PROTOCOL_VERSION } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
@@ -16,7 +16,7 @@ import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
-import { AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
+import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AgentsController } from './http/agents.controller';
 import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
@@ -45,9 +45,6 @@ import { SocketGateway } from './socket/socket.gateway';
 import { WsGateway } from './ws/ws.gateway';
 import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws/ws-tickets';
 
-/** REST budget per client address per minute, and the strict budget of guessable endpoints (invite codes). */
-const REST_LIMIT_PER_MIN = 600;
-const GUESS_LIMIT_PER_MIN = 10;
 /**
  * Wrong password guesses (session and invite passwords, each one a 32 MiB scrypt): a few typos per person, and a
  * per-secret budget over an hour so many accounts or addresses together get ~720 guesses a day at one password.
@@ -86,6 +83,24 @@ function channelHistory(runtime: Runtime): ChannelHistory {
   return new RedisChannelHistory(redis, runtime.redisPrefix, limits);
 }
 
+/**
+ * How access tokens are verified (AUTH_*, docs/identity.md): an identity provider's JWKS when AUTH_JWKS_URL is
+ * set, else HS256 with JWT_SECRET. Join tokens are HS256 with JWT_SECRET either way (IdentityTokens).
+ */
+export function accessVerifierOf(auth: Runtime['config']['auth'], jwtSecret: string): AccessTokenVerifier {
+  const a = auth.access;
+  return new AccessTokenVerifier({
+    source:
+      a.jwksUrl === undefined
+        ? { kind: 'hs256', secret: jwtSecret }
+        : { kind: 'jwks', url: a.jwksUrl, algorithms: a.algorithms as AsymmetricAlgorithm[], cacheMaxAgeMs: a.jwksCacheMaxAgeS * 1000, cooldownMs: a.jwksCooldownMs, timeoutMs: 5_000 },
+    issuer: a.issuer,
+    audience: a.audience,
+    clockSkewS: a.clockSkewS,
+    claims: a.claims,
+  });
+}
+
 /** Runs the edge's graceful drain (both transports) before Nest closes the HTTP server. */
 class SocketLifecycle implements BeforeApplicationShutdown {
   constructor(
@@ -107,6 +122,7 @@ export class GatewayAppModule {
     const { config, logger } = runtime;
     const keys = new Hs256Tokens(runtime.jwtSecret);
     const tokens = new IdentityTokens(keys, keys);
+    const access = accessVerifierOf(config.auth, runtime.jwtSecret);
     const registry = new Registry();
     const metrics = new GatewayMetrics(registry);
     const observe = (pattern: string, seconds: number) => metrics.transportLatency.observe({ pattern }, seconds);
@@ -168,10 +184,10 @@ export class GatewayAppModule {
     };
     const edge = new Edge(
       { maxConnectionsPerUser: config.edge.maxConnectionsPerUser, heartbeatMs: 5_000 },
-      tokens,
+      access,
       new WsRateLimiter(storage),
       connections,
-      handlerTable(tokens, logger),
+      handlerTable(tokens, access, logger),
       makeDeps(),
       logger,
     );
@@ -198,7 +214,7 @@ export class GatewayAppModule {
         }
       },
     };
-    const devTokens: DevTokenSettings = { enabled: config.auth.devTokens, ttlS: config.auth.accessTokenTtlS };
+    const devTokens: DevTokenSettings = { enabled: config.auth.devTokens, ttlS: config.auth.accessTokenTtlS, issuer: config.auth.access.issuer, audience: config.auth.access.audience };
     return {
       module: GatewayAppModule,
       imports: [
@@ -207,11 +223,12 @@ export class GatewayAppModule {
         ThrottlerModule.forRoot({
           storage,
           throttlers: [
-            { name: 'rest', ttl: 60_000, limit: REST_LIMIT_PER_MIN },
+            // REST_LIMIT_PER_MIN per client address, and the strict budget of guessable endpoints (invite codes).
+            { name: 'rest', ttl: 60_000, limit: config.edge.restLimits.perRoutePerMin },
             {
               name: 'guess',
               ttl: 60_000,
-              limit: GUESS_LIMIT_PER_MIN,
+              limit: config.edge.restLimits.inviteGuessesPerMin,
               blockDuration: 60_000,
               getTracker: guessTracker(addresses),
               skipIf: (ctx: ExecutionContext) => Reflect.getMetadata(STRICT_LIMIT, ctx.getHandler()) !== true,
@@ -222,6 +239,7 @@ export class GatewayAppModule {
       controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
+        { provide: ACCESS_VERIFIER, useValue: access },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
         { provide: SessionRouter, useValue: sessions },
         { provide: CONFLICT_CLIENT, useValue: conflict },
@@ -229,7 +247,7 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
-        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, tokens, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
+        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },

@@ -19,7 +19,7 @@ describe('agent credentials: the session scope travels in the token', () => {
   });
 
   it('refuses a scope that is not a session id', () => {
-    const forged = keys.sign({ typ: 'access', sub: 'agent-1', name: 'Claude', kind: 'agent', scope: 'everything' }, 60);
+    const forged = keys.sign({ typ: 'access', sub: 'agent-1', name: 'Claude', kind: 'agent', chorus_sid: 'everything' }, 60);
     expect(() => tokens.verifyAccess(forged)).toThrow('wrong_kind');
   });
 });

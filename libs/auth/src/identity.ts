@@ -20,7 +20,13 @@ export interface JoinGrant extends Identity {
   readonly role: Role;
 }
 
-const accessClaims = z.object({ typ: z.literal('access'), sub: userIdSchema, name: displayNameSchema, kind: participantKindSchema, scope: sessionIdSchema.optional() });
+/**
+ * The claim of an agent credential's session (Identity.session_scope). Not `scope`: OAuth providers put their
+ * space-separated scopes there.
+ */
+export const SESSION_SCOPE_CLAIM = 'chorus_sid';
+
+const accessClaims = z.object({ typ: z.literal('access'), sub: userIdSchema, name: displayNameSchema, kind: participantKindSchema, chorus_sid: sessionIdSchema.optional() });
 const joinClaims = accessClaims.extend({ typ: z.literal('join'), sid: sessionIdSchema, role: roleSchema });
 
 export class IdentityTokens {
@@ -29,13 +35,15 @@ export class IdentityTokens {
     private readonly verifier: TokenVerifier,
   ) {}
 
-  mintAccess(identity: Identity, ttlSeconds: number): string {
-    const scope = identity.session_scope !== undefined ? { scope: identity.session_scope } : {};
-    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind, ...scope }, ttlSeconds);
+  /** `audience`: the `iss` and `aud` the verifier checks when AUTH_ISSUER / AUTH_AUDIENCE are set. */
+  mintAccess(identity: Identity, ttlSeconds: number, audience: { iss?: string | undefined; aud?: readonly string[] | undefined } = {}): string {
+    const extra = { ...(audience.iss !== undefined ? { iss: audience.iss } : {}), ...(audience.aud !== undefined && audience.aud.length > 0 ? { aud: [...audience.aud] } : {}) };
+    const scope = identity.session_scope !== undefined ? { [SESSION_SCOPE_CLAIM]: identity.session_scope } : {};
+    return this.signer.sign({ typ: 'access', sub: identity.user_id, name: identity.display_name, kind: identity.kind, ...extra, ...scope }, ttlSeconds);
   }
 
   mintJoin(grant: JoinGrant, ttlSeconds: number): string {
-    const scope = grant.session_scope !== undefined ? { scope: grant.session_scope } : {};
+    const scope = grant.session_scope !== undefined ? { [SESSION_SCOPE_CLAIM]: grant.session_scope } : {};
     return this.signer.sign({ typ: 'join', sub: grant.user_id, name: grant.display_name, kind: grant.kind, sid: grant.session_id, role: grant.role, ...scope }, ttlSeconds);
   }
 
@@ -44,7 +52,7 @@ export class IdentityTokens {
     const parsed = accessClaims.safeParse(this.verifier.verify(token));
     if (!parsed.success) throw new TokenError('wrong_kind');
     const d = parsed.data;
-    return { user_id: d.sub, display_name: d.name, kind: d.kind, ...(d.scope !== undefined ? { session_scope: d.scope } : {}) };
+    return { user_id: d.sub, display_name: d.name, kind: d.kind, ...(d.chorus_sid !== undefined ? { session_scope: d.chorus_sid } : {}) };
   }
 
   /** Throws TokenError for anything but a valid join token. */
@@ -52,6 +60,6 @@ export class IdentityTokens {
     const parsed = joinClaims.safeParse(this.verifier.verify(token));
     if (!parsed.success) throw new TokenError('wrong_kind');
     const c = parsed.data;
-    return { user_id: c.sub, display_name: c.name, kind: c.kind, session_id: c.sid, role: c.role, ...(c.scope !== undefined ? { session_scope: c.scope } : {}) };
+    return { user_id: c.sub, display_name: c.name, kind: c.kind, session_id: c.sid, role: c.role, ...(c.chorus_sid !== undefined ? { session_scope: c.chorus_sid } : {}) };
   }
 }

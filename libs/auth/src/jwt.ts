@@ -1,12 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-// Compact HS256 JWTs on node:crypto. Verification goes through the `TokenVerifier` interface so an RS256/JWKS
-// verifier can be added for an external identity provider without touching callers.
+// Compact HS256 JWTs on node:crypto: the join tokens the session service mints for the gateway, and dev access
+// tokens. Access tokens are verified by AccessTokenVerifier (jose: HS256 or an identity provider's JWKS).
 
 export type JwtClaims = Record<string, unknown> & { iat: number; exp: number };
 
+/** Why a token was refused: said to the client (never the token itself), counted by the gateway. */
+export type TokenRefusal = 'malformed' | 'bad_signature' | 'expired' | 'wrong_kind' | 'bad_claims' | 'wrong_issuer' | 'wrong_audience' | 'bad_algorithm' | 'unknown_key';
+
 export class TokenError extends Error {
-  constructor(readonly reason: 'malformed' | 'bad_signature' | 'expired' | 'wrong_kind' | 'bad_claims') {
+  constructor(readonly reason: TokenRefusal) {
     super(`token rejected: ${reason}`);
     this.name = 'TokenError';
   }

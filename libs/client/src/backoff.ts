@@ -33,7 +33,8 @@ export type ReconnectStep = { action: 'retry'; delayMs: number; rotate: boolean 
  * The reconnect policy of docs/protocol.md, as a pure function (`attempt` = consecutive failures so far):
  *   - a disconnect code decides first, by its range: 4000–4499 reconnect, 4500–4999 stop (also for a code newer
  *     than this SDK); `draining` (4000) reconnects at once with 0–1 s of jitter, on another gateway;
- *     `retry_after_ms` replaces the backoff when given;
+ *     `reauthenticate` (4002: the access token expired) reconnects at once (0–250 ms) on the same gateway, the
+ *     token provider being asked again; `retry_after_ms` replaces the backoff when given;
  *   - a refused handshake without a code: UNAVAILABLE (a draining gateway) is treated like `draining`; another
  *     retryable code backs off (or waits `retry_after_ms`); a non-retryable one stops;
  *   - UNAUTHENTICATED stops unless `canRefreshToken` (a token provider, called again on the next attempt),
@@ -50,6 +51,8 @@ export function reconnectStep(end: ConnectionEnd, attempt: number, random: () =>
     if (!notice) return { action: 'retry', delayMs: backoff(), rotate: true };
     if (!reconnectAllowed(notice.code)) return { action: 'stop', reason: `${notice.name} (${notice.code}): ${notice.reason}` };
     if (notice.code === 4000) return { action: 'retry', delayMs: notice.retry_after_ms ?? drainJitter(), rotate: true };
+    // The token expired: nothing is wrong with the gateway. A static token is refused on the retry and stops there.
+    if (notice.code === 4002) return { action: 'retry', delayMs: attempt < 2 ? Math.round(random() * 250) : backoff(), rotate: false };
     return { action: 'retry', delayMs: notice.retry_after_ms ?? backoff(), rotate: true };
   }
   const { error } = end;

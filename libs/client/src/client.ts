@@ -33,8 +33,14 @@ export interface ChorusClientOptions {
    * one (behind a load balancer, one URL is enough).
    */
   url: string | readonly string[];
-  /** The access token, or a provider called before every connection attempt (so a reconnect gets a fresh one). */
+  /**
+   * The access token, or a provider called before every connection attempt (so a reconnect gets a fresh one)
+   * and, `tokenRefreshMarginMs` before the connection's token expires (hello's `token_expires_at`), for a
+   * `reauth` that keeps the connection open past the expiry.
+   */
   token: string | (() => string | Promise<string>);
+  /** How long before the token's expiry a provider's fresh token is sent with `reauth` (default 30 s; at most half its remaining life). */
+  tokenRefreshMarginMs?: number;
   /** This client's peer id in every session it joins (default: random per client). One per tab or process. */
   peerId?: string;
   /** Reconnect timing (jittered exponential backoff). */
@@ -319,11 +325,13 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       let notice: DisconnectNotice | undefined;
       let connected = false;
       let heartbeat: ReturnType<typeof setInterval> | undefined;
+      let refresh: ReturnType<typeof setTimeout> | undefined;
       let finished = false;
       const finish = (end: ConnectionEnd) => {
         if (finished) return;
         finished = true;
         if (heartbeat !== undefined) clearInterval(heartbeat);
+        clearTimeout(refresh);
         socket.removeAllListeners();
         socket.io.removeAllListeners();
         socket.close();
@@ -356,6 +364,19 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
         for (const w of [...this.waiters]) w.resolve();
         for (const session of this.sessions.values()) session.connectionRestored();
         heartbeat ??= this.startHeartbeat(conn, () => finish({ kind: 'lost', reason: 'heartbeat timeout' }));
+        const schedule = (expiresAt: number | undefined) => {
+          clearTimeout(refresh);
+          if (expiresAt === undefined || typeof this.options.token !== 'function' || finished) return;
+          // At most half the remaining life early: a token shorter-lived than the margin would otherwise be
+          // refreshed at once, again and again.
+          const left = Math.max(0, expiresAt - Date.now());
+          const margin = Math.min(this.options.tokenRefreshMarginMs ?? 30_000, left / 2);
+          const delay = left - margin;
+          // setTimeout holds at most ~24.8 days (a longer delay fires at once): a month-long token re-arms on the way.
+          if (delay > MAX_TIMER_MS) refresh = setTimeout(() => schedule(expiresAt), MAX_TIMER_MS);
+          else refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), delay);
+        };
+        schedule(hello.token_expires_at);
       });
       socket.on('error', (m) => this.pushedError(m));
       socket.onAny((event: string, message: unknown) => {
@@ -365,6 +386,25 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
         if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
       });
     });
+  }
+
+  /**
+   * Sends `reauth` with a fresh token from the provider; resolves with the new expiry to schedule the next one,
+   * or undefined when there is nothing more to do: a failure is reported and the server's `reauthenticate`
+   * close at expiry reconnects (asking the provider again); a provider handing back a token that expires no
+   * later is not asked again on this connection (that would loop).
+   */
+  private async reauth(conn: LiveConnection, expiresAt: number): Promise<number | undefined> {
+    try {
+      const token = await this.accessToken();
+      if (this.live !== conn) return undefined;
+      const reply = await this.send(conn, 'reauth', { token }, this.options.requestTimeoutMs ?? 15_000);
+      if (reply.token_expires_at > expiresAt) return reply.token_expires_at;
+      this.warn('the token provider returned a token that expires no later than the current one: the connection will reconnect at expiry');
+    } catch (err) {
+      if (this.live === conn) this.warn('refreshing the access token (reauth) failed: the connection will reconnect at expiry', err);
+    }
+    return undefined;
   }
 
   private startHeartbeat(conn: LiveConnection, dead: () => void): ReturnType<typeof setInterval> | undefined {
@@ -392,6 +432,8 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.emit('error', ChorusError.from(message));
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The browser's `window` (its `online` event), when there is one; Node has none. */
 const onlineEvents = globalThis as { addEventListener?: (type: 'online', listener: () => void) => void; removeEventListener?: (type: 'online', listener: () => void) => void } | undefined;

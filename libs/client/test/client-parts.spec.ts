@@ -24,6 +24,12 @@ describe('reconnect policy (docs/protocol.md, disconnect codes)', () => {
     expect([unknown(4321), unknown(4777)]).toEqual(['retry', 'stop']);
   });
 
+  it('reauthenticate (4002, the token expired) reconnects at once on the same gateway, then backs off', () => {
+    const expired = { kind: 'lost' as const, reason: 'x', notice: disconnectNotice('reauthenticate', 'expired') };
+    expect(reconnectStep(expired, 0, () => 0.5)).toEqual({ action: 'retry', delayMs: 125, rotate: false });
+    expect(reconnectStep(expired, 3, half)).toEqual({ action: 'retry', delayMs: backoffDelay(3, half), rotate: false });
+  });
+
   it('draining reconnects at once (0–1 s of jitter) on another gateway; retry_after_ms replaces the backoff', () => {
     const draining = reconnectStep({ kind: 'lost', reason: 'x', notice: disconnectNotice('draining', 'bye') }, 0, () => 0.99);
     expect(draining).toEqual({ action: 'retry', delayMs: 990, rotate: true });

@@ -71,6 +71,47 @@ describe('loadConfig', () => {
     }
   });
 
+  it('identity: HS256 by default; a JWKS needs issuer and audience, refuses HS algorithms and dev tokens, and lists every problem at once', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig('gateway', env).auth.access).toEqual({
+      jwksUrl: undefined,
+      algorithms: ['RS256', 'ES256', 'EdDSA'],
+      issuer: undefined,
+      audience: undefined,
+      clockSkewS: 30,
+      claims: { userId: 'sub', displayName: 'name', kind: 'kind', defaultKind: 'human' },
+      jwksCacheMaxAgeS: 600,
+      jwksCooldownMs: 30_000,
+    });
+    const idp = { ...env, AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example.com/', AUTH_AUDIENCE: 'chorus-api, chorus-agents' };
+    expect(loadConfig('gateway', { ...idp, AUTH_ALGORITHMS: 'RS256,PS256', AUTH_CLAIM_KIND: 'https://chorus.example/kind' }).auth.access).toMatchObject({
+      jwksUrl: idp.AUTH_JWKS_URL,
+      algorithms: ['RS256', 'PS256'],
+      audience: ['chorus-api', 'chorus-agents'],
+      claims: { kind: 'https://chorus.example/kind' },
+    });
+    let error: unknown;
+    try {
+      loadConfig('standalone', { AUTH_JWKS_URL: 'https://idp.example.com/jwks', AUTH_ALGORITHMS: 'RS256,HS256', AUTH_CLOCK_SKEW_S: '9999', AUTH_DEFAULT_KIND: 'robot' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    // Bad values and missing companions (issuer, audience, dev tokens off) in one message.
+    expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['AUTH_ALGORITHMS', 'AUTH_AUDIENCE', 'AUTH_CLOCK_SKEW_S', 'AUTH_DEFAULT_KIND', 'AUTH_ISSUER', 'DEV_TOKENS']);
+    expect((error as Error).message).toMatch(/AUTH_ALGORITHMS must be a comma-separated list of RS256.*HS\* and none are refused/);
+    expect(() => loadConfig('gateway', { ...idp, AUTH_JWKS_URL: 'ftp://idp.example.com/jwks' })).toThrow(/AUTH_JWKS_URL must use https: or http:/);
+    // The session service does not verify access tokens: it ignores AUTH_*.
+    expect(() => loadConfig('session', { ...env, DATABASE_URL: 'postgres://h/db', AUTH_JWKS_URL: 'https://idp.example.com/jwks' })).not.toThrow();
+  });
+
+  it('REST limits: 600 per route and 10 invite guesses per minute by default, settable, bad values listed', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig('gateway', env).edge.restLimits).toEqual({ perRoutePerMin: 600, inviteGuessesPerMin: 10 });
+    expect(loadConfig('gateway', { ...env, REST_LIMIT_PER_MIN: '1200', INVITE_GUESS_LIMIT_PER_MIN: '3' }).edge.restLimits).toEqual({ perRoutePerMin: 1200, inviteGuessesPerMin: 3 });
+    expect(() => loadConfig('gateway', { ...env, REST_LIMIT_PER_MIN: '0', INVITE_GUESS_LIMIT_PER_MIN: 'lots' })).toThrow(/REST_LIMIT_PER_MIN must be an integer[\s\S]*INVITE_GUESS_LIMIT_PER_MIN must be an integer/);
+  });
+
   it('trusts no proxy by default, and parses a hop count or a list of addresses and CIDRs', () => {
     const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'x'.repeat(32) };
     expect(loadConfig('gateway', env).edge.trustedProxies).toEqual({ hops: 0 });

@@ -17,6 +17,17 @@ export interface ChorusConfig {
     readonly accessTokenTtlS: number;
     readonly joinTokenTtlS: number;
     readonly publicUrl: string;
+    /** How the edge verifies access tokens (AUTH_*; docs/identity.md). `jwksUrl` undefined: HS256 with `jwtSecret`. */
+    readonly access: {
+      readonly jwksUrl: string | undefined;
+      readonly algorithms: string[];
+      readonly issuer: string | undefined;
+      readonly audience: string[] | undefined;
+      readonly clockSkewS: number;
+      readonly claims: { readonly userId: string; readonly displayName: string; readonly kind: string; readonly defaultKind: 'human' | 'agent' };
+      readonly jwksCacheMaxAgeS: number;
+      readonly jwksCooldownMs: number;
+    };
   };
   readonly shutdownGraceMs: number;
   /** The edge (gateway/standalone): browser origins, trusted proxies, Socket.IO transports, connection cap. */
@@ -25,6 +36,8 @@ export interface ChorusConfig {
     readonly trustedProxies: TrustedProxies;
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
+    /** REST_LIMIT_PER_MIN / INVITE_GUESS_LIMIT_PER_MIN: the REST budget per client address, invite redemptions per user. */
+    readonly restLimits: { readonly perRoutePerMin: number; readonly inviteGuessesPerMin: number };
     /** WEB_APP / WEB_APP_DIR: whether the browser app is served at /, and from where. */
     readonly webApp: { readonly enabled: boolean; readonly dir: string };
     /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
@@ -75,12 +88,20 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     if ('problem' in parsed) problems.push({ variable: name, problem: parsed.problem });
     else values[name] = parsed.value;
   }
+  if (values.AUTH_JWKS_URL !== undefined) {
+    // A key set alone would accept any token the provider issued, for any application: pin issuer and audience.
+    if (values.AUTH_ISSUER === undefined) problems.push({ variable: 'AUTH_ISSUER', problem: 'is required with AUTH_JWKS_URL (the `iss` of your identity provider\'s tokens)' });
+    if (values.AUTH_AUDIENCE === undefined) problems.push({ variable: 'AUTH_AUDIENCE', problem: 'is required with AUTH_JWKS_URL (the `aud` your identity provider puts in tokens for Chorus)' });
+    if (values.DEV_TOKENS === true) problems.push({ variable: 'DEV_TOKENS', problem: 'must be false with AUTH_JWKS_URL (dev tokens are HS256, which a JWKS verifier refuses)' });
+  }
   if (problems.length > 0) throw new ConfigError(role, problems);
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; REST_LIMIT_PER_MIN?: number; INVITE_GUESS_LIMIT_PER_MIN?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
+    AUTH_JWKS_URL?: string; AUTH_ALGORITHMS?: string[]; AUTH_ISSUER?: string; AUTH_AUDIENCE?: string[]; AUTH_CLOCK_SKEW_S?: number; AUTH_CLAIM_USER_ID?: string;
+    AUTH_CLAIM_DISPLAY_NAME?: string; AUTH_CLAIM_KIND?: string; AUTH_DEFAULT_KIND?: 'human' | 'agent'; AUTH_JWKS_CACHE_MAX_AGE_S?: number; AUTH_JWKS_COOLDOWN_MS?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -99,6 +120,16 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       accessTokenTtlS: v.ACCESS_TOKEN_TTL_S ?? 86_400,
       joinTokenTtlS: v.JOIN_TOKEN_TTL_S ?? 300,
       publicUrl: v.PUBLIC_URL ?? `http://localhost:${v.PORT}`,
+      access: {
+        jwksUrl: v.AUTH_JWKS_URL,
+        algorithms: v.AUTH_ALGORITHMS ?? ['RS256', 'ES256', 'EdDSA'],
+        issuer: v.AUTH_ISSUER,
+        audience: v.AUTH_AUDIENCE,
+        clockSkewS: v.AUTH_CLOCK_SKEW_S ?? 30,
+        claims: { userId: v.AUTH_CLAIM_USER_ID ?? 'sub', displayName: v.AUTH_CLAIM_DISPLAY_NAME ?? 'name', kind: v.AUTH_CLAIM_KIND ?? 'kind', defaultKind: v.AUTH_DEFAULT_KIND ?? 'human' },
+        jwksCacheMaxAgeS: v.AUTH_JWKS_CACHE_MAX_AGE_S ?? 600,
+        jwksCooldownMs: v.AUTH_JWKS_COOLDOWN_MS ?? 30_000,
+      },
     },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     edge: {
@@ -106,6 +137,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       trustedProxies: v.TRUSTED_PROXIES ?? { hops: 0 },
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
+      restLimits: { perRoutePerMin: v.REST_LIMIT_PER_MIN ?? 600, inviteGuessesPerMin: v.INVITE_GUESS_LIMIT_PER_MIN ?? 10 },
       webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
     },

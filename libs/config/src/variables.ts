@@ -76,6 +76,10 @@ function text(pattern: RegExp, hint: string, fallback: (role: AppRole) => string
 /** Who may set X-Forwarded-For: a fixed number of proxy hops, or proxy addresses/CIDRs. `{hops: 0}` trusts none. */
 export type TrustedProxies = { readonly hops: number } | { readonly addresses: readonly string[] };
 
+/** The JWKS algorithms AUTH_ALGORITHMS may name (libs/auth's ASYMMETRIC_ALGORITHMS; config imports no lib). */
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+const CLAIM_NAME = /^[^\s]{1,128}$/;
+
 const DEFAULT_PORTS: Record<AppRole, number> = { standalone: 3000, gateway: 3000, session: 3001, presence: 3002, conflict: 3003 };
 
 /** Every environment variable Chorus reads. Nothing else in the code base reads `process.env`. */
@@ -150,9 +154,73 @@ export const VARIABLES = {
     parse: bool((role) => role === 'standalone'),
   },
   ACCESS_TOKEN_TTL_S: {
-    doc: 'Lifetime of a dev access token in seconds. Default 86400 (one day).',
+    doc: 'Lifetime of a dev access token in seconds. Default 86400 (one day). Tokens from an identity provider carry their own `exp`.',
     roles: AUTH_ROLES,
     parse: int(60, 30 * 24 * 3600, () => 86_400),
+  },
+  AUTH_JWKS_URL: {
+    doc: 'The identity provider\'s JSON Web Key Set (https://idp.example.com/.well-known/jwks.json). Set: access tokens are verified with its keys (AUTH_ALGORITHMS; keys cached AUTH_JWKS_CACHE_MAX_AGE_S, an unknown `kid` refetches at most every AUTH_JWKS_COOLDOWN_MS) and HS256 access tokens are refused; then AUTH_ISSUER and AUTH_AUDIENCE are required and DEV_TOKENS must be off. Unset (default): access tokens are HS256 with JWT_SECRET. Join tokens are always HS256 with JWT_SECRET (our own, gateway ↔ session). See docs/identity.md.',
+    roles: EDGE_ROLES,
+    parse: url(['https:', 'http:'], () => false),
+  },
+  AUTH_ALGORITHMS: {
+    doc: `Signature algorithms accepted from the JWKS, comma-separated, from ${ASYMMETRIC.join(', ')}. Default RS256,ES256,EdDSA. HS256 is not allowed here (a public key used as an HMAC secret: HS/RS confusion); \`alg: none\` never verifies.`,
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined): Parse<string[]> => {
+      if (raw === undefined || raw.trim() === '') return { value: ['RS256', 'ES256', 'EdDSA'] };
+      const algs = raw.split(',').map((a) => a.trim()).filter((a) => a.length > 0);
+      const bad = algs.filter((a) => !(ASYMMETRIC as readonly string[]).includes(a));
+      return bad.length === 0 && algs.length > 0 ? { value: algs } : { problem: `must be a comma-separated list of ${ASYMMETRIC.join(', ')} (HS* and none are refused), got "${raw}"` };
+    },
+  },
+  AUTH_ISSUER: {
+    doc: 'The `iss` every access token must carry (e.g. https://idp.example.com/). Required with AUTH_JWKS_URL; optional with JWT_SECRET (then dev tokens carry it too).',
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined): Parse<string | undefined> => (raw === undefined || raw === '' ? { value: undefined } : raw.length <= 512 ? { value: raw } : { problem: 'must be at most 512 characters' }),
+  },
+  AUTH_AUDIENCE: {
+    doc: 'Comma-separated audiences; an access token\'s `aud` must contain one (e.g. chorus-api). Required with AUTH_JWKS_URL, so a token the provider issued for another application is refused; optional with JWT_SECRET.',
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined): Parse<string[] | undefined> => {
+      if (raw === undefined || raw.trim() === '') return { value: undefined };
+      const list = raw.split(',').map((a) => a.trim()).filter((a) => a.length > 0);
+      return list.length > 0 && list.every((a) => a.length <= 256) ? { value: list } : { problem: 'must be a comma-separated list of audiences (each at most 256 characters)' };
+    },
+  },
+  AUTH_CLOCK_SKEW_S: {
+    doc: 'Leeway in seconds on an access token\'s `exp` and `nbf`, for clocks that disagree a little. Default 30.',
+    roles: EDGE_ROLES,
+    parse: int(0, 300, () => 30),
+  },
+  AUTH_CLAIM_USER_ID: {
+    doc: 'The claim that carries the user id (1-128 characters). Default sub.',
+    roles: EDGE_ROLES,
+    parse: text(CLAIM_NAME, 'must be a claim name (1-128 characters, no spaces)', () => 'sub'),
+  },
+  AUTH_CLAIM_DISPLAY_NAME: {
+    doc: 'The claim that carries the display name (1-100 characters; when the token has none, the user id is shown). Default name.',
+    roles: EDGE_ROLES,
+    parse: text(CLAIM_NAME, 'must be a claim name (1-128 characters, no spaces)', () => 'name'),
+  },
+  AUTH_CLAIM_KIND: {
+    doc: 'The claim that says whether the caller is a "human" or an "agent" (any other value refuses the token). Default kind; a token without it is AUTH_DEFAULT_KIND.',
+    roles: EDGE_ROLES,
+    parse: text(CLAIM_NAME, 'must be a claim name (1-128 characters, no spaces)', () => 'kind'),
+  },
+  AUTH_DEFAULT_KIND: {
+    doc: 'The kind (human or agent) of an access token without the AUTH_CLAIM_KIND claim. Default human.',
+    roles: EDGE_ROLES,
+    parse: oneOf(['human', 'agent'] as const, () => 'human'),
+  },
+  AUTH_JWKS_CACHE_MAX_AGE_S: {
+    doc: 'How long a fetched key set is used before it is fetched again, in seconds. Default 600 (providers publish a new key well before signing with it; an unknown `kid` refetches sooner anyway).',
+    roles: EDGE_ROLES,
+    parse: int(1, 86_400, () => 600),
+  },
+  AUTH_JWKS_COOLDOWN_MS: {
+    doc: 'A token with a `kid` not in the cached key set refetches it, at most once per this many milliseconds: a rotated key is picked up at once, a flood of forged `kid`s costs the provider one request per interval. Default 30000.',
+    roles: EDGE_ROLES,
+    parse: int(0, 3_600_000, () => 30_000),
   },
   JOIN_TOKEN_TTL_S: {
     doc: 'Lifetime of a join token in seconds: it only needs to live from the REST call to the socket `join`. Default 300.',
@@ -228,6 +296,16 @@ export const VARIABLES = {
     doc: 'How long a channel event stays recoverable, whatever CHANNEL_HISTORY_SIZE allows. Default 600000 (10 minutes: channel events describe live state — diagnostics, file changes, streamed answers — that a client reloads anyway after a longer absence).',
     roles: EDGE_ROLES,
     parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
+  },
+  REST_LIMIT_PER_MIN: {
+    doc: 'REST requests per minute per route per client address (TRUSTED_PROXIES decides the address); over it: 429 RATE_LIMITED with retry_after_ms. Default 600. /health/* and /metrics are never limited.',
+    roles: EDGE_ROLES,
+    parse: int(1, 1_000_000, () => 600),
+  },
+  INVITE_GUESS_LIMIT_PER_MIN: {
+    doc: 'Invite redemptions (the guessable short codes) per minute per user (per address without a token); over it the client is blocked for a minute (429). Default 10.',
+    roles: EDGE_ROLES,
+    parse: int(1, 10_000, () => 10),
   },
   WEB_APP: {
     doc: 'Serve the browser app (apps/web, built into WEB_APP_DIR by `npm run build`) at / with /join/<invite> and /s/<session> beside the API. Default true in standalone (`npm start` is the whole product), false for the gateway (a deployment usually serves the app from a CDN or its own host; turn it on to serve it from every gateway). When on but the build is missing, the gateway logs a warning and serves the API only.',

@@ -11,6 +11,7 @@ import { text } from './text';
  */
 export const DISCONNECT_CODES = {
   draining: { code: 4000, reconnect: true, policy: 'This gateway is shutting down. Reconnect at once (0–1 s of jitter): another replica takes you; rejoin with `last_seq`.' },
+  reauthenticate: { code: 4002, reconnect: true, policy: 'The access token expired (its `exp`) and no `reauth` came first. Get a fresh token (the SDK asks its token provider) and reconnect at once; rejoin with `last_seq`.' },
   server_error: { code: 4001, reconnect: true, policy: 'The server could not accept the connection (a backing store failed). Reconnect with backoff.' },
   unauthenticated: { code: 4500, reconnect: false, policy: 'The access token is missing, forged or expired. Obtain a new token, then connect.' },
   protocol_mismatch: { code: 4501, reconnect: false, policy: 'The client speaks another protocol version than the server. Upgrade the client; reconnecting as is fails the same way.' },

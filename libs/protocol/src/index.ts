@@ -79,6 +79,8 @@ export {
   peerLeftSchema,
   pingSchema,
   pongSchema,
+  reauthSchema,
+  reauthedSchema,
 } from './messages';
 export {
   conflictDetectedSchema,

@@ -48,6 +48,12 @@ export const chatMessageRequestSchema = z.strictObject({
 
 export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
 
+/**
+ * A fresh access token for this connection, before the current one expires (its `exp`): the connection stays
+ * open past the old expiry instead of being closed with `reauthenticate` (4002). Same user only.
+ */
+export const reauthSchema = z.strictObject({ type: z.literal('reauth'), id, token: text().min(1).max(4096) });
+
 // ---- server → client replies and pushes ----
 
 export const helloSchema = z.strictObject({
@@ -58,6 +64,8 @@ export const helloSchema = z.strictObject({
   node_id: text(),
   /** Per-kind message size limits in bytes, so clients can check before sending. */
   limits: z.record(text(), z.number().int().positive()),
+  /** When the access token expires (ms since the epoch): the server closes with `reauthenticate` then, unless `reauth`. */
+  token_expires_at: timestampSchema.optional(),
 });
 
 export const joinedSchema = z.strictObject({
@@ -112,5 +120,8 @@ export const chatMessageEventSchema = z.strictObject({
 });
 
 export const pongSchema = z.strictObject({ type: z.literal('pong'), id, timestamp: timestampSchema });
+
+/** The reply to `reauth`: the connection now lives until the new token's expiry. */
+export const reauthedSchema = z.strictObject({ type: z.literal('reauthed'), id, token_expires_at: timestampSchema });
 
 export { errorMessageSchema };

@@ -14,6 +14,8 @@ import {
   peerLeftSchema,
   pingSchema,
   pongSchema,
+  reauthSchema,
+  reauthedSchema,
 } from './messages';
 import {
   conflictDetectedSchema,
@@ -69,6 +71,7 @@ export const CLIENT_MESSAGES = {
   leave: { schema: leaveSchema, maxBytes: 1024, reply: 'left' },
   chat_message: { schema: chatMessageRequestSchema, maxBytes: 40 * 1024, reply: 'chat_message' },
   ping: { schema: pingSchema, maxBytes: 256, reply: 'pong' },
+  reauth: { schema: reauthSchema, maxBytes: 8 * 1024, reply: 'reauthed' },
   presence_update: { schema: presenceUpdateRequestSchema, maxBytes: 4 * 1024, reply: 'presence_update' },
   who: { schema: whoSchema, maxBytes: 512, reply: 'presence_list' },
   typing: { schema: typingSchema, maxBytes: 2 * 1024, reply: 'typing_start' },
@@ -101,6 +104,7 @@ export const SERVER_MESSAGES = {
   peer_left: peerLeftSchema,
   chat_message: chatMessageEventSchema,
   pong: pongSchema,
+  reauthed: reauthedSchema,
   error: errorMessageSchema,
   session_event: sessionEventSchema,
   presence_update: presenceUpdateEventSchema,

@@ -3,3 +3,4 @@ export { waitFor, withDeadline } from './wait';
 export { startTsProcess, type RunningProcess } from './process';
 export { standaloneDataDir } from './data-dir';
 export { ManualClock, ManualTimers, type Clock } from './manual-clock';
+export { TestJwksServer, signingKey, type TestSigningKey } from './jwks-server';

@@ -6,6 +6,8 @@ export interface EdgeContext {
   readonly peerId: string;
   readonly userId: string;
   readonly joinToken: string;
+  /** An access token of the connection's own user (a `reauth` with it moves the connection's expiry). */
+  readonly accessToken: string;
   next(): number;
   /** Rows sent as an agent (`as: 'agent'`): Alice queues a prompt for this agent. */
   readonly queuePrompt?: () => Promise<void>;
@@ -80,6 +82,15 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r) => expect(Math.abs(r.timestamp - Date.now())).toBeLessThan(60_000),
     malformed: () => ({ echo: 'unexpected field' }),
     field: 'echo',
+  },
+  reauth: {
+    joined: false,
+    valid: async (c) => ({ token: c.accessToken }),
+    reply: 'reauthed',
+    // The dev token lives a day: the connection now lives until then (plus the clock-skew leeway).
+    check: (r) => expect(r.token_expires_at).toBeGreaterThan(Date.now() + 3_600_000),
+    malformed: () => ({ token: 42 }),
+    field: 'token',
   },
   presence_update: {
     joined: true,

@@ -1,9 +1,9 @@
 import { Body, Controller, Inject, Post, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Identity, IdentityTokens } from '@chorus/auth';
+import type { IdentityTokens, VerifiedAccess } from '@chorus/auth';
 import { ChorusError, devTokenBodySchema } from '@chorus/protocol';
 import type { WsTickets } from '../ws/ws-tickets';
-import { AccessTokenGuard, Actor, IDENTITY_TOKENS } from './auth';
+import { AccessTokenGuard, ActorAccess, IDENTITY_TOKENS } from './auth';
 import { Documented } from './openapi';
 import { parseInput } from './validation';
 
@@ -12,6 +12,9 @@ export const WS_TICKETS = Symbol('WS_TICKETS');
 export interface DevTokenSettings {
   readonly enabled: boolean;
   readonly ttlS: number;
+  /** AUTH_ISSUER / AUTH_AUDIENCE, put into dev tokens so that the verifier, which checks them, accepts them. */
+  readonly issuer?: string | undefined;
+  readonly audience?: readonly string[] | undefined;
 }
 
 @ApiTags('auth')
@@ -30,7 +33,7 @@ export class AuthController {
   @Post('ws-ticket')
   @UseGuards(AccessTokenGuard)
   @Documented({ summary: 'Mint a single-use ticket (30 s) for opening /ws: /ws?ticket=…', status: 201, errors: [401] })
-  wsTicket(@Actor() actor: Identity): Promise<{ ticket: string; expires_in: number }> {
+  wsTicket(@ActorAccess() actor: VerifiedAccess): Promise<{ ticket: string; expires_in: number }> {
     return this.tickets.mint(actor);
   }
 
@@ -40,6 +43,7 @@ export class AuthController {
   devToken(@Body() body: unknown): { access_token: string; token_type: 'Bearer'; expires_in_s: number } {
     if (!this.settings.enabled) throw new ChorusError('PERMISSION_DENIED', 'Development tokens are disabled on this deployment (DEV_TOKENS=false). Use your identity provider.');
     const identity = parseInput(devTokenBodySchema, body);
-    return { access_token: this.tokens.mintAccess(identity, this.settings.ttlS), token_type: 'Bearer', expires_in_s: this.settings.ttlS };
+    const access_token = this.tokens.mintAccess(identity, this.settings.ttlS, { iss: this.settings.issuer, aud: this.settings.audience });
+    return { access_token, token_type: 'Bearer', expires_in_s: this.settings.ttlS };
   }
 }

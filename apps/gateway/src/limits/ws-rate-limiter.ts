@@ -21,6 +21,7 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   document_at: 'reads',
   who: 'reads',
   ping: 'reads',
+  reauth: 'reads',
   lock_file: 'locks',
   unlock_file: 'locks',
   prompt_submit: 'prompts',

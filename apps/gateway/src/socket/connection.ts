@@ -22,6 +22,8 @@ export interface ConnectionState {
   readonly memberships: Map<string, Membership>;
   /** The client's address as every limiter sees it (TRUSTED_PROXIES applied). */
   readonly address: string;
+  /** The access token's expiry (ms): the edge closes the connection with `reauthenticate` then, unless `reauth` moves it. */
+  tokenExpiresAtMs: number;
 }
 
 export type ChorusSocket = Socket<Record<string, never>, Record<string, (message: ServerMessage) => void>, Record<string, never>, ConnectionState>;

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import { TokenError, type AccessTokenVerifier, type Identity, type VerifiedAccess } from '@chorus/auth';
 import {
   ChorusError,
   PROTOCOL_VERSION,
@@ -47,10 +47,12 @@ export class Edge {
   /** Disconnect clean-ups (presence leave, peer_left) still running: shutdown waits for them. */
   private readonly cleanups = new Set<Promise<void>>();
   private readonly transports: EdgeTransport[] = [];
+  /** Per connection: the timer that closes it when its access token expires (moved by `reauth`). */
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly options: EdgeOptions,
-    private readonly tokens: IdentityTokens,
+    private readonly tokens: AccessTokenVerifier,
     private readonly limiter: WsRateLimiter,
     private readonly connections: ConnectionRegistry,
     private readonly handlers: HandlerTable,
@@ -89,18 +91,22 @@ export class Edge {
   }
 
   /** Verifies an access token and takes a slot of the user's connection cap for `connectionId`. */
-  async authenticate(token: unknown, connectionId: string, missing: string): Promise<Identity> {
+  async authenticate(token: unknown, connectionId: string, missing: string): Promise<VerifiedAccess> {
     if (this.draining) throw new HandshakeRefused('draining', new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).'));
     if (typeof token !== 'string') throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', missing));
-    let identity: Identity;
+    let access: VerifiedAccess;
     try {
-      identity = this.tokens.verifyAccess(token);
+      access = await this.tokens.verify(token);
     } catch (err) {
-      const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
-      throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`));
+      if (!(err instanceof TokenError)) {
+        // The identity provider's keys could not be fetched: ours, not the client's — it reconnects with backoff.
+        this.logger.warn(`Access token not verifiable: ${(err as Error)?.message ?? String(err)}`, 'Edge');
+        throw new HandshakeRefused('server_error', ChorusError.from(err));
+      }
+      throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', `The access token was refused (${err.reason.replace('_', ' ')}); obtain a new one.`));
     }
-    await this.admit(identity, connectionId);
-    return identity;
+    await this.admit(access.identity, connectionId);
+    return access;
   }
 
   /** The per-user connection cap, for an identity already verified (a /ws ticket). */
@@ -115,13 +121,43 @@ export class Edge {
   opened(connection: Connection, id?: MessageId): void {
     this.live.set(connection.id, connection);
     this.deps.metrics.connections.inc();
-    this.deps.send(connection, { type: 'hello', ...(id !== undefined ? { id } : {}), protocol_version: PROTOCOL_VERSION, node_id: this.deps.nodeId, limits: clientMessageLimits() });
+    this.scheduleExpiry(connection);
+    this.deps.send(connection, {
+      type: 'hello',
+      ...(id !== undefined ? { id } : {}),
+      protocol_version: PROTOCOL_VERSION,
+      node_id: this.deps.nodeId,
+      limits: clientMessageLimits(),
+      token_expires_at: connection.data.tokenExpiresAtMs,
+    });
+  }
+
+  /**
+   * Closes the connection with `reauthenticate` (4002) when its access token expires: a revoked or expired
+   * identity must not keep a socket forever. `reauth` moves the expiry; the timer then re-arms for the new one.
+   */
+  private scheduleExpiry(connection: Connection): void {
+    // setTimeout holds at most ~24.8 days; a longer token re-arms on the way.
+    const delay = Math.min(Math.max(0, connection.data.tokenExpiresAtMs - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      if (this.live.get(connection.id) !== connection) return;
+      if (connection.data.tokenExpiresAtMs > Date.now()) return this.scheduleExpiry(connection);
+      this.expiries.delete(connection.id);
+      this.deps.metrics.tokensExpired.inc({ transport: connection.transport });
+      const notice = disconnectNotice('reauthenticate', 'Your access token expired: get a fresh one and reconnect (or send reauth before it expires).');
+      this.deps.metrics.messagesOut.inc({ type: notice.type });
+      connection.close(notice);
+    }, delay);
+    timer.unref();
+    this.expiries.set(connection.id, timer);
   }
 
   /** The connection is gone (either transport): its slot and memberships are released. Idempotent. */
   closed(connection: Connection): void {
     if (this.live.get(connection.id) !== connection) return;
     this.live.delete(connection.id);
+    clearTimeout(this.expiries.get(connection.id));
+    this.expiries.delete(connection.id);
     this.deps.metrics.connections.dec();
     const cleanup = this.cleanUp(connection).catch((err: unknown) => this.logger.warn(`Disconnect clean-up failed: ${(err as Error).message}`, 'Edge'));
     this.cleanups.add(cleanup);

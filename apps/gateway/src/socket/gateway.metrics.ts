@@ -21,6 +21,8 @@ export class GatewayMetrics {
   readonly channelFailures: Counter;
   readonly wsTransportErrors: Counter;
   readonly wsMissedPongs: Counter;
+  readonly tokensExpired: Counter<'transport'>;
+  readonly reauthenticated: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
@@ -61,6 +63,8 @@ export class GatewayMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
+    this.tokensExpired = new Counter({ name: 'chorus_ws_token_expired_total', help: 'Connections closed with reauthenticate (4002): the access token expired without a reauth', labelNames: ['transport'], registers: [registry] });
+    this.reauthenticated = new Counter({ name: 'chorus_ws_reauth_total', help: 'Connections that moved their token expiry with a fresh access token (reauth)', registers: [registry] });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
     this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Handshakes refused (Socket.IO and /ws), by reason: origin, or the disconnect name of the refusal (unauthenticated, connection_limit, ...)', labelNames: ['reason'], registers: [registry] });
     this.refused = new Counter({

@@ -1,13 +1,14 @@
-import type { IdentityTokens } from '@chorus/auth';
+import type { AccessTokenVerifier, IdentityTokens } from '@chorus/auth';
 import type { LoggerService } from '@nestjs/common';
 import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
 import { LiveMessageHandlers } from './live.handlers';
+import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
 
 /** Every client message type → its handler. Exhaustive: a new message type does not compile without one. */
-export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
+export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier, logger: LoggerService): HandlerTable {
   const session = new SessionMessageHandlers(tokens, logger);
   const live = new LiveMessageHandlers(logger);
   const agents = new AgentMessageHandlers(logger);
@@ -17,6 +18,7 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     leave: (s, m, d) => session.leave(s, m, d),
     chat_message: (s, m, d) => session.chat(s, m, d),
     ping: () => session.ping(),
+    reauth: reauthHandler(access),
     presence_update: (s, m, d) => live.presenceUpdate(s, m, d),
     who: (s, m, d) => live.who(s, m, d),
     typing: (s, m, d) => live.typing(s, m, d),

@@ -81,8 +81,8 @@ export class SocketGateway {
     const auth = (socket.handshake.auth ?? {}) as { token?: unknown; protocol_version?: unknown };
     if (this.edge.isDraining) throw new HandshakeRefused('draining', new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).'));
     this.edge.checkProtocolVersion(auth.protocol_version, true);
-    const identity = await this.edge.authenticate(auth.token, socket.id, 'Send an access token as auth.token in the handshake.');
-    socket.data = { identity, memberships: new Map(), address: this.options.addresses.of(socket.request) };
+    const access = await this.edge.authenticate(auth.token, socket.id, 'Send an access token as auth.token in the handshake.');
+    socket.data = { identity: access.identity, memberships: new Map(), address: this.options.addresses.of(socket.request), tokenExpiresAtMs: access.expires_at_ms };
   }
 
   private onConnection(socket: ChorusSocket): void {

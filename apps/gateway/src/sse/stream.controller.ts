@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Controller, Get, Inject, Param, Req, Res, type BeforeApplicationShutdown, type LoggerService } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import { TokenError, type AccessTokenVerifier, type Identity } from '@chorus/auth';
 import { ChorusError, sessionIdParamSchema, type ServerMessage } from '@chorus/protocol';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { WsRooms, RoomMember } from '../fanout/ws-rooms';
@@ -20,7 +20,7 @@ export interface StreamDeps {
   readonly streams: SessionStreams;
   readonly rooms: WsRooms;
   readonly tickets: WsTickets;
-  readonly tokens: IdentityTokens;
+  readonly access: AccessTokenVerifier;
   readonly logger: LoggerService;
   /** Heartbeat comment interval (15 s; tests shorten it). */
   readonly heartbeatMs: number;
@@ -133,16 +133,17 @@ export class StreamController implements BeforeApplicationShutdown {
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (match) {
       try {
-        return this.deps.tokens.verifyAccess(match[1]);
+        return (await this.deps.access.verify(match[1])).identity;
       } catch (err) {
-        const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
-        throw new ChorusError('UNAUTHENTICATED', `The access token was refused (${reason}); obtain a new one.`);
+        // The identity provider's keys unreachable (UNAVAILABLE) is ours, not the token's.
+        if (!(err instanceof TokenError)) throw err;
+        throw new ChorusError('UNAUTHENTICATED', `The access token was refused (${err.reason.replace('_', ' ')}); obtain a new one.`);
       }
     }
     const ticket = req.query.ticket;
     if (typeof ticket === 'string' && ticket.length > 0 && ticket.length <= 256) {
-      const identity = await this.deps.tickets.take(ticket);
-      if (identity) return identity;
+      const taken = await this.deps.tickets.take(ticket);
+      if (taken && taken.expires_at_ms > Date.now()) return taken.identity;
       throw new ChorusError('UNAUTHENTICATED', 'The stream ticket is unknown, used or expired; mint a new one (POST /api/v1/auth/ws-ticket).');
     }
     throw new ChorusError('UNAUTHENTICATED', 'Send "Authorization: Bearer <token>", or ?ticket= from POST /api/v1/auth/ws-ticket.');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import type { Identity } from '@chorus/auth';
+import type { VerifiedAccess } from '@chorus/auth';
 import type { DisconnectNotice, ServerMessage } from '@chorus/protocol';
 import type { RoomMember, WsRooms } from '../fanout/ws-rooms';
 import type { Connection, ConnectionState } from '../socket/connection';
@@ -49,8 +49,8 @@ export class WsConnection implements Connection, RoomMember {
   }
 
   /** From now on the connection is a member of the node: handlers may run, the hub may write to it. */
-  authenticate(identity: Identity): void {
-    this.state = { identity, memberships: new Map(), address: this.address };
+  authenticate(access: VerifiedAccess): void {
+    this.state = { identity: access.identity, memberships: new Map(), address: this.address, tokenExpiresAtMs: access.expires_at_ms };
     this.index.register(this);
   }
 

@@ -1,9 +1,10 @@
 import Redis from 'ioredis';
-import { hashToken, type Identity } from '@chorus/auth';
+import { hashToken, type VerifiedAccess } from '@chorus/auth';
 import { testRedisUrl, uniqueRedisPrefix } from '@chorus/testing';
 import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws-tickets';
 
-const alice: Identity = { user_id: 'alice', display_name: 'Alice', kind: 'human' };
+// The ticket carries the access token's expiry: a /ws opened with it closes when the token would have expired.
+const alice: VerifiedAccess = { identity: { user_id: 'alice', display_name: 'Alice', kind: 'human' }, expires_at_ms: 1_795_316_400_000 };
 
 /** The store's contract, for two handles on one store (two gateways). */
 function ticketContract(make: () => Promise<{ a: WsTicketStore; b: WsTicketStore; close(): Promise<void> }>): void {

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { hashToken, newSecretToken, type Identity } from '@chorus/auth';
+import { hashToken, newSecretToken, type VerifiedAccess } from '@chorus/auth';
 
 /** How long a /ws ticket lives: from the REST call to the WebSocket upgrade that follows it. */
 export const WS_TICKET_TTL_S = 30;
@@ -7,12 +7,12 @@ export const WS_TICKET_TTL_S = 30;
 /**
  * Single-use tickets for opening /ws from a browser, whose WebSocket cannot send an Authorization header: the
  * ticket rides in the URL instead of the long-lived access token (URLs end up in access logs). A contract:
- * `take` returns a ticket's identity at most once cluster-wide (atomically) and never after its expiry. Only the
+ * `take` returns a ticket's identity (with its access token's expiry) at most once cluster-wide (atomically) and never after its expiry. Only the
  * SHA-256 of a ticket is stored.
  */
 export interface WsTicketStore {
-  put(ticketHash: string, identity: Identity, ttlMs: number): Promise<void>;
-  take(ticketHash: string): Promise<Identity | undefined>;
+  put(ticketHash: string, access: VerifiedAccess, ttlMs: number): Promise<void>;
+  take(ticketHash: string): Promise<VerifiedAccess | undefined>;
 }
 
 export class RedisWsTicketStore implements WsTicketStore {
@@ -25,11 +25,11 @@ export class RedisWsTicketStore implements WsTicketStore {
     return `${this.prefix}:ws-ticket:${hash}`;
   }
 
-  async put(ticketHash: string, identity: Identity, ttlMs: number): Promise<void> {
-    await this.redis.set(this.key(ticketHash), JSON.stringify(identity), 'PX', ttlMs);
+  async put(ticketHash: string, access: VerifiedAccess, ttlMs: number): Promise<void> {
+    await this.redis.set(this.key(ticketHash), JSON.stringify(access), 'PX', ttlMs);
   }
 
-  async take(ticketHash: string): Promise<Identity | undefined> {
+  async take(ticketHash: string): Promise<VerifiedAccess | undefined> {
     // GETDEL: one gateway wins, every other sees nothing (Redis ≥ 6.2).
     const raw = await this.redis.getdel(this.key(ticketHash));
     return raw === null ? undefined : identityOf(raw);
@@ -37,21 +37,21 @@ export class RedisWsTicketStore implements WsTicketStore {
 }
 
 export class MemoryWsTicketStore implements WsTicketStore {
-  private readonly tickets = new Map<string, { identity: Identity; expires: number }>();
+  private readonly tickets = new Map<string, { access: VerifiedAccess; expires: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async put(ticketHash: string, identity: Identity, ttlMs: number): Promise<void> {
+  async put(ticketHash: string, access: VerifiedAccess, ttlMs: number): Promise<void> {
     const t = this.now();
     // Expired tickets are dropped as new ones come: the map stays as small as the tickets alive.
     for (const [hash, entry] of this.tickets) if (entry.expires <= t) this.tickets.delete(hash);
-    this.tickets.set(ticketHash, { identity, expires: t + ttlMs });
+    this.tickets.set(ticketHash, { access, expires: t + ttlMs });
   }
 
-  async take(ticketHash: string): Promise<Identity | undefined> {
+  async take(ticketHash: string): Promise<VerifiedAccess | undefined> {
     const entry = this.tickets.get(ticketHash);
     this.tickets.delete(ticketHash);
-    return entry !== undefined && entry.expires > this.now() ? entry.identity : undefined;
+    return entry !== undefined && entry.expires > this.now() ? entry.access : undefined;
   }
 }
 
@@ -62,21 +62,21 @@ export class WsTickets {
     readonly ttlS = WS_TICKET_TTL_S,
   ) {}
 
-  async mint(identity: Identity): Promise<{ ticket: string; expires_in: number }> {
+  async mint(access: VerifiedAccess): Promise<{ ticket: string; expires_in: number }> {
     const ticket = newSecretToken();
-    // An agent credential's scope travels with the ticket: a ticket must not widen what its token may do.
-    const scope = identity.session_scope !== undefined ? { session_scope: identity.session_scope } : {};
-    await this.store.put(hashToken(ticket), { user_id: identity.user_id, display_name: identity.display_name, kind: identity.kind, ...scope }, this.ttlS * 1000);
+    // The whole identity travels with the ticket (a field added to Identity must not be lost through /ws).
+    await this.store.put(hashToken(ticket), { identity: { ...access.identity }, expires_at_ms: access.expires_at_ms }, this.ttlS * 1000);
     return { ticket, expires_in: this.ttlS };
   }
 
-  take(ticket: string): Promise<Identity | undefined> {
+  take(ticket: string): Promise<VerifiedAccess | undefined> {
     return this.store.take(hashToken(ticket));
   }
 }
 
-function identityOf(raw: string): Identity | undefined {
-  const v = JSON.parse(raw) as Partial<Identity>;
-  const scoped = v.session_scope === undefined || typeof v.session_scope === 'string';
-  return typeof v.user_id === 'string' && typeof v.display_name === 'string' && (v.kind === 'human' || v.kind === 'agent') && scoped ? (v as Identity) : undefined;
+function identityOf(raw: string): VerifiedAccess | undefined {
+  const v = JSON.parse(raw) as { identity?: { user_id?: unknown; display_name?: unknown; kind?: unknown }; expires_at_ms?: unknown };
+  const i = v.identity;
+  const valid = i !== undefined && typeof i.user_id === 'string' && typeof i.display_name === 'string' && (i.kind === 'human' || i.kind === 'agent') && typeof v.expires_at_ms === 'number';
+  return valid ? (v as VerifiedAccess) : undefined;
 }

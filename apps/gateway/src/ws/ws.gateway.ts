@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Identity } from '@chorus/auth';
+import type { VerifiedAccess } from '@chorus/auth';
 import { ChorusError, MAX_FRAME_BYTES, WS_AUTH_MAX_BYTES, WS_PATH, disconnectNotice, validationErrorFrom, wsAuthSchema, type MessageId } from '@chorus/protocol';
 import type { WsRooms } from '../fanout/ws-rooms';
 import type { ClientAddresses } from '../http/client-address';
@@ -131,8 +131,8 @@ export class WsGateway {
         if (this.edge.isDraining) throw new HandshakeRefused('draining', new ChorusError('UNAVAILABLE', 'This gateway is shutting down; reconnect (another replica will take you).'));
         const version = query.get('protocol_version');
         if (version !== null) this.edge.checkProtocolVersion(Number(version), false);
-        const identity = await this.upgradeIdentity(connection, req, query);
-        if (identity) this.opened(connection, identity);
+        const access = await this.upgradeIdentity(connection, req, query);
+        if (access) this.opened(connection, access);
       } catch (err) {
         this.refuse(connection, err);
       }
@@ -140,7 +140,7 @@ export class WsGateway {
   }
 
   /** The identity of the upgrade's header or ticket (connection cap taken), or undefined: wait for an `auth` frame. */
-  private async upgradeIdentity(connection: WsConnection, req: IncomingMessage, query: URLSearchParams): Promise<Identity | undefined> {
+  private async upgradeIdentity(connection: WsConnection, req: IncomingMessage, query: URLSearchParams): Promise<VerifiedAccess | undefined> {
     const header = req.headers.authorization;
     if (typeof header === 'string') {
       const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
@@ -148,16 +148,16 @@ export class WsGateway {
     }
     const ticket = query.get('ticket');
     if (ticket === null) return undefined;
-    const identity = await this.tickets.take(ticket);
-    if (!identity) throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', 'The ticket is unknown, used or expired (each is single-use, for 30 s): get a new one with POST /api/v1/auth/ws-ticket.'));
-    await this.edge.admit(identity, connection.id);
-    return identity;
+    const access = await this.tickets.take(ticket);
+    if (!access) throw new HandshakeRefused('unauthenticated', new ChorusError('UNAUTHENTICATED', 'The ticket is unknown, used or expired (each is single-use, for 30 s): get a new one with POST /api/v1/auth/ws-ticket.'));
+    await this.edge.admit(access.identity, connection.id);
+    return access;
   }
 
-  private opened(connection: WsConnection, identity: Identity, id?: MessageId): void {
+  private opened(connection: WsConnection, access: VerifiedAccess, id?: MessageId): void {
     clearTimeout(connection.authDeadline);
     connection.authDeadline = undefined;
-    connection.authenticate(identity);
+    connection.authenticate(access);
     if (!connection.open) {
       // Closed while authenticating: the slot was taken for nobody.
       this.edge.closed(connection);
@@ -219,8 +219,8 @@ export class WsGateway {
       const parsed = wsAuthSchema.safeParse(frame);
       if (!parsed.success) throw validationErrorFrom(parsed.error);
       this.edge.checkProtocolVersion(parsed.data.protocol_version, false);
-      const identity = await this.edge.authenticate(parsed.data.token, connection.id, 'Send the access token as "token".');
-      this.opened(connection, identity, id);
+      const access = await this.edge.authenticate(parsed.data.token, connection.id, 'Send the access token as "token".');
+      this.opened(connection, access, id);
     } catch (err) {
       // A malformed auth frame may be retried; a refused token or a full connection cap ends the connection.
       if (err instanceof HandshakeRefused) return this.refuse(connection, err, id);
