@@ -154,6 +154,13 @@ describe('AccessTokenVerifier with the HS256 secret (JWT_SECRET)', () => {
     expect(await refusal(hs(), join)).toBe('wrong_kind');
   });
 
+  it('keeps an agent credential\'s session scope (chorus_sid), and refuses a malformed one rather than drop it', async () => {
+    const sid = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
+    const agent = ours.mintAccess({ user_id: 'agent-1', display_name: 'Claude', kind: 'agent', session_scope: sid }, 60);
+    expect((await hs().verify(agent)).identity).toEqual({ user_id: 'agent-1', display_name: 'Claude', kind: 'agent', session_scope: sid });
+    expect(await refusal(hs(), keys.sign({ typ: 'access', sub: 'agent-1', name: 'Claude', kind: 'agent', chorus_sid: 'every-session' }, 60))).toBe('bad_claims');
+  });
+
   it('checks issuer and audience when configured (dev tokens then carry them)', async () => {
     const verifier = hs({ issuer: 'chorus-bff', audience: ['chorus-api'] });
     const identity = { user_id: 'u1', display_name: 'U', kind: 'human' } as const;
