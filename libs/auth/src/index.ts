@@ -2,3 +2,4 @@ export { Hs256Tokens, TokenError, type JwtClaims, type TokenSigner, type TokenVe
 export { IdentityTokens, type Identity, type JoinGrant } from './identity';
 export { ACTIONS, POLICY, authorize, authorizeGrant, can, mayManage, policyTable, type Action } from './policy';
 export { INVITE_CODE_LENGTH, hashPassword, hashToken, inviteCodePattern, newInviteCode, newSecretToken, verifyPassword } from './secrets';
+export { iceServersFor, turnCredentials, type IceServer, type IceSettings } from './turn';

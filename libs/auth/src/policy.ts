@@ -16,12 +16,14 @@ export const ACTIONS = [
   'participant.remove',
   'history.read',
   'chat.send',
+  'chat.delete_any',
   'presence.update',
   'document.read',
   'document.edit',
   'file.lock',
   'file.lock_break',
   'agent.prompt',
+  'voice.join',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -40,12 +42,16 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'participant.remove': MANAGERS,
   'history.read': EVERYONE,
   'chat.send': EVERYONE,
+  /** Deleting another participant's chat message (moderation). Anyone may edit and delete their own (`chat.send`). */
+  'chat.delete_any': MANAGERS,
   'presence.update': EVERYONE,
   'document.read': EVERYONE,
   'document.edit': WRITERS,
   'file.lock': WRITERS,
   'file.lock_break': MANAGERS,
   'agent.prompt': ['owner', 'admin', 'editor'],
+  /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
+  'voice.join': EVERYONE,
 };
 
 export function can(role: Role, action: Action): boolean {

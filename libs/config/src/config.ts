@@ -29,6 +29,8 @@ export interface ChorusConfig {
     readonly webApp: { readonly enabled: boolean; readonly dir: string };
     /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
     readonly ws: { readonly pingIntervalMs: number; readonly authTimeoutMs: number; readonly perMessageDeflate: boolean };
+    /** VOICE_*: the STUN/TURN servers handed to clients (TURN with time-limited credentials from the secret). */
+    readonly ice: { readonly stunUrls: string[]; readonly turnUrls: string[]; readonly turnSecret: string | undefined; readonly turnTtlS: number };
   };
   /** The conflict service's periodic jobs. */
   readonly conflict: {
@@ -71,12 +73,17 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     if ('problem' in parsed) problems.push({ variable: name, problem: parsed.problem });
     else values[name] = parsed.value;
   }
+  // TURN without its secret would hand clients servers they cannot authenticate to.
+  if (Array.isArray(values.VOICE_TURN_URLS) && values.VOICE_TURN_URLS.length > 0 && values.VOICE_TURN_SECRET === undefined) {
+    problems.push({ variable: 'VOICE_TURN_SECRET', problem: 'is required when VOICE_TURN_URLS is set (the secret shared with the TURN server)' });
+  }
   if (problems.length > 0) throw new ConfigError(role, problems);
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
+    VOICE_STUN_URLS?: string[]; VOICE_TURN_URLS?: string[]; VOICE_TURN_SECRET?: string; VOICE_TURN_TTL_S?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -103,6 +110,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
       webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
+      ice: { stunUrls: v.VOICE_STUN_URLS ?? [], turnUrls: v.VOICE_TURN_URLS ?? [], turnSecret: v.VOICE_TURN_SECRET, turnTtlS: v.VOICE_TURN_TTL_S ?? 3_600 },
     },
     conflict: {
       purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,
