@@ -8,6 +8,10 @@ import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
 import { PROTOCOL_VERSION } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import type { ChannelHistory } from './channels/channel-history';
+import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
+import { MemoryChannelHistory } from './channels/memory-channel-history';
+import { RedisChannelHistory } from './channels/redis-channel-history';
 import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
@@ -68,6 +72,19 @@ function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections
   };
 }
 
+/** How often each channel relay asks the history whether the fan-out lost its latest events. */
+const CHANNEL_POSITION_CHECK_MS = 5_000;
+
+/** The channels' history: in Redis so every gateway reads and appends the same, in memory standalone. */
+function channelHistory(runtime: Runtime): ChannelHistory {
+  const limits = { size: runtime.config.channels.historySize, ttlMs: runtime.config.channels.historyTtlMs };
+  if (runtime.redisUrl === undefined) return new MemoryChannelHistory(limits);
+  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:channels`, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // surfaced by readiness; a failed append or read answers UNAVAILABLE
+  runtime.onStop(async () => void redis.disconnect());
+  return new RedisChannelHistory(redis, runtime.redisPrefix, limits);
+}
+
 /** Runs the edge's graceful drain (both transports) before Nest closes the HTTP server. */
 class SocketLifecycle implements BeforeApplicationShutdown {
   constructor(
@@ -104,10 +121,15 @@ export class GatewayAppModule {
     const conflict = new TypedClient<ConflictApi>(clients.conflict, observe);
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
+    const history = channelHistory(runtime);
+    const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
+    const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
+    const positions = setInterval(() => void channels.checkPositions(), CHANNEL_POSITION_CHECK_MS).unref();
+    runtime.onStop(async () => clearInterval(positions));
     const streams = new SessionStreams(
       runtime.fanout,
       (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
-      hub,
+      routeChannelPushes(hub, channels),
       logger,
     );
     const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
@@ -132,6 +154,8 @@ export class GatewayAppModule {
         presence,
         conflict,
         streams,
+        channels,
+        channelHistory: history,
         metrics,
         ice: config.edge.ice,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),

@@ -1,5 +1,5 @@
 export { Hs256Tokens, TokenError, type JwtClaims, type TokenSigner, type TokenVerifier } from './jwt';
 export { IdentityTokens, type Identity, type JoinGrant } from './identity';
-export { ACTIONS, POLICY, authorize, authorizeGrant, can, mayManage, policyTable, type Action } from './policy';
+export { ACTIONS, POLICY, authorize, authorizeGrant, can, channelPolicyTable, channelPublishAction, mayManage, policyTable, type Action } from './policy';
 export { INVITE_CODE_LENGTH, hashPassword, hashToken, inviteCodePattern, newInviteCode, newSecretToken, verifyPassword } from './secrets';
 export { iceServersFor, turnCredentials, type IceServer, type IceSettings } from './turn';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { authorize, authorizeGrant, can, mayManage, policyTable } from './policy';
+import { authorize, authorizeGrant, can, channelPolicyTable, channelPublishAction, mayManage, policyTable } from './policy';
 
 describe('role matrix', () => {
   it('is what docs/authorization.md says', () => {
@@ -24,5 +24,24 @@ describe('role matrix', () => {
     expect(() => authorizeGrant('owner', 'owner')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     expect(() => authorizeGrant('admin', 'admin')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     expect(() => authorizeGrant('admin', 'viewer')).not.toThrow();
+  });
+});
+
+describe('channel matrix', () => {
+  const channels = ['files', 'diagnostics', 'ai-response', 'search', 'validation', 'git', 'x-<name>'];
+
+  it('is what docs/authorization.md says', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'authorization.md'), 'utf8');
+    expect(doc).toContain(channelPolicyTable(channels));
+  });
+
+  it('lets viewers subscribe but not publish, and only agents publish ai-response', () => {
+    expect(can('viewer', 'channel.subscribe')).toBe(true);
+    expect(() => authorize('viewer', channelPublishAction('files'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    expect(() => authorize('viewer', channelPublishAction('x-build'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    expect(() => authorize('editor', channelPublishAction('files'))).not.toThrow();
+    expect(() => authorize('agent', channelPublishAction('ai-response'))).not.toThrow();
+    expect(() => authorize('editor', channelPublishAction('ai-response'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    expect(() => authorize('owner', channelPublishAction('ai-response'))).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
   });
 });

@@ -23,6 +23,9 @@ export const ACTIONS = [
   'file.lock',
   'file.lock_break',
   'agent.prompt',
+  'channel.subscribe',
+  'channel.publish',
+  'channel.publish_ai_response',
   'voice.join',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -50,9 +53,26 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'file.lock': WRITERS,
   'file.lock_break': MANAGERS,
   'agent.prompt': ['owner', 'admin', 'editor'],
+  // Subscribing grants nothing beyond receiving a session's channel events, which every participant may see.
+  'channel.subscribe': EVERYONE,
+  'channel.publish': WRITERS,
+  // An agent's streamed answer is the agent's alone: a person publishing into it would put words in its mouth.
+  'channel.publish_ai_response': ['agent'],
   /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
   'voice.join': EVERYONE,
 };
+
+/** The action that publishing to `channel` needs (built-in or custom `x-` channel). */
+export function channelPublishAction(channel: string): Action {
+  return channel === 'ai-response' ? 'channel.publish_ai_response' : 'channel.publish';
+}
+
+/** Per channel: which roles may subscribe and publish, as Markdown rows for docs/authorization.md. */
+export function channelPolicyTable(channels: readonly string[]): string {
+  const header = `| channel | subscribe | publish |\n| --- | --- | --- |`;
+  const rows = channels.map((c) => `| \`${c}\` | ${POLICY['channel.subscribe'].join(', ')} | ${POLICY[channelPublishAction(c)].join(', ')} |`);
+  return [header, ...rows].join('\n');
+}
 
 export function can(role: Role, action: Action): boolean {
   return POLICY[action].includes(role);

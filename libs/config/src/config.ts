@@ -32,6 +32,8 @@ export interface ChorusConfig {
     /** VOICE_*: the STUN/TURN servers handed to clients (TURN with time-limited credentials from the secret). */
     readonly ice: { readonly stunUrls: string[]; readonly turnUrls: string[]; readonly turnSecret: string | undefined; readonly turnTtlS: number };
   };
+  /** Session channels (gateway/standalone): the recent history each channel keeps, by count and by age. */
+  readonly channels: { readonly historySize: number; readonly historyTtlMs: number };
   /** The conflict service's periodic jobs. */
   readonly conflict: {
     readonly purgeBackstopIntervalMs: number;
@@ -81,7 +83,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     VOICE_STUN_URLS?: string[]; VOICE_TURN_URLS?: string[]; VOICE_TURN_SECRET?: string; VOICE_TURN_TTL_S?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
@@ -112,6 +114,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
       ice: { stunUrls: v.VOICE_STUN_URLS ?? [], turnUrls: v.VOICE_TURN_URLS ?? [], turnSecret: v.VOICE_TURN_SECRET, turnTtlS: v.VOICE_TURN_TTL_S ?? 3_600 },
     },
+    channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },
     conflict: {
       purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,
       compaction: {

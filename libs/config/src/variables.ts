@@ -234,6 +234,16 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1, 10_000, () => 20),
   },
+  CHANNEL_HISTORY_SIZE: {
+    doc: 'Events each session channel keeps for `subscribe` with `since` (per channel, trimmed on append). Default 100: a reconnect after a few seconds of a busy channel (an agent streaming ~20 chunks/s) still recovers; a subscriber further behind gets `recovered: false` and reloads. Larger costs Redis memory per channel (events are up to 64 KiB).',
+    roles: EDGE_ROLES,
+    parse: int(1, 100_000, () => 100),
+  },
+  CHANNEL_HISTORY_TTL_MS: {
+    doc: 'How long a channel event stays recoverable, whatever CHANNEL_HISTORY_SIZE allows. Default 600000 (10 minutes: channel events describe live state — diagnostics, file changes, streamed answers — that a client reloads anyway after a longer absence).',
+    roles: EDGE_ROLES,
+    parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
+  },
   WEB_APP: {
     doc: 'Serve the browser app (apps/web, built into WEB_APP_DIR by `npm run build`) at / with /join/<invite> and /s/<session> beside the API. Default true in standalone (`npm start` is the whole product), false for the gateway (a deployment usually serves the app from a CDN or its own host; turn it on to serve it from every gateway). When on but the build is missing, the gateway logs a warning and serves the API only.',
     roles: EDGE_ROLES,

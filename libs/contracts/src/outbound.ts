@@ -31,13 +31,21 @@ export interface OutboundPush {
   readonly origin_node: string;
 }
 
-/** Who of the session's members gets a push: all, those with the document open, or named peers. */
-export type Audience = { readonly to: 'session' } | { readonly to: 'document'; readonly doc_id: string } | { readonly to: 'peers'; readonly peer_ids: readonly string[] };
+/**
+ * Who of the session's members gets a push: all, those with the document open, named peers, or the subscribers
+ * of a channel (an `event` message; each gateway orders them by the channel's seq before writing them).
+ */
+export type Audience =
+  | { readonly to: 'session' }
+  | { readonly to: 'document'; readonly doc_id: string }
+  | { readonly to: 'peers'; readonly peer_ids: readonly string[] }
+  | { readonly to: 'channel'; readonly channel: string };
 
 const audienceSchema = z.discriminatedUnion('to', [
   z.object({ to: z.literal('session') }).strict(),
   z.object({ to: z.literal('document'), doc_id: z.string().min(1) }).strict(),
   z.object({ to: z.literal('peers'), peer_ids: z.array(z.string().min(1)).max(1_000) }).strict(),
+  z.object({ to: z.literal('channel'), channel: z.string().min(1).max(64) }).strict(),
 ]);
 
 const eventSchema = z
@@ -74,6 +82,11 @@ export const outboundCodec = {
     }
     const parsed = parseServerMessageStrict(envelope.message);
     if (!parsed.ok) throw new Error(`push ${describeType(envelope.message)}: ${parsed.error.message}`);
+    // A channel's audience and its events go together: an event for another channel (or none) is a drifted push.
+    const forChannel = envelope.audience.to === 'channel';
+    if (forChannel !== (parsed.value.type === 'event') || (parsed.value.type === 'event' && envelope.audience.to === 'channel' && parsed.value.channel !== envelope.audience.channel)) {
+      throw new Error(`push ${describeType(envelope.message)}: channel events go to their channel's audience, and only they do`);
+    }
     return { ...envelope, message: parsed.value };
   },
 };

@@ -1,6 +1,24 @@
 // The Chorus client wire contract. Framework-free: a browser client can import it.
 export { PROTOCOL_VERSION } from './version';
 export {
+  BUILT_IN_CHANNELS,
+  channelEventSchema,
+  channelNameSchema,
+  checkChannelData,
+  isBuiltInChannel,
+  publishSchema,
+  publishedSchema,
+  publisherSchema,
+  subscribeSchema,
+  subscribedSchema,
+  unsubscribeSchema,
+  unsubscribedSchema,
+  type BuiltInChannel,
+  type ChannelDataOf,
+  type ChannelEventMessage,
+  type Publisher,
+} from './channels';
+export {
   DISCONNECT_CODES,
   disconnectNotice,
   disconnectNoticeSchema,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { channelEventSchema, publishSchema, publishedSchema, subscribeSchema, subscribedSchema, unsubscribeSchema, unsubscribedSchema } from './channels';
 import { disconnectNoticeSchema } from './disconnect';
 import { errorMessageSchema } from './errors';
 import {
@@ -89,6 +90,10 @@ export const CLIENT_MESSAGES = {
   document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
+  subscribe: { schema: subscribeSchema, maxBytes: 1024, reply: 'subscribed' },
+  unsubscribe: { schema: unsubscribeSchema, maxBytes: 1024, reply: 'unsubscribed' },
+  /** The limit of a channel event's `data` (custom channels carry any JSON up to it). */
+  publish: { schema: publishSchema, maxBytes: 64 * 1024, reply: 'published' },
   voice_join: { schema: voiceJoinSchema, maxBytes: 1024, reply: 'voice_joined' },
   voice_leave: { schema: voiceLeaveSchema, maxBytes: 512, reply: 'voice_left' },
   // SDP is capped at 16,000 characters (up to 4 bytes each as JSON text, escapes aside).
@@ -128,6 +133,10 @@ export const SERVER_MESSAGES = {
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
   disconnect_notice: disconnectNoticeSchema,
+  subscribed: subscribedSchema,
+  unsubscribed: unsubscribedSchema,
+  published: publishedSchema,
+  event: channelEventSchema,
   voice_joined: voiceJoinedSchema,
   voice_left: voiceLeftSchema,
   voice_user_joined: voiceUserJoinedSchema,

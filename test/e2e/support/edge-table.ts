@@ -226,6 +226,34 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     malformed: (c) => ({ session_id: c.sessionId, doc_id: 'locks/x.toml', force: 'yes' }),
     field: 'force',
   },
+  subscribe: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, channel: `x-edge-${c.next()}`, since: 0 }),
+    reply: 'subscribed',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, channel: sent.channel, seq: 0, recovered: true, replayed: 0 }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'no-such-channel' }),
+    field: 'channel',
+  },
+  unsubscribe: {
+    joined: true,
+    valid: async (c, send) => {
+      const channel = `x-edge-${c.next()}`;
+      await ok(send, 'subscribe', { session_id: c.sessionId, channel });
+      return { session_id: c.sessionId, channel };
+    },
+    reply: 'unsubscribed',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, channel: sent.channel }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'files', since: 3 }),
+    field: 'since',
+  },
+  publish: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, channel: 'files', data: { file: `src/edge-${c.next()}.ts`, event: 'add', timestamp: Date.now() } }),
+    reply: 'published',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, channel: 'files', seq: expect.any(Number), timestamp: expect.any(Number) }),
+    malformed: (c) => ({ session_id: c.sessionId, channel: 'files', data: { file: 'src/a.ts', event: 'renamed', timestamp: 1 } }),
+    field: 'data.event',
+  },
   voice_join: {
     joined: true,
     valid: async (c) => ({ session_id: c.sessionId, room: `room-${c.next()}`, muted: true }),

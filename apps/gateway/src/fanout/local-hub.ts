@@ -93,6 +93,8 @@ function audienceRooms(sessionId: string, push: OutboundPush): string[] {
       return [rooms.document(sessionId, audience.doc_id)];
     case 'peers':
       return audience.peer_ids.map((peer) => rooms.peer(sessionId, peer));
+    case 'channel':
+      return [rooms.channel(sessionId, audience.channel)];
     default: {
       const unknown: never = audience;
       throw new Error(`unknown audience ${JSON.stringify(unknown)}`);

@@ -5,7 +5,7 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'voice' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -25,6 +25,9 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   ping: 'reads',
   lock_file: 'locks',
   unlock_file: 'locks',
+  subscribe: 'channels',
+  unsubscribe: 'channels',
+  publish: 'channels',
   voice_join: 'voice',
   voice_leave: 'voice',
   voice_offer: 'voice',
@@ -53,7 +56,8 @@ export interface Budget {
 /**
  * Defaults sized for people and agents, with headroom: 50 ops/s is far above human typing (~10/s) and lets an
  * agent paste; chat allows a burst of 10 in 5 s; presence 30/s covers cursor moves (the client should throttle
- * to ~20/s — the server coalesces broadcasts to 20/s anyway).
+ * to ~20/s — the server coalesces broadcasts to 20/s anyway). Channels allow an agent streaming its answer
+ * in small chunks (~50/s) beside its subscribes.
  */
 export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   ops: { perConnection: 50, perUser: 100, windowMs: 1_000 },
@@ -62,6 +66,7 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   joins: { perConnection: 10, perUser: 30, windowMs: 10_000 },
   reads: { perConnection: 50, perUser: 100, windowMs: 1_000 },
   locks: { perConnection: 10, perUser: 20, windowMs: 10_000 },
+  channels: { perConnection: 100, perUser: 200, windowMs: 1_000 },
   // Setting up one call sends an offer or answer and a burst of ICE candidates (often 10–30 at once) to each
   // peer; a 10-peer room renegotiating is a few hundred signals. 200 per 10 s per connection allows that burst.
   voice: { perConnection: 200, perUser: 400, windowMs: 10_000 },

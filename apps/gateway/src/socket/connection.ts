@@ -2,6 +2,8 @@ import type { Socket } from 'socket.io';
 import type { Identity, IceSettings } from '@chorus/auth';
 import type { Audience, ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, DisconnectNotice, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
+import type { ChannelHistory } from '../channels/channel-history';
+import type { ChannelStreams } from '../channels/channel-streams';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { SessionRouter } from '../routing/session.router';
@@ -94,9 +96,10 @@ export class SocketIoConnection implements Connection {
   }
 }
 
-/** Room names: every socket of a session, of a document, and of one peer (for targeted pushes). */
+/** Room names: every socket of a session, of a document, of one peer (for targeted pushes), of a channel. */
 export const rooms = {
   session: (sessionId: string) => `s:${sessionId}`,
+  channel: (sessionId: string, channel: string) => `c:${sessionId}:${channel}`,
   document: (sessionId: string, docId: string) => `d:${sessionId}:${docId}`,
   peer: (sessionId: string, peerId: string) => `p:${sessionId}:${peerId}`,
 };
@@ -108,6 +111,9 @@ export interface GatewayDeps {
   readonly presence: TypedClient<PresenceApi>;
   readonly conflict: TypedClient<ConflictApi>;
   readonly streams: SessionStreams;
+  /** Channel subscriptions on this node, and the channels' history (shared by every gateway). */
+  readonly channels: ChannelStreams;
+  readonly channelHistory: ChannelHistory;
   readonly metrics: GatewayMetrics;
   /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
   readonly ice: IceSettings;

@@ -15,6 +15,8 @@ export class GatewayMetrics {
   readonly transportLatency: Histogram<'pattern'>;
   readonly sessions: Gauge;
   readonly joinLocksUnavailable: Counter;
+  readonly channelGapReads: Counter;
+  readonly channelFailures: Counter;
   readonly wsTransportErrors: Counter;
   readonly wsMissedPongs: Counter;
 
@@ -58,6 +60,16 @@ export class GatewayMetrics {
     this.joinLocksUnavailable = new Counter({
       name: 'chorus_ws_join_locks_unavailable_total',
       help: 'Joins answered without `locks` because the conflict service did not list them (the client must reopen documents to learn their locks)',
+      registers: [registry],
+    });
+    this.channelGapReads = new Counter({
+      name: 'chorus_channel_gap_reads_total',
+      help: 'Channel events the fan-out lost on the way to this gateway, noticed by a seq gap and read back from the channel history',
+      registers: [registry],
+    });
+    this.channelFailures = new Counter({
+      name: 'chorus_channel_failures_total',
+      help: 'Channel history appends and reads that failed, and subscribers skipped past events no longer retained (each one logged)',
       registers: [registry],
     });
     this.wsTransportErrors = new Counter({

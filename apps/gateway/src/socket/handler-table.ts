@@ -1,5 +1,6 @@
 import type { IdentityTokens } from '@chorus/auth';
 import type { LoggerService } from '@nestjs/common';
+import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { LiveMessageHandlers } from './live.handlers';
 import { SessionMessageHandlers } from './session.handlers';
@@ -9,6 +10,7 @@ import { VoiceMessageHandlers } from './voice.handlers';
 export function handlerTable(tokens: IdentityTokens, logger: LoggerService): HandlerTable {
   const session = new SessionMessageHandlers(tokens, logger);
   const live = new LiveMessageHandlers(logger);
+  const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
   return {
     join: (s, m, d) => session.join(s, m, d),
@@ -28,6 +30,9 @@ export function handlerTable(tokens: IdentityTokens, logger: LoggerService): Han
     document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+    subscribe: (s, m, d) => channels.subscribe(s, m, d),
+    unsubscribe: (s, m, d) => channels.unsubscribe(s, m, d),
+    publish: (s, m, d) => channels.publish(s, m, d),
     voice_join: (s, m, d) => voice.join(s, m, d),
     voice_leave: (s, m, d) => voice.leave(s, m, d),
     voice_offer: (s, m, d) => voice.relay(s, m, d),

@@ -46,7 +46,7 @@ export function broadcastPresence(deps: GatewayDeps, events: readonly PresenceEv
 function ignoreNewer(_e: never): void {}
 
 /**
- * Ends a socket's membership of one session: stops its stream delivery, leaves the rooms, removes its
+ * Ends a socket's membership of one session: ends its channel subscriptions, stops its stream delivery, leaves the rooms, removes its
  * presence (telling the others), and records `peer_left`. Best effort after the first step: a service that is
  * down must not keep a closing socket half-joined (presence then expires by its lease).
  */
@@ -60,6 +60,7 @@ export async function endMembership(
   const { session_id, peer_id } = membership;
   socket.data.memberships.delete(session_id);
   deps.presenceOut.drop(session_id, peer_id);
+  await deps.channels.leaveSession(session_id, socket.id);
   await deps.streams.detach(session_id, socket.id);
   for (const room of [...socket.rooms]) if (room.startsWith(`d:${session_id}:`)) void socket.leave(room);
   void socket.leave(rooms.session(session_id));
