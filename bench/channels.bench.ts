@@ -11,8 +11,9 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
+import { connect, post, type Json } from './lib/edge';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -24,30 +25,7 @@ const CONNECTIONS_PER_USER = 10;
 const CHILDREN = 2;
 const CHANNEL = 'x-bench';
 
-type Json = Record<string, unknown>;
 const now = () => performance.timeOrigin + performance.now();
-
-/** Members sign in over REST from addresses of their own (TRUSTED_PROXIES=1), so the REST budget is no limit. */
-let nextAddress = 0;
-async function post(base: string, path: string, body: Json, token?: string): Promise<Json> {
-  const n = nextAddress++;
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function connect(base: string, token: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = io(base, { transports: ['websocket'], auth: { token, protocol_version: 1 }, reconnection: false, forceNew: true });
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', reject);
-  });
-}
 
 async function ack(socket: Socket, type: string, body: Json): Promise<Json> {
   const reply = (await socket.timeout(30_000).emitWithAck(type, body)) as Json;

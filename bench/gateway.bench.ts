@@ -12,8 +12,9 @@
 // every Chorus process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where the CPU goes).
 import 'reflect-metadata';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
+import { connect, post, type Json } from './lib/edge';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -24,33 +25,6 @@ const MEMBERS = 200;
 const TYPISTS = 50;
 const EDIT_SECONDS = QUICK ? 10 : 30;
 
-type Json = Record<string, unknown>;
-
-/**
- * Each scenario's 200 members sign in and redeem an invite over REST: more than one address's REST budget (600 a
- * minute). The gateway trusts one proxy hop (TRUSTED_PROXIES=1) and each member says it is its own address.
- */
-let nextAddress = 0;
-async function post(base: string, path: string, body: Json, token?: string): Promise<Json> {
-  const n = nextAddress++;
-  const forwarded = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwarded, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function connect(base: string, token: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = io(base, { transports: ['websocket'], auth: { token, protocol_version: 1 }, reconnection: false, forceNew: true });
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', reject);
-  });
-}
 
 async function scrape(base: string): Promise<string[]> {
   return (await (await fetch(`${base}/metrics`)).text()).split('\n');
