@@ -103,9 +103,10 @@ interface VoiceWindow {
   voice: { frames: Array<{ type: string; from_peer_id?: string }>; received: string[]; errors: string[]; start(...a: string[]): Promise<string[]>; call(to: string): Promise<void>; pc: { iceConnectionState: string } };
 }
 
-async function page(): Promise<Page> {
+/** A page on the gateway's own origin (its health endpoint), so its WebSocket is same-origin. */
+async function page(base: string): Promise<Page> {
   const p = await (await browser.newContext()).newPage();
-  await p.goto('about:blank');
+  await p.goto(`${base}/health/live`);
   await p.addScriptTag({ content: PAGE_SCRIPT });
   return p;
 }
@@ -115,8 +116,8 @@ it('connects two Chromium pages on two gateways with RTCPeerConnection, signaled
   const people = await setUpSession(gw1, 'voice_rtc');
   const strangers = await setUpSession(gw1, 'voice_rtc_other');
   const sid = people.sessionId;
-  const alice = await page();
-  const bob = await page();
+  const alice = await page(gw1);
+  const bob = await page(gw2);
   const ws = (base: string) => `${base.replace(/^http/, 'ws')}/ws`;
   const start = (p: Page, base: string, token: string, peer: string, joinToken: string) =>
     p.evaluate(([u, t, s, pe, j]) => (globalThis as unknown as VoiceWindow).voice.start(u, t, s, pe, j), [ws(base), token, sid, peer, joinToken]);
