@@ -1,4 +1,4 @@
-import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { Controller, Inject, Logger, UseFilters } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import type { PresenceApi } from '@chorus/contracts';
 import { TransportExceptionFilter } from '@chorus/transport';
@@ -13,6 +13,8 @@ type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
 @Controller()
 @UseFilters(TransportExceptionFilter)
 export class PresenceHandlers {
+  private readonly logger = new Logger('PresenceHandlers');
+
   constructor(
     @Inject(PresenceService) private readonly presence: PresenceService,
     @Inject(SelectionBatcher) private readonly selections: SelectionBatcher,
@@ -39,12 +41,22 @@ export class PresenceHandlers {
     return this.presence.stopTyping(r.session_id, r.peer_id);
   }
 
-  /** A peer leaving the session leaves its voice room too: its presence and its voice membership end together. */
+  /**
+   * A peer leaving the session leaves its voice room too: its presence and its voice membership end together.
+   * Presence first (a voice_join racing this leave re-checks presence after its write and undoes itself). A
+   * failed voice leave must not cost the others the presence_left of a presence already removed: logged, and
+   * the membership stays until the room store's TTL (it relays to nobody: the peer has no connection).
+   */
   @MessagePattern('presence.leave')
   async leave(@Payload() r: Req<'presence.leave'>): Res<'presence.leave'> {
     const events = await this.presence.leave(r.session_id, r.peer_id, r.user_id);
-    const voice = await this.voice.leave(r.session_id, r.peer_id, 'disconnected', r.user_id);
-    return [...events, ...voice.events];
+    try {
+      const voice = await this.voice.leave(r.session_id, r.peer_id, 'disconnected', r.user_id);
+      return [...events, ...voice.events];
+    } catch (err) {
+      this.logger.error(`Voice leave of ${r.peer_id} in session ${r.session_id} failed (its membership lingers): ${(err as Error).message}`, undefined, 'PresenceHandlers');
+      return events;
+    }
   }
 
   @MessagePattern('voice.join')
