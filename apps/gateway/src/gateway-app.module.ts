@@ -18,6 +18,7 @@ import { PresenceBatcher } from './fanout/presence-batcher';
 import { SessionStreams } from './fanout/session-streams';
 import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
+import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
 import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
@@ -172,6 +173,7 @@ export class GatewayAppModule {
         channels,
         channelHistory: history,
         metrics,
+        ice: config.edge.ice,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {
           metrics.messagesOut.inc({ type: message.type });
@@ -234,11 +236,12 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, InvitesController, DocumentsController],
+      controllers: [AuthController, SessionsController, InvitesController, DocumentsController, VoiceController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
+        { provide: ICE_SETTINGS, useValue: config.edge.ice },
         { provide: SessionRouter, useValue: sessions },
         { provide: CONFLICT_CLIENT, useValue: conflict },
         { provide: ClientAddresses, useValue: addresses },
