@@ -5,6 +5,8 @@
 //                second → committed ops/s and edit→peer latency (typist stamps the send time; peers measure)
 //   session_200_no_cursors: the same without the cursor traffic (how much of the tail presence adds)
 //   chat_fanout: 200 members, 20 senders → chat deliveries/s
+//   voice_relay: 100 pairs (one member on each gateway with BENCH_GATEWAYS=2), 10 ICE signals/s each → sender→peer
+//                latency of relayed signals (BENCH_ONLY=voice_relay runs only this, into gateway-voice.json)
 // For each: the gateway's CPU per frame delivered to a client (process CPU from /metrics over the window, divided
 // by every frame the clients received: pushes and acks), its event-loop lag and GC pauses over the window, and
 // the bench process's own event-loop delay (the clients run here: their stalls are part of any latency measured).
@@ -285,6 +287,66 @@ async function chatFanout(bases: readonly string[]): Promise<Json> {
   return { members: MEMBERS, deliveries_per_s: round(delivered / seconds, 0), delivered, expected, gateway: gatewayFigures };
 }
 
+/** voice_relay: pairs of voice members, one on each gateway (members alternate), each in a room of its own. */
+const VOICE_PAIRS = Number(process.env.BENCH_VOICE_PAIRS ?? 100);
+/** Signals per second per sender: 100 pairs × 10/s is the goal's 1,000 signals/s (within the voice budget, 20/s). */
+const VOICE_RATE = Number(process.env.BENCH_VOICE_RATE ?? 10);
+
+/**
+ * voice_relay: the first member of each pair sends ICE candidates to the second at VOICE_RATE per second; the
+ * send time (performance.now(), one process) travels in the candidate, so the receiver measures sender→peer
+ * latency through the gateway, the presence check (voice.relay) and the fan-out to the other gateway.
+ */
+async function voiceRelay(bases: readonly string[]): Promise<Json> {
+  const { sessionId, members } = await joinMembers(bases, 'voice', VOICE_PAIRS * 2);
+  await Promise.all(members.map((m, i) => m.socket.timeout(30_000).emitWithAck('voice_join', { session_id: sessionId, room: `pair-${Math.floor(i / 2)}` })));
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  for (const m of members) {
+    m.socket.on('voice_ice', (signal: { candidate: { candidate: string } }) => {
+      const stamp = Number(signal.candidate.candidate.split(' ').pop());
+      if (Number.isFinite(stamp)) latencies.push(performance.now() - stamp);
+    });
+  }
+  const seconds = QUICK ? 10 : 20;
+  progress(`voice_relay: ${VOICE_PAIRS} pairs across ${bases.length} gateway(s), ${VOICE_RATE} signals/s each for ${seconds} s`);
+  const frames = countFrames(members);
+  const gateway = await gatewayWindow(bases);
+  const deadline = Date.now() + seconds * 1000;
+  const started = performance.now();
+  const sender = async (from: Member, to: Member, i: number) => {
+    await new Promise((r) => setTimeout(r, (i * 1000) / VOICE_RATE / VOICE_PAIRS));
+    while (Date.now() < deadline) {
+      const next = Date.now() + 1000 / VOICE_RATE;
+      sent++;
+      const candidate = { candidate: `candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host ${performance.now()}`, sdp_mid: '0', sdp_mline_index: 0 };
+      from.socket.emit('voice_ice', { session_id: sessionId, to_peer_id: to.peer, candidate }, (reply: Json) => {
+        frames.ack();
+        if (reply.type !== 'voice_relayed') errors++;
+      });
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+  };
+  await Promise.all(Array.from({ length: VOICE_PAIRS }, (_, k) => sender(members[2 * k], members[2 * k + 1], k)));
+  const elapsed = (performance.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  const gatewayFigures = await gateway.end(frames.count());
+  members.forEach((m) => m.socket.close());
+  return {
+    pairs: VOICE_PAIRS,
+    gateways: bases.length,
+    signals_per_s: round(sent / elapsed, 0),
+    delivered: latencies.length,
+    sent,
+    errors,
+    p50_ms: round(percentile(latencies, 50)),
+    p99_ms: round(percentile(latencies, 99)),
+    p999_ms: round(percentile(latencies, 99.9)),
+    gateway: gatewayFigures,
+  };
+}
+
 async function main(): Promise<void> {
   const calibrationStart = cpuCalibrationMs();
   progress(`calibration: ${calibrationStart} ms for the fixed work (the machine's speed now)`);
@@ -293,12 +355,19 @@ async function main(): Promise<void> {
   const cluster = await startProcessCluster('bench_gateway', { gateways: GATEWAYS, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000', TRUSTED_PROXIES: '1', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) } });
   try {
     const base = cluster.gateways[0];
+    if (process.env.BENCH_ONLY === 'voice_relay') {
+      const voice = await voiceRelay(cluster.gateways);
+      printTable(`Gateway voice_relay (${topology})`, [{ scenario: 'voice_relay', pairs: voice.pairs as number, 'signals/s': voice.signals_per_s as number, 'p50 ms': voice.p50_ms as number, 'p99 ms': voice.p99_ms as number, errors: voice.errors as number, goal: 'p99 ≤ 20 ms at 1,000 signals/s' }]);
+      writeResult(process.env.BENCH_RESULT ?? 'gateway-voice', { path: `${topology} on real Postgres + Redis`, gateways: GATEWAYS, calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() }, voice_relay: voice });
+      return;
+    }
     const token = (await post(base, '/api/v1/auth/dev-token', { user_id: 'idle', display_name: 'Idle' })).access_token as string;
     const idleResult = await idle(base, token);
     const bases = cluster.gateways;
     const edit = await session200(bases, 'session_200', true);
     const quiet = await session200(bases, 'session_200_no_cursors', false);
     const chat = await chatFanout(bases);
+    const voice = await voiceRelay(bases);
     const gw = (r: Json) => r.gateway as Json;
     printTable(`Gateway (${topology}; real Postgres + Redis; clients in the bench process)`, [
       { scenario: 'idle', connections: idleResult.connections, 'heap bytes/conn': idleResult.heap_bytes_per_conn, goal: '≤ 20,000 at 10,000 conns' },
@@ -317,6 +386,7 @@ async function main(): Promise<void> {
         goal: i === 0 ? 'edit→peer p99 ≤ 100 ms' : '',
       })),
       { scenario: 'chat_fanout', 'deliveries/s': chat.deliveries_per_s as number, delivered: `${chat.delivered as number}/${chat.expected as number}`, 'gw µs/frame': gw(chat).cpu_us_per_frame as number },
+      { scenario: 'voice_relay', 'signals/s': voice.signals_per_s as number, 'p50 ms': voice.p50_ms as number, 'p99 ms': voice.p99_ms as number, 'gw µs/frame': gw(voice).cpu_us_per_frame as number, goal: 'p99 ≤ 20 ms at 1,000 signals/s' },
     ]);
     writeResult(process.env.BENCH_RESULT ?? 'gateway', {
       path: `${topology} (Redis Streams transport) on real Postgres + Redis`,
@@ -327,6 +397,7 @@ async function main(): Promise<void> {
       session_200: edit,
       session_200_no_cursors: quiet,
       chat_fanout: chat,
+      voice_relay: voice,
     });
   } finally {
     // A profiled process writes its profile when it exits: let every one shut down on SIGTERM first.

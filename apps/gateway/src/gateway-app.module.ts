@@ -20,6 +20,7 @@ import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth'
 import { AgentsController } from './http/agents.controller';
 import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
+import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
 import { ClientAddresses } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
@@ -174,6 +175,7 @@ export class GatewayAppModule {
         channels,
         channelHistory: history,
         metrics,
+        ice: config.edge.ice,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {
           metrics.messagesOut.inc({ type: message.type });
@@ -236,11 +238,12 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController],
+      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },
         { provide: DEV_TOKEN_SETTINGS, useValue: devTokens },
+        { provide: ICE_SETTINGS, useValue: config.edge.ice },
         { provide: SessionRouter, useValue: sessions },
         { provide: CONFLICT_CLIENT, useValue: conflict },
         { provide: ClientAddresses, useValue: addresses },

@@ -7,18 +7,19 @@ import { MemoryExpiryOutbox, MemoryPresenceStore, PresenceService, RedisExpiryOu
 import { PresenceBroadcaster } from './presence-broadcaster';
 import { PresenceHandlers } from './presence.handlers';
 import { SelectionBatcher, type CommittedOpsSource } from './selection-batcher';
+import { MemoryVoiceRoomStore, RedisVoiceRoomStore, VoiceService, type VoiceRoomStore } from './voice';
 
-function presenceStorage(runtime: Runtime): { store: PresenceStore; outbox: ExpiryOutbox } {
+function presenceStorage(runtime: Runtime): { store: PresenceStore; outbox: ExpiryOutbox; rooms: VoiceRoomStore } {
   // The store enqueues claimed expiries into the outbox itself (claim and enqueue are one atomic step).
   if (runtime.redisUrl === undefined) {
     const outbox = new MemoryExpiryOutbox();
-    return { store: new MemoryPresenceStore({ outbox }), outbox };
+    return { store: new MemoryPresenceStore({ outbox }), outbox, rooms: new MemoryVoiceRoomStore() };
   }
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:presence`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness and by failing requests
   runtime.onStop(async () => void redis.disconnect());
   const outbox = new RedisExpiryOutbox(redis, runtime.redisPrefix);
-  return { store: new RedisPresenceStore(redis, { prefix: runtime.redisPrefix, outbox }), outbox };
+  return { store: new RedisPresenceStore(redis, { prefix: runtime.redisPrefix, outbox }), outbox, rooms: new RedisVoiceRoomStore(redis, runtime.redisPrefix) };
 }
 
 /**
@@ -36,8 +37,9 @@ function conflictOpLog(runtime: Runtime): CommittedOpsSource {
 @Module({})
 export class PresenceAppModule {
   static register(runtime: Runtime): DynamicModule {
-    const { store, outbox } = presenceStorage(runtime);
+    const { store, outbox, rooms } = presenceStorage(runtime);
     const service = new PresenceService(store);
+    const voice = new VoiceService(rooms, store);
     const registry = new Registry();
     const committedOps = new Counter({
       name: 'chorus_presence_committed_ops_total',
@@ -54,9 +56,10 @@ export class PresenceAppModule {
       providers: [
         { provide: PresenceService, useValue: service },
         { provide: SelectionBatcher, useValue: selections },
+        { provide: VoiceService, useValue: voice },
         {
           provide: PresenceBroadcaster,
-          useFactory: () => new PresenceBroadcaster(service, runtime.fanout, runtime.transport.client('session'), runtime.config.nodeId, runtime.logger, outbox),
+          useFactory: () => new PresenceBroadcaster(service, runtime.fanout, runtime.transport.client('session'), runtime.config.nodeId, runtime.logger, outbox, voice),
         },
       ],
     };

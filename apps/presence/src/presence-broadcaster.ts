@@ -5,6 +5,7 @@ import type { ServerMessage } from '@chorus/protocol';
 import type { Fanout } from '@chorus/fanout';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import type { ExpiryOutbox, PendingExpiry, PresenceService } from './presence';
+import type { VoiceService } from './voice';
 
 /** Expiry records retried per sweep at most (bounds one sweep's work while the session service is down). */
 const OUTBOX_BATCH = 200;
@@ -30,6 +31,8 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
     private readonly nodeId: string,
     private readonly logger: LoggerService,
     private readonly outbox: ExpiryOutbox,
+    /** An expired peer leaves its voice room too (`voice_user_left {reason: "expired"}`). */
+    private readonly voice: VoiceService,
     private readonly sweepIntervalMs = 1_000,
   ) {
     this.session = new TypedClient<SessionApi>(sessionClient);
@@ -72,12 +75,22 @@ export class PresenceBroadcaster implements OnApplicationBootstrap, OnApplicatio
       return;
     }
     await this.publish(e.session_id, { type: 'presence_left', session_id: e.session_id, peer_id: e.peer_id, user_id: e.user_id, reason: 'expired' });
+    // Before `done`: a failure here leaves the expiry in the outbox, and the retry's leave still finds the member
+    // (a removal is returned once, so a retry after a removal that succeeded announces nothing twice).
+    await this.leaveVoice(e.session_id, e.peer_id);
     await this.outbox.done(e);
+  }
+
+  /** The expired peer's voice membership ends with its presence: voice_user_left once, to the session. */
+  private async leaveVoice(sessionId: string, peerId: string): Promise<void> {
+    const { events } = await this.voice.leave(sessionId, peerId, 'expired');
+    for (const event of events) await this.publish(sessionId, { ...event });
   }
 
   private async deliver(event: PresenceEvent): Promise<void> {
     if (event.type === 'peer_expired') {
       await this.publish(event.session_id, { type: 'presence_left', session_id: event.session_id, peer_id: event.peer_id, user_id: event.user_id, reason: 'expired' });
+      await this.leaveVoice(event.session_id, event.peer_id);
       return;
     }
     if (event.type === 'presence_left') {

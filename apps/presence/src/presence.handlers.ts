@@ -1,9 +1,10 @@
-import { Controller, Inject, UseFilters } from '@nestjs/common';
+import { Controller, Inject, Logger, UseFilters } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import type { PresenceApi } from '@chorus/contracts';
 import { TransportExceptionFilter } from '@chorus/transport';
 import { PresenceService } from './presence';
 import { SelectionBatcher } from './selection-batcher';
+import { VoiceService } from './voice';
 
 type Req<P extends keyof PresenceApi> = PresenceApi[P]['req'];
 type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
@@ -12,9 +13,12 @@ type Res<P extends keyof PresenceApi> = Promise<PresenceApi[P]['res']>;
 @Controller()
 @UseFilters(TransportExceptionFilter)
 export class PresenceHandlers {
+  private readonly logger = new Logger('PresenceHandlers');
+
   constructor(
     @Inject(PresenceService) private readonly presence: PresenceService,
     @Inject(SelectionBatcher) private readonly selections: SelectionBatcher,
+    @Inject(VoiceService) private readonly voice: VoiceService,
   ) {}
 
   @MessagePattern('presence.join')
@@ -37,9 +41,52 @@ export class PresenceHandlers {
     return this.presence.stopTyping(r.session_id, r.peer_id);
   }
 
+  /**
+   * A peer leaving the session leaves its voice room too: its presence and its voice membership end together.
+   * Presence first (a voice_join racing this leave re-checks presence after its write and undoes itself). A
+   * failed voice leave must not cost the others the presence_left of a presence already removed: logged, and
+   * the membership stays until the room store's TTL (it relays to nobody: the peer has no connection).
+   */
   @MessagePattern('presence.leave')
-  leave(@Payload() r: Req<'presence.leave'>): Res<'presence.leave'> {
-    return this.presence.leave(r.session_id, r.peer_id, r.user_id);
+  async leave(@Payload() r: Req<'presence.leave'>): Res<'presence.leave'> {
+    const events = await this.presence.leave(r.session_id, r.peer_id, r.user_id);
+    try {
+      const voice = await this.voice.leave(r.session_id, r.peer_id, 'disconnected', r.user_id);
+      return [...events, ...voice.events];
+    } catch (err) {
+      this.logger.error(`Voice leave of ${r.peer_id} in session ${r.session_id} failed (its membership lingers): ${(err as Error).message}`, undefined, 'PresenceHandlers');
+      return events;
+    }
+  }
+
+  @MessagePattern('voice.join')
+  voiceJoin(@Payload() r: Req<'voice.join'>): Res<'voice.join'> {
+    return this.voice.join(r);
+  }
+
+  @MessagePattern('voice.leave')
+  voiceLeave(@Payload() r: Req<'voice.leave'>): Res<'voice.leave'> {
+    return this.voice.leave(r.session_id, r.peer_id, 'left', r.user_id);
+  }
+
+  @MessagePattern('voice.set_muted')
+  voiceSetMuted(@Payload() r: Req<'voice.set_muted'>): Res<'voice.set_muted'> {
+    return this.voice.setMuted(r.session_id, r.peer_id, r.muted);
+  }
+
+  @MessagePattern('voice.relay')
+  voiceRelay(@Payload() r: Req<'voice.relay'>): Res<'voice.relay'> {
+    return this.voice.relay(r.session_id, r.from_peer_id, r.to_peer_id);
+  }
+
+  @MessagePattern('voice.room_of')
+  voiceRoomOf(@Payload() r: Req<'voice.room_of'>): Res<'voice.room_of'> {
+    return this.voice.roomOf(r.session_id, r.peer_id);
+  }
+
+  @MessagePattern('voice.list')
+  voiceList(@Payload() r: Req<'voice.list'>): Res<'voice.list'> {
+    return this.voice.list(r.session_id);
   }
 
   @MessagePattern('presence.who')

@@ -98,6 +98,16 @@ export class SessionHandlers {
     return this.sessions.chat(r.session_id, r.user, r.peer_id, r.message, { clientMsgId: r.client_msg_id, requestId: ctx.getRequestId() });
   }
 
+  @MessagePattern('session.chat_edit')
+  chatEdit(@Payload() r: Req<'session.chat_edit'>, @Ctx() ctx: TransportContext): Res<'session.chat_edit'> {
+    return this.sessions.editChat(r.session_id, r.user, r.peer_id, r.seq, r.message, ctx.getRequestId());
+  }
+
+  @MessagePattern('session.chat_delete')
+  chatDelete(@Payload() r: Req<'session.chat_delete'>): Res<'session.chat_delete'> {
+    return this.sessions.deleteChat(r.session_id, r.user, r.seq);
+  }
+
   @MessagePattern('session.events')
   events(@Payload() r: Req<'session.events'>): Res<'session.events'> {
     return this.sessions.streamEvents(r.session_id, r.user_id, r.after_seq, r.limit);

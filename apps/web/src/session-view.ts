@@ -85,6 +85,8 @@ export class SessionView {
     session.on('presence', () => this.renderPeers());
     session.on('typing', () => this.renderPeers());
     session.on('chat', (m) => this.addChat(m));
+    session.on('chat_edited', ({ seq, message }) => this.changeChat(seq, message, 'edited'));
+    session.on('chat_deleted', ({ seq }) => this.changeChat(seq, '', 'deleted'));
     session.on('locks', () => this.renderFiles());
     session.on('ended', ({ reason }) => this.show(`You left this session: ${reason}`));
     session.on('error', (e) => this.show(`${e.code}: ${e.message}`));
@@ -236,11 +238,46 @@ export class SessionView {
   }
 
   private addChat(m: ChatMessage): void {
-    this.chats.push(m);
+    this.chats.push({ ...m });
+    const text = h('span', { class: 'text', 'data-testid': 'chat-text' }, m.message);
+    // One's own messages can be edited (in place: Enter saves, Escape cancels) and deleted.
+    const edit = (): void => {
+      const input = h('input', { 'data-testid': 'chat-edit-input', value: text.textContent ?? '' });
+      input.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape') input.replaceWith(text);
+        if (e.key !== 'Enter' || input.value.trim() === '') return;
+        const value = input.value.trim();
+        input.replaceWith(text);
+        this.session.editChat(m.seq, value).catch((err: unknown) => this.show(`edit not saved: ${(err as Error).message}`));
+      });
+      text.replaceWith(input);
+      input.focus();
+    };
+    const remove = (): void => void this.session.deleteChat(m.seq).catch((err: unknown) => this.show(`not deleted: ${(err as Error).message}`));
     this.chatList.appendChild(
-      h('li', { 'data-seq': m.seq, class: m.own ? 'own' : undefined }, h('span', { class: 'who', style: `color: ${colorOf(m.peer_id)}` }, m.display_name), ' ', m.message),
+      h(
+        'li',
+        { 'data-seq': m.seq, class: m.own ? 'own' : undefined },
+        h('span', { class: 'who', style: `color: ${colorOf(m.peer_id)}` }, m.display_name),
+        ' ',
+        text,
+        m.own && h('button', { class: 'chat-action', 'data-testid': 'chat-edit', title: 'Edit', onclick: edit }, 'edit'),
+        m.own && h('button', { class: 'chat-action', 'data-testid': 'chat-delete', title: 'Delete', onclick: remove }, 'delete'),
+      ),
     );
     this.chatList.scrollTop = this.chatList.scrollHeight;
+  }
+
+  /** A message was edited (its latest text) or deleted (a tombstone: its text and actions go). */
+  private changeChat(seq: number, message: string, how: 'edited' | 'deleted'): void {
+    const shown = this.chats.find((c) => c.seq === seq);
+    if (shown) shown.message = message;
+    const li = this.chatList.querySelector(`li[data-seq="${seq}"]`);
+    const text = li?.querySelector('[data-testid="chat-text"]');
+    if (!li || !text) return;
+    li.setAttribute('data-state', how);
+    text.textContent = how === 'deleted' ? 'message deleted' : message;
+    if (how === 'deleted') li.querySelectorAll('button, input').forEach((el) => el.remove());
   }
 
   /** Chat messages as shown (for tests). */

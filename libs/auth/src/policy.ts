@@ -16,6 +16,7 @@ export const ACTIONS = [
   'participant.remove',
   'history.read',
   'chat.send',
+  'chat.delete_any',
   'presence.update',
   'document.read',
   'document.edit',
@@ -29,6 +30,7 @@ export const ACTIONS = [
   'channel.subscribe',
   'channel.publish',
   'channel.publish_ai_response',
+  'voice.join',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -47,6 +49,8 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'participant.remove': MANAGERS,
   'history.read': EVERYONE,
   'chat.send': EVERYONE,
+  /** Deleting another participant's chat message (moderation). Anyone may edit and delete their own (`chat.send`). */
+  'chat.delete_any': MANAGERS,
   'presence.update': EVERYONE,
   'document.read': EVERYONE,
   'document.edit': WRITERS,
@@ -64,6 +68,8 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'channel.publish': WRITERS,
   // An agent's streamed answer is the agent's alone: a person publishing into it would put words in its mouth.
   'channel.publish_ai_response': ['agent'],
+  /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
+  'voice.join': EVERYONE,
 };
 
 /** The action that publishing to `channel` needs (built-in or custom `x-` channel). */

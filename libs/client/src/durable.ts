@@ -23,6 +23,10 @@ export interface ChatMessage {
 /** Any durable event of the session stream, delivered once each, in `seq` order within a connection. */
 export type DurableEvent =
   | { kind: 'chat'; seq: number; chat: ChatMessage }
+  /** A chat message's new text (`message.message_seq` names it). */
+  | { kind: 'message_update'; seq: number; message: ServerMessageOf<'message_update'> }
+  /** A chat message was deleted (`message.message_seq` names it). */
+  | { kind: 'message_delete'; seq: number; message: ServerMessageOf<'message_delete'> }
   | { kind: 'peer_joined'; seq: number; message: ServerMessageOf<'peer_joined'> }
   | { kind: 'peer_left'; seq: number; message: ServerMessageOf<'peer_left'> }
   | { kind: 'session_event'; seq: number; message: ServerMessageOf<'session_event'> };

@@ -1,8 +1,8 @@
 import type { ServerMessageOf, SessionEventView } from '@chorus/protocol';
 import type { ChorusRest } from './rest';
 
-/** The four pushes that carry a session `seq`. */
-export type DurablePush = ServerMessageOf<'chat_message' | 'peer_joined' | 'peer_left' | 'session_event'>;
+/** The pushes that carry a session `seq`. */
+export type DurablePush = ServerMessageOf<'chat_message' | 'message_update' | 'message_delete' | 'peer_joined' | 'peer_left' | 'session_event'>;
 
 /**
  * A REST history event (the stored form) as the push the gateway would have sent for it (the mapping of
@@ -30,6 +30,16 @@ export function historyToPush(sessionId: string, e: SessionEventView): DurablePu
         timestamp: Date.parse(e.created_at),
         seq: e.seq,
       };
+    }
+    // History shows a chat message as it is now (latest text; "" once deleted): the edits and the deletion
+    // that follow it in the stream, applied in order, end in the same state.
+    case 'message_update': {
+      const p = e.payload;
+      return { type: 'message_update', session_id: sessionId, message_seq: p.message_seq, peer_id: p.peer_id, user_id: p.user_id, message: p.message, edited_at: Date.parse(e.created_at), seq: e.seq };
+    }
+    case 'message_delete': {
+      const p = e.payload;
+      return { type: 'message_delete', session_id: sessionId, message_seq: p.message_seq, user_id: p.user_id, deleted_by: p.deleted_by, deleted_at: Date.parse(e.created_at), seq: e.seq };
     }
     default: {
       // Every other type, including one a newer server added: the generic push, payload as stored.

@@ -1,4 +1,4 @@
-import { ChorusError, type CreateInviteBody, type CreateSessionBody, type HistoryPage, type InviteCreated, type JoinGrantView, type SessionView } from '@chorus/protocol';
+import { ChorusError, type CreateInviteBody, type CreateSessionBody, type HistoryPage, type IceServersView, type InviteCreated, type JoinGrantView, type SessionView } from '@chorus/protocol';
 
 /** The REST calls the SDK makes (and an app needs to get started), over `fetch` (browsers and Node 18+). */
 export interface RestOptions {
@@ -51,6 +51,11 @@ export class ChorusRest {
   /** One page of the session stream after `afterSeq` (the recovery path when `joined.recovered` is false). */
   history(sessionId: string, afterSeq: number, limit = 1_000): Promise<HistoryPage> {
     return this.call('GET', `/collaboration/sessions/${encodeURIComponent(sessionId)}/history?after_seq=${afterSeq}&limit=${limit}`);
+  }
+
+  /** This user's STUN/TURN servers for WebRTC (TURN credentials short-lived: ask before each call). */
+  iceServers(): Promise<IceServersView> {
+    return this.call('GET', '/voice/ice-servers');
   }
 
   /** A raw call under /api/v1: `path` starts with '/'. */

@@ -1,4 +1,4 @@
-import { ChorusError, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
+import { ChorusError, type IceCandidate, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
 import type { ChorusClient } from './client';
 import { ChorusDocument, type DocumentLock } from './document';
@@ -28,6 +28,12 @@ export interface SessionOptions {
   lastSeq?: number;
 }
 
+/** The voice pushes a session passes on (`voice` event). */
+export type VoicePush = ServerMessageOf<'voice_user_joined' | 'voice_user_left' | 'voice_member_updated' | 'voice_speaking' | 'voice_offer' | 'voice_answer' | 'voice_ice'>;
+
+/** A WebRTC signal for one peer of this peer's voice room. */
+export type VoiceSignal = { kind: 'offer' | 'answer'; sdp: string } | { kind: 'ice'; candidate: IceCandidate };
+
 /** Where the session is: `idle` (not joined yet), `joining` (a join or rejoin is under way), `joined`, `ended`. */
 export type SessionState = 'idle' | 'joining' | 'joined' | 'ended';
 
@@ -39,6 +45,15 @@ export interface ChorusSessionEvents {
   event: DurableEvent;
   /** A chat message (also in `event`), including this client's own once acknowledged. */
   chat: ChatMessage;
+  /** A chat message's text was edited (also in `event`), including by this client once acknowledged. */
+  chat_edited: { seq: number; message: string; userId: string; editedAt: number };
+  /** A chat message was deleted (also in `event`): drop its text, show a tombstone. */
+  chat_deleted: { seq: number; userId: string; deletedBy: string; deletedAt: number };
+  /**
+   * A voice push: a member joined, left, muted or is speaking, or a WebRTC signal (offer, answer, ICE candidate)
+   * relayed to this peer by a member of its room (`from_peer_id`).
+   */
+  voice: VoicePush;
   /** The presence store changed (`session.presence`). */
   presence: { peers: readonly PresenceView[] };
   /** The session's file locks changed (`locks()`): for lock indicators on files that are not open. */
@@ -176,6 +191,79 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   }
 
   /**
+   * Replaces the text of one of this user's chat messages (`seq`: its `ChatMessage.seq`). Resolves with the
+   * stored edit; the server answers a resend of the same text with the same edit, so a retryable failure is
+   * retried (after a reconnect too). PERMISSION_DENIED: not the author; NOT_FOUND: no such message, or deleted.
+   */
+  async editChat(seq: number, message: string): Promise<ServerMessageOf<'message_update'>> {
+    return this.retried(`chat_edit ${seq}`, async () => {
+      const reply = await this.client.request('chat_edit', { session_id: this.id, seq, message });
+      if (this.seqs.mark(reply.seq)) this.deliver({ kind: 'message_update', seq: reply.seq, message: reply });
+      return reply;
+    });
+  }
+
+  /**
+   * Deletes a chat message: one's own, or anyone's as owner or admin. Idempotent (a repeat answers the first
+   * deletion), so a retryable failure is retried.
+   */
+  async deleteChat(seq: number): Promise<ServerMessageOf<'message_delete'>> {
+    return this.retried(`chat_delete ${seq}`, async () => {
+      const reply = await this.client.request('chat_delete', { session_id: this.id, seq });
+      if (this.seqs.mark(reply.seq)) this.deliver({ kind: 'message_delete', seq: reply.seq, message: reply });
+      return reply;
+    });
+  }
+
+  /**
+   * Joins a voice room of the session (`default` unless named): resolves with its members and this user's ICE
+   * servers (for `new RTCPeerConnection({ iceServers })`). Idempotent. After a reconnect the membership is gone
+   * with the old connection (the others saw `voice_user_left`): join again.
+   */
+  async joinVoice(options: { room?: string; muted?: boolean } = {}): Promise<ServerMessageOf<'voice_joined'>> {
+    await this.ready();
+    return this.client.request('voice_join', { session_id: this.id, ...(options.room !== undefined ? { room: options.room } : {}), ...(options.muted !== undefined ? { muted: options.muted } : {}) });
+  }
+
+  async leaveVoice(): Promise<ServerMessageOf<'voice_left'>> {
+    await this.ready();
+    return this.client.request('voice_leave', { session_id: this.id });
+  }
+
+  /** Sends an offer, answer or ICE candidate to one peer of this peer's voice room (PERMISSION_DENIED otherwise). */
+  async signal(toPeerId: string, signal: VoiceSignal): Promise<void> {
+    await this.ready();
+    if (signal.kind === 'ice') await this.client.request('voice_ice', { session_id: this.id, to_peer_id: toPeerId, candidate: signal.candidate });
+    else if (signal.kind === 'offer') await this.client.request('voice_offer', { session_id: this.id, to_peer_id: toPeerId, sdp: signal.sdp });
+    else await this.client.request('voice_answer', { session_id: this.id, to_peer_id: toPeerId, sdp: signal.sdp });
+  }
+
+  async setMuted(muted: boolean): Promise<ServerMessageOf<'voice_member_updated'>> {
+    await this.ready();
+    return this.client.request(muted ? 'voice_mute' : 'voice_unmute', { session_id: this.id });
+  }
+
+  /** Tells the room whether this peer is speaking (send it when your voice-activity detection changes). */
+  async setSpeaking(speaking: boolean): Promise<void> {
+    await this.ready();
+    await this.client.request('voice_speaking', { session_id: this.id, speaking });
+  }
+
+  /** Runs an idempotent request once joined, again after a retryable failure (with backoff), up to 50 times. */
+  private async retried<T>(what: string, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.ready();
+      try {
+        return await run();
+      } catch (err) {
+        if (!(err instanceof ChorusError) || !err.retryable || err instanceof ClientClosedError || attempt >= 50) throw err;
+        this.client.warn(`${what}: ${err.code}, resending`, err);
+        await sleep(err.details.retry_after_ms ?? backoffDelay(attempt, this.client.random, { initialDelayMs: 100, maxDelayMs: 5_000 }));
+      }
+    }
+  }
+
+  /**
    * Reports where this client is (send only what changed; `selection` in code points — see `selectionFromUtf16`).
    * Call it on every cursor move: updates are coalesced (the latest value of each field wins) and sent at most
    * every 50 ms — the server's own batching rate — so a fast typist stays far below the presence rate limit.
@@ -270,6 +358,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   handlePush(m: ServerMessage): void {
     switch (m.type) {
       case 'chat_message':
+      case 'message_update':
+      case 'message_delete':
       case 'peer_joined':
       case 'peer_left':
       case 'session_event':
@@ -305,6 +395,15 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       case 'conflict_detected':
         this.documents.get(m.doc_id)?.handlePush(m);
         return;
+      case 'voice_user_joined':
+      case 'voice_user_left':
+      case 'voice_member_updated':
+      case 'voice_speaking':
+      case 'voice_offer':
+      case 'voice_answer':
+      case 'voice_ice':
+        this.emit('voice', m);
+        return;
       default:
         this.prompts.handlePush(m);
         return;
@@ -317,6 +416,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       return;
     }
     if (m.type === 'chat_message') this.deliver({ kind: 'chat', seq: m.seq, chat: toChat(m, this.client.peerId) });
+    else if (m.type === 'message_update') this.deliver({ kind: 'message_update', seq: m.seq, message: m });
+    else if (m.type === 'message_delete') this.deliver({ kind: 'message_delete', seq: m.seq, message: m });
     else if (m.type === 'peer_joined') this.deliver({ kind: 'peer_joined', seq: m.seq, message: m });
     else if (m.type === 'peer_left') this.deliver({ kind: 'peer_left', seq: m.seq, message: m });
     else this.deliver({ kind: 'session_event', seq: m.seq, message: m });
@@ -325,6 +426,13 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private deliver(event: DurableEvent): void {
     this.emit('event', event);
     if (event.kind === 'chat') this.emit('chat', event.chat);
+    else if (event.kind === 'message_update') {
+      const m = event.message;
+      this.emit('chat_edited', { seq: m.message_seq, message: m.message, userId: m.user_id, editedAt: m.edited_at });
+    } else if (event.kind === 'message_delete') {
+      const m = event.message;
+      this.emit('chat_deleted', { seq: m.message_seq, userId: m.user_id, deletedBy: m.deleted_by, deletedAt: m.deleted_at });
+    }
   }
 
   private startJoin(): Promise<void> {

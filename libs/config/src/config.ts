@@ -42,6 +42,8 @@ export interface ChorusConfig {
     readonly webApp: { readonly enabled: boolean; readonly dir: string };
     /** The plain WebSocket endpoint /ws: heartbeat, authentication deadline, compression. */
     readonly ws: { readonly pingIntervalMs: number; readonly authTimeoutMs: number; readonly perMessageDeflate: boolean };
+    /** VOICE_*: the STUN/TURN servers handed to clients (TURN with time-limited credentials from the secret). */
+    readonly ice: { readonly stunUrls: string[]; readonly turnUrls: string[]; readonly turnSecret: string | undefined; readonly turnTtlS: number };
   };
   /** Session channels (gateway/standalone): the recent history each channel keeps, by count and by age. */
   readonly channels: { readonly historySize: number; readonly historyTtlMs: number };
@@ -94,6 +96,10 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     if (values.AUTH_AUDIENCE === undefined) problems.push({ variable: 'AUTH_AUDIENCE', problem: 'is required with AUTH_JWKS_URL (the `aud` your identity provider puts in tokens for Chorus)' });
     if (values.DEV_TOKENS === true) problems.push({ variable: 'DEV_TOKENS', problem: 'must be false with AUTH_JWKS_URL (dev tokens are HS256, which a JWKS verifier refuses)' });
   }
+  // TURN without its secret would hand clients servers they cannot authenticate to.
+  if (Array.isArray(values.VOICE_TURN_URLS) && values.VOICE_TURN_URLS.length > 0 && values.VOICE_TURN_SECRET === undefined) {
+    problems.push({ variable: 'VOICE_TURN_SECRET', problem: 'is required when VOICE_TURN_URLS is set (the secret shared with the TURN server)' });
+  }
   if (problems.length > 0) throw new ConfigError(role, problems);
   const v = values as {
     PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
@@ -102,6 +108,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     AUTH_JWKS_URL?: string; AUTH_ALGORITHMS?: string[]; AUTH_ISSUER?: string; AUTH_AUDIENCE?: string[]; AUTH_CLOCK_SKEW_S?: number; AUTH_CLAIM_USER_ID?: string;
     AUTH_CLAIM_DISPLAY_NAME?: string; AUTH_CLAIM_KIND?: string; AUTH_DEFAULT_KIND?: 'human' | 'agent'; AUTH_JWKS_CACHE_MAX_AGE_S?: number; AUTH_JWKS_COOLDOWN_MS?: number;
+    VOICE_STUN_URLS?: string[]; VOICE_TURN_URLS?: string[]; VOICE_TURN_SECRET?: string; VOICE_TURN_TTL_S?: number;
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
@@ -140,6 +147,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       restLimits: { perRoutePerMin: v.REST_LIMIT_PER_MIN ?? 600, inviteGuessesPerMin: v.INVITE_GUESS_LIMIT_PER_MIN ?? 10 },
       webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
+      ice: { stunUrls: v.VOICE_STUN_URLS ?? [], turnUrls: v.VOICE_TURN_URLS ?? [], turnSecret: v.VOICE_TURN_SECRET, turnTtlS: v.VOICE_TURN_TTL_S ?? 3_600 },
     },
     channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },
     conflict: {

@@ -73,6 +73,21 @@ function text(pattern: RegExp, hint: string, fallback: (role: AppRole) => string
   };
 }
 
+/** A comma-separated list of URLs with one of `schemes` (ICE server URLs are `scheme:host[:port][?query]`). */
+function urlList(schemes: readonly string[]) {
+  return (raw: string | undefined): Parse<string[]> => {
+    if (raw === undefined || raw.trim() === '') return { value: [] };
+    const urls = raw.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+    for (const u of urls) {
+      const scheme = /^[a-z]+:/.exec(u)?.[0];
+      if (scheme === undefined || !schemes.includes(scheme) || !/^[a-z]+:[A-Za-z0-9.[\]:-]+(\?[A-Za-z0-9=&_-]+)?$/.test(u)) {
+        return { problem: `"${u}" is not a ${schemes.join(' or ')} URL (e.g. ${schemes[0]}host.example.com:3478)` };
+      }
+    }
+    return { value: urls };
+  };
+}
+
 /** Who may set X-Forwarded-For: a fixed number of proxy hops, or proxy addresses/CIDRs. `{hops: 0}` trusts none. */
 export type TrustedProxies = { readonly hops: number } | { readonly addresses: readonly string[] };
 
@@ -331,6 +346,30 @@ export const VARIABLES = {
     doc: 'Plain WebSocket (/ws): negotiate permessage-deflate compression. Default false: JSON frames shrink 3–10×, but every compressing connection costs CPU per frame and keeps zlib state (tens to hundreds of KB) — at thousands of idle connections memory, not bandwidth, is the limit. Turn it on for few clients on slow links.',
     roles: EDGE_ROLES,
     parse: bool(() => false),
+  },
+  VOICE_STUN_URLS: {
+    doc: 'STUN servers handed to clients for voice (GET /api/v1/voice/ice-servers): a comma-separated list of stun: or stuns: URLs (stun:stun.example.com:3478). Default none: a deployment names its own, so no client is sent to a third party without the operator choosing it.',
+    roles: EDGE_ROLES,
+    parse: urlList(['stun:', 'stuns:']),
+  },
+  VOICE_TURN_URLS: {
+    doc: 'TURN servers handed to clients for voice, with per-user credentials: a comma-separated list of turn: or turns: URLs (turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349). Needs VOICE_TURN_SECRET. Default none (peers behind symmetric NATs then cannot connect).',
+    roles: EDGE_ROLES,
+    parse: urlList(['turn:', 'turns:']),
+  },
+  VOICE_TURN_SECRET: {
+    doc: 'The secret shared with the TURN server (coturn: use-auth-secret, static-auth-secret), at least 16 characters: clients get time-limited credentials derived from it (username <expiry>:<user id>, password base64 HMAC-SHA1), nothing is stored. Required when VOICE_TURN_URLS is set. Default unset.',
+    roles: EDGE_ROLES,
+    parse: (raw: string | undefined): Parse<string | undefined> => {
+      if (raw === undefined || raw === '') return { value: undefined };
+      // Never echo a secret, not even a bad one.
+      return raw.length >= 16 ? { value: raw } : { problem: `must be at least 16 characters (got ${raw.length})` };
+    },
+  },
+  VOICE_TURN_TTL_S: {
+    doc: 'How long handed-out TURN credentials stay valid, in seconds. Default 3600: long enough for a call to allocate and refresh its relay, short enough that a leaked credential is soon worthless; clients ask again for every new call.',
+    roles: EDGE_ROLES,
+    parse: int(60, 86_400, () => 3_600),
   },
   SHUTDOWN_GRACE_MS: {
     doc: 'On SIGTERM/SIGINT: how long in-flight work may take before the process exits anyway. Default 10000; keep it below Kubernetes terminationGracePeriodSeconds.',

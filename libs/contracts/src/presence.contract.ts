@@ -1,9 +1,9 @@
 import type { TextOp } from '@chorus/ot';
-import type { ClientMessageOf, ParticipantKind, PresenceView, ServerMessageOf } from '@chorus/protocol';
+import type { ClientMessageOf, ParticipantKind, PresenceView, ServerMessageOf, VoiceMember } from '@chorus/protocol';
 
 // The presence shapes are the protocol's messages (libs/protocol), derived, never re-declared.
 
-type Push<T extends 'presence_update' | 'presence_left' | 'typing_start' | 'typing_stop'> = Omit<ServerMessageOf<T>, 'id'>;
+type Push<T extends 'presence_update' | 'presence_left' | 'typing_start' | 'typing_stop' | 'voice_user_joined' | 'voice_user_left' | 'voice_member_updated'> = Omit<ServerMessageOf<T>, 'id'>;
 
 /**
  * What the presence service asks its caller to deliver to a session's members: wire messages, except
@@ -16,7 +16,10 @@ export type PresenceEvent =
   /** The peer's lease ran out (its gateway died). user_id/node_id are null only if its state was lost. */
   | { type: 'peer_expired'; session_id: string; peer_id: string; user_id: string | null; node_id: string | null; lease_expires_at: number | null }
   | Push<'typing_start'>
-  | Push<'typing_stop'>;
+  | Push<'typing_stop'>
+  | Push<'voice_user_joined'>
+  | Push<'voice_user_left'>
+  | Push<'voice_member_updated'>;
 
 /** What a client may change of its presence: the `presence_update` request's fields. */
 export type PresencePatch = Omit<ClientMessageOf<'presence_update'>, 'type' | 'id' | 'session_id'>;
@@ -37,6 +40,20 @@ export interface PresenceApi {
   /** With `user_id`, removes the peer only if it is that user's (a gateway always sends it). */
   'presence.leave': { req: { session_id: string; peer_id: string; user_id?: string }; res: PresenceEvent[] };
   'presence.who': { req: { session_id: string }; res: PresenceView[] };
+  /** Puts a present peer in a voice room (idempotent); the room's members, the joiner included. */
+  'voice.join': {
+    req: { session_id: string; peer_id: string; user_id: string; display_name: string; room: string; muted?: boolean };
+    res: { members: VoiceMember[]; events: PresenceEvent[] };
+  };
+  /** The peer leaves its voice room; `room` null if it was in none. */
+  'voice.leave': { req: { session_id: string; peer_id: string; user_id: string }; res: { room: string | null; events: PresenceEvent[] } };
+  'voice.set_muted': { req: { session_id: string; peer_id: string; muted: boolean }; res: { member: VoiceMember; events: PresenceEvent[] } };
+  /** The sender's membership if it may signal `to_peer_id` (same room), else PERMISSION_DENIED. */
+  'voice.relay': { req: { session_id: string; from_peer_id: string; to_peer_id: string }; res: VoiceMember };
+  /** The peer's membership and its room's peer ids, else PERMISSION_DENIED. */
+  'voice.room_of': { req: { session_id: string; peer_id: string }; res: { member: VoiceMember; peer_ids: string[] } };
+  /** Every voice room member of the session. */
+  'voice.list': { req: { session_id: string }; res: VoiceMember[] };
   /** Renews the leases of every peer a gateway node holds; `lost` peers expired before and must re-join. */
   'presence.heartbeat': { req: { node_id: string }; res: { refreshed: number; lost: Array<{ session_id: string; peer_id: string }> } };
   /**

@@ -47,6 +47,10 @@ export interface SessionApi extends AgentApi {
   'session.disconnect': { req: { session_id: string; user_id: string; peer_id: string; reason: 'left' | 'disconnected' | 'expired'; expiry_key?: string }; res: SessionEventOf<'peer_left'> | null };
   /** Deduplicated per user by `client_msg_id` (a resend gets the stored event), else per transport request. */
   'session.chat': { req: { session_id: string; user: Identity; peer_id: string; message: string; client_msg_id?: string }; res: SessionEventOf<'chat_message'> };
+  /** The author replaces a chat message's text: appends `message_update` (a resend of the latest text gets that edit). */
+  'session.chat_edit': { req: { session_id: string; user: Identity; peer_id: string; seq: number; message: string }; res: SessionEventOf<'message_update'> };
+  /** The author, an owner or an admin deletes a chat message: appends `message_delete` once (a repeat gets that one). */
+  'session.chat_delete': { req: { session_id: string; user: Identity; seq: number }; res: SessionEventOf<'message_delete'> };
   /** Durable events after `after_seq` for replay (the caller must be a participant). */
   'session.events': { req: { session_id: string; user_id: string; after_seq: number; limit: number }; res: { events: SessionStreamEvent[]; head: number } };
 }

@@ -6,11 +6,16 @@ import { PROTOCOL_VERSION } from './version';
 
 const SESSION = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
 const PROMPT = '3b9d6c1e-8f2a-4d5b-9c7e-1a2b3c4d5e6f';
+const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+const CANDIDATE = { candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdp_mid: '0', sdp_mline_index: 0 };
+const ALICE_VOICE = { peer_id: 'alice-tab-1', user_id: 'alice', display_name: 'Alice', room: 'default', muted: false };
 
 export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } = {
   join: { type: 'join', id: 1, session_id: SESSION, peer_id: 'alice-tab-1', join_token: 'eyJhbGciOiJIUzI1NiJ9.eyJzIjoiMSJ9.c2ln', last_seq: 41 },
   leave: { type: 'leave', id: 2, session_id: SESSION },
   chat_message: { type: 'chat_message', id: 3, session_id: SESSION, message: 'Pushed the parser fix, please review' },
+  chat_edit: { type: 'chat_edit', id: 16, session_id: SESSION, seq: 47, message: 'Pushed the parser fix, please review (PR #12)' },
+  chat_delete: { type: 'chat_delete', id: 17, session_id: SESSION, seq: 47 },
   ping: { type: 'ping', id: 'p-4' },
   reauth: { type: 'reauth', id: 'r-1', token: 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsyIn0.eyJzdWIiOiJhbGljZSJ9.c2ln' },
   presence_update: { type: 'presence_update', id: 5, session_id: SESSION, active_file: 'src/parser.rs', doc_id: 'src/parser.rs', selection: { anchor: 120, head: 134 } },
@@ -33,6 +38,14 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   subscribe: { type: 'subscribe', id: 16, session_id: SESSION, channel: 'diagnostics', since: 7 },
   unsubscribe: { type: 'unsubscribe', id: 17, session_id: SESSION, channel: 'diagnostics' },
   publish: { type: 'publish', id: 18, session_id: SESSION, channel: 'files', data: { file: 'src/parser.rs', event: 'change', timestamp: 1795312800000 } },
+  voice_join: { type: 'voice_join', id: 20, session_id: SESSION, room: 'default', muted: false },
+  voice_leave: { type: 'voice_leave', id: 21, session_id: SESSION },
+  voice_offer: { type: 'voice_offer', id: 22, session_id: SESSION, to_peer_id: 'bob-cli', sdp: SDP },
+  voice_answer: { type: 'voice_answer', id: 23, session_id: SESSION, to_peer_id: 'alice-tab-1', sdp: SDP },
+  voice_ice: { type: 'voice_ice', id: 24, session_id: SESSION, to_peer_id: 'bob-cli', candidate: CANDIDATE },
+  voice_mute: { type: 'voice_mute', id: 25, session_id: SESSION },
+  voice_unmute: { type: 'voice_unmute', id: 26, session_id: SESSION },
+  voice_speaking: { type: 'voice_speaking', id: 27, session_id: SESSION, speaking: true },
 };
 
 const PRESENCE = {
@@ -77,11 +90,23 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
     timestamp: 1795312800000,
     seq: 47,
   },
+  message_update: {
+    type: 'message_update',
+    id: 16,
+    session_id: SESSION,
+    message_seq: 47,
+    peer_id: 'alice-tab-1',
+    user_id: 'alice',
+    message: 'Pushed the parser fix, please review (PR #12)',
+    edited_at: 1795312860000,
+    seq: 49,
+  },
+  message_delete: { type: 'message_delete', id: 17, session_id: SESSION, message_seq: 47, user_id: 'alice', deleted_by: 'alice', deleted_at: 1795312900000, seq: 50 },
   pong: { type: 'pong', id: 'p-4', timestamp: 1795312800123 },
   reauthed: { type: 'reauthed', id: 'r-1', token_expires_at: 1795316400000 },
   session_event: { type: 'session_event', session_id: SESSION, seq: 48, event_type: 'role_changed', actor: 'alice', payload: { user_id: 'bob', from: 'editor', to: 'viewer' }, created_at: '2026-11-22T10:00:00.000Z' },
   presence_update: { type: 'presence_update', ...PRESENCE },
-  presence_list: { type: 'presence_list', id: 6, session_id: SESSION, peers: [PRESENCE] },
+  presence_list: { type: 'presence_list', id: 6, session_id: SESSION, peers: [PRESENCE], voice: [{ peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', room: 'default', muted: true }] },
   presence_batch: { type: 'presence_batch', session_id: SESSION, peers: [PRESENCE, { ...PRESENCE, peer_id: 'claude-1', user_id: 'agent:claude', display_name: 'Claude', kind: 'agent', selection: null, typing: { doc_id: 'src/parser.rs' } }] },
   presence_left: { type: 'presence_left', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
   typing_start: { type: 'typing_start', session_id: SESSION, peer_id: 'bob-cli', user_id: 'bob', doc_id: 'src/parser.rs' },
@@ -137,5 +162,24 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
     seq: 9,
     publisher: { user_id: 'agent:claude', peer_id: 'claude-1' },
   },
+  voice_joined: {
+    type: 'voice_joined',
+    id: 20,
+    session_id: SESSION,
+    room: 'default',
+    peer_id: 'alice-tab-1',
+    members: [ALICE_VOICE, { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', room: 'default', muted: true }],
+    ice_servers: [{ urls: ['stun:stun.example.com:3478'] }, { urls: ['turn:turn.example.com:3478'], username: '1795316400:alice', credential: 'ov790PrnAKlXmRTb9HUzZG9n4xA=' }],
+    ice_expires_at: 1795316400000,
+  },
+  voice_left: { type: 'voice_left', id: 21, session_id: SESSION, room: 'default', peer_id: 'alice-tab-1' },
+  voice_user_joined: { type: 'voice_user_joined', session_id: SESSION, ...ALICE_VOICE },
+  voice_user_left: { type: 'voice_user_left', session_id: SESSION, room: 'default', peer_id: 'alice-tab-1', user_id: 'alice', reason: 'expired' },
+  voice_member_updated: { type: 'voice_member_updated', id: 25, session_id: SESSION, ...ALICE_VOICE, muted: true },
+  voice_speaking: { type: 'voice_speaking', id: 27, session_id: SESSION, room: 'default', peer_id: 'alice-tab-1', user_id: 'alice', speaking: true },
+  voice_offer: { type: 'voice_offer', session_id: SESSION, room: 'default', from_peer_id: 'alice-tab-1', from_user_id: 'alice', sdp: SDP },
+  voice_answer: { type: 'voice_answer', session_id: SESSION, room: 'default', from_peer_id: 'bob-cli', from_user_id: 'bob', sdp: SDP },
+  voice_ice: { type: 'voice_ice', session_id: SESSION, room: 'default', from_peer_id: 'alice-tab-1', from_user_id: 'alice', candidate: CANDIDATE },
+  voice_relayed: { type: 'voice_relayed', id: 22, session_id: SESSION, to_peer_id: 'bob-cli' },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

@@ -19,7 +19,9 @@ describe('forward compatibility', () => {
   });
 
   it('reports an unknown server message type as ignorable, and a malformed known one as not', () => {
-    expect(parseServerMessage({ type: 'voice_offer', sdp: 'v=0' })).toMatchObject({ ok: false, ignorable: true });
+    expect(parseServerMessage({ type: 'screen_share_offer', sdp: 'v=0' })).toMatchObject({ ok: false, ignorable: true });
+    // A type this version knows, malformed (voice_offer lacks its sender), is not ignorable.
+    expect(parseServerMessage({ type: 'voice_offer', sdp: 'v=0' })).toMatchObject({ ok: false, ignorable: false });
     expect(parseServerMessage({ no: 'type' })).toMatchObject({ ok: false, ignorable: false });
     expect(parseServerMessage({ ...SERVER_EXAMPLES.pong, extra: 1, id: { nested: true } })).toMatchObject({ ok: false, ignorable: false, error: { details: { field: 'id' } } });
   });

@@ -68,8 +68,12 @@ export {
   type Role,
 } from './fields';
 export {
+  chatDeleteSchema,
+  chatEditSchema,
   chatMessageEventSchema,
   chatMessageRequestSchema,
+  messageDeleteSchema,
+  messageUpdateSchema,
   helloSchema,
   joinSchema,
   joinedSchema,
@@ -207,6 +211,7 @@ export {
   type CreateSessionBody,
   type DevTokenBody,
   type HistoryPage,
+  type IceServersView,
   type HistoryQuery,
   type InviteCreated,
   type JoinGrantView,
@@ -219,3 +224,13 @@ export {
 } from './rest';
 export { WS_AUTH_MAX_BYTES, WS_PATH, wsAuthSchema, type WsAuth } from './ws';
 export type { AckOf, ClientPayload, ClientToServerEvents, ServerToClientEvents } from './socket-events';
+export {
+  DEFAULT_VOICE_ROOM,
+  SDP_MAX_CHARS,
+  iceCandidateSchema,
+  iceServerSchema,
+  voiceMemberSchema,
+  voiceRoomSchema,
+  type IceCandidate,
+  type VoiceMember,
+} from './messages-voice';

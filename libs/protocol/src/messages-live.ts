@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { voiceMemberSchema } from './messages-voice';
 import { text } from './text';
 import { messageIdSchema } from './errors';
 import {
@@ -56,7 +57,14 @@ export const presenceUpdateEventSchema = z.strictObject({ type: z.literal('prese
 export const presenceBatchSchema = z.strictObject({ type: z.literal('presence_batch'), session_id, peers: z.array(presenceViewSchema) });
 
 export const whoSchema = z.strictObject({ type: z.literal('who'), id, session_id });
-export const presenceListSchema = z.strictObject({ type: z.literal('presence_list'), id, session_id, peers: z.array(presenceViewSchema) });
+export const presenceListSchema = z.strictObject({
+  type: z.literal('presence_list'),
+  id,
+  session_id,
+  peers: z.array(presenceViewSchema),
+  /** Everyone in a voice room of the session, with the room and whether muted (absent from older servers). */
+  voice: z.array(voiceMemberSchema).optional(),
+});
 
 export const presenceLeftSchema = z.strictObject({
   type: z.literal('presence_left'),

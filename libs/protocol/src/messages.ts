@@ -46,6 +46,18 @@ export const chatMessageRequestSchema = z.strictObject({
   client_msg_id: clientMsgIdSchema.optional(),
 });
 
+/** Replace the text of one's own chat message, named by its `seq`. */
+export const chatEditSchema = z.strictObject({
+  type: z.literal('chat_edit'),
+  id,
+  session_id: sessionIdSchema,
+  seq: seqSchema.min(1),
+  message: chatTextSchema,
+});
+
+/** Delete a chat message, named by its `seq`: one's own, or anyone's as owner or admin. */
+export const chatDeleteSchema = z.strictObject({ type: z.literal('chat_delete'), id, session_id: sessionIdSchema, seq: seqSchema.min(1) });
+
 export const pingSchema = z.strictObject({ type: z.literal('ping'), id });
 
 /**
@@ -116,6 +128,34 @@ export const chatMessageEventSchema = z.strictObject({
   /** The sender's `client_msg_id`, when it gave one: lets it match its optimistic copy. */
   client_msg_id: clientMsgIdSchema.optional(),
   timestamp: timestampSchema,
+  seq: seqSchema,
+});
+
+/** A chat message's new text: pushed to every member, and the ack of its author's `chat_edit`. */
+export const messageUpdateSchema = z.strictObject({
+  type: z.literal('message_update'),
+  id,
+  session_id: sessionIdSchema,
+  /** The edited message's `seq` (its `chat_message`). */
+  message_seq: seqSchema,
+  peer_id: peerIdSchema,
+  user_id: participantSchema.shape.user_id,
+  message: chatTextSchema,
+  edited_at: timestampSchema,
+  /** This event's own stream position (the client's next `last_seq`). */
+  seq: seqSchema,
+});
+
+/** A chat message was deleted: pushed to every member, and the ack of `chat_delete`. */
+export const messageDeleteSchema = z.strictObject({
+  type: z.literal('message_delete'),
+  id,
+  session_id: sessionIdSchema,
+  message_seq: seqSchema,
+  /** The deleted message's author. */
+  user_id: participantSchema.shape.user_id,
+  deleted_by: participantSchema.shape.user_id,
+  deleted_at: timestampSchema,
   seq: seqSchema,
 });
 

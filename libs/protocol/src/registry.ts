@@ -3,8 +3,12 @@ import { channelEventSchema, publishSchema, publishedSchema, subscribeSchema, su
 import { disconnectNoticeSchema } from './disconnect';
 import { errorMessageSchema } from './errors';
 import {
+  chatDeleteSchema,
+  chatEditSchema,
   chatMessageEventSchema,
   chatMessageRequestSchema,
+  messageDeleteSchema,
+  messageUpdateSchema,
   helloSchema,
   joinSchema,
   joinedSchema,
@@ -61,6 +65,26 @@ import {
   promptSubmitSchema,
   queueUpdatedSchema,
 } from './messages-agents';
+import {
+  voiceAnswerEventSchema,
+  voiceAnswerSchema,
+  voiceIceEventSchema,
+  voiceIceSchema,
+  voiceJoinSchema,
+  voiceJoinedSchema,
+  voiceLeaveSchema,
+  voiceLeftSchema,
+  voiceMemberUpdatedSchema,
+  voiceMuteSchema,
+  voiceOfferEventSchema,
+  voiceOfferSchema,
+  voiceRelayedSchema,
+  voiceSpeakingEventSchema,
+  voiceSpeakingRequestSchema,
+  voiceUnmuteSchema,
+  voiceUserJoinedSchema,
+  voiceUserLeftSchema,
+} from './messages-voice';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -70,6 +94,8 @@ export const CLIENT_MESSAGES = {
   join: { schema: joinSchema, maxBytes: 8 * 1024, reply: 'joined' },
   leave: { schema: leaveSchema, maxBytes: 1024, reply: 'left' },
   chat_message: { schema: chatMessageRequestSchema, maxBytes: 40 * 1024, reply: 'chat_message' },
+  chat_edit: { schema: chatEditSchema, maxBytes: 40 * 1024, reply: 'message_update' },
+  chat_delete: { schema: chatDeleteSchema, maxBytes: 1024, reply: 'message_delete' },
   ping: { schema: pingSchema, maxBytes: 256, reply: 'pong' },
   reauth: { schema: reauthSchema, maxBytes: 8 * 1024, reply: 'reauthed' },
   presence_update: { schema: presenceUpdateRequestSchema, maxBytes: 4 * 1024, reply: 'presence_update' },
@@ -93,6 +119,15 @@ export const CLIENT_MESSAGES = {
   unsubscribe: { schema: unsubscribeSchema, maxBytes: 1024, reply: 'unsubscribed' },
   /** The limit of a channel event's `data` (custom channels carry any JSON up to it). */
   publish: { schema: publishSchema, maxBytes: 64 * 1024, reply: 'published' },
+  voice_join: { schema: voiceJoinSchema, maxBytes: 1024, reply: 'voice_joined' },
+  voice_leave: { schema: voiceLeaveSchema, maxBytes: 512, reply: 'voice_left' },
+  // SDP is capped at 16,000 characters (up to 4 bytes each as JSON text, escapes aside).
+  voice_offer: { schema: voiceOfferSchema, maxBytes: 64 * 1024, reply: 'voice_relayed' },
+  voice_answer: { schema: voiceAnswerSchema, maxBytes: 64 * 1024, reply: 'voice_relayed' },
+  voice_ice: { schema: voiceIceSchema, maxBytes: 4 * 1024, reply: 'voice_relayed' },
+  voice_mute: { schema: voiceMuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
+  voice_unmute: { schema: voiceUnmuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
+  voice_speaking: { schema: voiceSpeakingRequestSchema, maxBytes: 512, reply: 'voice_speaking' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -103,6 +138,8 @@ export const SERVER_MESSAGES = {
   peer_joined: peerJoinedSchema,
   peer_left: peerLeftSchema,
   chat_message: chatMessageEventSchema,
+  message_update: messageUpdateSchema,
+  message_delete: messageDeleteSchema,
   pong: pongSchema,
   reauthed: reauthedSchema,
   error: errorMessageSchema,
@@ -134,6 +171,16 @@ export const SERVER_MESSAGES = {
   unsubscribed: unsubscribedSchema,
   published: publishedSchema,
   event: channelEventSchema,
+  voice_joined: voiceJoinedSchema,
+  voice_left: voiceLeftSchema,
+  voice_user_joined: voiceUserJoinedSchema,
+  voice_user_left: voiceUserLeftSchema,
+  voice_member_updated: voiceMemberUpdatedSchema,
+  voice_speaking: voiceSpeakingEventSchema,
+  voice_offer: voiceOfferEventSchema,
+  voice_answer: voiceAnswerEventSchema,
+  voice_ice: voiceIceEventSchema,
+  voice_relayed: voiceRelayedSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

@@ -123,3 +123,13 @@ export interface HistoryPage {
   last_seq: number;
 }
 
+
+/**
+ * `GET /api/v1/voice/ice-servers`: the `iceServers` of an RTCPeerConnection for the caller. TURN entries carry
+ * the caller's own time-limited `username`/`credential`; `expires_at` (ms since the epoch, null when nothing
+ * expires) says when to ask again — before each new call is enough.
+ */
+export interface IceServersView {
+  ice_servers: Array<{ urls: string[]; username?: string; credential?: string }>;
+  expires_at: number | null;
+}

@@ -10,6 +10,8 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   peer_joined: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'human', role: 'editor' },
   peer_left: { peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
   chat_message: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', message: 'hi', client_msg_id: 'm-1' },
+  message_update: { message_seq: 7, peer_id: 'bob-cli', user_id: 'bob', message: 'hi there' },
+  message_delete: { message_seq: 7, user_id: 'bob', deleted_by: 'alice' },
   invite_created: { invite_id: 'i-1', role: 'editor', expires_at: '2026-12-08T10:00:00.000Z', max_uses: null },
   invite_revoked: { invite_id: 'i-1' },
   invite_redeemed: { invite_id: 'i-1', role: 'editor', display_name: 'Bob', kind: 'agent' },
@@ -54,6 +56,8 @@ describe('durable session event payloads', () => {
       ['participant_left', { user_id: 'bob', extra: 1 }, /bad participant_left payload/],
       ['session_deleted', null, /bad session_deleted payload \(\(payload\):/],
       ['chat_message', { ...EXAMPLES.chat_message, message: 'a\u0000b' }, /bad chat_message payload \(message:/],
+      ['message_update', { ...EXAMPLES.message_update, message_seq: 0 }, /bad message_update payload \(message_seq:/],
+      ['message_delete', { message_seq: 7, user_id: 'bob' }, /bad message_delete payload \(deleted_by:/],
     ];
     for (const [type, payload, reason] of cases) {
       const parsed = parseSessionEventBody(type, payload);

@@ -22,7 +22,25 @@ export const SESSION_EVENT_PAYLOADS = {
   peer_joined: z.strictObject({ peer_id, user_id, display_name, kind: participantKindSchema, role: roleSchema }),
   /** A socket left, disconnected, or its presence lease expired (its gateway died). */
   peer_left: z.strictObject({ peer_id, user_id, reason: z.enum(['left', 'disconnected', 'expired']) }),
-  chat_message: z.strictObject({ peer_id, user_id, display_name, message: text(), client_msg_id: text().optional() }),
+  /**
+   * A chat message as sent. Stored once and never rewritten (the stream is an append-only audit trail): edits
+   * and deletions are events of their own. `edited_at`, `deleted_at` and `deleted_by` are never stored: REST
+   * history sets them on the message as it is now (latest text; a deleted one with `message: ""`).
+   */
+  chat_message: z.strictObject({
+    peer_id,
+    user_id,
+    display_name,
+    message: text(),
+    client_msg_id: text().optional(),
+    edited_at: text().optional(),
+    deleted_at: text().optional(),
+    deleted_by: user_id.optional(),
+  }),
+  /** The author replaced the text of the chat message at `message_seq` (history blanks it once deleted). */
+  message_update: z.strictObject({ message_seq: z.number().int().positive(), peer_id, user_id, message: text() }),
+  /** The chat message at `message_seq` (by `user_id`) was deleted by `deleted_by` (its author, an owner or an admin). */
+  message_delete: z.strictObject({ message_seq: z.number().int().positive(), user_id, deleted_by: user_id }),
   invite_created: z.strictObject({ invite_id, role: roleSchema, expires_at: text(), max_uses: z.number().int().positive().nullable() }),
   invite_revoked: z.strictObject({ invite_id }),
   /** The redeemer became (or stayed) a participant with `role`. */

@@ -50,7 +50,7 @@ export class ChorusClient {
   /** Durable session events received (they carry `seq`), in arrival order. */
   durableSeqs(sessionId: string): number[] {
     return this.pushes
-      .filter((p) => (p.type === 'peer_joined' || p.type === 'peer_left' || p.type === 'chat_message' || p.type === 'session_event') && p.session_id === sessionId)
+      .filter((p) => (p.type === 'peer_joined' || p.type === 'peer_left' || p.type === 'chat_message' || p.type === 'message_update' || p.type === 'message_delete' || p.type === 'session_event') && p.session_id === sessionId)
       .map((p) => (p as { seq: number }).seq);
   }
 

@@ -39,6 +39,18 @@ const ok = async (send: Send, type: ClientMessageType, body: Record<string, unkn
   if (reply.type === 'error') throw new Error(`${type} (setup) failed: ${JSON.stringify(reply)}`);
 };
 
+/** Sends a chat message (setup) and returns its seq. */
+const chatSeq = async (send: Send, c: EdgeContext): Promise<number> => {
+  const reply = await send('chat_message', { session_id: c.sessionId, message: `edge chat to change ${c.next()}` });
+  if (reply.type !== 'chat_message') throw new Error(`chat_message (setup) failed: ${JSON.stringify(reply)}`);
+  return reply.seq;
+};
+
+/** Joins the default voice room (setup). */
+const inVoice = (send: Send, c: EdgeContext) => ok(send, 'voice_join', { session_id: c.sessionId });
+
+const SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+
 /** Every client message type. The compiler insists on a row per type; the spec checks it against CLIENT_MESSAGES. */
 export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
   join: {
@@ -74,6 +86,28 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
       expect(r).toMatchObject({ session_id: c.sessionId, message: sent.message, client_msg_id: sent.client_msg_id, user_id: c.userId, peer_id: c.peerId, seq: expect.any(Number) }),
     malformed: (c) => ({ session_id: c.sessionId, message: 7 }),
     field: 'message',
+  },
+  chat_edit: {
+    joined: true,
+    valid: async (c, send) => ({ session_id: c.sessionId, seq: await chatSeq(send, c), message: `edited ${c.next()}` }),
+    reply: 'message_update',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, message_seq: sent.seq, message: sent.message, user_id: c.userId, peer_id: c.peerId, edited_at: expect.any(Number) });
+      expect(r.seq).toBeGreaterThan(sent.seq);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, seq: 0, message: 'x' }),
+    field: 'seq',
+  },
+  chat_delete: {
+    joined: true,
+    valid: async (c, send) => ({ session_id: c.sessionId, seq: await chatSeq(send, c) }),
+    reply: 'message_delete',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, message_seq: sent.seq, user_id: c.userId, deleted_by: c.userId, deleted_at: expect.any(Number) });
+      expect(r.seq).toBeGreaterThan(sent.seq);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, seq: 'last' }),
+    field: 'seq',
   },
   ping: {
     joined: false,
@@ -303,5 +337,94 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, channel: 'files', seq: expect.any(Number), timestamp: expect.any(Number) }),
     malformed: (c) => ({ session_id: c.sessionId, channel: 'files', data: { file: 'src/a.ts', event: 'renamed', timestamp: 1 } }),
     field: 'data.event',
+  },
+  voice_join: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, room: `room-${c.next()}`, muted: true }),
+    reply: 'voice_joined',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, room: sent.room, peer_id: c.peerId, ice_servers: expect.any(Array) });
+      expect(r.members).toEqual([expect.objectContaining({ peer_id: c.peerId, user_id: c.userId, room: sent.room, muted: true })]);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, room: 'no spaces' }),
+    field: 'room',
+  },
+  voice_leave: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId };
+    },
+    reply: 'voice_left',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, room: 'default', peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, room: 'default' }),
+    field: 'room',
+  },
+  // A relay to oneself: the one socket of the edge spec is the only member of its room.
+  voice_offer: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId, to_peer_id: c.peerId, sdp: SDP };
+    },
+    reply: 'voice_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, to_peer_id: c.peerId, sdp: 'x'.repeat(16_001) }),
+    field: 'sdp',
+  },
+  voice_answer: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId, to_peer_id: c.peerId, sdp: SDP };
+    },
+    reply: 'voice_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, to_peer_id: c.peerId, sdp: '' }),
+    field: 'sdp',
+  },
+  voice_ice: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId, to_peer_id: c.peerId, candidate: { candidate: '', sdp_mid: '0', sdp_mline_index: 0 } };
+    },
+    reply: 'voice_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, to_peer_id: c.peerId, candidate: { candidate: 'x', sdpMid: '0' } }),
+    field: 'candidate.sdpMid',
+  },
+  voice_mute: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId };
+    },
+    reply: 'voice_member_updated',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, user_id: c.userId, muted: true }),
+    malformed: (c) => ({ session_id: c.sessionId, muted: true }),
+    field: 'muted',
+  },
+  voice_unmute: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId };
+    },
+    reply: 'voice_member_updated',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, muted: false }),
+    malformed: () => ({ session_id: 'not-a-session' }),
+    field: 'session_id',
+  },
+  voice_speaking: {
+    joined: true,
+    valid: async (c, send) => {
+      await inVoice(send, c);
+      return { session_id: c.sessionId, speaking: true };
+    },
+    reply: 'voice_speaking',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, peer_id: c.peerId, room: 'default', speaking: true }),
+    malformed: (c) => ({ session_id: c.sessionId, speaking: 'yes' }),
+    field: 'speaking',
   },
 };

@@ -15,6 +15,8 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   peer_joined: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', kind: 'agent', role: 'agent' },
   peer_left: { peer_id: 'bob-cli', user_id: 'bob', reason: 'expired' },
   chat_message: { peer_id: 'bob-cli', user_id: 'bob', display_name: 'Bob', message: 'hi' },
+  message_update: { message_seq: 5, peer_id: 'bob-cli', user_id: 'bob', message: 'hi there' },
+  message_delete: { message_seq: 5, user_id: 'bob', deleted_by: 'alice' },
   invite_created: { invite_id: 'i-1', role: 'editor', expires_at: '2026-12-08T10:00:00.000Z', max_uses: 5 },
   invite_revoked: { invite_id: 'i-1' },
   invite_redeemed: { invite_id: 'i-1', role: 'editor', display_name: 'Bob', kind: 'human' },
@@ -53,6 +55,13 @@ describe('toWireEvent', () => {
     expect(toWireEvent({ ...chat, payload: { ...chat.payload, client_msg_id: 'm-1' } })).toMatchObject({ client_msg_id: 'm-1' });
   });
 
+  it('gives chat edits and deletions their own messages, naming the message and carrying their own seq', () => {
+    const edit = of('message_update');
+    expect(toWireEvent(edit)).toEqual({ type: 'message_update', session_id: S, message_seq: 5, peer_id: 'bob-cli', user_id: 'bob', message: 'hi there', edited_at: Date.parse(AT), seq: edit.seq });
+    const del = of('message_delete');
+    expect(toWireEvent(del)).toEqual({ type: 'message_delete', session_id: S, message_seq: 5, user_id: 'bob', deleted_by: 'alice', deleted_at: Date.parse(AT), seq: del.seq });
+  });
+
   it('sends every other type as session_event with the stored payload untouched', () => {
     const e = of('invite_created');
     expect(toWireEvent(e)).toEqual({ type: 'session_event', session_id: S, seq: e.seq, event_type: 'invite_created', actor: 'alice', payload: BODIES.invite_created, created_at: AT });
@@ -78,6 +87,8 @@ describe('membershipEffect', () => {
       peer_joined: null,
       peer_left: null,
       chat_message: null,
+      message_update: null,
+      message_delete: null,
       invite_created: null,
       invite_revoked: null,
       invite_redeemed: null,

@@ -2,7 +2,13 @@ import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
 import type { Role, ServerMessageOf } from '@chorus/protocol';
 
 /** The wire message of a durable event (every one carries the event's `seq`). */
-export type WireEvent = ServerMessageOf<'peer_joined'> | ServerMessageOf<'peer_left'> | ServerMessageOf<'chat_message'> | ServerMessageOf<'session_event'>;
+export type WireEvent =
+  | ServerMessageOf<'peer_joined'>
+  | ServerMessageOf<'peer_left'>
+  | ServerMessageOf<'chat_message'>
+  | ServerMessageOf<'message_update'>
+  | ServerMessageOf<'message_delete'>
+  | ServerMessageOf<'session_event'>;
 
 /**
  * A durable session event as its wire message. Events with a dedicated message (peer_joined, peer_left,
@@ -19,6 +25,10 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
       return { type: 'peer_left', session_id: e.session_id, peer_id: e.payload.peer_id, user_id: e.payload.user_id, seq: e.seq };
     case 'chat_message':
       return chatMessage(e);
+    case 'message_update':
+      return messageUpdate(e);
+    case 'message_delete':
+      return messageDelete(e);
     case 'session_created':
     case 'session_deleted':
     case 'invite_created':
@@ -59,6 +69,18 @@ export function chatMessage(e: SessionEventOf<'chat_message'>): ServerMessageOf<
   };
 }
 
+/** A chat edit as pushed to every member and as the ack of its author (`edited_at`: when it was stored). */
+export function messageUpdate(e: SessionEventOf<'message_update'>): ServerMessageOf<'message_update'> {
+  const p = e.payload;
+  return { type: 'message_update', session_id: e.session_id, message_seq: p.message_seq, peer_id: p.peer_id, user_id: p.user_id, message: p.message, edited_at: Date.parse(e.created_at), seq: e.seq };
+}
+
+/** A chat deletion as pushed to every member and as the ack of whoever deleted it. */
+export function messageDelete(e: SessionEventOf<'message_delete'>): ServerMessageOf<'message_delete'> {
+  const p = e.payload;
+  return { type: 'message_delete', session_id: e.session_id, message_seq: p.message_seq, user_id: p.user_id, deleted_by: p.deleted_by, deleted_at: Date.parse(e.created_at), seq: e.seq };
+}
+
 /**
  * Only compiles where every declared type was handled (`e` is then `never`). At run time it is reached by an event
  * type this gateway does not know yet: one from a newer session service, during a rolling deploy.
@@ -92,6 +114,8 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'peer_joined':
     case 'peer_left':
     case 'chat_message':
+    case 'message_update':
+    case 'message_delete':
     case 'session_created':
     case 'invite_created':
     case 'invite_revoked':

@@ -5,11 +5,13 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'prompts' | 'agent' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'prompts' | 'agent' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
   chat_message: 'chat',
+  chat_edit: 'chat',
+  chat_delete: 'chat',
   presence_update: 'presence',
   typing: 'presence',
   stop_typing: 'presence',
@@ -33,6 +35,14 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   subscribe: 'channels',
   unsubscribe: 'channels',
   publish: 'channels',
+  voice_join: 'voice',
+  voice_leave: 'voice',
+  voice_offer: 'voice',
+  voice_answer: 'voice',
+  voice_ice: 'voice',
+  voice_mute: 'voice',
+  voice_unmute: 'voice',
+  voice_speaking: 'voice',
 };
 
 /**
@@ -67,6 +77,9 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   prompts: { perConnection: 20, perUser: 40, windowMs: 5_000 },
   agent: { perConnection: 100, perUser: 200, windowMs: 1_000 },
   channels: { perConnection: 100, perUser: 200, windowMs: 1_000 },
+  // Setting up one call sends an offer or answer and a burst of ICE candidates (often 10–30 at once) to each
+  // peer; a 10-peer room renegotiating is a few hundred signals. 200 per 10 s per connection allows that burst.
+  voice: { perConnection: 200, perUser: 400, windowMs: 10_000 },
   unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 

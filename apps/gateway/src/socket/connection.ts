@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { Identity } from '@chorus/auth';
+import type { Identity, IceSettings } from '@chorus/auth';
 import type { Audience, ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, DisconnectNotice, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
 import type { ChannelHistory } from '../channels/channel-history';
@@ -117,6 +117,8 @@ export interface GatewayDeps {
   readonly channels: ChannelStreams;
   readonly channelHistory: ChannelHistory;
   readonly metrics: GatewayMetrics;
+  /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
+  readonly ice: IceSettings;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */
   readonly presenceOut: PresenceBatcher;
   /** Sends one message to one connection (counted in metrics). */

@@ -6,6 +6,7 @@ import { AgentMessageHandlers } from './agents.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
+import { VoiceMessageHandlers } from './voice.handlers';
 
 /** Every client message type → its handler. Exhaustive: a new message type does not compile without one. */
 export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier, logger: LoggerService): HandlerTable {
@@ -13,10 +14,13 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const live = new LiveMessageHandlers(logger);
   const agents = new AgentMessageHandlers(logger);
   const channels = new ChannelMessageHandlers(logger);
+  const voice = new VoiceMessageHandlers();
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
     chat_message: (s, m, d) => session.chat(s, m, d),
+    chat_edit: (s, m, d) => session.chatEdit(s, m, d),
+    chat_delete: (s, m, d) => session.chatDelete(s, m, d),
     ping: () => session.ping(),
     reauth: reauthHandler(access),
     presence_update: (s, m, d) => live.presenceUpdate(s, m, d),
@@ -39,5 +43,13 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     subscribe: (s, m, d) => channels.subscribe(s, m, d),
     unsubscribe: (s, m, d) => channels.unsubscribe(s, m, d),
     publish: (s, m, d) => channels.publish(s, m, d),
+    voice_join: (s, m, d) => voice.join(s, m, d),
+    voice_leave: (s, m, d) => voice.leave(s, m, d),
+    voice_offer: (s, m, d) => voice.relay(s, m, d),
+    voice_answer: (s, m, d) => voice.relay(s, m, d),
+    voice_ice: (s, m, d) => voice.relay(s, m, d),
+    voice_mute: (s, m, d) => voice.setMuted(s, m, d),
+    voice_unmute: (s, m, d) => voice.setMuted(s, m, d),
+    voice_speaking: (s, m, d) => voice.speaking(s, m, d),
   };
 }

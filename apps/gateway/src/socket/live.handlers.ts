@@ -31,7 +31,8 @@ export class LiveMessageHandlers {
 
   async who(socket: Connection, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
     membershipOf(socket, m.session_id);
-    return { type: 'presence_list', session_id: m.session_id, peers: await deps.presence.call('presence.who', { session_id: m.session_id }) };
+    const [peers, voice] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), deps.presence.call('voice.list', { session_id: m.session_id })]);
+    return { type: 'presence_list', session_id: m.session_id, peers, voice };
   }
 
   async typing(socket: Connection, m: ClientMessageOf<'typing'>, deps: GatewayDeps): Reply<'typing'> {

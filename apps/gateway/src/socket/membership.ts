@@ -28,6 +28,9 @@ export function broadcastPresence(deps: GatewayDeps, events: readonly PresenceEv
       case 'presence_left':
       case 'typing_start':
       case 'typing_stop':
+      case 'voice_user_joined':
+      case 'voice_user_left':
+      case 'voice_member_updated':
         deps.push(e.session_id, { to: 'session' }, e, e.peer_id);
         break;
       default:

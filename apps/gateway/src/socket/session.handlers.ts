@@ -3,7 +3,7 @@ import { TokenError, authorize, type IdentityTokens, type JoinGrant } from '@cho
 import type { SessionApi } from '@chorus/contracts';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
 import type { StreamMember } from '../fanout/session-streams';
-import { chatMessage } from '../fanout/wire-events';
+import { chatMessage, messageDelete, messageUpdate } from '../fanout/wire-events';
 import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 import { applyEffect, broadcastPresence, endMembership, membershipOf } from './membership';
 
@@ -12,7 +12,7 @@ const JOIN_LOCKS_WAIT_MS = 1_000;
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
-/** join, leave, chat_message, ping. */
+/** join, leave, chat_message, chat_edit, chat_delete, ping. */
 export class SessionMessageHandlers {
   constructor(
     private readonly tokens: IdentityTokens,
@@ -124,16 +124,39 @@ export class SessionMessageHandlers {
       message: m.message,
       ...(m.client_msg_id !== undefined ? { client_msg_id: m.client_msg_id } : {}),
     });
-    // The ack's seq becomes the client's last_seq: everything before it must be on this socket first (the
-    // fan-out from another replica may lag the reply). A resend answered with the original seq is a no-op here.
-    try {
-      await deps.streams.catchUp(m.session_id, socket.id, event.seq - 1);
-    } catch (err) {
-      this.logger.warn(`Session ${m.session_id}: could not deliver the events before chat seq ${event.seq}: ${(err as Error).message}`, 'SessionHandlers');
-      // Stored but not acked: the client resends with the same client_msg_id and gets this seq again.
-      throw new ChorusError('UNAVAILABLE', 'The message was stored, but the events before it could not be delivered yet; resend it with the same client_msg_id.');
-    }
+    await this.deliverBefore(socket, m.session_id, event.seq, deps, 'resend it with the same client_msg_id');
     return chatMessage(event);
+  }
+
+  /** Edits one's own chat message. The ack is the stored `message_update` (also pushed to everyone else). */
+  async chatEdit(socket: Connection, m: ClientMessageOf<'chat_edit'>, deps: GatewayDeps): Reply<'chat_edit'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'chat.send');
+    const event = await deps.sessions.call('session.chat_edit', { session_id: m.session_id, user: socket.data.identity, peer_id: membership.peer_id, seq: m.seq, message: m.message });
+    await this.deliverBefore(socket, m.session_id, event.seq, deps, 'resend the same edit');
+    return messageUpdate(event);
+  }
+
+  /** Deletes a chat message (one's own; anyone's as owner or admin). The ack is the stored `message_delete`. */
+  async chatDelete(socket: Connection, m: ClientMessageOf<'chat_delete'>, deps: GatewayDeps): Reply<'chat_delete'> {
+    membershipOf(socket, m.session_id);
+    const event = await deps.sessions.call('session.chat_delete', { session_id: m.session_id, user: socket.data.identity, seq: m.seq });
+    await this.deliverBefore(socket, m.session_id, event.seq, deps, 'resend the deletion');
+    return messageDelete(event);
+  }
+
+  /**
+   * The ack's seq becomes the client's last_seq: everything before it must be on this socket first (the fan-out
+   * from another replica may lag the reply). A resend answered with the original seq is a no-op here.
+   */
+  private async deliverBefore(socket: Connection, sessionId: string, seq: number, deps: GatewayDeps, retry: string): Promise<void> {
+    try {
+      await deps.streams.catchUp(sessionId, socket.id, seq - 1);
+    } catch (err) {
+      this.logger.warn(`Session ${sessionId}: could not deliver the events before seq ${seq}: ${(err as Error).message}`, 'SessionHandlers');
+      // Stored but not acked: the resend is idempotent and gets this seq again.
+      throw new ChorusError('UNAVAILABLE', `The change was stored, but the events before it could not be delivered yet; ${retry}.`);
+    }
   }
 
   async ping(): Reply<'ping'> {

@@ -41,6 +41,8 @@ export interface Appended {
 export const dedupeKeys = {
   /** A chat message's client key, per sending user (JSON: user ids may contain any character). */
   chat: (userId: string, clientMsgId: string): string => `chat:${JSON.stringify([userId, clientMsgId])}`,
+  /** The one deletion of a chat message (whoever deletes it, and however often it is asked). */
+  chatDelete: (messageSeq: number): string => `chat-delete:${messageSeq}`,
   /** The one append a transport request makes: the request id is the same on every redelivery. */
   request: (requestId: string): string => `req:${requestId}`,
   /** One presence lease expiry (its natural key from presence): retried from any replica, recorded once. */
@@ -324,6 +326,23 @@ export class SessionEventLog {
     const rows = (await this.db.query(
       `SELECT seq, type, actor, payload, created_at FROM session_events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [sessionId, afterSeq, limit],
+    )) as EventRow[];
+    return rows.flatMap((r) => this.parseRow(sessionId, r) ?? []);
+  }
+
+  /**
+   * The chat messages at `seqs` and every edit and deletion of them, in seq order (`db`: a transaction that
+   * holds the session row lock, when the answer decides an append). Other events at those seqs are left out.
+   */
+  async chatThreads(db: DataSource | EntityManager, sessionId: string, seqs: readonly number[]): Promise<StoredSessionEvent[]> {
+    if (seqs.length === 0) return [];
+    const rows = (await db.query(
+      `SELECT seq, type, actor, payload, created_at FROM session_events
+       WHERE session_id = $1 AND (
+         (seq = ANY($2::bigint[]) AND type = 'chat_message')
+         OR (type IN ('message_update', 'message_delete') AND (payload->>'message_seq')::bigint = ANY($2::bigint[])))
+       ORDER BY seq`,
+      [sessionId, seqs],
     )) as EventRow[];
     return rows.flatMap((r) => this.parseRow(sessionId, r) ?? []);
   }

@@ -33,6 +33,7 @@ import { inviteTokenFor } from './invite-idempotency';
 import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
+import { chatSeqsOf, foldChatThreads, withChatState, type ChatState } from './chat-threads';
 
 export interface SessionServiceOptions {
   /** Lifetime of a join token: short, it is exchanged for a socket membership at once. */
@@ -160,6 +161,54 @@ export class SessionService {
     // live connections drop a seq they already have.
     await this.publisher.publish([event]);
     return event;
+  }
+
+  /**
+   * Replaces the text of a chat message: its author only, never once deleted. Appends `message_update` (the
+   * original stays in the stream: the audit trail). Decided under the session row lock, so an edit and a
+   * deletion racing on two replicas are ordered. Idempotent: a resend of the latest edit's text gets that edit
+   * back (same seq) and appends nothing; a transport redelivery is deduplicated by its request id.
+   */
+  async editChat(sessionId: string, user: Identity, peerId: string, seq: number, message: string, requestId?: string): Promise<SessionEventOf<'message_update'>> {
+    return this.withEvents(async (tx, append) => {
+      authorize((await participantsRepo.find(tx, sessionId, user.user_id))?.role, 'chat.send');
+      const state = await this.chatStateLocked(tx, sessionId, seq);
+      if (state.message.payload.user_id !== user.user_id) throw new ChorusError('PERMISSION_DENIED', 'Only its author may edit a chat message.', { field: 'seq' });
+      if (state.deleted !== undefined) throw new ChorusError('NOT_FOUND', `Chat message ${seq} was deleted; it cannot be edited.`, { field: 'seq' });
+      if (state.lastEdit !== undefined && state.text === message) return state.lastEdit;
+      const [event] = await append(sessionId, [
+        { type: 'message_update', actor: user.user_id, payload: { message_seq: seq, peer_id: peerId, user_id: user.user_id, message }, ...requestKey(requestId) },
+      ]);
+      return eventOfType('message_update', event);
+    });
+  }
+
+  /**
+   * Deletes a chat message: its author, or an owner or admin (`chat.delete_any`). Appends `message_delete`;
+   * deleting a deleted message answers the first deletion (same seq) and appends nothing.
+   */
+  async deleteChat(sessionId: string, user: Identity, seq: number): Promise<SessionEventOf<'message_delete'>> {
+    return this.withEvents(async (tx, append) => {
+      const role = (await participantsRepo.find(tx, sessionId, user.user_id))?.role;
+      authorize(role, 'chat.send');
+      const state = await this.chatStateLocked(tx, sessionId, seq);
+      const author = state.message.payload.user_id;
+      if (author !== user.user_id) authorize(role, 'chat.delete_any');
+      if (state.deleted !== undefined) return state.deleted;
+      const [event] = await append(sessionId, [
+        { type: 'message_delete', actor: user.user_id, payload: { message_seq: seq, user_id: author, deleted_by: user.user_id }, dedupe_key: dedupeKeys.chatDelete(seq) },
+      ]);
+      return eventOfType('message_delete', event);
+    });
+  }
+
+  /** The chat message at `seq` as it is now, read under the session row lock (the lock appends take too). */
+  private async chatStateLocked(tx: EntityManager, sessionId: string, seq: number): Promise<ChatState> {
+    const locked = (await tx.query(`SELECT id FROM sessions WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, [sessionId])) as unknown[];
+    if (locked.length === 0) throw notFound(sessionId);
+    const state = foldChatThreads(await this.events.chatThreads(tx, sessionId, [seq])).get(seq);
+    if (state === undefined) throw new ChorusError('NOT_FOUND', `There is no chat message at seq ${seq} in this session.`, { field: 'seq' });
+    return state;
   }
 
   /** Durable events after `afterSeq` (replay for a reconnecting client), and the stream head. */
@@ -383,7 +432,9 @@ export class SessionService {
   async history(actor: Identity, sessionId: string, query: HistoryQuery): Promise<HistoryPage> {
     await this.authorized(this.db, actor, sessionId, 'history.read');
     const session = await this.mustFind(this.db, sessionId);
-    const events = await this.events.read(sessionId, query.after_seq, query.limit);
+    const read = await this.events.read(sessionId, query.after_seq, query.limit);
+    // Chat messages as they are now (latest text, tombstones): their later edits may lie beyond this page.
+    const events = withChatState(read, foldChatThreads(await this.events.chatThreads(this.db, sessionId, chatSeqsOf(read))));
     const last = events.length > 0 ? events[events.length - 1].seq : query.after_seq;
     const head = Number(session.last_seq);
     return { session_id: sessionId, events: events.map(eventView), next_after_seq: last < head ? last : null, last_seq: head };

@@ -13,8 +13,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   prompt given back goes below the smallest rank). `(session_id, author_id, client_msg_id)` is unique: a
  *   resend finds its prompt.
  */
-export class AgentsPromptQueue1765000000000 implements MigrationInterface {
-  name = 'AgentsPromptQueue1765000000000';
+export class AgentsPromptQueue1765100000000 implements MigrationInterface {
+  name = 'AgentsPromptQueue1765100000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
