@@ -73,7 +73,8 @@ describe('the SSE stream', () => {
     await agent.ok('agent_output', { session_id: people.sessionId, message_id, kind: 'partial_response', index: 0, data: 'Hel' });
     await agent.ok('agent_output', { session_id: people.sessionId, message_id, kind: 'tool_start', index: 1, data: 'grep' });
     await agent.ok('agent_output', { session_id: people.sessionId, message_id, kind: 'response', index: 2, data: 'Hello' });
-    await waitFor('the response', () => got.some((g) => g.event === 'response'), { timeoutMs: 10_000 });
+    // queue_updated is coalesced (read 20 ms after the change): it may come after the response.
+    await waitFor('the response and a queue view', () => got.some((g) => g.event === 'response') && got.some((g) => g.event === 'queue_updated'), { timeoutMs: 10_000 });
 
     const user = got.find((g) => g.event === 'user_message');
     expect(user).toMatchObject({ id: expect.stringMatching(/^\d+$/), body: { source_user_id: 'alice-sse', data: { message_id, content: 'explain' } } });
