@@ -44,6 +44,12 @@ export function rawHttp(base: string, method: string, path: string, headers: Rec
     const req = request(
       { host: url.hostname, port: url.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent: false },
       (res) => {
+        // An event stream (SSE) that was opened never ends: its status and headers are the answer to judge.
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '' });
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
@@ -67,6 +73,9 @@ function validBody(op: RestOperation): Record<string, unknown> | undefined {
   if (key.endsWith('/invite')) return { role: 'viewer' };
   if (key.endsWith('/participants/{userId}') && op.method === 'PATCH') return { role: 'viewer' };
   if (key.endsWith('/join') || key.endsWith('/redeem')) return {};
+  if (key.endsWith('/{id}/agents') && op.method === 'POST') return { name: 'fuzz-agent' };
+  if (key.endsWith('/{id}/messages') && op.method === 'POST') return { content: 'fuzz prompt', client_msg_id: 'fuzz-prompt-1' };
+  if (key.endsWith('/messages/{messageId}') && op.method === 'PATCH') return { position: 1 };
   return undefined;
 }
 
@@ -78,6 +87,8 @@ function fill(op: RestOperation, values: { id?: string; userId?: string; inviteI
     .replace('{id}', values.id ?? '')
     .replace('{userId}', values.userId ?? 'someone')
     .replace('{inviteId}', values.inviteId ?? '6f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d')
+    .replace('{messageId}', '7a2d9b3f-5c6e-4d4b-8f32-6e9a1b2c3d4e')
+    .replace('{agentId}', '8b3e0c4a-6d7f-4e5c-9a43-7f0b2c3d4e5f')
     .replace('{code}', values.code ?? 'ABCDEF');
 }
 
