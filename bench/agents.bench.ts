@@ -10,8 +10,9 @@
 //               agent_output sent → partial_response frame read (wall clock of this machine).
 // BENCH_QUICK=1: 5 s parts, 200 SSE readers. Writes bench/results/agents.json.
 import { request as httpRequest } from 'node:http';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
+import { connect, post, type Json } from './lib/edge';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -22,30 +23,8 @@ const SSE = Number(process.env.BENCH_SSE ?? (QUICK ? 200 : 1_000));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 5 : 15));
 const CHUNK_RATE = 50;
 
-type Json = Record<string, unknown>;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-let nextAddress = 0;
-async function post(base: string, path: string, body: Json, token?: string): Promise<Json> {
-  const n = nextAddress++;
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function connect(base: string, token: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = io(base, { transports: ['websocket'], auth: { token, protocol_version: 1 }, reconnection: false, forceNew: true });
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', reject);
-  });
-}
 
 async function ack(socket: Socket, type: string, body: Json): Promise<Json> {
   const reply = (await socket.timeout(30_000).emitWithAck(type, body)) as Json;
