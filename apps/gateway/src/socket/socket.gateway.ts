@@ -108,8 +108,32 @@ export class SocketGateway {
     await new Promise<void>((resolve) => void this.io?.close(() => resolve()));
     // QUIT, not disconnect(): io.close() does not await the adapter's UNSUBSCRIBEs, which would otherwise be
     // rejected unanswered ("Connection is closed") whenever Redis is a little slower to reply.
-    await Promise.all(this.redisClients.map((c) => c.quit().catch(() => c.disconnect())));
+    // A client still connecting holds the adapter's SUBSCRIBEs in its offline queue (a gateway stopped right after
+    // it started): let it connect first, so they are answered before the QUIT instead of rejected unhandled.
+    await Promise.all(this.redisClients.map(async (c) => {
+      await settled(c, REDIS_CONNECT_WAIT_MS);
+      await c.quit().catch(() => c.disconnect());
+    }));
   }
+}
+
+/** How long a stopping gateway waits for a Socket.IO adapter client that is still connecting. */
+const REDIS_CONNECT_WAIT_MS = 2_000;
+
+/** Resolves once `client` is ready, closed for good, or `ms` have passed, whichever is first. */
+function settled(client: Redis, ms: number): Promise<void> {
+  if (client.status !== 'wait' && client.status !== 'connecting' && client.status !== 'connect' && client.status !== 'reconnecting') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.once('ready', done);
+    client.once('end', done);
+  });
 }
 
 /**
