@@ -34,6 +34,16 @@ function int(min: number, max: number, fallback: (role: AppRole) => number) {
   };
 }
 
+/** An optional integer: unset or empty means undefined. */
+function optionalInt(min: number, max: number) {
+  return (raw: string | undefined): Parse<number | undefined> => {
+    if (raw === undefined || raw === '') return { value: undefined };
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) return { problem: `must be an integer from ${min} to ${max}, got "${raw}"` };
+    return { value: n };
+  };
+}
+
 function bool(fallback: (role: AppRole) => boolean) {
   return (raw: string | undefined, role: AppRole): Parse<boolean> => {
     if (raw === undefined || raw === '') return { value: fallback(role) };
@@ -108,6 +118,11 @@ export const VARIABLES = {
     doc: 'Interface to listen on. Default 0.0.0.0 (all interfaces, as a container needs).',
     roles: ALL,
     parse: text(/^[\w.:-]+$/, 'must be a host name or address', () => '0.0.0.0'),
+  },
+  ADMIN_PORT: {
+    doc: 'Port of the admin listener: /metrics and /health/* move there and the public PORT answers them 404, so an Ingress or HTTPRoute to PORT can never expose them (Prometheus and the kubelet probes use ADMIN_PORT). Same HOST. Default unset: /metrics and /health/* are served on PORT beside everything else, as a laptop and the tests expect. See docs/observability.md.',
+    roles: ALL,
+    parse: optionalInt(0, 65535),
   },
   DATABASE_URL: {
     doc: 'Postgres connection string (postgres://user:pass@host:5432/db). Required by session and conflict. Standalone without it runs an embedded PostgreSQL 15 (a child process on 127.0.0.1, data under CHORUS_DATA_DIR/postgres).',

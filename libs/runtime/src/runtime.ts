@@ -36,6 +36,8 @@ export interface Runtime {
   readonly transportServers: Array<{ readonly name: string; isHealthy(): boolean }>;
   /** The one outbound road: session fan-out to every gateway node (Redis pub/sub, or in-process), typed and checked. */
   readonly fanout: Fanout<OutboundMessage>;
+  /** The admin listener's bound port (ADMIN_PORT; undefined: /metrics and /health/* are on the public port). */
+  readonly admin: { port: number | undefined };
   /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
   readonly jwtSecret: string | undefined;
   /** Registers a closer; `stop()` runs them in reverse order of registration. */
@@ -83,6 +85,7 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     transport,
     transportServers: [],
     fanout,
+    admin: { port: undefined },
     jwtSecret,
     onStop(closer) {
       closers.push(closer);
