@@ -1,4 +1,5 @@
-import { waitFor } from '@chorus/testing';
+import Redis from 'ioredis';
+import { testRedisUrl, waitFor } from '@chorus/testing';
 import { Api, startTestStack, type TestStack } from './support/stack';
 
 // docs/observability.md: the admin port, the HTTP metrics by route template, request ids and access logs.
@@ -104,5 +105,49 @@ describe('HTTP metrics, request ids and access logs', () => {
       expect(l).not.toContain('SECRETCODE');
     }
     expect(access.find((l) => l.includes('no-secrets-2'))).toContain('/api/v1/collaboration/invites/:code/redeem');
+  });
+});
+
+describe('transport metrics (Redis Streams)', () => {
+  let redisStack: TestStack;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redisStack = await startTestStack('observability_redis', { redis: true, env: { ADMIN_PORT: '0' } });
+    redis = new Redis(testRedisUrl());
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await redisStack?.stop();
+  });
+
+  const scrape = async () => (await fetch(`${redisStack.adminUrl}/metrics`)).text();
+
+  it('reports handled messages, queue wait, pending, lag and dead letters per service', async () => {
+    const rest = new Api(redisStack.url);
+    const token = await rest.devToken('obs-carol');
+    expect((await rest.request('POST', '/api/v1/collaboration/sessions', { token, body: { name: 'transport' } })).status).toBe(201);
+    const text = await scrape();
+    const handled = text.split('\n').filter((l) => l.startsWith('chorus_transport_handled_total{') && l.includes('service="session"') && l.includes('outcome="ok"'));
+    expect(handled.length).toBeGreaterThan(0);
+    expect(sample(text, 'chorus_transport_received_total', { service: 'session', delivery: 'first' })).toBeGreaterThan(0);
+    expect(sample(text, 'chorus_transport_queue_wait_seconds_count', { service: 'session' })).toBeGreaterThan(0);
+    expect(sample(text, 'chorus_transport_handler_seconds_count', { service: 'session' })).toBeGreaterThan(0);
+    for (const service of ['session', 'conflict', 'presence']) {
+      expect({ service, pending: sample(text, 'chorus_transport_pending_messages', { service, stream: 'requests' }) }).toEqual({ service, pending: 0 });
+      expect({ service, lag: sample(text, 'chorus_transport_lag_messages', { service, stream: 'requests' }) }).toEqual({ service, lag: 0 });
+      expect({ service, dead: sample(text, 'chorus_transport_dead_letters', { service }) }).toEqual({ service, dead: 0 });
+      expect(sample(text, 'chorus_transport_pending_messages', { service, stream: 'ordered' })).toBe(0);
+    }
+  });
+
+  it('counts a dead-lettered message and shows the dead-letter stream growing', async () => {
+    const prefix = redisStack.chorus.runtime.redisPrefix;
+    await redis.xadd(`${prefix}:svc:session:req`, '*', 'm', 'this is not an envelope');
+    await waitFor('the dead letter in /metrics', async () => sample(await scrape(), 'chorus_transport_dead_letters', { service: 'session' }) === 1);
+    const text = await scrape();
+    expect(sample(text, 'chorus_transport_dead_lettered_total', { service: 'session', reason: 'unparseable' })).toBe(1);
+    expect(sample(text, 'chorus_transport_pending_messages', { service: 'session', stream: 'requests' })).toBe(0);
   });
 });

@@ -24,7 +24,7 @@ export function loadConfigOrExit(role: AppRole, overrides: Parameters<typeof loa
 /** Creates the HTTP app for a module, listening on the configured host and port; closed by the runtime. */
 export async function listenHttp(runtime: Runtime, module: DynamicModule, configure?: ServiceEntry['configure']): Promise<INestApplication> {
   const app = await NestFactory.create(module, { logger: runtime.logger, abortOnError: false });
-  observeHttp(app, runtime.logger);
+  runtime.transportMetrics.registerInto(observeHttp(app, runtime.logger));
   await configure?.(app, runtime);
   const admin = adminListener(app, runtime);
   admin.guard();
@@ -68,7 +68,7 @@ export async function runService(entry: ServiceEntry, argv: readonly string[] = 
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }
-    observeHttp(app, runtime.logger);
+    runtime.transportMetrics.registerInto(observeHttp(app, runtime.logger));
     await entry.configure?.(app, runtime);
     const admin = adminListener(app, runtime);
     admin.guard();

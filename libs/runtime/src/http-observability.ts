@@ -72,8 +72,9 @@ export function httpMetrics(registry: Registry): HttpMetrics {
  * (/metrics, /health/*) log at debug level: a scraper and the probes would drown everything else.
  * Runs first in the middleware chain (before routing), so a refused request is counted and logged too.
  */
-export function observeHttp(app: INestApplication, logger: LoggerService): void {
-  const metrics = httpMetrics(app.get<Registry>(METRICS_REGISTRY, { strict: false }));
+export function observeHttp(app: INestApplication, logger: LoggerService): Registry {
+  const registry = app.get<Registry>(METRICS_REGISTRY, { strict: false });
+  const metrics = httpMetrics(registry);
   app.use((req: ObservedRequest, res: ServerResponse, next: () => void) => {
     const requestId = acceptRequestId(req.headers['x-request-id']);
     req[REQUEST_ID] = requestId;
@@ -110,4 +111,5 @@ export function observeHttp(app: INestApplication, logger: LoggerService): void 
     res.once('close', end);
     next();
   });
+  return registry;
 }

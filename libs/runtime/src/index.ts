@@ -8,3 +8,4 @@ export { METRICS_REGISTRY, MetricsController, MetricsModule } from './metrics';
 export { startPeriodic, type PeriodicTask } from './periodic';
 export { adminListener, isAdminPath } from './admin';
 export { acceptRequestId, httpMetrics, observeHttp, requestIdOf, type HttpMetrics } from './http-observability';
+export { TransportMetrics } from './transport-metrics';
