@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { createLogger, fatal, installShutdown, loadConfigOrExit } from '@chorus/runtime';

@@ -182,3 +182,20 @@ export function loadMigrationConfig(role: 'session' | 'conflict', env: Env = pro
   if ('problem' in db || 'problem' in level || 'problem' in format || db.value === undefined) throw new ConfigError(role, problems);
   return { role, log: { level: level.value as LogLevel, format: format.value as 'json' | 'text' }, databaseUrl: db.value };
 }
+
+/** How this process traces (OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME): read before anything else loads, by @chorus/tracing. */
+export interface TracingConfig {
+  readonly exporter: 'none' | 'otlp' | 'console';
+  readonly serviceName: string;
+}
+
+export function loadTracingConfig(role: AppRole, env: Env = process.env): TracingConfig {
+  const exporter = VARIABLES.OTEL_TRACES_EXPORTER.parse(env.OTEL_TRACES_EXPORTER, role);
+  const serviceName = VARIABLES.OTEL_SERVICE_NAME.parse(env.OTEL_SERVICE_NAME, role);
+  const problems: { variable: string; problem: string }[] = [];
+  if ('problem' in exporter) problems.push({ variable: 'OTEL_TRACES_EXPORTER', problem: exporter.problem });
+  if ('problem' in serviceName) problems.push({ variable: 'OTEL_SERVICE_NAME', problem: serviceName.problem });
+  if ('problem' in exporter || 'problem' in serviceName) throw new ConfigError(role, problems);
+  const disabled = /^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '');
+  return { exporter: disabled ? 'none' : (exporter.value as TracingConfig['exporter']), serviceName: serviceName.value };
+}

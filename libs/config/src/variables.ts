@@ -169,6 +169,16 @@ export const VARIABLES = {
     roles: ALL,
     parse: oneOf(['json', 'text'] as const, (role) => (role === 'standalone' ? 'text' : 'json')),
   },
+  OTEL_TRACES_EXPORTER: {
+    doc: 'OpenTelemetry tracing: none (default: off, the SDK is not even loaded), otlp (OTLP/HTTP with JSON bodies to OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, default http://localhost:4318, with OTEL_EXPORTER_OTLP_HEADERS) or console (spans on stdout, for a try-out). The standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on), OTEL_BSP_* and OTEL_RESOURCE_ATTRIBUTES apply as the SDK defines them; OTEL_SDK_DISABLED=true turns it off. See docs/observability.md.',
+    roles: ALL,
+    parse: oneOf(['none', 'otlp', 'console'] as const, () => 'none'),
+  },
+  OTEL_SERVICE_NAME: {
+    doc: 'The service.name of this process\'s spans. Default chorus-<role> (chorus-gateway, chorus-session, chorus-conflict, chorus-presence, chorus-standalone).',
+    roles: ALL,
+    parse: text(/^[\w.\-/]{1,128}$/, 'must be 1-128 letters, digits or ._-/', (role) => `chorus-${role}`),
+  },
   JWT_SECRET: {
     doc: 'HS256 secret (at least 32 characters) that signs access and join tokens. Required by gateway and session; every replica must share it. Standalone without it generates one and keeps it in CHORUS_DATA_DIR.',
     roles: AUTH_ROLES,

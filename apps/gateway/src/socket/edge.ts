@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { TokenError, type AccessTokenVerifier, type Identity, type VerifiedAccess } from '@chorus/auth';
 import {
   ChorusError,
@@ -18,6 +19,8 @@ import { limitKindOf, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { Connection, GatewayDeps, HandlerTable } from './connection';
 import { endMembership } from './membership';
 import { restatedIdentity } from './seed-compat';
+
+const tracer = trace.getTracer('@chorus/gateway');
 
 /** A transport (Socket.IO, /ws) as the edge stops it at shutdown, after its connections are gone. */
 export interface EdgeTransport {
@@ -164,8 +167,23 @@ export class Edge {
     void cleanup.finally(() => this.cleanups.delete(cleanup));
   }
 
-  /** One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws. */
-  async handle(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
+  /**
+   * One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws.
+   * Each request is the root of its own trace (a SERVER span, a no-op while tracing is off): the transport
+   * carries it to the service that handles it (docs/observability.md).
+   */
+  handle(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
+    const type = isClientMessageType(event) ? event : 'unknown';
+    const attributes = { 'rpc.system': 'chorus', 'rpc.method': type, 'chorus.transport': connection.transport, 'chorus.connection_id': connection.id };
+    return tracer.startActiveSpan(`ws ${type}`, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT, async (span) => {
+      const reply = await this.respond(connection, event, payload);
+      if (reply.type === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: reply.code }).setAttribute('chorus.error_code', reply.code);
+      span.end();
+      return reply;
+    });
+  }
+
+  private async respond(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
     const deps = this.deps;
     const id = messageIdOf(payload);
     const type = isClientMessageType(event) ? event : 'unknown';
