@@ -108,6 +108,19 @@ describe('HTTP metrics, request ids and access logs', () => {
   });
 });
 
+describe('the services\' metrics in the one standalone /metrics', () => {
+  it('shows the prompt queue and the conflict service beside the gateway', async () => {
+    const text = await metrics();
+    for (const status of ['queued', 'assigned', 'parked']) expect({ status, n: sample(text, 'chorus_agent_prompts', { status }) }).toEqual({ status, n: 0 });
+    expect(text).toMatch(/^chorus_agent_oldest_queued_prompt_seconds\{[^}]*\} 0$/m);
+    expect(text).toMatch(/^chorus_agents\{[^}]*\} \d+$/m);
+    expect(text).toContain('# TYPE chorus_conflict_commits_total counter');
+    expect(text).toContain('# TYPE chorus_session_unreadable_events_total counter');
+    // A failed read is counted when it settles: the next scrape would show it.
+    expect(await metrics()).toMatch(/^chorus_agent_queue_read_failures_total\{[^}]*\} 0$/m);
+  });
+});
+
 describe('transport metrics (Redis Streams)', () => {
   let redisStack: TestStack;
   let redis: Redis;
