@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { testRedisUrl, waitFor } from '@chorus/testing';
 import { Api, startTestStack, type TestStack } from './support/stack';
@@ -153,6 +155,13 @@ describe('transport metrics (Redis Streams)', () => {
       expect({ service, dead: sample(text, 'chorus_transport_dead_letters', { service }) }).toEqual({ service, dead: 0 });
       expect(sample(text, 'chorus_transport_pending_messages', { service, stream: 'ordered' })).toBe(0);
     }
+  });
+
+  it('is documented: docs/observability.md names every chorus_ metric /metrics serves', async () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'observability.md'), 'utf8');
+    const names = [...(await scrape()).matchAll(/^# TYPE (chorus_\w+) /gm)].map((m) => m[1]).filter((n) => !/^chorus_(process|nodejs)_/.test(n));
+    expect(names.length).toBeGreaterThan(40);
+    expect(names.filter((n) => !doc.includes(`\`${n}\``))).toEqual([]);
   });
 
   it('counts a dead-lettered message and shows the dead-letter stream growing', async () => {
