@@ -25,6 +25,8 @@ export function start(options: { serviceName: string; exporter: 'none' | 'otlp' 
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   // The global provider, the W3C trace-context + baggage propagator and the AsyncLocalStorage context manager.
   provider.register();
+  // Tells @chorus/transport to make spans and carry trace context (libs/transport/src/tracing.ts).
+  (globalThis as Record<symbol, unknown>)[Symbol.for('chorus.tracing.on')] = true;
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [

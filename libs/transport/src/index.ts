@@ -14,4 +14,4 @@ export { TransportContext, type MessageInfo } from './transport.context';
 export { TransportError, TransportErrorCode, toErrorBody, type ErrorBody } from './transport.error';
 export { TransportExceptionFilter } from './transport-exception.filter';
 export { type StreamBacklog, type TransportBacklog, type TransportObserver } from './observer';
-export { startSendSpan, withReceiveSpan, type TraceCarrier } from './tracing';
+export { endSpan, startSendSpan, withReceiveSpan, type TraceCarrier } from './tracing';
