@@ -109,6 +109,11 @@ describe('membershipEffect', () => {
       prompt_released: null,
       prompt_completed: null,
       agent_output: null,
+      // Settings and the audit trail change no membership (a lower max_participants never removes anyone).
+      session_updated: null,
+      access_refused: null,
+      file_lock_acquired: null,
+      file_lock_released: null,
     });
   });
 });

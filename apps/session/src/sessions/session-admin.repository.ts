@@ -79,7 +79,7 @@ export const sessionAdminRepo = {
 
   /** Serialises session creation per owner (transaction-scoped), so two racing creates cannot both pass a cap. */
   async lockOwner(db: Executor, ownerId: string): Promise<void> {
-    await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0x5e55))`, [`session-owner:${ownerId}`]);
+    await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 24149))`, [`session-owner:${ownerId}`]);
   },
 
   async insertTemplate(db: Executor, ownerId: string, body: CreateTemplateBody): Promise<TemplateRow> {
