@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ChorusClient, ChorusError, ChorusRest, sessionUpdateOf, type SessionChanges } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
 import { startTestStack, type TestStack } from './support/stack';
@@ -73,4 +75,13 @@ it('manages a session through client.admin', async () => {
   expect(((await bob.admin.getTemplate(template.template_id).catch((e: unknown) => e)) as ChorusError).code).toBe('NOT_FOUND');
   await alice.admin.deleteTemplate(template.template_id);
   expect(await alice.admin.listTemplates()).toEqual([]);
+});
+
+it('is the example docs/session-admin.md shows, line for line', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'session-admin.md'), 'utf8');
+  const example = /## SDK[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  const source = readFileSync(__filename, 'utf8');
+  const lines = example.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  expect(lines.length).toBeGreaterThan(5);
+  for (const line of lines) expect({ line, inTest: source.includes(line) }).toEqual({ line, inTest: true });
 });
