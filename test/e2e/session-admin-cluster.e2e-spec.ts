@@ -106,6 +106,13 @@ it('pushes session_updated to open sockets on both transports, refuses an addres
   expect(await vicSocket.request('lock_file', { session_id: sid, doc_id: 'infra/main.tf' })).toMatchObject({ type: 'error', code: 'PERMISSION_DENIED' });
   expect(await bobWs.request({ type: 'lock_file', session_id: sid, doc_id: 'main.txt', ttl_ms: 60_000 })).toMatchObject({ type: 'file_locked', holder_id: 'bob' });
   expect(await aliceSocket.ok('unlock_file', { session_id: sid, doc_id: 'main.txt', force: true })).toMatchObject({ type: 'file_unlocked', reason: 'broken' });
+  // A lock left to lapse: the conflict service's expiry job records it (by `system`) before its push.
+  expect(await bobWs.request({ type: 'lock_file', session_id: sid, doc_id: 'notes.md', ttl_ms: 1_000 })).toMatchObject({ type: 'file_locked' });
+  await vicSocket.waitForPush('file_unlocked', (m) => m.doc_id === 'notes.md' && m.reason === 'expired', 15_000);
+  await waitFor('the expiry in the audit trail', async () => {
+    const page = await a.request<{ events: Array<{ type: string; payload: Record<string, unknown> }> }>('GET', `${sessions}/${sid}/audit?format=json`, { token: alice });
+    return page.body.events.some((e) => e.type === 'file_lock_released' && e.payload.reason === 'expired');
+  }, { timeoutMs: 15_000 });
 
   // The export (JSON Lines) from the other node: every line one event, in seq order, the refusals with who/what/why.
   const exported = await fetch(`${urlB}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } });
@@ -122,7 +129,9 @@ it('pushes session_updated to open sockets on both transports, refuses an addres
   ]);
   expect(lines.filter((l) => l.type === 'file_lock_acquired' || l.type === 'file_lock_released').map((l) => [l.type, l.payload])).toEqual([
     ['file_lock_acquired', expect.objectContaining({ doc_id: 'main.txt', holder_id: 'bob', peer_id: 'bob-ws' })],
-    ['file_lock_released', { doc_id: 'main.txt', holder_id: 'bob', by: 'alice', forced: true }],
+    ['file_lock_released', { doc_id: 'main.txt', holder_id: 'bob', by: 'alice', reason: 'broken' }],
+    ['file_lock_acquired', expect.objectContaining({ doc_id: 'notes.md', holder_id: 'bob' })],
+    ['file_lock_released', { doc_id: 'notes.md', holder_id: 'bob', by: 'system', reason: 'expired' }],
   ]);
   expect(lines.find((l) => l.type === 'session_updated')).toMatchObject({ actor: 'alice', payload: { changes } });
   // Only owners and admins export (Vic's try is itself recorded).

@@ -28,6 +28,9 @@ export const SESSION_ADMIN_EVENT_PAYLOADS = {
   access_refused: z.strictObject({ user_id: text(), action: text(), code: text(), reason: text(), resource: text().optional() }),
   /** A file lock was taken (audit; the live notice is the ephemeral `file_locked`). */
   file_lock_acquired: z.strictObject({ doc_id: text(), holder_id: text(), peer_id: text(), expires_at: text() }),
-  /** A file lock was released by its holder, or broken (`forced`) by an owner or admin. */
-  file_lock_released: z.strictObject({ doc_id: text(), holder_id: text().nullable(), by: text(), forced: z.boolean() }),
+  /**
+   * A file lock ended: `released` by its holder, `broken` by an owner or admin (`by`), or `expired` (by `system`:
+   * its time ran out without an unlock).
+   */
+  file_lock_released: z.strictObject({ doc_id: text(), holder_id: text().nullable(), by: text(), reason: z.enum(['released', 'broken', 'expired']) }),
 } as const;

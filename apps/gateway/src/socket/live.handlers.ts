@@ -143,7 +143,7 @@ export class LiveMessageHandlers {
       doc_id: unlocked.doc_id,
       holder_id: unlocked.holder_id,
       by: socket.data.identity.user_id,
-      forced: unlocked.reason === 'broken',
+      reason: unlocked.reason === 'broken' ? 'broken' : 'released',
     });
     deps.push(m.session_id, { to: 'session' }, { type: 'file_unlocked', ...unlocked }, membership.peer_id);
     return { type: 'file_unlocked', ...unlocked };

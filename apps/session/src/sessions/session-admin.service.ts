@@ -142,7 +142,7 @@ export class SessionAdminService {
         event = { type: 'file_lock_acquired', actor: record.holder_id, payload: { doc_id: record.doc_id, holder_id: record.holder_id, peer_id: record.peer_id, expires_at: record.expires_at }, ...dedupe };
         break;
       case 'lock_released':
-        event = { type: 'file_lock_released', actor: record.by, payload: { doc_id: record.doc_id, holder_id: record.holder_id, by: record.by, forced: record.forced }, ...dedupe };
+        event = { type: 'file_lock_released', actor: record.by, payload: { doc_id: record.doc_id, holder_id: record.holder_id, by: record.by, reason: record.reason }, ...dedupe };
         break;
     }
     await this.audit.record(sessionId, event);
