@@ -5,7 +5,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * - `invites.for_user_id`: an addressed invite, redeemable by that principal only.
  * - `invites.expires_at` nullable: a permanent link (revocable) has no expiry.
- * - `sessions_name_search_idx`: public discovery by name (lower-case prefix/substring search on live public sessions).
+ * - `sessions_public_keyset_idx`: public discovery in keyset order (created_at, id), so a page after a cursor is an
+ *   index range scan at any depth. The name search (`lower(name) LIKE '%q%'`) filters along it: no trigram index
+ *   (pg_trgm is not assumed to be installed).
  * - `sessions_owner_created_idx`: the per-user caps count a user's sessions by creation time.
  * - `session_templates`: per-user templates a session can be created from.
  */
@@ -16,7 +18,7 @@ export class SessionAdmin1765400000000 implements MigrationInterface {
     await q.query(`ALTER TABLE invites ADD COLUMN for_user_id text`);
     await q.query(`ALTER TABLE invites ALTER COLUMN expires_at DROP NOT NULL`);
     await q.query(`CREATE INDEX sessions_owner_created_idx ON sessions (owner_id, created_at)`);
-    await q.query(`CREATE INDEX sessions_public_name_idx ON sessions (lower(name), created_at DESC, id DESC) WHERE is_public AND deleted_at IS NULL`);
+    await q.query(`CREATE INDEX sessions_public_keyset_idx ON sessions (created_at DESC, id DESC) WHERE is_public AND deleted_at IS NULL`);
     await q.query(`
       CREATE TABLE session_templates (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -33,7 +35,7 @@ export class SessionAdmin1765400000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE session_templates`);
-    await q.query(`DROP INDEX sessions_public_name_idx`);
+    await q.query(`DROP INDEX sessions_public_keyset_idx`);
     await q.query(`DROP INDEX sessions_owner_created_idx`);
     await q.query(`DELETE FROM invites WHERE expires_at IS NULL`);
     await q.query(`ALTER TABLE invites ALTER COLUMN expires_at SET NOT NULL`);
