@@ -115,10 +115,16 @@ it('pushes session_updated to open sockets on both transports, refuses an addres
   }, { timeoutMs: 15_000 });
 
   // The export (JSON Lines) from the other node: every line one event, in seq order, the refusals with who/what/why.
-  const exported = await fetch(`${urlB}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } });
-  expect(exported.status).toBe(200);
-  expect(exported.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-  const lines = (await exported.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string; actor: string; payload: Record<string, unknown> });
+  type Line = { seq: number; type: string; actor: string; payload: Record<string, unknown> };
+  // Socket refusals are recorded before their answer unless the session service is slow (then soon after): read
+  // the export until the last of them is there.
+  const lines = await waitFor('the export with every refusal', async () => {
+    const exported = await fetch(`${urlB}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } });
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const parsed = (await exported.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+    return parsed.filter((l) => l.type === 'access_refused').length >= 4 ? parsed : undefined;
+  }, { timeoutMs: 15_000 });
   expect(lines.map((l) => l.seq)).toEqual([...lines.map((l) => l.seq)].sort((x, y) => x - y));
   const refusals = lines.filter((l) => l.type === 'access_refused').map((l) => l.payload);
   expect(refusals).toEqual([

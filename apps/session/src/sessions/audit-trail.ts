@@ -41,13 +41,12 @@ export class AuditTrail {
   }
 
   /** Records a refusal; never throws (logged and counted instead). */
-  async refused(r: Refusal, dedupeKey?: string): Promise<void> {
+  async refused(r: Refusal): Promise<void> {
     try {
       await this.record(r.session_id, {
         type: 'access_refused',
         actor: r.user_id,
         payload: { user_id: r.user_id, action: r.action, code: r.code, reason: r.reason.slice(0, 1_000), ...(r.resource !== undefined ? { resource: r.resource } : {}) },
-        ...(dedupeKey !== undefined ? { dedupe_key: dedupeKey } : {}),
       });
     } catch (err) {
       this.failed++;

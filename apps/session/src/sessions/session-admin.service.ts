@@ -136,8 +136,13 @@ export class SessionAdminService {
     let event: NewSessionEvent;
     switch (record.kind) {
       case 'refused':
-        await this.audit.refused({ session_id: sessionId, user_id: record.user_id, action: record.action, code: record.code, reason: record.reason, ...(record.resource !== undefined ? { resource: record.resource } : {}) }, dedupe.dedupe_key);
-        return { recorded: true };
+        event = {
+          type: 'access_refused',
+          actor: record.user_id,
+          payload: { user_id: record.user_id, action: record.action, code: record.code, reason: record.reason.slice(0, 1_000), ...(record.resource !== undefined ? { resource: record.resource } : {}) },
+          ...dedupe,
+        };
+        break;
       case 'lock_acquired':
         event = { type: 'file_lock_acquired', actor: record.holder_id, payload: { doc_id: record.doc_id, holder_id: record.holder_id, peer_id: record.peer_id, expires_at: record.expires_at }, ...dedupe };
         break;
