@@ -27,6 +27,8 @@ export class SessionAdmin1765400000000 implements MigrationInterface {
         description text,
         -- The template's fields as given (libs/protocol createTemplateBodySchema), checked on the way in.
         body jsonb NOT NULL,
+        -- The transport request that created it: a redelivered template.create finds this row instead of adding one.
+        request_key text UNIQUE,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);

@@ -14,8 +14,8 @@ export class SessionAdminHandlers {
   constructor(@Inject(SessionAdminService) private readonly admin: SessionAdminService) {}
 
   @MessagePattern('session.update')
-  update(@Payload() r: Req<'session.update'>): Res<'session.update'> {
-    return this.admin.update(r.actor, r.session_id, r.body);
+  update(@Payload() r: Req<'session.update'>, @Ctx() ctx: TransportContext): Res<'session.update'> {
+    return this.admin.update(r.actor, r.session_id, r.body, ctx.getRequestId());
   }
 
   @MessagePattern('session.discover')
@@ -39,8 +39,8 @@ export class SessionAdminHandlers {
   }
 
   @MessagePattern('template.create')
-  createTemplate(@Payload() r: Req<'template.create'>): Res<'template.create'> {
-    return this.admin.createTemplate(r.actor, r.body);
+  createTemplate(@Payload() r: Req<'template.create'>, @Ctx() ctx: TransportContext): Res<'template.create'> {
+    return this.admin.createTemplate(r.actor, r.body, ctx.getRequestId());
   }
 
   @MessagePattern('template.list')

@@ -82,10 +82,24 @@ export const sessionAdminRepo = {
     await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 24149))`, [`session-owner:${ownerId}`]);
   },
 
-  async insertTemplate(db: Executor, ownerId: string, body: CreateTemplateBody): Promise<TemplateRow> {
-    return rowsOf<TemplateRow>(
-      await db.query(`INSERT INTO session_templates (owner_id, name, description, body) VALUES ($1, $2, $3, $4::jsonb) RETURNING *`, [ownerId, body.name, body.description ?? null, JSON.stringify(body)]),
+  /** Inserts a template; with a `requestKey` already used (a redelivery), returns that request's template instead. */
+  async insertTemplate(db: Executor, ownerId: string, body: CreateTemplateBody, requestKey: string | null = null): Promise<TemplateRow> {
+    const inserted = rowsOf<TemplateRow>(
+      await db.query(`INSERT INTO session_templates (owner_id, name, description, body, request_key) VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (request_key) DO NOTHING RETURNING *`, [
+        ownerId,
+        body.name,
+        body.description ?? null,
+        JSON.stringify(body),
+        requestKey,
+      ]),
     )[0];
+    // ON CONFLICT answered no row: the first delivery's commit is visible to this new statement.
+    return inserted ?? rowsOf<TemplateRow>(await db.query(`SELECT * FROM session_templates WHERE request_key = $1`, [requestKey]))[0];
+  },
+
+  /** Whether the session stream already holds an event under `dedupeKey` (a redelivered request's). */
+  async hasEvent(db: Executor, sessionId: string, dedupeKey: string): Promise<boolean> {
+    return rowsOf(await db.query(`SELECT 1 FROM session_events WHERE session_id = $1 AND dedupe_key = $2`, [sessionId, dedupeKey])).length > 0;
   },
 
   async findTemplate(db: Executor, ownerId: string, id: string): Promise<TemplateRow | undefined> {

@@ -15,7 +15,7 @@ import {
 import { authorize, hashPassword, type Identity } from '@chorus/auth';
 import { rowsOf } from '@chorus/database';
 import type { AuditRecord } from '@chorus/contracts';
-import type { NewSessionEvent, SessionEventLog, StoredSessionEvent } from '../events/event-log';
+import { dedupeKeys, type NewSessionEvent, type SessionEventLog, type StoredSessionEvent } from '../events/event-log';
 import type { SessionEventPublisher } from '../events/event-publisher';
 import type { AuditTrail } from './audit-trail';
 import { mustFindTemplate, sessionAdminRepo, templateNotFound, type SessionPatch, type TemplateRow } from './session-admin.repository';
@@ -39,7 +39,12 @@ export class SessionAdminService {
     private readonly audit: AuditTrail,
   ) {}
 
-  async update(actor: Identity, sessionId: string, body: UpdateSessionBody): Promise<SessionView> {
+  /**
+   * Idempotent per transport request (`requestId`): a redelivery whose first delivery committed finds its
+   * `session_updated` (by dedupe key, under the session row lock) and changes nothing again — no second event,
+   * no expiry moved by the redelivery's later clock.
+   */
+  async update(actor: Identity, sessionId: string, body: UpdateSessionBody, requestId?: string): Promise<SessionView> {
     const passwordHash = body.password === undefined ? undefined : body.password === null ? null : await hashPassword(body.password);
     return this.audit.refusing(actor, sessionId, 'session.update', async () => {
       let appended: StoredSessionEvent[] = [];
@@ -49,6 +54,8 @@ export class SessionAdminService {
         const me = await participantsRepo.find(tx, sessionId, actor.user_id);
         if (!session || (!me && !session.is_public)) throw notFound(sessionId);
         authorize(me?.role, 'session.update');
+        const dedupeKey = requestId === undefined ? undefined : dedupeKeys.request(requestId);
+        if (dedupeKey !== undefined && (await sessionAdminRepo.hasEvent(tx, sessionId, dedupeKey))) return (me as { role: SessionView['my_role'] }).role;
         const patch: SessionPatch = {};
         const changes: Record<string, unknown> = {};
         if (body.name !== undefined && body.name !== session.name) changes.name = patch.name = body.name;
@@ -72,7 +79,7 @@ export class SessionAdminService {
         // Nothing changed (the same values again): no event, the session as it is.
         if (Object.keys(changes).length === 0) return (me as { role: SessionView['my_role'] }).role;
         await sessionAdminRepo.update(tx, sessionId, patch);
-        appended = await this.events.appendInTransaction(tx, sessionId, [{ type: 'session_updated', actor: actor.user_id, payload: { changes } }]);
+        appended = await this.events.appendInTransaction(tx, sessionId, [{ type: 'session_updated', actor: actor.user_id, payload: { changes }, ...(dedupeKey !== undefined ? { dedupe_key: dedupeKey } : {}) }]);
         return (me as { role: SessionView['my_role'] }).role;
       });
       await this.publisher.publish(appended);
@@ -156,9 +163,10 @@ export class SessionAdminService {
 
   // ---- templates (per user) ----
 
-  async createTemplate(actor: Identity, body: CreateTemplateBody): Promise<TemplateView> {
+  /** Idempotent per transport request: a redelivery answers the template its first delivery created. */
+  async createTemplate(actor: Identity, body: CreateTemplateBody, requestId?: string): Promise<TemplateView> {
     noAgentCredential(actor);
-    return templateView(await sessionAdminRepo.insertTemplate(this.db, actor.user_id, body));
+    return templateView(await sessionAdminRepo.insertTemplate(this.db, actor.user_id, body, requestId === undefined ? null : `template:${requestId}`));
   }
 
   async listTemplates(actor: Identity): Promise<TemplateView[]> {

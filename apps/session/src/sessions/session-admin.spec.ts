@@ -92,6 +92,19 @@ it('updates a session by owner or admin, records session_updated with the new va
   expect((await rejection(admin.auditPage(BOB, sid, { format: 'jsonl', after_seq: 0 }))).code).toBe('PERMISSION_DENIED');
 });
 
+it('treats a redelivered PATCH or template.create (same transport request id) as the first one', async () => {
+  const { session_id: sid } = await sessions.create(ALICE, { name: 'redelivery' });
+  const first = await admin.update(ALICE, sid, { expires_in_s: 3600, password: 'open-sesame' }, 'req-patch-1');
+  const count = (await auditTypes(sid)).filter((e) => e.type === 'session_updated').length;
+  const again = await admin.update(ALICE, sid, { expires_in_s: 3600, password: 'open-sesame' }, 'req-patch-1');
+  expect(again.expires_at).toBe(first.expires_at);
+  expect((await auditTypes(sid)).filter((e) => e.type === 'session_updated').length).toBe(count);
+  const t1 = await admin.createTemplate(ALICE, { name: 'once' }, 'req-template-1');
+  const t2 = await admin.createTemplate(ALICE, { name: 'once' }, 'req-template-1');
+  expect(t2.template_id).toBe(t1.template_id);
+  await admin.deleteTemplate(ALICE, t1.template_id);
+});
+
 it('lets only the addressee redeem an addressed invite; permanent invites never expire; managers list invites', async () => {
   const { session_id: sid } = await sessions.create(ALICE, { name: 'invites' });
   const forBob = await sessions.createInvite(ALICE, sid, { role: 'editor', user_id: 'bob' });
