@@ -5,14 +5,15 @@ import { waitFor } from '@chorus/testing';
 import { startTestStack, type TestStack } from './support/stack';
 
 // The SDK surface of session management (docs/session-admin.md runs this example): change a session and see it
-// live, invite one user, a permanent link, discovery, templates and the audit trail. One whole stack on the
-// real Postgres and Redis.
+// live, invite one user, a permanent link, discovery, templates and the audit trail. One whole stack in one
+// process on the real Postgres.
 
 let stack: TestStack;
 const clients: ChorusClient[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack('sdk_session_admin', { redis: true });
+  // In-process transport and fan-out (what `npm start` runs); the two-node Redis case is session-admin-cluster.
+  stack = await startTestStack('sdk_session_admin');
 }, 60_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());
@@ -69,6 +70,16 @@ it('manages a session through client.admin', async () => {
   expect(((await carol.rest.redeemInvite(link.code).catch((e: unknown) => e)) as ChorusError).code).toBe('NOT_FOUND');
   const refusals = (await alice.admin.audit(session.session_id)).filter((e) => e.type === 'access_refused');
   expect(refusals.map((e) => e.payload)).toEqual([expect.objectContaining({ user_id: 'carol-sa', action: 'invite.redeem' })]);
+
+  // Locks are audited in-process too (the conflict service reaches the session service on the in-process transport).
+  const doc = await bobSession.document('src/lexer.rs');
+  await doc.lockFile(1_000);
+  await doc.unlockFile();
+  await waitFor('the lock changes in the trail', async () => {
+    const kinds = (await alice.admin.audit(session.session_id)).filter((e) => e.type === 'file_lock_acquired' || e.type === 'file_lock_released');
+    return kinds.length === 2 ? kinds : undefined;
+  });
+  expect((await alice.admin.audit(session.session_id)).filter((e) => e.type === 'file_lock_released').map((e) => e.payload)).toEqual([{ doc_id: 'src/lexer.rs', holder_id: 'bob-sa', by: 'bob-sa', reason: 'released' }]);
 
   // Templates: updated, listed, deleted; private to their owner.
   expect(await alice.admin.updateTemplate(template.template_id, { description: 'code review' })).toMatchObject({ description: 'code review', name: 'Review' });
