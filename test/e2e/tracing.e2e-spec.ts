@@ -85,14 +85,17 @@ it('follows a socket submit_op through the transport envelope to the conflict se
   // The Redis command that carried the request (the client's batched-XADD script) is in the trace too (ioredis).
   const redisSpans = inTrace.filter((s) => s.scope.includes('instrumentation-ioredis')).map((s) => s.name);
   expect(redisSpans.length).toBeGreaterThan(0);
-  // Postgres parameters are never recorded (only the statement text).
-  expect(JSON.stringify(inTrace)).not.toContain('hello, trace');
+  // Neither Postgres parameters nor Redis arguments (envelopes, fan-out messages) are recorded: no user content, no token.
+  const exported = JSON.stringify(inTrace);
+  expect(exported).not.toContain('hello, trace');
+  expect(exported).not.toContain(people.alice.token);
+  expect(inTrace.filter((s) => s.scope.includes('instrumentation-ioredis')).every((s) => !String(s.attributes['db.query.text'] ?? s.attributes['db.statement'] ?? '').includes(' '))).toBe(true);
 }, 60_000);
 
 it('traces REST requests by route (http + express instrumentations), and leaves /metrics and /health alone', async () => {
   expect((await fetch(`${url}/health/live`)).status).toBe(200);
   expect((await fetch(`${url}/metrics`)).status).toBe(200);
-  const res = await fetch(`${url}/api/v1/voice/ice-servers`, { headers: { 'x-request-id': 'traced-rest-1' } });
+  const res = await fetch(`${url}/api/v1/voice/ice-servers?ticket=SECRET-TICKET-VALUE`, { headers: { 'x-request-id': 'traced-rest-1' } });
   expect(res.headers.get('x-request-id')).toBe('traced-rest-1');
   const all = await waitFor('the REST request span', async () => {
     const dumped = await spans();
@@ -100,5 +103,6 @@ it('traces REST requests by route (http + express instrumentations), and leaves 
   });
   const server = all.find((s) => s.kind === SERVER && s.attributes['http.route'] === '/api/v1/voice/ice-servers') as DumpedSpan;
   expect(all.some((s) => s.traceId === server.traceId && s.scope.includes('instrumentation-express'))).toBe(true);
+  expect(JSON.stringify(all)).not.toContain('SECRET-TICKET-VALUE'); // url.query: ticket=REDACTED
   expect(all.some((s) => s.kind === SERVER && /\/(metrics|health)/.test(String(s.attributes['url.path'] ?? s.attributes['http.target'] ?? '')))).toBe(false);
 }, 30_000);

@@ -12,6 +12,9 @@ import type { Tracing } from './index';
 /** Paths a scraper and the probes hit every few seconds: traced, they would be most of the spans and tell nothing. */
 const UNTRACED = /^\/(metrics|health)(\/|\?|$)/;
 
+/** Query parameters whose values never reach a span: ours, then the instrumentation's own defaults (signed URLs). */
+const REDACTED_QUERY = ['ticket', 'token', 'access_token', 'join_token', 'sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'];
+
 export function start(options: { serviceName: string; exporter: 'none' | 'otlp' | 'console'; override: SpanExporter | undefined; instanceId: string | undefined }): Tracing {
   // OTEL_RESOURCE_ATTRIBUTES first, then ours: OTEL_SERVICE_NAME has been folded into serviceName already.
   const resource = detectResources({ detectors: [envDetector] }).merge(
@@ -30,13 +33,16 @@ export function start(options: { serviceName: string; exporter: 'none' | 'otlp' 
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED.test(req.url ?? '') }),
+      // `?ticket=` (SSE, /ws over Socket.IO's polling) and any token-like query value are redacted in url.query.
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED.test(req.url ?? ''), redactedQueryParamsServer: REDACTED_QUERY }),
       new ExpressInstrumentation(),
       // Statement text is kept (parameters are never recorded); a span per pool.connect is noise. Both: only inside
       // a trace (a request, a transport message), not every poll of a periodic job.
       new PgInstrumentation({ ignoreConnectSpans: true, requireParentSpan: true }),
       // XREADGROUP BLOCK waits up to blockMs on an idle stream: a span per empty poll would be most of the trace volume.
-      new IORedisInstrumentation({ requireParentSpan: true }),
+      // The statement is the command name only: its arguments are transport envelopes (user content, join tokens),
+      // fan-out messages and keys with user ids, which the default serializer would export verbatim.
+      new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
     ],
   });
   return {
