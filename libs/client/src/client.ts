@@ -332,12 +332,9 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       let heartbeat: ReturnType<typeof setInterval> | undefined;
       let refresh: ReturnType<typeof setTimeout> | undefined;
       let finished = false;
-      // The wire may report synchronously (a missing WebSocket class): `conn` is set before anything uses it.
-      let conn: LiveConnection | undefined;
-      const ended: Array<ConnectionEnd> = [];
+      // Wires report asynchronously only (never from inside the factory), so `conn` exists when these run.
       const finish = (end: ConnectionEnd) => {
         if (finished) return;
-        if (!conn) return void ended.push(end);
         finished = true;
         if (heartbeat !== undefined) clearInterval(heartbeat);
         clearTimeout(refresh);
@@ -358,7 +355,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
           if (m.session_id !== undefined && (m.code === 4503 || m.code === 4504)) this.sessions.get(m.session_id)?.endedByServer(`${m.name}: ${m.reason}`);
         },
         hello: (hello) => {
-          if (finished || !conn) return;
+          if (finished) return;
           const live = conn;
           connected = true;
           this.lastHello = hello;
@@ -388,8 +385,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
           if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
         },
       });
-      conn = { wire, url, pending: new Set() };
-      if (ended.length > 0) finish(ended[0]);
+      const conn: LiveConnection = { wire, url, pending: new Set() };
     });
   }
 

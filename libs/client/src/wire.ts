@@ -27,7 +27,7 @@ export interface Wire {
   close(): void;
 }
 
-/** Opens a wire to a gateway base URL with an access token. */
+/** Opens a wire to a gateway base URL with an access token; it reports to `listener` asynchronously only, never from inside the call. */
 export type WireFactory = (url: string, token: string, listener: WireListener) => Wire;
 
 /** An `error` message, as the wire carries it. */

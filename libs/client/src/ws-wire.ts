@@ -169,7 +169,7 @@ export function wsWire(options: WsTransportOptions = {}, defaultFetch?: typeof f
             else end({ kind: 'unreachable', message: `ws-ticket: ${(err as Error).message}` });
           },
         );
-    } else open(endpoint, true);
+    } else void Promise.resolve().then(() => open(endpoint, true)); // never report from inside the factory
 
     return {
       request(type, payload, ack) {
