@@ -63,7 +63,7 @@ it('the app over /ws (native WebSocket) and Socket.IO shows channel events live,
 
   // An agent on gateway 2 (the SDK over Socket.IO) publishes; both panels subscribed to diagnostics and ai-response.
   const api = new Api(g2);
-  const aliceToken = await alice.page.evaluate(() => (JSON.parse(sessionStorage.getItem('chorus.auth') ?? '{}') as { token: string }).token);
+  const aliceToken = await alice.page.evaluate(() => (JSON.parse((globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('chorus.auth') ?? '{}') as { token: string }).token);
   const agentToken = await api.devToken('agent:lint-ws', 'Linter', 'agent');
   const invite = await api.request<{ code: string }>('POST', `/api/v1/collaboration/sessions/${sessionId}/invite`, { token: aliceToken, body: { role: 'agent' } });
   expect((await api.request('POST', `/api/v1/collaboration/invites/${invite.body.code}/redeem`, { token: agentToken, body: {} })).status).toBe(200);
@@ -84,7 +84,7 @@ it('the app over /ws (native WebSocket) and Socket.IO shows channel events live,
     async ({ sessionId: sid, token }) => {
       const join = await fetch(`/api/v1/collaboration/sessions/${sid}/join`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
       const { join_token } = (await join.json()) as { join_token: string };
-      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws`);
+      const ws = new WebSocket(`${(globalThis as unknown as { location: { origin: string } }).location.origin.replace(/^http/, 'ws')}/ws`);
       const frames: Array<Record<string, unknown>> = [];
       const next = (pred: (f: Record<string, unknown>) => boolean) =>
         new Promise<Record<string, unknown>>((resolve, reject) => {

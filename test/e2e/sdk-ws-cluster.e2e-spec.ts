@@ -3,6 +3,7 @@ import { ChorusClient, ClientClosedError, type ChannelEvent, type ChannelGap, ty
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
+import { WsClient } from './support/ws-client';
 
 // The SDK over /ws and Socket.IO together, on two gateways (separate processes, real Postgres and Redis), with
 // session channels: a /ws client (the `ws` package) on gateway 1, a Socket.IO client and a /ws client with a
@@ -64,6 +65,16 @@ it('channels and chat across transports and gateways; a kill -9 of the /ws clien
   await a.sendChat('from /ws');
   await b.sendChat('from socket.io');
   await waitFor('both chats both ways', () => bobChats.some((m) => m.message === 'from /ws') && aliceChats.some((m) => m.message === 'from socket.io'));
+
+  // The typed-protocol seed's frame, verbatim with the `ws` package: `channel_id` for `channel`, session_id left
+  // out (the connection is in one session), answered with the same id; two different names are refused.
+  const seed = await WsClient.connect(cluster.gateways[1], people.bob.token);
+  expect(await seed.request({ id: 'req-0', type: 'join', session_id: people.sessionId, peer_id: 'bob-seed', join_token: await people.bob.joinToken() })).toMatchObject({ type: 'joined' });
+  expect(await seed.request({ id: 'req-123', type: 'subscribe', channel_id: 'git' })).toMatchObject({ type: 'subscribed', id: 'req-123', session_id: people.sessionId, channel: 'git' });
+  expect(await seed.request({ id: 'req-124', type: 'subscribe', channel: 'search', channel_id: 'files' })).toMatchObject({ type: 'error', id: 'req-124', code: 'VALIDATION_ERROR', field: 'channel_id' });
+  await b.channels.publish('git', { type: 'commit', message: 'Fix the parser' });
+  expect(await seed.next((f) => f.type === 'event' && f.channel === 'git')).toMatchObject({ data: { type: 'commit', message: 'Fix the parser' } });
+  seed.close();
 
   // A viewer-free check of authorization through the SDK: ai-response is for agents only.
   await expect(b.channels.publish('ai-response', { id: 'x', chunk: 'no', index: 0, finished: false })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
