@@ -10,11 +10,16 @@
 //             (user + system) per op applied by a client (each committed op is applied by every client: acked by
 //             its author, transformed and applied by the others) — the SDK's own cost, socket.io-client included.
 // BENCH_QUICK=1 runs a short version; BENCH_PART=sdk only the SDK part. Writes bench/results/client.json.
+// BENCH_PROFILE=1 also reports where the tabs spend their time while typing (DevTools protocol: script, layout
+// and style seconds per tab, and a CPU profile of typist 1 summarised by self time; the profile itself is written
+// to test-output/browser/client-typist-1.cpuprofile, for Chrome DevTools).
+import { join } from 'node:path';
 import { ChorusClient, ChorusRest, type ChorusDocument } from '@chorus/client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { appState, createSession, inviteLink, sessionReady, signIn } from '../test/browser/support/app';
 import { launchChromium, newUser, type BrowserUser } from '../test/browser/support/browser';
-import { ensureWebBuild } from '../test/browser/support/web-build';
+import { OUTPUT_DIR, ensureWebBuild } from '../test/browser/support/web-build';
+import { TabMetrics, histogramDelta, histogramOf, startCpuProfile } from './lib/tab-profile';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -26,6 +31,7 @@ const KEY_INTERVAL_MS = 120;
 const SDK_CLIENTS = Number(process.env.BENCH_SDK_CLIENTS ?? 6);
 const EDIT_EVERY_MS = 25;
 const SDK_SECONDS = QUICK ? 5 : 15;
+const PROFILE = process.env.BENCH_PROFILE === '1';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +66,15 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
       await u.page.evaluate(() => (globalThis as unknown as { chorusDebug: { probe: { start(): void } } }).chorusDebug.probe.start());
       await u.page.locator('.cm-content').click();
     }
+    const metrics = PROFILE ? await Promise.all(users.map((u) => TabMetrics.start(u.page))) : [];
+    const cpuProfile = PROFILE ? await startCpuProfile(users[1].page) : null;
+    const serverSide = async () => ({
+      ack: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="submit_op"'),
+      submit: await histogramOf(gateways, 'chorus_transport_request_seconds', 'pattern="op.submit"'),
+      fetch: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="fetch_ops"'),
+      presence: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="presence_update"'),
+    });
+    const server0 = PROFILE ? await serverSide() : null;
     progress(`${TYPISTS} typists typing for ${TYPE_SECONDS} s, one key every ${KEY_INTERVAL_MS} ms each`);
     const end = Date.now() + TYPE_SECONDS * 1_000;
     const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -74,6 +89,21 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
         }
       }),
     );
+    if (cpuProfile) {
+      const top = await cpuProfile.stop(join(OUTPUT_DIR, 'client-typist-1.cpuprofile'));
+      const tabs = await Promise.all(metrics.map((m) => m.delta()));
+      printTable(`where the tabs spent their time while typing (${TYPE_SECONDS} s)`, tabs.map((t, i) => ({ tab: i, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v, 2)])) })));
+      printTable('typist 1: self time by function (sampled CPU profile)', top);
+      const server1 = await serverSide();
+      if (server0) {
+        printTable('the gateways while typing: submit_op received → acked, and its op.submit round trip to the conflict service', [
+          { what: 'submit_op ack (gateway)', ...histogramDelta(server0.ack, server1.ack) },
+          { what: 'op.submit (transport)', ...histogramDelta(server0.submit, server1.submit) },
+          { what: 'fetch_ops ack (gateway): gaps the tabs filled by asking', ...histogramDelta(server0.fetch, server1.fetch) },
+          { what: 'presence_update ack (gateway)', ...histogramDelta(server0.presence, server1.presence) },
+        ]);
+      }
+    }
     // Every tab has rendered every other typist's keystrokes (or the deadline says which did not).
     const deadline = Date.now() + 30_000;
     let probes: Probe[] = [];
