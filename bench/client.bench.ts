@@ -10,16 +10,16 @@
 //             (user + system) per op applied by a client (each committed op is applied by every client: acked by
 //             its author, transformed and applied by the others) — the SDK's own cost, socket.io-client included.
 // BENCH_QUICK=1 runs a short version; BENCH_PART=sdk only the SDK part. Writes bench/results/client.json.
-// BENCH_PROFILE=1 also reports where the tabs spend their time while typing (DevTools protocol: script, layout
-// and style seconds per tab, and a CPU profile of typist 1 summarised by self time; the profile itself is written
-// to test-output/browser/client-typist-1.cpuprofile, for Chrome DevTools).
+// BENCH_PROFILE=1 also reports where the time goes while typing: a CPU profile of typist 1's tab (DevTools
+// protocol) by self time (written to test-output/browser/client-typist-1.cpuprofile for Chrome DevTools), and the
+// gateways' submit_op, op.submit, fetch_ops and presence_update latencies from their /metrics.
 import { join } from 'node:path';
 import { ChorusClient, ChorusRest, type ChorusDocument } from '@chorus/client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { appState, createSession, inviteLink, sessionReady, signIn } from '../test/browser/support/app';
 import { launchChromium, newUser, type BrowserUser } from '../test/browser/support/browser';
 import { OUTPUT_DIR, ensureWebBuild } from '../test/browser/support/web-build';
-import { TabMetrics, histogramDelta, histogramOf, startCpuProfile } from './lib/tab-profile';
+import { histogramDelta, histogramOf, startCpuProfile } from './lib/tab-profile';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -66,7 +66,6 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
       await u.page.evaluate(() => (globalThis as unknown as { chorusDebug: { probe: { start(): void } } }).chorusDebug.probe.start());
       await u.page.locator('.cm-content').click();
     }
-    const metrics = PROFILE ? await Promise.all(users.map((u) => TabMetrics.start(u.page))) : [];
     const cpuProfile = PROFILE ? await startCpuProfile(users[1].page) : null;
     const serverSide = async () => ({
       ack: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="submit_op"'),
@@ -91,8 +90,6 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
     );
     if (cpuProfile) {
       const top = await cpuProfile.stop(join(OUTPUT_DIR, 'client-typist-1.cpuprofile'));
-      const tabs = await Promise.all(metrics.map((m) => m.delta()));
-      printTable(`where the tabs spent their time while typing (${TYPE_SECONDS} s)`, tabs.map((t, i) => ({ tab: i, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v, 2)])) })));
       printTable('typist 1: self time by function (sampled CPU profile)', top);
       const server1 = await serverSide();
       if (server0) {

@@ -1,37 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import type { CDPSession, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
-// Where a Chromium tab spends its time during a benchmark, through the DevTools protocol: per-tab totals
-// (Performance.getMetrics: script, layout, style, tasks) for every tab, and a sampled CPU profile
-// (Profiler) of one tab summarised by self time. BENCH_PROFILE=1 in bench:client.
-
-type Metrics = Record<string, number>;
-
-export class TabMetrics {
-  private constructor(
-    private readonly session: CDPSession,
-    private before: Metrics,
-  ) {}
-
-  static async start(page: Page): Promise<TabMetrics> {
-    const session = await page.context().newCDPSession(page);
-    await session.send('Performance.enable', { timeDomain: 'threadTicks' });
-    return new TabMetrics(session, await read(session));
-  }
-
-  /** Seconds of each kind of work since `start` (or the last `delta`). */
-  async delta(): Promise<{ task_s: number; script_s: number; layout_s: number; style_s: number; layouts: number; style_recalcs: number }> {
-    const now = await read(this.session);
-    const d = (k: string) => (now[k] ?? 0) - (this.before[k] ?? 0);
-    this.before = now;
-    return { task_s: d('TaskDuration'), script_s: d('ScriptDuration'), layout_s: d('LayoutDuration'), style_s: d('RecalcStyleDuration'), layouts: d('LayoutCount'), style_recalcs: d('RecalcStyleCount') };
-  }
-}
-
-async function read(session: CDPSession): Promise<Metrics> {
-  const { metrics } = await session.send('Performance.getMetrics');
-  return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
-}
+// Where the time goes during bench:client (BENCH_PROFILE=1): a sampled CPU profile of one Chromium tab through the
+// DevTools protocol (Profiler), summarised by self time — `(idle)` is the share the tab had nothing to do — and
+// the gateways' own latency histograms (/metrics) between two snapshots.
 
 interface ProfileNode {
   id: number;
