@@ -9,12 +9,14 @@
 //             every 25 ms each (one op in flight, the rest composed): committed ops/s, and this process's CPU time
 //             (user + system) per op applied by a client (each committed op is applied by every client: acked by
 //             its author, transformed and applied by the others) — the SDK's own cost, socket.io-client included.
+//   sdk_node_ws: the same over /ws (transport: websocket, the ws package), in the same run: the transport's share.
 // BENCH_QUICK=1 runs a short version; BENCH_PART=sdk only the SDK part. Writes bench/results/client.json.
 // BENCH_PROFILE=1 also reports where the time goes while typing: a CPU profile of typist 1's tab (DevTools
 // protocol) by self time (written to test-output/browser/client-typist-1.cpuprofile for Chrome DevTools), and the
 // gateways' submit_op, op.submit, fetch_ops and presence_update latencies from their /metrics.
 import { join } from 'node:path';
-import { ChorusClient, ChorusRest, type ChorusDocument } from '@chorus/client';
+import WebSocket from 'ws';
+import { ChorusClient, ChorusRest, type ChorusDocument, type ChorusTransport } from '@chorus/client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { appState, createSession, inviteLink, sessionReady, signIn } from '../test/browser/support/app';
 import { launchChromium, newUser, type BrowserUser } from '../test/browser/support/browser';
@@ -132,17 +134,17 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
   }
 }
 
-async function sdkBench(gateway: string): Promise<{ clients: number; ops_per_s: number; cpu_us_per_op: number; ops_applied: number; committed: number }> {
+async function sdkBench(gateway: string, transport: ChorusTransport = 'socket.io'): Promise<{ clients: number; ops_per_s: number; cpu_us_per_op: number; ops_applied: number; committed: number }> {
   const clients: ChorusClient[] = [];
   try {
     const ownerToken = await ChorusRest.devToken(gateway, { user_id: 'sdk-0', display_name: 'SDK 0' });
-    const owner = new ChorusClient({ url: gateway, token: ownerToken });
+    const owner = new ChorusClient({ url: gateway, token: ownerToken, transport });
     clients.push(owner);
     const { session_id } = await owner.rest.createSession({ name: 'sdk bench' });
     const invite = await owner.rest.createInvite(session_id, { role: 'editor' });
     for (let i = 1; i < SDK_CLIENTS; i++) {
       const token = await ChorusRest.devToken(gateway, { user_id: `sdk-${i}`, display_name: `SDK ${i}` });
-      const c = new ChorusClient({ url: gateway, token });
+      const c = new ChorusClient({ url: gateway, token, transport });
       await c.rest.redeemInvite(invite.code);
       clients.push(c);
     }
@@ -204,8 +206,13 @@ async function main(): Promise<void> {
     const browser = PART === 'sdk' ? null : await browserBench(cluster.gateways);
     if (browser) printTable('browser: keystroke → rendered in another tab', [{ typists: browser.typists, samples: browser.samples, p50_ms: browser.keystroke_to_remote_render_p50_ms, p99_ms: browser.p99_ms, max_ms: browser.max_ms, goal_p99_ms: 50 }]);
     const sdk = await sdkBench(cluster.gateways[0]);
-    printTable('sdk_node: one document, one op in flight per client', [{ clients: sdk.clients, committed: sdk.committed, ops_per_s: sdk.ops_per_s, ops_applied: sdk.ops_applied, cpu_us_per_op: sdk.cpu_us_per_op, goal_cpu_us: 30 }]);
-    writeResult('client', { browser, sdk_node: sdk, cpu_calibration_ms: calibration });
+    // The same over /ws (the ws package): the SDK's own cost without socket.io-client and engine.io, same run.
+    const sdkWs = await sdkBench(cluster.gateways[0], { kind: 'websocket', WebSocket });
+    printTable('sdk_node: one document, one op in flight per client', [
+      { transport: 'socket.io', clients: sdk.clients, committed: sdk.committed, ops_per_s: sdk.ops_per_s, ops_applied: sdk.ops_applied, cpu_us_per_op: sdk.cpu_us_per_op, goal_cpu_us: 30 },
+      { transport: '/ws', clients: sdkWs.clients, committed: sdkWs.committed, ops_per_s: sdkWs.ops_per_s, ops_applied: sdkWs.ops_applied, cpu_us_per_op: sdkWs.cpu_us_per_op, goal_cpu_us: 30 },
+    ]);
+    writeResult('client', { browser, sdk_node: sdk, sdk_node_ws: sdkWs, cpu_calibration_ms: calibration });
   } finally {
     await cluster.stop();
   }

@@ -2,6 +2,7 @@ import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
 import { transformSelection, type TextOp } from '@chorus/ot';
 import { backoffDelay } from './backoff';
 import { TypedEmitter } from './emitter';
+import { ClientClosedError } from './errors';
 import { OtClient, type RemoteApplied } from './ot-client';
 import type { ChorusSession } from './session';
 import { opFromUtf16Change, utf16ChangesOf, type Utf16Change } from './text';
@@ -232,6 +233,7 @@ export class ChorusDocument extends TypedEmitter<ChorusDocumentEvents> {
   private async fetchFrom(from: number, fromOt: boolean): Promise<void> {
     const ot = this.ot;
     if (!ot) return;
+    let stopped = false;
     try {
       if (fromOt) {
         await sleep(GAP_GRACE_MS);
@@ -250,13 +252,19 @@ export class ChorusDocument extends TypedEmitter<ChorusDocumentEvents> {
     } catch (err) {
       const error = ChorusError.from(err);
       if (error.code === 'RELOAD_REQUIRED') return void this.reload(`fetch_ops: ${error.message}`);
+      // A client closed by the app (or a session that ended) has nothing left to fetch for: stop asking (the OT
+      // client stays "fetching", so its gap asks no more). A lost connection is resumed by the rejoin.
+      if (this.closedError || err instanceof ClientClosedError) {
+        stopped = true;
+        return;
+      }
       if (!(err instanceof ChorusError && err.name === 'ConnectionLostError')) this.session.client.warn(`fetch_ops on ${this.id} failed (${error.code})`, err);
       if (fromOt && this.ot === ot) {
         // Ask again later; the gap stays visible to the OT client until it is filled.
         await sleep(backoffDelay(this.failures++, this.session.client.random, { initialDelayMs: 100, maxDelayMs: 5_000 }));
       }
     } finally {
-      if (fromOt && this.ot === ot) ot.fetchDone();
+      if (fromOt && this.ot === ot && !stopped) ot.fetchDone();
     }
   }
 
