@@ -210,7 +210,11 @@ export class Edge {
       const error = ChorusError.from(err);
       // Client mistakes (VALIDATION_ERROR, RATE_LIMITED, ...) are a metric, never an error log a client can flood.
       deps.metrics.refused.inc({ type, code: error.code });
-      if (error.code === 'SERVER_ERROR') this.logger.error(`${type} failed: ${(err as Error)?.stack ?? String(err)}`, undefined, 'Edge');
+      if (error.code === 'SERVER_ERROR') {
+        // With tracing on, the trace id leads from this line to the request's trace (docs/observability.md).
+        const traceId = trace.getActiveSpan()?.spanContext().traceId;
+        this.logger.error(`${type} failed${traceId === undefined ? '' : ` (trace ${traceId})`}: ${(err as Error)?.stack ?? String(err)}`, undefined, 'Edge');
+      }
       // Recorded before the answer, so a client that sees the refusal finds it in the audit export.
       await auditRefusal(deps, this.logger, connection, type, payload, error);
       reply = error.toWire(id);
