@@ -21,7 +21,7 @@ import { AgentsController } from './http/agents.controller';
 import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
 import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
-import { ClientAddresses } from './http/client-address';
+import { ClientAddresses, expressTrustProxy } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
@@ -265,8 +265,10 @@ export class GatewayAppModule {
 
 /** App-level setup shared by the gateway's own main and the standalone process: CORS, the browser app, sockets, OpenAPI. */
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
-  const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
+  const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void; set(setting: string, value: unknown): void };
   http.disable('x-powered-by');
+  // TRUSTED_PROXIES for Express too: req.ip and req.protocol agree with every per-client limit (ClientAddresses).
+  http.set('trust proxy', expressTrustProxy(runtime.config.edge.trustedProxies));
   app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });

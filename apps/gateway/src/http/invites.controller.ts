@@ -32,7 +32,7 @@ export class InvitesController {
     const parsed = parseInput(inviteCodeParamSchema, code, 'code');
     const redeem = () => this.sessions.call('invite.redeem', { actor, code: parsed, ...(password !== undefined ? { password } : {}) });
     // Codes are case-insensitive: one budget per invite code, whatever its spelling.
-    const guesser = { userId: actor.user_id, address: this.addresses.of(req) };
+    const guesser = { userId: actor.user_id, address: this.addresses.limitKey(req) };
     const { change: _change, ...grant } = password === undefined ? await redeem() : await this.passwordGuesses.attempt(`invite:${parsed.length === 6 ? parsed.toUpperCase() : parsed}`, guesser, redeem);
     return grant;
   }

@@ -89,7 +89,7 @@ export class SessionsController {
     const { password } = parseInput(joinSessionBodySchema, body ?? {});
     const session_id = parseInput(sessionIdParamSchema, id, 'id');
     if (password === undefined) return this.sessions.call('session.join', { actor, session_id });
-    const guesser = { userId: actor.user_id, address: this.addresses.of(req) };
+    const guesser = { userId: actor.user_id, address: this.addresses.limitKey(req) };
     return this.passwordGuesses.attempt(`session:${session_id}`, guesser, () => this.sessions.call('session.join', { actor, session_id, password }));
   }
 
