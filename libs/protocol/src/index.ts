@@ -222,6 +222,8 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export { historyPageSchema, iceServersViewSchema, inviteCreatedSchema, joinGrantViewSchema, participantViewSchema, sessionViewSchema } from './rest';
+export { ASYNCAPI_PATH, buildAsyncApiDocument, type AsyncApiDocument } from './asyncapi';
 export { WS_AUTH_MAX_BYTES, WS_PATH, wsAuthSchema, type WsAuth } from './ws';
 export type { AckOf, ClientPayload, ClientToServerEvents, ServerToClientEvents } from './socket-events';
 export {

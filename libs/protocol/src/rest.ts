@@ -63,50 +63,58 @@ export type JoinSessionBody = z.infer<typeof joinSessionBodySchema>;
 export type UpdateRoleBody = z.infer<typeof updateRoleBodySchema>;
 export type HistoryQuery = z.infer<typeof historyQuerySchema>;
 
-export interface SessionView {
-  session_id: string;
-  name: string;
-  owner_id: string;
-  project_path: string | null;
-  settings: Record<string, unknown>;
-  is_public: boolean;
-  has_password: boolean;
-  max_participants: number;
-  participant_count: number;
-  last_seq: number;
-  created_at: string;
-  updated_at: string;
-  expires_at: string | null;
+// Response views: zod schemas, so the OpenAPI document describes exactly what the types promise. Not used to
+// validate our own responses at run time (they are built from typed rows); a test checks real answers against them.
+const isoTime = () => z.string().describe('ISO 8601 timestamp');
+
+export const sessionViewSchema = z.object({
+  session_id: z.string(),
+  name: z.string(),
+  owner_id: z.string(),
+  project_path: z.string().nullable(),
+  settings: z.record(z.string(), z.unknown()),
+  is_public: z.boolean(),
+  has_password: z.boolean(),
+  max_participants: z.number().int(),
+  participant_count: z.number().int(),
+  last_seq: z.number().int(),
+  created_at: isoTime(),
+  updated_at: isoTime(),
+  expires_at: isoTime().nullable(),
   /** The caller's role, or null when the caller only discovers a public session. */
-  my_role: z.infer<typeof roleSchema> | null;
-}
+  my_role: roleSchema.nullable().describe("The caller's role, or null when the caller only discovers a public session"),
+});
+export type SessionView = z.infer<typeof sessionViewSchema>;
 
-export interface ParticipantView {
-  user_id: string;
-  display_name: string;
-  kind: z.infer<typeof participantKindSchema>;
-  role: z.infer<typeof roleSchema>;
-  joined_at: string;
-  last_active_at: string;
-}
+export const participantViewSchema = z.object({
+  user_id: z.string(),
+  display_name: z.string(),
+  kind: participantKindSchema,
+  role: roleSchema,
+  joined_at: isoTime(),
+  last_active_at: isoTime(),
+});
+export type ParticipantView = z.infer<typeof participantViewSchema>;
 
-export interface InviteCreated {
-  invite_id: string;
-  code: string;
+export const inviteCreatedSchema = z.object({
+  invite_id: z.string(),
+  code: z.string(),
   /** The secret bearer form of the invite: shown once, stored hashed. */
-  token: string;
-  url: string;
-  role: z.infer<typeof roleSchema>;
-  expires_at: string;
-  max_uses: number | null;
-}
+  token: z.string().describe('The secret bearer form of the invite: shown once, stored hashed'),
+  url: z.string(),
+  role: roleSchema,
+  expires_at: isoTime(),
+  max_uses: z.number().int().nullable(),
+});
+export type InviteCreated = z.infer<typeof inviteCreatedSchema>;
 
-export interface JoinGrantView {
-  session_id: string;
-  join_token: string;
-  role: z.infer<typeof roleSchema>;
-  expires_in_s: number;
-}
+export const joinGrantViewSchema = z.object({
+  session_id: z.string(),
+  join_token: z.string(),
+  role: roleSchema,
+  expires_in_s: z.number().int(),
+});
+export type JoinGrantView = z.infer<typeof joinGrantViewSchema>;
 
 /** One durable event in REST history: `{type, payload}` as declared in session-events.ts, with its position. */
 export type SessionEventView = SessionEventBody & {
@@ -123,13 +131,30 @@ export interface HistoryPage {
   last_seq: number;
 }
 
+/** HistoryPage for the API description: an event's payload is one of session-events.ts's, by `type`. */
+export const historyPageSchema = z.object({
+  session_id: z.string(),
+  events: z.array(
+    z.object({
+      type: z.string().describe('A durable session event type (docs/protocol.md "Session events")'),
+      payload: z.record(z.string(), z.unknown()),
+      seq: z.number().int(),
+      actor: z.string(),
+      created_at: isoTime(),
+    }),
+  ),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq for the next page; null when this page reached the head'),
+  last_seq: z.number().int(),
+});
+
 
 /**
  * `GET /api/v1/voice/ice-servers`: the `iceServers` of an RTCPeerConnection for the caller. TURN entries carry
  * the caller's own time-limited `username`/`credential`; `expires_at` (ms since the epoch, null when nothing
  * expires) says when to ask again — before each new call is enough.
  */
-export interface IceServersView {
-  ice_servers: Array<{ urls: string[]; username?: string; credential?: string }>;
-  expires_at: number | null;
-}
+export const iceServersViewSchema = z.object({
+  ice_servers: z.array(z.object({ urls: z.array(z.string()), username: z.string().optional(), credential: z.string().optional() })),
+  expires_at: z.number().int().nullable().describe('ms since the epoch; null when nothing expires'),
+});
+export type IceServersView = z.infer<typeof iceServersViewSchema>;

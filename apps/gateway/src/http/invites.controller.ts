@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
-import { inviteCodeParamSchema, redeemInviteBodySchema, type JoinGrantView } from '@chorus/protocol';
+import { inviteCodeParamSchema, joinGrantViewSchema, redeemInviteBodySchema, type JoinGrantView } from '@chorus/protocol';
 import type { Request } from 'express';
 import { GuessProtected } from '../limits/http-throttler.guard';
 import { PasswordGuesses } from '../limits/password-guesses';
@@ -26,7 +26,7 @@ export class InvitesController {
   @Post(':code/redeem')
   @HttpCode(200)
   @GuessProtected()
-  @Documented({ summary: 'Redeem an invite code or token: become a participant and get a join token', body: redeemInviteBodySchema, errors: [400, 401, 403, 404, 409] })
+  @Documented({ summary: 'Redeem an invite code or token: become a participant and get a join token', body: redeemInviteBodySchema, response: joinGrantViewSchema, errors: [400, 401, 403, 404, 409] })
   async redeem(@Actor() actor: Identity, @Param('code') code: string, @Body() body: unknown, @Req() req: Request): Promise<JoinGrantView> {
     const { password } = parseInput(redeemInviteBodySchema, body ?? {});
     const parsed = parseInput(inviteCodeParamSchema, code, 'code');
