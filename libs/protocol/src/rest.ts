@@ -65,14 +65,14 @@ export type HistoryQuery = z.infer<typeof historyQuerySchema>;
 
 // Response views: zod schemas, so the OpenAPI document describes exactly what the types promise. Not used to
 // validate our own responses at run time (they are built from typed rows); a test checks real answers against them.
-const isoTime = () => z.string().describe('ISO 8601 timestamp');
+const isoTime = () => text().describe('ISO 8601 timestamp');
 
 export const sessionViewSchema = z.object({
-  session_id: z.string(),
-  name: z.string(),
-  owner_id: z.string(),
-  project_path: z.string().nullable(),
-  settings: z.record(z.string(), z.unknown()),
+  session_id: text(),
+  name: text(),
+  owner_id: text(),
+  project_path: text().nullable(),
+  settings: z.record(text(), z.unknown()),
   is_public: z.boolean(),
   has_password: z.boolean(),
   max_participants: z.number().int(),
@@ -87,8 +87,8 @@ export const sessionViewSchema = z.object({
 export type SessionView = z.infer<typeof sessionViewSchema>;
 
 export const participantViewSchema = z.object({
-  user_id: z.string(),
-  display_name: z.string(),
+  user_id: text(),
+  display_name: text(),
   kind: participantKindSchema,
   role: roleSchema,
   joined_at: isoTime(),
@@ -97,11 +97,11 @@ export const participantViewSchema = z.object({
 export type ParticipantView = z.infer<typeof participantViewSchema>;
 
 export const inviteCreatedSchema = z.object({
-  invite_id: z.string(),
-  code: z.string(),
+  invite_id: text(),
+  code: text(),
   /** The secret bearer form of the invite: shown once, stored hashed. */
-  token: z.string().describe('The secret bearer form of the invite: shown once, stored hashed'),
-  url: z.string(),
+  token: text().describe('The secret bearer form of the invite: shown once, stored hashed'),
+  url: text(),
   role: roleSchema,
   expires_at: isoTime(),
   max_uses: z.number().int().nullable(),
@@ -109,8 +109,8 @@ export const inviteCreatedSchema = z.object({
 export type InviteCreated = z.infer<typeof inviteCreatedSchema>;
 
 export const joinGrantViewSchema = z.object({
-  session_id: z.string(),
-  join_token: z.string(),
+  session_id: text(),
+  join_token: text(),
   role: roleSchema,
   expires_in_s: z.number().int(),
 });
@@ -133,13 +133,13 @@ export interface HistoryPage {
 
 /** HistoryPage for the API description: an event's payload is one of session-events.ts's, by `type`. */
 export const historyPageSchema = z.object({
-  session_id: z.string(),
+  session_id: text(),
   events: z.array(
     z.object({
-      type: z.string().describe('A durable session event type (docs/protocol.md "Session events")'),
-      payload: z.record(z.string(), z.unknown()),
+      type: text().describe('A durable session event type (docs/protocol.md "Session events")'),
+      payload: z.record(text(), z.unknown()),
       seq: z.number().int(),
-      actor: z.string(),
+      actor: text(),
       created_at: isoTime(),
     }),
   ),
@@ -154,7 +154,7 @@ export const historyPageSchema = z.object({
  * expires) says when to ask again — before each new call is enough.
  */
 export const iceServersViewSchema = z.object({
-  ice_servers: z.array(z.object({ urls: z.array(z.string()), username: z.string().optional(), credential: z.string().optional() })),
+  ice_servers: z.array(z.object({ urls: z.array(text()), username: text().optional(), credential: text().optional() })),
   expires_at: z.number().int().nullable().describe('ms since the epoch; null when nothing expires'),
 });
 export type IceServersView = z.infer<typeof iceServersViewSchema>;
