@@ -298,7 +298,7 @@ export const VARIABLES = {
     },
   },
   TRUSTED_PROXIES: {
-    doc: 'Which proxies in front of the gateway may say who the client is (X-Forwarded-For), for every per-client limit (REST, invite and password guesses, WebSocket handshakes). Empty (default): none, the TCP peer address is the client, and X-Forwarded-For is ignored, since any client can send one. A number N: exactly N proxies append to X-Forwarded-For (the client is the Nth address from the right). Or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,fd00::/8): X-Forwarded-For is read from the right, skipping trusted addresses.',
+    doc: 'Which proxies in front of the gateway may say who the client is (X-Forwarded-For), for every per-client limit (REST, invite and password guesses, WebSocket handshakes). Empty (default): none, the TCP peer address is the client, and X-Forwarded-For is ignored, since any client can send one. A number N: exactly N proxies append to X-Forwarded-For (the client is the Nth address from the right). Or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,fd00::/8): X-Forwarded-For is read from the right, skipping trusted addresses. Express\'s `trust proxy` is set to the same, so req.ip agrees. IPv6 clients are counted by their /64 network (one host or subscriber usually holds a whole /64).',
     roles: EDGE_ROLES,
     parse: (raw: string | undefined): Parse<TrustedProxies> => {
       if (raw === undefined || raw.trim() === '') return { value: { hops: 0 } };
