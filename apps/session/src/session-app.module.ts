@@ -9,6 +9,8 @@ import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, tra
 import { SessionEventLog } from './events/event-log';
 import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
+import { FileRulesHandlers } from './files/file-rules.handlers';
+import { FileRulesService } from './files/file-rules.service';
 import { SessionHandlers } from './session.handlers';
 import { registerSessionMetrics } from './session.metrics';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
@@ -35,7 +37,7 @@ export class SessionAppModule {
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime), transportReadinessCheck(runtime)],
         }),
       ],
-      controllers: [SessionHandlers],
+      controllers: [SessionHandlers, FileRulesHandlers],
       providers: [
         {
           provide: SessionEventLog,
@@ -45,6 +47,11 @@ export class SessionAppModule {
             registerSessionMetrics(registry, log);
             return log;
           },
+        },
+        {
+          provide: FileRulesService,
+          inject: [DATA_SOURCE, SessionEventLog],
+          useFactory: (ds: DataSource, log: SessionEventLog) => new FileRulesService(ds, log, new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger)),
         },
         { provide: SessionJanitor, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, DEFAULT_JANITOR_OPTIONS) },
         {

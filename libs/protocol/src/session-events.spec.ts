@@ -27,6 +27,8 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
   prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
   agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
+  file_rules_updated: { version: 2, rules: [{ name: 'infra-readonly-agents', pattern: 'infra/**', role: 'agent', access: 'read' }] },
+  conflict_resolved: { conflict_id: 'c5a1e2f0-1b2c-4d3e-8f9a-0b1c2d3e4f5a', doc_id: 'src/parser.rs', strategy: 'merged', user_id: 'alice', version: 44 },
 };
 
 describe('durable session event payloads', () => {

@@ -46,6 +46,8 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'file_rules_updated':
+    case 'conflict_resolved':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -129,6 +131,8 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'file_rules_updated':
+    case 'conflict_resolved':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

@@ -16,6 +16,7 @@ import {
 import type { ConnectionRegistry } from '../limits/connection-registry';
 import { limitKindOf, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { Connection, GatewayDeps, HandlerTable } from './connection';
+import { IdleWatch } from './idle-watch';
 import { endMembership } from './membership';
 import { restatedIdentity } from './seed-compat';
 
@@ -49,6 +50,8 @@ export class Edge {
   private readonly transports: EdgeTransport[] = [];
   /** Per connection: the timer that closes it when its access token expires (moved by `reauth`). */
   private readonly expiries = new Map<string, NodeJS.Timeout>();
+  /** Idle transitions of the peers this node holds, pushed on the heartbeat (socket/idle-watch.ts). */
+  private readonly idle = new IdleWatch();
 
   constructor(
     private readonly options: EdgeOptions,
@@ -225,6 +228,13 @@ export class Edge {
     } catch (err) {
       this.logger.warn(`Presence heartbeat failed (leases last 15 s; will retry): ${(err as Error).message}`, 'Edge');
     }
+    const peers = all.flatMap((c) => [...c.data.memberships.values()].map((m) => ({ session_id: m.session_id, peer_id: m.peer_id })));
+    await this.idle.check(
+      peers,
+      (session_id) => deps.presence.call('presence.who', { session_id }),
+      (view) => deps.presenceOut.offer(view),
+      (sessionId, err) => this.logger.warn(`Idle check of session ${sessionId} skipped (presence.who failed; next heartbeat retries): ${(err as Error).message}`, 'Edge'),
+    );
   }
 
   /**
