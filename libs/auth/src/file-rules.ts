@@ -36,23 +36,23 @@ function roleAccess(role: Role): FileAccess {
 
 /** Whether `path` matches `glob` (`**` any number of segments, `*` within a segment, `?` one character). */
 export function matchesGlob(glob: string, path: string): boolean {
-  return matchSegments(glob.split('/'), 0, path.split('/'), 0);
-}
-
-function matchSegments(glob: readonly string[], gi: number, path: readonly string[], pi: number): boolean {
-  // Iterative over `**` positions with a bounded recursion depth: at most one frame per `**` in the glob.
-  while (gi < glob.length) {
-    const g = glob[gi];
-    if (g === '**') {
-      if (gi === glob.length - 1) return true;
-      for (let k = pi; k <= path.length; k++) if (matchSegments(glob, gi + 1, path, k)) return true;
-      return false;
-    }
-    if (pi >= path.length || !matchSegment(g, path[pi])) return false;
-    gi++;
-    pi++;
-  }
-  return pi === path.length;
+  // Consecutive `**` are one; the memo bounds the work by glob segments × path segments (a hostile glob of many
+  // `**` would otherwise backtrack exponentially).
+  const g = glob.split('/').filter((seg, i, all) => !(seg === '**' && all[i - 1] === '**'));
+  const p = path.split('/');
+  const memo = new Map<number, boolean>();
+  const match = (gi: number, pi: number): boolean => {
+    const k = gi * (p.length + 1) + pi;
+    const known = memo.get(k);
+    if (known !== undefined) return known;
+    let result: boolean;
+    if (gi === g.length) result = pi === p.length;
+    else if (g[gi] === '**') result = match(gi + 1, pi) || (pi < p.length && match(gi, pi + 1));
+    else result = pi < p.length && matchSegment(g[gi], p[pi]) && match(gi + 1, pi + 1);
+    memo.set(k, result);
+    return result;
+  };
+  return match(0, 0);
 }
 
 /** One segment against `*` and `?` wildcards: linear-time greedy match with backtracking to the last `*`. */

@@ -21,6 +21,26 @@ export function touchedRange(op: TextOp): { start: number; end: number } | null 
   return start < 0 ? null : { start, end };
 }
 
+/** The base ranges [start, end) of an op's replacements (each run of inserts and deletes between skips). */
+export function replacedRanges(op: TextOp): Array<{ start: number; end: number }> {
+  const out: Array<{ start: number; end: number }> = [];
+  let pos = 0;
+  let open: { start: number; end: number } | null = null;
+  for (const c of op) {
+    if (typeof c === 'number') {
+      if (open) out.push(open);
+      open = null;
+      pos += c;
+      continue;
+    }
+    open ??= { start: pos, end: pos };
+    if (typeof c === 'object') pos += typeof c.d === 'number' ? c.d : [...c.d].length;
+    open.end = pos;
+  }
+  if (open) out.push(open);
+  return out;
+}
+
 export interface ConflictRegion {
   /** [start, end) in code points of the merged document (the version that overlapped). */
   readonly start: number;
@@ -40,16 +60,29 @@ function apply(text: string, op: TextOp): string {
 /**
  * `base`: the text at the author's base version; `mine`: the author's op as submitted (on `base`); `theirs`: the
  * ops committed after the base, in order; `committed`: the author's op as committed (transformed past them).
- * The region is the smallest base range covering both sides' changes, mapped into each document with its edges
+ * The region is the author's change grown by the concurrent changes that overlap or touch it, mapped into each document with its edges
  * outside any text inserted at them (so text typed at an edge belongs to the region).
  */
 export function conflictRegion(base: string, mine: TextOp, theirs: readonly TextOp[], committed: TextOp): ConflictRegion {
   const theirsOp = composeAll(theirs);
   const merged = composeAll([theirsOp, committed]);
-  const ranges = [touchedRange(mine), touchedRange(theirsOp)].filter((r): r is { start: number; end: number } => r !== null);
-  if (ranges.length === 0) return { start: 0, end: 0, merged: '', mine: '', theirs: '' };
-  const lo = Math.min(...ranges.map((r) => r.start));
-  const hi = Math.max(...ranges.map((r) => r.end));
+  // The author's change, grown by every concurrent replacement that overlaps or touches it (until none does):
+  // concurrent edits elsewhere in the document are not part of this conflict.
+  const own = touchedRange(mine);
+  if (own === null) return { start: 0, end: 0, merged: '', mine: '', theirs: '' };
+  let lo = own.start;
+  let hi = own.end;
+  const others = replacedRanges(theirsOp);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const r of others) {
+      if (r.start <= hi && r.end >= lo && (r.start < lo || r.end > hi)) {
+        lo = Math.min(lo, r.start);
+        hi = Math.max(hi, r.end);
+        grown = true;
+      }
+    }
+  }
   const region = (op: TextOp, text: string) => {
     const start = transformCursor(lo, op, false);
     const end = Math.max(start, transformCursor(hi, op, true));
