@@ -107,6 +107,9 @@ describe('membershipEffect', () => {
       prompt_released: null,
       prompt_completed: null,
       agent_output: null,
+      // Path rules change no membership (gateways drop their cached rules on it: fanout/session-streams observe).
+      file_rules_updated: null,
+      conflict_resolved: null,
     });
   });
 });
