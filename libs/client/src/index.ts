@@ -3,6 +3,7 @@
 export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type ChorusSocket, type ConnectionState } from './client';
 export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type VoicePush, type VoiceSignal } from './session';
 export { SessionPrompts, type SessionPromptsEvents } from './prompts';
+export { SessionFiles, type SessionFilesEvents } from './files';
 export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';
 export { PresenceStore } from './presence';
