@@ -1,5 +1,6 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
 import { colorOf } from './colors';
+import { ConflictsPanel } from './conflicts';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 
@@ -27,6 +28,7 @@ export class SessionView {
   private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
+  private readonly conflicts: ConflictsPanel;
 
   constructor(
     readonly client: ChorusClient,
@@ -65,6 +67,7 @@ export class SessionView {
       fileInput,
       h('button', { type: 'submit' }, 'Open'),
     );
+    this.conflicts = new ConflictsPanel(session, (message) => this.show(message));
     this.root = h(
       'div',
       { class: 'session' },
@@ -78,7 +81,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -97,6 +100,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
+    void this.conflicts.refresh();
     await this.open(DEFAULT_FILE);
   }
 
