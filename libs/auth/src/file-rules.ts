@@ -34,21 +34,64 @@ function roleAccess(role: Role): FileAccess {
   return can(role, 'document.read') ? 'read' : 'none';
 }
 
+/** A glob split once: its segments, and per segment whether it is a literal (no `*` or `?`). */
+interface CompiledGlob {
+  readonly segments: readonly string[];
+  readonly literal: readonly boolean[];
+  readonly globstars: number;
+}
+
+const compiled = new Map<string, CompiledGlob>();
+const MAX_COMPILED = 10_000;
+
+function compile(glob: string): CompiledGlob {
+  const known = compiled.get(glob);
+  if (known) return known;
+  // Consecutive `**` are one.
+  const segments = glob.split('/').filter((seg, i, all) => !(seg === '**' && all[i - 1] === '**'));
+  const result = { segments, literal: segments.map((seg) => !/[*?]/.test(seg)), globstars: segments.filter((seg) => seg === '**').length };
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(glob, result);
+  return result;
+}
+
 /** Whether `path` matches `glob` (`**` any number of segments, `*` within a segment, `?` one character). */
 export function matchesGlob(glob: string, path: string): boolean {
-  // Consecutive `**` are one; the memo bounds the work by glob segments × path segments (a hostile glob of many
-  // `**` would otherwise backtrack exponentially).
-  const g = glob.split('/').filter((seg, i, all) => !(seg === '**' && all[i - 1] === '**'));
-  const p = path.split('/');
+  return matchCompiled(compile(glob), path.split('/'));
+}
+
+function segmentMatches(g: CompiledGlob, gi: number, name: string): boolean {
+  return g.literal[gi] ? g.segments[gi] === name : matchSegment(g.segments[gi], name);
+}
+
+function matchCompiled(g: CompiledGlob, p: readonly string[]): boolean {
+  const seg = g.segments;
+  // Quick reject on a literal first segment (most rules name a directory), then a direct walk when the glob has
+  // at most one `**` (linear). Several `**` go through the memo, which bounds the work by glob × path segments (a
+  // hostile glob of many `**` would otherwise backtrack exponentially).
+  if (seg.length > 0 && g.literal[0] && (p.length === 0 || p[0] !== seg[0])) return false;
+  if (g.globstars === 0) {
+    if (seg.length !== p.length) return false;
+    for (let i = 0; i < seg.length; i++) if (!segmentMatches(g, i, p[i])) return false;
+    return true;
+  }
+  if (g.globstars === 1) {
+    const star = seg.indexOf('**');
+    const tail = seg.length - star - 1;
+    if (p.length < star + tail) return false;
+    for (let i = 0; i < star; i++) if (!segmentMatches(g, i, p[i])) return false;
+    for (let i = 0; i < tail; i++) if (!segmentMatches(g, star + 1 + i, p[p.length - tail + i])) return false;
+    return true;
+  }
   const memo = new Map<number, boolean>();
   const match = (gi: number, pi: number): boolean => {
     const k = gi * (p.length + 1) + pi;
     const known = memo.get(k);
     if (known !== undefined) return known;
     let result: boolean;
-    if (gi === g.length) result = pi === p.length;
-    else if (g[gi] === '**') result = match(gi + 1, pi) || (pi < p.length && match(gi, pi + 1));
-    else result = pi < p.length && matchSegment(g[gi], p[pi]) && match(gi + 1, pi + 1);
+    if (gi === seg.length) result = pi === p.length;
+    else if (seg[gi] === '**') result = match(gi + 1, pi) || (pi < p.length && match(gi, pi + 1));
+    else result = pi < p.length && segmentMatches(g, gi, p[pi]) && match(gi + 1, pi + 1);
     memo.set(k, result);
     return result;
   };
@@ -84,9 +127,11 @@ function matchSegment(glob: string, name: string): boolean {
 /** The access `principal` has to `path` under `rules`, and the rule that decided it. */
 export function resolveFileAccess(rules: readonly StoredFileRule[], principal: FilePrincipal, path: string): FileDecision {
   const base = roleAccess(principal.role);
+  const segments = path.split('/');
+  const matches = (r: StoredFileRule) => matchCompiled(compile(r.pattern), segments);
   const rule =
-    rules.find((r) => r.user_id !== undefined && r.user_id === principal.user_id && matchesGlob(r.pattern, path)) ??
-    rules.find((r) => r.role !== undefined && r.role === principal.role && matchesGlob(r.pattern, path)) ??
+    rules.find((r) => r.user_id !== undefined && r.user_id === principal.user_id && matches(r)) ??
+    rules.find((r) => r.role !== undefined && r.role === principal.role && matches(r)) ??
     null;
   if (!rule) return { access: base, rule: null };
   return { access: RANK[rule.access] < RANK[base] ? rule.access : base, rule };
