@@ -62,6 +62,19 @@ it('a path rule makes infra/** read-only for agents: refused naming the rule, an
   expect((await api.request('PUT', `${base()}/file-rules`, { token: people.alice.token, body: { rules: [] } })).body).toMatchObject({ version: 2, rules: [] });
   await bot.next((f) => f.type === 'session_event' && f.event_type === 'file_rules_updated' && (f.payload as { version: number }).version === 2);
   expect(await bot.request({ type: 'submit_op', ...doc, version: 1, op: [13, 'provider "aws" {}\n'], seq: 3 })).toMatchObject({ type: 'op_ack', version: 2 });
+
+  // A rule that hides a file from editors also stops the pushes of a copy an editor has open already.
+  const secret = { session_id, doc_id: 'secrets/key.txt' };
+  await bob.ok('open_document', secret);
+  const hidden = { name: 'secrets-hidden', pattern: 'secrets/**', role: 'editor', access: 'none' };
+  expect((await api.request('PUT', `${base()}/file-rules`, { token: people.alice.token, body: { rules: [hidden] } })).body).toMatchObject({ version: 3 });
+  await bob.waitForPush('session_event', (e) => e.event_type === 'file_rules_updated' && e.payload.version === 3);
+  expect(await bob.request('open_document', secret)).toMatchObject({ type: 'error', code: 'PERMISSION_DENIED', rule: 'secrets-hidden' });
+  // One publisher (the agent's gateway) in order: the sentinel's op arrives after the hidden file's would have.
+  expect(await bot.request({ type: 'submit_op', ...secret, version: 0, op: ['k3y'], seq: 4 })).toMatchObject({ type: 'op_ack', version: 1 });
+  expect(await bot.request({ type: 'submit_op', ...doc, version: 2, op: ['# sentinel\n'], seq: 5 })).toMatchObject({ type: 'op_ack', version: 3 });
+  await bob.waitForPush('op', (o) => o.doc_id === doc.doc_id && o.version === 3);
+  expect(bob.of('op').filter((o) => o.doc_id === secret.doc_id)).toEqual([]);
 }, 60_000);
 
 it('two editors overlap; one resolves with merged: both see conflict_resolved and the merged text (audited)', async () => {

@@ -16,6 +16,7 @@ import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { FileRulesCache } from './files/file-rules.cache';
+import { leaveForbiddenDocuments } from './files/forbidden-documents';
 import { FilesController } from './http/files.controller';
 import { SessionStreams } from './fanout/session-streams';
 import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
@@ -154,7 +155,9 @@ export class GatewayAppModule {
     );
     const files = new FileRulesCache(sessions, logger);
     streams.observe((event) => {
-      if (event.type === 'file_rules_updated') files.invalidate(event.session_id);
+      if (event.type !== 'file_rules_updated') return;
+      files.invalidate(event.session_id);
+      void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
     });
     const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
     const tickets = new WsTickets(ticketStore);

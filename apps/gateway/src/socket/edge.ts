@@ -71,6 +71,11 @@ export class Edge {
     return this.draining;
   }
 
+  /** The connections of both transports open on this node (e.g. to apply a change of the session's path rules). */
+  liveConnections(): Iterable<Connection> {
+    return this.live.values();
+  }
+
   /** Connections of both transports open on this node. */
   get size(): number {
     return this.live.size;
