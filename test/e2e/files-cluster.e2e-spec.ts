@@ -16,7 +16,8 @@ let people: People;
 const open: Array<{ close(): void }> = [];
 
 beforeAll(async () => {
-  cluster = await startProcessCluster('files_cluster', { gateways: 2, replicas: 1 });
+  // Idle after 1.5 s without activity (default 60 s), so the idle transition can be watched.
+  cluster = await startProcessCluster('files_cluster', { gateways: 2, replicas: 1, extraEnv: { PRESENCE_IDLE_AFTER_MS: '1500' } });
   people = await setUpSession(cluster.gateways[0], 'files');
 }, 180_000);
 afterAll(async () => {
@@ -151,4 +152,19 @@ it('close_document stops op pushes to that connection (over /ws); reopening resu
   await bob.ok('submit_op', { ...closing, version: 2, op: [7, ' three'], seq: 4 });
   await alice.next((f) => f.type === 'op' && f.doc_id === closing.doc_id && f.version === 3);
   await waitFor('no duplicate op', () => alice.of('op').filter((o) => o.doc_id === closing.doc_id).length === 2);
+}, 60_000);
+
+it('presence pushes the move to idle, and back when the peer is active again, to the rest of the session', async () => {
+  const [gw1, gw2] = cluster.gateways;
+  const session_id = people.sessionId;
+  const alice = await WsClient.connect(gw1, people.alice.token);
+  const bob = await ChorusClient.connect(gw2, people.bob.token);
+  open.push(alice, bob);
+  await alice.request({ type: 'join', session_id, peer_id: 'alice-idle', join_token: await people.alice.joinToken() });
+  await bob.ok('join', { session_id, peer_id: 'bob-idle', join_token: await people.bob.joinToken() });
+  // 1.5 s without activity, then at most one 5 s heartbeat of bob's gateway.
+  await alice.next((f) => f.type === 'presence_batch' && f.peers.some((p) => p.peer_id === 'bob-idle' && p.status === 'idle'), 20_000);
+  const idleAt = alice.frames.length;
+  await bob.ok('typing', { session_id, doc_id: 'notes/plan.md' });
+  await waitFor('bob online again', () => alice.frames.slice(idleAt).some((f) => f.type === 'presence_batch' && f.peers.some((p) => p.peer_id === 'bob-idle' && p.status === 'online')), { timeoutMs: 20_000 });
 }, 60_000);

@@ -2,7 +2,8 @@ import type { PresenceView } from '@chorus/protocol';
 import { IdleWatch } from './idle-watch';
 
 // The idle watch of one gateway: a transition to or from `idle` of a peer this node holds is offered once; other
-// changes, other nodes' peers and the first sighting are not; a failed read is reported and changes nothing.
+// changes and other nodes' peers are not; a peer first seen idle is (its join said online); a failed read is
+// reported and changes nothing.
 
 const S = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
 const view = (peer_id: string, status: PresenceView['status']): PresenceView => ({
@@ -77,4 +78,13 @@ it('a failed read is reported and keeps what was known; a peer no longer held is
   await round();
   // Forgotten while not held: coming back is a first sighting again.
   expect(offered.map((v) => v.status)).toEqual(['idle']);
+});
+
+it('a peer already idle when first seen is offered as idle (its join was pushed as online)', async () => {
+  const watch = new IdleWatch();
+  const offered: PresenceView[] = [];
+  const round = (views: PresenceView[]) => watch.check([{ session_id: S, peer_id: 'a' }, { session_id: S, peer_id: 'b' }], async () => views, (v) => offered.push(v), () => undefined);
+  await round([view('a', 'idle'), view('b', 'away')]);
+  await round([view('a', 'idle'), view('b', 'away')]);
+  expect(offered.map((v) => [v.peer_id, v.status])).toEqual([['a', 'idle']]);
 });

@@ -54,8 +54,10 @@ export class IdleWatch {
       for (const view of list) {
         const k = key(view.session_id, view.peer_id);
         if (!local.has(k)) continue;
-        const before = this.last.get(k);
-        if (before !== undefined && before !== view.status && (before === 'idle' || view.status === 'idle')) offer(view);
+        // A peer first seen here was last pushed by its join (or a presence_update since): `online` unless it
+        // said `away` — so a peer already idle at its first sighting is pushed as idle now.
+        const before = this.last.get(k) ?? 'online';
+        if (before !== view.status && (before === 'idle' || view.status === 'idle')) offer(view);
         next.set(k, view.status);
       }
     });
