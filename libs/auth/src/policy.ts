@@ -33,6 +33,7 @@ export const ACTIONS = [
   'voice.join',
   'file_rules.manage',
   'conflict.resolve',
+  'audit.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -76,6 +77,8 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'file_rules.manage': MANAGERS,
   /** Resolve a recorded conflict: an edit of the document, so the path rules for editing apply as well. */
   'conflict.resolve': WRITERS,
+  /** The audit export (every session event, refusals included): owners and admins, also after deletion. */
+  'audit.read': MANAGERS,
 };
 
 /** The action that publishing to `channel` needs (built-in or custom `x-` channel). */

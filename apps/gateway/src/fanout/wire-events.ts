@@ -48,6 +48,10 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'agent_output':
     case 'file_rules_updated':
     case 'conflict_resolved':
+    case 'session_updated':
+    case 'access_refused':
+    case 'file_lock_acquired':
+    case 'file_lock_released':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -133,6 +137,10 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'agent_output':
     case 'file_rules_updated':
     case 'conflict_resolved':
+    case 'session_updated':
+    case 'access_refused':
+    case 'file_lock_acquired':
+    case 'file_lock_released':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.
