@@ -79,7 +79,8 @@ export const resolveConflictSchema = z
     session_id: sessionIdSchema,
     conflict_id: z.uuid(),
     strategy: conflictStrategySchema,
-    text: text().max(200_000).optional(),
+    /** At most 64,000 characters (a region's resolution; the message limit is 256 KiB). */
+    text: text().max(64_000).optional(),
   })
   .refine((m) => (m.strategy === 'merged') === (m.text !== undefined), { message: 'text is required with strategy "merged" and only then', path: ['text'] });
 

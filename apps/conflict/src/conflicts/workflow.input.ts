@@ -5,7 +5,7 @@ import { ChorusError, conflictStrategySchema, conflictsQuerySchema } from '@chor
 // the service stays safe to call from anywhere).
 
 const schemas = {
-  resolve: z.object({ session_id: z.uuid(), conflict_id: z.uuid(), strategy: conflictStrategySchema, text: z.string().max(200_000).optional() }),
+  resolve: z.object({ session_id: z.uuid(), conflict_id: z.uuid(), strategy: conflictStrategySchema, text: z.string().max(64_000).optional() }),
   get: z.object({ session_id: z.uuid(), conflict_id: z.uuid() }),
   list: z.object({ session_id: z.uuid(), query: conflictsQuerySchema }),
 } as const;
