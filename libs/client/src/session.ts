@@ -1,5 +1,6 @@
 import { ChorusError, type IceCandidate, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
+import { SessionChannels } from './channels';
 import type { ChorusClient } from './client';
 import { ChorusDocument, type DocumentLock } from './document';
 import { TypedEmitter } from './emitter';
@@ -84,6 +85,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   readonly prompts: SessionPrompts;
   /** Per-file path rules and recorded conflicts (docs/files.md). */
   readonly files: SessionFiles;
+  /** The session's channels: subscribe, unsubscribe, publish (kept subscribed across reconnects). */
+  readonly channels: SessionChannels;
 
   private currentState: SessionState = 'idle';
   private wanted = false;
@@ -119,6 +122,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     if (typeof options.joinToken === 'string') this.joinToken = options.joinToken;
     this.prompts = new SessionPrompts(client, id, () => this.ready());
     this.files = new SessionFiles(client, id, () => this.ready());
+    this.channels = new SessionChannels(client, id, () => this.ready());
   }
 
   /** The session state. */
@@ -362,6 +366,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.joining = null;
     this.recovering = false;
     this.held = [];
+    this.channels.connectionLost();
   }
 
   /** @internal The client closed for good. */
@@ -410,6 +415,9 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       case 'conflict_detected':
         this.files.handlePush(m);
         this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      case 'event':
+        this.channels.handlePush(m);
         return;
       case 'voice_user_joined':
       case 'voice_user_left':
@@ -529,6 +537,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     if (Object.keys(this.own.state).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.own.state }));
     tasks.push(this.refreshPresence());
     for (const doc of this.documents.values()) tasks.push(doc.resume());
+    tasks.push(this.channels.resume());
     const results = await Promise.allSettled(tasks);
     for (const r of results) if (r.status === 'rejected') this.client.warn(`after joining ${this.id}: a resync step failed`, r.reason);
   }
