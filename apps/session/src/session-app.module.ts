@@ -13,6 +13,7 @@ import { FileRulesHandlers } from './files/file-rules.handlers';
 import { FileRulesService } from './files/file-rules.service';
 import { SessionHandlers } from './session.handlers';
 import { registerSessionMetrics } from './session.metrics';
+import { registerAgentMetrics } from './agents/agent.metrics';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 import { AgentService } from './agents/agent.service';
@@ -49,6 +50,7 @@ export class SessionAppModule {
           useFactory: (ds: DataSource, registry: Registry) => {
             const log = new SessionEventLog(ds, { logger: runtime.logger });
             registerSessionMetrics(registry, log);
+            registerAgentMetrics(registry, ds, runtime.logger);
             return log;
           },
         },
