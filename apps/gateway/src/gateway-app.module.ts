@@ -16,6 +16,9 @@ import { RedisChannelHistory } from './channels/redis-channel-history';
 import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
+import { FileRulesCache } from './files/file-rules.cache';
+import { leaveForbiddenDocuments } from './files/forbidden-documents';
+import { FilesController } from './http/files.controller';
 import { SessionStreams } from './fanout/session-streams';
 import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AgentsController } from './http/agents.controller';
@@ -152,6 +155,12 @@ export class GatewayAppModule {
       routeChannelPushes(hub, channels),
       logger,
     );
+    const files = new FileRulesCache(sessions, logger);
+    streams.observe((event) => {
+      if (event.type !== 'file_rules_updated') return;
+      files.invalidate(event.session_id);
+      void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
+    });
     const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
     const tickets = new WsTickets(ticketStore);
     const addresses = new ClientAddresses(config.edge.trustedProxies);
@@ -178,6 +187,7 @@ export class GatewayAppModule {
         channelHistory: history,
         metrics,
         ice: config.edge.ice,
+        files,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {
           metrics.messagesOut.inc({ type: message.type });
@@ -240,7 +250,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },

@@ -1,6 +1,7 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
 import { ChannelsPanel } from './channels-panel';
 import { colorOf } from './colors';
+import { ConflictsPanel } from './conflicts';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 
@@ -28,6 +29,7 @@ export class SessionView {
   private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
+  private readonly conflicts: ConflictsPanel;
   /** The channels panel (diagnostics, ai-response, … live). */
   readonly channels: ChannelsPanel;
 
@@ -69,6 +71,7 @@ export class SessionView {
       fileInput,
       h('button', { type: 'submit' }, 'Open'),
     );
+    this.conflicts = new ConflictsPanel(session, (message) => this.show(message));
     this.root = h(
       'div',
       { class: 'session' },
@@ -82,7 +85,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -101,6 +104,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
+    void this.conflicts.refresh();
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 

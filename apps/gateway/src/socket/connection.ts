@@ -4,6 +4,7 @@ import type { Audience, ConflictApi, PresenceApi, TypedClient } from '@chorus/co
 import type { ClientMessageOf, ClientMessageType, DisconnectNotice, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
 import type { ChannelHistory } from '../channels/channel-history';
 import type { ChannelStreams } from '../channels/channel-streams';
+import type { FileRulesCache } from '../files/file-rules.cache';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { SessionRouter } from '../routing/session.router';
@@ -121,6 +122,8 @@ export interface GatewayDeps {
   readonly ice: IceSettings;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */
   readonly presenceOut: PresenceBatcher;
+  /** Per-file path rules of each session, checked on every document action (docs/files.md). */
+  readonly files: FileRulesCache;
   /** Sends one message to one connection (counted in metrics). */
   send(connection: Connection, message: ServerMessage): void;
   /**
