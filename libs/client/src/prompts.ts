@@ -13,6 +13,21 @@ export interface SessionPromptsEvents {
   agentStatus: ServerMessageOf<'agent_status'>;
   /** An agent's partial output (ephemeral; the durable kinds arrive as session events). */
   agentOutput: ServerMessageOf<'agent_output'>;
+  /**
+   * The running text of an agent's response under way: the text so far a (re)join brought
+   * (`agent_output_so_far`) merged with the live chunks by index — no chunk twice, whichever came first.
+   */
+  agentText: { messageId: string; agentId: string; text: string };
+  /** Agents: a prompt the gateway claimed for this waiting agent (its last claim found nothing). */
+  assigned: AssignedPrompt;
+}
+
+/** One response under way: the text up to `through` (a snapshot, or folded chunks) and the chunks after it. */
+interface RunningText {
+  agentId: string;
+  base: string;
+  through: number;
+  chunks: Map<number, string>;
 }
 
 type Status = ServerMessageOf<'agent_status'>['status'];
@@ -25,6 +40,7 @@ type OutputKind = 'partial_response' | 'tool_start' | 'tool_result' | 'response'
  */
 export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
   private readonly latest = new Map<string | null, QueueUpdated>();
+  private readonly running = new Map<string, RunningText>();
 
   constructor(
     private readonly client: ChorusClient,
@@ -37,6 +53,17 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
   /** The newest view of every queue seen. */
   queues(): ReadonlyMap<string | null, QueueUpdated> {
     return this.latest;
+  }
+
+  /** The running text of a response under way (see the `agentText` event), or undefined. */
+  textOf(messageId: string): string | undefined {
+    const r = this.running.get(messageId);
+    return r === undefined ? undefined : textOf(r);
+  }
+
+  /** Forget a finished response's running text (its durable `response` is in the session's events). */
+  forget(messageId: string): void {
+    this.running.delete(messageId);
   }
 
   /**
@@ -100,8 +127,26 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
       case 'agent_status':
         this.emit('agentStatus', m);
         return true;
-      case 'agent_output':
+      case 'agent_output': {
         this.emit('agentOutput', m);
+        const r = this.running.get(m.message_id) ?? { agentId: m.agent_id, base: '', through: -1, chunks: new Map<number, string>() };
+        this.running.set(m.message_id, r);
+        if (m.index <= r.through || r.chunks.has(m.index)) return true; // in the text already
+        r.chunks.set(m.index, m.data);
+        this.emit('agentText', { messageId: m.message_id, agentId: r.agentId, text: textOf(r) });
+        return true;
+      }
+      case 'agent_output_so_far': {
+        const r = this.running.get(m.message_id);
+        if (r !== undefined && r.through >= m.through_index) return true;
+        const chunks = new Map([...(r?.chunks ?? [])].filter(([i]) => i > m.through_index));
+        const next = { agentId: m.agent_id, base: m.text, through: m.through_index, chunks };
+        this.running.set(m.message_id, next);
+        this.emit('agentText', { messageId: m.message_id, agentId: m.agent_id, text: textOf(next) });
+        return true;
+      }
+      case 'prompt_assigned':
+        this.emit('assigned', m.prompt);
         return true;
       default:
         return false;
@@ -120,4 +165,8 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
       }
     }
   }
+}
+
+function textOf(r: RunningText): string {
+  return r.base + [...r.chunks].sort(([a], [b]) => a - b).map(([, data]) => data).join('');
 }
