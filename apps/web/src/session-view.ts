@@ -2,6 +2,8 @@ import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDoc
 import { colorOf } from './colors';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
+import { AgentPanel } from './agent-panel';
+import { VoicePanel } from './voice-panel';
 
 // One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
 
@@ -27,12 +29,16 @@ export class SessionView {
   private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
+  private readonly agents: AgentPanel;
+  private readonly voice: VoicePanel;
 
   constructor(
     readonly client: ChorusClient,
     readonly session: ChorusSession,
     private readonly onRemoteRendered?: (peerId: string, inserted: number) => void,
   ) {
+    this.agents = new AgentPanel(session, (m) => this.show(m));
+    this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
       'form',
@@ -78,7 +84,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
