@@ -57,7 +57,8 @@ it('pushes prompt_assigned to an idle agent on the other node, and gives a mid-s
   const base = `/api/v1/collaboration/sessions/${sid}`;
   const created = await new Api(a).request<{ agent_id: string; access_token: string }>('POST', `${base}/agents`, { token: people.alice.token, body: { name: 'Pusher' } });
   const agent = await member(b, sid, created.body.access_token, 'agent-pusher');
-  expect((await agent.ok('prompt_claim', { session_id: sid })).prompt).toBeNull();
+  // A plain claim that finds nothing does not wait (nothing is pushed to agents that poll); with wait: true it does.
+  expect((await agent.ok('prompt_claim', { session_id: sid, wait: true })).prompt).toBeNull();
 
   const alice = await member(a, sid, people.alice.token, 'alice-tab');
   const queued = await alice.ok('prompt_submit', { session_id: sid, content: 'Summarise main.txt', client_msg_id: 'live-1' });
@@ -87,8 +88,14 @@ it('pushes prompt_assigned to an idle agent on the other node, and gives a mid-s
   await late.ok('who', { session_id: sid });
   expect(late.of('agent_output_so_far')).toEqual([]);
 
-  // Idle again: the next claim finds nothing, and the next prompt is pushed.
+  // A plain claim that finds nothing does not wait: the next prompt is not pushed...
   expect((await agent.ok('prompt_claim', { session_id: sid })).prompt).toBeNull();
+  const unpushed = await alice.ok('prompt_submit', { session_id: sid, content: 'Polled', client_msg_id: 'live-poll' });
+  expect((await agent.ok('prompt_claim', { session_id: sid })).prompt?.message_id).toBe(unpushed.message_id);
+  expect(agent.of('prompt_assigned').filter((m) => m.prompt.message_id === unpushed.message_id)).toEqual([]);
+  await agent.ok('prompt_done', { session_id: sid, message_id: unpushed.message_id });
+  // ...one with wait: true does.
+  expect((await agent.ok('prompt_claim', { session_id: sid, wait: true })).prompt).toBeNull();
   const next = await alice.ok('prompt_submit', { session_id: sid, content: 'Again', client_msg_id: 'live-2' });
   await agent.waitForPush('prompt_assigned', (m) => m.prompt.message_id === next.message_id, 15_000);
 }, 60_000);

@@ -88,9 +88,13 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
     await this.retrying(`prompt_cancel ${messageId}`, () => this.client.request('prompt_cancel', { session_id: this.sessionId, message_id: messageId }));
   }
 
-  /** Agents: the next prompt under a lease (the one held already, after a reconnect), or null. */
-  async claim(): Promise<AssignedPrompt | null> {
-    return (await this.retrying('prompt_claim', () => this.client.request('prompt_claim', { session_id: this.sessionId }))).prompt;
+  /**
+   * Agents: the next prompt under a lease (the one held already, after a reconnect), or null. With `wait`, a null
+   * answer makes this connection wait: the next prompt of its queues is pushed (the `assigned` event).
+   */
+  async claim(options: { wait?: boolean } = {}): Promise<AssignedPrompt | null> {
+    const body = { session_id: this.sessionId, ...(options.wait === true ? { wait: true } : {}) };
+    return (await this.retrying('prompt_claim', () => this.client.request('prompt_claim', body))).prompt;
   }
 
   /** Agents: completes the prompt once (a resend answers the same seq). */

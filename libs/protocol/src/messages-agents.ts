@@ -41,7 +41,13 @@ export const promptSubmitSchema = z.strictObject({
 export const promptCancelSchema = z.strictObject({ type: z.literal('prompt_cancel'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
 
 /** An agent asks for the next prompt of its queue (or of the session's shared queue). */
-export const promptClaimSchema = z.strictObject({ type: z.literal('prompt_claim'), id, session_id: sessionIdSchema });
+export const promptClaimSchema = z.strictObject({
+  type: z.literal('prompt_claim'),
+  id,
+  session_id: sessionIdSchema,
+  /** With nothing to take: wait, and be pushed `prompt_assigned` when this agent's queues get work. */
+  wait: z.boolean().optional(),
+});
 
 export const promptDoneSchema = z.strictObject({ type: z.literal('prompt_done'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
 
@@ -149,8 +155,8 @@ export const agentOutputSoFarSchema = z.strictObject({
 });
 
 /**
- * Pushed to an agent whose last `prompt_claim` found nothing (it is idle and waiting) as soon as its queue or
- * the shared one has work: the prompt is already assigned to it under a lease, exactly as a claim's answer.
+ * Pushed to an agent whose last `prompt_claim {wait: true}` found nothing (it is idle and waiting) as soon as its
+ * queue or the shared one has work: the prompt is already assigned to it under a lease, exactly as a claim's answer.
  */
 export const promptAssignedSchema = z.strictObject({ type: z.literal('prompt_assigned'), session_id: sessionIdSchema, prompt: assignedPromptSchema });
 

@@ -37,8 +37,9 @@ export class AgentMessageHandlers {
     authorize(membership.role, 'agent.work');
     const prompt = await deps.sessions.call('prompt.claim', { actor: socket.data.identity, session_id: m.session_id });
     if (prompt !== null) this.renewedAt.set(membership, Date.now());
-    // Nothing to do: the agent waits, and is pushed `prompt_assigned` when its queues get work.
-    if (prompt === null) deps.agents.wait(socket, membership, deps);
+    // Nothing to do and asked to wait: it is pushed `prompt_assigned` when its queues get work.
+    // Otherwise it no longer waits (a claim without `wait` is an agent that polls).
+    if (prompt === null && m.wait === true) deps.agents.wait(socket, membership, deps);
     else deps.agents.busy(membership);
     return { type: 'prompt_claimed', session_id: m.session_id, prompt };
   }
