@@ -183,8 +183,15 @@ async function main(): Promise<void> {
     await sleep(500);
     const chunks = CHUNK_RATE * SECONDS;
     const sseStart = now();
+    let sseFailed = 0;
     await paced(chunks, SECONDS, async (i) => {
-      await ack(streamer, 'agent_output', { session_id: sid, message_id: held, kind: 'partial_response', index: i, data: String(now()) });
+      try {
+        await ack(streamer, 'agent_output', { session_id: sid, message_id: held, kind: 'partial_response', index: i, data: String(now()) });
+      } catch (err) {
+        // Counted, not fatal: on a loaded machine the paced sends bunch up and may hit the agent budget.
+        sseFailed++;
+        progress(`chunk ${i} failed: ${(err as Error).message.slice(0, 120)}`);
+      }
       return 0;
     });
     const sseSeconds = (now() - sseStart) / 1000;
@@ -196,9 +203,10 @@ async function main(): Promise<void> {
       dispatch: { agents: AGENTS, prompts: queuedAt.size, assigned: dispatch.length, prompt_to_assigned_p50_ms: round(percentile(dispatch, 50)), prompt_to_assigned_p99_ms: round(percentile(dispatch, 99)) },
       sse_fanout: {
         clients: SSE,
-        chunks_per_s: round(chunks / sseSeconds, 1),
+        chunks_per_s: round((chunks - sseFailed) / sseSeconds, 1),
+        failed: sseFailed,
         deliveries: delays.length,
-        expected_deliveries: chunks * SSE,
+        expected_deliveries: (chunks - sseFailed) * SSE,
         delivery_p50_ms: round(percentile(delays, 50)),
         delivery_p99_ms: round(percentile(delays, 99)),
       },
