@@ -38,6 +38,8 @@ export class AgentDispatch {
     let session = this.waiting.get(membership.session_id);
     if (!session) this.waiting.set(membership.session_id, (session = new Map()));
     if (!session.has(membership)) session.set(membership, { connection, membership, deps, claiming: false, again: false });
+    // Agents that closed or left without a queue change since are forgotten here (or at the next change).
+    for (const [m, w] of session) if (!w.connection.open || w.connection.data.memberships.get(m.session_id) !== m) session.delete(m);
   }
 
   /** The agent has a prompt (its claim answered one) or stopped waiting. */
