@@ -100,15 +100,15 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   await ask(alice, 'Summarise main.txt');
   await ask(bob, 'Then count the words');
   const both = ['1 Summarise main.txt', '2 Then count the words'];
-  await waitFor('both tabs show the queue', async () => JSON.stringify(await queueOf(alice)) === JSON.stringify(both) && JSON.stringify(await queueOf(bob)) === JSON.stringify(both), { timeoutMs: 20_000 });
+  await waitFor('both tabs show the queue', async () => JSON.stringify(await queueOf(alice)) === JSON.stringify(both) && JSON.stringify(await queueOf(bob)) === JSON.stringify(both), { timeoutMs: 30_000 });
   // Only one's own prompt can be cancelled from the panel.
   expect(await alice.locator('[data-testid=agent-queue] li', { hasText: 'Then count' }).getByTestId('prompt-cancel').count()).toBe(0);
   await bob.locator('[data-testid=agent-queue] li', { hasText: 'Then count' }).getByTestId('prompt-cancel').click();
-  await waitFor('the cancel shows in both tabs', async () => (await queueOf(alice)).length === 1 && (await queueOf(bob)).length === 1, { timeoutMs: 20_000 });
+  await waitFor('the cancel shows in both tabs', async () => (await queueOf(alice)).length === 1 && (await queueOf(bob)).length === 1, { timeoutMs: 30_000 });
 
   const claimed = await agent.ok('prompt_claim', { session_id: sessionId });
   const messageId = claimed.prompt?.message_id ?? '';
-  await waitFor('the queue empties in both tabs', async () => (await queueOf(alice)).length === 0 && (await queueOf(bob)).length === 0, { timeoutMs: 20_000 });
+  await waitFor('the queue empties in both tabs', async () => (await queueOf(alice)).length === 0 && (await queueOf(bob)).length === 0, { timeoutMs: 30_000 });
   const out = (index: number, kind: 'tool_start' | 'tool_result' | 'partial_response' | 'response', data: string) => agent.ok('agent_output', { session_id: sessionId, message_id: messageId, kind, index, data });
   await out(0, 'tool_start', 'wc main.txt');
   await out(1, 'tool_result', '0 words');
@@ -116,15 +116,15 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   await out(2, 'partial_response', chunks[0]);
   await out(3, 'partial_response', chunks[1]);
   const article = (page: Page) => page.locator(`[data-testid=agent-output] article[data-message-id="${messageId}"]`);
-  await waitFor('alice sees the tool calls and the text', async () => (await article(alice).getByTestId('agent-text').textContent()) === chunks.slice(0, 2).join(''), { timeoutMs: 20_000 });
+  await waitFor('alice sees the tool calls and the text', async () => (await article(alice).getByTestId('agent-text').textContent()) === chunks.slice(0, 2).join(''), { timeoutMs: 30_000 });
   expect(await article(alice).locator('[data-testid=agent-tools] li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-kind')))).toEqual(['tool_start', 'tool_result']);
 
   // Bob reloads mid-stream: the text so far, then the rest live, nothing twice.
   await bob.reload();
   await sessionReady(bob);
-  await waitFor('bob has the text so far', async () => (await article(bob).getByTestId('agent-text').textContent()) === chunks.slice(0, 2).join(''), { timeoutMs: 20_000 });
+  await waitFor('bob has the text so far', async () => (await article(bob).getByTestId('agent-text').textContent()) === chunks.slice(0, 2).join(''), { timeoutMs: 30_000 });
   for (let i = 2; i < chunks.length; i++) await out(i + 2, 'partial_response', chunks[i]);
-  await waitFor('both have the whole text once', async () => (await article(bob).getByTestId('agent-text').textContent()) === chunks.join('') && (await article(alice).getByTestId('agent-text').textContent()) === chunks.join(''), { timeoutMs: 20_000 });
+  await waitFor('both have the whole text once', async () => (await article(bob).getByTestId('agent-text').textContent()) === chunks.join('') && (await article(alice).getByTestId('agent-text').textContent()) === chunks.join(''), { timeoutMs: 30_000 });
   await out(7, 'response', 'The file is empty.');
   await agent.ok('prompt_done', { session_id: sessionId, message_id: messageId });
   await alice.locator(`[data-testid=agent-output] article[data-message-id="${messageId}"][data-state=done]`).waitFor({ timeout: 20_000 });
@@ -133,7 +133,7 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   const sse = await waitFor('the EventSource got the response', async () => {
     const got = await alice.evaluate(() => (globalThis as unknown as { sse: Array<{ event: string; id: string; data: { source_user_id: string | null; data: Record<string, unknown> } }> }).sse);
     return got.some((e) => e.event === 'response') ? got : undefined;
-  }, { timeoutMs: 20_000 });
+  }, { timeoutMs: 30_000 });
   const kinds = sse.filter((e) => e.event !== 'queue_updated').map((e) => e.event);
   expect(kinds).toEqual(['user_message', 'user_message', 'tool_start', 'tool_result', ...chunks.map(() => 'partial_response'), 'response']);
   // The seed's fields; durable events carry their seq as id (EventSource keeps the last id on id-less events).
@@ -149,7 +149,7 @@ it('call: join, members on both tabs, WebRTC audio between them, mute and the sp
   await bob.locator('[data-testid=voice-panel][data-joined=true]').waitFor({ timeout: 20_000 });
 
   const members = (page: Page) => page.locator('[data-testid=voice-members] li');
-  await waitFor('both tabs list both members', async () => (await members(alice).count()) === 2 && (await members(bob).count()) === 2, { timeoutMs: 20_000 });
+  await waitFor('both tabs list both members', async () => (await members(alice).count()) === 2 && (await members(bob).count()) === 2, { timeoutMs: 30_000 });
   // Real peer connections, audio flowing both ways (the fake microphone's tone).
   await alice.locator('[data-testid=voice-members] li[data-connection=connected][data-audio=receiving]').waitFor({ timeout: 30_000 });
   await bob.locator('[data-testid=voice-members] li[data-connection=connected][data-audio=receiving]').waitFor({ timeout: 30_000 });
@@ -165,5 +165,5 @@ it('call: join, members on both tabs, WebRTC audio between them, mute and the sp
 
   await bob.getByTestId('voice-join').click(); // leave
   await bob.locator('[data-testid=voice-panel][data-joined=false]').waitFor({ timeout: 20_000 });
-  await waitFor('alice sees bob leave', async () => (await members(alice).count()) === 1, { timeoutMs: 20_000 });
+  await waitFor('alice sees bob leave', async () => (await members(alice).count()) === 1, { timeoutMs: 30_000 });
 }, 120_000);

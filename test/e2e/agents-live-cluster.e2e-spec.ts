@@ -73,6 +73,15 @@ it('pushes prompt_assigned to an idle agent on the other node, and gives a mid-s
   // Alice (on A) has the first six live: they passed through Redis, so they are kept for joiners too.
   await waitFor('alice sees six chunks', () => merged(alice, queued.message_id) === words.slice(0, 6).join(''));
 
+  // An SSE reader opening on node B now gets the text so far as one partial_response (so_far, index 5).
+  const sseFrames: Array<{ data: { data: Record<string, unknown> } }> = [];
+  const sse = new EventSource(`${b}${base}/stream`, { fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${people.bob.token}` } }) });
+  open.push(sse);
+  sse.addEventListener('partial_response', (e) => sseFrames.push({ data: JSON.parse(e.data as string) as { data: Record<string, unknown> } }));
+  await waitFor('the SSE reader gets the text so far', () => sseFrames.find((f) => f.data.data.so_far === true));
+  expect(sseFrames[0].data.data).toMatchObject({ message_id: queued.message_id, kind: 'partial_response', index: 5, data: words.slice(0, 6).join(''), so_far: true });
+  sse.close();
+
   const bob = await member(a, sid, people.bob.token, 'bob-late');
   const soFar = await bob.waitForPush('agent_output_so_far', (m) => m.message_id === queued.message_id, 15_000);
   expect(soFar).toMatchObject({ agent_id: created.body.agent_id, through_index: 5, text: words.slice(0, 6).join('') });

@@ -265,7 +265,7 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
-        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
+        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000, partials: agentDispatch.partials } satisfies StreamDeps },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },
