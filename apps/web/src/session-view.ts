@@ -1,4 +1,5 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
+import { ChannelsPanel } from './channels-panel';
 import { colorOf } from './colors';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
@@ -31,6 +32,8 @@ export class SessionView {
   private readonly chats: ChatMessage[] = [];
   private readonly agents: AgentPanel;
   private readonly voice: VoicePanel;
+  /** The channels panel (diagnostics, ai-response, … live). */
+  readonly channels: ChannelsPanel;
 
   constructor(
     readonly client: ChorusClient,
@@ -39,6 +42,7 @@ export class SessionView {
   ) {
     this.agents = new AgentPanel(session, (m) => this.show(m));
     this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
+    this.channels = new ChannelsPanel(session);
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
       'form',
@@ -84,7 +88,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.agents.root)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -103,7 +107,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
-    await this.open(DEFAULT_FILE);
+    await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 
   async open(path: string): Promise<void> {
@@ -182,7 +186,8 @@ export class SessionView {
   }
 
   private renderStatus(state: string): void {
-    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}` : state;
+    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}${this.client.transport === 'websocket' ? ' (/ws)' : ''}` : state;
+    this.status.dataset.transport = this.client.transport;
     this.status.dataset.state = state;
     this.status.dataset.url = this.client.url;
   }
