@@ -167,6 +167,12 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   agent_status: { type: 'agent_status', id: 20, session_id: SESSION, agent_id: 'agent-claude', status: 'thinking', detail: 'reading src/parser.rs' },
   agent_output: { type: 'agent_output', session_id: SESSION, message_id: PROMPT, agent_id: 'agent-claude', kind: 'partial_response', index: 3, data: 'The parser ' },
   agent_output_ack: { type: 'agent_output_ack', id: 21, session_id: SESSION, message_id: PROMPT, index: 3, seq: null },
+  agent_output_so_far: { type: 'agent_output_so_far', session_id: SESSION, message_id: PROMPT, agent_id: 'agent-claude', through_index: 3, text: 'Summary: The parser ' },
+  prompt_assigned: {
+    type: 'prompt_assigned',
+    session_id: SESSION,
+    prompt: { message_id: PROMPT, author: 'alice', display_name: 'Alice', content: 'Summarise src/parser.rs', images: [], priority: 1, agent_id: 'agent-claude', attempt: 1, lease_expires_at: '2026-11-22T10:00:30.000Z' },
+  },
   subscribed: { type: 'subscribed', id: 16, session_id: SESSION, channel: 'diagnostics', seq: 9, recovered: true, replayed: 2 },
   unsubscribed: { type: 'unsubscribed', id: 17, session_id: SESSION, channel: 'diagnostics' },
   published: { type: 'published', id: 18, session_id: SESSION, channel: 'files', seq: 12, timestamp: 1795312800000 },

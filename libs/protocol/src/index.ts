@@ -127,6 +127,8 @@ export {
   agentIdSchema,
   agentOutputAckSchema,
   agentOutputEventSchema,
+  agentOutputSoFarSchema,
+  promptAssignedSchema,
   agentOutputRequestSchema,
   agentStatusEventSchema,
   agentStatusRequestSchema,

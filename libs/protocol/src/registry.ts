@@ -52,6 +52,8 @@ import {
 import {
   agentOutputAckSchema,
   agentOutputEventSchema,
+  agentOutputSoFarSchema,
+  promptAssignedSchema,
   agentOutputRequestSchema,
   agentStatusEventSchema,
   agentStatusRequestSchema,
@@ -172,6 +174,8 @@ export const SERVER_MESSAGES = {
   agent_status: agentStatusEventSchema,
   agent_output: agentOutputEventSchema,
   agent_output_ack: agentOutputAckSchema,
+  agent_output_so_far: agentOutputSoFarSchema,
+  prompt_assigned: promptAssignedSchema,
   subscribed: subscribedSchema,
   unsubscribed: unsubscribedSchema,
   published: publishedSchema,
