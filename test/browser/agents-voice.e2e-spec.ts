@@ -143,6 +143,14 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
 
 it('call: join, members on both tabs, WebRTC audio between them, mute and the speaking indicator', async () => {
   const { alice, bob } = await twoTabs('voice');
+  // "Speaking" lasts as long as a beep of the fake microphone: record it the moment Bob's tab shows it, so a
+  // loaded machine's slow polling cannot miss it.
+  await bob.evaluate(() => {
+    const w = window as unknown as { sawPeerSpeaking?: boolean };
+    new MutationObserver(() => {
+      if (document.querySelector('[data-testid=voice-members] li[data-speaking=true]:not([data-connection=self])')) w.sawPeerSpeaking = true;
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-speaking'] });
+  });
   await alice.getByTestId('voice-join').click();
   await alice.locator('[data-testid=voice-panel][data-joined=true]').waitFor({ timeout: 20_000 });
   await bob.getByTestId('voice-join').click();
@@ -157,7 +165,7 @@ it('call: join, members on both tabs, WebRTC audio between them, mute and the sp
   expect(tracks).toBe(1);
 
   // The fake microphone beeps: each tab's own detection says "speaking" at some point, and the other tab shows it.
-  await bob.locator('[data-testid=voice-members] li[data-speaking=true]:not([data-connection=self])').waitFor({ timeout: 30_000 });
+  await waitFor('bob sees alice speaking', () => bob.evaluate(() => (window as unknown as { sawPeerSpeaking?: boolean }).sawPeerSpeaking === true), { timeoutMs: 45_000 });
 
   await alice.getByTestId('voice-mute').click();
   await bob.locator('[data-testid=voice-members] li[data-muted=true]').waitFor({ timeout: 20_000 });

@@ -32,8 +32,11 @@ const SOCKETS_PER_ATTACKER = 2;
 const BASELINE_MS = 4_000;
 /** Pause between two REST requests (the Socket.IO attackers are paced by their budgets, see BudgetPacer). */
 const REST_GAP_MS = 30;
-/** The attack stops here whatever is left (reported as unsent): the suite stays bounded. */
-const ATTACK_DEADLINE_MS = 120_000;
+/**
+ * The attack stops here whatever is left (reported as unsent): the suite stays bounded. ~1,300 REST cases one
+ * after another (37 operations since issue 19) take ~70 s on a quiet machine and ~150 s on a loaded one.
+ */
+const ATTACK_DEADLINE_MS = 200_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** An honest user whose p99 ack latency under attack passes this is starved: a failure, not a slowdown. */
 const STARVED_MS = 1_000;
@@ -335,4 +338,4 @@ it('holds against seeded hostile input on every message type and REST operation 
   expect(result.restSent).toBe(result.restRequests);
   expect(during.latencies.length).toBeGreaterThan(50);
   expect(violations.length === 0 ? 'no violations' : report()).toBe('no violations');
-}, 300_000);
+}, 330_000);

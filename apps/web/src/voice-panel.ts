@@ -188,6 +188,8 @@ export class VoicePanel {
   /** Voice activity: the microphone's RMS level, looked at every 100 ms; a change is told to the room. */
   private startVad(stream: MediaStream): void {
     const context = new AudioContext();
+    // A context made after the click's await may start suspended (autoplay policy): it would never hear a thing.
+    if (context.state === 'suspended') context.resume().catch((err: unknown) => this.show(`microphone level: ${(err as Error).message}`));
     const analyser = context.createAnalyser();
     analyser.fftSize = 512;
     context.createMediaStreamSource(stream).connect(analyser);
