@@ -6,3 +6,4 @@ export { type PresenceApi, type PresenceEvent, type PresencePatch } from './pres
 export { type MembershipChange, type SessionApi, type SessionEventOf, type SessionPattern, type SessionStreamEvent } from './session.contract';
 export { serviceErrorToChorus } from './service-error';
 export { TypedClient } from './typed-client';
+export type { YjsApi, YjsAppended, YjsState } from './yjs.contract';

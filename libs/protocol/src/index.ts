@@ -234,3 +234,4 @@ export {
   type IceCandidate,
   type VoiceMember,
 } from './messages-voice';
+export { YJS_LIMITS, yjsPayloadSchema } from './messages-yjs';
