@@ -38,7 +38,8 @@ function stockProvider(gateway: string, sessionId: string, joinToken: string, do
     disableBc: true,
     maxBackoffTime: 500,
   });
-  cleanups.push(() => provider.destroy());
+  // The provider leaves its awareness (and its timer) to the doc: destroying the doc stops both.
+  cleanups.push(() => (provider.destroy(), doc.destroy()));
   return provider;
 }
 
