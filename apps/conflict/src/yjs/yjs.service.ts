@@ -76,13 +76,12 @@ export class YjsService {
     const refused = checkUpdate(update);
     if (refused) throw ChorusError.validation('update', `Update refused: ${refused}. Nothing was stored.`);
     const digest = createHash('sha256').update(update).digest();
-    const known = await seqOfDigest(this.db, input.session_id, input.doc_id, digest);
-    if (known !== undefined) return { doc_id: input.doc_id, seq: known, duplicate: true };
+    // One statement on the hot path; a resend of stored bytes fails its unique digest and reads the original seq.
     let outcome;
     try {
       outcome = await appendUpdate(this.db, { sessionId: input.session_id, docId: input.doc_id, update, digest, userId: who.user_id, clientId: who.client_id, maxDocBytes: this.options.maxDocBytes });
     } catch (err) {
-      // The same bytes appended concurrently (a retry racing its original): the statement rolled back whole.
+      // The same bytes already stored (a resend, or a retry racing its original): the statement rolled back whole.
       if ((err as { code?: string }).code !== '23505') throw err;
       const seq = await seqOfDigest(this.db, input.session_id, input.doc_id, digest);
       if (seq === undefined) throw err;

@@ -230,6 +230,10 @@ export class YjsDocs {
     }
   }
 
+  isSubscribed(subscriber: YjsSubscriber, sessionId: string, docId: string): boolean {
+    return this.docs.get(keyOf(sessionId, docId))?.subscribers.get(subscriber.id)?.subscriber === subscriber;
+  }
+
   /** Every document of a session the subscriber is in (it left the session or closed). */
   unsubscribeSession(subscriberId: string, sessionId: string): void {
     for (const doc of [...this.docs.values()]) {

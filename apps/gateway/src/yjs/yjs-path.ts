@@ -132,7 +132,6 @@ export class YjsPath {
         if (ws.readyState === ws.OPEN) ws.send(frame);
       },
     };
-    // Frames are handled one at a time, in order: sync step 1 (which subscribes) before the updates after it.
     const streamOpened: Promise<boolean> = this.deps.streams.open(a.sessionId).then(
       () => true,
       (err: unknown) => {
@@ -141,35 +140,45 @@ export class YjsPath {
         return false;
       },
     );
+    const handleFrame = async (data: RawData, isBinary: boolean): Promise<void> => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!isBinary) return void ws.close(CLOSE.refused, 'binary frames of y-protocols messages only');
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      try {
+        await this.deps.limiter.check('yjs', id, a.identity.user_id);
+      } catch {
+        this.deps.metrics.refused.inc({ reason: 'rate_limited' });
+        return void ws.close(CLOSE.rateLimited, 'rate limited: reconnect later');
+      }
+      try {
+        const outcome = await this.deps.docs.handle(subscriber, a.sessionId, a.docId, bytes);
+        for (const reply of outcome.replies) ws.send(reply);
+      } catch (err) {
+        const error = ChorusError.from(err);
+        if (error.code === 'PERMISSION_DENIED') {
+          // Read-only sync: the update is dropped, the socket stays (the viewer still receives updates).
+          if (!told) ws.send(encodePermissionDenied('read-only: your role may not edit this document'));
+          told = true;
+          return;
+        }
+        if (error.code === 'SERVER_ERROR') this.deps.logger.error(`/yjs/ ${id}: ${(err as Error)?.stack ?? String(err)}`, undefined, 'YjsPath');
+        else this.deps.logger.warn(`/yjs/ ${id}: message refused (${error.code}): ${error.message}`, 'YjsPath');
+        this.deps.metrics.refused.inc({ reason: error.code === 'UNAVAILABLE' || error.code === 'SERVER_ERROR' ? 'failed' : 'refused' });
+        // Not stored: closing makes the provider reconnect and resend it with its resync.
+        ws.close(error.retryable ? CLOSE.unavailable : CLOSE.refused, error.code);
+      }
+    };
+    // Until the connection is subscribed (its first sync step 1 answered), frames wait in order: an update before
+    // it would be refused. After it, updates commute (a CRDT) and each is handled at once, so one slow append does
+    // not hold up the ones behind it (pipelining; each is still acknowledged only when durable).
     let chain: Promise<void> = streamOpened.then(() => undefined);
+    let pipelined = false;
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (pipelined) return void handleFrame(data, isBinary);
       chain = chain.then(async () => {
-        if (ws.readyState !== ws.OPEN) return;
-        if (!isBinary) return void ws.close(CLOSE.refused, 'binary frames of y-protocols messages only');
-        const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-        try {
-          await this.deps.limiter.check('yjs', id, a.identity.user_id);
-        } catch {
-          this.deps.metrics.refused.inc({ reason: 'rate_limited' });
-          return void ws.close(CLOSE.rateLimited, 'rate limited: reconnect later');
-        }
-        try {
-          const outcome = await this.deps.docs.handle(subscriber, a.sessionId, a.docId, bytes);
-          for (const reply of outcome.replies) ws.send(reply);
-        } catch (err) {
-          const error = ChorusError.from(err);
-          if (error.code === 'PERMISSION_DENIED') {
-            // Read-only sync: the update is dropped, the socket stays (the viewer still receives updates).
-            if (!told) ws.send(encodePermissionDenied('read-only: your role may not edit this document'));
-            told = true;
-            return;
-          }
-          if (error.code === 'SERVER_ERROR') this.deps.logger.error(`/yjs/ ${id}: ${(err as Error)?.stack ?? String(err)}`, undefined, 'YjsPath');
-          else this.deps.logger.warn(`/yjs/ ${id}: message refused (${error.code}): ${error.message}`, 'YjsPath');
-          this.deps.metrics.refused.inc({ reason: error.code === 'UNAVAILABLE' || error.code === 'SERVER_ERROR' ? 'failed' : 'refused' });
-          // Not stored: closing makes the provider reconnect and resend it with its resync.
-          ws.close(error.retryable ? CLOSE.unavailable : CLOSE.refused, error.code);
-        }
+        if (pipelined) return handleFrame(data, isBinary);
+        await handleFrame(data, isBinary);
+        pipelined = this.deps.docs.isSubscribed(subscriber, a.sessionId, a.docId);
       });
     });
     ws.on('error', (err) => this.deps.logger.verbose?.(`/yjs/ ${id}: ${err.message}`, 'YjsPath'));
