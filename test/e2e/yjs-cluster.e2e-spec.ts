@@ -2,7 +2,8 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { ChorusClient, YjsProvider, type ChorusSession } from '@chorus/client';
+import { ChorusClient, type ChorusSession } from '@chorus/client';
+import { YjsProvider } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
@@ -126,7 +127,7 @@ describe('Yjs documents across gateways', () => {
     await waitFor('Postgres holds every character', async () => (await reloadFromPostgres(cluster.db.url, people.sessionId)).getText('t').toString() === sdkDoc.getText('t').toString(), { timeoutMs: 10_000 });
     p1.destroy();
     p2.destroy();
-  });
+  }, 60_000);
 
   it("a viewer's stock provider receives updates, but its own are refused and never stored", async () => {
     const api = new Api(cluster.gateways[1]);
@@ -184,7 +185,7 @@ describe('Yjs documents across gateways', () => {
     await waitFor('the SDK client and the survivor converge', () => sdkDoc.getText('t').toString() === survivor.doc.getText('t').toString(), { timeoutMs: 30_000, intervalMs: 100 });
 
     // Stop everything, then read the document back from Postgres.
-    for (const p of cluster.processes.values()) await p.stop('SIGTERM');
+    await Promise.all([...cluster.processes.values()].map((p) => p.stop('SIGTERM')));
     const stored = await reloadFromPostgres(cluster.db.url, people.sessionId);
     const text = stored.getText('t').toString();
     expect(text).toBe(sdkDoc.getText('t').toString());
@@ -197,5 +198,5 @@ describe('Yjs documents across gateways', () => {
       expect(Buffer.from(Y.encodeStateVector(copy)).equals(Buffer.from(sv))).toBe(true);
     }
     for (const ch of [...sdkTypist.typed, ...stockTypist.typed]) expect(text).toContain(ch);
-  });
+  }, 90_000);
 });

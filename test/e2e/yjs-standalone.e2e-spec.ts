@@ -71,6 +71,16 @@ describe('Yjs documents standalone', () => {
     const p = provider(`join_token=${await people.bob.joinToken()}`, 'notes/design.md');
     await waitFor('provider synced', () => p.synced);
     expect(p.doc.getText('codemirror').toString()).toBe('hi');
+
+    // Listed and readable over REST (participants only).
+    const auth = { headers: { authorization: `Bearer ${people.bob.token}` } };
+    const listed = (await (await fetch(`${stack.url}/api/v1/collaboration/sessions/${people.sessionId}/yjs-documents`, auth)).json()) as { doc_ids: string[] };
+    expect(listed.doc_ids).toContain('notes/design.md');
+    const state = (await (await fetch(`${stack.url}/api/v1/collaboration/sessions/${people.sessionId}/yjs-documents/${encodeURIComponent('notes/design.md')}`, auth)).json()) as { update: string; seq: number };
+    expect(state.seq).toBe(1);
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Buffer.from(state.update, 'base64'));
+    expect(copy.getText('codemirror').toString()).toBe('hi');
   });
 
   it('refuses malformed messages and updates without touching the stored document', async () => {
@@ -90,6 +100,8 @@ describe('Yjs documents standalone', () => {
     await alice.request({ type: 'open_document', session_id: people.sessionId, doc_id: 'src/main.ts' });
     await alice.request({ type: 'submit_op', session_id: people.sessionId, doc_id: 'src/main.ts', version: 0, op: ['x'], seq: 1 });
     expect(await alice.request({ ...base, doc_id: 'src/main.ts', message: 'AAABAA==' })).toMatchObject({ type: 'error', code: 'CONFLICT' });
+    // And a Yjs document is not opened as text.
+    expect(await alice.request({ type: 'open_document', session_id: people.sessionId, doc_id: 'notes/guard.md' })).toMatchObject({ type: 'error', code: 'CONFLICT' });
   });
 
   it('relays awareness between a stock provider and a /ws client, and removes it when the provider closes', async () => {

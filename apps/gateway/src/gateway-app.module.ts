@@ -45,6 +45,7 @@ import { Edge } from './socket/edge';
 import { SocketGateway } from './socket/socket.gateway';
 import { WsGateway } from './ws/ws.gateway';
 import { YjsDocs } from './yjs/yjs-docs';
+import { YjsDocumentsController } from './http/yjs-documents.controller';
 import { YjsMetrics } from './yjs/yjs.metrics';
 import { attachYjs } from './yjs/yjs-attach';
 import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws/ws-tickets';
@@ -245,7 +246,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
+      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, YjsDocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },

@@ -14,7 +14,6 @@ export { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './e
 export { backoffDelay, reconnectStep, type BackoffOptions, type ConnectionEnd, type ReconnectStep } from './backoff';
 export { codePointLength, codePointsToUtf16, opFromUtf16Change, selectionFromUtf16, selectionToUtf16, utf16ChangesOf, utf16ToCodePoints, type Utf16Change } from './text';
 export { randomId } from './random-id';
-export { YjsProvider, type YjsProviderEvents } from './yjs';
 // Re-exported so that an app needs one import for the common types.
 export { ChorusError, PROTOCOL_VERSION, type ErrorCode, type Participant, type PresenceView, type Selection } from '@chorus/protocol';
 export { transformSelection, type TextOp, type TextOpComponent } from '@chorus/ot';

@@ -1,7 +1,6 @@
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { fromBase64, toBase64 } from 'lib0/buffer';
 import * as syncProtocol from 'y-protocols/sync';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import type { ServerMessageOf } from '@chorus/protocol';
@@ -21,7 +20,8 @@ export interface YjsProviderEvents {
 }
 
 /**
- * A Yjs document of a Chorus session, provider-like (the shape of y-websocket's WebsocketProvider): give it a Y.Doc,
+ * `@chorus/client/yjs` (an entry of its own, so the core SDK does not pull in Yjs): a Yjs document of a Chorus
+ * session, provider-like (the shape of y-websocket's WebsocketProvider): give it a Y.Doc,
  * edit the doc, and the provider syncs it with every other client of the document — SDK clients, stock y-websocket
  * providers on /yjs/, on any gateway. It speaks the same y-protocols messages as a provider, inside `yjs_sync`
  * requests of the session's connection (Socket.IO), so each update gets an ack once it is durable (`acked`).
@@ -174,6 +174,20 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   private send(message: Uint8Array): Promise<ServerMessageOf<'yjs_sync_reply'>> {
     return this.session.client.request('yjs_sync', { session_id: this.session.id, doc_id: this.docId, message: toBase64(message) });
   }
+}
+
+// base64 without Node's Buffer (this entry runs in browsers too): btoa/atob, in chunks below the argument limit.
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 /** The update inside a sync message (type, sync type, then the bytes). */
