@@ -22,6 +22,8 @@ export interface YjsSubscriber {
    * as a binary sink (`sink`). Called before the state is read, so nothing durable in between is missed.
    */
   subscribe(sessionId: string, docId: string): Promise<void>;
+  /** Undoes `subscribe` (the document room is left). */
+  unsubscribe?(sessionId: string, docId: string): void;
   /** A /yjs/ socket: where the hub's pushes for its document are written, as binary frames. */
   readonly sink?: (frame: Uint8Array) => void;
 }
@@ -217,6 +219,7 @@ export class YjsDocs {
     const mine = doc?.subscribers.get(subscriber.id);
     if (!doc || !mine || mine.subscriber !== subscriber) return;
     doc.subscribers.delete(subscriber.id);
+    subscriber.unsubscribe?.(sessionId, docId);
     const gone = [...mine.clients].filter((c) => doc.awareness.states.has(c));
     if (gone.length > 0) {
       removeAwarenessStates(doc.awareness, gone, 'closed');

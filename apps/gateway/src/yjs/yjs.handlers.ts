@@ -43,6 +43,7 @@ export class YjsMessageHandlers {
           return m.role;
         },
         subscribe: async (s, docId) => void (await connection.join(rooms.document(s, docId))),
+        unsubscribe: (s, docId) => void connection.leave(rooms.document(s, docId)),
       };
       perSession.set(sessionId, subscriber);
     }
