@@ -31,6 +31,7 @@ export const ACTIONS = [
   'channel.publish',
   'channel.publish_ai_response',
   'voice.join',
+  'audit.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -70,6 +71,8 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'channel.publish_ai_response': ['agent'],
   /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
   'voice.join': EVERYONE,
+  /** The audit export (every session event, refusals included): owners and admins, also after deletion. */
+  'audit.read': MANAGERS,
 };
 
 /** The action that publishing to `channel` needs (built-in or custom `x-` channel). */
