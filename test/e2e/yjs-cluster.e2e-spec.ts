@@ -127,7 +127,7 @@ describe('Yjs documents across gateways', () => {
     await waitFor('Postgres holds every character', async () => (await reloadFromPostgres(cluster.db.url, people.sessionId)).getText('t').toString() === sdkDoc.getText('t').toString(), { timeoutMs: 10_000 });
     p1.destroy();
     p2.destroy();
-  }, 60_000);
+  }, 120_000);
 
   it("a viewer's stock provider receives updates, but its own are refused and never stored", async () => {
     const api = new Api(cluster.gateways[1]);
