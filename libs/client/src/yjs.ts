@@ -34,6 +34,8 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   private isSynced = false;
   private destroyed = false;
   private syncing: Promise<void> | null = null;
+  /** A sync was asked for while one ran: run it again when it ends. */
+  private again = false;
   private readonly offSession: Array<() => void> = [];
   /** Whether the awareness was made here (then destroyed with the provider: it runs a timer). */
   private readonly ownAwareness: boolean;
@@ -95,11 +97,30 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
     this.read(fromBase64(m.message));
   }
 
+  /**
+   * One sync at a time; a sync asked for while one runs runs again after it (a rejoin during a sync that is failing
+   * with the lost connection must still sync on the new one). Only the last attempt's failure is reported.
+   */
   private resync(): Promise<void> {
     if (this.destroyed) return Promise.resolve();
-    if (!this.syncing) {
-      this.syncing = this.runSync().finally(() => (this.syncing = null));
+    if (this.syncing) {
+      this.again = true;
+      return this.syncing;
     }
+    this.syncing = (async () => {
+      try {
+        do {
+          this.again = false;
+          try {
+            await this.runSync();
+          } catch (err) {
+            if (!this.again) throw err;
+          }
+        } while (this.again && !this.destroyed);
+      } finally {
+        this.syncing = null;
+      }
+    })();
     return this.syncing;
   }
 
