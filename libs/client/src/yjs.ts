@@ -3,7 +3,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import type { ServerMessageOf } from '@chorus/protocol';
+import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
 import { TypedEmitter } from './emitter';
 import type { ChorusSession } from './session';
 
@@ -36,6 +36,9 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   private syncing: Promise<void> | null = null;
   /** A sync was asked for while one ran: run it again when it ends. */
   private again = false;
+  /** Local updates not yet sent (merged into the next request), and whether one is in flight. */
+  private pending: Uint8Array[] = [];
+  private flushing = false;
   private readonly offSession: Array<() => void> = [];
   /** Whether the awareness was made here (then destroyed with the provider: it runs a timer). */
   private readonly ownAwareness: boolean;
@@ -108,13 +111,19 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
       return this.syncing;
     }
     this.syncing = (async () => {
+      let attempts = 0;
       try {
         do {
           this.again = false;
           try {
             await this.runSync();
           } catch (err) {
-            if (!this.again) throw err;
+            // A retryable refusal (rate limit, a busy service) while still joined: again after a pause.
+            const retry = err instanceof ChorusError && err.retryable && this.session.state === 'joined' && ++attempts < 20;
+            if (retry) {
+              this.again = true;
+              await new Promise((resolve) => setTimeout(resolve, err.details.retry_after_ms ?? 200 * attempts));
+            } else if (!this.again) throw err;
           }
         } while (this.again && !this.destroyed);
       } finally {
@@ -160,23 +169,40 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
     return encoding.length(encoder) > 1 ? encoding.toUint8Array(encoder) : undefined;
   }
 
+  /**
+   * Local updates while one is in flight are merged into the next request (as a provider batches keystrokes): one
+   * request at a time per document, whatever the typing speed, so a fast typist stays inside the rate limit.
+   */
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this || this.destroyed) return;
-    const message = encode((e) => {
-      encoding.writeVarUint(e, MESSAGE_SYNC);
-      syncProtocol.writeUpdate(e, update);
-    });
-    this.send(message).then(
-      (r) => {
-        if (r.seq !== null) this.emit('acked', { seq: r.seq, update });
-      },
-      (error: Error) => {
-        // Not acknowledged: the next sync (now, or after the rejoin) carries it in our step 2.
-        this.emit('error', { error });
-        if (this.session.state === 'joined') void this.resync().catch(() => undefined);
-      },
-    );
+    this.pending.push(update);
+    if (!this.flushing) void this.flush();
   };
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0 && !this.destroyed) {
+        const batch = this.pending;
+        this.pending = [];
+        const merged = batch.length === 1 ? batch[0] : Y.mergeUpdates(batch);
+        const message = encode((e) => {
+          encoding.writeVarUint(e, MESSAGE_SYNC);
+          syncProtocol.writeUpdate(e, merged);
+        });
+        try {
+          const r = await this.send(message);
+          if (r.seq !== null) for (const update of batch) this.emit('acked', { seq: r.seq, update });
+        } catch (err) {
+          // Not acknowledged: the next sync (now, or after the rejoin) carries these in our step 2.
+          this.emit('error', { error: err as Error });
+          if (this.session.state === 'joined') void this.resync().catch((error: Error) => this.emit('error', { error }));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
     if (origin === this || this.destroyed) return;
