@@ -55,7 +55,7 @@ describe('edge policy (CORS_ORIGINS set, no trusted proxy)', () => {
     const polling = await fetch(`${stack.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: EVIL } });
     expect(polling.status).toBe(403);
     expect(((await polling.json()) as { message: string }).message).toContain('CORS_ORIGINS');
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/chorus_ws_handshakes_refused_total\{reason="origin"[^}]*\} [1-9]/);
   });
 
@@ -69,8 +69,8 @@ describe('edge policy (CORS_ORIGINS set, no trusted proxy)', () => {
   it('never rate-limits /health/* and /metrics', async () => {
     const statuses = new Set<number>();
     // More than the REST budget (600 per address and route per minute) of liveness probes alone, then the others.
-    for (let i = 0; i < 620; i++) statuses.add((await fetch(`${stack.url}/health/live`)).status);
-    for (const path of ['/health/ready', '/metrics']) statuses.add((await fetch(`${stack.url}${path}`)).status);
+    for (let i = 0; i < 620; i++) statuses.add((await fetch(`${stack.adminUrl}/health/live`)).status);
+    for (const path of ['/health/ready', '/metrics']) statuses.add((await fetch(`${stack.adminUrl}${path}`)).status);
     expect([...statuses]).toEqual([200]);
   });
 
@@ -133,6 +133,14 @@ describe('edge policy behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1)', () =>
     expect(spoofed).toEqual([...Array(10).fill(401), 429]);
     // Another client behind the same proxy has its own budget.
     expect((await redeem('198.51.100.8')).status).toBe(401);
+  });
+
+  it('counts IPv6 clients by /64 network: new addresses in one /64 share a budget, another /64 has its own', async () => {
+    const redeem = (xff: string) => api.request('POST', '/api/v1/collaboration/invites/QQQQQQ/redeem', { headers: { 'x-forwarded-for': xff } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await redeem(`2001:db8:aa:1:${i.toString(16)}::${i + 1}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    expect((await redeem('2001:db8:aa:2::1')).status).toBe(401);
   });
 
   it('bounds wrong guesses at one session across all clients', async () => {

@@ -1,3 +1,4 @@
+import type { Express, Request, Response } from 'express';
 import { Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -6,7 +7,7 @@ import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { AccessTokenVerifier, Hs256Tokens, IdentityTokens, type AsymmetricAlgorithm } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
-import { PROTOCOL_VERSION } from '@chorus/protocol';
+import { ASYNCAPI_PATH, PROTOCOL_VERSION, buildAsyncApiDocument } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
 import type { ChannelHistory } from './channels/channel-history';
 import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
@@ -21,11 +22,11 @@ import { AgentsController } from './http/agents.controller';
 import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
 import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
-import { ClientAddresses } from './http/client-address';
+import { ClientAddresses, expressTrustProxy } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
-import { withEdgeErrors } from './http/openapi';
+import { OPENAPI_VERSION, operationId, withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
 import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
@@ -274,8 +275,10 @@ export class GatewayAppModule {
 
 /** App-level setup shared by the gateway's own main and the standalone process: CORS, the browser app, sockets, OpenAPI. */
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
-  const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
+  const http = app.getHttpAdapter().getInstance() as Pick<Express, 'disable' | 'set' | 'get'>;
   http.disable('x-powered-by');
+  // TRUSTED_PROXIES for Express too: req.ip and req.protocol agree with every per-client limit (ClientAddresses).
+  http.set('trust proxy', expressTrustProxy(runtime.config.edge.trustedProxies));
   app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
@@ -287,7 +290,12 @@ export function configureGatewayApp(app: INestApplication, runtime: Runtime): vo
     .setTitle('Chorus API')
     .setDescription(`REST API of Chorus. WebSocket protocol version ${PROTOCOL_VERSION}: see docs/protocol.md. Errors answer {code, message, field?, retry_after_ms?}.`)
     .setVersion('1')
+    .setOpenAPIVersion(OPENAPI_VERSION)
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc)), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc, { operationIdFactory: operationId })), { jsonDocumentUrl: 'api/docs-json' });
+  // The socket protocol, beside the REST description (generated from the same schemas that validate messages).
+  const publicUrl = new URL(runtime.config.auth.publicUrl);
+  const asyncApi = JSON.stringify(buildAsyncApiDocument(publicUrl.host, publicUrl.protocol === 'http:' ? 'ws' : 'wss'));
+  http.get(ASYNCAPI_PATH, (_req: Request, res: Response) => void res.type('application/json').send(asyncApi));
 }

@@ -222,6 +222,8 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export { historyPageSchema, iceServersViewSchema, inviteCreatedSchema, joinGrantViewSchema, participantViewSchema, sessionViewSchema } from './rest';
+export { ASYNCAPI_PATH, buildAsyncApiDocument, type AsyncApiDocument } from './asyncapi';
 export {
   auditQuerySchema,
   createTemplateBodySchema,
