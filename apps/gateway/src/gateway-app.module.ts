@@ -9,6 +9,9 @@ import { AccessTokenVerifier, Hs256Tokens, IdentityTokens, type AsymmetricAlgori
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
 import { ASYNCAPI_PATH, PROTOCOL_VERSION, buildAsyncApiDocument } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { AgentDispatch } from './agents/agent-dispatch';
+import { MemoryPartialOutputStore, type PartialOutputStore } from './agents/partial-output';
+import { RedisPartialOutputStore } from './agents/redis-partial-output';
 import type { ChannelHistory } from './channels/channel-history';
 import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
 import { MemoryChannelHistory } from './channels/memory-channel-history';
@@ -16,6 +19,9 @@ import { RedisChannelHistory } from './channels/redis-channel-history';
 import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
+import { FileRulesCache } from './files/file-rules.cache';
+import { leaveForbiddenDocuments } from './files/forbidden-documents';
+import { FilesController } from './http/files.controller';
 import { SessionStreams } from './fanout/session-streams';
 import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AgentsController } from './http/agents.controller';
@@ -90,6 +96,15 @@ function channelHistory(runtime: Runtime): ChannelHistory {
   return new RedisChannelHistory(redis, runtime.redisPrefix, limits);
 }
 
+/** Agents' text so far (for joiners): in Redis so a joiner on any gateway gets it, in memory standalone. */
+function partialOutput(runtime: Runtime): PartialOutputStore {
+  if (runtime.redisUrl === undefined) return new MemoryPartialOutputStore();
+  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:partial`, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // surfaced by readiness; a failed append or read is logged and counted
+  runtime.onStop(async () => void redis.disconnect());
+  return new RedisPartialOutputStore(redis, runtime.redisPrefix);
+}
+
 /**
  * How access tokens are verified (AUTH_*, docs/identity.md): an identity provider's JWKS when AUTH_JWKS_URL is
  * set, else HS256 with JWT_SECRET. Join tokens are HS256 with JWT_SECRET either way (IdentityTokens).
@@ -146,6 +161,7 @@ export class GatewayAppModule {
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
+    const agentDispatch = new AgentDispatch(partialOutput(runtime), logger, () => metrics.agentDispatchFailures.inc());
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
     const positions = setInterval(() => void channels.checkPositions(), CHANNEL_POSITION_CHECK_MS).unref();
@@ -153,9 +169,15 @@ export class GatewayAppModule {
     const streams = new SessionStreams(
       runtime.fanout,
       (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
-      routeChannelPushes(hub, channels),
+      routeChannelPushes(agentDispatch.watch(hub), channels),
       logger,
     );
+    const files = new FileRulesCache(sessions, logger);
+    streams.observe((event) => {
+      if (event.type !== 'file_rules_updated') return;
+      files.invalidate(event.session_id);
+      void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
+    });
     const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
     const tickets = new WsTickets(ticketStore);
     const addresses = new ClientAddresses(config.edge.trustedProxies);
@@ -181,8 +203,10 @@ export class GatewayAppModule {
         streams,
         channels,
         channelHistory: history,
+        agents: agentDispatch,
         metrics,
         ice: config.edge.ice,
+        files,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {
           metrics.messagesOut.inc({ type: message.type });
@@ -248,7 +272,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, YjsDocumentsController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController, YjsDocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },
@@ -260,7 +284,7 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
-        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
+        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000, partials: agentDispatch.partials } satisfies StreamDeps },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },

@@ -31,6 +31,8 @@ export const ACTIONS = [
   'channel.publish',
   'channel.publish_ai_response',
   'voice.join',
+  'file_rules.manage',
+  'conflict.resolve',
   'audit.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -71,6 +73,10 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'channel.publish_ai_response': ['agent'],
   /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
   'voice.join': EVERYONE,
+  /** Set the session's per-file path rules (docs/files.md); every document action is then checked against them. */
+  'file_rules.manage': MANAGERS,
+  /** Resolve a recorded conflict: an edit of the document, so the path rules for editing apply as well. */
+  'conflict.resolve': WRITERS,
   /** The audit export (every session event, refusals included): owners and admins, also after deletion. */
   'audit.read': MANAGERS,
 };

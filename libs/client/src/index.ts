@@ -4,6 +4,7 @@ export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type C
 export { wsEndpoint, type WebSocketConstructor, type WebSocketEventLike, type WebSocketLike, type WsTransportOptions } from './ws-wire';
 export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type VoicePush, type VoiceSignal } from './session';
 export { SessionPrompts, type SessionPromptsEvents } from './prompts';
+export { SessionFiles, type SessionFilesEvents } from './files';
 export { ChannelSubscription, SessionChannels, type ChannelData, type ChannelEvent, type ChannelGap, type ChannelSubscriptionEvents, type SessionChannelsEvents } from './channels';
 export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';

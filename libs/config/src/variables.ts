@@ -421,6 +421,11 @@ export const VARIABLES = {
     roles: ['standalone', 'conflict'],
     parse: int(1, 1_000, () => 20),
   },
+  PRESENCE_IDLE_AFTER_MS: {
+    doc: 'Without activity (joining, moving, typing) for this long, a peer\'s presence shows as `idle`; gateways push the transition (and the way back) within one 5 s heartbeat. Default 60000: a person reading for a minute is still "here", one gone for coffee shows idle soon after.',
+    roles: ['standalone', 'presence'],
+    parse: int(1_000, 24 * 3600 * 1000, () => 60_000),
+  },
   AGENT_LEASE_MS: {
     doc: 'How long an agent holds a claimed prompt without a sign of life (agent_status, agent_output) before the prompt goes back to the head of its queue. Default 30000: long enough for a slow tool call between reports, short enough that a dead agent\'s prompt is taken by another within half a minute.',
     roles: ['standalone', 'session'],

@@ -48,6 +48,8 @@ export interface ErrorDetails {
   locked_by?: string;
   /** FILE_LOCKED: when the lock expires (ISO 8601). */
   locked_until?: string;
+  /** PERMISSION_DENIED by a per-file path rule: the rule's name (docs/files.md). */
+  rule?: string;
 }
 
 /**
@@ -88,6 +90,7 @@ export class ChorusError extends Error {
         if (typeof source.retry_after_ms === 'number') details.retry_after_ms = source.retry_after_ms;
         if (typeof source.locked_by === 'string') details.locked_by = source.locked_by;
         if (typeof source.locked_until === 'string') details.locked_until = source.locked_until;
+        if (typeof source.rule === 'string') details.rule = source.rule;
         return new ChorusError(v.code, typeof v.message === 'string' ? v.message : v.code, details);
       }
     }
@@ -105,6 +108,7 @@ export class ChorusError extends Error {
       ...(this.details.retry_after_ms !== undefined ? { retry_after_ms: this.details.retry_after_ms } : {}),
       ...(this.details.locked_by !== undefined ? { locked_by: this.details.locked_by } : {}),
       ...(this.details.locked_until !== undefined ? { locked_until: this.details.locked_until } : {}),
+      ...(this.details.rule !== undefined ? { rule: this.details.rule } : {}),
       ...(id !== undefined ? { id } : {}),
     };
   }
@@ -123,5 +127,6 @@ export const errorMessageSchema = z.strictObject({
   retry_after_ms: z.number().int().nonnegative().optional(),
   locked_by: text().optional(),
   locked_until: text().optional(),
+  rule: text().optional(),
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

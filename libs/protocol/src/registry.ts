@@ -52,6 +52,8 @@ import {
 import {
   agentOutputAckSchema,
   agentOutputEventSchema,
+  agentOutputSoFarSchema,
+  promptAssignedSchema,
   agentOutputRequestSchema,
   agentStatusEventSchema,
   agentStatusRequestSchema,
@@ -86,6 +88,7 @@ import {
   voiceUserLeftSchema,
 } from './messages-voice';
 import { yjsLeaveSchema, yjsLeftSchema, yjsMessageSchema, yjsSyncReplySchema, yjsSyncSchema } from './messages-yjs';
+import { closeDocumentSchema, conflictResolvedSchema, documentClosedSchema, resolveConflictSchema } from './messages-files';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -110,6 +113,8 @@ export const CLIENT_MESSAGES = {
   document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
+  close_document: { schema: closeDocumentSchema, maxBytes: 2 * 1024, reply: 'document_closed' },
+  resolve_conflict: { schema: resolveConflictSchema, maxBytes: 256 * 1024, reply: 'conflict_resolved' },
   prompt_submit: { schema: promptSubmitSchema, maxBytes: 160 * 1024, reply: 'prompt_queued' },
   prompt_cancel: { schema: promptCancelSchema, maxBytes: 1024, reply: 'prompt_cancelled' },
   prompt_claim: { schema: promptClaimSchema, maxBytes: 512, reply: 'prompt_claimed' },
@@ -162,6 +167,8 @@ export const SERVER_MESSAGES = {
   file_locked: fileLockedSchema,
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
+  document_closed: documentClosedSchema,
+  conflict_resolved: conflictResolvedSchema,
   disconnect_notice: disconnectNoticeSchema,
   prompt_queued: promptQueuedSchema,
   prompt_cancelled: promptCancelledSchema,
@@ -171,6 +178,8 @@ export const SERVER_MESSAGES = {
   agent_status: agentStatusEventSchema,
   agent_output: agentOutputEventSchema,
   agent_output_ack: agentOutputAckSchema,
+  agent_output_so_far: agentOutputSoFarSchema,
+  prompt_assigned: promptAssignedSchema,
   subscribed: subscribedSchema,
   unsubscribed: unsubscribedSchema,
   published: publishedSchema,

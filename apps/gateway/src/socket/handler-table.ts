@@ -3,6 +3,7 @@ import type { LoggerService } from '@nestjs/common';
 import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
+import { FileMessageHandlers } from './files.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
@@ -17,6 +18,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
   const yjs = new YjsMessageHandlers();
+  const files = new FileMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -36,6 +38,8 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+    close_document: (s, m) => files.closeDocument(s, m),
+    resolve_conflict: (s, m, d) => files.resolveConflict(s, m, d),
     prompt_submit: (s, m, d) => agents.promptSubmit(s, m, d),
     prompt_cancel: (s, m, d) => agents.promptCancel(s, m, d),
     prompt_claim: (s, m, d) => agents.promptClaim(s, m, d),

@@ -73,6 +73,8 @@ export class SessionMessageHandlers {
       // after this read reaches the socket as a push (docs/protocol.md `joined`), so none is missed.
       const [peers, locks] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), this.locksOf(socket, membership, deps)]);
       const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
+      // The text so far of agents' responses under way: pushed to this peer, so it comes after this answer.
+      deps.agents.replayTo(m.session_id, m.peer_id, deps);
       return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered, ...locks };
     } catch (err) {
       await endMembership(socket, membership, 'disconnected', deps, this.logger);
