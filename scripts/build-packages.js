@@ -15,7 +15,9 @@ const esbuild = require('esbuild');
 
 const ROOT = path.resolve(__dirname, '..');
 const PACKAGES = ['protocol', 'ot', 'client'];
-const EXTERNAL = ['zod', 'ot-text-unicode', 'socket.io-client', '@chorus/*'];
+const EXTERNAL = ['zod', 'ot-text-unicode', 'socket.io-client', '@chorus/*', 'yjs', 'y-protocols/*', 'lib0/*'];
+/** Entries besides index.ts: @chorus/client/yjs (docs/yjs.md), kept apart so the core SDK does not pull in Yjs. */
+const EXTRA_ENTRIES = { client: ['yjs'] };
 
 /** `from './x'` → `from './x.js'` (or './x/index.js') in a declaration file, when that file exists. */
 function withExtensions(file) {
@@ -48,9 +50,9 @@ async function main() {
     fs.rmSync(dist, { recursive: true, force: true });
     fs.cpSync(path.join(declarations, name, 'src'), dist, { recursive: true });
     for (const file of walk(dist)) if (file.endsWith('.d.ts')) withExtensions(file);
-    await esbuild.build({
-      entryPoints: [path.join(ROOT, 'libs', name, 'src', 'index.ts')],
-      outfile: path.join(dist, 'index.js'),
+    for (const entry of ['index', ...(EXTRA_ENTRIES[name] ?? [])]) await esbuild.build({
+      entryPoints: [path.join(ROOT, 'libs', name, 'src', `${entry}.ts`)],
+      outfile: path.join(dist, `${entry}.js`),
       bundle: true,
       format: 'esm',
       platform: 'neutral',

@@ -12,6 +12,9 @@ import { ConflictService } from './conflict.service';
 import { CompactionJob } from './documents/compaction.job';
 import { DEFAULT_PURGE_BACKSTOP_BATCH, PurgeBackstopJob } from './documents/purge-backstop.job';
 import { LockExpiryJob } from './locks/lock-expiry.job';
+import { YjsCompactionJob } from './yjs/yjs-compaction.job';
+import { YjsHandlers } from './yjs/yjs.handlers';
+import { YjsService } from './yjs/yjs.service';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
 @Module({})
@@ -30,7 +33,7 @@ export class ConflictAppModule {
       ],
       // The handler-facing API (one call per message handler). One instance per replica; order is decided in
       // Postgres, so any number of replicas can serve the same documents.
-      controllers: [ConflictHandlers],
+      controllers: [ConflictHandlers, YjsHandlers],
       providers: [
         {
           provide: ConflictService,
@@ -41,6 +44,10 @@ export class ConflictAppModule {
             return service;
           },
         },
+        // Yjs documents beside OT ones (docs/yjs.md): an append log per document, folded by a compaction job that
+        // every replica schedules and one at a time runs (advisory lock).
+        { provide: YjsService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new YjsService(ds) },
+        { provide: YjsCompactionJob, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new YjsCompactionJob(ds, runtime.logger) },
         {
           provide: LockExpiryJob,
           inject: [ConflictService, METRICS_REGISTRY],

@@ -10,6 +10,7 @@ import { DocumentReader } from './documents/document-reader';
 import { parseCaller, parseInput } from './documents/document.input';
 import { assertStorableOp } from './documents/storable-text';
 import { FileLocks } from './locks/file-locks';
+import { documentKind } from './yjs/yjs.repository';
 import { CommitMonitor, type CommitFailureCounts } from './submit/commit-failures';
 import { OpCommitter } from './submit/op-committer';
 import { ConflictWorkflow } from './conflicts/conflict-workflow';
@@ -62,6 +63,8 @@ export class ConflictService {
   async openDocument(caller: Caller, payload: unknown): Promise<DocumentState> {
     authorize(parseCaller(caller).role, 'document.read');
     const input = parseInput('open', payload);
+    // A Yjs document is not a text one (docs/yjs.md): its kind was chosen when it was created.
+    if ((await documentKind(this.db, input.session_id, input.doc_id)) === 'yjs') throw new ChorusError('CONFLICT', `Document ${input.doc_id} is a Yjs document: open it with yjs_sync (docs/yjs.md).`);
     return this.reader.open(input.session_id, input.doc_id);
   }
 

@@ -52,6 +52,10 @@ import { handlerTable } from './socket/handler-table';
 import { Edge } from './socket/edge';
 import { SocketGateway } from './socket/socket.gateway';
 import { WsGateway } from './ws/ws.gateway';
+import { YjsDocs } from './yjs/yjs-docs';
+import { YjsDocumentsController } from './http/yjs-documents.controller';
+import { YjsMetrics } from './yjs/yjs.metrics';
+import { attachYjs } from './yjs/yjs-attach';
 import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws/ws-tickets';
 
 /**
@@ -180,6 +184,7 @@ export class GatewayAppModule {
     const passwordGuesses = new PasswordGuesses(attempts, PASSWORD_GUESSES, logger);
     const origins = new OriginPolicy(config.edge.corsOrigins);
 
+    const yjsMetrics = new YjsMetrics(registry);
     const makeDeps = (): GatewayDeps => {
       const push: GatewayDeps['push'] = (sessionId, audience, message, exceptPeer) => {
         metrics.messagesOut.inc({ type: message.type });
@@ -208,12 +213,14 @@ export class GatewayAppModule {
           connection.send(message);
         },
         push,
+        yjs: new YjsDocs(conflict, push, yjsMetrics, logger),
       };
     };
+    const limiter = new WsRateLimiter(storage);
     const edge = new Edge(
       { maxConnectionsPerUser: config.edge.maxConnectionsPerUser, heartbeatMs: 5_000 },
       access,
-      new WsRateLimiter(storage),
+      limiter,
       connections,
       handlerTable(tokens, access, logger),
       makeDeps(),
@@ -226,6 +233,7 @@ export class GatewayAppModule {
       logger,
     );
     const ws = new WsGateway({ origins, addresses, ...config.edge.ws }, edge, wsRooms, tickets, logger);
+    attachYjs({ edge, ws, hub, tokens, tickets, sessions, streams, limiter, logger });
     const accepting: ReadinessCheck = {
       name: 'accepting',
       check: async () => {
@@ -264,7 +272,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController, YjsDocumentsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },

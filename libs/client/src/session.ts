@@ -101,6 +101,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   private joining: Promise<void> | null = null;
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly documents = new Map<string, ChorusDocument>();
+  /** Yjs documents of this session (yjs.ts), by doc id. */
+  private readonly yjsDocs = new Map<string, { handlePush(m: ServerMessageOf<'yjs_message'>): void }>();
   private readonly lockMap = new Map<string, DocumentLock>();
   private readonly own = new PresenceSender(async (patch) => {
     await this.ready();
@@ -350,6 +352,14 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.emit('locks', { locks: this.locks() });
   }
 
+  /** @internal A Yjs provider (yjs.ts) receives its document's pushes; returns the detach. */
+  attachYjs(docId: string, provider: { handlePush(m: ServerMessageOf<'yjs_message'>): void }): () => void {
+    this.yjsDocs.set(docId, provider);
+    return () => {
+      if (this.yjsDocs.get(docId) === provider) this.yjsDocs.delete(docId);
+    };
+  }
+
   /** @internal The documents open in this session. */
   openDocuments(): ChorusDocument[] {
     return [...this.documents.values()];
@@ -415,6 +425,9 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       case 'conflict_detected':
         this.files.handlePush(m);
         this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      case 'yjs_message':
+        this.yjsDocs.get(m.doc_id)?.handlePush(m);
         return;
       case 'event':
         this.channels.handlePush(m);

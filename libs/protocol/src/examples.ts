@@ -48,6 +48,8 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   voice_mute: { type: 'voice_mute', id: 25, session_id: SESSION },
   voice_unmute: { type: 'voice_unmute', id: 26, session_id: SESSION },
   voice_speaking: { type: 'voice_speaking', id: 27, session_id: SESSION, speaking: true },
+  yjs_sync: { type: 'yjs_sync', id: 28, session_id: SESSION, doc_id: 'notes/design.md', message: 'AAABAA==' },
+  yjs_leave: { type: 'yjs_leave', id: 29, session_id: SESSION, doc_id: 'notes/design.md' },
 };
 
 const PRESENCE = {
@@ -204,5 +206,8 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   voice_answer: { type: 'voice_answer', session_id: SESSION, room: 'default', from_peer_id: 'bob-cli', from_user_id: 'bob', sdp: SDP },
   voice_ice: { type: 'voice_ice', session_id: SESSION, room: 'default', from_peer_id: 'alice-tab-1', from_user_id: 'alice', candidate: CANDIDATE },
   voice_relayed: { type: 'voice_relayed', id: 22, session_id: SESSION, to_peer_id: 'bob-cli' },
+  yjs_sync_reply: { type: 'yjs_sync_reply', id: 28, session_id: SESSION, doc_id: 'notes/design.md', messages: ['AAEWAQHSCQAEAQpjb2RlbWlycm9yAmhpAA==', 'AAABAA=='], seq: null },
+  yjs_left: { type: 'yjs_left', id: 29, session_id: SESSION, doc_id: 'notes/design.md' },
+  yjs_message: { type: 'yjs_message', session_id: SESSION, doc_id: 'notes/design.md', message: 'AAIWAQHSCQAEAQpjb2RlbWlycm9yAmhpAA==', seq: 7 },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

@@ -254,6 +254,7 @@ export {
   type IceCandidate,
   type VoiceMember,
 } from './messages-voice';
+export { YJS_LIMITS, yjsPayloadSchema } from './messages-yjs';
 export {
   MAX_FILE_RULES,
   closeDocumentSchema,

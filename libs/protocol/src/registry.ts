@@ -87,6 +87,7 @@ import {
   voiceUserJoinedSchema,
   voiceUserLeftSchema,
 } from './messages-voice';
+import { yjsLeaveSchema, yjsLeftSchema, yjsMessageSchema, yjsSyncReplySchema, yjsSyncSchema } from './messages-yjs';
 import { closeDocumentSchema, conflictResolvedSchema, documentClosedSchema, resolveConflictSchema } from './messages-files';
 
 /**
@@ -133,6 +134,9 @@ export const CLIENT_MESSAGES = {
   voice_mute: { schema: voiceMuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
   voice_unmute: { schema: voiceUnmuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
   voice_speaking: { schema: voiceSpeakingRequestSchema, maxBytes: 512, reply: 'voice_speaking' },
+  // A y-protocols message as base64: the largest update (YJS_LIMITS.maxUpdateBytes) and the envelope.
+  yjs_sync: { schema: yjsSyncSchema, maxBytes: 352 * 1024, reply: 'yjs_sync_reply' },
+  yjs_leave: { schema: yjsLeaveSchema, maxBytes: 2 * 1024, reply: 'yjs_left' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -190,6 +194,9 @@ export const SERVER_MESSAGES = {
   voice_answer: voiceAnswerEventSchema,
   voice_ice: voiceIceEventSchema,
   voice_relayed: voiceRelayedSchema,
+  yjs_sync_reply: yjsSyncReplySchema,
+  yjs_left: yjsLeftSchema,
+  yjs_message: yjsMessageSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

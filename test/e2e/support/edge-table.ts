@@ -464,4 +464,28 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     malformed: (c) => ({ session_id: c.sessionId, speaking: 'yes' }),
     field: 'speaking',
   },
+  // Sync step 1 of an empty Y.Doc (y-protocols: sync, step 1, state vector [0]): creates and subscribes.
+  yjs_sync: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, doc_id: `notes/yjs-${c.next()}.md`, message: 'AAABAA==' }),
+    reply: 'yjs_sync_reply',
+    check: (r, c, sent) => {
+      expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, seq: null });
+      expect(r.messages.length).toBeGreaterThanOrEqual(2);
+    },
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 'notes/a.md', message: 'not base64!' }),
+    field: 'message',
+  },
+  yjs_leave: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `notes/yjs-${c.next()}.md`;
+      await ok(send, 'yjs_sync', { session_id: c.sessionId, doc_id, message: 'AAABAA==' });
+      return { session_id: c.sessionId, doc_id };
+    },
+    reply: 'yjs_left',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: 42 }),
+    field: 'doc_id',
+  },
 };

@@ -1,6 +1,6 @@
 import type { Server } from 'socket.io';
 import type { OutboundPush } from '@chorus/contracts';
-import type { ServerMessage } from '@chorus/protocol';
+import type { ServerMessage, ServerMessageOf } from '@chorus/protocol';
 import { rooms } from '../socket/connection';
 import type { RoomMember, WsRooms } from './ws-rooms';
 
@@ -23,6 +23,8 @@ export type FrameCounter = (type: ServerMessage['type'], frames: number) => void
 
 export class SocketIoHub implements LocalHub {
   private io: Server | undefined;
+  /** Where `yjs_message` pushes also go: the binary sockets of the /yjs/ path (yjs/yjs-docs.ts). */
+  private yjs: ((message: ServerMessageOf<'yjs_message'>) => void) | undefined;
 
   constructor(
     private readonly count: FrameCounter,
@@ -32,6 +34,10 @@ export class SocketIoHub implements LocalHub {
   /** The server is created when the HTTP server is attached, after the hub. */
   bind(io: Server): void {
     this.io = io;
+  }
+
+  bindYjs(deliver: (message: ServerMessageOf<'yjs_message'>) => void): void {
+    this.yjs = deliver;
   }
 
   toSockets(socketIds: readonly string[], message: ServerMessage): void {
@@ -65,6 +71,7 @@ export class SocketIoHub implements LocalHub {
     }
     const wsMembers = this.ws.empty ? [] : wsAudience(this.ws, targets, except);
     writeEncoded(wsMembers, push.message);
+    if (push.message.type === 'yjs_message') this.yjs?.(push.message);
     this.count(push.message.type, frames + wsMembers.length);
   }
 }

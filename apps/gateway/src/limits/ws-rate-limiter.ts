@@ -5,7 +5,7 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'prompts' | 'agent' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'prompts' | 'agent' | 'yjs' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -45,6 +45,8 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   voice_mute: 'voice',
   voice_unmute: 'voice',
   voice_speaking: 'voice',
+  yjs_sync: 'yjs',
+  yjs_leave: 'yjs',
 };
 
 /**
@@ -82,6 +84,8 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   // Setting up one call sends an offer or answer and a burst of ICE candidates (often 10–30 at once) to each
   // peer; a 10-peer room renegotiating is a few hundred signals. 200 per 10 s per connection allows that burst.
   voice: { perConnection: 200, perUser: 400, windowMs: 10_000 },
+  // Yjs providers send an update per editor transaction and awareness (cursor) changes: typing fast, ~30/s.
+  yjs: { perConnection: 60, perUser: 120, windowMs: 1_000 },
   unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 

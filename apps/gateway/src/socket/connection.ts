@@ -9,6 +9,7 @@ import type { FileRulesCache } from '../files/file-rules.cache';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { SessionRouter } from '../routing/session.router';
+import type { YjsDocs } from '../yjs/yjs-docs';
 import type { GatewayMetrics } from './gateway.metrics';
 
 /** One socket's membership of one session: its peer id there and its current role (kept live). */
@@ -135,6 +136,8 @@ export interface GatewayDeps {
    * gateway's own sockets included. Fire and forget: a failed publish is logged and counted here.
    */
   push(sessionId: string, audience: Audience, message: ServerMessage, exceptPeer?: string): void;
+  /** Yjs documents on this node (docs/yjs.md). */
+  readonly yjs?: YjsDocs;
 }
 
 export type Handler<T extends ClientMessageType> = (connection: Connection, message: ClientMessageOf<T>, deps: GatewayDeps) => Promise<Omit<ReplyOf<T>, 'id'>>;

@@ -8,6 +8,7 @@ import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
 import { VoiceMessageHandlers } from './voice.handlers';
+import { YjsMessageHandlers } from '../yjs/yjs.handlers';
 
 /** Every client message type → its handler. Exhaustive: a new message type does not compile without one. */
 export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier, logger: LoggerService): HandlerTable {
@@ -16,6 +17,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const agents = new AgentMessageHandlers(logger);
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
+  const yjs = new YjsMessageHandlers();
   const files = new FileMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
@@ -55,5 +57,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     voice_mute: (s, m, d) => voice.setMuted(s, m, d),
     voice_unmute: (s, m, d) => voice.setMuted(s, m, d),
     voice_speaking: (s, m, d) => voice.speaking(s, m, d),
+    yjs_sync: (s, m, d) => yjs.sync(s, m, d),
+    yjs_leave: (s, m, d) => yjs.leave(s, m, d),
   };
 }

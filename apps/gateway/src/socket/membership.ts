@@ -60,6 +60,7 @@ export async function endMembership(
   const { session_id, peer_id } = membership;
   socket.data.memberships.delete(session_id);
   deps.presenceOut.drop(session_id, peer_id);
+  deps.yjs?.unsubscribeSession(socket.id, session_id);
   await deps.channels.leaveSession(session_id, socket.id);
   await deps.streams.detach(session_id, socket.id);
   for (const room of [...socket.rooms]) if (room.startsWith(`d:${session_id}:`)) void socket.leave(room);

@@ -11,6 +11,9 @@ import { HandshakeRefused, messageIdOf, type Edge } from '../socket/edge';
 import { WsConnection } from './ws-connection';
 import type { WsTickets } from './ws-tickets';
 
+/** A WebSocket path served beside /ws: handed the upgrade with its parsed URL. */
+export type UpgradeRoute = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+
 /** Frames answered before authentication before the connection is closed (a client that ignores the errors). */
 const MAX_UNAUTHENTICATED_FRAMES = 10;
 
@@ -38,6 +41,8 @@ export class WsGateway {
   private timer: NodeJS.Timeout | undefined;
   /** Every open /ws connection, authenticated or not (the heartbeat pings them all). */
   private readonly all = new Set<WsConnection>();
+  /** Other WebSocket paths on this HTTP server (the /yjs/ path), sharing this upgrade routing and origin policy. */
+  private readonly routes: Array<{ readonly prefix: string; readonly upgrade: UpgradeRoute; readonly close: () => Promise<void> }> = [];
 
   constructor(
     private readonly options: WsGatewayOptions,
@@ -46,6 +51,11 @@ export class WsGateway {
     private readonly tickets: WsTickets,
     private readonly logger: LoggerService,
   ) {}
+
+  /** Serves upgrades whose path starts with `prefix` (after the origin check) with `upgrade`; `close` at shutdown. */
+  route(prefix: string, upgrade: UpgradeRoute, close: () => Promise<void>): void {
+    this.routes.push({ prefix, upgrade, close });
+  }
 
   attach(http: HttpServer): void {
     this.wss = new WebSocketServer({
@@ -76,6 +86,11 @@ export class WsGateway {
     } catch {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
+    }
+    const route = this.routes.find((r) => parsed.pathname.startsWith(r.prefix));
+    if (route) {
+      if (!this.options.origins.admitUpgrade(req, socket)) return void this.edge.deps.metrics.handshakesRefused.inc({ reason: 'origin' });
+      return route.upgrade(req, socket, head, parsed);
     }
     if (parsed.pathname !== WS_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -265,6 +280,7 @@ export class WsGateway {
     clearInterval(this.timer);
     // What the edge did not close (connections still authenticating): closed now, without a goodbye.
     for (const connection of this.all) connection.terminate();
+    for (const r of this.routes) await r.close();
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
   }
 }

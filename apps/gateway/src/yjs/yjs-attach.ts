@@ -1,0 +1,35 @@
+import type { LoggerService } from '@nestjs/common';
+import type { IdentityTokens } from '@chorus/auth';
+import type { SocketIoHub } from '../fanout/local-hub';
+import type { SessionStreams } from '../fanout/session-streams';
+import type { WsRateLimiter } from '../limits/ws-rate-limiter';
+import type { SessionRouter } from '../routing/session.router';
+import type { Edge } from '../socket/edge';
+import type { WsGateway } from '../ws/ws.gateway';
+import type { WsTickets } from '../ws/ws-tickets';
+import { YJS_PATH_PREFIX, YjsPath } from './yjs-path';
+
+export interface YjsWiring {
+  readonly edge: Edge;
+  readonly ws: WsGateway;
+  readonly hub: SocketIoHub;
+  readonly tokens: IdentityTokens;
+  readonly tickets: WsTickets;
+  readonly sessions: SessionRouter;
+  readonly streams: SessionStreams;
+  readonly limiter: WsRateLimiter;
+  readonly logger: LoggerService;
+}
+
+/**
+ * Wires Yjs documents into the gateway: the hub hands `yjs_message` pushes to YjsDocs (for /yjs/ sockets), and the
+ * /ws upgrade routing serves /yjs/ (stock y-websocket providers), closed with the other transports at shutdown.
+ */
+export function attachYjs(w: YjsWiring): YjsPath | undefined {
+  const docs = w.edge.deps.yjs;
+  if (!docs) return undefined;
+  w.hub.bindYjs((message) => docs.deliver(message));
+  const path = new YjsPath({ docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining });
+  w.ws.route(YJS_PATH_PREFIX, (req, socket, head, url) => path.upgrade(req, socket, head, url), () => path.close());
+  return path;
+}

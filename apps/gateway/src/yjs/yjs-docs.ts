@@ -1,0 +1,302 @@
+import type { LoggerService } from '@nestjs/common';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import { authorize } from '@chorus/auth';
+import type { Audience, Caller, ConflictApi, TypedClient } from '@chorus/contracts';
+import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
+import type { YjsMetrics } from './yjs.metrics';
+import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
+
+/** Who sends y-protocols messages for a document: an edge connection (Socket.IO, /ws) or a stock provider on /yjs/. */
+export interface YjsSubscriber {
+  /** The connection's id (unique on this node). */
+  readonly id: string;
+  readonly userId: string;
+  /** The dedupe/audit identity stored with each update: the peer id, or `yjs:<connection>` on the /yjs/ path. */
+  readonly clientId: string;
+  /** The current role in the session (kept live for edge connections). */
+  role(): Role;
+  /**
+   * Starts receiving the document's pushes: an edge connection joins the document room, a /yjs/ socket registers
+   * as a binary sink (`sink`). Called before the state is read, so nothing durable in between is missed.
+   */
+  subscribe(sessionId: string, docId: string): Promise<void>;
+  /** Undoes `subscribe` (the document room is left). */
+  unsubscribe?(sessionId: string, docId: string): void;
+  /** A /yjs/ socket: where the hub's pushes for its document are written, as binary frames. */
+  readonly sink?: (frame: Uint8Array) => void;
+}
+
+export interface YjsOutcome {
+  /** y-protocols messages for the sender (the sync reply, awareness states). */
+  readonly replies: Uint8Array[];
+  /** The durable seq of the update the message carried, or null. */
+  readonly seq: number | null;
+}
+
+/** What a Yjs document is on this gateway: its local subscribers and the awareness states known here. */
+interface LocalDoc {
+  readonly sessionId: string;
+  readonly docId: string;
+  /** Awareness of every client of the document this node heard of (its own state stays null). */
+  readonly awareness: Awareness;
+  readonly subscribers: Map<string, { readonly subscriber: YjsSubscriber; readonly clients: Set<number> }>;
+}
+
+export type YjsPush = (sessionId: string, audience: Audience, message: ServerMessageOf<'yjs_message'>) => void;
+
+/**
+ * The gateway's Yjs documents (docs/yjs.md): the one code path behind `yjs_sync` (Socket.IO and /ws, through the
+ * Edge handler table) and the stock-provider path /yjs/. It speaks y-protocols: sync step 1 subscribes and is
+ * answered from the durable state (conflict service, Postgres), an update is appended (durable) before it is
+ * answered and pushed on the one outbound road to every subscriber on every gateway, awareness is relayed.
+ *
+ * Awareness is presence: no store, no lease of ours — each client renews its state every 15 s and every receiver
+ * drops a state not renewed for 30 s (the y-protocols awareness contract). A connection that closes has its states
+ * removed at once (pushed as an awareness removal); a gateway that dies stops renewing nothing (its clients renew
+ * their own), so their states expire 30 s after their connections went with it.
+ */
+export class YjsDocs {
+  private readonly docs = new Map<string, LocalDoc>();
+
+  constructor(
+    private readonly conflict: TypedClient<ConflictApi>,
+    private readonly push: YjsPush,
+    readonly metrics: YjsMetrics,
+    private readonly logger: LoggerService,
+  ) {}
+
+  /** Local documents with subscribers (tests, metrics). */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /** One y-protocols message from `subscriber`. Throws a ChorusError (with nothing stored) when refused. */
+  async handle(subscriber: YjsSubscriber, sessionId: string, docId: string, bytes: Uint8Array): Promise<YjsOutcome> {
+    let message: YMessage;
+    try {
+      message = decodeMessage(bytes);
+    } catch (err) {
+      this.metrics.refused.inc({ reason: 'malformed' });
+      throw ChorusError.validation('message', (err as Error).message);
+    }
+    const caller: Caller = { user_id: subscriber.userId, client_id: subscriber.clientId, role: subscriber.role() };
+    switch (message.kind) {
+      case 'step1':
+        return this.syncStep1(subscriber, caller, sessionId, docId, message.stateVector);
+      case 'step2':
+      case 'update':
+        return { replies: [], seq: await this.update(subscriber, caller, sessionId, docId, message.update) };
+      case 'awareness':
+        this.awareness(subscriber, sessionId, docId, message.update);
+        return { replies: [], seq: null };
+      case 'query_awareness': {
+        const doc = this.subscribed(subscriber, sessionId, docId);
+        return { replies: [awarenessOf(doc)].filter((m): m is Uint8Array => m !== undefined), seq: null };
+      }
+    }
+  }
+
+  /**
+   * Subscribe, then read: a push of an update made durable meanwhile reaches the subscriber as well as the state
+   * (Yjs applies it once). Answered with step 2 (what the client lacks), the server's step 1 (so the client sends
+   * what the server lacks) and the awareness states known here.
+   */
+  private async syncStep1(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, stateVector: Uint8Array): Promise<YjsOutcome> {
+    const doc = this.docOf(sessionId, docId);
+    if (!doc.subscribers.has(subscriber.id)) {
+      doc.subscribers.set(subscriber.id, { subscriber, clients: new Set() });
+      try {
+        await subscriber.subscribe(sessionId, docId);
+      } catch (err) {
+        this.unsubscribe(subscriber, sessionId, docId);
+        throw err;
+      }
+    }
+    let state;
+    try {
+      state = await this.conflict.call('yjs.open', { caller, payload: { session_id: sessionId, doc_id: docId } });
+    } catch (err) {
+      this.unsubscribe(subscriber, sessionId, docId);
+      throw err;
+    }
+    const merged = Buffer.from(state.update, 'base64');
+    let diff: Uint8Array;
+    try {
+      diff = Y.diffUpdate(merged, stateVector);
+    } catch (err) {
+      this.metrics.refused.inc({ reason: 'malformed' });
+      throw ChorusError.validation('message', `sync step 1: not a state vector (${(err as Error).message})`);
+    }
+    const replies = [encodeStep2(diff), encodeStep1(Y.encodeStateVectorFromUpdate(merged))];
+    const aware = awarenessOf(doc);
+    if (aware) replies.push(aware);
+    return { replies, seq: null };
+  }
+
+  private async update(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, update: Uint8Array): Promise<number | null> {
+    this.subscribed(subscriber, sessionId, docId);
+    // An empty update (no structs, no deletions: a step 2 of a client with nothing new) is no change: not stored.
+    if (update.length === 2 && update[0] === 0 && update[1] === 0) return null;
+    try {
+      authorize(caller.role, 'document.edit');
+    } catch (err) {
+      this.metrics.refused.inc({ reason: 'read_only' });
+      throw err;
+    }
+    if (update.length > YJS_LIMITS.maxUpdateBytes) {
+      this.metrics.refused.inc({ reason: 'too_large' });
+      throw new ChorusError('PAYLOAD_TOO_LARGE', `A Yjs update may be at most ${YJS_LIMITS.maxUpdateBytes} bytes; this one has ${update.length}. Nothing was stored.`);
+    }
+    const started = performance.now();
+    const appended = await this.conflict.call('yjs.append', { caller, payload: { session_id: sessionId, doc_id: docId, update: Buffer.from(update).toString('base64') } });
+    this.metrics.appendLatency.observe((performance.now() - started) / 1000);
+    this.metrics.updates.inc({ outcome: appended.duplicate ? 'duplicate' : 'appended' });
+    // Durable first, then the push: to every subscriber on every gateway, the sender included (for a stock
+    // provider, which has no ack, its own update coming back is the sign that it is stored).
+    if (!appended.duplicate) {
+      this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeUpdate(update)).toString('base64'), seq: appended.seq });
+    }
+    return appended.seq;
+  }
+
+  /** Awareness (any role: presence is not editing): checked, applied here, relayed to the document's subscribers. */
+  private awareness(subscriber: YjsSubscriber, sessionId: string, docId: string, update: Uint8Array): void {
+    const doc = this.subscribed(subscriber, sessionId, docId);
+    if (update.length > YJS_LIMITS.maxAwarenessBytes) {
+      this.metrics.refused.inc({ reason: 'too_large' });
+      throw new ChorusError('PAYLOAD_TOO_LARGE', `An awareness message may be at most ${YJS_LIMITS.maxAwarenessBytes} bytes.`);
+    }
+    let entries: AwarenessEntry[];
+    try {
+      entries = readAwareness(update);
+    } catch (err) {
+      this.metrics.refused.inc({ reason: 'malformed' });
+      throw ChorusError.validation('message', `not an awareness update (${(err as Error).message})`);
+    }
+    const mine = doc.subscribers.get(subscriber.id);
+    for (const e of entries) {
+      if (e.state === null) mine?.clients.delete(e.clientId);
+      else mine?.clients.add(e.clientId);
+    }
+    applyAwarenessUpdate(doc.awareness, update, subscriber.id);
+    this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeAwareness(update)).toString('base64'), seq: null });
+  }
+
+  /**
+   * The hub's delivery of a `yjs_message` push to this node (the only writer of pushes): awareness is recorded for
+   * late joiners here, and the frame is written once decoded to every /yjs/ socket of the document. Edge
+   * connections got the same push as JSON through the document room.
+   */
+  deliver(message: ServerMessageOf<'yjs_message'>): void {
+    const doc = this.docs.get(keyOf(message.session_id, message.doc_id));
+    if (!doc) return;
+    const frame = Buffer.from(message.message, 'base64');
+    if (message.seq === null) {
+      try {
+        const decoded = decodeMessage(frame);
+        if (decoded.kind === 'awareness') applyAwarenessUpdate(doc.awareness, decoded.update, 'remote');
+      } catch (err) {
+        // Checked by the gateway that relayed it: a failure here is a bug worth seeing, not a client's mistake.
+        this.metrics.deliveryFailures.inc();
+        this.logger.error(`yjs_message for ${message.doc_id} not applied: ${(err as Error).message}`, undefined, 'YjsDocs');
+      }
+    }
+    let frames = 0;
+    for (const { subscriber } of doc.subscribers.values()) {
+      if (!subscriber.sink) continue;
+      subscriber.sink(frame);
+      frames++;
+    }
+    this.metrics.framesOut.inc(frames);
+  }
+
+  /** The subscriber stops (yjs_leave, leaving the session, closing): its awareness states are removed everywhere. */
+  unsubscribe(subscriber: YjsSubscriber, sessionId: string, docId: string): void {
+    const key = keyOf(sessionId, docId);
+    const doc = this.docs.get(key);
+    const mine = doc?.subscribers.get(subscriber.id);
+    if (!doc || !mine || mine.subscriber !== subscriber) return;
+    doc.subscribers.delete(subscriber.id);
+    subscriber.unsubscribe?.(sessionId, docId);
+    const gone = [...mine.clients].filter((c) => doc.awareness.states.has(c));
+    if (gone.length > 0) {
+      removeAwarenessStates(doc.awareness, gone, 'closed');
+      const update = encodeAwarenessUpdate(doc.awareness, gone);
+      this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeAwareness(update)).toString('base64'), seq: null });
+    }
+    if (doc.subscribers.size === 0) {
+      doc.awareness.destroy();
+      doc.awareness.doc.destroy();
+      this.docs.delete(key);
+    }
+  }
+
+  isSubscribed(subscriber: YjsSubscriber, sessionId: string, docId: string): boolean {
+    return this.docs.get(keyOf(sessionId, docId))?.subscribers.get(subscriber.id)?.subscriber === subscriber;
+  }
+
+  /** Every document of a session the subscriber is in (it left the session or closed). */
+  unsubscribeSession(subscriberId: string, sessionId: string): void {
+    for (const doc of [...this.docs.values()]) {
+      if (doc.sessionId !== sessionId) continue;
+      const mine = doc.subscribers.get(subscriberId);
+      if (mine) this.unsubscribe(mine.subscriber, sessionId, doc.docId);
+    }
+  }
+
+  private subscribed(subscriber: YjsSubscriber, sessionId: string, docId: string): LocalDoc {
+    const doc = this.docs.get(keyOf(sessionId, docId));
+    if (!doc?.subscribers.has(subscriber.id)) {
+      this.metrics.refused.inc({ reason: 'not_subscribed' });
+      throw new ChorusError('VALIDATION_ERROR', `Send sync step 1 for ${docId} first: it subscribes this connection to the document.`, { field: 'message' });
+    }
+    return doc;
+  }
+
+  private docOf(sessionId: string, docId: string): LocalDoc {
+    const key = keyOf(sessionId, docId);
+    let doc = this.docs.get(key);
+    if (!doc) {
+      const scratch = new Y.Doc();
+      const awareness = new Awareness(scratch);
+      // This node has no state of its own: only the clients' states, expiring unless renewed (30 s).
+      awareness.setLocalState(null);
+      doc = { sessionId, docId, awareness, subscribers: new Map() };
+      this.docs.set(key, doc);
+    }
+    return doc;
+  }
+}
+
+function keyOf(sessionId: string, docId: string): string {
+  return `${sessionId}\u0000${docId}`;
+}
+
+/** The awareness states known here as one message, or undefined when there are none. */
+function awarenessOf(doc: LocalDoc): Uint8Array | undefined {
+  const clients = [...doc.awareness.states.keys()];
+  return clients.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(doc.awareness, clients));
+}
+
+interface AwarenessEntry {
+  readonly clientId: number;
+  readonly state: unknown;
+}
+
+/** Decodes an awareness update completely (y-protocols would throw half-way, after applying a prefix). */
+function readAwareness(update: Uint8Array): AwarenessEntry[] {
+  const d = decoding.createDecoder(update);
+  const n = decoding.readVarUint(d);
+  if (n > 1_000) throw new Error(`${n} states in one update`);
+  const entries: AwarenessEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const clientId = decoding.readVarUint(d);
+    decoding.readVarUint(d);
+    const state: unknown = JSON.parse(decoding.readVarString(d));
+    entries.push({ clientId, state });
+  }
+  if (decoding.hasContent(d)) throw new Error('trailing bytes');
+  return entries;
+}

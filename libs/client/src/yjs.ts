@@ -1,0 +1,252 @@
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
+import { TypedEmitter } from './emitter';
+import type { ChorusSession } from './session';
+
+const MESSAGE_SYNC = 0;
+const MESSAGE_AWARENESS = 1;
+
+export interface YjsProviderEvents {
+  /** The first sync completed (the server's state is in the Y.Doc), and again after every resync. */
+  synced: { synced: boolean };
+  /** An update of this client is durable on the server (Postgres), under `seq`. */
+  acked: { seq: number; update: Uint8Array };
+  /** A message could not be sent or was refused (e.g. PERMISSION_DENIED for a viewer's edit); a resync follows. */
+  error: { error: Error };
+}
+
+/**
+ * `@chorus/client/yjs` (an entry of its own, so the core SDK does not pull in Yjs): a Yjs document of a Chorus
+ * session, provider-like (the shape of y-websocket's WebsocketProvider): give it a Y.Doc,
+ * edit the doc, and the provider syncs it with every other client of the document — SDK clients, stock y-websocket
+ * providers on /yjs/, on any gateway. It speaks the same y-protocols messages as a provider, inside `yjs_sync`
+ * requests of the session's connection (Socket.IO), so each update gets an ack once it is durable (`acked`).
+ *
+ * After a reconnect and rejoin the provider syncs again (step 1 both ways): whatever the server did not
+ * acknowledge is sent again as part of the sync, so nothing is lost and nothing is stored twice.
+ */
+export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
+  readonly awareness: Awareness;
+  private isSynced = false;
+  private destroyed = false;
+  private syncing: Promise<void> | null = null;
+  /** A sync was asked for while one ran: run it again when it ends. */
+  private again = false;
+  /** Local updates not yet sent (merged into the next request), and whether one is in flight. */
+  private pending: Uint8Array[] = [];
+  private flushing = false;
+  private readonly offSession: Array<() => void> = [];
+  /** Whether the awareness was made here (then destroyed with the provider: it runs a timer). */
+  private readonly ownAwareness: boolean;
+
+  constructor(
+    private readonly session: ChorusSession,
+    readonly docId: string,
+    readonly doc: Y.Doc,
+    options: { awareness?: Awareness } = {},
+  ) {
+    super();
+    this.ownAwareness = options.awareness === undefined;
+    this.awareness = options.awareness ?? new Awareness(doc);
+    doc.on('update', this.onDocUpdate);
+    this.awareness.on('update', this.onAwarenessUpdate);
+    this.offSession.push(session.attachYjs(docId, this));
+    this.offSession.push(session.on('joined', ({ rejoin }) => void (rejoin ? this.resync() : undefined)));
+  }
+
+  get synced(): boolean {
+    return this.isSynced;
+  }
+
+  /** Subscribes and syncs (sync step 1 both ways); resolves once the server's state is in the doc. */
+  connect(): Promise<void> {
+    return this.resync();
+  }
+
+  /** Resolves once synced (now or later). */
+  whenSynced(): Promise<void> {
+    if (this.isSynced) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.on('synced', ({ synced }) => {
+        if (!synced) return;
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /** Stops syncing: our awareness state is removed for everyone, the document left. The Y.Doc stays usable. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.doc.off('update', this.onDocUpdate);
+    this.awareness.off('update', this.onAwarenessUpdate);
+    for (const off of this.offSession) off();
+    removeAwarenessStates(this.awareness, [this.doc.clientID], 'destroy');
+    if (this.ownAwareness) this.awareness.destroy();
+    // Leaving also removes our awareness for everyone (the gateway does it for a closed connection as well).
+    if (this.session.state === 'joined') {
+      await this.session.client.request('yjs_leave', { session_id: this.session.id, doc_id: this.docId }).catch((error: Error) => this.emit('error', { error }));
+    }
+  }
+
+  /** @internal A `yjs_message` push for this document (an update already durable, or awareness). */
+  handlePush(m: ServerMessageOf<'yjs_message'>): void {
+    if (this.destroyed) return;
+    this.read(fromBase64(m.message));
+  }
+
+  /**
+   * One sync at a time; a sync asked for while one runs runs again after it (a rejoin during a sync that is failing
+   * with the lost connection must still sync on the new one). Only the last attempt's failure is reported.
+   */
+  private resync(): Promise<void> {
+    if (this.destroyed) return Promise.resolve();
+    if (this.syncing) {
+      this.again = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      let attempts = 0;
+      try {
+        do {
+          this.again = false;
+          try {
+            await this.runSync();
+          } catch (err) {
+            // A retryable refusal (rate limit, a busy service) while still joined: again after a pause.
+            const retry = err instanceof ChorusError && err.retryable && this.session.state === 'joined' && ++attempts < 20;
+            if (retry) {
+              this.again = true;
+              await new Promise((resolve) => setTimeout(resolve, err.details.retry_after_ms ?? 200 * attempts));
+            } else if (!this.again) throw err;
+          }
+        } while (this.again && !this.destroyed);
+      } finally {
+        this.syncing = null;
+      }
+    })();
+    return this.syncing;
+  }
+
+  private async runSync(): Promise<void> {
+    this.isSynced = false;
+    const step1 = encode((e) => {
+      encoding.writeVarUint(e, MESSAGE_SYNC);
+      syncProtocol.writeSyncStep1(e, this.doc);
+    });
+    const reply = await this.send(step1);
+    // step 2 (what we lack) is applied; the server's step 1 gets our step 2 (what it lacks), acked when durable.
+    for (const message of reply.messages) {
+      const answer = this.read(fromBase64(message));
+      if (answer) {
+        const r = await this.send(answer);
+        if (r.seq !== null) this.emit('acked', { seq: r.seq, update: bodyOf(answer) });
+      }
+    }
+    const local = this.awareness.getLocalState();
+    if (local !== null) await this.sendAwareness([this.doc.clientID]);
+    this.isSynced = true;
+    this.emit('synced', { synced: true });
+  }
+
+  /** Applies one y-protocols message from the server; returns the answer to send, if any (a step 2). */
+  private read(bytes: Uint8Array): Uint8Array | undefined {
+    const decoder = decoding.createDecoder(bytes);
+    const type = decoding.readVarUint(decoder);
+    if (type === MESSAGE_AWARENESS) {
+      applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), this);
+      return undefined;
+    }
+    if (type !== MESSAGE_SYNC) return undefined;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MESSAGE_SYNC);
+    syncProtocol.readSyncMessage(decoder, encoder, this.doc, this);
+    return encoding.length(encoder) > 1 ? encoding.toUint8Array(encoder) : undefined;
+  }
+
+  /**
+   * Local updates while one is in flight are merged into the next request (as a provider batches keystrokes): one
+   * request at a time per document, whatever the typing speed, so a fast typist stays inside the rate limit.
+   */
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this || this.destroyed) return;
+    this.pending.push(update);
+    if (!this.flushing) void this.flush();
+  };
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0 && !this.destroyed) {
+        const batch = this.pending;
+        this.pending = [];
+        const merged = batch.length === 1 ? batch[0] : Y.mergeUpdates(batch);
+        const message = encode((e) => {
+          encoding.writeVarUint(e, MESSAGE_SYNC);
+          syncProtocol.writeUpdate(e, merged);
+        });
+        try {
+          const r = await this.send(message);
+          if (r.seq !== null) for (const update of batch) this.emit('acked', { seq: r.seq, update });
+        } catch (err) {
+          // Not acknowledged: the next sync (now, or after the rejoin) carries these in our step 2.
+          this.emit('error', { error: err as Error });
+          if (this.session.state === 'joined') void this.resync().catch((error: Error) => this.emit('error', { error }));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
+    if (origin === this || this.destroyed) return;
+    void this.sendAwareness([...added, ...updated, ...removed]).catch((error: Error) => this.emit('error', { error }));
+  };
+
+  private async sendAwareness(clients: number[]): Promise<void> {
+    await this.send(
+      encode((e) => {
+        encoding.writeVarUint(e, MESSAGE_AWARENESS);
+        encoding.writeVarUint8Array(e, encodeAwarenessUpdate(this.awareness, clients));
+      }),
+    );
+  }
+
+  private send(message: Uint8Array): Promise<ServerMessageOf<'yjs_sync_reply'>> {
+    return this.session.client.request('yjs_sync', { session_id: this.session.id, doc_id: this.docId, message: toBase64(message) });
+  }
+}
+
+// base64 without Node's Buffer (this entry runs in browsers too): btoa/atob, in chunks below the argument limit.
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The update inside a sync message (type, sync type, then the bytes). */
+function bodyOf(message: Uint8Array): Uint8Array {
+  const d = decoding.createDecoder(message);
+  decoding.readVarUint(d);
+  decoding.readVarUint(d);
+  return decoding.readVarUint8Array(d);
+}
+
+function encode(write: (e: encoding.Encoder) => void): Uint8Array {
+  const e = encoding.createEncoder();
+  write(e);
+  return encoding.toUint8Array(e);
+}
