@@ -145,12 +145,17 @@ it('call: join, members on both tabs, WebRTC audio between them, mute and the sp
   const { alice, bob } = await twoTabs('voice');
   // "Speaking" lasts as long as a beep of the fake microphone: record it the moment Bob's tab shows it, so a
   // loaded machine's slow polling cannot miss it.
-  await bob.evaluate(() => {
-    const w = window as unknown as { sawPeerSpeaking?: boolean };
-    new MutationObserver(() => {
-      if (document.querySelector('[data-testid=voice-members] li[data-speaking=true]:not([data-connection=self])')) w.sawPeerSpeaking = true;
-    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-speaking'] });
-  });
+  await bob.evaluate((selector) => {
+    // Runs in the page (this file is typed without the DOM library).
+    const page = globalThis as unknown as {
+      document: { body: unknown; querySelector(s: string): unknown };
+      MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void };
+      sawPeerSpeaking?: boolean;
+    };
+    new page.MutationObserver(() => {
+      if (page.document.querySelector(selector)) page.sawPeerSpeaking = true;
+    }).observe(page.document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-speaking'] });
+  }, '[data-testid=voice-members] li[data-speaking=true]:not([data-connection=self])');
   await alice.getByTestId('voice-join').click();
   await alice.locator('[data-testid=voice-panel][data-joined=true]').waitFor({ timeout: 20_000 });
   await bob.getByTestId('voice-join').click();
@@ -165,7 +170,7 @@ it('call: join, members on both tabs, WebRTC audio between them, mute and the sp
   expect(tracks).toBe(1);
 
   // The fake microphone beeps: each tab's own detection says "speaking" at some point, and the other tab shows it.
-  await waitFor('bob sees alice speaking', () => bob.evaluate(() => (window as unknown as { sawPeerSpeaking?: boolean }).sawPeerSpeaking === true), { timeoutMs: 45_000 });
+  await waitFor('bob sees alice speaking', () => bob.evaluate(() => (globalThis as unknown as { sawPeerSpeaking?: boolean }).sawPeerSpeaking === true), { timeoutMs: 45_000 });
 
   await alice.getByTestId('voice-mute').click();
   await bob.locator('[data-testid=voice-members] li[data-muted=true]').waitFor({ timeout: 20_000 });
