@@ -31,6 +31,8 @@ export const ACTIONS = [
   'channel.publish',
   'channel.publish_ai_response',
   'voice.join',
+  'files.host',
+  'files.receive',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -70,6 +72,10 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'channel.publish_ai_response': ['agent'],
   /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
   'voice.join': EVERYONE,
+  /** Sharing one's project files (docs/file-sync.md): participants with edit rights. */
+  'files.host': WRITERS,
+  /** Asking a host for its manifest and files: every participant (viewers receive, they do not host). */
+  'files.receive': EVERYONE,
 };
 
 /** The action that publishing to `channel` needs (built-in or custom `x-` channel). */

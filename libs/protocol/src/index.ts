@@ -234,3 +234,17 @@ export {
   type IceCandidate,
   type VoiceMember,
 } from './messages-voice';
+export {
+  FILE_SYNC_LIMITS,
+  fileHostSchema,
+  filePathSchema,
+  filesPayloadSchema,
+  manifestEntrySchema,
+  manifestSchema,
+  normalizeFilePath,
+  sha256HexSchema,
+  type FileHost,
+  type FilesPayload,
+  type Manifest,
+  type ManifestEntry,
+} from './messages-files';

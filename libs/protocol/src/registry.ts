@@ -85,6 +85,20 @@ import {
   voiceUserJoinedSchema,
   voiceUserLeftSchema,
 } from './messages-voice';
+import {
+  fileHostEventSchema,
+  fileManifestEventSchema,
+  fileManifestRequestSchema,
+  fileRelayedSchema,
+  filesChunkEventSchema,
+  filesChunkRequestSchema,
+  requestFileManifestEventSchema,
+  requestFileManifestSchema,
+  requestFilesEventSchema,
+  requestFilesSchema,
+  shareProjectSchema,
+  unshareProjectSchema,
+} from './messages-files';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -128,6 +142,13 @@ export const CLIENT_MESSAGES = {
   voice_mute: { schema: voiceMuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
   voice_unmute: { schema: voiceUnmuteSchema, maxBytes: 512, reply: 'voice_member_updated' },
   voice_speaking: { schema: voiceSpeakingRequestSchema, maxBytes: 512, reply: 'voice_speaking' },
+  // File sync (messages-files.ts): manifests and seed-format chunks fill one message up to the transport ceiling.
+  share_project: { schema: shareProjectSchema, maxBytes: 512, reply: 'file_host' },
+  unshare_project: { schema: unshareProjectSchema, maxBytes: 512, reply: 'file_host' },
+  request_file_manifest: { schema: requestFileManifestSchema, maxBytes: 1024, reply: 'file_relayed' },
+  request_files: { schema: requestFilesSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  file_manifest: { schema: fileManifestRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  files_chunk: { schema: filesChunkRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -181,6 +202,12 @@ export const SERVER_MESSAGES = {
   voice_answer: voiceAnswerEventSchema,
   voice_ice: voiceIceEventSchema,
   voice_relayed: voiceRelayedSchema,
+  request_file_manifest: requestFileManifestEventSchema,
+  request_files: requestFilesEventSchema,
+  file_manifest: fileManifestEventSchema,
+  files_chunk: filesChunkEventSchema,
+  file_relayed: fileRelayedSchema,
+  file_host: fileHostEventSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

@@ -6,6 +6,7 @@ import type { ChannelHistory } from '../channels/channel-history';
 import type { ChannelStreams } from '../channels/channel-streams';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
+import type { FileSyncStore } from '../files/file-sync.store';
 import type { SessionRouter } from '../routing/session.router';
 import type { GatewayMetrics } from './gateway.metrics';
 
@@ -119,6 +120,8 @@ export interface GatewayDeps {
   readonly metrics: GatewayMetrics;
   /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
   readonly ice: IceSettings;
+  /** File sync (docs/file-sync.md): the shared host/offer state and the per-connection bytes-per-second cap. */
+  readonly files: { readonly store: FileSyncStore; readonly bytesPerSecond: number };
   /** Presence broadcasts, batched per session (at most 20 frames a second). */
   readonly presenceOut: PresenceBatcher;
   /** Sends one message to one connection (counted in metrics). */

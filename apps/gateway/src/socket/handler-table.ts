@@ -3,6 +3,7 @@ import type { LoggerService } from '@nestjs/common';
 import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
+import { FileMessageHandlers } from './files.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
@@ -15,6 +16,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const agents = new AgentMessageHandlers(logger);
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
+  const files = new FileMessageHandlers();
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -51,5 +53,11 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     voice_mute: (s, m, d) => voice.setMuted(s, m, d),
     voice_unmute: (s, m, d) => voice.setMuted(s, m, d),
     voice_speaking: (s, m, d) => voice.speaking(s, m, d),
+    share_project: (s, m, d) => files.share(s, m, d),
+    unshare_project: (s, m, d) => files.unshare(s, m, d),
+    request_file_manifest: (s, m, d) => files.request(s, m, d),
+    request_files: (s, m, d) => files.request(s, m, d),
+    file_manifest: (s, m, d) => files.manifest(s, m, d),
+    files_chunk: (s, m, d) => files.chunk(s, m, d),
   };
 }
