@@ -1,7 +1,8 @@
 // @chorus/client: the Chorus SDK for browsers and Node. Framework-free; depends on socket.io-client,
 // @chorus/protocol and @chorus/ot only. docs/client.md is the guide.
 export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type ChorusSocket, type ConnectionState } from './client';
-export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type VoicePush, type VoiceSignal } from './session';
+export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type FilesPush, type VoicePush, type VoiceSignal } from './session';
+export { FileSyncGuest, FileSyncHost, chunkLayout, sha256Hex, syncDiff, type DownloadOptions, type DownloadProgress, type FileHostOptions, type FileSource, type SyncDiff } from './file-sync';
 export { SessionPrompts, type SessionPromptsEvents } from './prompts';
 export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';

@@ -10,6 +10,14 @@ const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r
 const CANDIDATE = { candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdp_mid: '0', sdp_mline_index: 0 };
 const MANIFEST_JSON = JSON.stringify({ files: [{ path: 'src/main.rs', hash: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', size: 11, modified: 1795312800000 }] });
 const FILES_JSON = JSON.stringify([['src/main.rs', [104, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100]]]);
+const FILE_DATA = {
+  transfer_id: 'tr-7Hq2',
+  chunk_index: 0,
+  total_chunks: 1,
+  encoding: 'none' as const,
+  entries: [{ path: 'src/main.rs', offset: 0, length: 11 }],
+  sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+};
 const ALICE_VOICE = { peer_id: 'alice-tab-1', user_id: 'alice', display_name: 'Alice', room: 'default', muted: false };
 
 export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } = {
@@ -54,6 +62,7 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   request_files: { type: 'request_files', id: 33, session_id: SESSION, peer_id: 'bob-cli', file_paths: ['src/main.rs'] },
   file_manifest: { type: 'file_manifest', id: 34, session_id: SESSION, peer_id: 'bob-cli', manifest_json: MANIFEST_JSON },
   files_chunk: { type: 'files_chunk', id: 35, session_id: SESSION, peer_id: 'bob-cli', files_json: FILES_JSON, chunk_index: 0, total_chunks: 1 },
+  file_data: { type: 'file_data', id: 36, session_id: SESSION, peer_id: 'bob-cli', ...FILE_DATA },
 };
 
 const PRESENCE = {
@@ -193,6 +202,7 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   request_files: { type: 'request_files', session_id: SESSION, from_peer_id: 'bob-cli', from_user_id: 'bob', file_paths: ['src/main.rs'] },
   file_manifest: { type: 'file_manifest', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', manifest_json: MANIFEST_JSON },
   files_chunk: { type: 'files_chunk', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', files_json: FILES_JSON, chunk_index: 0, total_chunks: 1 },
+  file_data: { type: 'file_data', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', ...FILE_DATA },
   file_relayed: { type: 'file_relayed', id: 34, session_id: SESSION, to_peer_id: 'bob-cli' },
   file_host: { type: 'file_host', id: 30, session_id: SESSION, file_host: { peer_id: 'alice-tab-1', user_id: 'alice' } },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },

@@ -235,7 +235,11 @@ export {
   type VoiceMember,
 } from './messages-voice';
 export {
+  FILE_CHUNK_BYTES,
   FILE_SYNC_LIMITS,
+  chunkEntrySchema,
+  transferIdSchema,
+  type ChunkEntry,
   fileHostSchema,
   filePathSchema,
   filesPayloadSchema,
@@ -248,3 +252,4 @@ export {
   type Manifest,
   type ManifestEntry,
 } from './messages-files';
+export { BINARY_HEADER_MAX_BYTES, decodeBinaryFrame, encodeBinaryFrame } from './binary-frame';

@@ -92,6 +92,24 @@ export type FilesPayload = z.infer<typeof filesPayloadSchema>;
 export const fileHostSchema = z.strictObject({ peer_id: peerIdSchema, user_id: userIdSchema });
 export type FileHost = z.infer<typeof fileHostSchema>;
 
+/** Compact format: chunk size negotiated in `request_files` (the server clamps it to these bounds). */
+export const FILE_CHUNK_BYTES = { min: 16 * 1024, default: 256 * 1024, max: 768 * 1024 } as const;
+export const transferIdSchema = text().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only');
+/** Where a file's bytes lie in a compact chunk: bytes [offset, offset + length) of `path`. */
+export const chunkEntrySchema = z.strictObject({ path: filePathSchema, offset: z.number().int().nonnegative().max(FILE_SYNC_LIMITS.fileBytes), length: z.number().int().nonnegative().max(FILE_CHUNK_BYTES.max) });
+export type ChunkEntry = z.infer<typeof chunkEntrySchema>;
+/** The binary of a compact chunk: only the transport's binary part (never JSON) can carry it. */
+const binarySchema = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'binary data (a Socket.IO binary attachment, or the /ws binary frame after its header)');
+/** Compact-format fields of `request_files`: the guest's wishes (format, chunk size, compression) and resume. */
+const compactRequest = {
+  format: z.enum(['seed', 'compact']).optional(),
+  transfer_id: transferIdSchema.optional(),
+  chunk_size: z.number().int().positive().max(16 * 1024 * 1024).optional(),
+  compression: z.enum(['none', 'deflate']).optional(),
+  /** Resume: chunks of `transfer_id` the guest already has and verified; the host sends only the others. */
+  skip_chunks: z.array(z.number().int().nonnegative().max(1_000_000)).max(100_000).optional(),
+};
+
 const chunkIndex = z.number().int().nonnegative().max(1_000_000);
 const totalChunks = z.number().int().positive().max(1_000_001);
 
@@ -118,6 +136,7 @@ export const requestFilesSchema = z.strictObject({
   peer_id: peerIdSchema.optional(),
   to_peer_id: peerIdSchema.optional(),
   file_paths: z.array(filePathSchema).min(1).max(FILE_SYNC_LIMITS.requestPaths),
+  ...compactRequest,
 });
 /** The host answers a guest (`peer_id`: that guest) with its manifest, a JSON string. */
 export const fileManifestRequestSchema = z.strictObject({
@@ -140,11 +159,37 @@ export const filesChunkRequestSchema = z
   })
   .refine((m) => m.chunk_index < m.total_chunks, { path: ['chunk_index'], message: 'chunk_index must be below total_chunks' });
 
+/**
+ * A compact chunk (binary), host → guest `peer_id`: the bytes of `entries` in order (files packed, a big file
+ * split over consecutive chunks), deflated when `encoding` says so; `sha256` of the raw (inflated) bytes.
+ */
+const fileDataHeader = {
+  transfer_id: transferIdSchema,
+  chunk_index: z.number().int().nonnegative().max(1_000_000),
+  total_chunks: z.number().int().positive().max(1_000_001),
+  encoding: z.enum(['none', 'deflate']),
+  entries: z.array(chunkEntrySchema).min(1).max(2_048),
+  sha256: sha256HexSchema,
+};
+export const fileDataRequestSchema = z
+  .strictObject({ type: z.literal('file_data'), id, session_id, peer_id: peerIdSchema, ...fileDataHeader, data: binarySchema.optional() })
+  .refine((m) => m.chunk_index < m.total_chunks, { path: ['chunk_index'], message: 'chunk_index must be below total_chunks' });
+
 // ---- server → client ----
 
 const from = { session_id, from_peer_id: peerIdSchema, from_user_id: userIdSchema };
 export const requestFileManifestEventSchema = z.strictObject({ type: z.literal('request_file_manifest'), ...from });
-export const requestFilesEventSchema = z.strictObject({ type: z.literal('request_files'), ...from, file_paths: z.array(filePathSchema).max(FILE_SYNC_LIMITS.requestPaths) });
+export const requestFilesEventSchema = z.strictObject({
+  type: z.literal('request_files'),
+  ...from,
+  file_paths: z.array(filePathSchema).max(FILE_SYNC_LIMITS.requestPaths),
+  ...compactRequest,
+});
+/**
+ * A compact chunk, as the guest receives it: `data` is binary (Socket.IO attachment; on /ws the binary frame
+ * `[u32 header length][header JSON][data]`). Between gateways the road carries it as `data_b64`.
+ */
+export const fileDataEventSchema = z.strictObject({ type: z.literal('file_data'), ...from, ...fileDataHeader, data: binarySchema.optional(), data_b64: text().optional() });
 export const fileManifestEventSchema = z.strictObject({ type: z.literal('file_manifest'), ...from, manifest_json: text().max(FILE_SYNC_LIMITS.manifestJsonChars) });
 export const filesChunkEventSchema = z.strictObject({
   type: z.literal('files_chunk'),

@@ -86,6 +86,8 @@ import {
   voiceUserLeftSchema,
 } from './messages-voice';
 import {
+  fileDataEventSchema,
+  fileDataRequestSchema,
   fileHostEventSchema,
   fileManifestEventSchema,
   fileManifestRequestSchema,
@@ -149,6 +151,8 @@ export const CLIENT_MESSAGES = {
   request_files: { schema: requestFilesSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
   file_manifest: { schema: fileManifestRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
   files_chunk: { schema: filesChunkRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  // The header's JSON; the binary beside it is bounded by the chunk size (FILE_CHUNK_BYTES.max).
+  file_data: { schema: fileDataRequestSchema, maxBytes: 256 * 1024, reply: 'file_relayed' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -206,6 +210,7 @@ export const SERVER_MESSAGES = {
   request_files: requestFilesEventSchema,
   file_manifest: fileManifestEventSchema,
   files_chunk: filesChunkEventSchema,
+  file_data: fileDataEventSchema,
   file_relayed: fileRelayedSchema,
   file_host: fileHostEventSchema,
 } as const;

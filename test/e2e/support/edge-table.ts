@@ -488,4 +488,17 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     malformed: (c) => ({ session_id: c.sessionId, peer_id: c.peerId, files_json: '[]', chunk_index: 1, total_chunks: 1 }),
     field: 'chunk_index',
   },
+  file_data: {
+    joined: true,
+    valid: async (c, send) => {
+      await offered(send, c);
+      const data = new TextEncoder().encode('hello world');
+      const sha256 = 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9';
+      return { session_id: c.sessionId, peer_id: c.peerId, transfer_id: `edge-${c.next()}`, chunk_index: 0, total_chunks: 1, encoding: 'none', entries: [{ path: 'src/edge.txt', offset: 0, length: 11 }], sha256, data };
+    },
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, peer_id: c.peerId, transfer_id: 'has space', chunk_index: 0, total_chunks: 1, encoding: 'none', entries: [], sha256: '00' }),
+    field: 'transfer_id',
+  },
 };

@@ -49,6 +49,7 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   request_files: 'files',
   file_manifest: 'files',
   files_chunk: 'files',
+  file_data: 'files',
 };
 
 /**

@@ -164,8 +164,11 @@ export class Edge {
     void cleanup.finally(() => this.cleanups.delete(cleanup));
   }
 
-  /** One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws. */
-  async handle(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
+  /**
+   * One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws.
+   * `binary`: the data a transport carried beside the JSON (a compact file chunk); only `file_data` takes it.
+   */
+  async handle(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
     const deps = this.deps;
     const id = messageIdOf(payload);
     const type = isClientMessageType(event) ? event : 'unknown';
@@ -183,7 +186,11 @@ export class Edge {
       });
       const parsed = parseClientMessage(event, restatedIdentity(connection, event, payload));
       if (!parsed.ok) throw parsed.error;
-      const message: ClientMessage = parsed.value;
+      let message: ClientMessage = parsed.value;
+      if (binary !== undefined) {
+        if (message.type !== 'file_data') throw ChorusError.validation('(frame)', `Binary data is accepted with file_data only, not ${message.type}.`);
+        message = { ...message, data: binary };
+      }
       const handler = this.handlers[message.type] as (c: Connection, m: ClientMessage, d: GatewayDeps) => Promise<ServerMessage>;
       const result = await handler(connection, message, deps);
       reply = (id !== undefined ? { ...result, id } : result) as ServerMessage;

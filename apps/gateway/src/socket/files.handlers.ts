@@ -1,6 +1,7 @@
 import { authorize } from '@chorus/auth';
 import {
   ChorusError,
+  FILE_CHUNK_BYTES,
   filesPayloadSchema,
   manifestSchema,
   validationErrorFrom,
@@ -60,7 +61,10 @@ export class FileMessageHandlers {
       const offered = await deps.files.store.offered(m.session_id, target, membership.peer_id, m.file_paths);
       const missing = m.file_paths.filter((p) => !offered.has(p));
       if (missing.length > 0) throw new ChorusError('PERMISSION_DENIED', `${missing.length} requested path(s) are not in the manifest ${target} sent you (first: "${missing[0]}"); request its manifest first.`, { field: 'file_paths', paths: missing.slice(0, 100) });
-      deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_files', ...stamp, file_paths: m.file_paths });
+      const { type: _t, id: _id, session_id: _s, peer_id: _p, to_peer_id: _to, file_paths, ...compact } = m;
+      // The chunk size is negotiated here: the guest's wish within the server's bounds (default 256 KiB).
+      if (compact.format === 'compact') compact.chunk_size = Math.min(FILE_CHUNK_BYTES.max, Math.max(FILE_CHUNK_BYTES.min, compact.chunk_size ?? FILE_CHUNK_BYTES.default));
+      deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_files', ...stamp, file_paths, ...compact });
     } else {
       deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_file_manifest', ...stamp });
     }
@@ -101,6 +105,34 @@ export class FileMessageHandlers {
     deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'files_chunk', ...stamp, files_json: m.files_json, chunk_index: m.chunk_index, total_chunks: m.total_chunks });
     deps.metrics.fileBytesRelayed.inc({ format: 'seed' }, [...sizes.values()].reduce((a, b) => a + b, 0));
     return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
+  }
+
+  /**
+   * A compact chunk (binary): entries only of offered paths and within their manifest sizes, raw bytes matching
+   * the entries' total. Crosses gateways as base64 on the road; each gateway's hub writes it binary again.
+   */
+  async data(socket: Connection, m: ClientMessageOf<'file_data'>, deps: GatewayDeps): Reply<'file_data'> {
+    const membership = this.hosting(socket, m.session_id);
+    const data = m.data;
+    if (data === undefined) throw ChorusError.validation('data', 'file_data carries its bytes as binary: a Socket.IO binary attachment in "data", or a /ws binary frame ([u32 header length][header JSON][data]).');
+    if (data.length > FILE_CHUNK_BYTES.max + 1024) throw new ChorusError('PAYLOAD_TOO_LARGE', `A chunk is at most ${FILE_CHUNK_BYTES.max} bytes.`, { field: 'data' });
+    this.spend(socket, data.length, deps);
+    const paths = [...new Set(m.entries.map((e) => e.path))];
+    const offered = await deps.files.store.offered(m.session_id, membership.peer_id, m.peer_id, paths);
+    let raw = 0;
+    for (const e of m.entries) {
+      const entry = offered.get(e.path);
+      if (!entry) throw new ChorusError('PERMISSION_DENIED', `"${e.path}" is not in the manifest you sent ${m.peer_id}.`, { field: 'entries', paths: [e.path] });
+      if (e.offset + e.length > entry.size) throw ChorusError.validation('entries', `"${e.path}" is ${entry.size} bytes in the manifest; this chunk reaches byte ${e.offset + e.length}.`);
+      raw += e.length;
+    }
+    if (raw > FILE_CHUNK_BYTES.max) throw ChorusError.validation('entries', `A chunk carries at most ${FILE_CHUNK_BYTES.max} bytes; these entries add up to ${raw}.`);
+    if (m.encoding === 'none' && data.length !== raw) throw ChorusError.validation('data', `The entries add up to ${raw} bytes; the data has ${data.length}.`);
+    const { type: _t, id: _id, peer_id, data: _d, session_id, ...header } = m;
+    const stamp = { session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
+    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data_b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
+    deps.metrics.fileBytesRelayed.inc({ format: 'compact' }, raw);
+    return { type: 'file_relayed', session_id, to_peer_id: peer_id };
   }
 
   /** The sender may host (viewers receive only). */

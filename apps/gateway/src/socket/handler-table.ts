@@ -59,5 +59,6 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     request_files: (s, m, d) => files.request(s, m, d),
     file_manifest: (s, m, d) => files.manifest(s, m, d),
     files_chunk: (s, m, d) => files.chunk(s, m, d),
+    file_data: (s, m, d) => files.data(s, m, d),
   };
 }
