@@ -109,7 +109,7 @@ async function sendPaced<T extends 'file_manifest' | 'files_chunk' | 'file_data'
 export interface FileHostOptions {
   /** Seed chunks: raw bytes per `files_chunk` (each byte costs up to 4 characters of JSON). Default 128 KiB. */
   readonly seedChunkBytes?: number;
-  /** Compact chunks sent before waiting for the oldest ack. Default 4. */
+  /** Compact chunks sent before waiting for an ack. Default 8. */
   readonly window?: number;
 }
 
@@ -119,7 +119,8 @@ export interface FileHostOptions {
  * of a transfer (a resume) replaces the one in progress for that guest and skips the chunks it already has.
  */
 export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId: string | null; chunks: number }; error: ChorusError }> {
-  private readonly stop: () => void;
+  private readonly stops: Array<() => void> = [];
+  private shared = false;
   private readonly active = new Map<string, { cancelled: boolean }>();
   /** Chunks sent (compact and seed), for tests and progress. */
   chunksSent = 0;
@@ -130,19 +131,26 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
     private readonly options: FileHostOptions = {},
   ) {
     super();
-    this.stop = session.on('files', (m) => {
-      if (m.type === 'request_file_manifest') void this.answer(() => this.sendManifest(m.from_peer_id));
-      else if (m.type === 'request_files') void this.answer(() => this.sendFiles(m));
-    });
+    this.stops.push(
+      session.on('files', (m) => {
+        if (m.type === 'request_file_manifest') void this.answer(() => this.sendManifest(m.from_peer_id));
+        else if (m.type === 'request_files') void this.answer(() => this.sendFiles(m));
+      }),
+      // Leaving (a lost connection too) ends hosting on the server: a rejoin shares again.
+      session.on('joined', (j) => {
+        if (j.rejoin && this.shared) void this.answer(() => this.share());
+      }),
+    );
   }
 
-  /** Makes this peer the session's file host. */
+  /** Makes this peer the session's file host (again after every rejoin, until `close`). */
   async share(): Promise<void> {
+    this.shared = true;
     await this.session.client.request('share_project', { session_id: this.session.id });
   }
 
   close(): void {
-    this.stop();
+    for (const stop of this.stops) stop();
     for (const a of this.active.values()) a.cancelled = true;
   }
 
@@ -173,6 +181,7 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
       const chunks = chunkLayout(files, m.chunk_size ?? FILE_CHUNK_BYTES.default);
       const skip = new Set(m.skip_chunks ?? []);
       const inFlight = new Set<Promise<void>>();
+      const window = this.options.window ?? 8;
       for (let index = 0; index < chunks.length && !run.cancelled; index++) {
         if (skip.has(index)) continue;
         const entries = chunks[index];
@@ -185,7 +194,7 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
         void p.finally(() => inFlight.delete(p)).catch(() => undefined);
         sent++;
         this.chunksSent++;
-        if (inFlight.size >= (this.options.window ?? 4)) await Promise.race(inFlight);
+        if (inFlight.size >= window) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
       this.emit('sent', { to: m.from_peer_id, transferId, chunks: sent });
@@ -245,6 +254,10 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
   /** Chunks received and accepted (compact and seed), and how many times a transfer was resumed. */
   chunksReceived = 0;
   resumes = 0;
+  /** Chunks that arrived for an index already received (a resume that re-sent finished chunks would count here). */
+  duplicates = 0;
+  /** At each resume: how many chunks the guest already had (skipped). */
+  readonly skipped: number[] = [];
 
   constructor(private readonly session: ChorusSession) {
     super();
@@ -316,7 +329,11 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     const seedOffsets = new Map<string, number>();
     const onChunk = async (m: ServerMessageOf<'file_data'> | ServerMessageOf<'files_chunk'>) => {
       if (m.type === 'file_data') {
-        if (m.transfer_id !== transferId || received.has(m.chunk_index)) return;
+        if (m.transfer_id !== transferId) return;
+        if (received.has(m.chunk_index)) {
+          this.duplicates++;
+          return;
+        }
         const expected = layout[m.chunk_index];
         const data = toBytes((m as { data?: unknown }).data);
         const raw = m.encoding === 'deflate' ? await inflate(data) : data;
@@ -361,6 +378,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       const missing = files.filter((f) => !done.has(f.path)).map((f) => f.path);
       if (format === 'compact') {
         const skip = [...received];
+        if (this.resumes > 0) this.skipped.push(skip.length);
         await this.session.client.request('request_files', {
           session_id: this.session.id,
           file_paths: files.map((f) => f.path),
