@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChorusClient, ChorusError, FileSyncGuest, FileSyncHost, chunkLayout, syncDiff, type ChorusSession, type FileSource } from '@chorus/client';
-import { filesPayloadSchema, manifestSchema, type Manifest } from '@chorus/protocol';
+import { manifestSchema, parseFilesPayload, type FilesPayload, type Manifest } from '@chorus/protocol';
 import { waitFor } from '@chorus/testing';
 import { buildManifest, diskSource, writeFiles } from '../../libs/client/src/file-sync-node';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
@@ -114,7 +114,9 @@ describe('a host on gateway 1, guests on gateway 2', () => {
     const parts = new Map<string, number[][]>();
     for (const c of [...chunks()].sort((a, b) => a.chunk_index - b.chunk_index)) {
       expect(c.from_peer_id).toBe('alice-host');
-      for (const [path, bytes] of filesPayloadSchema.parse(JSON.parse(c.files_json))) parts.set(path, [...(parts.get(path) ?? []), bytes]);
+      const parsed = parseFilesPayload(JSON.parse(c.files_json));
+      expect(parsed.ok).toBe(true);
+      for (const [path, bytes] of (parsed as { value: FilesPayload }).value) parts.set(path, [...(parts.get(path) ?? []), bytes]);
     }
     const seedHashes = new Map([...parts].map(([p, list]) => [p, sha(Uint8Array.from(list.flat()))]));
     expect(seedHashes).toEqual(expected);

@@ -1,7 +1,7 @@
 import {
   ChorusError,
   FILE_CHUNK_BYTES,
-  filesPayloadSchema,
+  parseFilesPayload,
   manifestSchema,
   type ChunkEntry,
   type Manifest,
@@ -201,13 +201,18 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
     } else {
       const budget = this.options.seedChunkBytes ?? 128 * 1024;
       const chunks = chunkLayout(files, budget);
+      const inFlight = new Set<Promise<void>>();
       for (let index = 0; index < chunks.length && !run.cancelled; index++) {
         const payload: [string, number[]][] = [];
         for (const e of chunks[index]) payload.push([e.path, Array.from(e.length === 0 ? [] : await this.source.read(e.path, e.offset, e.length))]);
-        await sendPaced(this.session, 'files_chunk', { session_id: this.session.id, peer_id: m.from_peer_id, files_json: JSON.stringify(payload), chunk_index: index, total_chunks: chunks.length });
+        const p = sendPaced(this.session, 'files_chunk', { session_id: this.session.id, peer_id: m.from_peer_id, files_json: JSON.stringify(payload), chunk_index: index, total_chunks: chunks.length });
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p)).catch(() => undefined);
         sent++;
         this.chunksSent++;
+        if (inFlight.size >= 4) await Promise.race(inFlight);
       }
+      await Promise.all(inFlight);
       this.emit('sent', { to: m.from_peer_id, transferId: null, chunks: sent });
     }
     if (this.active.get(key) === run) this.active.delete(key);
@@ -324,9 +329,20 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       buf.set(part, offset);
       filled.set(path, (filled.get(path) ?? 0) + part.length);
       bytes += part.length;
-      if (filled.get(path) === f.size && !done.has(path)) await finishFile(path);
+      // The file's hash is checked beside the next chunks (WebCrypto is asynchronous: awaiting each small file's
+      // digest in turn would make a chunk of 30 files wait for 30 thread-pool round trips).
+      if (filled.get(path) === f.size && !done.has(path)) {
+        const check = finishFile(path).catch((err: unknown) => {
+          failure ??= ChorusError.from(err);
+        });
+        checks.add(check);
+        void check.finally(() => checks.delete(check));
+      }
     };
+    const checks = new Set<Promise<void>>();
     const seedOffsets = new Map<string, number>();
+    const seedHeld = new Map<number, [string, number[]][]>();
+    let seedNext = 0;
     const onChunk = async (m: ServerMessageOf<'file_data'> | ServerMessageOf<'files_chunk'>) => {
       if (m.type === 'file_data') {
         if (m.transfer_id !== transferId) return;
@@ -351,13 +367,18 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         }
         received.add(m.chunk_index);
       } else {
-        const payload = filesPayloadSchema.safeParse(JSON.parse(m.files_json));
-        if (!payload.success) throw ChorusError.validation('files_json', 'The host sent an unreadable files_chunk.');
-        for (const [path, list] of payload.data) {
-          if (done.has(path)) continue;
-          const offset = seedOffsets.get(path) ?? 0;
-          seedOffsets.set(path, offset + list.length);
-          await accept(path, offset, Uint8Array.from(list));
+        const payload = parseFilesPayload(JSON.parse(m.files_json));
+        if (!payload.ok) throw ChorusError.validation('files_json', `The host sent an unreadable files_chunk: ${payload.message}`);
+        // A file continues across chunks: they are applied in chunk_index order (held until the gap is filled).
+        seedHeld.set(m.chunk_index, payload.value);
+        for (let next = seedHeld.get(seedNext); next !== undefined; next = seedHeld.get(seedNext)) {
+          seedHeld.delete(seedNext++);
+          for (const [path, list] of next) {
+            if (done.has(path)) continue;
+            const offset = seedOffsets.get(path) ?? 0;
+            seedOffsets.set(path, offset + list.length);
+            await accept(path, offset, Uint8Array.from(list));
+          }
         }
       }
       this.chunksReceived++;
@@ -392,9 +413,12 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       } else {
         // The seed format has no transfer: what is missing is asked for again, whole.
         for (const p of missing) {
+          bytes -= filled.get(p) ?? 0;
           filled.set(p, 0);
           seedOffsets.delete(p);
         }
+        seedHeld.clear();
+        seedNext = 0;
         await this.session.client.request('request_files', { session_id: this.session.id, file_paths: missing, ...(options.hostPeerId !== undefined ? { to_peer_id: options.hostPeerId } : {}) });
       }
     };
@@ -408,6 +432,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         await sleep(50);
         if (Date.now() - lastProgress < stallMs) continue;
         await pending;
+        await Promise.all([...checks]);
         if (done.size === files.length) break;
         try {
           this.resumes++;
@@ -424,6 +449,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         }
       }
       await pending;
+      await Promise.all([...checks]);
       if (failure) throw failure;
       return done;
     } finally {

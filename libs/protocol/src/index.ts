@@ -246,6 +246,7 @@ export {
   manifestEntrySchema,
   manifestSchema,
   normalizeFilePath,
+  parseFilesPayload,
   sha256HexSchema,
   type FileHost,
   type FilesPayload,

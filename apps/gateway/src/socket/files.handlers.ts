@@ -2,7 +2,7 @@ import { authorize } from '@chorus/auth';
 import {
   ChorusError,
   FILE_CHUNK_BYTES,
-  filesPayloadSchema,
+  parseFilesPayload,
   manifestSchema,
   validationErrorFrom,
   type ClientMessageOf,
@@ -89,12 +89,12 @@ export class FileMessageHandlers {
   async chunk(socket: Connection, m: ClientMessageOf<'files_chunk'>, deps: GatewayDeps): Reply<'files_chunk'> {
     const membership = this.hosting(socket, m.session_id);
     this.spend(socket, m.files_json.length, deps);
-    const payload = filesPayloadSchema.safeParse(parseJson(m.files_json, 'files_json'));
-    if (!payload.success) throw prefixed(validationErrorFrom(payload.error), 'files_json');
-    const paths = [...new Set(payload.data.map(([p]) => p))];
+    const payload = parseFilesPayload(parseJson(m.files_json, 'files_json'));
+    if (!payload.ok) throw ChorusError.validation(payload.field === '' ? 'files_json' : `files_json.${payload.field}`, `Invalid files_json: ${payload.message}`);
+    const paths = [...new Set(payload.value.map(([p]) => p))];
     const offered = await deps.files.store.offered(m.session_id, membership.peer_id, m.peer_id, paths);
     const sizes = new Map<string, number>();
-    for (const [path, bytes] of payload.data) {
+    for (const [path, bytes] of payload.value) {
       const entry = offered.get(path);
       if (!entry) throw new ChorusError('PERMISSION_DENIED', `"${path}" is not in the manifest you sent ${m.peer_id}.`, { field: 'files_json', paths: [path] });
       const size = (sizes.get(path) ?? 0) + bytes.length;
