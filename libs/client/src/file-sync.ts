@@ -93,9 +93,12 @@ export const inflate = (bytes: Uint8Array) => transform(bytes, new Decompression
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sends one request, waiting and resending while the server says RATE_LIMITED (bytes per second). */
-async function sendPaced<T extends 'file_manifest' | 'files_chunk' | 'file_data'>(session: ChorusSession, type: T, payload: ClientPayload<T>): Promise<void> {
+async function sendPaced<T extends 'file_manifest' | 'files_chunk' | 'file_data'>(session: ChorusSession, type: T, payload: ClientPayload<T>, run?: { cancelled: boolean }): Promise<void> {
   for (;;) {
     try {
+      // A run cancelled while the connection was down (the guest resumes it) must not send on the new one.
+      await session.client.ready();
+      if (run?.cancelled) return;
       await session.client.request(type, payload);
       return;
     } catch (err) {
@@ -135,6 +138,10 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
       session.on('files', (m) => {
         if (m.type === 'request_file_manifest') void this.answer(() => this.sendManifest(m.from_peer_id));
         else if (m.type === 'request_files') void this.answer(() => this.sendFiles(m));
+      }),
+      // A lost connection ends the transfers in progress: the guests resume them (with the chunks they have).
+      session.client.on('disconnected', () => {
+        for (const a of this.active.values()) a.cancelled = true;
       }),
       // Leaving (a lost connection too) ends hosting on the server: a rejoin shares again.
       session.on('joined', (j) => {
@@ -189,7 +196,7 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
         const raw = concat(parts);
         const encoding = m.compression === 'deflate' ? 'deflate' : 'none';
         const data = encoding === 'deflate' ? await deflate(raw) : raw;
-        const p = sendPaced(this.session, 'file_data', { session_id: this.session.id, peer_id: m.from_peer_id, transfer_id: transferId, chunk_index: index, total_chunks: chunks.length, encoding, entries, sha256: await sha256Hex(raw), data });
+        const p = sendPaced(this.session, 'file_data', { session_id: this.session.id, peer_id: m.from_peer_id, transfer_id: transferId, chunk_index: index, total_chunks: chunks.length, encoding, entries, sha256: await sha256Hex(raw), data }, run);
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p)).catch(() => undefined);
         sent++;
@@ -205,7 +212,7 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
       for (let index = 0; index < chunks.length && !run.cancelled; index++) {
         const payload: [string, number[]][] = [];
         for (const e of chunks[index]) payload.push([e.path, Array.from(e.length === 0 ? [] : await this.source.read(e.path, e.offset, e.length))]);
-        const p = sendPaced(this.session, 'files_chunk', { session_id: this.session.id, peer_id: m.from_peer_id, files_json: JSON.stringify(payload), chunk_index: index, total_chunks: chunks.length });
+        const p = sendPaced(this.session, 'files_chunk', { session_id: this.session.id, peer_id: m.from_peer_id, files_json: JSON.stringify(payload), chunk_index: index, total_chunks: chunks.length }, run);
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p)).catch(() => undefined);
         sent++;
@@ -321,6 +328,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       const bytesOf = buffers.get(path)!;
       if ((await sha256Hex(bytesOf)) !== f.hash) throw new ChorusError('FILE_INTEGRITY', `"${path}" does not match its manifest sha256.`, { paths: [path] });
       done.set(path, bytesOf);
+      this.emit('progress', { bytes, totalBytes, files: done.size, totalFiles: files.length });
     };
     const accept = async (path: string, offset: number, part: Uint8Array) => {
       const f = entries.get(path);
