@@ -7,7 +7,7 @@ import { Logger } from '@nestjs/common';
 import { ChorusClient, FileSyncGuest, FileSyncHost, chunkLayout, type ChorusSession, type FileSource } from '@chorus/client';
 import { loadConfig } from '@chorus/config';
 import { createTestDatabase, testRedisUrl, uniqueRedisPrefix } from '@chorus/testing';
-import { buildManifest, diskSource } from '../libs/client/src/file-sync-node';
+import { buildManifest, diskSource } from '@chorus/client-node';
 import { startChorus, type RunningChorus } from '../standalone/chorus';
 import { CaptureLogger } from '../test/e2e/support/capture-logger';
 import { writeProject } from '../test/e2e/support/file-project';

@@ -46,17 +46,17 @@ it('hosts a directory and pulls it into another, with a progress bar, then finds
   const target = await temp('guest');
   await writeFile(join(target, 'only-here.txt'), 'local');
   const common = ['--url', url, '--session', people.sessionId];
-  const host = startTsProcess('libs/client/bin/chorus-sync.ts', {}, ['host', ...common, '--token', people.alice.token, '--dir', source, '--peer', 'alice-cli']);
+  const host = startTsProcess('libs/client-node/bin/chorus-sync.ts', {}, ['host', ...common, '--token', people.alice.token, '--dir', source, '--peer', 'alice-cli']);
   processes.push(host);
   await host.waitForLine(/hosting 40 files/, 30_000);
 
-  const pull = startTsProcess('libs/client/bin/chorus-sync.ts', {}, ['pull', ...common, '--token', people.bob.token, '--dir', target, '--format', 'seed']);
+  const pull = startTsProcess('libs/client-node/bin/chorus-sync.ts', {}, ['pull', ...common, '--token', people.bob.token, '--dir', target, '--format', 'seed']);
   expect(await pull.exited).toBe(0);
   expect(pull.lines.join('\n')).toMatch(/100% .* 40\/40 files/);
   expect(pull.lines).toContainEqual(expect.stringMatching(/^pulled 40 file\(s\) from alice-cli \(40 added, 0 changed, 0 unchanged; not on the host: 1\)/));
   expect(await hashesOf(target, expected.keys())).toEqual(expected);
 
-  const again = startTsProcess('libs/client/bin/chorus-sync.ts', {}, ['pull', ...common, '--token', people.bob.token, '--dir', target, '--format', 'compact']);
+  const again = startTsProcess('libs/client-node/bin/chorus-sync.ts', {}, ['pull', ...common, '--token', people.bob.token, '--dir', target, '--format', 'compact']);
   expect(await again.exited).toBe(0);
   expect(again.lines).toContainEqual(expect.stringMatching(/^pulled 0 file\(s\) from alice-cli \(0 added, 0 changed, 40 unchanged/));
 }, 90_000);

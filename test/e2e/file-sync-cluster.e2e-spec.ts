@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ChorusClient, ChorusError, FileSyncGuest, FileSyncHost, chunkLayout, syncDiff, type ChorusSession, type FileSource } from '@chorus/client';
 import { manifestSchema, parseFilesPayload, type FilesPayload, type Manifest } from '@chorus/protocol';
 import { waitFor } from '@chorus/testing';
-import { buildManifest, diskSource, writeFiles } from '../../libs/client/src/file-sync-node';
+import { buildManifest, diskSource, writeFiles } from '@chorus/client-node';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { hashesOf, prng, writeProject } from './support/file-project';
 import { setUpSession, type People } from './support/scenario';

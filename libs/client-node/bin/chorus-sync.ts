@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ChorusClient, FileSyncGuest, FileSyncHost, syncDiff } from '../src';
-import { buildManifest, diskSource, writeFiles } from '../src/file-sync-node';
+import { ChorusClient, FileSyncGuest, FileSyncHost, syncDiff } from '@chorus/client';
+import { buildManifest, diskSource, writeFiles } from '../src';
 
 // chorus-sync host|pull: share a directory as a session's file host, or pull the host's files into one.
 //   npm run chorus-sync -- host --url http://localhost:3000 --token $TOKEN --session $SESSION [--dir .]
@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   });
   const mode = positionals[0];
   if ((mode !== 'host' && mode !== 'pull') || !values.url || !values.token || !values.session || (values.format !== 'compact' && values.format !== 'seed')) {
-    console.error(USAGE);
+    process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const dir = resolve(values.dir);
@@ -36,10 +36,10 @@ async function main(): Promise<number> {
   if (mode === 'host') {
     const manifest = await buildManifest(dir);
     const host = new FileSyncHost(session, diskSource(dir, manifest));
-    host.on('error', (e) => console.error(`chorus-sync: ${e.code}: ${e.message}`));
-    host.on('sent', (s) => console.error(`sent ${s.chunks} chunk(s) to ${s.to}`));
+    host.on('error', (e) => process.stderr.write(`chorus-sync: ${e.code}: ${e.message}\n`));
+    host.on('sent', (s) => process.stderr.write(`sent ${s.chunks} chunk(s) to ${s.to}\n`));
     await host.share();
-    console.log(`hosting ${manifest.files.length} files (${manifest.files.reduce((n, f) => n + f.size, 0)} bytes) of ${dir} as ${client.peerId}; Ctrl-C to stop`);
+    process.stdout.write(`hosting ${manifest.files.length} files (${manifest.files.reduce((n, f) => n + f.size, 0)} bytes) of ${dir} as ${client.peerId}; Ctrl-C to stop\n`);
     await new Promise<void>((done) => process.once('SIGINT', done).once('SIGTERM', done));
     host.close();
     client.close();
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const files = await guest.download(manifest, wanted, { format: values.format, hostPeerId });
   process.stderr.write('\n');
   await writeFiles(dir, files);
-  console.log(`pulled ${files.size} file(s) from ${hostPeerId} (${diff.add.length} added, ${diff.update.length} changed, ${diff.unchanged.length} unchanged; not on the host: ${diff.delete.length})`);
+  process.stdout.write(`pulled ${files.size} file(s) from ${hostPeerId} (${diff.add.length} added, ${diff.update.length} changed, ${diff.unchanged.length} unchanged; not on the host: ${diff.delete.length})\n`);
   client.close();
   return 0;
 }
@@ -62,7 +62,7 @@ main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     const e = err as { code?: string; message?: string; details?: { paths?: string[] } };
-    console.error(`chorus-sync: ${e.code ?? 'error'}: ${e.message ?? String(err)}${e.details?.paths ? ` (${e.details.paths.join(', ')})` : ''}`);
+    process.stderr.write(`chorus-sync: ${e.code ?? 'error'}: ${e.message ?? String(err)}${e.details?.paths ? ` (${e.details.paths.join(', ')})` : ''}\n`);
     process.exit(1);
   },
 );

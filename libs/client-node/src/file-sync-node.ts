@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ChorusError, normalizeFilePath, type Manifest, type ManifestEntry } from '@chorus/protocol';
-import type { FileSource } from './file-sync';
+import type { FileSource } from '@chorus/client';
 
 // File sync on disk (Node only; the browser build leaves this file out): build a manifest of a directory with
 // streaming sha256 and .gitignore-style ignores, serve its files, write downloaded ones.
