@@ -45,7 +45,12 @@ export class ConflictAppModule {
           provide: LockExpiryJob,
           inject: [ConflictService, METRICS_REGISTRY],
           useFactory: (documents: ConflictService, registry: Registry) => {
-            const job = new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger);
+            // Each expiry goes to the session's audit trail (the session service, over the transport).
+            const sessions = new TypedClient<SessionApi>(runtime.transport.client('session'));
+            runtime.onStop(async () => void (await sessions.proxy.close()));
+            const job = new LockExpiryJob(documents, runtime.fanout, runtime.config.nodeId, runtime.logger, 1_000, async (e) => {
+              await sessions.call('audit.record', { session_id: e.session_id, record: { kind: 'lock_released', doc_id: e.doc_id, holder_id: e.holder_id, by: 'system', reason: 'expired' } });
+            });
             registerLockExpiryMetrics(registry, () => job.counts());
             return job;
           },

@@ -76,7 +76,7 @@ export function registerPurgeBackstopMetrics(registry: Registry, counts: () => R
 export function registerLockExpiryMetrics(registry: Registry, counts: () => Readonly<LockExpiryCounts>): void {
   new Counter({
     name: 'chorus_conflict_lock_expiry_total',
-    help: 'File locks handled by the lock-expiry job of this replica, by outcome (expired; publish_failed: its file_unlocked push was lost; pass_failed: a pass whose DELETE failed)',
+    help: 'File locks handled by the lock-expiry job of this replica, by outcome (expired; publish_failed: its file_unlocked push was lost; pass_failed: a pass whose DELETE failed; audit_failed: its audit record was lost)',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
@@ -85,6 +85,7 @@ export function registerLockExpiryMetrics(registry: Registry, counts: () => Read
       this.inc({ outcome: 'expired' }, c.expired);
       this.inc({ outcome: 'publish_failed' }, c.publishFailed);
       this.inc({ outcome: 'pass_failed' }, c.passFailed);
+      this.inc({ outcome: 'audit_failed' }, c.auditFailed);
     },
   });
 }

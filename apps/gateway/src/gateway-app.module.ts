@@ -32,6 +32,7 @@ import { withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
 import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
+import { SessionAdminController } from './http/session-admin.controller';
 import { serveWebApp } from './http/web-app';
 import { MemoryAttemptBudget, RedisAttemptBudget, type AttemptBudget } from './limits/attempt-budget';
 import { MemoryConnectionRegistry, RedisConnectionRegistry, type ConnectionRegistry } from './limits/connection-registry';
@@ -252,7 +253,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },

@@ -15,6 +15,10 @@ import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 import { AgentService } from './agents/agent.service';
 import { LeaseSweeper } from './agents/lease-sweeper';
+import { AuditTrail } from './sessions/audit-trail';
+import { SessionAdminHandlers } from './sessions/session-admin.handlers';
+import { SessionAdminService } from './sessions/session-admin.service';
+import { Counter } from 'prom-client';
 
 const DATA_SOURCE = getDataSourceToken(SESSION_DATA_SOURCE.app);
 
@@ -35,7 +39,7 @@ export class SessionAppModule {
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime), transportReadinessCheck(runtime)],
         }),
       ],
-      controllers: [SessionHandlers],
+      controllers: [SessionHandlers, SessionAdminHandlers],
       providers: [
         {
           provide: SessionEventLog,
@@ -46,7 +50,34 @@ export class SessionAppModule {
             return log;
           },
         },
-        { provide: SessionJanitor, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, DEFAULT_JANITOR_OPTIONS) },
+        {
+          provide: SessionJanitor,
+          inject: [DATA_SOURCE],
+          useFactory: (ds: DataSource) => new SessionJanitor(ds, runtime.logger, { ...DEFAULT_JANITOR_OPTIONS, auditRetentionS: runtime.config.sessions.auditRetentionS }),
+        },
+        {
+          provide: AuditTrail,
+          inject: [SessionEventLog, METRICS_REGISTRY],
+          useFactory: (log: SessionEventLog, registry: Registry) => {
+            const audit = new AuditTrail(log, new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger), runtime.logger);
+            new Counter({
+              name: 'chorus_session_audit_failures_total',
+              help: 'Audit events (refusals, lock changes) this replica could not record (each logged as an error)',
+              registers: [registry],
+              collect() {
+                this.reset();
+                this.inc(audit.failures());
+              },
+            });
+            return audit;
+          },
+        },
+        {
+          provide: SessionAdminService,
+          inject: [DATA_SOURCE, SessionEventLog, AuditTrail],
+          useFactory: (ds: DataSource, log: SessionEventLog, audit: AuditTrail) =>
+            new SessionAdminService(ds, log, new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger), audit),
+        },
         {
           provide: AgentService,
           inject: [DATA_SOURCE, SessionEventLog],
@@ -64,8 +95,8 @@ export class SessionAppModule {
         { provide: LeaseSweeper, inject: [AgentService], useFactory: (agents: AgentService) => new LeaseSweeper(agents, runtime.logger, Math.max(100, Math.floor(runtime.config.agents.leaseMs / 4))) },
         {
           provide: SessionService,
-          inject: [DATA_SOURCE, SessionEventLog],
-          useFactory: (ds: DataSource, log: SessionEventLog) => {
+          inject: [DATA_SOURCE, SessionEventLog, AuditTrail],
+          useFactory: (ds: DataSource, log: SessionEventLog, audit: AuditTrail) => {
             const tokens = new Hs256Tokens(secret);
             return new SessionService(
               ds,
@@ -77,8 +108,10 @@ export class SessionAppModule {
                 defaultInviteTtlS: 7 * 24 * 3600,
                 inviteTokenSecret: secret,
                 afterChatCommit: crashAfterChatCommit(runtime.config.testHooks.crashAfterChatCommit),
+                caps: { createdPerDay: runtime.config.sessions.createdPerDay, openPerUser: runtime.config.sessions.openPerUser },
               },
               new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger),
+              audit,
             );
           },
         },

@@ -33,6 +33,7 @@ export const ACTIONS = [
   'voice.join',
   'files.host',
   'files.receive',
+  'audit.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -76,6 +77,8 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'files.host': WRITERS,
   /** Asking a host for its manifest and files: every participant (viewers receive, they do not host). */
   'files.receive': EVERYONE,
+  /** The audit export (every session event, refusals included): owners and admins, also after deletion. */
+  'audit.read': MANAGERS,
 };
 
 /** The action that publishing to `channel` needs (built-in or custom `x-` channel). */

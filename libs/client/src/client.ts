@@ -18,6 +18,7 @@ import { TypedEmitter } from './emitter';
 import { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
 import { randomId } from './random-id';
 import { ChorusRest } from './rest';
+import { SessionAdmin } from './session-admin';
 import { ChorusSession, type SessionOptions } from './session';
 
 /** A socket typed by the protocol's event maps. */
@@ -102,6 +103,8 @@ interface LiveConnection {
 export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   /** REST over the current gateway, authenticated with the same token. */
   readonly rest: ChorusRest;
+  /** Session management over the same REST client (docs/session-admin.md). */
+  readonly admin: SessionAdmin;
   /** This client's peer id in every session. */
   readonly peerId: string;
 
@@ -128,6 +131,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     this.random = options.random ?? Math.random;
     this.peerId = options.peerId ?? `p-${randomId(this.random)}`;
     this.rest = new ChorusRest({ baseUrl: () => this.url, token: () => this.accessToken(), fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
+    this.admin = new SessionAdmin(this.rest);
     // In a browser, coming back online ends a backoff wait at once (it may have grown to seconds while offline).
     if (typeof onlineEvents?.addEventListener === 'function') onlineEvents.addEventListener('online', this.onOnline);
   }

@@ -10,6 +10,7 @@ export { PresenceStore } from './presence';
 export type { PresencePatch } from './presence-sender';
 export { OtClient, type CommittedOp, type OtSink, type RemoteApplied } from './ot-client';
 export { ChorusRest, type RestOptions } from './rest';
+export { SessionAdmin, sessionUpdateOf, type SessionChanges } from './session-admin';
 export { TypedEmitter, type Unsubscribe } from './emitter';
 export { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
 export { backoffDelay, reconnectStep, type BackoffOptions, type ConnectionEnd, type ReconnectStep } from './backoff';

@@ -57,6 +57,8 @@ export interface ChorusConfig {
   };
   /** The prompt queue (session service): AGENT_LEASE_MS, AGENT_MAX_ATTEMPTS. */
   readonly agents: { readonly leaseMs: number; readonly maxAttempts: number };
+  /** Session management (session service): SESSION_AUDIT_RETENTION_S, SESSION_CREATE_PER_DAY, SESSION_OPEN_PER_USER. */
+  readonly sessions: { readonly auditRetentionS: number; readonly createdPerDay: number; readonly openPerUser: number };
   /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
   readonly testHooks: { readonly crashAfterChatCommit: string | undefined };
 }
@@ -115,6 +117,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
     AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number;
+    SESSION_AUDIT_RETENTION_S?: number; SESSION_CREATE_PER_DAY?: number; SESSION_OPEN_PER_USER?: number;
   };
   return {
     role,
@@ -162,6 +165,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       },
     },
     agents: { leaseMs: v.AGENT_LEASE_MS ?? 30_000, maxAttempts: v.AGENT_MAX_ATTEMPTS ?? 3 },
+    sessions: { auditRetentionS: v.SESSION_AUDIT_RETENTION_S ?? 90 * 24 * 3600, createdPerDay: v.SESSION_CREATE_PER_DAY ?? 100, openPerUser: v.SESSION_OPEN_PER_USER ?? 50 },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };
 }

@@ -411,6 +411,21 @@ export const VARIABLES = {
     roles: ['standalone', 'session'],
     parse: int(1, 100, () => 3),
   },
+  SESSION_AUDIT_RETENTION_S: {
+    doc: 'Audit retention: how long a deleted or expired session is kept, with its whole event stream (the audit trail: refusals, lock changes, role and settings changes), before the janitor removes it for good. Meanwhile the session is gone for everyone except its owners and admins, who can still export its audit (GET /sessions/:id/audit). Default 7776000 (90 days).',
+    roles: ['standalone', 'session'],
+    parse: int(1, 10 * 365 * 24 * 3600, () => 90 * 24 * 3600),
+  },
+  SESSION_CREATE_PER_DAY: {
+    doc: 'Sessions one user may create in any 24 hours (deleted ones count); one more is refused with RATE_LIMITED and retry_after_ms. Default 100.',
+    roles: ['standalone', 'session'],
+    parse: int(1, 1_000_000, () => 100),
+  },
+  SESSION_OPEN_PER_USER: {
+    doc: 'Open (not deleted, not expired) sessions one user may own at once; one more is refused with CONFLICT until one is deleted. Default 50.',
+    roles: ['standalone', 'session'],
+    parse: int(1, 1_000_000, () => 50),
+  },
   TEST_CRASH_AFTER_CHAT_COMMIT: {
     doc: 'TESTS ONLY, never set in a deployment. A marker text: a session replica that has just committed a new chat message containing it kills itself (SIGKILL) before replying, so a test can crash a replica between commit and ack. Default unset (no hook).',
     roles: ['session'],

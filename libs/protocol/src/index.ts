@@ -222,6 +222,22 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export {
+  auditQuerySchema,
+  createTemplateBodySchema,
+  discoverQuerySchema,
+  templateIdParamSchema,
+  updateSessionBodySchema,
+  updateTemplateBodySchema,
+  type AuditQuery,
+  type CreateTemplateBody,
+  type DiscoverPage,
+  type DiscoverQuery,
+  type InviteView,
+  type TemplateView,
+  type UpdateSessionBody,
+  type UpdateTemplateBody,
+} from './rest-session-admin';
 export { WS_AUTH_MAX_BYTES, WS_PATH, wsAuthSchema, type WsAuth } from './ws';
 export type { AckOf, ClientPayload, ClientToServerEvents, ServerToClientEvents } from './socket-events';
 export {

@@ -30,6 +30,8 @@ export const createSessionBodySchema = z.strictObject({
   max_participants: z.number().int().min(1).max(1_000).optional(),
   /** Session lifetime; omitted = no expiry. */
   expires_in_s: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+  /** Start from one of the caller's templates (docs/session-admin.md): its values fill what the body leaves out. */
+  template_id: z.uuid().optional(),
 });
 
 export const createInviteBodySchema = z.strictObject({
@@ -37,7 +39,11 @@ export const createInviteBodySchema = z.strictObject({
   expires_in_s: z.number().int().min(60).max(30 * 24 * 3600).optional(),
   max_uses: z.number().int().min(1).max(10_000).optional(),
   password: passwordSchema.optional(),
-});
+  /** Addressed invite: only this principal (a user or agent id) may redeem it; anyone else gets PERMISSION_DENIED. */
+  user_id: userIdSchema.optional(),
+  /** A permanent link: no expiry (revocable). Not with `expires_in_s`. */
+  permanent: z.boolean().optional(),
+}).refine((b) => !(b.permanent === true && b.expires_in_s !== undefined), { message: 'a permanent invite has no expires_in_s', path: ['permanent'] });
 
 export const redeemInviteBodySchema = z.strictObject({ password: passwordSchema.optional() });
 export const joinSessionBodySchema = z.strictObject({ password: passwordSchema.optional() });
@@ -97,8 +103,11 @@ export interface InviteCreated {
   token: string;
   url: string;
   role: z.infer<typeof roleSchema>;
-  expires_at: string;
+  /** Null for a permanent invite. */
+  expires_at: string | null;
   max_uses: number | null;
+  /** The only principal who may redeem it (an addressed invite), or null: anyone with the code. */
+  user_id: string | null;
 }
 
 export interface JoinGrantView {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { text } from './text';
 import { participantKindSchema, roleSchema } from './fields';
+import { SESSION_ADMIN_EVENT_PAYLOADS } from './session-events-admin';
 
 // The durable events of a session's stream, declared once: what each event `type` carries. The session service
 // produces them (typed), stores them as they are (`session_events.payload`), and parses every row it reads back
@@ -41,7 +42,15 @@ export const SESSION_EVENT_PAYLOADS = {
   message_update: z.strictObject({ message_seq: z.number().int().positive(), peer_id, user_id, message: text() }),
   /** The chat message at `message_seq` (by `user_id`) was deleted by `deleted_by` (its author, an owner or an admin). */
   message_delete: z.strictObject({ message_seq: z.number().int().positive(), user_id, deleted_by: user_id }),
-  invite_created: z.strictObject({ invite_id, role: roleSchema, expires_at: text(), max_uses: z.number().int().positive().nullable() }),
+  invite_created: z.strictObject({
+    invite_id,
+    role: roleSchema,
+    /** Null: a permanent invite (no expiry, revocable). */
+    expires_at: text().nullable(),
+    max_uses: z.number().int().positive().nullable(),
+    /** An addressed invite: only this principal may redeem it. */
+    user_id: user_id.optional(),
+  }),
   invite_revoked: z.strictObject({ invite_id }),
   /** The redeemer became (or stayed) a participant with `role`. */
   invite_redeemed: z.strictObject({ invite_id, role: roleSchema, display_name, kind: participantKindSchema }),
@@ -65,6 +74,7 @@ export const SESSION_EVENT_PAYLOADS = {
   prompt_completed: z.strictObject({ message_id: text(), agent_id: text() }),
   /** A durable piece of an agent's work on a prompt: a tool call, its result, the final response, or an error. */
   agent_output: z.strictObject({ message_id: text(), agent_id: text(), kind: z.enum(['tool_start', 'tool_result', 'response', 'error']), index: z.number().int().nonnegative(), data: text() }),
+  ...SESSION_ADMIN_EVENT_PAYLOADS,
 } as const;
 
 export type SessionEventType = keyof typeof SESSION_EVENT_PAYLOADS;

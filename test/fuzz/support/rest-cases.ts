@@ -76,6 +76,8 @@ function validBody(op: RestOperation): Record<string, unknown> | undefined {
   if (key.endsWith('/{id}/agents') && op.method === 'POST') return { name: 'fuzz-agent' };
   if (key.endsWith('/{id}/messages') && op.method === 'POST') return { content: 'fuzz prompt', client_msg_id: 'fuzz-prompt-1' };
   if (key.endsWith('/messages/{messageId}') && op.method === 'PATCH') return { position: 1 };
+  if (key === 'PATCH /api/v1/collaboration/sessions/{id}') return { name: 'fuzz renamed' };
+  if (key === 'POST /api/v1/collaboration/templates' || key === 'PATCH /api/v1/collaboration/templates/{templateId}') return { name: 'fuzz template' };
   return undefined;
 }
 
@@ -89,6 +91,7 @@ function fill(op: RestOperation, values: { id?: string; userId?: string; inviteI
     .replace('{inviteId}', values.inviteId ?? '6f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d')
     .replace('{messageId}', '7a2d9b3f-5c6e-4d4b-8f32-6e9a1b2c3d4e')
     .replace('{agentId}', '8b3e0c4a-6d7f-4e5c-9a43-7f0b2c3d4e5f')
+    .replace('{templateId}', '9c4f1d5b-7e80-4f6d-8b54-801c3d4e5f60')
     .replace('{code}', values.code ?? 'ABCDEF');
 }
 

@@ -62,8 +62,29 @@ describe('LockExpiryJob', () => {
       { kind: 'push', origin_node: 'node-ok', audience: { to: 'session' }, message: { type: 'file_unlocked', session_id: session, doc_id: 'a.rs', holder_id: 'alice', reason: 'expired' } },
     ]);
     expect(dropped).toEqual([]);
-    expect(job.counts()).toEqual({ expired: 1, publishFailed: 0, passFailed: 0 });
+    expect(job.counts()).toEqual({ expired: 1, publishFailed: 0, passFailed: 0, auditFailed: 0 });
     expect(logger.warnings).toEqual([]);
+  });
+
+  it('records each expiry in the audit trail before its push; a failed record is logged and counted, the push still goes', async () => {
+    const fanout = fanoutNamed('lock_expiry_audit');
+    closers.push(() => fanout.close());
+    const session = randomUUID();
+    const order: string[] = [];
+    await fanout.subscribe(session, (m) => order.push(`push ${m.kind === 'push' && m.message.type === 'file_unlocked' ? m.message.doc_id : '?'}`));
+    const logger = new Lines();
+    const job = new LockExpiryJob(service, fanout, 'node-audit', logger, 1_000, async (e) => {
+      if (e.doc_id === 'bad.rs') throw new Error('session service unavailable');
+      order.push(`audit ${e.doc_id} ${e.holder_id}`);
+    });
+    await lockBriefly(session, ['good.rs', 'bad.rs']);
+
+    expect(await job.runOnce()).toBe(2);
+    await waitFor('both pushes', () => (order.filter((o) => o.startsWith('push')).length === 2 ? true : undefined));
+    expect(order[0]).toBe('audit good.rs alice');
+    expect(order.slice(1).sort()).toEqual(['push bad.rs', 'push good.rs']);
+    expect(job.counts()).toEqual({ expired: 2, publishFailed: 0, passFailed: 0, auditFailed: 1 });
+    expect(logger.warnings).toEqual([expect.stringMatching(/^Lock of bad\.rs in session .+ expired, but its audit record failed \(session service unavailable\)/)]);
   });
 
   it('logs and counts every push that fails to publish; the locks are gone all the same', async () => {
@@ -76,7 +97,7 @@ describe('LockExpiryJob', () => {
     await lockBriefly(session, ['x.rs', 'y.rs']);
 
     await expect(job.runOnce()).resolves.toBe(2);
-    expect(job.counts()).toEqual({ expired: 2, publishFailed: 2, passFailed: 0 });
+    expect(job.counts()).toEqual({ expired: 2, publishFailed: 2, passFailed: 0, auditFailed: 0 });
     expect(logger.warnings.sort()).toEqual([
       expect.stringMatching(new RegExp(`^Lock of x\\.rs in session ${session} expired, but its file_unlocked push failed \\(.+\\)`)),
       expect.stringMatching(new RegExp(`^Lock of y\\.rs in session ${session} expired, but its file_unlocked push failed \\(.+\\)`)),
@@ -94,6 +115,6 @@ describe('LockExpiryJob', () => {
     closers.push(() => fanout.close());
     const job = new LockExpiryJob(broken, fanout, 'node-db', new Lines());
     await expect(job.runOnce()).rejects.toThrow();
-    expect(job.counts()).toEqual({ expired: 0, publishFailed: 0, passFailed: 1 });
+    expect(job.counts()).toEqual({ expired: 0, publishFailed: 0, passFailed: 1, auditFailed: 0 });
   });
 });

@@ -12,7 +12,15 @@ export interface LockExpiryCounts {
   publishFailed: number;
   /** Passes whose DELETE failed (the locks stay until a later pass; every read already ignores them). */
   passFailed: number;
+  /** Expiries the session service's audit trail could not record (each logged). */
+  auditFailed: number;
 }
+
+/** How long a pass's pushes wait for their audit records (see `runOnce`). */
+const AUDIT_WAIT_MS = 1_000;
+
+/** Records one expiry in the session's audit trail (the session service, over the transport). */
+export type LockExpiryAudit = (expired: { session_id: string; doc_id: string; holder_id: string | null }) => Promise<void>;
 
 /**
  * Expires file locks on every replica once a second. `expireLocks()` deletes each expired lock with
@@ -26,7 +34,7 @@ export interface LockExpiryCounts {
  */
 export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private task: PeriodicTask | undefined;
-  private readonly tally: LockExpiryCounts = { expired: 0, publishFailed: 0, passFailed: 0 };
+  private readonly tally: LockExpiryCounts = { expired: 0, publishFailed: 0, passFailed: 0, auditFailed: 0 };
 
   constructor(
     private readonly documents: ConflictService,
@@ -34,6 +42,7 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
     private readonly nodeId: string,
     private readonly logger: LoggerService,
     private readonly intervalMs = 1_000,
+    private readonly audit?: LockExpiryAudit,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,6 +67,23 @@ export class LockExpiryJob implements OnApplicationBootstrap, OnApplicationShutd
       throw err;
     }
     this.tally.expired += expired.length;
+    // The audit record (durable) before the push (ephemeral); a failed record is logged and counted, and the
+    // push goes out anyway (the lock is gone either way). A session service that is slow or down delays the
+    // pushes by AUDIT_WAIT_MS at most: the records go on in the background.
+    if (this.audit !== undefined && expired.length > 0) {
+      const audit = this.audit;
+      const recorded = Promise.allSettled(expired.map((e) => audit({ session_id: e.session_id, doc_id: e.doc_id, holder_id: e.holder_id }))).then((results) =>
+        results.forEach((result, i) => {
+          if (result.status === 'fulfilled') return;
+          this.tally.auditFailed += 1;
+          const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+          this.logger.error(`Lock of ${expired[i].doc_id} in session ${expired[i].session_id} expired, but its audit record failed (${reason})`, undefined, 'LockExpiry');
+        }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([recorded, new Promise<void>((resolve) => (timer = setTimeout(resolve, AUDIT_WAIT_MS)).unref())]);
+      clearTimeout(timer);
+    }
     // Every push is attempted: one failed publish does not hide or cancel the others.
     const published = await Promise.allSettled(expired.map((e) => this.fanout.publish(e.session_id, { kind: 'push', message: { type: 'file_unlocked', ...e }, audience: { to: 'session' }, origin_node: this.nodeId })));
     published.forEach((result, i) => {

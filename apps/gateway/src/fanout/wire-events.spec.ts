@@ -32,6 +32,10 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
   prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
   agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
+  session_updated: { changes: { name: 'Parser rewrite v2', is_public: true, has_password: false, expires_at: null } },
+  access_refused: { user_id: 'carol', action: 'invite.redeem', code: 'PERMISSION_DENIED', reason: 'This invite is addressed to another user.', resource: 'i-1' },
+  file_lock_acquired: { doc_id: 'src/main.ts', holder_id: 'bob', peer_id: 'bob-cli', expires_at: '2026-11-22T10:05:00.000Z' },
+  file_lock_released: { doc_id: 'src/main.ts', holder_id: 'bob', by: 'alice', reason: 'broken' },
 };
 
 const events: SessionStreamEvent[] = Object.entries(BODIES).map(
@@ -105,6 +109,11 @@ describe('membershipEffect', () => {
       prompt_released: null,
       prompt_completed: null,
       agent_output: null,
+      // Settings and the audit trail change no membership (a lower max_participants never removes anyone).
+      session_updated: null,
+      access_refused: null,
+      file_lock_acquired: null,
+      file_lock_released: null,
     });
   });
 });

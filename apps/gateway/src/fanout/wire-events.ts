@@ -46,6 +46,10 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'session_updated':
+    case 'access_refused':
+    case 'file_lock_acquired':
+    case 'file_lock_released':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -129,6 +133,10 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'session_updated':
+    case 'access_refused':
+    case 'file_lock_acquired':
+    case 'file_lock_released':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

@@ -18,6 +18,7 @@ import { limitKindOf, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { Connection, GatewayDeps, HandlerTable } from './connection';
 import { endMembership } from './membership';
 import { restatedIdentity } from './seed-compat';
+import { auditRefusal } from './audit';
 
 /** A transport (Socket.IO, /ws) as the edge stops it at shutdown, after its connections are gone. */
 export interface EdgeTransport {
@@ -199,6 +200,8 @@ export class Edge {
       // Client mistakes (VALIDATION_ERROR, RATE_LIMITED, ...) are a metric, never an error log a client can flood.
       deps.metrics.refused.inc({ type, code: error.code });
       if (error.code === 'SERVER_ERROR') this.logger.error(`${type} failed: ${(err as Error)?.stack ?? String(err)}`, undefined, 'Edge');
+      // Recorded before the answer, so a client that sees the refusal finds it in the audit export.
+      await auditRefusal(deps, this.logger, connection, type, payload, error);
       reply = error.toWire(id);
     } finally {
       this.inFlight--;

@@ -5,6 +5,7 @@ import type { Caller, PresenceEvent } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
 import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 import { broadcastPresence, membershipOf } from './membership';
+import { recordAudit } from './audit';
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
@@ -124,6 +125,8 @@ export class LiveMessageHandlers {
       caller: caller(socket, membership),
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.ttl_ms !== undefined ? { ttl_ms: m.ttl_ms } : {}) },
     });
+    // The audit record (durable) before the live notice (ephemeral).
+    await recordAudit(deps, this.logger, m.session_id, { kind: 'lock_acquired', doc_id: locked.doc_id, holder_id: locked.holder_id, peer_id: locked.peer_id, expires_at: locked.expires_at });
     deps.push(m.session_id, { to: 'session' }, { type: 'file_locked', ...locked }, membership.peer_id);
     return { type: 'file_locked', ...locked };
   }
@@ -136,6 +139,13 @@ export class LiveMessageHandlers {
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.force !== undefined ? { force: m.force } : {}) },
     });
     if (unlocked === null) return { type: 'file_unlocked', session_id: m.session_id, doc_id: m.doc_id, holder_id: null, reason: 'not_locked' };
+    await recordAudit(deps, this.logger, m.session_id, {
+      kind: 'lock_released',
+      doc_id: unlocked.doc_id,
+      holder_id: unlocked.holder_id,
+      by: socket.data.identity.user_id,
+      reason: unlocked.reason === 'broken' ? 'broken' : 'released',
+    });
     deps.push(m.session_id, { to: 'session' }, { type: 'file_unlocked', ...unlocked }, membership.peer_id);
     return { type: 'file_unlocked', ...unlocked };
   }

@@ -41,7 +41,7 @@ it('removes expired and deleted sessions and dead invites once, with 3 replicas 
        ($1, 'BBBBBB', 'h2', 'viewer', 'u', now() + interval '3 days')`,
     [alive],
   );
-  const janitors = replicas.map((r) => new SessionJanitor(r, new Logger('test'), { intervalMs: 60_000, graceSeconds: 24 * 3600, batch: 1 }));
+  const janitors = replicas.map((r) => new SessionJanitor(r, new Logger('test'), { intervalMs: 60_000, graceSeconds: 24 * 3600, auditRetentionS: 24 * 3600, batch: 1 }));
   const results = await Promise.all(janitors.map((j) => j.runOnce()));
   const ran = results.filter((r) => r !== null);
   // Whoever ran, the rows went exactly once in total (a replica that found the lock taken reports null).

@@ -6,13 +6,19 @@ import { invitesRepo, sessionsRepo } from './session.repository';
 export interface JanitorOptions {
   /** How often each replica tries a run. Default 60 s. */
   readonly intervalMs: number;
-  /** How long expired/deleted sessions and dead invites are kept before removal (for audit reads). Default 1 day. */
+  /** How long dead invites are kept before removal. Default 1 day. */
   readonly graceSeconds: number;
+  /**
+   * Audit retention: how long an expired or deleted session — with its whole event stream, the audit trail — is
+   * kept before it is removed for good. Default 90 days (SESSION_AUDIT_RETENTION_S). Until then a deleted session
+   * is invisible to everyone but its owners and admins' audit export.
+   */
+  readonly auditRetentionS: number;
   /** Rows removed per statement, so one run never holds long locks. Default 500. */
   readonly batch: number;
 }
 
-export const DEFAULT_JANITOR_OPTIONS: JanitorOptions = { intervalMs: 60_000, graceSeconds: 24 * 3600, batch: 500 };
+export const DEFAULT_JANITOR_OPTIONS: JanitorOptions = { intervalMs: 60_000, graceSeconds: 24 * 3600, auditRetentionS: 90 * 24 * 3600, batch: 500 };
 const LOCK_KEY = 0x5e55_1011;
 
 /**
@@ -42,17 +48,17 @@ export class SessionJanitor implements OnApplicationBootstrap, OnApplicationShut
     return this.db.transaction(async (tx) => {
       const [{ locked }] = (await tx.query(`SELECT pg_try_advisory_xact_lock($1) AS locked`, [LOCK_KEY])) as Array<{ locked: boolean }>;
       if (!locked) return null;
-      const drain = async (purge: typeof sessionsRepo.purge): Promise<number> => {
+      const drain = async (purge: typeof sessionsRepo.purge, keepSeconds: number): Promise<number> => {
         let total = 0;
         let removed: number;
         do {
-          removed = await purge(tx, this.options.graceSeconds, this.options.batch);
+          removed = await purge(tx, keepSeconds, this.options.batch);
           total += removed;
         } while (removed === this.options.batch);
         return total;
       };
-      const sessions = await drain(sessionsRepo.purge);
-      const invites = await drain(invitesRepo.purge);
+      const sessions = await drain(sessionsRepo.purge, this.options.auditRetentionS);
+      const invites = await drain(invitesRepo.purge, this.options.graceSeconds);
       if (sessions + invites > 0) this.logger.log(`Removed ${sessions} expired sessions and ${invites} dead invites`, 'SessionJanitor');
       return { sessions, invites };
     });

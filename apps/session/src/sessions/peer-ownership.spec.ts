@@ -80,7 +80,7 @@ it("purging a session removes its peer claims with the session's other rows", as
   const sid = await sessionWithBob();
   await replicas[0].connect(grant(alice, sid), 'alice-tab-1');
   await env.ds.query(`UPDATE sessions SET deleted_at = now() - interval '2 days' WHERE id = $1`, [sid]);
-  await new SessionJanitor(env.ds, new Logger('peer-ownership.spec'), { intervalMs: 60_000, graceSeconds: 24 * 3600, batch: 100 }).runOnce();
+  await new SessionJanitor(env.ds, new Logger('peer-ownership.spec'), { intervalMs: 60_000, graceSeconds: 24 * 3600, auditRetentionS: 24 * 3600, batch: 100 }).runOnce();
   const left = (await env.ds.query(`SELECT count(*)::int AS n FROM session_peers WHERE session_id = $1`, [sid])) as Array<{ n: number }>;
   expect(left[0].n).toBe(0);
 });

@@ -39,12 +39,15 @@ export interface InviteRow {
   code: string;
   role: Role;
   created_by: string;
-  expires_at: Date;
+  /** Null: a permanent invite. */
+  expires_at: Date | null;
   max_uses: number | null;
   uses: number;
   password_hash: string | null;
   revoked_at: Date | null;
   request_key: string | null;
+  /** An addressed invite's only redeemer, or null. */
+  for_user_id: string | null;
 }
 
 const SESSION_COLUMNS = `s.id, s.name, s.owner_id, s.project_path, s.settings, s.is_public, s.password_hash, s.max_participants,
@@ -154,10 +157,11 @@ export const invitesRepo = {
       token_hash: string;
       role: Role;
       created_by: string;
-      expires_at: Date;
+      expires_at: Date | null;
       max_uses: number | null;
       password_hash: string | null;
       request_key: string | null;
+      for_user_id: string | null;
     },
   ): Promise<string | undefined> {
     // A code collision (1 in ~887 million per live code) answers no row; the caller draws another code. So
@@ -165,9 +169,9 @@ export const invitesRepo = {
     // then does nothing, and the caller finds it with `findByRequestKey` (a new statement sees the commit).
     const rows = rowsOf<{ id: string }>(
       await db.query(
-        `INSERT INTO invites (session_id, code, token_hash, role, created_by, expires_at, max_uses, password_hash, request_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
-        [i.session_id, i.code, i.token_hash, i.role, i.created_by, i.expires_at, i.max_uses, i.password_hash, i.request_key],
+        `INSERT INTO invites (session_id, code, token_hash, role, created_by, expires_at, max_uses, password_hash, request_key, for_user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id`,
+        [i.session_id, i.code, i.token_hash, i.role, i.created_by, i.expires_at, i.max_uses, i.password_hash, i.request_key, i.for_user_id],
       ),
     );
     return rows[0]?.id;
@@ -187,7 +191,7 @@ export const invitesRepo = {
       rowsOf(
         await db.query(
           `UPDATE invites SET uses = uses + 1
-           WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() AND (max_uses IS NULL OR uses < max_uses) RETURNING id`,
+           WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND (max_uses IS NULL OR uses < max_uses) RETURNING id`,
           [id],
         ),
       ).length > 0

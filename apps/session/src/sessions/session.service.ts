@@ -34,6 +34,9 @@ import type { SessionEventPublisher } from '../events/event-publisher';
 import { invitesRepo, participantsRepo, peersRepo, sessionsRepo, type Executor, type SessionRow } from './session.repository';
 import { eventView, participantView, sessionView } from './session.views';
 import { chatSeqsOf, foldChatThreads, withChatState, type ChatState } from './chat-threads';
+import { Logger } from '@nestjs/common';
+import { AuditTrail } from './audit-trail';
+import { mustFindTemplate, sessionAdminRepo } from './session-admin.repository';
 
 export interface SessionServiceOptions {
   /** Lifetime of a join token: short, it is exchanged for a socket membership at once. */
@@ -48,6 +51,8 @@ export interface SessionServiceOptions {
    * redelivered `invite.create` creates a second invite.
    */
   readonly inviteTokenSecret?: string;
+  /** Per-user caps on session creation (docs/session-admin.md); absent: no caps. */
+  readonly caps?: { readonly createdPerDay: number; readonly openPerUser: number };
   /** Tests only: runs right after a new chat message committed, before its publish and reply. */
   readonly afterChatCommit?: (event: SessionEventOf<'chat_message'>) => void;
 }
@@ -57,13 +62,18 @@ export interface SessionServiceOptions {
  * libs/auth; every durable change appends to the session stream in the same transaction.
  */
 export class SessionService {
+  private readonly audit: AuditTrail;
+
   constructor(
     private readonly db: DataSource,
     private readonly events: SessionEventLog,
     private readonly tokens: IdentityTokens,
     private readonly options: SessionServiceOptions,
     private readonly publisher: SessionEventPublisher,
-  ) {}
+    audit?: AuditTrail,
+  ) {
+    this.audit = audit ?? new AuditTrail(events, publisher, new Logger('SessionService'));
+  }
 
   /**
    * Runs `work` in a transaction with an `append` that adds durable events to the session stream; the events
@@ -218,22 +228,55 @@ export class SessionService {
     return { events: await this.events.read(sessionId, afterSeq, limit), head: Number(session.last_seq) };
   }
 
+  /**
+   * Creates a session owned by the caller, optionally from one of the caller's templates (the body's fields win
+   * over the template's). The per-user caps are checked under a per-owner advisory lock, so racing creates of
+   * one user on any replicas cannot both pass.
+   */
   async create(actor: Identity, body: CreateSessionBody): Promise<SessionView> {
     if (actor.session_scope !== undefined) throw new ChorusError('PERMISSION_DENIED', 'An agent credential acts in its own session only; it cannot create sessions.');
     const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
     const id = await this.withEvents(async (tx, append) => {
+      const template = body.template_id === undefined ? undefined : (await mustFindTemplate(tx, actor.user_id, body.template_id)).body;
+      const caps = this.options.caps;
+      if (caps !== undefined) {
+        await sessionAdminRepo.lockOwner(tx, actor.user_id);
+        const counts = await sessionAdminRepo.ownerCounts(tx, actor.user_id);
+        if (counts.today >= caps.createdPerDay) {
+          const retryAfterMs = Math.max(1_000, (counts.oldest_today?.getTime() ?? Date.now()) + 24 * 3600 * 1000 - Date.now());
+          throw new ChorusError('RATE_LIMITED', `You created ${counts.today} sessions in the last 24 hours, the limit (SESSION_CREATE_PER_DAY).`, { retry_after_ms: retryAfterMs });
+        }
+        if (counts.open >= caps.openPerUser) {
+          throw new ChorusError('CONFLICT', `You own ${counts.open} open sessions, the limit (SESSION_OPEN_PER_USER); delete one first.`);
+        }
+      }
+      const settings: Record<string, unknown> = { ...(template?.settings ?? {}), ...(body.settings ?? {}) };
+      if (template?.channels !== undefined && settings.channels === undefined) settings.channels = template.channels;
+      if (template?.file_permissions !== undefined && settings.file_permissions === undefined) settings.file_permissions = template.file_permissions;
       const sessionId = await sessionsRepo.insert(tx, {
         name: body.name,
         owner_id: actor.user_id,
-        project_path: body.project_path ?? null,
-        settings: body.settings ?? {},
-        is_public: body.is_public ?? false,
+        project_path: body.project_path ?? template?.project_path ?? null,
+        settings,
+        is_public: body.is_public ?? template?.is_public ?? false,
         password_hash: passwordHash,
-        max_participants: body.max_participants ?? 50,
+        max_participants: body.max_participants ?? template?.max_participants ?? 50,
         expires_at: body.expires_in_s !== undefined ? new Date(Date.now() + body.expires_in_s * 1000) : null,
       });
       await participantsRepo.upsert(tx, { session_id: sessionId, ...actor, role: 'owner' });
       await append(sessionId, [{ type: 'session_created', actor: actor.user_id, payload: { name: body.name } }]);
+      // A template's default roles: those participants exist from the start (the owner keeps "owner").
+      const members = (template?.default_roles ?? []).filter((m) => m.user_id !== actor.user_id);
+      for (const m of members) {
+        const kind = m.role === 'agent' ? 'agent' : 'human';
+        await participantsRepo.upsert(tx, { session_id: sessionId, user_id: m.user_id, display_name: m.display_name ?? m.user_id, kind, role: m.role });
+      }
+      if (members.length > 0) {
+        await append(
+          sessionId,
+          members.map((m) => ({ type: 'participant_added' as const, actor: actor.user_id, payload: { user_id: m.user_id, role: m.role, display_name: m.display_name ?? m.user_id, kind: m.role === 'agent' ? ('agent' as const) : ('human' as const) } })),
+        );
+      }
       return sessionId;
     });
     return sessionView(await this.mustFind(this.db, id), 'owner');
@@ -254,11 +297,13 @@ export class SessionService {
   }
 
   async delete(actor: Identity, sessionId: string): Promise<void> {
-    await this.withEvents(async (tx, append) => {
-      await this.authorized(tx, actor, sessionId, 'session.delete');
-      await append(sessionId, [{ type: 'session_deleted', actor: actor.user_id, payload: {} }]);
-      await sessionsRepo.softDelete(tx, sessionId);
-    });
+    await this.audit.refusing(actor, sessionId, 'session.delete', () =>
+      this.withEvents(async (tx, append) => {
+        await this.authorized(tx, actor, sessionId, 'session.delete');
+        await append(sessionId, [{ type: 'session_deleted', actor: actor.user_id, payload: {} }]);
+        await sessionsRepo.softDelete(tx, sessionId);
+      }),
+    );
   }
 
   /**
@@ -267,13 +312,14 @@ export class SessionService {
    * and answers the same reply — code, token (derived from the request id) and expiry — appending nothing.
    */
   async createInvite(actor: Identity, sessionId: string, body: CreateInviteBody, requestId?: string): Promise<InviteCreated> {
-    const role = await this.authorized(this.db, actor, sessionId, 'invite.create');
-    authorizeGrant(role, body.role);
+    await this.audit.refusing(actor, sessionId, 'invite.create', async () => authorizeGrant(await this.authorized(this.db, actor, sessionId, 'invite.create'), body.role));
     const secret = this.options.inviteTokenSecret;
     const requestKey = requestId !== undefined && secret !== undefined ? requestId : null;
     const token = requestKey !== null && secret !== undefined ? inviteTokenFor(secret, requestKey) : newSecretToken();
     const passwordHash = body.password !== undefined ? await hashPassword(body.password) : null;
-    const expiresAt = new Date(Date.now() + (body.expires_in_s ?? this.options.defaultInviteTtlS) * 1000);
+    // A permanent link has no expiry (it stays until revoked).
+    const expiresAt = body.permanent === true ? null : new Date(Date.now() + (body.expires_in_s ?? this.options.defaultInviteTtlS) * 1000);
+    const forUser = body.user_id ?? null;
     for (let attempt = 0; attempt < 5; attempt++) {
       const code = newInviteCode();
       const created = await this.withEvents(async (tx, append) => {
@@ -287,16 +333,21 @@ export class SessionService {
           max_uses: body.max_uses ?? null,
           password_hash: passwordHash,
           request_key: requestKey,
+          for_user_id: forUser,
         });
         if (inviteId === undefined) {
           // A code collision, or this request's invite already exists (a redelivery): answer that one.
           const prior = requestKey === null ? undefined : await invitesRepo.findByRequestKey(tx, requestKey);
-          return prior && { invite_id: prior.id, code: prior.code, role: prior.role, expires_at: prior.expires_at, max_uses: prior.max_uses };
+          return prior && { invite_id: prior.id, code: prior.code, role: prior.role, expires_at: prior.expires_at, max_uses: prior.max_uses, user_id: prior.for_user_id };
         }
         await append(sessionId, [
-          { type: 'invite_created', actor: actor.user_id, payload: { invite_id: inviteId, role: body.role, expires_at: expiresAt.toISOString(), max_uses: body.max_uses ?? null } },
+          {
+            type: 'invite_created',
+            actor: actor.user_id,
+            payload: { invite_id: inviteId, role: body.role, expires_at: expiresAt?.toISOString() ?? null, max_uses: body.max_uses ?? null, ...(forUser !== null ? { user_id: forUser } : {}) },
+          },
         ]);
-        return { invite_id: inviteId, code, role: body.role, expires_at: expiresAt, max_uses: body.max_uses ?? null };
+        return { invite_id: inviteId, code, role: body.role, expires_at: expiresAt, max_uses: body.max_uses ?? null, user_id: forUser };
       });
       if (created !== undefined) {
         return {
@@ -305,8 +356,9 @@ export class SessionService {
           token,
           url: `${this.options.publicUrl.replace(/\/$/, '')}/join/${token}`,
           role: created.role,
-          expires_at: created.expires_at.toISOString(),
+          expires_at: created.expires_at?.toISOString() ?? null,
           max_uses: created.max_uses,
+          user_id: created.user_id,
         };
       }
     }
@@ -314,11 +366,14 @@ export class SessionService {
   }
 
   async revokeInvite(actor: Identity, sessionId: string, inviteId: string): Promise<void> {
-    await this.withEvents(async (tx, append) => {
-      await this.authorized(tx, actor, sessionId, 'invite.revoke');
-      if (!(await invitesRepo.revoke(tx, sessionId, inviteId))) throw new ChorusError('NOT_FOUND', `Invite ${inviteId} does not exist in this session or is already revoked.`);
-      await append(sessionId, [{ type: 'invite_revoked', actor: actor.user_id, payload: { invite_id: inviteId } }]);
-    });
+    await this.audit.refusing(actor, sessionId, 'invite.revoke', () =>
+      this.withEvents(async (tx, append) => {
+        await this.authorized(tx, actor, sessionId, 'invite.revoke');
+        if (!(await invitesRepo.revoke(tx, sessionId, inviteId))) throw new ChorusError('NOT_FOUND', `Invite ${inviteId} does not exist in this session or is already revoked.`);
+        await append(sessionId, [{ type: 'invite_revoked', actor: actor.user_id, payload: { invite_id: inviteId } }]);
+      }),
+      inviteId,
+    );
   }
 
   /**
@@ -331,12 +386,18 @@ export class SessionService {
     const invite = await invitesRepo.findByCodeOrTokenHash(this.db, inviteCodePattern.test(code) ? code : '', hashToken(codeOrToken));
     if (!invite) throw new ChorusError('NOT_FOUND', 'No invite has this code. Check it, or ask for a new invite.');
     if (invite.revoked_at) throw new ChorusError('NOT_FOUND', 'This invite was revoked. Ask for a new invite.');
-    if (invite.expires_at.getTime() <= Date.now()) throw new ChorusError('NOT_FOUND', 'This invite has expired. Ask for a new invite.');
+    if (invite.expires_at !== null && invite.expires_at.getTime() <= Date.now()) throw new ChorusError('NOT_FOUND', 'This invite has expired. Ask for a new invite.');
     if (invite.max_uses !== null && invite.uses >= invite.max_uses) throw new ChorusError('NOT_FOUND', 'This invite has been used up. Ask for a new invite.');
     outOfScope(actor, invite.session_id);
-    if (invite.password_hash !== null && (password === undefined || !(await verifyPassword(password, invite.password_hash)))) {
-      throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This invite needs a password.' : 'Wrong invite password.');
-    }
+    await this.audit.refusing(actor, invite.session_id, 'invite.redeem', async () => {
+      // An addressed invite: only its principal. Checked before the password, so nobody else learns anything more.
+      if (invite.for_user_id !== null && invite.for_user_id !== actor.user_id) {
+        throw new ChorusError('PERMISSION_DENIED', 'This invite is addressed to another user; ask the session owner for your own invite.');
+      }
+      if (invite.password_hash !== null && (password === undefined || !(await verifyPassword(password, invite.password_hash)))) {
+        throw new ChorusError('PERMISSION_DENIED', password === undefined ? 'This invite needs a password.' : 'Wrong invite password.');
+      }
+    }, invite.id);
     const result = await this.withEvents(async (tx, append) => {
       const session = await this.mustFind(tx, invite.session_id, true);
       const existing = await participantsRepo.find(tx, session.id, actor.user_id);
@@ -391,7 +452,7 @@ export class SessionService {
   }
 
   async updateRole(actor: Identity, sessionId: string, userId: string, role: Role): Promise<MembershipChange> {
-    return this.withEvents(async (tx, append) => {
+    return this.audit.refusing(actor, sessionId, 'participant.update_role', () => this.withEvents(async (tx, append) => {
       const actorRole = await this.authorized(tx, actor, sessionId, 'participant.update_role');
       const target = await participantsRepo.find(tx, sessionId, userId);
       if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
@@ -401,11 +462,11 @@ export class SessionService {
       await participantsRepo.setRole(tx, sessionId, userId, role);
       const [event] = await append(sessionId, [{ type: 'role_changed', actor: actor.user_id, payload: { user_id: userId, from: target.role, to: role } }]);
       return { session_id: sessionId, user_id: userId, role, seq: event.seq };
-    });
+    }), userId);
   }
 
   async removeParticipant(actor: Identity, sessionId: string, userId: string): Promise<MembershipChange> {
-    return this.withEvents(async (tx, append) => {
+    return this.audit.refusing(actor, sessionId, 'participant.remove', () => this.withEvents(async (tx, append) => {
       const actorRole = await this.authorized(tx, actor, sessionId, 'participant.remove');
       const target = await participantsRepo.find(tx, sessionId, userId);
       if (!target) throw new ChorusError('NOT_FOUND', `User ${userId} is not a participant of this session.`);
@@ -413,7 +474,7 @@ export class SessionService {
       await participantsRepo.remove(tx, sessionId, userId);
       const [event] = await append(sessionId, [{ type: 'participant_removed', actor: actor.user_id, payload: { user_id: userId } }]);
       return { session_id: sessionId, user_id: userId, role: null, seq: event.seq };
-    });
+    }), userId);
   }
 
   /**

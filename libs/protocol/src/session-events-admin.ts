@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { text } from './text';
+
+// The durable session events of session management and the audit trail (docs/session-admin.md). Declared here
+// and spread into SESSION_EVENT_PAYLOADS (session-events.ts), so they are session events like every other:
+// seq-ordered, replayed, in REST history and in the audit export. Plain storable text, as there: these describe
+// what was stored.
+
+/** What a `session_updated` changed: the new value of each field that changed (secrets only as a flag). */
+const sessionChanges = z.strictObject({
+  name: text().optional(),
+  project_path: text().nullable().optional(),
+  settings: z.record(text(), z.unknown()).optional(),
+  is_public: z.boolean().optional(),
+  /** The password was set (true) or cleared (false); its value never enters the stream. */
+  has_password: z.boolean().optional(),
+  expires_at: text().nullable().optional(),
+  max_participants: z.number().int().positive().optional(),
+});
+
+export const SESSION_ADMIN_EVENT_PAYLOADS = {
+  /** An owner or admin changed the session (PATCH /sessions/:id): `changes` holds the new values. */
+  session_updated: z.strictObject({ changes: sessionChanges }),
+  /**
+   * A refused action (audit): who (`user_id`), what (`action`: a policy action, a message type or a route),
+   * why (`code` and `reason`, the error the caller got), and on what (`resource`, e.g. a doc id or invite id).
+   */
+  access_refused: z.strictObject({ user_id: text(), action: text(), code: text(), reason: text(), resource: text().optional() }),
+  /** A file lock was taken (audit; the live notice is the ephemeral `file_locked`). */
+  file_lock_acquired: z.strictObject({ doc_id: text(), holder_id: text(), peer_id: text(), expires_at: text() }),
+  /**
+   * A file lock ended: `released` by its holder, `broken` by an owner or admin (`by`), or `expired` (by `system`:
+   * its time ran out without an unlock).
+   */
+  file_lock_released: z.strictObject({ doc_id: text(), holder_id: text().nullable(), by: text(), reason: z.enum(['released', 'broken', 'expired']) }),
+} as const;
