@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChorusClient, FileSyncHost } from '@chorus/client';
+import { diskSource } from '@chorus/client-node';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@chorus/config';
 import { createTestDatabase, waitFor, type TestDatabase } from '@chorus/testing';
@@ -8,8 +13,9 @@ import { setUpSession } from './support/scenario';
 import { TEST_JWT_SECRET } from './support/stack';
 import { WsClient } from './support/ws-client';
 
-// Issue 15: bytes per second per connection (FILE_SYNC_BYTES_PER_S), on one standalone node over /ws. A host that
-// sends faster than its budget is answered RATE_LIMITED with when to retry; after that wait it is accepted.
+// Issue 15, on one standalone node: bytes per second per connection (FILE_SYNC_BYTES_PER_S) over /ws — a host
+// that sends faster than its budget is answered RATE_LIMITED with when to retry, then accepted — and a synced
+// file opened as a shared document, seeded from the host's bytes when it does not exist yet.
 
 let node: RunningChorus;
 let db: TestDatabase;
@@ -54,4 +60,35 @@ it('caps bytes per second per connection with RATE_LIMITED and retry_after_ms', 
   // The guest got the accepted chunks (binary frames), the refused one not.
   await bob.next((f) => f.type === 'file_data' && f.chunk_index === 1);
   expect(bob.of('file_data').map((f) => f.chunk_index)).toEqual([0, 1, 1]);
+}, 30_000);
+
+it('the host seeds a shared document from its bytes when it does not exist yet, once', async () => {
+  const url = `http://127.0.0.1:${node.port}`;
+  const people = await setUpSession(url, 'seed_doc');
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-seed-doc-'));
+  try {
+    await writeFile(join(dir, 'main.rs'), 'fn main() {\n    println!("héllo 🚀");\n}\n');
+    await writeFile(join(dir, 'logo.bin'), Buffer.from([0xff, 0xfe, 0x00, 0x80]));
+    const alice = new ChorusClient({ url, token: people.alice.token, peerId: 'alice-seed', onWarning: () => undefined });
+    const bob = new ChorusClient({ url, token: people.bob.token, peerId: 'bob-seed', onWarning: () => undefined });
+    try {
+      await alice.connect();
+      await bob.connect();
+      const host = new FileSyncHost(alice.session(people.sessionId), diskSource(dir));
+      await alice.session(people.sessionId).join();
+      await bob.session(people.sessionId).join();
+      expect(await host.seedDocument('main.rs')).toBe(true);
+      const doc = await bob.session(people.sessionId).document('main.rs');
+      expect(doc.text).toBe('fn main() {\n    println!("héllo 🚀");\n}\n');
+      // It exists now: a second seed changes nothing; binary content cannot seed a text document.
+      expect(await host.seedDocument('main.rs')).toBe(false);
+      await expect(host.seedDocument('logo.bin')).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+      expect((await bob.request('open_document', { session_id: people.sessionId, doc_id: 'main.rs' })).version).toBe(1);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }, 30_000);

@@ -156,6 +156,31 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
     await this.session.client.request('share_project', { session_id: this.session.id });
   }
 
+  /**
+   * Opens `path` as a shared document and, when it does not exist yet (version 0, empty), seeds it with this
+   * host's bytes (UTF-8 text only). The host is the one writer of file content, so two seeds never race; edits
+   * of others made meanwhile merge as any edit does. Resolves with whether it seeded.
+   */
+  async seedDocument(path: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
+    const entry = (await this.source.manifest()).files.find((f) => f.path === path);
+    if (!entry) throw ChorusError.validation('path', `"${path}" is not in this host's manifest.`);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(await this.source.read(path, 0, entry.size));
+    } catch {
+      throw ChorusError.validation('path', `"${path}" is not UTF-8 text: it cannot seed a shared document.`);
+    }
+    const doc = await this.session.document(path);
+    if (doc.version !== 0 || doc.text !== '' || text === '') return false;
+    doc.edit([text]);
+    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+    while (doc.pending) {
+      if (Date.now() > deadline) throw new ChorusError('UNAVAILABLE', `The seed of "${path}" was not acknowledged in time.`);
+      await sleep(20);
+    }
+    return true;
+  }
+
   close(): void {
     for (const stop of this.stops) stop();
     for (const a of this.active.values()) a.cancelled = true;
