@@ -177,6 +177,20 @@ export async function liveFileHost(deps: GatewayDeps, sessionId: string, present
   return peers.some((p) => p.peer_id === host.peer_id) ? host : null;
 }
 
+/**
+ * `joined.file_host` / `presence_list.file_host`: a store that does not answer costs only this field (absent:
+ * "could not tell", as for `locks`), never the join or `who` — counted and logged, not swallowed.
+ */
+export async function fileHostField(deps: GatewayDeps, sessionId: string, peers: readonly { peer_id: string }[], logger: { warn(message: string, context?: string): void }): Promise<{ file_host?: FileHost | null }> {
+  try {
+    return { file_host: await liveFileHost(deps, sessionId, peers) };
+  } catch (err) {
+    deps.metrics.fileHostUnavailable.inc();
+    logger.warn(`Session ${sessionId}: file host not read (${(err as Error).message})`, 'FileSync');
+    return {};
+  }
+}
+
 /** A peer left (or unshared): if it was the file host, nobody is, and the session hears so. */
 export async function fileHostLeft(deps: GatewayDeps, sessionId: string, peerId: string): Promise<void> {
   if (await deps.files.store.clearHost(sessionId, peerId)) deps.push(sessionId, { to: 'session' }, { type: 'file_host', session_id: sessionId, file_host: null }, peerId);
