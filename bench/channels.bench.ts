@@ -7,14 +7,15 @@
 //   delivery latency (publish sent → event received, wall clock of this machine), events/s, deliveries/s, and
 //   whether every subscriber got every event exactly once, in seq order. `fanout_p*_ms`: from the server's stamp
 //   at append to receipt (the fan-out half alone, ms resolution).
-// BENCH_QUICK=1: 10 s, 200 subscribers. Writes bench/results/channels.json (BENCH_RESULT=name: name.json).
+// BENCH_QUICK=1: 10 s, 200 subscribers. Writes bench/results/channels.json (BENCH_RESULT=name: name.json), and
+// channel_fanout into bench/results/ws.json too (where issue 13 reads it) unless BENCH_RESULT is set.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { connect, post, type Json } from './lib/edge';
-import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
+import { cpuCalibrationMs, mergeResult, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? (QUICK ? 200 : 1_000));
@@ -227,6 +228,8 @@ async function main(): Promise<void> {
     };
     printTable('channel_fanout', [{ ...result, ...detail }]);
     writeResult(process.env.BENCH_RESULT ?? 'channels', { channel_fanout: result, channel_fanout_detail: detail, calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() } });
+    // Issue 13 reads channel_fanout from ws.json (beside bench:ws's idle figures); a default-sized run goes there too.
+    if (process.env.BENCH_RESULT === undefined) mergeResult('ws', { channel_fanout: result }, 'npm run bench:channels');
   } finally {
     sockets.forEach((s) => s.close());
     children.forEach((c) => c.kill());

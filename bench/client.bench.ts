@@ -9,12 +9,19 @@
 //             every 25 ms each (one op in flight, the rest composed): committed ops/s, and this process's CPU time
 //             (user + system) per op applied by a client (each committed op is applied by every client: acked by
 //             its author, transformed and applied by the others) — the SDK's own cost, socket.io-client included.
+//   sdk_node_ws: the same over /ws (transport: websocket, the ws package), in the same run: the transport's share.
 // BENCH_QUICK=1 runs a short version; BENCH_PART=sdk only the SDK part. Writes bench/results/client.json.
-import { ChorusClient, ChorusRest, type ChorusDocument } from '@chorus/client';
+// BENCH_PROFILE=1 also reports where the time goes while typing: a CPU profile of typist 1's tab (DevTools
+// protocol) by self time (written to test-output/browser/client-typist-1.cpuprofile for Chrome DevTools), and the
+// gateways' submit_op, op.submit, fetch_ops and presence_update latencies from their /metrics.
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ChorusClient, ChorusRest, type ChorusDocument, type ChorusTransport } from '@chorus/client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
 import { appState, createSession, inviteLink, sessionReady, signIn } from '../test/browser/support/app';
 import { launchChromium, newUser, type BrowserUser } from '../test/browser/support/browser';
-import { ensureWebBuild } from '../test/browser/support/web-build';
+import { OUTPUT_DIR, ensureWebBuild } from '../test/browser/support/web-build';
+import { histogramDelta, histogramOf, startCpuProfile } from './lib/tab-profile';
 import { cpuCalibrationMs, percentile, printTable, progress, round, writeResult } from './lib/report';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -26,6 +33,7 @@ const KEY_INTERVAL_MS = 120;
 const SDK_CLIENTS = Number(process.env.BENCH_SDK_CLIENTS ?? 6);
 const EDIT_EVERY_MS = 25;
 const SDK_SECONDS = QUICK ? 5 : 15;
+const PROFILE = process.env.BENCH_PROFILE === '1';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +68,14 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
       await u.page.evaluate(() => (globalThis as unknown as { chorusDebug: { probe: { start(): void } } }).chorusDebug.probe.start());
       await u.page.locator('.cm-content').click();
     }
+    const cpuProfile = PROFILE ? await startCpuProfile(users[1].page) : null;
+    const serverSide = async () => ({
+      ack: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="submit_op"'),
+      submit: await histogramOf(gateways, 'chorus_transport_request_seconds', 'pattern="op.submit"'),
+      fetch: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="fetch_ops"'),
+      presence: await histogramOf(gateways, 'chorus_ws_ack_seconds', 'type="presence_update"'),
+    });
+    const server0 = PROFILE ? await serverSide() : null;
     progress(`${TYPISTS} typists typing for ${TYPE_SECONDS} s, one key every ${KEY_INTERVAL_MS} ms each`);
     const end = Date.now() + TYPE_SECONDS * 1_000;
     const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -74,6 +90,19 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
         }
       }),
     );
+    if (cpuProfile) {
+      const top = await cpuProfile.stop(join(OUTPUT_DIR, 'client-typist-1.cpuprofile'));
+      printTable('typist 1: self time by function (sampled CPU profile)', top);
+      const server1 = await serverSide();
+      if (server0) {
+        printTable('the gateways while typing: submit_op received → acked, and its op.submit round trip to the conflict service', [
+          { what: 'submit_op ack (gateway)', ...histogramDelta(server0.ack, server1.ack) },
+          { what: 'op.submit (transport)', ...histogramDelta(server0.submit, server1.submit) },
+          { what: 'fetch_ops ack (gateway): gaps the tabs filled by asking', ...histogramDelta(server0.fetch, server1.fetch) },
+          { what: 'presence_update ack (gateway)', ...histogramDelta(server0.presence, server1.presence) },
+        ]);
+      }
+    }
     // Every tab has rendered every other typist's keystrokes (or the deadline says which did not).
     const deadline = Date.now() + 30_000;
     let probes: Probe[] = [];
@@ -105,17 +134,17 @@ async function browserBench(gateways: string[]): Promise<{ typists: number; keys
   }
 }
 
-async function sdkBench(gateway: string): Promise<{ clients: number; ops_per_s: number; cpu_us_per_op: number; ops_applied: number; committed: number }> {
+async function sdkBench(gateway: string, transport: ChorusTransport = 'socket.io'): Promise<{ clients: number; ops_per_s: number; cpu_us_per_op: number; ops_applied: number; committed: number }> {
   const clients: ChorusClient[] = [];
   try {
     const ownerToken = await ChorusRest.devToken(gateway, { user_id: 'sdk-0', display_name: 'SDK 0' });
-    const owner = new ChorusClient({ url: gateway, token: ownerToken });
+    const owner = new ChorusClient({ url: gateway, token: ownerToken, transport });
     clients.push(owner);
     const { session_id } = await owner.rest.createSession({ name: 'sdk bench' });
     const invite = await owner.rest.createInvite(session_id, { role: 'editor' });
     for (let i = 1; i < SDK_CLIENTS; i++) {
       const token = await ChorusRest.devToken(gateway, { user_id: `sdk-${i}`, display_name: `SDK ${i}` });
-      const c = new ChorusClient({ url: gateway, token });
+      const c = new ChorusClient({ url: gateway, token, transport });
       await c.rest.redeemInvite(invite.code);
       clients.push(c);
     }
@@ -177,8 +206,13 @@ async function main(): Promise<void> {
     const browser = PART === 'sdk' ? null : await browserBench(cluster.gateways);
     if (browser) printTable('browser: keystroke → rendered in another tab', [{ typists: browser.typists, samples: browser.samples, p50_ms: browser.keystroke_to_remote_render_p50_ms, p99_ms: browser.p99_ms, max_ms: browser.max_ms, goal_p99_ms: 50 }]);
     const sdk = await sdkBench(cluster.gateways[0]);
-    printTable('sdk_node: one document, one op in flight per client', [{ clients: sdk.clients, committed: sdk.committed, ops_per_s: sdk.ops_per_s, ops_applied: sdk.ops_applied, cpu_us_per_op: sdk.cpu_us_per_op, goal_cpu_us: 30 }]);
-    writeResult('client', { browser, sdk_node: sdk, cpu_calibration_ms: calibration });
+    // The same over /ws (the ws package): the SDK's own cost without socket.io-client and engine.io, same run.
+    const sdkWs = await sdkBench(cluster.gateways[0], { kind: 'websocket', WebSocket });
+    printTable('sdk_node: one document, one op in flight per client', [
+      { transport: 'socket.io', clients: sdk.clients, committed: sdk.committed, ops_per_s: sdk.ops_per_s, ops_applied: sdk.ops_applied, cpu_us_per_op: sdk.cpu_us_per_op, goal_cpu_us: 30 },
+      { transport: '/ws', clients: sdkWs.clients, committed: sdkWs.committed, ops_per_s: sdkWs.ops_per_s, ops_applied: sdkWs.ops_applied, cpu_us_per_op: sdkWs.cpu_us_per_op, goal_cpu_us: 30 },
+    ]);
+    writeResult('client', { browser, sdk_node: sdk, sdk_node_ws: sdkWs, cpu_calibration_ms: calibration });
   } finally {
     await cluster.stop();
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,4 +55,23 @@ export function cpuCalibrationMs(): number {
     best = Math.min(best, performance.now() - start);
   }
   return round(best, 1);
+}
+
+/**
+ * Puts `figures` into bench/results/<name>.json beside what other benches wrote there (their keys are kept), with
+ * `<key>_meta` saying when and how each of these was measured. For a result file that several benches share
+ * (ws.json: bench:ws's idle figures, bench:channels's channel_fanout, as issue 13 lays it out).
+ */
+export function mergeResult(name: string, figures: Record<string, unknown>, source: string): string {
+  const file = join(__dirname, '..', 'results', `${name}.json`);
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const meta = { source, date: new Date().toISOString(), node: process.version, cpus: cpus().length, quick: process.env.BENCH_QUICK === '1' };
+  const merged: Record<string, unknown> = { ...previous };
+  for (const [key, value] of Object.entries(figures)) {
+    merged[key] = value;
+    merged[`${key}_meta`] = meta;
+  }
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  console.log(`merged ${Object.keys(figures).join(', ')} into ${file}`);
+  return file;
 }

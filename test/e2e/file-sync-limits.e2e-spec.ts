@@ -2,20 +2,23 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChorusClient, FileSyncHost } from '@chorus/client';
+import WebSocket from 'ws';
+import { ChorusClient, FileSyncGuest, FileSyncHost, type WebSocketConstructor } from '@chorus/client';
 import { diskSource } from '@chorus/client-node';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@chorus/config';
 import { createTestDatabase, waitFor, type TestDatabase } from '@chorus/testing';
 import { startChorus, type RunningChorus } from '../../standalone/chorus';
 import { CaptureLogger } from './support/capture-logger';
+import { writeProject } from './support/file-project';
 import { setUpSession } from './support/scenario';
 import { TEST_JWT_SECRET } from './support/stack';
 import { WsClient } from './support/ws-client';
 
 // Issue 15, on one standalone node: bytes per second per connection (FILE_SYNC_BYTES_PER_S) over /ws — a host
 // that sends faster than its budget is answered RATE_LIMITED with when to retry, then accepted — and a synced
-// file opened as a shared document, seeded from the host's bytes when it does not exist yet.
+// file opened as a shared document, seeded from the host's bytes when it does not exist yet; the SDK's own /ws
+// transport carrying compact chunks as binary frames.
 
 let node: RunningChorus;
 let db: TestDatabase;
@@ -90,5 +93,35 @@ it('the host seeds a shared document from its bytes when it does not exist yet, 
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}, 30_000);
+
+it('the SDK over /ws (binary frames both ways): host and guest sync a project in the compact format, deflated', async () => {
+  const url = `http://127.0.0.1:${node.port}`;
+  const people = await setUpSession(url, 'sdk_ws');
+  const source = await mkdtemp(join(tmpdir(), 'chorus-ws-host-'));
+  try {
+    const expected = await writeProject(source, { files: 30, bigBytes: 600 * 1024, seed: 9 });
+    const transport = { kind: 'websocket' as const, WebSocket: WebSocket as unknown as WebSocketConstructor };
+    const alice = new ChorusClient({ url, token: people.alice.token, peerId: 'alice-ws', transport, onWarning: () => undefined });
+    const bob = new ChorusClient({ url, token: people.bob.token, peerId: 'bob-ws', transport, onWarning: () => undefined });
+    try {
+      await alice.connect();
+      await bob.connect();
+      await alice.session(people.sessionId).join();
+      await bob.session(people.sessionId).join();
+      const host = new FileSyncHost(alice.session(people.sessionId), diskSource(source));
+      await host.share();
+      const guest = new FileSyncGuest(bob.session(people.sessionId));
+      const { manifest } = await guest.fetchManifest();
+      const got = await guest.download(manifest, manifest.files.map((f) => f.path), { compression: 'deflate', chunkSize: 64 * 1024 });
+      expect(new Map([...got].map(([p, b]) => [p, createHash('sha256').update(b).digest('hex')]))).toEqual(expected);
+      expect(guest.duplicates).toBe(0);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  } finally {
+    await rm(source, { recursive: true, force: true });
   }
 }, 30_000);

@@ -1,11 +1,13 @@
 import { ChorusClient, type VoicePush } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
 import { setUpSession, type People } from './support/scenario';
+import { SDK_TRANSPORTS } from './support/sdk-transports';
 import { startTestStack, type TestStack } from './support/stack';
 
 // The SDK surface of issue 16 against a whole stack (real Postgres and Redis): editChat/deleteChat resolve with
 // the stored events and every client sees chat_edited/chat_deleted once; joinVoice gives the members and ICE
 // servers; signal() reaches exactly the one peer as a `voice` event with the sender stamped; leaving is heard.
+// Alice is on /ws, Bob on Socket.IO: the same API on both transports.
 
 let stack: TestStack;
 let people: People;
@@ -20,14 +22,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function client(token: string, peerId: string): ChorusClient {
-  const c = new ChorusClient({ url: stack.url, token, peerId });
+function client(token: string, peerId: string, transport = SDK_TRANSPORTS[0][1]): ChorusClient {
+  const c = new ChorusClient({ url: stack.url, token, peerId, transport });
   clients.push(c);
   return c;
 }
 
 it('edits and deletes chat, and signals a voice peer, through the SDK', async () => {
-  const alice = client(people.alice.token, 'alice-sdk');
+  const alice = client(people.alice.token, 'alice-sdk', SDK_TRANSPORTS[1][1]);
   const bob = client(people.bob.token, 'bob-sdk');
   const a = alice.session(people.sessionId);
   const b = bob.session(people.sessionId);

@@ -1,18 +1,21 @@
 import { rm } from 'node:fs/promises';
-import { ChorusClient, type ChatMessage, type DurableEvent } from '@chorus/client';
+import WebSocket from 'ws';
+import { ChorusClient, type ChannelEvent, type ChatMessage, type ChorusTransport, type DurableEvent } from '@chorus/client';
 import { standaloneDataDir, startTsProcess, waitFor, type RunningProcess } from '@chorus/testing';
 import { setUpSession, type People } from './support/scenario';
 
 // `npm start` as a newcomer runs it — one process, embedded Postgres, no Redis — driven the way a newcomer's
-// code would drive it: through the client SDK (@chorus/client), two clients on real sockets.
+// code would drive it: through the client SDK (@chorus/client), two clients on real sockets — Alice over
+// Socket.IO, Bob over the plain WebSocket endpoint /ws — and a channel between them.
 
 let proc: RunningProcess;
 let url: string;
 let dataDir: string;
 let people: People;
 const clients: ChorusClient[] = [];
-const client = (token: string, peerId: string) => {
-  const c = new ChorusClient({ url, token, peerId, onWarning: () => undefined });
+const overWs: ChorusTransport = { kind: 'websocket', WebSocket };
+const client = (token: string, peerId: string, transport: ChorusTransport = 'socket.io') => {
+  const c = new ChorusClient({ url, token, peerId, transport, onWarning: () => undefined });
   clients.push(c);
   return c;
 };
@@ -34,7 +37,7 @@ afterAll(async () => {
 it('two clients join, chat, edit one document, see presence, and recover after a reconnect', async () => {
   const sid = people.sessionId;
   const alice = client(people.alice.token, 'alice-1').session(sid);
-  const bobClient = client(people.bob.token, 'bob-1');
+  const bobClient = client(people.bob.token, 'bob-1', overWs);
   const bob = bobClient.session(sid);
   const aliceEvents: DurableEvent[] = [];
   alice.on('event', (e) => aliceEvents.push(e));
@@ -46,6 +49,13 @@ it('two clients join, chat, edit one document, see presence, and recover after a
 
   await alice.sendChat('hi bob');
   await waitFor('bob gets the chat', () => bobChats.find((m) => m.message === 'hi bob'));
+
+  // A channel: Bob (over /ws) publishes a file watcher's event, Alice (Socket.IO) subscribed to it receives it.
+  const watched: Array<ChannelEvent<'files'>> = [];
+  await alice.channels.subscribe('files', { onEvent: (e) => watched.push(e) });
+  const published = await bob.channels.publish('files', { file: 'README.md', event: 'change', timestamp: 1_795_312_800_000 });
+  await waitFor('alice gets the files event', () => watched.length === 1);
+  expect(watched[0]).toMatchObject({ seq: published.seq, data: { file: 'README.md', event: 'change' }, publisher: { peer_id: 'bob-1' } });
 
   // Both type into one file at once; each keystroke goes through the OT client (one op in flight).
   const [aDoc, bDoc] = await Promise.all([alice.document('README.md'), bob.document('README.md')]);
@@ -70,7 +80,7 @@ it('two clients join, chat, edit one document, see presence, and recover after a
   bobClient.close();
   await waitFor('alice sees bob leave', () => aliceEvents.find((e) => e.kind === 'peer_left' && e.message.peer_id === 'bob-1'));
   await alice.sendChat('you missed this');
-  const back = client(people.bob.token, 'bob-2').session(sid, { lastSeq });
+  const back = client(people.bob.token, 'bob-2', overWs).session(sid, { lastSeq });
   const replayed: DurableEvent[] = [];
   back.on('event', (e) => replayed.push(e));
   const joins: boolean[] = [];

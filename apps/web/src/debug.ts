@@ -51,6 +51,8 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     },
     /** The other peers' cursors as the SDK holds them (code points). */
     sdkCursors: () => state().view?.doc?.cursors().map((c) => ({ peerId: c.peerId, ...c.selection })) ?? [],
+    transport: () => state().client?.transport ?? null,
+    channelEvents: () => state().view?.channels.events() ?? [],
     chat: () => state().view?.chatMessages().map((m) => ({ seq: m.seq, message: m.message, peer_id: m.peer_id })) ?? [],
     probe,
   };

@@ -3,6 +3,7 @@ import { currentUser, gatewayUrls, signIn, signOut, type SignedIn } from './auth
 import { h, replaceChildren } from './dom';
 import { LatencyProbe, exposeDebug } from './debug';
 import { SessionView } from './session-view';
+import { transportChoice } from './transport';
 import './style.css';
 
 // The Chorus browser app. Three screens: `/` (sign in, create a session), `/join/<token-or-code>` (redeem an
@@ -12,9 +13,11 @@ const root = document.getElementById('app') as HTMLElement;
 let client: ChorusClient | null = null;
 let view: SessionView | null = null;
 const probe = new LatencyProbe();
+// Read at load, while `?transport=` is still in the URL (sign-in navigates away from it); kept for the tab.
+const transport = transportChoice();
 
 function clientFor(user: SignedIn): ChorusClient {
-  client ??= new ChorusClient({ url: gatewayUrls(), token: () => user.token });
+  client ??= new ChorusClient({ url: gatewayUrls(), token: () => user.token, transport });
   return client;
 }
 

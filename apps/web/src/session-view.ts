@@ -1,4 +1,5 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
+import { ChannelsPanel } from './channels-panel';
 import { colorOf } from './colors';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
@@ -27,12 +28,15 @@ export class SessionView {
   private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
+  /** The channels panel (diagnostics, ai-response, … live). */
+  readonly channels: ChannelsPanel;
 
   constructor(
     readonly client: ChorusClient,
     readonly session: ChorusSession,
     private readonly onRemoteRendered?: (peerId: string, inserted: number) => void,
   ) {
+    this.channels = new ChannelsPanel(session);
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
       'form',
@@ -78,7 +82,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -97,7 +101,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
-    await this.open(DEFAULT_FILE);
+    await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 
   async open(path: string): Promise<void> {
@@ -176,7 +180,8 @@ export class SessionView {
   }
 
   private renderStatus(state: string): void {
-    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}` : state;
+    this.status.textContent = state === 'connected' ? `connected · ${this.client.url}${this.client.transport === 'websocket' ? ' (/ws)' : ''}` : state;
+    this.status.dataset.transport = this.client.transport;
     this.status.dataset.state = state;
     this.status.dataset.url = this.client.url;
   }

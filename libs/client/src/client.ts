@@ -1,18 +1,15 @@
 import {
   ChorusError,
-  PROTOCOL_VERSION,
   type AckOf,
   type ClientMessageType,
   type ClientPayload,
-  type ClientToServerEvents,
   type DisconnectNotice,
   type ErrorMessage,
   type ReplyOf,
   type ServerMessage,
   type ServerMessageOf,
-  type ServerToClientEvents,
 } from '@chorus/protocol';
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import { reconnectStep, type BackoffOptions, type ConnectionEnd } from './backoff';
 import { TypedEmitter } from './emitter';
 import { ClientClosedError, ConnectionLostError, RequestTimeoutError } from './errors';
@@ -20,9 +17,18 @@ import { randomId } from './random-id';
 import { ChorusRest } from './rest';
 import { SessionAdmin } from './session-admin';
 import { ChorusSession, type SessionOptions } from './session';
+import { socketIoWire } from './socketio-wire';
+import type { Wire, WireFactory } from './wire';
+import { wsWire, type WsTransportOptions } from './ws-wire';
 
-/** A socket typed by the protocol's event maps. */
-export type ChorusSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type { ChorusSocket } from './socketio-wire';
+
+/**
+ * The transport: `socket.io` (the default), or `websocket` — a plain WebSocket to the gateway's `/ws` (the
+ * browser's `WebSocket`; in Node the `ws` package's class passed as `WebSocket`, or Node's global one). Same API,
+ * same recovery on both.
+ */
+export type ChorusTransport = 'socket.io' | 'websocket' | ({ kind: 'websocket' } & WsTransportOptions);
 
 /** Connection state: `connecting` (first attempt), `connected` (hello received), `reconnecting`, `closed`. */
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -54,6 +60,8 @@ export interface ChorusClientOptions {
    * laptop that slept) is then found within seconds, not after Socket.IO's own 45 s. `false` turns it off.
    */
   heartbeat?: { intervalMs?: number; timeoutMs?: number } | false;
+  /** The transport (default `socket.io`). */
+  transport?: ChorusTransport;
   /** Extra socket.io-client options (e.g. `transports`). `auth`, `reconnection` and `forceNew` are the SDK's. */
   socket?: Partial<ManagerOptions & SocketOptions>;
   /** `fetch` for REST (default: the global one). */
@@ -81,7 +89,7 @@ export interface ChorusClientEvents {
 }
 
 interface LiveConnection {
-  socket: ChorusSocket;
+  wire: Wire;
   url: string;
   pending: Set<(error: Error) => void>;
 }
@@ -123,6 +131,9 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   private opSeq = 0;
   /** @internal The random source (jitter, generated ids). */
   readonly random: () => number;
+  /** The transport in use: `socket.io` or `websocket`. */
+  readonly transport: 'socket.io' | 'websocket';
+  private readonly wireFactory: WireFactory;
 
   constructor(private readonly options: ChorusClientOptions) {
     super();
@@ -130,6 +141,9 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     if (this.urls.length === 0) throw new TypeError('ChorusClient needs at least one url');
     this.random = options.random ?? Math.random;
     this.peerId = options.peerId ?? `p-${randomId(this.random)}`;
+    const transport = options.transport ?? 'socket.io';
+    this.transport = transport === 'socket.io' ? 'socket.io' : 'websocket';
+    this.wireFactory = transport === 'socket.io' ? socketIoWire(options.socket) : wsWire(transport === 'websocket' ? {} : transport, options.fetch);
     this.rest = new ChorusRest({ baseUrl: () => this.url, token: () => this.accessToken(), fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
     this.admin = new SessionAdmin(this.rest);
     // In a browser, coming back online ends a backoff wait at once (it may have grown to seconds while offline).
@@ -203,8 +217,8 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       };
       const timer = setTimeout(() => fail(new RequestTimeoutError(type, timeoutMs)), timeoutMs);
       conn.pending.add(fail);
-      const emit = conn.socket.emit as unknown as (event: string, body: unknown, ack: (reply: AckOf<T>) => void) => void;
-      emit.call(conn.socket, type, payload, (reply) => {
+      conn.wire.request(type, payload as object, (raw) => {
+        const reply = raw as AckOf<T>;
         clearTimeout(timer);
         conn.pending.delete(fail);
         if (reply && typeof reply === 'object' && reply.type === 'error') reject(ChorusError.from(reply));
@@ -318,27 +332,17 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       return { end: { kind: 'unreachable', message: `token provider: ${(err as Error).message}` }, connected: false };
     }
     return new Promise((resolve) => {
-      const socket: ChorusSocket = io(url, {
-        transports: ['websocket'],
-        ...this.options.socket,
-        auth: { token, protocol_version: PROTOCOL_VERSION },
-        reconnection: false,
-        forceNew: true,
-      });
-      const conn: LiveConnection = { socket, url, pending: new Set() };
-      let notice: DisconnectNotice | undefined;
       let connected = false;
       let heartbeat: ReturnType<typeof setInterval> | undefined;
       let refresh: ReturnType<typeof setTimeout> | undefined;
       let finished = false;
+      // Wires report asynchronously only (never from inside the factory), so `conn` exists when these run.
       const finish = (end: ConnectionEnd) => {
         if (finished) return;
         finished = true;
         if (heartbeat !== undefined) clearInterval(heartbeat);
         clearTimeout(refresh);
-        socket.removeAllListeners();
-        socket.io.removeAllListeners();
-        socket.close();
+        conn.wire.close();
         if (this.live === conn) this.live = null;
         const lost = new ConnectionLostError('request');
         for (const fail of [...conn.pending]) fail(lost);
@@ -348,47 +352,44 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       };
       const abort = () => finish({ kind: 'lost', reason: 'closed by the client' });
       this.abortAttempt = abort;
-      socket.on('connect_error', (err: Error & { data?: unknown }) => {
-        const data = err.data as (ErrorMessage & { disconnect?: DisconnectNotice }) | undefined;
-        if (data && typeof data === 'object' && data.type === 'error') finish({ kind: 'refused', error: data });
-        else finish({ kind: 'unreachable', message: err.message });
+      const wire = this.wireFactory(url, token, {
+        end: finish,
+        notice: (m) => {
+          // removed (4503) / session_deleted (4504) name the session: it ends, whatever the connection does next.
+          if (m.session_id !== undefined && (m.code === 4503 || m.code === 4504)) this.sessions.get(m.session_id)?.endedByServer(`${m.name}: ${m.reason}`);
+        },
+        hello: (hello) => {
+          if (finished) return;
+          const live = conn;
+          connected = true;
+          this.lastHello = hello;
+          this.live = live;
+          this.setState('connected');
+          this.emit('hello', hello);
+          for (const w of [...this.waiters]) w.resolve();
+          for (const session of this.sessions.values()) session.connectionRestored();
+          heartbeat ??= this.startHeartbeat(live, () => finish({ kind: 'lost', reason: 'heartbeat timeout' }));
+          const schedule = (expiresAt: number | undefined) => {
+            clearTimeout(refresh);
+            if (expiresAt === undefined || typeof this.options.token !== 'function' || finished) return;
+            // At most half the remaining life early: a token shorter-lived than the margin would otherwise be
+            // refreshed at once, again and again.
+            const left = Math.max(0, expiresAt - Date.now());
+            const margin = Math.min(this.options.tokenRefreshMarginMs ?? 30_000, left / 2);
+            const delay = left - margin;
+            // setTimeout holds at most ~24.8 days (a longer delay fires at once): a month-long token re-arms on the way.
+            if (delay > MAX_TIMER_MS) refresh = setTimeout(() => schedule(expiresAt), MAX_TIMER_MS);
+            else refresh = setTimeout(() => void this.reauth(live, expiresAt).then(schedule), delay);
+          };
+          schedule(hello.token_expires_at);
+        },
+        error: (m) => this.pushedError(m),
+        push: (message) => {
+          const m = message as ServerMessage & { session_id?: string };
+          if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
+        },
       });
-      socket.on('disconnect', (reason) => finish({ kind: 'lost', reason, notice }));
-      socket.on('disconnect_notice', (m) => {
-        notice = m;
-        // removed (4503) / session_deleted (4504) name the session: it ends, whatever the connection does next.
-        if (m.session_id !== undefined && (m.code === 4503 || m.code === 4504)) this.sessions.get(m.session_id)?.endedByServer(`${m.name}: ${m.reason}`);
-      });
-      socket.on('hello', (hello) => {
-        connected = true;
-        this.lastHello = hello;
-        this.live = conn;
-        this.setState('connected');
-        this.emit('hello', hello);
-        for (const w of [...this.waiters]) w.resolve();
-        for (const session of this.sessions.values()) session.connectionRestored();
-        heartbeat ??= this.startHeartbeat(conn, () => finish({ kind: 'lost', reason: 'heartbeat timeout' }));
-        const schedule = (expiresAt: number | undefined) => {
-          clearTimeout(refresh);
-          if (expiresAt === undefined || typeof this.options.token !== 'function' || finished) return;
-          // At most half the remaining life early: a token shorter-lived than the margin would otherwise be
-          // refreshed at once, again and again.
-          const left = Math.max(0, expiresAt - Date.now());
-          const margin = Math.min(this.options.tokenRefreshMarginMs ?? 30_000, left / 2);
-          const delay = left - margin;
-          // setTimeout holds at most ~24.8 days (a longer delay fires at once): a month-long token re-arms on the way.
-          if (delay > MAX_TIMER_MS) refresh = setTimeout(() => schedule(expiresAt), MAX_TIMER_MS);
-          else refresh = setTimeout(() => void this.reauth(conn, expiresAt).then(schedule), delay);
-        };
-        schedule(hello.token_expires_at);
-      });
-      socket.on('error', (m) => this.pushedError(m));
-      socket.onAny((event: string, message: unknown) => {
-        if (event === 'hello' || event === 'error' || event === 'disconnect_notice') return;
-        if (!message || typeof message !== 'object') return;
-        const m = message as ServerMessage & { session_id?: string };
-        if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
-      });
+      const conn: LiveConnection = { wire, url, pending: new Set() };
     });
   }
 

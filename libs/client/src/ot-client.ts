@@ -84,6 +84,11 @@ export class OtClient {
     return this.inflight !== null || this.buffer !== null;
   }
 
+  /** Whether committed ops (or our ack) wait for an earlier version that has not arrived: a gap to fill. */
+  get hasGap(): boolean {
+    return this.queue.size > 0;
+  }
+
   /** The seq of the op in flight, if any. */
   get inflightSeq(): number | undefined {
     return this.inflight?.seq;

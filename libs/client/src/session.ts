@@ -1,5 +1,6 @@
 import { ChorusError, type IceCandidate, type Participant, type PresenceView, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
+import { SessionChannels } from './channels';
 import type { ChorusClient } from './client';
 import { ChorusDocument, type DocumentLock } from './document';
 import { TypedEmitter } from './emitter';
@@ -85,6 +86,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   readonly presence = new PresenceStore();
   /** The prompt queue and the agents' live activity (docs/agents.md). */
   readonly prompts: SessionPrompts;
+  /** The session's channels: subscribe, unsubscribe, publish (kept subscribed across reconnects). */
+  readonly channels: SessionChannels;
 
   private currentState: SessionState = 'idle';
   private wanted = false;
@@ -119,6 +122,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.lastSeqKnown = options.lastSeq !== undefined;
     if (typeof options.joinToken === 'string') this.joinToken = options.joinToken;
     this.prompts = new SessionPrompts(client, id, () => this.ready());
+    this.channels = new SessionChannels(client, id, () => this.ready());
   }
 
   /** The session state. */
@@ -351,6 +355,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.joining = null;
     this.recovering = false;
     this.held = [];
+    this.channels.connectionLost();
   }
 
   /** @internal The client closed for good. */
@@ -398,6 +403,9 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       case 'op':
       case 'conflict_detected':
         this.documents.get(m.doc_id)?.handlePush(m);
+        return;
+      case 'event':
+        this.channels.handlePush(m);
         return;
       case 'voice_user_joined':
       case 'voice_user_left':
@@ -525,6 +533,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     if (Object.keys(this.own.state).length > 0) tasks.push(this.client.request('presence_update', { session_id: this.id, ...this.own.state }));
     tasks.push(this.refreshPresence());
     for (const doc of this.documents.values()) tasks.push(doc.resume());
+    tasks.push(this.channels.resume());
     const results = await Promise.allSettled(tasks);
     for (const r of results) if (r.status === 'rejected') this.client.warn(`after joining ${this.id}: a resync step failed`, r.reason);
   }

@@ -8,7 +8,10 @@ import type { Connection } from './connection';
  * - fills in `session_id` when the message has none and the connection is in exactly one session;
  * - accepts an identity field the message type does not declare (`peer_id`, `user_id`) when it names this
  *   connection's peer in that session (or its user) and drops it, and refuses it with PERMISSION_DENIED (field
- *   named) when it names someone else: a client cannot speak as another peer, even by mistake.
+ *   named) when it names someone else: a client cannot speak as another peer, even by mistake;
+ * - takes the typed-protocol seed's `channel_id` as `channel` (`{"id": "req-123", "type": "subscribe",
+ *   "channel_id": …}`): one of the two, or both when equal; two different names are left to the schema, which
+ *   refuses `channel_id` as an unknown field — never guessed between.
  * Only plain data properties are read (the payload is untrusted); anything else is left to the schema.
  */
 export function restatedIdentity(connection: Connection, type: unknown, payload: unknown): unknown {
@@ -37,6 +40,14 @@ export function restatedIdentity(connection: Connection, type: unknown, payload:
     if (membership === undefined) throw new ChorusError('PERMISSION_DENIED', `Join session ${sessionId ?? '(none given)'} first (send "join").`, { field: 'session_id' });
     if (restated.value !== mine) throw new ChorusError('PERMISSION_DENIED', `"${field}" must name this connection (${mine}); a client cannot send as someone else.`, { field });
     omit.push(field);
+  }
+  if ('channel' in shape) {
+    const alias = read('channel_id');
+    const channel = read('channel');
+    if (alias.present && !channel.present) {
+      patch = { ...patch, channel: alias.value };
+      omit.push('channel_id');
+    } else if (alias.present && channel.value === alias.value) omit.push('channel_id');
   }
   if (patch === undefined && omit.length === 0) return payload;
   const copy: Record<string, unknown> = { ...(payload as Record<string, unknown>), ...patch };
