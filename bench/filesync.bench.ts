@@ -130,7 +130,8 @@ async function main(): Promise<void> {
     await resumeHost.share();
     const download = resumeGuest.download(remote, big, { chunkSize, stallMs: 1_000 });
     while (resumeGuest.chunksReceived < total / 3) await new Promise((r) => setTimeout(r, 5));
-    (hostSession.client as unknown as { live?: { socket: { io: { engine: { close(): void } } } } }).live?.socket.io.engine.close();
+    // The SDK's own "end the current connection from outside" (what its heartbeat does to a dead one): it reconnects.
+    (hostSession.client as unknown as { abortAttempt: (() => void) | null }).abortAttempt?.();
     await download;
     const rechunked = resumeHost.chunksSent - total;
     progress(`resume: ${total} chunks, ${resumeHost.chunksSent} sent, ${resumeGuest.resumes} resume(s), ${resumeGuest.duplicates} duplicate(s)`);
