@@ -4,7 +4,8 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { ChorusConfig } from '@chorus/config';
 import { runMigrations } from '@chorus/database';
-import { boundPort, createRuntime, listenHttp, type Runtime } from '@chorus/runtime';
+import type { Metric, Registry } from 'prom-client';
+import { METRICS_REGISTRY, boundPort, createRuntime, listenHttp, type Runtime } from '@chorus/runtime';
 import { ConflictAppModule } from '../apps/conflict/src/conflict-app.module';
 import { CONFLICT_DATA_SOURCE } from '../apps/conflict/src/persistence/conflict.data-source';
 import { GatewayAppModule, configureGatewayApp } from '../apps/gateway/src/gateway-app.module';
@@ -50,10 +51,18 @@ export async function startChorus(config: ChorusConfig, logger: LoggerService): 
       const applied = await runMigrations(spec, dbUrl);
       if (applied.length > 0) logger.log(`${spec.app} migrations applied: ${applied.join(', ')}`, 'Standalone');
     }
-    const [session] = await startServices(runtime);
-    const db = session.get<DataSource>(getDataSourceToken(SESSION_DATA_SOURCE.app));
+    const services = await startServices(runtime);
+    const db = services[0].get<DataSource>(getDataSourceToken(SESSION_DATA_SOURCE.app));
     const postgres = { name: 'postgres', check: async () => void (await db.query('SELECT 1')) };
     const gateway = await listenHttp(runtime, GatewayAppModule.register(runtime, [postgres]), (app) => configureGatewayApp(app, runtime));
+    // One /metrics for the one process: the services' own series (queue, commits, ...) join the gateway's.
+    const exposed = gateway.get<Registry>(METRICS_REGISTRY, { strict: false });
+    for (const service of services) {
+      for (const metric of service.get<Registry>(METRICS_REGISTRY, { strict: false }).getMetricsAsArray()) {
+        // getMetricsAsArray() returns the metric objects themselves, typed as their serialised shape.
+        if (exposed.getSingleMetric(metric.name) === undefined) exposed.registerMetric(metric as unknown as Metric);
+      }
+    }
     return { port: boundPort(gateway), runtime, stop: () => runtime.stop() };
   } catch (err) {
     await runtime.stop().catch(() => undefined);

@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { createLogger, fatal, installShutdown, loadConfigOrExit } from '@chorus/runtime';
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
     const chorus = await startChorus(config, logger);
     installShutdown(() => chorus.stop(), { graceMs: config.shutdownGraceMs, logger });
     const shown = config.http.host === '0.0.0.0' ? 'localhost' : config.http.host;
-    logger.log(`Chorus is up in ${Date.now() - started} ms: http://${shown}:${chorus.port} (API docs: /api/docs, health: /health/ready). Ctrl-C stops it.`, 'Standalone');
+    const admin = chorus.runtime.admin.port === undefined ? '' : ` on :${chorus.runtime.admin.port}`;
+    logger.log(`Chorus is up in ${Date.now() - started} ms: http://${shown}:${chorus.port} (API docs: /api/docs, health: /health/ready${admin}). Ctrl-C stops it.`, 'Standalone');
   } catch (err) {
     fatal(logger, err);
   }

@@ -55,7 +55,7 @@ describe('edge policy (CORS_ORIGINS set, no trusted proxy)', () => {
     const polling = await fetch(`${stack.url}/socket.io/?EIO=4&transport=polling`, { headers: { origin: EVIL } });
     expect(polling.status).toBe(403);
     expect(((await polling.json()) as { message: string }).message).toContain('CORS_ORIGINS');
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/chorus_ws_handshakes_refused_total\{reason="origin"[^}]*\} [1-9]/);
   });
 
@@ -69,8 +69,8 @@ describe('edge policy (CORS_ORIGINS set, no trusted proxy)', () => {
   it('never rate-limits /health/* and /metrics', async () => {
     const statuses = new Set<number>();
     // More than the REST budget (600 per address and route per minute) of liveness probes alone, then the others.
-    for (let i = 0; i < 620; i++) statuses.add((await fetch(`${stack.url}/health/live`)).status);
-    for (const path of ['/health/ready', '/metrics']) statuses.add((await fetch(`${stack.url}${path}`)).status);
+    for (let i = 0; i < 620; i++) statuses.add((await fetch(`${stack.adminUrl}/health/live`)).status);
+    for (const path of ['/health/ready', '/metrics']) statuses.add((await fetch(`${stack.adminUrl}${path}`)).status);
     expect([...statuses]).toEqual([200]);
   });
 

@@ -211,7 +211,7 @@ describe('WebSocket: malformed input', () => {
   });
 
   it('counts refusals by code in /metrics and logs none of them as errors', async () => {
-    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/chorus_ws_refused_total\{[^}]*code="VALIDATION_ERROR"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/chorus_ws_refused_total\{[^}]*code="RATE_LIMITED"[^}]*\} [1-9]/);
     expect(errorLines()).toEqual([]);

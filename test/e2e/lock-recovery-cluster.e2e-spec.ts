@@ -12,7 +12,7 @@ let cluster: ProcessCluster;
 const clients: ChorusClient[] = [];
 
 beforeAll(async () => {
-  cluster = await startProcessCluster('lock_joined_down', { gateways: 1, replicas: 1 });
+  cluster = await startProcessCluster('lock_joined_down', { gateways: 1, replicas: 1, extraEnv: { ADMIN_PORT: '0' } });
 }, 120_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());
@@ -41,7 +41,7 @@ it('joins without locks while no conflict replica answers (logged, counted), and
   expect(joined).not.toHaveProperty('locks_truncated');
   const gateway = cluster.processes.get('gateway-1');
   expect(gateway?.lines.some((l) => l.includes(`Session ${session_id}: joined without locks (locks.list failed:`))).toBe(true);
-  expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^chorus_ws_join_locks_unavailable_total\{[^}]*\} 1$/m);
+  expect(await (await fetch(`${cluster.admins[0]}/metrics`)).text()).toMatch(/^chorus_ws_join_locks_unavailable_total\{[^}]*\} 1$/m);
 
   const replacement = startTsProcess('apps/conflict/src/main.ts', { ...cluster.env, LOG_LEVEL: 'log', NODE_ID: 'conflict-2' });
   cluster.processes.set('conflict-2', replacement);

@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { runService } from '@chorus/runtime';
 import { ConflictAppModule } from './conflict-app.module';

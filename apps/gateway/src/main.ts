@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { runService } from '@chorus/runtime';
 import { GatewayAppModule, configureGatewayApp } from './gateway-app.module';

@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { runService } from '@chorus/runtime';
 import { SessionAppModule } from './session-app.module';

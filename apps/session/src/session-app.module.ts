@@ -11,6 +11,7 @@ import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
 import { SessionHandlers } from './session.handlers';
 import { registerSessionMetrics } from './session.metrics';
+import { registerAgentMetrics } from './agents/agent.metrics';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 import { AgentService } from './agents/agent.service';
@@ -47,6 +48,7 @@ export class SessionAppModule {
           useFactory: (ds: DataSource, registry: Registry) => {
             const log = new SessionEventLog(ds, { logger: runtime.logger });
             registerSessionMetrics(registry, log);
+            registerAgentMetrics(registry, ds, runtime.logger);
             return log;
           },
         },

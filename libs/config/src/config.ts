@@ -4,7 +4,8 @@ import { VARIABLES, type AppRole, type LogLevel, type TrustedProxies, type Varia
 export interface ChorusConfig {
   readonly role: AppRole;
   readonly nodeId: string;
-  readonly http: { readonly host: string; readonly port: number };
+  /** `adminPort` (ADMIN_PORT): where /metrics and /health/* are served instead of `port`; undefined: on `port`. */
+  readonly http: { readonly host: string; readonly port: number; readonly adminPort: number | undefined };
   /** `url` undefined: standalone with an embedded Postgres under `dataDir`. */
   readonly database: { readonly url: string | undefined; readonly poolMax: number; readonly preparedStatements: boolean; readonly dataDir: string };
   /** `url` undefined: standalone with in-process equivalents of Redis. */
@@ -100,13 +101,16 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     if (values.AUTH_AUDIENCE === undefined) problems.push({ variable: 'AUTH_AUDIENCE', problem: 'is required with AUTH_JWKS_URL (the `aud` your identity provider puts in tokens for Chorus)' });
     if (values.DEV_TOKENS === true) problems.push({ variable: 'DEV_TOKENS', problem: 'must be false with AUTH_JWKS_URL (dev tokens are HS256, which a JWKS verifier refuses)' });
   }
+  if (typeof values.ADMIN_PORT === 'number' && values.ADMIN_PORT !== 0 && values.ADMIN_PORT === values.PORT) {
+    problems.push({ variable: 'ADMIN_PORT', problem: 'must differ from PORT (it moves /metrics and /health/* off the public port)' });
+  }
   // TURN without its secret would hand clients servers they cannot authenticate to.
   if (Array.isArray(values.VOICE_TURN_URLS) && values.VOICE_TURN_URLS.length > 0 && values.VOICE_TURN_SECRET === undefined) {
     problems.push({ variable: 'VOICE_TURN_SECRET', problem: 'is required when VOICE_TURN_URLS is set (the secret shared with the TURN server)' });
   }
   if (problems.length > 0) throw new ConfigError(role, problems);
   const v = values as {
-    PORT: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
+    PORT: number; ADMIN_PORT?: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
     CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; REST_LIMIT_PER_MIN?: number; INVITE_GUESS_LIMIT_PER_MIN?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; FILE_SYNC_BYTES_PER_S?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
@@ -122,7 +126,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   return {
     role,
     nodeId: v.NODE_ID,
-    http: { host: v.HOST, port: v.PORT },
+    http: { host: v.HOST, port: v.PORT, adminPort: v.ADMIN_PORT },
     database: { url: v.DATABASE_URL, poolMax: v.DB_POOL_MAX ?? 10, preparedStatements: v.DB_PREPARED_STATEMENTS ?? true, dataDir: v.CHORUS_DATA_DIR ?? '.chorus-data' },
     redis: { url: v.REDIS_URL, prefix: v.REDIS_PREFIX },
     log: { level: v.LOG_LEVEL, format: v.LOG_FORMAT },
@@ -184,4 +188,21 @@ export function loadMigrationConfig(role: 'session' | 'conflict', env: Env = pro
   }
   if ('problem' in db || 'problem' in level || 'problem' in format || db.value === undefined) throw new ConfigError(role, problems);
   return { role, log: { level: level.value as LogLevel, format: format.value as 'json' | 'text' }, databaseUrl: db.value };
+}
+
+/** How this process traces (OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME): read before anything else loads, by @chorus/tracing. */
+export interface TracingConfig {
+  readonly exporter: 'none' | 'otlp' | 'console';
+  readonly serviceName: string;
+}
+
+export function loadTracingConfig(role: AppRole, env: Env = process.env): TracingConfig {
+  const exporter = VARIABLES.OTEL_TRACES_EXPORTER.parse(env.OTEL_TRACES_EXPORTER, role);
+  const serviceName = VARIABLES.OTEL_SERVICE_NAME.parse(env.OTEL_SERVICE_NAME, role);
+  const problems: { variable: string; problem: string }[] = [];
+  if ('problem' in exporter) problems.push({ variable: 'OTEL_TRACES_EXPORTER', problem: exporter.problem });
+  if ('problem' in serviceName) problems.push({ variable: 'OTEL_SERVICE_NAME', problem: serviceName.problem });
+  if ('problem' in exporter || 'problem' in serviceName) throw new ConfigError(role, problems);
+  const disabled = /^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '');
+  return { exporter: disabled ? 'none' : (exporter.value as TracingConfig['exporter']), serviceName: serviceName.value };
 }

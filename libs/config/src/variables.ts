@@ -34,6 +34,16 @@ function int(min: number, max: number, fallback: (role: AppRole) => number) {
   };
 }
 
+/** An optional integer: unset or empty means undefined. */
+function optionalInt(min: number, max: number) {
+  return (raw: string | undefined): Parse<number | undefined> => {
+    if (raw === undefined || raw === '') return { value: undefined };
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) return { problem: `must be an integer from ${min} to ${max}, got "${raw}"` };
+    return { value: n };
+  };
+}
+
 function bool(fallback: (role: AppRole) => boolean) {
   return (raw: string | undefined, role: AppRole): Parse<boolean> => {
     if (raw === undefined || raw === '') return { value: fallback(role) };
@@ -109,6 +119,11 @@ export const VARIABLES = {
     roles: ALL,
     parse: text(/^[\w.:-]+$/, 'must be a host name or address', () => '0.0.0.0'),
   },
+  ADMIN_PORT: {
+    doc: 'Port of the admin listener: /metrics and /health/* move there and the public PORT answers them 404, so an Ingress or HTTPRoute to PORT can never expose them (Prometheus and the kubelet probes use ADMIN_PORT). Same HOST. Default unset: /metrics and /health/* are served on PORT beside everything else, as a laptop and the tests expect. See docs/observability.md.',
+    roles: ALL,
+    parse: optionalInt(0, 65535),
+  },
   DATABASE_URL: {
     doc: 'Postgres connection string (postgres://user:pass@host:5432/db). Required by session and conflict. Standalone without it runs an embedded PostgreSQL 15 (a child process on 127.0.0.1, data under CHORUS_DATA_DIR/postgres).',
     roles: DB_OWNERS,
@@ -153,6 +168,16 @@ export const VARIABLES = {
     doc: 'json (one JSON object per line, for log collectors) or text (for a terminal). Default text for standalone, json for the separate apps.',
     roles: ALL,
     parse: oneOf(['json', 'text'] as const, (role) => (role === 'standalone' ? 'text' : 'json')),
+  },
+  OTEL_TRACES_EXPORTER: {
+    doc: 'OpenTelemetry tracing: none (default: off, the SDK is not even loaded), otlp (OTLP/HTTP with JSON bodies to OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, default http://localhost:4318, with OTEL_EXPORTER_OTLP_HEADERS) or console (spans on stdout, for a try-out). The standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on), OTEL_BSP_* and OTEL_RESOURCE_ATTRIBUTES apply as the SDK defines them; OTEL_SDK_DISABLED=true turns it off. See docs/observability.md.',
+    roles: ALL,
+    parse: oneOf(['none', 'otlp', 'console'] as const, () => 'none'),
+  },
+  OTEL_SERVICE_NAME: {
+    doc: 'The service.name of this process\'s spans. Default chorus-<role> (chorus-gateway, chorus-session, chorus-conflict, chorus-presence, chorus-standalone).',
+    roles: ALL,
+    parse: text(/^[\w.\-/]{1,128}$/, 'must be 1-128 letters, digits or ._-/', (role) => `chorus-${role}`),
   },
   JWT_SECRET: {
     doc: 'HS256 secret (at least 32 characters) that signs access and join tokens. Required by gateway and session; every replica must share it. Standalone without it generates one and keeps it in CHORUS_DATA_DIR.',

@@ -2,6 +2,8 @@ import type { DynamicModule, INestApplication, LoggerService } from '@nestjs/com
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, loadMigrationConfig, type AppRole, type ChorusConfig } from '@chorus/config';
 import { runMigrations, type AppDataSourceSpec } from '@chorus/database';
+import { adminListener } from './admin';
+import { observeHttp } from './http-observability';
 import { createLogger } from './logger';
 import { createRuntime, type Runtime } from './runtime';
 import { installShutdown } from './shutdown';
@@ -22,9 +24,13 @@ export function loadConfigOrExit(role: AppRole, overrides: Parameters<typeof loa
 /** Creates the HTTP app for a module, listening on the configured host and port; closed by the runtime. */
 export async function listenHttp(runtime: Runtime, module: DynamicModule, configure?: ServiceEntry['configure']): Promise<INestApplication> {
   const app = await NestFactory.create(module, { logger: runtime.logger, abortOnError: false });
+  runtime.transportMetrics.registerInto(observeHttp(app, runtime.logger));
   await configure?.(app, runtime);
+  const admin = adminListener(app, runtime);
+  admin.guard();
   await app.listen(runtime.config.http.port, runtime.config.http.host);
   runtime.onStop(() => app.close());
+  runtime.admin.port = await admin.listen();
   return app;
 }
 
@@ -62,10 +68,15 @@ export async function runService(entry: ServiceEntry, argv: readonly string[] = 
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }
+    runtime.transportMetrics.registerInto(observeHttp(app, runtime.logger));
     await entry.configure?.(app, runtime);
+    const admin = adminListener(app, runtime);
+    admin.guard();
     await app.listen(config.http.port, config.http.host);
     runtime.onStop(() => app.close());
-    logger.log(`${entry.role} node ${config.nodeId} listening on http://${config.http.host}:${boundPort(app)}`, 'Bootstrap');
+    runtime.admin.port = await admin.listen();
+    const adminNote = runtime.admin.port === undefined ? '' : ` (metrics and health on :${runtime.admin.port})`;
+    logger.log(`${entry.role} node ${config.nodeId} listening on http://${config.http.host}:${boundPort(app)}${adminNote}`, 'Bootstrap');
   } catch (err) {
     fatal(logger, err);
   }

@@ -6,3 +6,6 @@ export { boundPort, fatal, listenHttp, loadConfigOrExit, runService, type Servic
 export { createServiceTransport, type ServiceName, type ServiceTransport } from './transport';
 export { METRICS_REGISTRY, MetricsController, MetricsModule } from './metrics';
 export { startPeriodic, type PeriodicTask } from './periodic';
+export { adminListener, isAdminPath } from './admin';
+export { acceptRequestId, httpMetrics, observeHttp, requestIdOf, type HttpMetrics } from './http-observability';
+export { TransportMetrics } from './transport-metrics';

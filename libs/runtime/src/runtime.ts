@@ -8,6 +8,7 @@ import { startEmbeddedPostgres } from '@chorus/database';
 import type { ReadinessCheck } from './health';
 import { createLogger } from './logger';
 import { createServiceTransport, type ServiceTransport } from './transport';
+import { TransportMetrics } from './transport-metrics';
 import { outboundCodec, type OutboundMessage } from '@chorus/contracts';
 import { MemoryFanout, RedisFanout, type DropReporter, type Fanout } from '@chorus/fanout';
 
@@ -32,10 +33,14 @@ export interface Runtime {
   readonly inProcess: boolean;
   /** Transport endpoints (Redis Streams, or one in-process broker shared by the apps of this process). */
   readonly transport: ServiceTransport;
+  /** Metrics of the transport servers this process runs (registered into the registry /metrics serves). */
+  readonly transportMetrics: TransportMetrics;
   /** The transport servers this process runs (filled when they are created; read by readiness). */
   readonly transportServers: Array<{ readonly name: string; isHealthy(): boolean }>;
   /** The one outbound road: session fan-out to every gateway node (Redis pub/sub, or in-process), typed and checked. */
   readonly fanout: Fanout<OutboundMessage>;
+  /** The admin listener's bound port (ADMIN_PORT; undefined: /metrics and /health/* are on the public port). */
+  readonly admin: { port: number | undefined };
   /** The token signing secret (generated and kept under the data dir in standalone without JWT_SECRET). */
   readonly jwtSecret: string | undefined;
   /** Registers a closer; `stop()` runs them in reverse order of registration. */
@@ -63,7 +68,8 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
   }
   if (config.redis.url === undefined) logger.log('No REDIS_URL: using in-process transport, presence and rate limits', 'Runtime');
   const jwtSecret = config.auth.jwtSecret ?? (config.role === 'standalone' ? await standaloneSecret(config.database.dataDir) : undefined);
-  const transport = createServiceTransport({ redisUrl: config.redis.url, prefix: config.redis.prefix, nodeId: config.nodeId });
+  const transportMetrics = new TransportMetrics(logger);
+  const transport = createServiceTransport({ redisUrl: config.redis.url, prefix: config.redis.prefix, nodeId: config.nodeId, metrics: transportMetrics });
   // A dropped message is a publisher's bug (it drifted from the protocol) or foreign traffic: logged here, counted
   // by the fan-out (`dropped`, exported by the gateway's metrics).
   const onDropped: DropReporter = (reason, sessionId) => logger.error(`Fan-out message for session ${sessionId} dropped: ${reason}`, undefined, 'Fanout');
@@ -81,8 +87,10 @@ export async function createRuntime(config: ChorusConfig, logger: LoggerService 
     redisPrefix: config.redis.prefix,
     inProcess: config.redis.url === undefined,
     transport,
+    transportMetrics,
     transportServers: [],
     fanout,
+    admin: { port: undefined },
     jwtSecret,
     onStop(closer) {
       closers.push(closer);

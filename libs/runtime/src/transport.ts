@@ -1,5 +1,6 @@
 import type { CustomTransportStrategy, ClientProxy } from '@nestjs/microservices';
 import { InProcessBroker, InProcessClient, InProcessServer, RedisStreamsClient, RedisStreamsServer, type KeyedMode, type OrderingKeys } from '@chorus/transport';
+import type { TransportMetrics } from './transport-metrics';
 
 /** The services reachable over the transport. */
 export type ServiceName = 'session' | 'presence' | 'conflict';
@@ -20,17 +21,21 @@ export interface ServiceTransport {
  */
 const KEYED_MODE: Record<ServiceName, KeyedMode> = { session: 'serial', presence: 'serial', conflict: 'affinity' };
 
-export function createServiceTransport(options: { redisUrl: string | undefined; prefix: string; nodeId: string; requestTimeoutMs?: number }): ServiceTransport {
+export function createServiceTransport(options: { redisUrl: string | undefined; prefix: string; nodeId: string; requestTimeoutMs?: number; metrics?: TransportMetrics }): ServiceTransport {
+  const watched = <S extends InProcessServer | RedisStreamsServer>(service: ServiceName, server: S): S => {
+    options.metrics?.watch(service, server);
+    return server;
+  };
   if (options.redisUrl === undefined) {
     const broker = new InProcessBroker();
     return {
-      server: (service) => new InProcessServer({ broker, service, nodeId: options.nodeId, keyedMode: KEYED_MODE[service] }),
+      server: (service) => watched(service, new InProcessServer({ broker, service, nodeId: options.nodeId, keyedMode: KEYED_MODE[service] })),
       client: (service, orderingKeys) => new InProcessClient({ broker, service, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs, orderingKeys }),
     };
   }
   const base = { redisUrl: options.redisUrl, prefix: options.prefix, nodeId: options.nodeId, requestTimeoutMs: options.requestTimeoutMs };
   return {
-    server: (service) => new RedisStreamsServer({ ...base, service, keyedMode: KEYED_MODE[service] }),
+    server: (service) => watched(service, new RedisStreamsServer({ ...base, service, keyedMode: KEYED_MODE[service] })),
     client: (service, orderingKeys) => new RedisStreamsClient({ ...base, service, orderingKeys }),
   };
 }

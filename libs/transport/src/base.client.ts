@@ -3,13 +3,17 @@ import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception';
 import type { TransportStatus } from './base.server';
 import { type OrderingKeys, type ReplyEnvelope, type RequestEnvelope, resolveKey } from './envelope';
+import { endSpan, startSendSpan } from './tracing';
 import { TransportError } from './transport.error';
+import type { Span } from '@opentelemetry/api';
 
 interface PendingRequest {
   callback: (packet: WritePacket) => void;
   /** Epoch ms after which the caller gets UNAVAILABLE. */
   deadline: number;
   pattern: string;
+  /** The request's CLIENT span (a no-op while tracing is off): ends with the reply, the deadline or the teardown. */
+  span: Span;
 }
 
 export interface BaseClientOptions {
@@ -93,10 +97,12 @@ export abstract class BaseTransportClient extends ClientProxy {
     const { data, key } = resolveKey(pattern, packet.data, this.baseOptions.orderingKeys);
     const id = this.nextId();
     const deadline = Date.now() + this.baseOptions.requestTimeoutMs;
-    this.pending.set(id, { callback, deadline, pattern });
+    const { span, carrier } = startSendSpan(this.baseOptions.service, pattern, 'request');
+    this.pending.set(id, { callback, deadline, pattern, span });
     this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs);
     const env: RequestEnvelope = { i: id, p: pattern, d: data, r: this.replyAddress(), t: deadline, o: this.baseOptions.nodeId };
     if (key !== undefined) env.k = key;
+    if (carrier !== undefined) env.c = carrier;
     this.transmitRequest(env).catch((error: Error) =>
       this.fail(id, TransportError.unavailable(`Could not send "${pattern}" to service "${this.baseOptions.service}": ${error.message}`)),
     );
@@ -110,6 +116,9 @@ export abstract class BaseTransportClient extends ClientProxy {
     const { data, key } = resolveKey(pattern, packet.data, this.baseOptions.orderingKeys);
     const env: RequestEnvelope = { i: this.nextId(), p: pattern, d: data, o: this.baseOptions.nodeId };
     if (key !== undefined) env.k = key;
+    const { span, carrier } = startSendSpan(this.baseOptions.service, pattern, 'event');
+    if (carrier !== undefined) env.c = carrier;
+    let failure: Error | undefined;
     const timeoutMs = this.baseOptions.requestTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -120,9 +129,11 @@ export abstract class BaseTransportClient extends ClientProxy {
         }),
       ]);
     } catch (error) {
-      throw error instanceof TransportError ? error : TransportError.unavailable(`Could not publish "${pattern}": ${(error as Error).message}`);
+      failure = error instanceof TransportError ? error : TransportError.unavailable(`Could not publish "${pattern}": ${(error as Error).message}`);
+      throw failure;
     } finally {
       clearTimeout(timer);
+      endSpan(span, failure);
     }
     return undefined as T;
   }
@@ -131,7 +142,8 @@ export abstract class BaseTransportClient extends ClientProxy {
   protected onReply(reply: ReplyEnvelope): void {
     const entry = this.pending.get(reply.i);
     if (!entry) return;
-    this.forget(reply.i);
+    endSpan(entry.span, reply.e);
+    this.forget(reply.i, false);
     if (reply.e) entry.callback({ err: new TransportError(reply.e) });
     else entry.callback({ response: reply.r, isDisposed: true });
   }
@@ -139,7 +151,8 @@ export abstract class BaseTransportClient extends ClientProxy {
   protected fail(id: string, error: TransportError): void {
     const entry = this.pending.get(id);
     if (!entry) return;
-    this.forget(id);
+    endSpan(entry.span, error);
+    this.forget(id, false);
     entry.callback({ err: error });
   }
 
@@ -148,7 +161,9 @@ export abstract class BaseTransportClient extends ClientProxy {
     for (const id of [...this.pending.keys()]) this.fail(id, TransportError.unavailable(reason));
   }
 
-  private forget(id: string): void {
+  /** `endsSpan` false: the reply or failure has ended the span already; true: a teardown (the caller unsubscribed). */
+  private forget(id: string, endsSpan = true): void {
+    if (endsSpan) this.pending.get(id)?.span.end();
     this.pending.delete(id);
     if (this.pending.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);

@@ -1,6 +1,8 @@
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { ReplyEnvelope, RequestEnvelope } from './envelope';
+import type { TransportObserver } from './observer';
+import { withReceiveSpan } from './tracing';
 import { TransportContext } from './transport.context';
 import { TransportErrorCode, toErrorBody } from './transport.error';
 
@@ -14,11 +16,21 @@ export type TransportStatus = 'connected' | 'disconnected' | 'reconnecting';
  */
 export abstract class BaseTransportServer extends Server implements CustomTransportStrategy {
   protected currentStatus: TransportStatus = 'disconnected';
+  /** Metrics hooks (`observe()`); none by default. */
+  protected observer: TransportObserver = {};
 
   constructor(transportId: symbol) {
     super();
     this.transportId = transportId;
   }
+
+  /** Reports receipts, handler outcomes, takeovers and dead letters to `observer` (the runtime's metrics). */
+  observe(observer: TransportObserver): void {
+    this.observer = observer;
+  }
+
+  /** The service this server consumes for (the consumer group). */
+  protected abstract get serviceName(): string;
 
   /** For a terminus health indicator: true while the transport can receive messages. */
   isHealthy(): boolean {
@@ -40,7 +52,15 @@ export abstract class BaseTransportServer extends Server implements CustomTransp
    * Invariant: never rejects. A thrown or observable error becomes an error reply (requests) or a log line
    * (events); either way the message counts as handled and will be acknowledged.
    */
-  protected async handleMessage(env: RequestEnvelope, ctx: TransportContext): Promise<ReplyEnvelope | undefined> {
+  protected handleMessage(env: RequestEnvelope, ctx: TransportContext): Promise<ReplyEnvelope | undefined> {
+    const started = performance.now();
+    return withReceiveSpan(this.serviceName, env, ctx.getDeliveryCount(), () => this.dispatch(env, ctx), (reply) => reply?.e).then((reply) => {
+      this.observer.handled?.(env.p, (performance.now() - started) / 1000, reply?.e === undefined ? 'ok' : String(reply.e.code));
+      return reply;
+    });
+  }
+
+  private async dispatch(env: RequestEnvelope, ctx: TransportContext): Promise<ReplyEnvelope | undefined> {
     const isRequest = env.r !== undefined;
     // Our clients send the normalised route already: a direct lookup. Nest's getHandlerByPattern tries
     // JSON.parse on every pattern and pays for a thrown exception on each plain string (the top hot spot).

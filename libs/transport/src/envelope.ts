@@ -20,6 +20,8 @@ export interface RequestEnvelope {
   k?: string;
   /** Origin node id (for logs and tracing). */
   o: string;
+  /** Trace context of the sender (W3C traceparent/tracestate; tracing.ts). Absent when tracing is off. */
+  c?: Record<string, string>;
 }
 
 export interface ReplyEnvelope {

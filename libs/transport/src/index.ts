@@ -13,3 +13,5 @@ export { REDIS_STREAMS_TRANSPORT, RedisStreamsServer } from './redis/streams.ser
 export { TransportContext, type MessageInfo } from './transport.context';
 export { TransportError, TransportErrorCode, toErrorBody, type ErrorBody } from './transport.error';
 export { TransportExceptionFilter } from './transport-exception.filter';
+export { type StreamBacklog, type TransportBacklog, type TransportObserver } from './observer';
+export { endSpan, startSendSpan, withReceiveSpan, type TraceCarrier } from './tracing';

@@ -6,13 +6,15 @@ export interface ProcessCluster {
   readonly prefix: string;
   /** Base URLs of the gateways, in start order. */
   readonly gateways: string[];
+  /** Where each gateway serves /metrics and /health/*: its admin listener with ADMIN_PORT, else its URL. */
+  readonly admins: string[];
   readonly processes: Map<string, RunningProcess>;
   /** The environment every process got (start another replica with it plus its own NODE_ID). */
   readonly env: Record<string, string>;
   stop(): Promise<void>;
 }
 
-const LISTENING = /listening on http:\/\/[^:]+:(\d+)/;
+const LISTENING = /listening on http:\/\/[^:]+:(\d+)(?: \(metrics and health on :(\d+)\))?/;
 
 /**
  * The distributed topology as separate processes against the real Postgres (a fresh database) and Redis
@@ -53,13 +55,19 @@ export async function startProcessCluster(label: string, { gateways = 2, replica
       }
     }
     const urls: string[] = [];
+    const admins: string[] = [];
     for (let i = 1; i <= gateways; i++) {
       const p = startTsProcess('apps/gateway/src/main.ts', { ...env, LOG_LEVEL: 'log', NODE_ID: `gateway-${i}` });
       processes.set(`gateway-${i}`, p);
-      starting.push(p.waitForLine(LISTENING, 60_000).then((m) => (urls[i - 1] = `http://127.0.0.1:${m[1]}`)));
+      starting.push(
+        p.waitForLine(LISTENING, 60_000).then((m) => {
+          urls[i - 1] = `http://127.0.0.1:${m[1]}`;
+          admins[i - 1] = `http://127.0.0.1:${m[2] ?? m[1]}`;
+        }),
+      );
     }
     await Promise.all(starting);
-    return { db, prefix, gateways: urls, processes, env, stop };
+    return { db, prefix, gateways: urls, admins, processes, env, stop };
   } catch (err) {
     await stop();
     throw err;

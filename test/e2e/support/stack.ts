@@ -8,6 +8,8 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-012345
 
 export interface TestStack {
   readonly url: string;
+  /** Where /metrics and /health/* are served: the admin listener with ADMIN_PORT, else `url`. */
+  readonly adminUrl: string;
   readonly db: TestDatabase;
   readonly logs: CaptureLogger;
   readonly chorus: RunningChorus;
@@ -35,6 +37,7 @@ export async function startTestStack(label: string, options: { redis?: boolean; 
   const chorus = await startChorus(config, logs);
   return {
     url: `http://127.0.0.1:${chorus.port}`,
+    adminUrl: `http://127.0.0.1:${chorus.runtime.admin.port ?? chorus.port}`,
     db,
     logs,
     chorus,

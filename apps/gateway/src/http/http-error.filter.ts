@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { ChorusError, httpStatusOf, type ErrorCode } from '@chorus/protocol';
+import { requestIdOf } from '@chorus/runtime';
 
 /** HTTP statuses Nest or Express raise before our code runs, mapped onto protocol codes. */
 const FROM_HTTP_STATUS: Record<number, ErrorCode> = {
@@ -55,7 +56,9 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
-    const error = this.toChorusError(exception);
+    // The request id (X-Request-Id, observeHttp) goes into the body and the log line: a user's report finds the log.
+    const requestId = requestIdOf(host.switchToHttp().getRequest());
+    const error = this.toChorusError(exception, requestId);
     if (error.code !== 'SERVER_ERROR') this.refused?.inc({ code: error.code });
     if (res.headersSent) return; // an aborted request: nobody is listening for the answer
     // RATE_LIMITED and an overloaded UNAVAILABLE both say when to come back.
@@ -63,10 +66,10 @@ export class HttpErrorFilter implements ExceptionFilter {
       res.setHeader('Retry-After', Math.ceil(error.details.retry_after_ms / 1000).toString());
     }
     const { type: _type, retryable: _retryable, ...body } = error.toWire();
-    res.status(httpStatusOf(error.code)).json(body);
+    res.status(httpStatusOf(error.code)).json(requestId === undefined ? body : { ...body, request_id: requestId });
   }
 
-  private toChorusError(exception: unknown): ChorusError {
+  private toChorusError(exception: unknown, requestId: string | undefined): ChorusError {
     if (exception instanceof ChorusError) return exception;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -81,7 +84,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     const framework = fromFrameworkError(exception);
     if (framework) return framework;
     const fromData = ChorusError.from(exception);
-    if (fromData.code === 'SERVER_ERROR') this.logger.error((exception as Error)?.stack ?? String(exception));
+    if (fromData.code === 'SERVER_ERROR') this.logger.error(`request ${requestId ?? '-'}: ${(exception as Error)?.stack ?? String(exception)}`);
     return fromData;
   }
 }

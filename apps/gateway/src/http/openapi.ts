@@ -22,6 +22,7 @@ function errorSchema(status: number): SchemaObject {
         description: 'VALIDATION_ERROR: the offending field — a body field (dot path), a path parameter, `path`, `content-encoding`, `content-type` or `(body)`',
       },
       retry_after_ms: { type: 'integer', description: 'RATE_LIMITED: when to retry' },
+      request_id: { type: 'string', description: 'The X-Request-Id of this request (yours when sane, else generated): quote it when reporting a problem, it is in the access log' },
     },
   };
 }

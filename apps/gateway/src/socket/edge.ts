@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { TokenError, type AccessTokenVerifier, type Identity, type VerifiedAccess } from '@chorus/auth';
 import {
   ChorusError,
@@ -19,6 +20,8 @@ import type { Connection, GatewayDeps, HandlerTable } from './connection';
 import { endMembership } from './membership';
 import { restatedIdentity } from './seed-compat';
 import { auditRefusal } from './audit';
+
+const tracer = trace.getTracer('@chorus/gateway');
 
 /** A transport (Socket.IO, /ws) as the edge stops it at shutdown, after its connections are gone. */
 export interface EdgeTransport {
@@ -167,9 +170,22 @@ export class Edge {
 
   /**
    * One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws.
+   * Each request is the root of its own trace (a SERVER span, a no-op while tracing is off): the transport
+   * carries it to the service that handles it (docs/observability.md).
    * `binary`: the data a transport carried beside the JSON (a compact file chunk); only `file_data` takes it.
    */
-  async handle(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
+  handle(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
+    const type = isClientMessageType(event) ? event : 'unknown';
+    const attributes = { 'rpc.system': 'chorus', 'rpc.method': type, 'chorus.transport': connection.transport, 'chorus.connection_id': connection.id };
+    return tracer.startActiveSpan(`ws ${type}`, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT, async (span) => {
+      const reply = await this.respond(connection, event, payload, binary);
+      if (reply.type === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: reply.code }).setAttribute('chorus.error_code', reply.code);
+      span.end();
+      return reply;
+    });
+  }
+
+  private async respond(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
     const deps = this.deps;
     const id = messageIdOf(payload);
     const type = isClientMessageType(event) ? event : 'unknown';
@@ -199,7 +215,11 @@ export class Edge {
       const error = ChorusError.from(err);
       // Client mistakes (VALIDATION_ERROR, RATE_LIMITED, ...) are a metric, never an error log a client can flood.
       deps.metrics.refused.inc({ type, code: error.code });
-      if (error.code === 'SERVER_ERROR') this.logger.error(`${type} failed: ${(err as Error)?.stack ?? String(err)}`, undefined, 'Edge');
+      if (error.code === 'SERVER_ERROR') {
+        // With tracing on, the trace id leads from this line to the request's trace (docs/observability.md).
+        const traceId = trace.getActiveSpan()?.spanContext().traceId;
+        this.logger.error(`${type} failed${traceId === undefined ? '' : ` (trace ${traceId})`}: ${(err as Error)?.stack ?? String(err)}`, undefined, 'Edge');
+      }
       // Recorded before the answer, so a client that sees the refusal finds it in the audit export.
       await auditRefusal(deps, this.logger, connection, type, payload, error);
       reply = error.toWire(id);

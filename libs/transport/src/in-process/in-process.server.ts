@@ -34,6 +34,10 @@ export class InProcessServer extends BaseTransportServer implements InProcessRep
     this.concurrency = options.concurrency ?? 64;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
   }
+  protected get serviceName(): string {
+    return this.options.service;
+  }
+
 
   listen(callback: (error?: unknown) => void): void {
     this.attached = true;

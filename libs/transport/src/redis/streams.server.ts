@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { BaseTransportServer } from '../base.server';
 import type { RequestEnvelope } from '../envelope';
+import type { StreamBacklog, TransportBacklog } from '../observer';
 import { KeyQueue } from '../key-queue';
 import { type RedisStreamsServerOptions, type ResolvedStreamsOptions, resolveStreamsOptions, type KeyedMode } from '../options';
 import { TransportContext } from '../transport.context';
@@ -102,6 +103,52 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
   unwrap<T>(): T {
     if (!this.reader || !this.commands) throw new Error('Not listening yet: call listen() first.');
     return { reader: this.reader, commands: this.commands } as T;
+  }
+
+  protected get serviceName(): string {
+    return this.service;
+  }
+
+  /**
+   * The service's queue as Redis holds it (for the pending, lag and dead-letter gauges): one XINFO GROUPS per
+   * stream the group reads (the request stream, every ordering shard, every event stream) and one XLEN.
+   * The same answer on every replica: it describes the group, not this consumer.
+   */
+  async backlog(): Promise<TransportBacklog> {
+    if (!this.commands || this.commands.status !== 'ready') throw new Error('not connected to Redis');
+    const requests = this.keys.requests(this.service);
+    const shards = Array.from({ length: this.opts.orderingShards }, (_, n) => this.keys.shard(this.service, n));
+    const events = this.eventPatterns();
+    const pipeline = this.commands.pipeline();
+    for (const stream of [requests, ...shards, ...events.map((p) => this.keys.events(p))]) pipeline.call('XINFO', 'GROUPS', stream);
+    pipeline.xlen(this.keys.deadLetters(this.service));
+    const replies = (await pipeline.exec()) ?? [];
+    const groupOf = (i: number): { pending: number; lag: number | null } => {
+      const [error, rows] = replies[i] ?? [null, []];
+      // A stream nobody wrote to yet does not exist: nothing pending, nothing behind.
+      if (error) return { pending: 0, lag: 0 };
+      for (const row of (rows as Array<Array<string | number | null>>) ?? []) {
+        const info = new Map<string, string | number | null>();
+        for (let f = 0; f + 1 < row.length; f += 2) info.set(String(row[f]), row[f + 1]);
+        if (info.get('name') !== this.service) continue;
+        const lag = info.get('lag');
+        return { pending: Number(info.get('pending') ?? 0), lag: lag === null || lag === undefined ? null : Number(lag) };
+      }
+      return { pending: 0, lag: 0 };
+    };
+    const ordered = shards.map((_, n) => groupOf(1 + n));
+    const streams: StreamBacklog[] = [
+      { stream: 'requests', ...groupOf(0) },
+      {
+        stream: 'ordered',
+        pending: ordered.reduce((sum, g) => sum + g.pending, 0),
+        lag: ordered.some((g) => g.lag === null) ? null : ordered.reduce((sum, g) => sum + (g.lag ?? 0), 0),
+      },
+      ...events.map((pattern, n) => ({ stream: `event:${pattern}`, ...groupOf(1 + shards.length + n) })),
+    ];
+    const [dlError, deadLetters] = replies[replies.length - 1] ?? [null, 0];
+    if (dlError) throw dlError;
+    return { streams, deadLetters: Number(deadLetters) };
   }
 
   /** Messages read whose handler has not finished (≤ concurrency, plus a claimed shard's backlog). */
@@ -227,13 +274,17 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
     try {
       env = JSON.parse(raw) as RequestEnvelope;
     } catch {
+      this.observer.deadLettered?.('?', 'unparseable');
       this.deadLetter(stream, id, raw, deliveries, 'unparseable message');
       return;
     }
     if (deliveries > this.opts.maxDeliveries) {
+      this.observer.deadLettered?.(env.p, 'max_deliveries');
       this.deadLetter(stream, id, raw, deliveries, `delivered ${deliveries} times`, env);
       return;
     }
+    // A stream entry id starts with the ms its XADD ran: the wait in the queue, as Redis's clock saw it.
+    this.observer.received?.(env.p, Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))), deliveries);
     const run = () => this.process(stream, id, env, deliveries);
     // Keyed requests come from an ordering shard only this replica reads: a per-key FIFO completes the order.
     if (env.k !== undefined && env.r !== undefined && this.keyedMode === 'serial') this.keyQueue.run(env.k, run);
@@ -341,6 +392,7 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       }
       const shards = leases.get(consumer) ?? [];
       this.takeovers.entries += claimed;
+      if (claimed > 0) this.observer.claimed?.('dead', claimed);
       this.takeovers.leases += shards.length;
       this.logger.warn(`Replica ${consumer} of "${this.service}" has no Redis connection: took over ${claimed} pending messages, evicting its ${shards.length} shard leases`);
       if (shards.length > 0) await this.leases!.evict(consumer, shards);
@@ -360,7 +412,10 @@ export class RedisStreamsServer extends BaseTransportServer implements ShardHost
       const { next, entries } = await autoClaim(this.commands!, stream, this.service, this.consumer, this.opts.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', free);
       this.claimCursors.set(stream, next);
       // Rare by design (a hung but connected replica, or one cut off from Redis): say so, it may mean a double run.
-      if (entries.length > 0) this.logger.warn(`Claimed ${entries.length} messages idle for ${this.opts.claimIdleMs} ms on ${stream}`);
+      if (entries.length > 0) {
+        this.logger.warn(`Claimed ${entries.length} messages idle for ${this.opts.claimIdleMs} ms on ${stream}`);
+        this.observer.claimed?.('idle', entries.length);
+      }
       await this.acceptClaimed(stream, entries);
     }
   }
