@@ -64,13 +64,20 @@ async function main(): Promise<void> {
 
     // ---- enqueue ----
     progress(`${USERS} users joining`);
-    const users = await Promise.all(
-      Array.from({ length: USERS }, async (_, i) => {
-        const token = (await post(g1, '/api/v1/auth/dev-token', { user_id: `bench-user-${i}`, display_name: `User ${i}` })).access_token as string;
-        await post(g1, `/api/v1/collaboration/invites/${invite.code as string}/redeem`, {}, token);
-        return member(gw(i), sid, token, `user-${i}`);
-      }),
-    );
+    // Joined ten at a time: the setup is not what is measured, and fifty at once time out on a loaded machine.
+    const users: Socket[] = [];
+    for (let g = 0; g < USERS; g += 10) {
+      users.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(10, USERS - g) }, async (_, k) => {
+            const i = g + k;
+            const token = (await post(g1, '/api/v1/auth/dev-token', { user_id: `bench-user-${i}`, display_name: `User ${i}` })).access_token as string;
+            await post(g1, `/api/v1/collaboration/invites/${invite.code as string}/redeem`, {}, token);
+            return member(gw(i), sid, token, `user-${i}`);
+          }),
+        )),
+      );
+    }
     progress(`enqueue: ${ENQUEUE_RATE}/s for ${SECONDS} s`);
     const enqueueCount = ENQUEUE_RATE * SECONDS;
     const enqueueStart = now();
@@ -129,7 +136,8 @@ async function main(): Promise<void> {
         }
       };
       agent.on('queue_updated', (q: { length: number }) => {
-        if (q.length > 0) void take();
+        // A claim in flight when the sockets close at the end rejects: not a failure of the run.
+        if (q.length > 0) take().catch((err: unknown) => progress(`claim loop ended: ${(err as Error).message.slice(0, 80)}`));
       });
     }
     const queuedAt = new Map<string, number>();
@@ -176,8 +184,15 @@ async function main(): Promise<void> {
     await sleep(500);
     const chunks = CHUNK_RATE * SECONDS;
     const sseStart = now();
+    let sseFailed = 0;
     await paced(chunks, SECONDS, async (i) => {
-      await ack(streamer, 'agent_output', { session_id: sid, message_id: held, kind: 'partial_response', index: i, data: String(now()) });
+      try {
+        await ack(streamer, 'agent_output', { session_id: sid, message_id: held, kind: 'partial_response', index: i, data: String(now()) });
+      } catch (err) {
+        // Counted, not fatal: on a loaded machine the paced sends bunch up and may hit the agent budget.
+        sseFailed++;
+        progress(`chunk ${i} failed: ${(err as Error).message.slice(0, 120)}`);
+      }
       return 0;
     });
     const sseSeconds = (now() - sseStart) / 1000;
@@ -189,9 +204,10 @@ async function main(): Promise<void> {
       dispatch: { agents: AGENTS, prompts: queuedAt.size, assigned: dispatch.length, prompt_to_assigned_p50_ms: round(percentile(dispatch, 50)), prompt_to_assigned_p99_ms: round(percentile(dispatch, 99)) },
       sse_fanout: {
         clients: SSE,
-        chunks_per_s: round(chunks / sseSeconds, 1),
+        chunks_per_s: round((chunks - sseFailed) / sseSeconds, 1),
+        failed: sseFailed,
         deliveries: delays.length,
-        expected_deliveries: chunks * SSE,
+        expected_deliveries: (chunks - sseFailed) * SSE,
         delivery_p50_ms: round(percentile(delays, 50)),
         delivery_p99_ms: round(percentile(delays, 99)),
       },

@@ -1,7 +1,7 @@
 'use strict';
 // The three Chorus load scenarios as Artillery function steps. Each virtual user (VU) is a distinct user with
 // its own client address; its parameters come from the scenario file's `config.variables`.
-const { Connection, DURABLE, Fatal, Metrics, SeqTracker, watchLoop, chatSentAt, chatText, jitter, member, now, sessionPool, sleep } = require('./lib/chorus');
+const { Connection, DURABLE, Fatal, Metrics, SeqTracker, watchLoop, chatSentAt, chatText, jitter, member, now, pickSession, setUpSessions, sleep } = require('./lib/chorus');
 
 const num = (vars, name, fallback) => (vars[name] === undefined ? fallback : Number(vars[name]));
 
@@ -82,8 +82,8 @@ class SessionWatch {
  */
 const joinAndChat = scenario(async (vars, metrics, base) => {
   metrics.zero('chorus.delivery.expected', 'chorus.delivery.delivered', 'chorus.chat.sent', 'chorus.chat.received');
-  const session = await sessionPool(base, metrics, 'storm', num(vars, 'sessions', 10), 1000);
-  const me = await member(base, metrics, 'storm', session);
+  const session = await pickSession(vars, base, metrics, 'storm', num(vars, 'sessions', 10));
+  const me = await member(base, metrics, 'storm', session, vars);
   const conn = await Connection.open(base, me.token, metrics);
   const watch = new SessionWatch(conn, me.sessionId, metrics, undefined);
   try {
@@ -118,14 +118,17 @@ const joinAndChat = scenario(async (vars, metrics, base) => {
 let editClock;
 const editDocument = scenario(async (vars, metrics, base) => {
   metrics.zero('chorus.edit.ready', 'chorus.edit.late', 'chorus.edit.ops_acked', 'chorus.edit.op_deliveries', 'chorus.edit.presence_acked', 'chorus.edit.presence_deliveries');
-  editClock ??= Date.now();
+  // One clock for every worker: the end of the `before` flow (a shared variable) plus the time Artillery takes to
+  // start its workers after it (`workerStartS`; several seconds on a loaded machine), else this worker's first
+  // arrival (a scenario file without `before`).
+  editClock ??= vars.chorusStartedAt === undefined ? Date.now() : Number(vars.chorusStartedAt) + num(vars, 'workerStartS', 10) * 1000;
   const editStart = editClock + num(vars, 'joinWindowS', 45) * 1000;
   const editEnd = editStart + num(vars, 'editS', 60) * 1000;
   const drainEnd = editEnd + num(vars, 'drainS', 5) * 1000;
   const docId = vars.docId ?? 'src/shared.ts';
 
-  const session = await sessionPool(base, metrics, 'edit', 1, 1000);
-  const me = await member(base, metrics, 'edit', session);
+  const session = await pickSession(vars, base, metrics, 'edit', 1);
+  const me = await member(base, metrics, 'edit', session, vars);
   const conn = await Connection.open(base, me.token, metrics);
   try {
     const joined = await conn.request('join', { session_id: me.sessionId, peer_id: me.peerId, join_token: await me.joinToken() });
@@ -252,8 +255,8 @@ function opDelta(op) {
  */
 const reconnectChurn = scenario(async (vars, metrics, base) => {
   metrics.zero('chorus.delivery.expected', 'chorus.delivery.delivered', 'chorus.churn.rejoins', 'chorus.churn.not_recovered', 'chorus.chat.sent', 'chorus.chat.received');
-  const session = await sessionPool(base, metrics, 'churn', num(vars, 'sessions', 10), 1000);
-  const me = await member(base, metrics, 'churn', session);
+  const session = await pickSession(vars, base, metrics, 'churn', num(vars, 'sessions', 10));
+  const me = await member(base, metrics, 'churn', session, vars);
   let lastSeq;
   let previous = 'none';
   const cycles = num(vars, 'cycles', 5);
@@ -290,4 +293,4 @@ const reconnectChurn = scenario(async (vars, metrics, base) => {
   }
 });
 
-module.exports = { joinAndChat, editDocument, reconnectChurn };
+module.exports = { joinAndChat, editDocument, reconnectChurn, setUpStorm: setUpSessions('storm'), setUpEdit: setUpSessions('edit'), setUpChurn: setUpSessions('churn') };

@@ -16,6 +16,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { tokenSource } = require('./lib/tokens');
 
 const HERE = __dirname;
 /** The Chorus checkout whose cluster:local runs: this one, or LOAD_CHORUS_DIR (e.g. an export of a commit). */
@@ -60,6 +61,10 @@ class LocalCluster {
       CLUSTER_REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.redisPrefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // Bring-your-own tokens: the local cluster then runs as a deployment would, without dev tokens (and with the
+      // secret the tokens are minted with).
+      ...(tokenSource().kind === 'dev' ? {} : { DEV_TOKENS: 'false' }),
+      ...(tokenSource().kind === 'mint' ? { JWT_SECRET: tokenSource().secret } : {}),
     };
     log(`cluster:local: starting (database ${this.database}, REDIS_PREFIX ${this.redisPrefix}; app logs in ${path.relative(path.dirname(HERE), this.logPath)})`);
     const out = createWriteStream(this.logPath);
@@ -135,12 +140,25 @@ class LocalCluster {
   }
 }
 
+/**
+ * LOAD_TOKENS_FILE becomes the scenarios' Artillery payload (the file's first line is the host that creates the
+ * sessions, so it is skipped): each virtual user gets the next `user_id,token` row as vars.user_id / vars.token.
+ */
+function payloadArgs() {
+  const source = tokenSource();
+  if (source.kind !== 'file') return [];
+  const file = path.resolve(source.path);
+  const rows = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (rows.length < 2) throw new Error(`${file}: needs a host line and at least one user line ("user_id,token")`);
+  return ['--overrides', JSON.stringify({ config: { payload: [{ path: file, fields: ['user_id', 'token'], skipHeader: true, order: 'sequence' }] } })];
+}
+
 /** Runs one scenario file with Artillery; resolves with its exit code, printed checks and JSON report. */
 function runArtillery(scenario, env, target, dir, runId) {
   const output = path.join(dir, `${scenario}.json`);
   const logPath = path.join(dir, `${scenario}.log`);
   const bin = path.join(HERE, 'node_modules', 'artillery', 'bin', 'run');
-  const args = [bin, 'run', '-e', env, '--target', target, '--output', output, path.join(HERE, 'scenarios', `${scenario}.yml`)];
+  const args = [bin, 'run', '-e', env, '--target', target, '--output', output, ...payloadArgs(), path.join(HERE, 'scenarios', `${scenario}.yml`)];
   const out = createWriteStream(logPath);
   log(`\n== ${scenario} (${env}) → ${target}: artillery ${args.slice(1).map((a) => (a.startsWith(HERE) ? path.relative(path.dirname(HERE), a) : a)).join(' ')}`);
   const started = Date.now();

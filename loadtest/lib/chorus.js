@@ -1,5 +1,5 @@
 'use strict';
-// The Chorus client the scenarios share: REST set-up (dev tokens, sessions, invites), a Socket.IO v4 client
+// The Chorus client the scenarios share: REST set-up (tokens: lib/tokens.js; sessions, invites), a Socket.IO v4 client
 // speaking docs/protocol.md, and metric helpers. Artillery's built-in `socketio` engine does use
 // socket.io-client 4, but it cannot tell an `{type:'error'}` ack from a reply, stamp broadcasts or count
 // deliveries, so the scenarios are custom functions (`flow: - function: …`) over socket.io-client directly.
@@ -9,7 +9,9 @@
 //               chorus.fanout.<chat|op|presence>_ms (receive time − the publisher's stamp, same machine clock)
 //   counters    chorus.errors (total) and chorus.errors.<what>.<code>; chorus.rate_limited (total) and
 //               chorus.rate_limited.<what> — a RATE_LIMITED answer is counted there, never as an error.
+const { readFileSync } = require('node:fs');
 const { io } = require('socket.io-client');
+const { accessTokenFor, tokenSource } = require('./tokens');
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RUN = process.env.CHORUS_LT_RUN || `lt${Date.now().toString(36)}`;
@@ -136,6 +138,42 @@ function safeJson(text) {
   }
 }
 
+/** The host that creates the sessions: the file's first row (skipped by the payload), else like any user. */
+async function hostToken(rest, userId, displayName) {
+  const source = tokenSource();
+  if (source.kind !== 'file') return accessTokenFor({}, rest, userId, displayName);
+  const [first] = readFileSync(source.path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const [hostId, hostTokenValue] = (first ?? '').split(',').map((x) => x.trim());
+  if (!hostTokenValue) throw new Fatal(`${source.path}: the first line must be "user_id,token" of the host that creates the sessions`);
+  return { userId: hostId, token: hostTokenValue };
+}
+
+/**
+ * The sessions of a run, shared by every virtual user on every Artillery worker: the scenario's `before` flow
+ * (setUpSessions) creates them once and Artillery hands its variables to all VUs (vars.chorusSessions). Without
+ * a `before` (an old scenario file), each worker creates its own pool, as before.
+ */
+function setUpSessions(key) {
+  return async function (context, events) {
+    const metrics = new Metrics(events);
+    const count = context.vars.sessions === undefined ? 1 : Number(context.vars.sessions);
+    context.vars.chorusSessions = await createSessions(context.vars.target, metrics, key, count, 1000);
+    context.vars.chorusStartedAt = Date.now();
+  };
+}
+
+/** This VU's session: from the run's shared list (round robin by VU), or the worker's own pool. */
+let shared = 0;
+function pickSession(vars, base, metrics, key, count) {
+  const list = vars.chorusSessions;
+  if (Array.isArray(list) && list.length > 0) {
+    metrics.count('chorus.sessions.from_before');
+    return Promise.resolve(list[shared++ % list.length]);
+  }
+  metrics.count('chorus.sessions.worker_pool');
+  return sessionPool(base, metrics, key, count, 1000);
+}
+
 /**
  * Sessions shared by the virtual users of this worker, created once by a host user over REST: each with an
  * invite code that any number of users can redeem.
@@ -143,18 +181,7 @@ function safeJson(text) {
 const pools = new Map();
 function sessionPool(base, metrics, key, count, maxParticipants) {
   if (!pools.has(key)) {
-    const promise = (async () => {
-      const host = identity(`host-${key}`);
-      const rest = new Rest(base, metrics, host.ip);
-      const token = await rest.devToken(host.userId, `Host ${key}`);
-      const sessions = [];
-      for (let i = 0; i < count; i++) {
-        const s = await rest.call('POST', '/api/v1/collaboration/sessions', { token, body: { name: `load ${key} ${i}`, max_participants: maxParticipants }, what: 'create_session' });
-        const invite = await rest.call('POST', `/api/v1/collaboration/sessions/${s.session_id}/invite`, { token, body: { role: 'editor' }, what: 'invite' });
-        sessions.push({ sessionId: s.session_id, code: invite.code });
-      }
-      return sessions;
-    })();
+    const promise = createSessions(base, metrics, key, count, maxParticipants);
     promise.catch(() => pools.delete(key)); // the next virtual user tries again
     pools.set(key, { promise, next: 0 });
   }
@@ -162,11 +189,26 @@ function sessionPool(base, metrics, key, count, maxParticipants) {
   return pool.promise.then((sessions) => sessions[pool.next++ % sessions.length]);
 }
 
+/** `count` sessions, each with an editor invite code any number of users can redeem: [{sessionId, code}]. */
+async function createSessions(base, metrics, key, count, maxParticipants) {
+  const host = identity(`host-${key}`);
+  const rest = new Rest(base, metrics, host.ip);
+  const { token } = await hostToken(rest, host.userId, `Host ${key}`);
+  const sessions = [];
+  for (let i = 0; i < count; i++) {
+    const s = await rest.call('POST', '/api/v1/collaboration/sessions', { token, body: { name: `load ${key} ${i}`, max_participants: maxParticipants }, what: 'create_session' });
+    const invite = await rest.call('POST', `/api/v1/collaboration/sessions/${s.session_id}/invite`, { token, body: { role: 'editor' }, what: 'invite' });
+    sessions.push({ sessionId: s.session_id, code: invite.code });
+  }
+  return sessions;
+}
+
 /** A user of a session: access token, join token (from redeeming the invite), and a fresh join token on demand. */
-async function member(base, metrics, prefix, session) {
-  const id = identity(prefix);
-  const rest = new Rest(base, metrics, id.ip);
-  const token = await rest.devToken(id.userId, `Load ${id.n}`);
+async function member(base, metrics, prefix, session, vars = {}) {
+  const generated = identity(prefix);
+  const rest = new Rest(base, metrics, generated.ip);
+  const { userId, token } = await accessTokenFor(vars, rest, generated.userId, `Load ${generated.n}`);
+  const id = { ...generated, userId };
   const redeemed = await rest.call('POST', `/api/v1/collaboration/invites/${session.code}/redeem`, { token, body: {}, what: 'redeem' });
   let joinToken = redeemed.join_token;
   let joinTokenAt = Date.now();
@@ -314,4 +356,4 @@ function chatSentAt(message) {
   return m ? Number(m[1]) : undefined;
 }
 
-module.exports = { Connection, Fatal, Metrics, watchLoop, Rest, SeqTracker, DURABLE, chatSentAt, chatText, identity, jitter, member, now, sessionPool, sleep };
+module.exports = { Connection, Fatal, Metrics, watchLoop, Rest, SeqTracker, DURABLE, chatSentAt, chatText, identity, jitter, member, now, pickSession, sessionPool, setUpSessions, sleep };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCompose, validateCompose, type ComposeFile } from './support/compose-validate';
 import { ROOT } from './support/render';
@@ -18,9 +19,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('has the topology of the manifests: 2 gateways behind a load balancer, each service, migrations once', () => {
-    expect(Object.keys(compose.services ?? {}).sort()).toEqual(
+    expect(Object.keys(compose.services ?? {}).filter((n) => !compose.services?.[n].profiles?.length).sort()).toEqual(
       ['conflict', 'gateway-1', 'gateway-2', 'lb', 'migrate-conflict', 'migrate-session', 'postgres', 'presence', 'redis', 'session'].sort(),
     );
+  });
+
+  it("profile test publishes Postgres and Redis where libs/testing looks for them, on loopback only", () => {
+    const test = Object.entries(compose.services ?? {}).filter(([, s]) => s.profiles?.includes('test'));
+    expect(test.map(([n]) => n).sort()).toEqual(['test-postgres', 'test-redis']);
+    const pg = compose.services?.['test-postgres'];
+    expect(pg?.ports).toEqual(['127.0.0.1:5432:5432']);
+    expect(pg?.environment).toMatchObject({ POSTGRES_HOST_AUTH_METHOD: 'trust' });
+    expect(compose.services?.['test-redis']?.ports).toEqual(['127.0.0.1:6379:6379']);
+    const infra = readFileSync(join(ROOT, 'libs/testing/src/infra.ts'), 'utf8');
+    expect(infra).toContain("'postgres://postgres@127.0.0.1:5432/postgres'");
+    expect(infra).toContain("'redis://127.0.0.1:6379'");
+    for (const [, s] of test) expect(s.healthcheck?.test).toBeDefined();
   });
 
   describe('the validator catches', () => {

@@ -57,19 +57,22 @@ describe('what each overlay contains', () => {
 
   it('cluster:local reads the same configuration that kustomize renders for dev', () => {
     const fromFiles = generatedData(join(ROOT, 'k8s/overlays/dev'));
-    for (const o of rendered.dev.filter((x) => x.kind === 'ConfigMap' || x.kind === 'Secret')) {
+    // Pod configuration only: the Grafana dashboard's ConfigMap is read by Grafana, not by an app.
+    for (const o of rendered.dev.filter((x) => (x.kind === 'ConfigMap' || x.kind === 'Secret') && !x.metadata.labels?.grafana_dashboard)) {
       const name = o.metadata.name.replace(/-[a-z0-9]{10}$/, ''); // kustomize's content hash
       const data = Object.fromEntries(Object.entries(o.data ?? {}).map(([k, v]) => [k, o.kind === 'Secret' ? Buffer.from(v.replace(/\s+/g, ''), 'base64').toString() : v]));
       expect(Object.fromEntries(fromFiles.get(name) ?? [])).toEqual(data);
     }
   });
 
-  it("docs/deploy.md's first upgrade step (-l component in (config,migrate)) applies the Job with everything it reads", () => {
-    const first = rendered.prod.filter((o) => ['config', 'migrate'].includes(o.metadata.labels?.['app.kubernetes.io/component'] ?? ''));
-    const job = find(first, 'Job', 'chorus-migrate');
-    const refs = JSON.stringify(job).match(/"configMapRef":\{"name":"[^"]+"/g) ?? [];
-    expect(refs.length).toBeGreaterThan(0);
-    for (const ref of refs) expect(first.map((o) => o.metadata.name)).toContain(ref.split('"').at(-2));
+  it('the migration Job is self-contained (a PreSync hook runs before anything of the sync exists): no ConfigMap, only DATABASE_URL', () => {
+    for (const overlay of ['dev', 'prod'] as const) {
+      const job = find(rendered[overlay], 'Job', 'chorus-migrate');
+      expect(JSON.stringify(job)).not.toContain('configMapRef');
+      const keys = [...JSON.stringify(job).matchAll(/"secretKeyRef":\{"key":"([^"]+)","name":"([^"]+)"/g)].map((m) => `${m[2].replace(/-[a-z0-9]{10}$/, '')}/${m[1]}`);
+      expect(new Set(keys)).toEqual(new Set(['chorus-secrets/DATABASE_URL']));
+      expect(job.metadata.annotations).toMatchObject({ 'argocd.argoproj.io/hook': 'PreSync', 'helm.sh/hook': 'pre-install,pre-upgrade' });
+    }
     expect(readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8')).toContain("-l 'app.kubernetes.io/component in (config,migrate)'");
   });
 
@@ -113,7 +116,7 @@ describe('the validator catches broken manifests', () => {
     (gateway(objs).readinessProbe as { httpGet: { path: string } }).httpGet.path = '/healthz';
     (gateway(objs).livenessProbe as { httpGet: { port: number } }).httpGet.port = 8080;
     expect(problemsOf(objs)).toEqual([
-      'Deployment/chorus-gateway container gateway: livenessProbe targets port 8080, the app listens on 3000',
+      'Deployment/chorus-gateway container gateway: livenessProbe targets port 8080, the app serves /health/* on 9464 (ADMIN_PORT)',
       'Deployment/chorus-gateway container gateway: readinessProbe path /healthz is not served (routes: /health/live, /health/ready)',
     ]);
   });

@@ -3,13 +3,14 @@ import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { Api } from './support/stack';
 
 // The password guess budget and the origin check on the distributed topology: two gateway processes sharing
-// the Redis limiter storage; guesses spread over both gateways count against one budget.
+// the Redis limiter storage; guesses spread over both gateways count against one budget, IPv6 clients by /64.
+// TRUSTED_PROXIES=1: the test is the one proxy, so X-Forwarded-For names the client.
 
 const S = '/api/v1/collaboration/sessions';
 let cluster: ProcessCluster;
 
 beforeAll(async () => {
-  cluster = await startProcessCluster('edge_cluster', { gateways: 2, replicas: 1, extraEnv: { CORS_ORIGINS: 'http://app.example' } });
+  cluster = await startProcessCluster('edge_cluster', { gateways: 2, replicas: 1, extraEnv: { CORS_ORIGINS: 'http://app.example', TRUSTED_PROXIES: '1' } });
 }, 120_000);
 afterAll(async () => cluster?.stop());
 
@@ -40,4 +41,23 @@ it('refuses a websocket handshake from a disallowed origin on a distributed gate
     });
   expect(await outcome('http://evil.example')).toBe(false);
   expect(await outcome('http://app.example')).toBe(true);
+});
+
+it('counts invite guesses of one IPv6 /64 across gateways as one client (TRUSTED_PROXIES=1)', async () => {
+  const gws = cluster.gateways.map((url) => new Api(url));
+  const redeem = (i: number, xff: string) => (gws[i % 2] as Api).request('POST', '/api/v1/collaboration/invites/QQQQQQ/redeem', { headers: { 'x-forwarded-for': xff } });
+  const statuses: number[] = [];
+  for (let i = 0; i < 11; i++) statuses.push((await redeem(i, `2001:db8:c1:7:${i.toString(16)}::1`)).status);
+  expect(statuses).toEqual([...Array(10).fill(401), 429]);
+  expect((await redeem(0, '2001:db8:c1:8::1')).status).toBe(401);
+});
+
+it('every gateway serves the AsyncAPI document beside the OpenAPI one', async () => {
+  for (const url of cluster.gateways) {
+    const res = await new Api(url).request<{ asyncapi?: string; channels?: Record<string, unknown> }>('GET', '/api/asyncapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.asyncapi).toBe('3.0.0');
+    expect(Object.keys(res.body.channels ?? {}).sort()).toEqual(['socketio', 'ws']);
+    expect((await new Api(url).request<{ openapi?: string }>('GET', '/api/docs-json')).body.openapi).toBe('3.1.0');
+  }
 });

@@ -135,6 +135,14 @@ describe('edge policy behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1)', () =>
     expect((await redeem('198.51.100.8')).status).toBe(401);
   });
 
+  it('counts IPv6 clients by /64 network: new addresses in one /64 share a budget, another /64 has its own', async () => {
+    const redeem = (xff: string) => api.request('POST', '/api/v1/collaboration/invites/QQQQQQ/redeem', { headers: { 'x-forwarded-for': xff } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await redeem(`2001:db8:aa:1:${i.toString(16)}::${i + 1}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    expect((await redeem('2001:db8:aa:2::1')).status).toBe(401);
+  });
+
   it('bounds wrong guesses at one session across all clients', async () => {
     const owner = await api.devToken('many-owner');
     const created = await api.request<{ session_id: string }>('POST', S, { token: owner, body: { name: 'locked', is_public: true, password: PASSWORD } });

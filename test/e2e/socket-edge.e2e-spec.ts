@@ -3,6 +3,7 @@ import { Hs256Tokens } from '@chorus/auth';
 import { CLIENT_MESSAGES, PROTOCOL_VERSION, type ClientMessageType, type ServerMessage } from '@chorus/protocol';
 import { waitFor } from '@chorus/testing';
 import { edgeAgent } from './support/edge-agent';
+import { edgePeer } from './support/edge-peer';
 import { EDGE_ROWS, type EdgeContext, type Send } from './support/edge-table';
 import { connected, errorPush, handshake, type ConnectError } from './support/edge-socket';
 import { setUpSession, type People } from './support/scenario';
@@ -56,6 +57,7 @@ describe.each([
         accessToken: agent?.token ?? person.token,
         next: () => ++counter,
         ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
+        ...edgePeer(stack.url, person === people.alice ? people.bob : people.alice, people.sessionId, `edge-${type}-peer`),
       };
       let joined = false;
       const send: Send = async (t, body) => {

@@ -4,6 +4,7 @@ import { CLIENT_MESSAGES, type ClientMessageType, type ServerMessage } from '@ch
 import { waitFor, withDeadline } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
 import { edgeAgent } from './support/edge-agent';
+import { edgePeer } from './support/edge-peer';
 import { EDGE_ROWS, type EdgeContext, type Send } from './support/edge-table';
 import { setUpSession, type People } from './support/scenario';
 import { startTestStack, type TestStack } from './support/stack';
@@ -116,6 +117,7 @@ describe('every client message type over /ws (the edge table: the same handlers 
       accessToken: agent?.token ?? person.token,
       next: () => ++counter,
       ...(agent ? { queuePrompt: () => agent.queuePrompt() } : {}),
+      ...edgePeer(stack.url, person === people.alice ? people.bob : people.alice, people.sessionId, `ws-edge-${type}-peer`),
     };
     let joined = false;
     const send: Send = async (t, body) => {

@@ -53,6 +53,21 @@ export class ConflictHandlers {
     return this.documents.unlockFile(r.caller, r.payload);
   }
 
+  @MessagePattern('conflict.resolve')
+  resolve(@Payload() r: Req<'conflict.resolve'>): Res<'conflict.resolve'> {
+    return this.documents.resolveConflict(r.caller, r.payload);
+  }
+
+  @MessagePattern('conflict.get')
+  conflict(@Payload() r: Req<'conflict.get'>): Res<'conflict.get'> {
+    return this.documents.getConflict(r.caller, r.payload);
+  }
+
+  @MessagePattern('conflicts.list')
+  conflicts(@Payload() r: Req<'conflicts.list'>): Res<'conflicts.list'> {
+    return this.documents.listConflicts(r.caller, r.payload);
+  }
+
   @MessagePattern('locks.list')
   locks(@Payload() r: Req<'locks.list'>): Res<'locks.list'> {
     return this.documents.listLocks(r.caller, r.payload);

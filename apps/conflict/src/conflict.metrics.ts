@@ -29,6 +29,19 @@ export function registerConflictMetrics(registry: Registry, service: ConflictSer
       this.inc(service.commitCounters().submits);
     },
   });
+  new Counter({
+    name: 'chorus_conflict_workflow_total',
+    help: 'Conflicts of this replica by outcome: recorded, record_failed (logged; the notice went without an id), resolved',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = service.conflictCounters();
+      this.inc({ outcome: 'recorded' }, c.recorded);
+      this.inc({ outcome: 'record_failed' }, c.recordFailures);
+      this.inc({ outcome: 'resolved' }, c.resolved);
+    },
+  });
   const byKind = (name: string, help: string, pick: (c: CommitFailureCounts) => Record<string, number>): void => {
     new Counter({
       name,

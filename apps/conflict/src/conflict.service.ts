@@ -12,6 +12,10 @@ import { assertStorableOp } from './documents/storable-text';
 import { FileLocks } from './locks/file-locks';
 import { CommitMonitor, type CommitFailureCounts } from './submit/commit-failures';
 import { OpCommitter } from './submit/op-committer';
+import { ConflictWorkflow } from './conflicts/conflict-workflow';
+import { parseWorkflowInput } from './conflicts/workflow.input';
+import type { ConflictResolution } from '@chorus/contracts';
+import type { ConflictList, ConflictView } from '@chorus/protocol';
 import {
   DEFAULT_CONFLICT_OPTIONS,
   type Caller,
@@ -39,6 +43,7 @@ export class ConflictService {
   private readonly committer: OpCommitter;
   private readonly reader: DocumentReader;
   private readonly locks: FileLocks;
+  private readonly workflow: ConflictWorkflow;
 
   constructor(
     private readonly db: DataSource,
@@ -50,6 +55,7 @@ export class ConflictService {
     this.committer = new OpCommitter(poolOf(db, { prepared: this.options.preparedStatements }), cache, this.options, new CommitMonitor(logger));
     this.reader = new DocumentReader(db, this.options);
     this.locks = new FileLocks(db, this.options);
+    this.workflow = new ConflictWorkflow(db, this.reader, (submit) => this.committer.submit(submit), this.options, logger);
   }
 
   /** `open_document {session_id, doc_id}` → `document {doc_id, version, content}`. */
@@ -94,7 +100,34 @@ export class ConflictService {
         : ChorusError.validation(shape.error.field, `Op refused (${shape.error.reason}): ${shape.error.message}. Nothing was applied.`);
     }
     assertStorableOp(shape.op);
-    return this.committer.submit({ caller: who, sessionId: input.session_id, docId: input.doc_id, version: input.version, seq: input.seq, op: shape.op });
+    const submit = { caller: who, sessionId: input.session_id, docId: input.doc_id, version: input.version, seq: input.seq, op: shape.op };
+    // Overlaps are recorded (conflict_resolutions) before the result goes back: durable before the push.
+    return this.workflow.record(submit, await this.committer.submit(submit));
+  }
+
+  /** `resolve_conflict {conflict_id, strategy, text?}` → the resolution and the op that applied it (broadcast it). */
+  async resolveConflict(caller: Caller, payload: unknown): Promise<ConflictResolution> {
+    const who = parseCaller(caller);
+    const input = parseWorkflowInput('resolve', payload);
+    if (input.text !== undefined) assertStorableOp([input.text]);
+    return this.workflow.resolve(who, input.session_id, input.conflict_id, input.strategy, input.text);
+  }
+
+  /** One recorded conflict. */
+  async getConflict(caller: Caller, payload: unknown): Promise<ConflictView> {
+    const input = parseWorkflowInput('get', payload);
+    return this.workflow.get(parseCaller(caller), input.session_id, input.conflict_id);
+  }
+
+  /** `GET /sessions/:id/conflicts?state=open|resolved`: the session's recorded conflicts, oldest first. */
+  async listConflicts(caller: Caller, payload: unknown): Promise<ConflictList> {
+    const input = parseWorkflowInput('list', payload);
+    return this.workflow.list(parseCaller(caller), input.session_id, input.query);
+  }
+
+  /** Conflicts recorded, failed to record, and resolved on this replica (metrics). */
+  conflictCounters(): { recorded: number; recordFailures: number; resolved: number } {
+    return this.workflow.counters();
   }
 
   /** `fetch_ops {session_id, doc_id, from_version}` → `ops {doc_id, ops, head}` in version order. */

@@ -1,3 +1,4 @@
+import type { Express, Request, Response } from 'express';
 import { Inject, Module, type BeforeApplicationShutdown, type DynamicModule, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -6,8 +7,11 @@ import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { AccessTokenVerifier, Hs256Tokens, IdentityTokens, type AsymmetricAlgorithm } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
-import { PROTOCOL_VERSION } from '@chorus/protocol';
+import { ASYNCAPI_PATH, PROTOCOL_VERSION, buildAsyncApiDocument } from '@chorus/protocol';
 import { HealthModule, MetricsModule, redisReadinessCheck, transportReadinessCheck, type ReadinessCheck, type Runtime } from '@chorus/runtime';
+import { AgentDispatch } from './agents/agent-dispatch';
+import { MemoryPartialOutputStore, type PartialOutputStore } from './agents/partial-output';
+import { RedisPartialOutputStore } from './agents/redis-partial-output';
 import type { ChannelHistory } from './channels/channel-history';
 import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
 import { MemoryChannelHistory } from './channels/memory-channel-history';
@@ -18,17 +22,20 @@ import { RedisFileSyncStore } from './files/redis-file-sync.store';
 import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
+import { FileRulesCache } from './files/file-rules.cache';
+import { leaveForbiddenDocuments } from './files/forbidden-documents';
+import { FilesController } from './http/files.controller';
 import { SessionStreams } from './fanout/session-streams';
 import { ACCESS_VERIFIER, AccessTokenGuard, IDENTITY_TOKENS } from './http/auth';
 import { AgentsController } from './http/agents.controller';
 import { STREAM_DEPS, StreamController, type StreamDeps } from './sse/stream.controller';
 import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings } from './http/auth.controller';
 import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
-import { ClientAddresses } from './http/client-address';
+import { ClientAddresses, expressTrustProxy } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
-import { withEdgeErrors } from './http/openapi';
+import { OPENAPI_VERSION, operationId, withEdgeErrors } from './http/openapi';
 import { OriginPolicy } from './http/origin-policy';
 import { refuseUndecodablePath } from './http/path-encoding';
 import { SessionsController } from './http/sessions.controller';
@@ -97,6 +104,15 @@ function channelHistory(runtime: Runtime): ChannelHistory {
   return new RedisChannelHistory(redis, runtime.redisPrefix, limits);
 }
 
+/** Agents' text so far (for joiners): in Redis so a joiner on any gateway gets it, in memory standalone. */
+function partialOutput(runtime: Runtime): PartialOutputStore {
+  if (runtime.redisUrl === undefined) return new MemoryPartialOutputStore();
+  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:partial`, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // surfaced by readiness; a failed append or read is logged and counted
+  runtime.onStop(async () => void redis.disconnect());
+  return new RedisPartialOutputStore(redis, runtime.redisPrefix);
+}
+
 /**
  * How access tokens are verified (AUTH_*, docs/identity.md): an identity provider's JWKS when AUTH_JWKS_URL is
  * set, else HS256 with JWT_SECRET. Join tokens are HS256 with JWT_SECRET either way (IdentityTokens).
@@ -153,7 +169,8 @@ export class GatewayAppModule {
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
-    const files = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond };
+    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond };
+    const agentDispatch = new AgentDispatch(partialOutput(runtime), logger, () => metrics.agentDispatchFailures.inc());
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
     const positions = setInterval(() => void channels.checkPositions(), CHANNEL_POSITION_CHECK_MS).unref();
@@ -161,9 +178,15 @@ export class GatewayAppModule {
     const streams = new SessionStreams(
       runtime.fanout,
       (session_id, user_id, after_seq, limit) => sessions.call('session.events', { session_id, user_id, after_seq, limit }),
-      routeChannelPushes(hub, channels),
+      routeChannelPushes(agentDispatch.watch(hub), channels),
       logger,
     );
+    const files = new FileRulesCache(sessions, logger);
+    streams.observe((event) => {
+      if (event.type !== 'file_rules_updated') return;
+      files.invalidate(event.session_id);
+      void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
+    });
     const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
     const tickets = new WsTickets(ticketStore);
     const addresses = new ClientAddresses(config.edge.trustedProxies);
@@ -188,8 +211,10 @@ export class GatewayAppModule {
         streams,
         channels,
         channelHistory: history,
+        agents: agentDispatch,
         metrics,
         ice: config.edge.ice,
+        fileSync,
         files,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {
@@ -253,7 +278,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },
@@ -265,7 +290,7 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
-        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000 } satisfies StreamDeps },
+        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000, partials: agentDispatch.partials } satisfies StreamDeps },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },
@@ -280,8 +305,10 @@ export class GatewayAppModule {
 
 /** App-level setup shared by the gateway's own main and the standalone process: CORS, the browser app, sockets, OpenAPI. */
 export function configureGatewayApp(app: INestApplication, runtime: Runtime): void {
-  const http = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
+  const http = app.getHttpAdapter().getInstance() as Pick<Express, 'disable' | 'set' | 'get'>;
   http.disable('x-powered-by');
+  // TRUSTED_PROXIES for Express too: req.ip and req.protocol agree with every per-client limit (ClientAddresses).
+  http.set('trust proxy', expressTrustProxy(runtime.config.edge.trustedProxies));
   app.use(refuseUndecodablePath);
   // The same policy as every socket handshake (OriginPolicy), so REST and sockets never disagree on an origin.
   app.enableCors({ origin: new OriginPolicy(runtime.config.edge.corsOrigins).corsOrigin, credentials: true });
@@ -293,7 +320,12 @@ export function configureGatewayApp(app: INestApplication, runtime: Runtime): vo
     .setTitle('Chorus API')
     .setDescription(`REST API of Chorus. WebSocket protocol version ${PROTOCOL_VERSION}: see docs/protocol.md. Errors answer {code, message, field?, retry_after_ms?}.`)
     .setVersion('1')
+    .setOpenAPIVersion(OPENAPI_VERSION)
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc)), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, () => withEdgeErrors(SwaggerModule.createDocument(app, doc, { operationIdFactory: operationId })), { jsonDocumentUrl: 'api/docs-json' });
+  // The socket protocol, beside the REST description (generated from the same schemas that validate messages).
+  const publicUrl = new URL(runtime.config.auth.publicUrl);
+  const asyncApi = JSON.stringify(buildAsyncApiDocument(publicUrl.host, publicUrl.protocol === 'http:' ? 'ws' : 'wss'));
+  http.get(ASYNCAPI_PATH, (_req: Request, res: Response) => void res.type('application/json').send(asyncApi));
 }

@@ -38,7 +38,7 @@ function conflictOpLog(runtime: Runtime): CommittedOpsSource {
 export class PresenceAppModule {
   static register(runtime: Runtime): DynamicModule {
     const { store, outbox, rooms } = presenceStorage(runtime);
-    const service = new PresenceService(store);
+    const service = new PresenceService(store, { idleAfterMs: runtime.config.presence.idleAfterMs });
     const voice = new VoiceService(rooms, store);
     const registry = new Registry();
     const committedOps = new Counter({

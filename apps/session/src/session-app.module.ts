@@ -9,6 +9,8 @@ import { HealthModule, METRICS_REGISTRY, MetricsModule, redisReadinessCheck, tra
 import { SessionEventLog } from './events/event-log';
 import { SessionEventPublisher } from './events/event-publisher';
 import { SESSION_DATA_SOURCE } from './persistence/session.data-source';
+import { FileRulesHandlers } from './files/file-rules.handlers';
+import { FileRulesService } from './files/file-rules.service';
 import { SessionHandlers } from './session.handlers';
 import { registerSessionMetrics } from './session.metrics';
 import { registerAgentMetrics } from './agents/agent.metrics';
@@ -40,7 +42,7 @@ export class SessionAppModule {
           useFactory: (ds: DataSource) => [{ name: 'postgres', check: async () => void (await ds.query('SELECT 1')) }, ...redisReadinessCheck(runtime), transportReadinessCheck(runtime)],
         }),
       ],
-      controllers: [SessionHandlers, SessionAdminHandlers],
+      controllers: [SessionHandlers, SessionAdminHandlers, FileRulesHandlers],
       providers: [
         {
           provide: SessionEventLog,
@@ -51,6 +53,11 @@ export class SessionAppModule {
             registerAgentMetrics(registry, ds, runtime.logger);
             return log;
           },
+        },
+        {
+          provide: FileRulesService,
+          inject: [DATA_SOURCE, SessionEventLog],
+          useFactory: (ds: DataSource, log: SessionEventLog) => new FileRulesService(ds, log, new SessionEventPublisher(runtime.fanout, runtime.config.nodeId, runtime.logger)),
         },
         {
           provide: SessionJanitor,

@@ -1,8 +1,11 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
 import { ChannelsPanel } from './channels-panel';
 import { colorOf } from './colors';
+import { ConflictsPanel } from './conflicts';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
+import { AgentPanel } from './agent-panel';
+import { VoicePanel } from './voice-panel';
 
 // One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
 
@@ -28,6 +31,9 @@ export class SessionView {
   private selectionDirty = false;
   private lastTyping = 0;
   private readonly chats: ChatMessage[] = [];
+  private readonly conflicts: ConflictsPanel;
+  private readonly agents: AgentPanel;
+  private readonly voice: VoicePanel;
   /** The channels panel (diagnostics, ai-response, … live). */
   readonly channels: ChannelsPanel;
 
@@ -36,6 +42,8 @@ export class SessionView {
     readonly session: ChorusSession,
     private readonly onRemoteRendered?: (peerId: string, inserted: number) => void,
   ) {
+    this.agents = new AgentPanel(session, (m) => this.show(m));
+    this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
     this.channels = new ChannelsPanel(session);
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
@@ -69,6 +77,7 @@ export class SessionView {
       fileInput,
       h('button', { type: 'submit' }, 'Open'),
     );
+    this.conflicts = new ConflictsPanel(session, (message) => this.show(message));
     this.root = h(
       'div',
       { class: 'session' },
@@ -82,7 +91,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -101,6 +110,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
+    void this.conflicts.refresh();
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 

@@ -33,6 +33,8 @@ export const ACTIONS = [
   'voice.join',
   'files.host',
   'files.receive',
+  'file_rules.manage',
+  'conflict.resolve',
   'audit.read',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -77,6 +79,10 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'files.host': WRITERS,
   /** Asking a host for its manifest and files: every participant (viewers receive, they do not host). */
   'files.receive': EVERYONE,
+  /** Set the session's per-file path rules (docs/files.md); every document action is then checked against them. */
+  'file_rules.manage': MANAGERS,
+  /** Resolve a recorded conflict: an edit of the document, so the path rules for editing apply as well. */
+  'conflict.resolve': WRITERS,
   /** The audit export (every session event, refusals included): owners and admins, also after deletion. */
   'audit.read': MANAGERS,
 };

@@ -5,6 +5,7 @@ export { wsEndpoint, type WebSocketConstructor, type WebSocketEventLike, type We
 export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type FilesPush, type VoicePush, type VoiceSignal } from './session';
 export { FileSyncGuest, FileSyncHost, chunkLayout, sha256Hex, syncDiff, type DownloadOptions, type DownloadProgress, type FileHostOptions, type FileSource, type SyncDiff } from './file-sync';
 export { SessionPrompts, type SessionPromptsEvents } from './prompts';
+export { SessionFiles, type SessionFilesEvents } from './files';
 export { ChannelSubscription, SessionChannels, type ChannelData, type ChannelEvent, type ChannelGap, type ChannelSubscriptionEvents, type SessionChannelsEvents } from './channels';
 export type { ChatMessage, DurableEvent } from './durable';
 export { ChorusDocument, type ChorusDocumentEvents, type DocumentLock } from './document';

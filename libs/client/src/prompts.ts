@@ -13,6 +13,21 @@ export interface SessionPromptsEvents {
   agentStatus: ServerMessageOf<'agent_status'>;
   /** An agent's partial output (ephemeral; the durable kinds arrive as session events). */
   agentOutput: ServerMessageOf<'agent_output'>;
+  /**
+   * The running text of an agent's response under way: the text so far a (re)join brought
+   * (`agent_output_so_far`) merged with the live chunks by index — no chunk twice, whichever came first.
+   */
+  agentText: { messageId: string; agentId: string; text: string };
+  /** Agents: a prompt the gateway claimed for this waiting agent (its last claim found nothing). */
+  assigned: AssignedPrompt;
+}
+
+/** One response under way: the text up to `through` (a snapshot, or folded chunks) and the chunks after it. */
+interface RunningText {
+  agentId: string;
+  base: string;
+  through: number;
+  chunks: Map<number, string>;
 }
 
 type Status = ServerMessageOf<'agent_status'>['status'];
@@ -25,6 +40,7 @@ type OutputKind = 'partial_response' | 'tool_start' | 'tool_result' | 'response'
  */
 export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
   private readonly latest = new Map<string | null, QueueUpdated>();
+  private readonly running = new Map<string, RunningText>();
 
   constructor(
     private readonly client: ChorusClient,
@@ -37,6 +53,17 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
   /** The newest view of every queue seen. */
   queues(): ReadonlyMap<string | null, QueueUpdated> {
     return this.latest;
+  }
+
+  /** The running text of a response under way (see the `agentText` event), or undefined. */
+  textOf(messageId: string): string | undefined {
+    const r = this.running.get(messageId);
+    return r === undefined ? undefined : textOf(r);
+  }
+
+  /** Forget a finished response's running text (its durable `response` is in the session's events). */
+  forget(messageId: string): void {
+    this.running.delete(messageId);
   }
 
   /**
@@ -61,9 +88,13 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
     await this.retrying(`prompt_cancel ${messageId}`, () => this.client.request('prompt_cancel', { session_id: this.sessionId, message_id: messageId }));
   }
 
-  /** Agents: the next prompt under a lease (the one held already, after a reconnect), or null. */
-  async claim(): Promise<AssignedPrompt | null> {
-    return (await this.retrying('prompt_claim', () => this.client.request('prompt_claim', { session_id: this.sessionId }))).prompt;
+  /**
+   * Agents: the next prompt under a lease (the one held already, after a reconnect), or null. With `wait`, a null
+   * answer makes this connection wait: the next prompt of its queues is pushed (the `assigned` event).
+   */
+  async claim(options: { wait?: boolean } = {}): Promise<AssignedPrompt | null> {
+    const body = { session_id: this.sessionId, ...(options.wait === true ? { wait: true } : {}) };
+    return (await this.retrying('prompt_claim', () => this.client.request('prompt_claim', body))).prompt;
   }
 
   /** Agents: completes the prompt once (a resend answers the same seq). */
@@ -100,8 +131,26 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
       case 'agent_status':
         this.emit('agentStatus', m);
         return true;
-      case 'agent_output':
+      case 'agent_output': {
         this.emit('agentOutput', m);
+        const r = this.running.get(m.message_id) ?? { agentId: m.agent_id, base: '', through: -1, chunks: new Map<number, string>() };
+        this.running.set(m.message_id, r);
+        if (m.index <= r.through || r.chunks.has(m.index)) return true; // in the text already
+        r.chunks.set(m.index, m.data);
+        this.emit('agentText', { messageId: m.message_id, agentId: r.agentId, text: textOf(r) });
+        return true;
+      }
+      case 'agent_output_so_far': {
+        const r = this.running.get(m.message_id);
+        if (r !== undefined && r.through >= m.through_index) return true;
+        const chunks = new Map([...(r?.chunks ?? [])].filter(([i]) => i > m.through_index));
+        const next = { agentId: m.agent_id, base: m.text, through: m.through_index, chunks };
+        this.running.set(m.message_id, next);
+        this.emit('agentText', { messageId: m.message_id, agentId: m.agent_id, text: textOf(next) });
+        return true;
+      }
+      case 'prompt_assigned':
+        this.emit('assigned', m.prompt);
         return true;
       default:
         return false;
@@ -120,4 +169,8 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
       }
     }
   }
+}
+
+function textOf(r: RunningText): string {
+  return r.base + [...r.chunks].sort(([a], [b]) => a - b).map(([, data]) => data).join('');
 }

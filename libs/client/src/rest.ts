@@ -59,7 +59,7 @@ export class ChorusRest {
   }
 
   /** A raw call under /api/v1: `path` starts with '/'. */
-  async call<R>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, authenticated = true): Promise<R> {
+  async call<R>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, authenticated = true): Promise<R> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (authenticated && this.options.token !== undefined) {

@@ -9,6 +9,7 @@ import { toChat, type ChatMessage, type DurableEvent } from './durable';
 import { historyPushes, type DurablePush } from './history-events';
 import { PresenceStore } from './presence';
 import { PresenceSender, type PresencePatch } from './presence-sender';
+import { SessionFiles } from './files';
 import { SessionPrompts } from './prompts';
 import { randomId } from './random-id';
 import { SeqWindow } from './seq-window';
@@ -86,6 +87,8 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   readonly presence = new PresenceStore();
   /** The prompt queue and the agents' live activity (docs/agents.md). */
   readonly prompts: SessionPrompts;
+  /** Per-file path rules and recorded conflicts (docs/files.md). */
+  readonly files: SessionFiles;
   /** The session's channels: subscribe, unsubscribe, publish (kept subscribed across reconnects). */
   readonly channels: SessionChannels;
 
@@ -122,6 +125,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
     this.lastSeqKnown = options.lastSeq !== undefined;
     if (typeof options.joinToken === 'string') this.joinToken = options.joinToken;
     this.prompts = new SessionPrompts(client, id, () => this.ready());
+    this.files = new SessionFiles(client, id, () => this.ready());
     this.channels = new SessionChannels(client, id, () => this.ready());
   }
 
@@ -320,6 +324,17 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
   }
 
   /**
+   * Stops this document's op pushes (`close_document`) and forgets it here: it is no longer reopened after a
+   * rejoin. `document(docId)` opens it again. Edits not yet acknowledged are dropped with it.
+   */
+  async closeDocument(docId: string): Promise<void> {
+    this.documents.get(docId)?.sessionEnded(new ChorusError('CONFLICT', `document ${docId} was closed: open it again with session.document(id)`));
+    this.documents.delete(docId);
+    await this.ready();
+    await this.client.request('close_document', { session_id: this.id, doc_id: docId });
+  }
+
+  /**
    * Every live file lock of the session as last known (doc id → lock): from `joined.locks` on every (re)join, then
    * `file_locked` / `file_unlocked` and our own lock calls. Locks past their `expiresAt` are left out. When the
    * session holds more than `joined` lists (500), a document's own `lock` is the authority.
@@ -402,6 +417,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
         return;
       case 'op':
       case 'conflict_detected':
+        this.files.handlePush(m);
         this.documents.get(m.doc_id)?.handlePush(m);
         return;
       case 'event':
@@ -425,7 +441,7 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
         this.emit('files', m);
         return;
       default:
-        this.prompts.handlePush(m);
+        if (!this.prompts.handlePush(m)) this.files.handlePush(m);
         return;
     }
   }

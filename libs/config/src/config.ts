@@ -58,6 +58,8 @@ export interface ChorusConfig {
   };
   /** The prompt queue (session service): AGENT_LEASE_MS, AGENT_MAX_ATTEMPTS. */
   readonly agents: { readonly leaseMs: number; readonly maxAttempts: number };
+  /** Presence (presence service): PRESENCE_IDLE_AFTER_MS. */
+  readonly presence: { readonly idleAfterMs: number };
   /** Session management (session service): SESSION_AUDIT_RETENTION_S, SESSION_CREATE_PER_DAY, SESSION_OPEN_PER_USER. */
   readonly sessions: { readonly auditRetentionS: number; readonly createdPerDay: number; readonly openPerUser: number };
   /** Hooks for tests only (never set in a deployment): see TEST_CRASH_AFTER_CHAT_COMMIT. */
@@ -120,7 +122,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
-    AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number;
+    AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number; PRESENCE_IDLE_AFTER_MS?: number;
     SESSION_AUDIT_RETENTION_S?: number; SESSION_CREATE_PER_DAY?: number; SESSION_OPEN_PER_USER?: number;
   };
   return {
@@ -169,6 +171,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       },
     },
     agents: { leaseMs: v.AGENT_LEASE_MS ?? 30_000, maxAttempts: v.AGENT_MAX_ATTEMPTS ?? 3 },
+    presence: { idleAfterMs: v.PRESENCE_IDLE_AFTER_MS ?? 60_000 },
     sessions: { auditRetentionS: v.SESSION_AUDIT_RETENTION_S ?? 90 * 24 * 3600, createdPerDay: v.SESSION_CREATE_PER_DAY ?? 100, openPerUser: v.SESSION_OPEN_PER_USER ?? 50 },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },
   };

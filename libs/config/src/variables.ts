@@ -298,7 +298,7 @@ export const VARIABLES = {
     },
   },
   TRUSTED_PROXIES: {
-    doc: 'Which proxies in front of the gateway may say who the client is (X-Forwarded-For), for every per-client limit (REST, invite and password guesses, WebSocket handshakes). Empty (default): none, the TCP peer address is the client, and X-Forwarded-For is ignored, since any client can send one. A number N: exactly N proxies append to X-Forwarded-For (the client is the Nth address from the right). Or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,fd00::/8): X-Forwarded-For is read from the right, skipping trusted addresses.',
+    doc: 'Which proxies in front of the gateway may say who the client is (X-Forwarded-For), for every per-client limit (REST, invite and password guesses, WebSocket handshakes). Empty (default): none, the TCP peer address is the client, and X-Forwarded-For is ignored, since any client can send one. A number N: exactly N proxies append to X-Forwarded-For (the client is the Nth address from the right). Or a comma-separated list of proxy addresses and CIDRs (10.0.0.0/8,fd00::/8): X-Forwarded-For is read from the right, skipping trusted addresses. Express\'s `trust proxy` is set to the same, so req.ip agrees. IPv6 clients are counted by their /64 network (one host or subscriber usually holds a whole /64).',
     roles: EDGE_ROLES,
     parse: (raw: string | undefined): Parse<TrustedProxies> => {
       if (raw === undefined || raw.trim() === '') return { value: { hops: 0 } };
@@ -425,6 +425,11 @@ export const VARIABLES = {
     doc: 'Documents compacted per transaction in a pass. Each holds its head-row lock until the transaction commits, so edits of those documents wait for it: small keeps that wait short, larger makes a pass over many documents take fewer transactions. Default 20.',
     roles: ['standalone', 'conflict'],
     parse: int(1, 1_000, () => 20),
+  },
+  PRESENCE_IDLE_AFTER_MS: {
+    doc: 'Without activity (joining, moving, typing) for this long, a peer\'s presence shows as `idle`; gateways push the transition (and the way back) within one 5 s heartbeat. Default 60000: a person reading for a minute is still "here", one gone for coffee shows idle soon after.',
+    roles: ['standalone', 'presence'],
+    parse: int(1_000, 24 * 3600 * 1000, () => 60_000),
   },
   AGENT_LEASE_MS: {
     doc: 'How long an agent holds a claimed prompt without a sign of life (agent_status, agent_output) before the prompt goes back to the head of its queue. Default 30000: long enough for a slow tool call between reports, short enough that a dead agent\'s prompt is taken by another within half a minute.',

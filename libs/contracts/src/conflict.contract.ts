@@ -1,3 +1,4 @@
+import type { ConflictWorkflowApi } from './files.contract';
 import type { Caller, DocumentState, FileLocked, FileUnlocked, HistoryPage, OpsPage, SessionLocks, SubmitResult } from './conflict.types';
 
 interface DocRef {
@@ -11,7 +12,7 @@ interface DocRef {
  * `op.submit` is sent with the ordering key `<session_id>:<doc_id>`: one document's ops reach one replica in
  * order, which keeps its head cached and its commits batched.
  */
-export interface ConflictApi {
+export interface ConflictApi extends ConflictWorkflowApi {
   'document.open': { req: { caller: Caller; payload: DocRef }; res: DocumentState };
   'op.submit': { req: { caller: Caller; payload: DocRef & { version: number; op: unknown; seq: number } }; res: SubmitResult };
   'ops.fetch': { req: { caller: Caller; payload: DocRef & { from_version: number } }; res: OpsPage };

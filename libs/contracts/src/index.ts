@@ -7,3 +7,4 @@ export { type MembershipChange, type SessionApi, type SessionEventOf, type Sessi
 export { type AuditRecord, type SessionAdminApi } from './session-admin.contract';
 export { serviceErrorToChorus } from './service-error';
 export { TypedClient } from './typed-client';
+export type { ConflictResolution, ConflictWorkflowApi, FileRulesApi } from './files.contract';

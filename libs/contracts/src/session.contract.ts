@@ -13,6 +13,7 @@ import type {
 } from '@chorus/protocol';
 import type { Identity, JoinGrant } from '@chorus/auth';
 import type { AgentApi } from './agents.contract';
+import type { FileRulesApi } from './files.contract';
 import type { SessionAdminApi } from './session-admin.contract';
 
 /**
@@ -20,7 +21,7 @@ import type { SessionAdminApi } from './session-admin.contract';
  * a typed client; the service's handlers implement it. Requests carry the caller's identity as verified by
  * the gateway (the transport is internal and trusted; clients never talk to it).
  */
-export interface SessionApi extends AgentApi, SessionAdminApi {
+export interface SessionApi extends AgentApi, SessionAdminApi, FileRulesApi {
   'session.create': { req: { actor: Identity; body: CreateSessionBody }; res: SessionView };
   'session.list': { req: { actor: Identity }; res: SessionView[] };
   'session.get': { req: { actor: Identity; session_id: string }; res: SessionView };

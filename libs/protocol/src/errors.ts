@@ -52,6 +52,8 @@ export interface ErrorDetails {
   locked_until?: string;
   /** PEER_DISCONNECTED, FILE_INTEGRITY: the files concerned. */
   paths?: string[];
+  /** PERMISSION_DENIED by a per-file path rule: the rule's name (docs/files.md). */
+  rule?: string;
 }
 
 /**
@@ -93,6 +95,7 @@ export class ChorusError extends Error {
         if (typeof source.locked_by === 'string') details.locked_by = source.locked_by;
         if (typeof source.locked_until === 'string') details.locked_until = source.locked_until;
         if (Array.isArray(source.paths) && source.paths.every((p) => typeof p === 'string')) details.paths = source.paths as string[];
+        if (typeof source.rule === 'string') details.rule = source.rule;
         return new ChorusError(v.code, typeof v.message === 'string' ? v.message : v.code, details);
       }
     }
@@ -111,6 +114,7 @@ export class ChorusError extends Error {
       ...(this.details.locked_by !== undefined ? { locked_by: this.details.locked_by } : {}),
       ...(this.details.locked_until !== undefined ? { locked_until: this.details.locked_until } : {}),
       ...(this.details.paths !== undefined ? { paths: this.details.paths } : {}),
+      ...(this.details.rule !== undefined ? { rule: this.details.rule } : {}),
       ...(id !== undefined ? { id } : {}),
     };
   }
@@ -130,5 +134,6 @@ export const errorMessageSchema = z.strictObject({
   locked_by: text().optional(),
   locked_until: text().optional(),
   paths: z.array(text()).optional(),
+  rule: text().optional(),
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

@@ -127,6 +127,8 @@ export {
   agentIdSchema,
   agentOutputAckSchema,
   agentOutputEventSchema,
+  agentOutputSoFarSchema,
+  promptAssignedSchema,
   agentOutputRequestSchema,
   agentStatusEventSchema,
   agentStatusRequestSchema,
@@ -222,6 +224,8 @@ export {
   type SessionView,
   type UpdateRoleBody,
 } from './rest';
+export { historyPageSchema, iceServersViewSchema, inviteCreatedSchema, joinGrantViewSchema, participantViewSchema, sessionViewSchema } from './rest';
+export { ASYNCAPI_PATH, buildAsyncApiDocument, type AsyncApiDocument } from './asyncapi';
 export {
   auditQuerySchema,
   createTemplateBodySchema,
@@ -268,5 +272,30 @@ export {
   type FilesPayload,
   type Manifest,
   type ManifestEntry,
-} from './messages-files';
+} from './messages-filesync';
 export { BINARY_HEADER_MAX_BYTES, decodeBinaryFrame, encodeBinaryFrame } from './binary-frame';
+export {
+  MAX_FILE_RULES,
+  closeDocumentSchema,
+  conflictListSchema,
+  conflictResolvedSchema,
+  conflictStrategySchema,
+  conflictViewSchema,
+  conflictsQuerySchema,
+  documentClosedSchema,
+  fileAccessSchema,
+  fileRuleSchema,
+  fileRulesBodySchema,
+  fileRulesViewSchema,
+  pathGlobSchema,
+  resolveConflictSchema,
+  type ConflictList,
+  type ConflictStrategy,
+  type ConflictView,
+  type ConflictsQuery,
+  type FileAccess,
+  type FileRule,
+  type FileRulesBody,
+  type FileRulesView,
+  type StoredFileRule,
+} from './messages-files';

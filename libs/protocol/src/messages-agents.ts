@@ -41,7 +41,13 @@ export const promptSubmitSchema = z.strictObject({
 export const promptCancelSchema = z.strictObject({ type: z.literal('prompt_cancel'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
 
 /** An agent asks for the next prompt of its queue (or of the session's shared queue). */
-export const promptClaimSchema = z.strictObject({ type: z.literal('prompt_claim'), id, session_id: sessionIdSchema });
+export const promptClaimSchema = z.strictObject({
+  type: z.literal('prompt_claim'),
+  id,
+  session_id: sessionIdSchema,
+  /** With nothing to take: wait, and be pushed `prompt_assigned` when this agent's queues get work. */
+  wait: z.boolean().optional(),
+});
 
 export const promptDoneSchema = z.strictObject({ type: z.literal('prompt_done'), id, session_id: sessionIdSchema, message_id: promptIdSchema });
 
@@ -132,6 +138,27 @@ export const agentOutputEventSchema = z.strictObject({
   index: z.number().int().nonnegative(),
   data: text(),
 });
+
+/**
+ * The text an agent has streamed so far for a prompt it is still answering, sent to whoever joins (or rejoins)
+ * mid-stream, after `joined`. `through_index` is the index of the last partial chunk in `text`: drop live
+ * `agent_output` chunks of this prompt with an index at or below it (they are in `text` already), append those
+ * above it — so no chunk shows twice, whichever arrives first.
+ */
+export const agentOutputSoFarSchema = z.strictObject({
+  type: z.literal('agent_output_so_far'),
+  session_id: sessionIdSchema,
+  message_id: promptIdSchema,
+  agent_id: agentIdSchema,
+  through_index: z.number().int().nonnegative(),
+  text: text(),
+});
+
+/**
+ * Pushed to an agent whose last `prompt_claim {wait: true}` found nothing (it is idle and waiting) as soon as its
+ * queue or the shared one has work: the prompt is already assigned to it under a lease, exactly as a claim's answer.
+ */
+export const promptAssignedSchema = z.strictObject({ type: z.literal('prompt_assigned'), session_id: sessionIdSchema, prompt: assignedPromptSchema });
 
 export const agentOutputAckSchema = z.strictObject({
   type: z.literal('agent_output_ack'),

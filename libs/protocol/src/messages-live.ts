@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fileHostSchema } from './messages-files';
+import { fileHostSchema } from './messages-filesync';
 import { voiceMemberSchema } from './messages-voice';
 import { text } from './text';
 import { messageIdSchema } from './errors';
@@ -190,6 +190,8 @@ export const conflictDetectedSchema = z.strictObject({
   user_id: text(),
   overlaps: z.array(z.strictObject({ version: versionSchema, peer_id: text(), user_id: text(), ranges: z.array(z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })) })),
   peers: z.array(text()),
+  /** The recorded conflict (`resolve_conflict`, `GET .../conflicts`); absent when it could not be recorded. */
+  conflict_id: text().optional(),
 });
 
 // ---- the session stream ----

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fileHostSchema } from './messages-files';
+import { fileHostSchema } from './messages-filesync';
 import { text } from './text';
 import { errorMessageSchema, messageIdSchema } from './errors';
 import {

@@ -52,6 +52,8 @@ import {
 import {
   agentOutputAckSchema,
   agentOutputEventSchema,
+  agentOutputSoFarSchema,
+  promptAssignedSchema,
   agentOutputRequestSchema,
   agentStatusEventSchema,
   agentStatusRequestSchema,
@@ -100,7 +102,8 @@ import {
   requestFilesSchema,
   shareProjectSchema,
   unshareProjectSchema,
-} from './messages-files';
+} from './messages-filesync';
+import { closeDocumentSchema, conflictResolvedSchema, documentClosedSchema, resolveConflictSchema } from './messages-files';
 
 /**
  * Every message a client may send: its schema, the largest payload accepted for it (bytes of JSON), and the
@@ -125,6 +128,8 @@ export const CLIENT_MESSAGES = {
   document_at: { schema: documentAtSchema, maxBytes: 2 * 1024, reply: 'document' },
   lock_file: { schema: lockFileSchema, maxBytes: 2 * 1024, reply: 'file_locked' },
   unlock_file: { schema: unlockFileSchema, maxBytes: 2 * 1024, reply: 'file_unlocked' },
+  close_document: { schema: closeDocumentSchema, maxBytes: 2 * 1024, reply: 'document_closed' },
+  resolve_conflict: { schema: resolveConflictSchema, maxBytes: 256 * 1024, reply: 'conflict_resolved' },
   prompt_submit: { schema: promptSubmitSchema, maxBytes: 160 * 1024, reply: 'prompt_queued' },
   prompt_cancel: { schema: promptCancelSchema, maxBytes: 1024, reply: 'prompt_cancelled' },
   prompt_claim: { schema: promptClaimSchema, maxBytes: 512, reply: 'prompt_claimed' },
@@ -183,6 +188,8 @@ export const SERVER_MESSAGES = {
   file_locked: fileLockedSchema,
   file_unlocked: fileUnlockedSchema,
   conflict_detected: conflictDetectedSchema,
+  document_closed: documentClosedSchema,
+  conflict_resolved: conflictResolvedSchema,
   disconnect_notice: disconnectNoticeSchema,
   prompt_queued: promptQueuedSchema,
   prompt_cancelled: promptCancelledSchema,
@@ -192,6 +199,8 @@ export const SERVER_MESSAGES = {
   agent_status: agentStatusEventSchema,
   agent_output: agentOutputEventSchema,
   agent_output_ack: agentOutputAckSchema,
+  agent_output_so_far: agentOutputSoFarSchema,
+  prompt_assigned: promptAssignedSchema,
   subscribed: subscribedSchema,
   unsubscribed: unsubscribedSchema,
   published: publishedSchema,

@@ -69,53 +69,61 @@ export type JoinSessionBody = z.infer<typeof joinSessionBodySchema>;
 export type UpdateRoleBody = z.infer<typeof updateRoleBodySchema>;
 export type HistoryQuery = z.infer<typeof historyQuerySchema>;
 
-export interface SessionView {
-  session_id: string;
-  name: string;
-  owner_id: string;
-  project_path: string | null;
-  settings: Record<string, unknown>;
-  is_public: boolean;
-  has_password: boolean;
-  max_participants: number;
-  participant_count: number;
-  last_seq: number;
-  created_at: string;
-  updated_at: string;
-  expires_at: string | null;
+// Response views: zod schemas, so the OpenAPI document describes exactly what the types promise. Not used to
+// validate our own responses at run time (they are built from typed rows); a test checks real answers against them.
+const isoTime = () => text().describe('ISO 8601 timestamp');
+
+export const sessionViewSchema = z.object({
+  session_id: text(),
+  name: text(),
+  owner_id: text(),
+  project_path: text().nullable(),
+  settings: z.record(text(), z.unknown()),
+  is_public: z.boolean(),
+  has_password: z.boolean(),
+  max_participants: z.number().int(),
+  participant_count: z.number().int(),
+  last_seq: z.number().int(),
+  created_at: isoTime(),
+  updated_at: isoTime(),
+  expires_at: isoTime().nullable(),
   /** The caller's role, or null when the caller only discovers a public session. */
-  my_role: z.infer<typeof roleSchema> | null;
-}
+  my_role: roleSchema.nullable().describe("The caller's role, or null when the caller only discovers a public session"),
+});
+export type SessionView = z.infer<typeof sessionViewSchema>;
 
-export interface ParticipantView {
-  user_id: string;
-  display_name: string;
-  kind: z.infer<typeof participantKindSchema>;
-  role: z.infer<typeof roleSchema>;
-  joined_at: string;
-  last_active_at: string;
-}
+export const participantViewSchema = z.object({
+  user_id: text(),
+  display_name: text(),
+  kind: participantKindSchema,
+  role: roleSchema,
+  joined_at: isoTime(),
+  last_active_at: isoTime(),
+});
+export type ParticipantView = z.infer<typeof participantViewSchema>;
 
-export interface InviteCreated {
-  invite_id: string;
-  code: string;
+export const inviteCreatedSchema = z.object({
+  invite_id: text(),
+  code: text(),
   /** The secret bearer form of the invite: shown once, stored hashed. */
-  token: string;
-  url: string;
-  role: z.infer<typeof roleSchema>;
+  token: text().describe('The secret bearer form of the invite: shown once, stored hashed'),
+  url: text(),
+  role: roleSchema,
   /** Null for a permanent invite. */
-  expires_at: string | null;
-  max_uses: number | null;
+  expires_at: isoTime().nullable().describe('Null for a permanent invite'),
+  max_uses: z.number().int().nullable(),
   /** The only principal who may redeem it (an addressed invite), or null: anyone with the code. */
-  user_id: string | null;
-}
+  user_id: text().nullable().describe('The only principal who may redeem it (an addressed invite), or null: anyone with the code'),
+});
+export type InviteCreated = z.infer<typeof inviteCreatedSchema>;
 
-export interface JoinGrantView {
-  session_id: string;
-  join_token: string;
-  role: z.infer<typeof roleSchema>;
-  expires_in_s: number;
-}
+export const joinGrantViewSchema = z.object({
+  session_id: text(),
+  join_token: text(),
+  role: roleSchema,
+  expires_in_s: z.number().int(),
+});
+export type JoinGrantView = z.infer<typeof joinGrantViewSchema>;
 
 /** One durable event in REST history: `{type, payload}` as declared in session-events.ts, with its position. */
 export type SessionEventView = SessionEventBody & {
@@ -132,13 +140,30 @@ export interface HistoryPage {
   last_seq: number;
 }
 
+/** HistoryPage for the API description: an event's payload is one of session-events.ts's, by `type`. */
+export const historyPageSchema = z.object({
+  session_id: text(),
+  events: z.array(
+    z.object({
+      type: text().describe('A durable session event type (docs/protocol.md "Session events")'),
+      payload: z.record(text(), z.unknown()),
+      seq: z.number().int(),
+      actor: text(),
+      created_at: isoTime(),
+    }),
+  ),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq for the next page; null when this page reached the head'),
+  last_seq: z.number().int(),
+});
+
 
 /**
  * `GET /api/v1/voice/ice-servers`: the `iceServers` of an RTCPeerConnection for the caller. TURN entries carry
  * the caller's own time-limited `username`/`credential`; `expires_at` (ms since the epoch, null when nothing
  * expires) says when to ask again — before each new call is enough.
  */
-export interface IceServersView {
-  ice_servers: Array<{ urls: string[]; username?: string; credential?: string }>;
-  expires_at: number | null;
-}
+export const iceServersViewSchema = z.object({
+  ice_servers: z.array(z.object({ urls: z.array(text()), username: text().optional(), credential: text().optional() })),
+  expires_at: z.number().int().nullable().describe('ms since the epoch; null when nothing expires'),
+});
+export type IceServersView = z.infer<typeof iceServersViewSchema>;

@@ -27,6 +27,8 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
   prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
   agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
+  file_rules_updated: { version: 2, rules: [{ name: 'infra-readonly-agents', pattern: 'infra/**', role: 'agent', access: 'read' }] },
+  conflict_resolved: { conflict_id: 'c5a1e2f0-1b2c-4d3e-8f9a-0b1c2d3e4f5a', doc_id: 'src/parser.rs', strategy: 'merged', user_id: 'alice', version: 44 },
   session_updated: { changes: { name: 'Parser rewrite v2', is_public: true, has_password: false, expires_at: null } },
   access_refused: { user_id: 'carol', action: 'invite.redeem', code: 'PERMISSION_DENIED', reason: 'This invite is addressed to another user.', resource: 'i-1' },
   file_lock_acquired: { doc_id: 'src/main.ts', holder_id: 'bob', peer_id: 'bob-cli', expires_at: '2026-11-22T10:05:00.000Z' },

@@ -74,6 +74,11 @@ export const SESSION_EVENT_PAYLOADS = {
   prompt_completed: z.strictObject({ message_id: text(), agent_id: text() }),
   /** A durable piece of an agent's work on a prompt: a tool call, its result, the final response, or an error. */
   agent_output: z.strictObject({ message_id: text(), agent_id: text(), kind: z.enum(['tool_start', 'tool_result', 'response', 'error']), index: z.number().int().nonnegative(), data: text() }),
+  // ---- per-file permissions and conflicts (docs/files.md) ----
+  /** An owner or admin replaced the session's path rules (`version` counts the changes). */
+  file_rules_updated: z.strictObject({ version: z.number().int().positive(), rules: z.array(z.record(text(), z.unknown())) }),
+  /** A recorded conflict was resolved by `user_id` (the audit of `resolve_conflict`). */
+  conflict_resolved: z.strictObject({ conflict_id: text(), doc_id: text(), strategy: z.enum(['keep_mine', 'keep_theirs', 'merged']), user_id, version: z.number().int().nonnegative() }),
   ...SESSION_ADMIN_EVENT_PAYLOADS,
 } as const;
 

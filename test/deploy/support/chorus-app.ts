@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { PATH_METADATA } from '@nestjs/common/constants';
-import { VARIABLES, type AppRole, type VariableName } from '@chorus/config';
+import { loadMigrationConfig, VARIABLES, type AppRole, type VariableName } from '@chorus/config';
 import { HealthController } from '@chorus/runtime';
 
 // What the deployment files must agree with, read from the code at test time (never a copied list):
@@ -57,4 +57,22 @@ export function healthRoutes(): { live: string; ready: string; all: string[] } {
   }
   if (!routes.live || !routes.ready) throw new Error(`HealthController lost its live/ready handlers: ${JSON.stringify(routes)}`);
   return { live: routes.live, ready: routes.ready, all: Object.values(routes) };
+}
+
+/**
+ * The variables `node main.js migrate` reads, observed by running the app's own loader on an env that records
+ * every read: a migration Job given anything else receives something it does not need (a secret, say).
+ */
+export function migrationVariables(): { reads: string[]; required: string[] } {
+  const seen = new Set<string>();
+  const env = new Proxy({} as NodeJS.ProcessEnv, {
+    get(_target, key) {
+      if (typeof key === 'string') seen.add(key);
+      return key === 'DATABASE_URL' ? 'postgres://probe@localhost:5432/probe' : undefined;
+    },
+  });
+  for (const role of MIGRATING_ROLES) loadMigrationConfig(role as 'session' | 'conflict', env);
+  const reads = [...seen].filter((k) => k in VARIABLES);
+  const required = reads.filter((n) => MIGRATING_ROLES.some((role) => 'problem' in VARIABLES[n as VariableName].parse(undefined, role)));
+  return { reads, required };
 }

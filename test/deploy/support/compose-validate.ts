@@ -19,6 +19,8 @@ interface ComposeService {
   restart?: string;
   stop_grace_period?: string;
   volumes?: (string | { source?: string })[];
+  profiles?: string[];
+  ports?: (string | number)[];
 }
 export interface ComposeFile {
   services?: Record<string, ComposeService>;
@@ -58,7 +60,8 @@ function dependencies(s: ComposeService): Map<string, string> {
 export function validateCompose(compose: ComposeFile, root: string): string[] {
   const problems: string[] = [];
   const routes = healthRoutes();
-  const services = compose.services ?? {};
+  // The topology is what `docker compose up` starts: services in a profile start only when it is named.
+  const services = Object.fromEntries(Object.entries(compose.services ?? {}).filter(([, s]) => !s.profiles?.length));
   const runs = new Map<string, { role: ServiceRole; migrate: boolean }>();
   for (const [name, s] of Object.entries(services)) {
     const run = roleOfCommand(argv(s.command));

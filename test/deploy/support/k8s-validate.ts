@@ -1,14 +1,15 @@
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
-import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { IIoK8sApiCoreV1Container as Container } from 'kubernetes-models/v1/Container';
 import type { IIoK8sApiCoreV1PodTemplateSpec as PodTemplate } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IIoK8sApiCoreV1Probe as Probe } from 'kubernetes-models/v1/Probe';
 import type { IIoK8sApimachineryPkgApisMetaV1LabelSelector as LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
-import { effectiveValue, healthRoutes, MIGRATING_ROLES, roleOfCommand, SERVICE_ROLES, type ServiceRole } from './chorus-app';
+import { effectiveValue, healthRoutes, MIGRATING_ROLES, migrationVariables, roleOfCommand, SERVICE_ROLES, type ServiceRole } from './chorus-app';
+import { CRD_KINDS, crdSchemaProblems, edgeProblems, type Workload } from './k8s-edge-checks';
 import { envProblems, type ResolvedVariable } from './env-check';
 
 // Offline validation of a rendered kustomize overlay: every object against the Kubernetes schema
@@ -27,12 +28,16 @@ const MODELS: Record<string, ModelClass> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/Ingress': Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'v1/ServiceAccount': ServiceAccount,
 };
 
 export const STANDARD_LABELS = ['name', 'instance', 'component', 'part-of', 'version', 'managed-by'].map((l) => `app.kubernetes.io/${l}`);
 /** ingress-nginx cuts idle proxied connections after 60 s by default: WebSockets need these raised. */
 const WS_ANNOTATIONS = ['nginx.ingress.kubernetes.io/proxy-read-timeout', 'nginx.ingress.kubernetes.io/proxy-send-timeout'];
 const MIN_WS_TIMEOUT_S = 3600;
+/** The migration Job runs before anything else of a release (Argo CD PreSync / Helm pre-upgrade hook). */
+const HOOK_ANNOTATIONS = { 'argocd.argoproj.io/hook': 'PreSync', 'helm.sh/hook': 'pre-install,pre-upgrade' };
 
 export interface ManifestOptions {
   /** The lowest HPA floor the overlay promises (dev 1, prod 2). */
@@ -73,19 +78,32 @@ function preStopSeconds(c: Container): number {
   return i >= 0 ? Number(cmd[i + 1]) || 0 : 0;
 }
 
+/** A migration container gets the variables `migrate` reads and nothing else: no Redis URL, no token secret. */
+function migrationEnvProblems(where: string, env: ReadonlyMap<string, { value?: string; from: string }>): string[] {
+  const { reads, required } = migrationVariables();
+  const problems: string[] = [];
+  for (const [name, v] of env) {
+    if (!reads.includes(name)) problems.push(`${where}: gets ${name} (from ${v.from}), which \`migrate\` does not read (it reads ${reads.join(', ')})`);
+  }
+  for (const name of required) if (!env.has(name)) problems.push(`${where}: \`migrate\` requires ${name}, which is not set`);
+  return problems;
+}
+
 export function validateManifests(objects: readonly unknown[], options: ManifestOptions): string[] {
   const problems: string[] = [];
   const all = objects as K8sObject[];
   const routes = healthRoutes();
 
-  // 1. Schema and labels of every object.
+  // 1. Schema and labels of every object (custom resources: by their packages, in one child process).
+  problems.push(...crdSchemaProblems(all.filter((o) => CRD_KINDS.includes(`${o.apiVersion}/${o.kind}`))));
   for (const o of all) {
     const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-    if (!Model) {
+    const isCrd = CRD_KINDS.includes(`${o.apiVersion}/${o.kind}`);
+    if (!Model && !isCrd) {
       problems.push(`${idOf(o)}: unknown kind ${o.apiVersion}/${o.kind} (add it to the validator's MODELS with its checks)`);
       continue;
     }
-    try {
+    if (Model) try {
       // kustomize folds long base64 values over lines; the API server's decoder ignores newlines, the schema's
       // "byte" format does not: validate what the server would see.
       const data = o.kind === 'Secret' && o.data ? { data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, v.replace(/\s+/g, '')])) } : {};
@@ -169,7 +187,8 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
     }
     if (run.migrate !== isJob) problems.push(`${where}: ${isJob ? 'a Job must run `migrate`' : 'a Deployment must not run `migrate` (migrations run once, in the Job)'}`);
     const env = resolveEnv(where, c);
-    problems.push(...envProblems(where, run.role, env));
+    if (run.migrate) problems.push(...migrationEnvProblems(where, env));
+    else problems.push(...envProblems(where, run.role, env));
     if (!c.resources?.requests?.cpu || !c.resources.requests.memory || !c.resources.limits?.cpu || !c.resources.limits.memory) {
       problems.push(`${where}: needs cpu and memory requests and limits`);
     }
@@ -179,6 +198,9 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
     if (nodeId?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') problems.push(`${where}: NODE_ID must be the pod name (fieldRef metadata.name)`);
     const port = effectiveValue(run.role, 'PORT', env.get('PORT')?.value) as number;
     if (!c.ports?.some((p) => p.containerPort === port)) problems.push(`${where}: the app listens on ${port} (PORT), no containerPort says so`);
+    // With ADMIN_PORT set, /health/* is served there only (the public port answers it 404).
+    const admin = effectiveValue(run.role, 'ADMIN_PORT', env.get('ADMIN_PORT')?.value) as number | undefined;
+    const healthPort = admin ?? port;
     const expected = { startupProbe: routes.live, livenessProbe: routes.live, readinessProbe: routes.ready } as const;
     for (const [kind, path] of Object.entries(expected) as [keyof typeof expected, string][]) {
       const probe = c[kind];
@@ -190,7 +212,7 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
       else if (probe.httpGet.path !== path) problems.push(`${where}: ${kind} should use ${path}, not ${probe.httpGet.path}`);
       const probed = probePort(c, probe);
       const named = typeof probe.httpGet.port === 'string' ? ` (${probed ?? 'no such container port'})` : '';
-      if (probed !== port) problems.push(`${where}: ${kind} targets port ${probe.httpGet.port}${named}, the app listens on ${port}`);
+      if (probed !== healthPort) problems.push(`${where}: ${kind} targets port ${probe.httpGet.port}${named}, the app serves /health/* on ${healthPort}${admin === undefined ? ' (PORT)' : ' (ADMIN_PORT)'}`);
     }
     const graceS = (effectiveValue(run.role, 'SHUTDOWN_GRACE_MS', env.get('SHUTDOWN_GRACE_MS')?.value) as number) / 1000;
     const sleepS = preStopSeconds(c);
@@ -211,7 +233,14 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
     if (roles.size === 0) continue;
     if (pod?.spec?.securityContext?.runAsNonRoot !== true) problems.push(`${idOf(d)}: pods must set runAsNonRoot`);
     if (d.spec?.replicas !== undefined) problems.push(`${idOf(d)}: sets replicas, which its HorizontalPodAutoscaler owns (every apply would reset the count)`);
-    const hpa = hpas.find((h) => (h.spec?.scaleTargetRef as { kind?: string; name?: string })?.kind === 'Deployment' && (h.spec?.scaleTargetRef as { name?: string }).name === d.metadata?.name);
+    // An HPA, or a KEDA ScaledObject (which creates and owns one).
+    const targets = (h: K8sObject) => {
+      const ref = h.spec?.scaleTargetRef as { kind?: string; name?: string } | undefined;
+      return (ref?.kind ?? 'Deployment') === 'Deployment' && ref?.name === d.metadata?.name;
+    };
+    const scaled = ofKind('ScaledObject').find(targets);
+    const hpa = hpas.find(targets) ?? (scaled && { ...scaled, spec: { minReplicas: scaled.spec?.minReplicaCount } });
+    if (hpas.some(targets) && scaled) problems.push(`${idOf(d)}: both a HorizontalPodAutoscaler and ScaledObject/${scaled.metadata?.name} scale it (they fight)`);
     const min = (hpa?.spec?.minReplicas as number | undefined) ?? 1;
     if (!hpa) problems.push(`${idOf(d)}: no HorizontalPodAutoscaler targets it`);
     else if (min < options.minReplicas) problems.push(`${idOf(hpa)}: minReplicas ${min} is below this overlay's floor of ${options.minReplicas}`);
@@ -233,6 +262,10 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
     if (main.length > 1) problems.push(`${idOf(j)}: ${main.join(' and ')} migrations run in parallel; make all but the last initContainers`);
     migrations.push(...[...init, ...main].filter((r): r is ServiceRole => r !== undefined));
     if (spec?.restartPolicy === 'Always' || spec?.restartPolicy === undefined) problems.push(`${idOf(j)}: restartPolicy must be Never or OnFailure`);
+    for (const [k, v] of Object.entries(HOOK_ANNOTATIONS)) {
+      if (j.metadata?.annotations?.[k] !== v) problems.push(`${idOf(j)}: annotation ${k} must be ${v} (migrations run before the rest of a GitOps sync)`);
+    }
+    if (JSON.stringify(spec).includes('"configMapRef"')) problems.push(`${idOf(j)}: reads a ConfigMap, which a PreSync hook runs before (give the few variables inline)`);
   }
   if (migrations.join(',') !== MIGRATING_ROLES.join(',')) problems.push(`migration Job must run ${MIGRATING_ROLES.join(' then ')} migrate, runs: ${migrations.join(', ') || 'nothing'}`);
 
@@ -259,22 +292,20 @@ export function validateManifests(objects: readonly unknown[], options: Manifest
     if (!deployments.some((d) => selects(p.spec?.selector as LabelSelector, templateOf(d)?.metadata?.labels))) problems.push(`${idOf(p)}: selects no Deployment's pods`);
   }
   const ingresses = ofKind('Ingress');
-  if (ingresses.length === 0) problems.push('no Ingress for the gateway');
   for (const ing of ingresses) {
     for (const a of WS_ANNOTATIONS) {
       const v = Number(ing.metadata?.annotations?.[a]);
       if (!(v >= MIN_WS_TIMEOUT_S)) problems.push(`${idOf(ing)}: ${a} must be at least ${MIN_WS_TIMEOUT_S} (WebSockets), is ${ing.metadata?.annotations?.[a] ?? 'unset'}`);
     }
-    const rules = (ing.spec?.rules as { http?: { paths: { backend: { service?: { name: string; port?: { name?: string; number?: number } } } }[] } }[]) ?? [];
-    for (const backend of rules.flatMap((r) => r.http?.paths ?? []).map((p) => p.backend.service)) {
-      const svc = services.find((s) => s.metadata?.name === backend?.name);
-      const ports = (svc?.spec?.ports as { name?: string; port: number }[] | undefined) ?? [];
-      if (!svc) problems.push(`${idOf(ing)}: backend Service ${backend?.name} does not exist`);
-      else if (!ports.some((p) => p.name === backend?.port?.name || p.port === backend?.port?.number)) problems.push(`${idOf(ing)}: Service ${backend?.name} has no port ${backend?.port?.name ?? backend?.port?.number}`);
-      else if (!deploymentsByRole.get('gateway')?.some((d) => selects(svc.spec?.selector as Record<string, string>, templateOf(d)?.metadata?.labels))) {
-        problems.push(`${idOf(ing)}: backend Service ${backend?.name} does not select the gateway`);
-      }
-    }
   }
+
+  // 5. Routes, NetworkPolicy, ServiceAccounts, monitoring, spreads (k8s-edge-checks.ts).
+  const componentOf = (w: K8sObject) => {
+    const pod = templateOf(w);
+    const runsChorus = [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])].some((c) => isChorusImage(c.image));
+    return runsChorus ? pod?.metadata?.labels?.['app.kubernetes.io/component'] ?? '?' : undefined;
+  };
+  const workloads: Workload[] = [...deployments, ...jobs].map((w) => ({ obj: w, pod: templateOf(w), component: componentOf(w) }));
+  problems.push(...edgeProblems(all, workloads));
   return problems;
 }

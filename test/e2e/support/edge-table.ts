@@ -11,6 +11,10 @@ export interface EdgeContext {
   next(): number;
   /** Rows sent as an agent (`as: 'agent'`): Alice queues a prompt for this agent. */
   readonly queuePrompt?: () => Promise<void>;
+  /** Another participant's connection commits `op` on `version` of a document (support/edge-peer.ts): conflicts need two peers. */
+  readonly peerEdit?: (docId: string, version: number, op: unknown[]) => Promise<void>;
+  /** The open conflicts of a document (REST `GET .../conflicts`), their ids oldest first. */
+  readonly conflicts?: (docId: string) => Promise<string[]>;
 }
 
 type Body<T extends ClientMessageType> = Omit<ClientMessageOf<T>, 'type' | 'id'>;
@@ -244,6 +248,39 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id, holder_id: c.userId, reason: 'released' }),
     malformed: (c) => ({ session_id: c.sessionId, doc_id: 'locks/x.toml', force: 'yes' }),
     field: 'force',
+  },
+  close_document: {
+    joined: true,
+    valid: async (c, send) => {
+      const doc_id = `closing/${c.next()}.md`;
+      await ok(send, 'open_document', { session_id: c.sessionId, doc_id });
+      return { session_id: c.sessionId, doc_id };
+    },
+    reply: 'document_closed',
+    check: (r, c, sent) => expect(r).toMatchObject({ doc_id: sent.doc_id, session_ids: [c.sessionId] }),
+    malformed: (c) => ({ session_id: c.sessionId, doc_id: '../escape.md' }),
+    field: 'doc_id',
+  },
+  resolve_conflict: {
+    joined: true,
+    valid: async (c, send) => {
+      // Two peers replace the same word at the same base: the second commit overlaps the first and is recorded.
+      const doc_id = `conflicts/${c.next()}.txt`;
+      await ok(send, 'submit_op', { session_id: c.sessionId, doc_id, version: 0, op: ['hello world'], seq: c.next() });
+      if (!c.peerEdit) throw new Error('resolve_conflict needs ctx.peerEdit');
+      await c.peerEdit(doc_id, 1, [6, { d: 5 }, 'there']);
+      const mine = await send('submit_op', { session_id: c.sessionId, doc_id, version: 1, op: [6, { d: 5 }, 'earth'], seq: c.next() });
+      if (mine.type !== 'op_ack') throw new Error(`submit_op (setup) failed: ${JSON.stringify(mine)}`);
+      const listed = await send('fetch_ops', { session_id: c.sessionId, doc_id, from_version: 0 });
+      if (listed.type !== 'ops') throw new Error('fetch_ops (setup) failed');
+      const conflicts = await c.conflicts?.(doc_id);
+      if (!conflicts || conflicts.length === 0) throw new Error('no conflict was recorded (setup)');
+      return { session_id: c.sessionId, conflict_id: conflicts[0], strategy: 'merged', text: 'planet' };
+    },
+    reply: 'conflict_resolved',
+    check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, conflict_id: sent.conflict_id, strategy: 'merged', text: 'planet', resolved_by: c.userId }),
+    malformed: (c) => ({ session_id: c.sessionId, conflict_id: 'c5a1e2f0-1b2c-4d3e-8f9a-0b1c2d3e4f5a', strategy: 'merged' }),
+    field: 'text',
   },
   prompt_submit: {
     joined: true,

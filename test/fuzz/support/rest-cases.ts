@@ -76,6 +76,7 @@ function validBody(op: RestOperation): Record<string, unknown> | undefined {
   if (key.endsWith('/{id}/agents') && op.method === 'POST') return { name: 'fuzz-agent' };
   if (key.endsWith('/{id}/messages') && op.method === 'POST') return { content: 'fuzz prompt', client_msg_id: 'fuzz-prompt-1' };
   if (key.endsWith('/messages/{messageId}') && op.method === 'PATCH') return { position: 1 };
+  if (key.endsWith('/{id}/file-rules') && op.method === 'PUT') return { rules: [{ pattern: 'fuzz/**', role: 'agent', access: 'read' }] };
   if (key === 'PATCH /api/v1/collaboration/sessions/{id}') return { name: 'fuzz renamed' };
   if (key === 'POST /api/v1/collaboration/templates' || key === 'PATCH /api/v1/collaboration/templates/{templateId}') return { name: 'fuzz template' };
   return undefined;

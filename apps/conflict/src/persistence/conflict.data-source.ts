@@ -2,6 +2,7 @@ import type { AppDataSourceSpec } from '@chorus/database';
 import { ConflictSchema1763856000000 } from '../migrations/1763856000000-conflict-schema';
 import { ConflictContentCheckpoint1764000000000 } from '../migrations/1764000000000-conflict-content-checkpoint';
 import { ConflictDedupeByAuthor1764200000000 } from '../migrations/1764200000000-conflict-dedupe-by-author';
+import { ConflictResolutions1764400000000 } from '../migrations/1764400000000-conflict-resolutions';
 
 /**
  * The conflict service's tables (documents, doc_ops, doc_snapshots, doc_locks): the single place that lists its
@@ -11,5 +12,5 @@ import { ConflictDedupeByAuthor1764200000000 } from '../migrations/1764200000000
 export const CONFLICT_DATA_SOURCE: AppDataSourceSpec = {
   app: 'conflict',
   entities: [],
-  migrations: [ConflictSchema1763856000000, ConflictContentCheckpoint1764000000000, ConflictDedupeByAuthor1764200000000],
+  migrations: [ConflictSchema1763856000000, ConflictContentCheckpoint1764000000000, ConflictDedupeByAuthor1764200000000, ConflictResolutions1764400000000],
 };

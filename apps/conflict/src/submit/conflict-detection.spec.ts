@@ -36,6 +36,8 @@ describe('conflict_detected (real Postgres)', () => {
         user_id: 'bob',
         overlaps: [{ version: 2, peer_id: 'alice-1', user_id: 'alice', ranges: [{ start: 20, end: 21 }] }],
         peers: ['bob-1', 'alice-1'],
+        // Recorded before it was returned (conflicts/conflict-workflow.spec.ts).
+        conflict_id: expect.any(String),
       },
     ]);
     await expect(service.openDocument(bob, { session_id: session, doc_id: 'x.py' })).resolves.toMatchObject({ version: 3, content: 'def f():\n    return 23\n' });

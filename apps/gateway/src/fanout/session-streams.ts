@@ -62,6 +62,8 @@ export interface AttachResult {
  */
 export class SessionStreams {
   private readonly streams = new Map<string, LocalStream>();
+  /** Told of every durable event this node delivers, once per seq (caches that a durable event invalidates). */
+  private readonly observers: Array<(event: SessionStreamEvent) => void> = [];
 
   constructor(
     private readonly fanout: Fanout<OutboundMessage>,
@@ -72,6 +74,11 @@ export class SessionStreams {
     /** How long `catchUp` waits for the fan-out before reading the gap itself (a read is a transport round trip). */
     private readonly liveWaitMs = 100,
   ) {}
+
+  /** Calls `observer` with every durable event this node delivers (after its members got it). */
+  observe(observer: (event: SessionStreamEvent) => void): void {
+    this.observers.push(observer);
+  }
 
   /** Subscribes this node to the session before the join is recorded, so no event of it can be missed. */
   async open(sessionId: string): Promise<void> {
@@ -257,6 +264,7 @@ export class SessionStreams {
     // One write for every member at this seq: encoded once, whatever the session's size.
     if (recipients.length > 0) this.hub.toSockets(recipients, toWireEvent(event));
     for (const member of affected) if (effect) member.onEffect(effect);
+    for (const observer of this.observers) observer(event);
     this.wake(stream);
   }
 

@@ -46,6 +46,8 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'file_rules_updated':
+    case 'conflict_resolved':
     case 'session_updated':
     case 'access_refused':
     case 'file_lock_acquired':
@@ -133,6 +135,8 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'file_rules_updated':
+    case 'conflict_resolved':
     case 'session_updated':
     case 'access_refused':
     case 'file_lock_acquired':

@@ -42,6 +42,15 @@ export class ClientAddresses {
     return chain[i] as string;
   }
 
+  /**
+   * The key per-client limits count under: the address for IPv4, its /64 network for IPv6 (as @nestjs/throttler
+   * groups them). One IPv6 subscriber or host usually gets a whole /64, so counting single addresses would give a
+   * client 2^64 fresh buckets.
+   */
+  limitKey(req: AddressedRequest): string {
+    return groupIpv6(this.of(req));
+  }
+
   private isTrusted(address: string): boolean {
     const family = isIP(address);
     return family !== 0 && (this.trusted?.check(address, family === 6 ? 'ipv6' : 'ipv4') ?? false);
@@ -55,4 +64,31 @@ export class ClientAddresses {
 function normalize(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return (mapped ? (mapped[1] as string) : address).slice(0, 64);
+}
+
+/**
+ * The same trust as Express's `trust proxy` setting, so `req.ip` (and with it `req.protocol`, `req.hostname`,
+ * access logs) agrees with the limiters: a hop count, a list of addresses/CIDRs, or nobody.
+ */
+export function expressTrustProxy(proxies: TrustedProxies): boolean | number | string[] {
+  if ('addresses' in proxies) return [...proxies.addresses];
+  return proxies.hops === 0 ? false : proxies.hops;
+}
+
+/** `2001:db8:1:2:3:4:5:6` → `2001:db8:1:2::/64`; anything that is not IPv6 is returned as it is. */
+export function groupIpv6(address: string): string {
+  const plain = address.replace(/%.*$/, ''); // a zone id (fe80::1%eth0) names an interface, not a host
+  if (isIP(plain) !== 6) return address;
+  const [head, tail] = plain.includes('::') ? (plain.split('::') as [string, string]) : [plain, undefined];
+  const parts = (s: string) => (s === '' ? [] : s.split(':')).flatMap((g) => (g.includes('.') ? ipv4Groups(g) : [g]));
+  const left = parts(head);
+  const right = tail === undefined ? [] : parts(tail);
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
+/** The two 16-bit groups of an IPv4 tail (::ffff:1.2.3.4, 64:ff9b::1.2.3.4). */
+function ipv4Groups(v4: string): string[] {
+  const [a, b, c, d] = v4.split('.').map(Number) as [number, number, number, number];
+  return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
 }

@@ -28,14 +28,16 @@ function errorSchema(status: number): SchemaObject {
 }
 
 /** The zod schema as an OpenAPI schema (JSON Schema draft 2020-12 is what OpenAPI 3.1 speaks). */
-function toSchema(schema: z.ZodType): SchemaObject {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+function toSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): SchemaObject {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   return json as SchemaObject;
 }
 
 export interface RouteDoc {
   summary: string;
   body?: z.ZodType;
+  /** The success response's body (a view schema of libs/protocol/src/rest.ts). */
+  response?: z.ZodType;
   query?: z.ZodObject;
   status?: number;
   /** Error statuses this route can answer; 429, 500 and 503 apply to every route and are added here. */
@@ -44,7 +46,8 @@ export interface RouteDoc {
 
 /** OpenAPI for one route, from the same zod schemas that validate it: the docs cannot drift from the checks. */
 export function Documented(doc: RouteDoc): MethodDecorator {
-  const decorators = [ApiOperation({ summary: doc.summary }), ApiResponse({ status: doc.status ?? 200, description: 'Success' })];
+  const success = doc.response ? { schema: toSchema(doc.response, 'output') } : {};
+  const decorators = [ApiOperation({ summary: doc.summary }), ApiResponse({ status: doc.status ?? 200, description: 'Success', ...success })];
   if (doc.body) decorators.push(ApiBody({ schema: toSchema(doc.body) }));
   if (doc.query) {
     for (const [name, field] of Object.entries(doc.query.shape)) {
@@ -76,3 +79,15 @@ export function withEdgeErrors(document: OpenAPIObject): OpenAPIObject {
   }
   return document;
 }
+
+/**
+ * Operation ids a generated client reads well: `<controller noun>_<method>` in snake_case, as the wire protocol
+ * names things (SessionsController.updateRole → sessions_update_role). Unique: one controller per noun.
+ */
+export function operationId(controllerKey: string, methodKey: string): string {
+  const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return `${snake(controllerKey.replace(/Controller$/, ''))}_${snake(methodKey)}`;
+}
+
+/** The version Nest writes is 3.0.0, but the schemas are JSON Schema 2020-12 (from zod): that is OpenAPI 3.1. */
+export const OPENAPI_VERSION = '3.1.0';

@@ -5,9 +5,14 @@ import type { ConflictApi, SessionApi, TypedClient } from '@chorus/contracts';
 import {
   createInviteBodySchema,
   createSessionBodySchema,
+  historyPageSchema,
   historyQuerySchema,
+  inviteCreatedSchema,
+  joinGrantViewSchema,
   joinSessionBodySchema,
+  participantViewSchema,
   sessionIdParamSchema,
+  sessionViewSchema,
   updateRoleBodySchema,
   userIdSchema,
 } from '@chorus/protocol';
@@ -39,19 +44,19 @@ export class SessionsController {
   ) {}
 
   @Post()
-  @Documented({ summary: 'Create a session; the caller becomes its owner', body: createSessionBodySchema, status: 201, errors: [400, 401] })
+  @Documented({ summary: 'Create a session; the caller becomes its owner', body: createSessionBodySchema, response: sessionViewSchema, status: 201, errors: [400, 401] })
   create(@Actor() actor: Identity, @Body() body: unknown): Res<'session.create'> {
     return this.sessions.call('session.create', { actor, body: parseInput(createSessionBodySchema, body) });
   }
 
   @Get()
-  @Documented({ summary: 'List my sessions and public ones (discovery)', errors: [401] })
+  @Documented({ summary: 'List my sessions and public ones (discovery)', response: z.array(sessionViewSchema), errors: [401] })
   list(@Actor() actor: Identity): Res<'session.list'> {
     return this.sessions.call('session.list', { actor });
   }
 
   @Get(':id')
-  @Documented({ summary: 'Get a session', errors: [400, 401, 404] })
+  @Documented({ summary: 'Get a session', response: sessionViewSchema, errors: [400, 401, 404] })
   get(@Actor() actor: Identity, @Param('id') id: string): Res<'session.get'> {
     return this.sessions.call('session.get', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
   }
@@ -71,7 +76,7 @@ export class SessionsController {
   }
 
   @Post(':id/invite')
-  @Documented({ summary: 'Create an invite: a short code, a secret token and a link', body: createInviteBodySchema, status: 201, errors: [400, 401, 403, 404] })
+  @Documented({ summary: 'Create an invite: a short code, a secret token and a link', body: createInviteBodySchema, response: inviteCreatedSchema, status: 201, errors: [400, 401, 403, 404] })
   invite(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown): Res<'invite.create'> {
     return this.sessions.call('invite.create', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), body: parseInput(createInviteBodySchema, body) });
   }
@@ -84,12 +89,12 @@ export class SessionsController {
 
   @Post(':id/join')
   @HttpCode(200)
-  @Documented({ summary: 'Get a join token (participants; newcomers to a public session join as viewers)', body: joinSessionBodySchema, errors: [400, 401, 403, 404, 409, 429] })
+  @Documented({ summary: 'Get a join token (participants; newcomers to a public session join as viewers)', body: joinSessionBodySchema, response: joinGrantViewSchema, errors: [400, 401, 403, 404, 409, 429] })
   join(@Actor() actor: Identity, @Param('id') id: string, @Body() body: unknown, @Req() req: Request): Res<'session.join'> {
     const { password } = parseInput(joinSessionBodySchema, body ?? {});
     const session_id = parseInput(sessionIdParamSchema, id, 'id');
     if (password === undefined) return this.sessions.call('session.join', { actor, session_id });
-    const guesser = { userId: actor.user_id, address: this.addresses.of(req) };
+    const guesser = { userId: actor.user_id, address: this.addresses.limitKey(req) };
     return this.passwordGuesses.attempt(`session:${session_id}`, guesser, () => this.sessions.call('session.join', { actor, session_id, password }));
   }
 
@@ -101,7 +106,7 @@ export class SessionsController {
   }
 
   @Get(':id/participants')
-  @Documented({ summary: 'List participants and their roles', errors: [400, 401, 403, 404] })
+  @Documented({ summary: 'List participants and their roles', response: z.array(participantViewSchema), errors: [400, 401, 403, 404] })
   participants(@Actor() actor: Identity, @Param('id') id: string): Res<'participant.list'> {
     return this.sessions.call('participant.list', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id') });
   }
@@ -124,7 +129,7 @@ export class SessionsController {
   }
 
   @Get(':id/history')
-  @Documented({ summary: 'The session event stream (audit history), paginated by seq', query: historyQuerySchema, errors: [400, 401, 403, 404] })
+  @Documented({ summary: 'The session event stream (audit history), paginated by seq', query: historyQuerySchema, response: historyPageSchema, errors: [400, 401, 403, 404] })
   history(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Res<'session.history'> {
     return this.sessions.call('session.history', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), query: parseInput(historyQuerySchema, query) });
   }

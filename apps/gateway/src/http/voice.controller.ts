@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { iceServersFor, type Identity, type IceSettings } from '@chorus/auth';
-import type { IceServersView } from '@chorus/protocol';
+import { iceServersViewSchema, type IceServersView } from '@chorus/protocol';
 import { AccessTokenGuard, Actor } from './auth';
 import { Documented } from './openapi';
 
@@ -20,7 +20,7 @@ export class VoiceController {
    * relays nothing without a peer that signals through a session the user is in.
    */
   @Get('ice-servers')
-  @Documented({ summary: 'STUN/TURN servers for WebRTC, with short-lived per-user TURN credentials', errors: [401] })
+  @Documented({ summary: 'STUN/TURN servers for WebRTC, with short-lived per-user TURN credentials', response: iceServersViewSchema, errors: [401] })
   iceServers(@Actor() actor: Identity): IceServersView {
     const { ice_servers, expires_at } = iceServersFor(this.settings, actor.user_id, Date.now());
     return { ice_servers: ice_servers.map((s) => ({ ...s, urls: [...s.urls] })), expires_at };

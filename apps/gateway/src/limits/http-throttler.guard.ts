@@ -26,7 +26,7 @@ export function guessTracker(addresses: ClientAddresses): (req: Record<string, u
         // not a JWT: fall through to the address
       }
     }
-    return `ip:${addresses.of(req as unknown as Request)}`;
+    return `ip:${addresses.limitKey(req as unknown as Request)}`;
   };
 }
 
@@ -54,7 +54,7 @@ export class HttpThrottlerGuard extends ThrottlerGuard {
   }
 
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
-    return `ip:${this.addresses.of(req as unknown as Request)}`;
+    return `ip:${this.addresses.limitKey(req as unknown as Request)}`;
   }
 
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {

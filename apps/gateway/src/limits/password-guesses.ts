@@ -12,7 +12,7 @@ export interface PasswordGuessLimits {
   readonly perSecretWindowMs: number;
 }
 
-/** Who is guessing: the verified user and the client address (TRUSTED_PROXIES applied). */
+/** Who is guessing: the verified user and the client address (TRUSTED_PROXIES applied; IPv6 by /64). */
 export interface Guesser {
   readonly userId: string;
   readonly address: string;

@@ -26,6 +26,8 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   reauth: 'reads',
   lock_file: 'locks',
   unlock_file: 'locks',
+  close_document: 'reads',
+  resolve_conflict: 'ops',
   prompt_submit: 'prompts',
   prompt_cancel: 'prompts',
   prompt_claim: 'agent',

@@ -37,6 +37,10 @@ export class AgentMessageHandlers {
     authorize(membership.role, 'agent.work');
     const prompt = await deps.sessions.call('prompt.claim', { actor: socket.data.identity, session_id: m.session_id });
     if (prompt !== null) this.renewedAt.set(membership, Date.now());
+    // Nothing to do and asked to wait: it is pushed `prompt_assigned` when its queues get work.
+    // Otherwise it no longer waits (a claim without `wait` is an agent that polls).
+    if (prompt === null && m.wait === true) deps.agents.wait(socket, membership, deps);
+    else deps.agents.busy(membership);
     return { type: 'prompt_claimed', session_id: m.session_id, prompt };
   }
 
@@ -44,6 +48,11 @@ export class AgentMessageHandlers {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'agent.work');
     const { seq } = await deps.sessions.call('prompt.done', { actor: socket.data.identity, session_id: m.session_id, message_id: m.message_id });
+    // The response is complete (and durable): joiners no longer need its text so far.
+    deps.agents.partials.clear(m.session_id, m.message_id).catch((err: unknown) => {
+      deps.metrics.agentDispatchFailures.inc();
+      this.logger.warn(`Text so far of ${m.message_id} not cleared (it expires): ${(err as Error).message}`, 'AgentMessageHandlers');
+    });
     return { type: 'prompt_completed', session_id: m.session_id, message_id: m.message_id, seq };
   }
 
@@ -67,6 +76,11 @@ export class AgentMessageHandlers {
     const agentId = socket.data.identity.user_id;
     if (m.kind === 'partial_response') {
       deps.push(m.session_id, { to: 'session' }, { type: 'agent_output', session_id: m.session_id, message_id: m.message_id, agent_id: agentId, kind: 'partial_response', index: m.index, data: m.data }, membership.peer_id);
+      // Kept for joiners (not awaited: the live push does not wait for it; joiners merge by index).
+      deps.agents.partials.append(m.session_id, { message_id: m.message_id, agent_id: agentId, index: m.index, data: m.data }).catch((err: unknown) => {
+        deps.metrics.agentDispatchFailures.inc();
+        this.logger.warn(`Partial chunk ${m.message_id}#${m.index} not kept for joiners: ${(err as Error).message}`, 'AgentMessageHandlers');
+      });
       await this.renew(socket, membership, deps, false);
       return { type: 'agent_output_ack', session_id: m.session_id, message_id: m.message_id, index: m.index, seq: null };
     }

@@ -2,8 +2,10 @@ import type { Socket } from 'socket.io';
 import type { Identity, IceSettings } from '@chorus/auth';
 import type { Audience, ConflictApi, PresenceApi, TypedClient } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, DisconnectNotice, ReplyOf, Role, ServerMessage } from '@chorus/protocol';
+import type { AgentDispatch } from '../agents/agent-dispatch';
 import type { ChannelHistory } from '../channels/channel-history';
 import type { ChannelStreams } from '../channels/channel-streams';
+import type { FileRulesCache } from '../files/file-rules.cache';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { FileSyncStore } from '../files/file-sync.store';
@@ -121,9 +123,13 @@ export interface GatewayDeps {
   /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
   readonly ice: IceSettings;
   /** File sync (docs/file-sync.md): the shared host/offer state and the per-connection bytes-per-second cap. */
-  readonly files: { readonly store: FileSyncStore; readonly bytesPerSecond: number };
+  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number };
+  /** Idle agents pushed `prompt_assigned`; the text so far of agents' responses for joiners (docs/agents.md). */
+  readonly agents: AgentDispatch;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */
   readonly presenceOut: PresenceBatcher;
+  /** Per-file path rules of each session, checked on every document action (docs/files.md). */
+  readonly files: FileRulesCache;
   /** Sends one message to one connection (counted in metrics). */
   send(connection: Connection, message: ServerMessage): void;
   /**

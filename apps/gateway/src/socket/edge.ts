@@ -17,6 +17,7 @@ import {
 import type { ConnectionRegistry } from '../limits/connection-registry';
 import { limitKindOf, type WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { Connection, GatewayDeps, HandlerTable } from './connection';
+import { IdleWatch } from './idle-watch';
 import { endMembership } from './membership';
 import { restatedIdentity } from './seed-compat';
 import { auditRefusal } from './audit';
@@ -53,6 +54,8 @@ export class Edge {
   private readonly transports: EdgeTransport[] = [];
   /** Per connection: the timer that closes it when its access token expires (moved by `reauth`). */
   private readonly expiries = new Map<string, NodeJS.Timeout>();
+  /** Idle transitions of the peers this node holds, pushed on the heartbeat (socket/idle-watch.ts). */
+  private readonly idle = new IdleWatch();
 
   constructor(
     private readonly options: EdgeOptions,
@@ -70,6 +73,11 @@ export class Edge {
 
   get isDraining(): boolean {
     return this.draining;
+  }
+
+  /** The connections of both transports open on this node (e.g. to apply a change of the session's path rules). */
+  liveConnections(): Iterable<Connection> {
+    return this.live.values();
   }
 
   /** Connections of both transports open on this node. */
@@ -255,6 +263,13 @@ export class Edge {
     } catch (err) {
       this.logger.warn(`Presence heartbeat failed (leases last 15 s; will retry): ${(err as Error).message}`, 'Edge');
     }
+    const peers = all.flatMap((c) => [...c.data.memberships.values()].map((m) => ({ session_id: m.session_id, peer_id: m.peer_id })));
+    await this.idle.check(
+      peers,
+      (session_id) => deps.presence.call('presence.who', { session_id }),
+      (view) => deps.presenceOut.offer(view),
+      (sessionId, err) => this.logger.warn(`Idle check of session ${sessionId} skipped (presence.who failed; next heartbeat retries): ${(err as Error).message}`, 'Edge'),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ export class GatewayMetrics {
   readonly pushFailures: Counter<'type'>;
   readonly presenceEmitFailures: Counter;
   readonly agentLeaseRenewFailures: Counter;
+  readonly agentDispatchFailures: Counter;
   readonly agentReleaseFailures: Counter;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
@@ -44,6 +45,11 @@ export class GatewayMetrics {
       name: 'chorus_ws_push_failures_total',
       help: 'Pushes this gateway could not publish to the fan-out (Redis down): those members miss them until they resync',
       labelNames: ['type'],
+      registers: [registry],
+    });
+    this.agentDispatchFailures = new Counter({
+      name: 'chorus_agent_dispatch_failures_total',
+      help: 'Claims for waiting agents, and texts so far for joiners or of partial chunks, that failed (the agent may still claim; live chunks still come)',
       registers: [registry],
     });
     this.agentLeaseRenewFailures = new Counter({

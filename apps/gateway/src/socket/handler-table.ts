@@ -4,6 +4,7 @@ import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
 import { FileMessageHandlers } from './files.handlers';
+import { FileSyncMessageHandlers } from './file-sync.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
@@ -16,7 +17,8 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const agents = new AgentMessageHandlers(logger);
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
-  const files = new FileMessageHandlers();
+  const fileSync = new FileSyncMessageHandlers();
+  const files = new FileMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
     leave: (s, m, d) => session.leave(s, m, d),
@@ -36,6 +38,8 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     document_at: (s, m, d) => live.documentAt(s, m, d),
     lock_file: (s, m, d) => live.lockFile(s, m, d),
     unlock_file: (s, m, d) => live.unlockFile(s, m, d),
+    close_document: (s, m) => files.closeDocument(s, m),
+    resolve_conflict: (s, m, d) => files.resolveConflict(s, m, d),
     prompt_submit: (s, m, d) => agents.promptSubmit(s, m, d),
     prompt_cancel: (s, m, d) => agents.promptCancel(s, m, d),
     prompt_claim: (s, m, d) => agents.promptClaim(s, m, d),
@@ -53,12 +57,12 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     voice_mute: (s, m, d) => voice.setMuted(s, m, d),
     voice_unmute: (s, m, d) => voice.setMuted(s, m, d),
     voice_speaking: (s, m, d) => voice.speaking(s, m, d),
-    share_project: (s, m, d) => files.share(s, m, d),
-    unshare_project: (s, m, d) => files.unshare(s, m, d),
-    request_file_manifest: (s, m, d) => files.request(s, m, d),
-    request_files: (s, m, d) => files.request(s, m, d),
-    file_manifest: (s, m, d) => files.manifest(s, m, d),
-    files_chunk: (s, m, d) => files.chunk(s, m, d),
-    file_data: (s, m, d) => files.data(s, m, d),
+    share_project: (s, m, d) => fileSync.share(s, m, d),
+    unshare_project: (s, m, d) => fileSync.unshare(s, m, d),
+    request_file_manifest: (s, m, d) => fileSync.request(s, m, d),
+    request_files: (s, m, d) => fileSync.request(s, m, d),
+    file_manifest: (s, m, d) => fileSync.manifest(s, m, d),
+    files_chunk: (s, m, d) => fileSync.chunk(s, m, d),
+    file_data: (s, m, d) => fileSync.data(s, m, d),
   };
 }

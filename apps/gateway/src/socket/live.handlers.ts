@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { fileHostField } from './files.handlers';
+import { fileHostField } from './file-sync.handlers';
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
@@ -11,6 +11,11 @@ type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
 function caller(socket: Connection, m: Membership): Caller {
   return { user_id: socket.data.identity.user_id, client_id: m.peer_id, role: m.role };
+}
+
+/** The session's path rules for this document and action (docs/files.md), after the role matrix. */
+function checkFile(deps: GatewayDeps, socket: Connection, m: Membership, docId: string, action: 'read' | 'edit'): Promise<void> {
+  return deps.files.authorize(m.session_id, { role: m.role, user_id: socket.data.identity.user_id }, docId, action);
 }
 
 function own<T extends PresenceEvent['type']>(events: PresenceEvent[], type: T, peerId: string): Extract<PresenceEvent, { type: T }> | undefined {
@@ -57,6 +62,7 @@ export class LiveMessageHandlers {
   async openDocument(socket: Connection, m: ClientMessageOf<'open_document'>, deps: GatewayDeps): Reply<'open_document'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
+    await checkFile(deps, socket, membership, m.doc_id, 'read');
     // Join the room first: an op committed between the read and the join would otherwise be missed.
     await socket.join(rooms.document(m.session_id, m.doc_id));
     const state = await deps.conflict.call('document.open', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id } });
@@ -70,6 +76,7 @@ export class LiveMessageHandlers {
   async submitOp(socket: Connection, m: ClientMessageOf<'submit_op'>, deps: GatewayDeps): Reply<'submit_op'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.edit');
+    await checkFile(deps, socket, membership, m.doc_id, 'edit');
     const room = rooms.document(m.session_id, m.doc_id);
     if (!socket.rooms.has(room)) await socket.join(room);
     const result = await deps.conflict.call('op.submit', {
@@ -97,6 +104,7 @@ export class LiveMessageHandlers {
   async fetchOps(socket: Connection, m: ClientMessageOf<'fetch_ops'>, deps: GatewayDeps): Reply<'fetch_ops'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'document.read');
+    await checkFile(deps, socket, membership, m.doc_id, 'read');
     const page = await deps.conflict.call('ops.fetch', { caller: caller(socket, membership), payload: { session_id: m.session_id, doc_id: m.doc_id, from_version: m.from_version } });
     return { type: 'ops', session_id: m.session_id, ...page };
   }
@@ -121,6 +129,7 @@ export class LiveMessageHandlers {
   async lockFile(socket: Connection, m: ClientMessageOf<'lock_file'>, deps: GatewayDeps): Reply<'lock_file'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'file.lock');
+    await checkFile(deps, socket, membership, m.doc_id, 'edit');
     const locked = await deps.conflict.call('file.lock', {
       caller: caller(socket, membership),
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.ttl_ms !== undefined ? { ttl_ms: m.ttl_ms } : {}) },
@@ -134,6 +143,7 @@ export class LiveMessageHandlers {
   async unlockFile(socket: Connection, m: ClientMessageOf<'unlock_file'>, deps: GatewayDeps): Reply<'unlock_file'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, m.force ? 'file.lock_break' : 'file.lock');
+    await checkFile(deps, socket, membership, m.doc_id, 'edit');
     const unlocked = await deps.conflict.call('file.unlock', {
       caller: caller(socket, membership),
       payload: { session_id: m.session_id, doc_id: m.doc_id, ...(m.force !== undefined ? { force: m.force } : {}) },

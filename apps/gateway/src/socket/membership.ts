@@ -3,7 +3,7 @@ import type { PresenceEvent } from '@chorus/contracts';
 import { ChorusError, disconnectNotice } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
 import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
-import { fileHostLeft } from './files.handlers';
+import { fileHostLeft } from './file-sync.handlers';
 
 export function membershipOf(socket: Connection, sessionId: string): Membership {
   const m = socket.data.memberships.get(sessionId);

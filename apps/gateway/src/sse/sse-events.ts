@@ -31,6 +31,12 @@ export function sseFrame(message: ServerMessage): string | null {
       const { type: _t, session_id: _s, ...data } = message;
       return frame('partial_response', message.agent_id, data);
     }
+    case 'agent_output_so_far': {
+      // As one chunk holding the text so far (index: the last chunk in it), so a reader that appends chunks
+      // gets the whole text; `so_far` marks it. Later chunks have higher indexes.
+      const { type: _t, session_id: _s, through_index, text, ...rest } = message;
+      return frame('partial_response', message.agent_id, { ...rest, kind: 'partial_response', index: through_index, data: text, so_far: true });
+    }
     case 'queue_updated': {
       const { type: _t, session_id: _s, ...data } = message;
       return frame('queue_updated', null, data);

@@ -4,6 +4,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { TokenError, type AccessTokenVerifier, type Identity } from '@chorus/auth';
 import { ChorusError, sessionIdParamSchema, type ServerMessage } from '@chorus/protocol';
+import type { PartialOutputStore } from '../agents/partial-output';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { WsRooms, RoomMember } from '../fanout/ws-rooms';
 import { Documented } from '../http/openapi';
@@ -24,6 +25,8 @@ export interface StreamDeps {
   readonly logger: LoggerService;
   /** Heartbeat comment interval (15 s; tests shorten it). */
   readonly heartbeatMs: number;
+  /** Agents' text so far, for a stream opened mid-response (docs/agents.md). */
+  readonly partials: PartialOutputStore;
 }
 
 /** The reconnect delay advised to EventSource clients (`retry:`). */
@@ -116,6 +119,14 @@ export class StreamController implements BeforeApplicationShutdown {
       if (closed) {
         await streams.detach(sessionId, memberId);
         return;
+      }
+      // Responses under way: their text so far, once, after the replay (live chunks above its index follow).
+      for (const t of await this.deps.partials.read(sessionId).catch((err: unknown) => {
+        logger.warn(`Stream ${peerId}: no text so far (${(err as Error).message}); live chunks still come`, 'StreamController');
+        return [];
+      })) {
+        const text = sseFrame({ type: 'agent_output_so_far', session_id: sessionId, message_id: t.message_id, agent_id: t.agent_id, through_index: t.through_index, text: t.text });
+        if (text !== null) member.write(text);
       }
       if (!attached.recovered) {
         // Too far behind (or from the future) to replay: say so, then go on live from here.

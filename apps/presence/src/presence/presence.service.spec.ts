@@ -46,6 +46,21 @@ describe('PresenceService', () => {
     expect((await service.who(SESSION)).map((v) => [v.peer_id, v.kind])).toEqual([['bot', 'agent'], ['p1', 'human']]);
   });
 
+  it('typing brings an idle peer back: its presence_update (online) comes with the typing_start', async () => {
+    const { clock, service } = setup();
+    await service.join(input('p1'));
+    expect((await service.typing(SESSION, 'p1', 'd')).map((e) => e.type)).toEqual(['typing_start']);
+    for (let t = 0; t < 61_000; t += 5_000) {
+      clock.advance(5_000);
+      await service.heartbeatNode('node-1');
+      await service.sweep();
+    }
+    expect((await service.who(SESSION))[0].status).toBe('idle');
+    const events = await service.typing(SESSION, 'p1', 'd');
+    expect(events).toEqual([expect.objectContaining({ type: 'presence_update', peer_id: 'p1', status: 'online' }), expect.objectContaining({ type: 'typing_start' })]);
+    expect((await service.typing(SESSION, 'p1', 'd')).map((e) => e.type)).toEqual([]);
+  });
+
   it('status rule: away wins; otherwise online until idleAfterMs without activity; heartbeats are not activity', async () => {
     const { clock, service } = setup();
     await service.join(input('p1'));

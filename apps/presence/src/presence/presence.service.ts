@@ -4,7 +4,7 @@ import type { AppliedStep, HeartbeatResult, PresenceStore } from './presence.sto
 import type { PresenceEvent } from './presence.events';
 import { presenceUpdate, typingEvent } from './presence.events';
 import { validateJoin, validateUpdate, validateDocId } from './presence.validation';
-import { systemClock, toView, type Clock, type PeerRef, type PresenceKind, type PresencePatch, type PresenceView, type ExplicitStatus, type Selection } from './presence.types';
+import { deriveStatus, systemClock, toView, type Clock, type PeerRef, type PresenceKind, type PresencePatch, type PresenceView, type ExplicitStatus, type Selection } from './presence.types';
 
 export interface PresenceServiceOptions {
   /** Lease of a peer's presence: how long it survives without a heartbeat or an update. */
@@ -139,8 +139,10 @@ export class PresenceService {
     const now = this.clock.now();
     const state = await this.store.update(sessionId, peerId, { typing: { doc_id: docId, until: now + this.options.typingTtlMs }, last_active_at: now }, this.options.leaseMs);
     if (!state) throw notFound(sessionId, peerId);
-    if (before.typing && before.typing.doc_id === docId) return [];
     const events: PresenceEvent[] = [];
+    // Typing is activity: an idle peer is back, and the session hears it now (not at the next idle check).
+    if (deriveStatus(before, now, this.options.idleAfterMs) === 'idle') events.push(presenceUpdate(toView(state, now, this.options.idleAfterMs)));
+    if (before.typing && before.typing.doc_id === docId) return events;
     if (before.typing) events.push(typingEvent('typing_stop', before, before.typing.doc_id));
     events.push(typingEvent('typing_start', state, docId));
     return events;

@@ -79,6 +79,11 @@ export class AgentService {
 
   private readonly pusher: QueuePusher;
 
+  /** No `queue_updated` scheduled or being read (tests wait for it before closing the database). */
+  get pushesIdle(): boolean {
+    return this.pusher.idle;
+  }
+
   // ---- agents ----
 
   async create(actor: Identity, sessionId: string, body: CreateAgentBody, requestId?: string): Promise<AgentCreated> {
@@ -130,15 +135,20 @@ export class AgentService {
 
   // ---- the queue (users) ----
 
+  /**
+   * The hot path, without the queue lock: one statement stores the prompt (`promptsRepo.enqueue`: ranks drawn
+   * in commit order), the `prompt_queued` event goes through the session stream's group commit (many submits
+   * share one transaction), one statement reads its position, and the queue's view is pushed coalesced. Durable
+   * before the answer; idempotent by `client_msg_id`: a resend or a transport redelivery finds the prompt, and
+   * its append (keyed) answers the stored event — or stores it, when the first delivery died between the
+   * two commits, so a prompt never stays without its event once anyone retries.
+   */
   async submit(actor: Identity, sessionId: string, body: SubmitPromptBody): Promise<PromptQueuedView> {
-    await this.role(this.db, actor, sessionId, 'agent.prompt');
     const target = body.agent_id ?? null;
-    if (target !== null) {
-      const agent = await agentsRepo.find(this.db, sessionId, target);
-      if (!agent || agent.revoked_at !== null) throw new ChorusError('NOT_FOUND', `Agent ${target} is not an agent of this session.`, { field: 'agent_id' });
-    }
-    return this.mutate(sessionId, async (tx, append, touch) => {
-      const inserted = await promptsRepo.insert(tx, {
+    const [, agent] = await Promise.all([this.role(this.db, actor, sessionId, 'agent.prompt'), target === null ? undefined : agentsRepo.find(this.db, sessionId, target)]);
+    if (target !== null && (!agent || agent.revoked_at !== null)) throw new ChorusError('NOT_FOUND', `Agent ${target} is not an agent of this session.`, { field: 'agent_id' });
+    const stored =
+      (await promptsRepo.enqueue(this.db, {
         session_id: sessionId,
         author_id: actor.user_id,
         author_name: actor.display_name,
@@ -147,32 +157,32 @@ export class AgentService {
         images: body.images ?? [],
         priority: body.priority ?? 0,
         client_msg_id: body.client_msg_id,
-      });
-      // Under the queue lock a resend's first delivery has committed: the lookup sees it.
-      const prompt = inserted ?? (await promptsRepo.findByClientKey(tx, sessionId, actor.user_id, body.client_msg_id));
-      if (!prompt) throw new ChorusError('SERVER_ERROR', 'The prompt was neither stored nor found; retry with the same client_msg_id.');
-      if (inserted) {
-        await append([
-          {
-            type: 'prompt_queued',
-            actor: actor.user_id,
-            payload: { message_id: prompt.id, user_id: actor.user_id, display_name: actor.display_name, agent_id: target, content: prompt.content, priority: prompt.priority, images: prompt.images },
-            dedupe_key: keys.queued(actor.user_id, body.client_msg_id),
-          },
-        ]);
-        touch(prompt.agent_id);
-      }
-      // Read again: a resend's prompt may have moved (reordered, taken) since it was stored.
-      const position = await promptsRepo.position(tx, (await promptsRepo.find(tx, sessionId, prompt.id)) ?? prompt);
-      return {
-        session_id: sessionId,
-        message_id: prompt.id,
-        agent_id: prompt.agent_id,
-        queued_at: prompt.queued_at.toISOString(),
-        queue_position: position,
-        agent_busy: await this.busy(tx, sessionId, prompt.agent_id),
-      };
-    });
+      })) ?? (await promptsRepo.findByClientKey(this.db, sessionId, actor.user_id, body.client_msg_id));
+    if (!stored) throw new ChorusError('SERVER_ERROR', 'The prompt was neither stored nor found; retry with the same client_msg_id.');
+    // The event carries what was stored first (a resend with other content does not rewrite it).
+    const [appended, now] = await Promise.all([
+      this.events.appendOnce(sessionId, {
+        type: 'prompt_queued',
+        actor: actor.user_id,
+        payload: { message_id: stored.id, user_id: stored.author_id, display_name: stored.author_name, agent_id: stored.agent_id, content: stored.content, priority: stored.priority, images: stored.images },
+        dedupe_key: keys.queued(actor.user_id, body.client_msg_id),
+      }),
+      // Read again (a resend's prompt may have moved since it was stored): position and busy in one snapshot.
+      promptsRepo.submitted(this.db, sessionId, actor.user_id, body.client_msg_id),
+    ]);
+    if (!appended.replayed) {
+      await this.publisher.publish([appended.event]);
+      this.pusher.changed(sessionId, stored.agent_id);
+    }
+    const prompt = now ?? { ...stored, position: 0, busy: false };
+    return {
+      session_id: sessionId,
+      message_id: prompt.id,
+      agent_id: prompt.agent_id,
+      queued_at: prompt.queued_at.toISOString(),
+      queue_position: prompt.position,
+      agent_busy: prompt.busy,
+    };
   }
 
   async cancel(actor: Identity, sessionId: string, messageId: string): Promise<void> {
@@ -217,11 +227,9 @@ export class AgentService {
 
   async queues(actor: Identity, sessionId: string): Promise<QueueView[]> {
     await this.role(this.db, actor, sessionId, 'session.read');
-    return this.db.transaction(async (tx) => {
-      const revision = await queueRepo.revision(tx, sessionId);
-      const targets = await promptsRepo.queueTargets(tx, sessionId);
-      return Promise.all(targets.map((t) => this.view(tx, sessionId, t, revision)));
-    });
+    // Each view in one statement (its revision and items of one snapshot), so it compares with the pushed ones.
+    const targets = await promptsRepo.queueTargets(this.db, sessionId);
+    return Promise.all(targets.map(async (t) => this.viewOf(sessionId, t, await promptsRepo.view(this.db, sessionId, t, VIEW_ITEMS))));
   }
 
   /** The conversation (prompts and final responses), newest first: the seed's `/join` shows it. */
@@ -355,9 +363,18 @@ export class AgentService {
     return result;
   }
 
-  /** A queue as everyone sees it now, for `queue_updated`: read in one statement, outside any queue change. */
+  /**
+   * A queue as everyone sees it now, for `queue_updated`: the revision bumped (one autocommit statement), then
+   * the view read in one statement, outside any queue change. The bump is what numbers an enqueue (which takes
+   * no queue lock): every change has committed before the bump that follows it, and a view read after a bump
+   * sees it — so the view with the highest revision is always the newest, whichever replica read it.
+   */
   private async readView(sessionId: string, agentId: string | null): Promise<QueueView> {
-    const v = await promptsRepo.view(this.db, sessionId, agentId, VIEW_ITEMS);
+    await queueRepo.bump(this.db, sessionId);
+    return this.viewOf(sessionId, agentId, await promptsRepo.view(this.db, sessionId, agentId, VIEW_ITEMS));
+  }
+
+  private viewOf(sessionId: string, agentId: string | null, v: Awaited<ReturnType<typeof promptsRepo.view>>): QueueView {
     return {
       session_id: sessionId,
       agent_id: agentId,
@@ -377,11 +394,6 @@ export class AgentService {
       length: queue.length < VIEW_ITEMS ? queue.length : await promptsRepo.queueLength(tx, sessionId, agentId),
       items: queue.map((p, i) => ({ message_id: p.id, position: i + 1, author: p.author_id, priority: p.priority })),
     };
-  }
-
-  private async busy(tx: EntityManager, sessionId: string, agentId: string | null): Promise<boolean> {
-    if (agentId !== null) return (await promptsRepo.assignedTo(tx, sessionId, agentId)).length > 0;
-    return (await agentsRepo.idleCount(tx, sessionId)) === 0;
   }
 
   private async role(db: DataSource | EntityManager, actor: Identity, sessionId: string, action: Action): Promise<Role> {

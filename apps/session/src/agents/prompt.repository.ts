@@ -1,8 +1,9 @@
 import { rowsOf } from '@chorus/database';
 import type { Executor } from '../sessions/session.repository';
 
-// Explicit SQL for agents and the prompt queue. Every mutating caller holds the session's queue lock
-// (`queueRepo.bump`) for its transaction, so reads here see a queue no one else is changing.
+// Explicit SQL for agents and the prompt queue. Every mutating caller but the enqueue holds the session's queue
+// lock (`queueRepo.bump`) for its transaction, so reads there see a queue no one else is changing — except for
+// new prompts arriving at its tail (`enqueue` takes no part in that lock: see there).
 
 export interface AgentRow {
   agent_id: string;
@@ -31,6 +32,9 @@ export interface PromptRow {
   lease_expires_at: Date | null;
   queued_at: Date;
 }
+
+/** The first key of the enqueue advisory locks (the second is the session id's hash): 'prom' in ASCII. */
+const ENQUEUE_LOCK_SPACE = 0x70726f6d;
 
 /** Queue order: priority (higher first), then rank (arrival, or where a reorder or a give-back put it). */
 const ORDER = `priority DESC, rank ASC, id ASC`;
@@ -112,6 +116,56 @@ export const promptsRepo = {
         [p.session_id, p.author_id, p.author_name, p.agent_id, p.content, JSON.stringify(p.images), p.priority, p.client_msg_id],
       ),
     )[0];
+  },
+
+  /**
+   * The enqueue, in ONE autocommit statement (no transaction held across round trips): takes the session's
+   * enqueue lock (a transaction-scoped advisory lock, held only while Postgres runs this statement and commits
+   * it), then draws the rank and inserts. Ranks are therefore drawn in commit order per session: once this
+   * returns, every prompt with a smaller rank has committed, so a position counted afterwards is final for
+   * arrivals (only a higher priority, a reorder or a give-back can still move the prompt). Nothing when this
+   * author's `client_msg_id` is already stored (a resend or a redelivery).
+   *
+   * Not the `prompt_queues` row lock: queue changes (claim, done, cancel) hold that across a transaction, and
+   * a submit must not wait for them.
+   */
+  async enqueue(
+    db: Executor,
+    p: { session_id: string; author_id: string; author_name: string; agent_id: string | null; content: string; images: string[]; priority: number; client_msg_id: string },
+  ): Promise<PromptRow | undefined> {
+    return rowsOf<PromptRow>(
+      await db.query(
+        `WITH lock AS (SELECT pg_advisory_xact_lock(${ENQUEUE_LOCK_SPACE}, hashtext($1::uuid::text)))
+         INSERT INTO prompts (session_id, author_id, author_name, agent_id, content, images, priority, client_msg_id, rank)
+         SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::int, $8::text, nextval('prompt_rank_seq') FROM lock
+         ON CONFLICT (session_id, author_id, client_msg_id) DO NOTHING RETURNING *`,
+        [p.session_id, p.author_id, p.author_name, p.agent_id, p.content, JSON.stringify(p.images), p.priority, p.client_msg_id],
+      ),
+    )[0];
+  },
+
+  /**
+   * An author's prompt by its client key with its 1-based position (0 unless queued) and whether its queue's
+   * agent is busy (a named agent holding a prompt; for the shared queue: no live agent is idle) — one statement,
+   * one snapshot.
+   */
+  async submitted(db: Executor, sessionId: string, authorId: string, clientMsgId: string): Promise<(PromptRow & { position: number; busy: boolean }) | undefined> {
+    const rows = rowsOf<PromptRow & { position: string; busy: boolean }>(
+      await db.query(
+        `SELECT p.*,
+           CASE WHEN p.status <> 'queued' THEN 0 ELSE 1 + (SELECT count(*) FROM prompts q
+             WHERE q.session_id = p.session_id AND q.status = 'queued' AND q.agent_id IS NOT DISTINCT FROM p.agent_id
+               AND (q.priority > p.priority OR (q.priority = p.priority AND (q.rank < p.rank OR (q.rank = p.rank AND q.id < p.id))))) END AS position,
+           CASE WHEN p.agent_id IS NOT NULL
+             THEN EXISTS (SELECT 1 FROM prompts b WHERE b.session_id = p.session_id AND b.assigned_to = p.agent_id AND b.status = 'assigned')
+             ELSE NOT EXISTS (SELECT 1 FROM agents a WHERE a.session_id = p.session_id AND a.revoked_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM prompts b WHERE b.session_id = a.session_id AND b.assigned_to = a.agent_id AND b.status = 'assigned')) END AS busy
+         FROM prompts p WHERE p.session_id = $1 AND p.author_id = $2 AND p.client_msg_id = $3`,
+        [sessionId, authorId, clientMsgId],
+      ),
+    );
+    const r = rows[0];
+    return r === undefined ? undefined : { ...r, position: Number(r.position) };
   },
 
   async findByClientKey(db: Executor, sessionId: string, authorId: string, clientMsgId: string): Promise<PromptRow | undefined> {

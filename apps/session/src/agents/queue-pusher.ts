@@ -21,6 +21,11 @@ export class QueuePusher {
     private readonly delayMs = 20,
   ) {}
 
+  /** Whether no push is scheduled or under way (tests wait for it before closing the database). */
+  get idle(): boolean {
+    return this.queues.size === 0;
+  }
+
   changed(sessionId: string, agentId: string | null): void {
     const key = JSON.stringify([sessionId, agentId]);
     let q = this.queues.get(key);
