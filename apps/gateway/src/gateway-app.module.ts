@@ -16,6 +16,9 @@ import type { ChannelHistory } from './channels/channel-history';
 import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
 import { MemoryChannelHistory } from './channels/memory-channel-history';
 import { RedisChannelHistory } from './channels/redis-channel-history';
+import type { FileSyncStore } from './files/file-sync.store';
+import { MemoryFileSyncStore } from './files/memory-file-sync.store';
+import { RedisFileSyncStore } from './files/redis-file-sync.store';
 import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
@@ -85,6 +88,15 @@ function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections
 
 /** How often each channel relay asks the history whether the fan-out lost its latest events. */
 const CHANNEL_POSITION_CHECK_MS = 5_000;
+
+/** File sync's shared state (docs/file-sync.md): in Redis so every gateway sees the same host and offers. */
+function fileSyncStore(runtime: Runtime): FileSyncStore {
+  if (runtime.redisUrl === undefined) return new MemoryFileSyncStore();
+  const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:files`, maxRetriesPerRequest: 2 });
+  redis.on('error', () => undefined); // surfaced by readiness; a failed read or write answers SERVER_ERROR
+  runtime.onStop(async () => void redis.disconnect());
+  return new RedisFileSyncStore(redis, runtime.redisPrefix);
+}
 
 /** The channels' history: in Redis so every gateway reads and appends the same, in memory standalone. */
 function channelHistory(runtime: Runtime): ChannelHistory {
@@ -161,6 +173,7 @@ export class GatewayAppModule {
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
+    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond };
     const agentDispatch = new AgentDispatch(partialOutput(runtime), logger, () => metrics.agentDispatchFailures.inc());
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
@@ -206,6 +219,7 @@ export class GatewayAppModule {
         agents: agentDispatch,
         metrics,
         ice: config.edge.ice,
+        fileSync,
         files,
         presenceOut: new PresenceBatcher((sessionId, peers) => push(sessionId, { to: 'session' }, { type: 'presence_batch', session_id: sessionId, peers })),
         send: (connection, message) => {

@@ -31,6 +31,8 @@ export const ACTIONS = [
   'channel.publish',
   'channel.publish_ai_response',
   'voice.join',
+  'files.host',
+  'files.receive',
   'file_rules.manage',
   'conflict.resolve',
   'audit.read',
@@ -73,6 +75,10 @@ export const POLICY: Record<Action, readonly Role[]> = {
   'channel.publish_ai_response': ['agent'],
   /** Voice rooms and signaling: every participant (a viewer may listen and talk; agents too, e.g. a voice bot). */
   'voice.join': EVERYONE,
+  /** Sharing one's project files (docs/file-sync.md): participants with edit rights. */
+  'files.host': WRITERS,
+  /** Asking a host for its manifest and files: every participant (viewers receive, they do not host). */
+  'files.receive': EVERYONE,
   /** Set the session's per-file path rules (docs/files.md); every document action is then checked against them. */
   'file_rules.manage': MANAGERS,
   /** Resolve a recorded conflict: an edit of the document, so the path rules for editing apply as well. */

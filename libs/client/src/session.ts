@@ -31,6 +31,8 @@ export interface SessionOptions {
 }
 
 /** The voice pushes a session passes on (`voice` event). */
+/** The file sync pushes a session passes on (`files` event; docs/file-sync.md, file-sync.ts helpers). */
+export type FilesPush = ServerMessageOf<'request_file_manifest' | 'request_files' | 'file_manifest' | 'files_chunk' | 'file_data' | 'file_host'>;
 export type VoicePush = ServerMessageOf<'voice_user_joined' | 'voice_user_left' | 'voice_member_updated' | 'voice_speaking' | 'voice_offer' | 'voice_answer' | 'voice_ice'>;
 
 /** A WebRTC signal for one peer of this peer's voice room. */
@@ -56,6 +58,8 @@ export interface ChorusSessionEvents {
    * relayed to this peer by a member of its room (`from_peer_id`).
    */
   voice: VoicePush;
+  /** A file sync push: a request to this host, a manifest or chunk for this guest, the file host changed. */
+  files: FilesPush;
   /** The presence store changed (`session.presence`). */
   presence: { peers: readonly PresenceView[] };
   /** The session's file locks changed (`locks()`): for lock indicators on files that are not open. */
@@ -440,6 +444,14 @@ export class ChorusSession extends TypedEmitter<ChorusSessionEvents> {
       case 'voice_answer':
       case 'voice_ice':
         this.emit('voice', m);
+        return;
+      case 'request_file_manifest':
+      case 'request_files':
+      case 'file_manifest':
+      case 'files_chunk':
+      case 'file_data':
+      case 'file_host':
+        this.emit('files', m);
         return;
       default:
         if (!this.prompts.handlePush(m)) this.files.handlePush(m);

@@ -1,4 +1,4 @@
-import { DISCONNECT_CODES, PROTOCOL_VERSION, WS_PATH, reconnectAllowed, type DisconnectNotice, type ErrorMessage, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
+import { DISCONNECT_CODES, PROTOCOL_VERSION, WS_PATH, decodeBinaryFrame, encodeBinaryFrame, reconnectAllowed, type DisconnectNotice, type ErrorMessage, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { ChorusRest } from './rest';
 import { isErrorMessage, type WireFactory } from './wire';
 
@@ -17,7 +17,10 @@ export interface WebSocketEventLike {
  */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** Text frames; a compact file chunk (`file_data`) goes as a binary frame (docs/file-sync.md). */
+  send(data: string | Uint8Array): void;
+  /** Set to `arraybuffer` so binary frames (file chunks) arrive as bytes, not Blobs. */
+  binaryType?: string;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void;
 }
@@ -92,8 +95,15 @@ export function wsWire(options: WsTransportOptions = {}, defaultFetch?: typeof f
     const timer = setTimeout(() => end({ kind: 'unreachable', message: `no hello from ${url} within ${options.connectTimeoutMs ?? 15_000} ms` }), options.connectTimeoutMs ?? 15_000);
 
     const onFrame = (data: unknown) => {
-      if (typeof data !== 'string') return; // binary frames are reserved (file chunks): none are sent to us yet
       let frame: (ServerMessage & { id?: unknown }) | undefined;
+      if (typeof data !== 'string') {
+        // A binary frame is a compact file chunk: [u32 header length][header JSON][data] → the message with `data`.
+        const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
+        const decoded = bytes ? decodeBinaryFrame(bytes) : undefined;
+        if (!decoded?.ok || typeof decoded.header !== 'object' || decoded.header === null) return;
+        frame = { ...(decoded.header as ServerMessage), data: decoded.data } as ServerMessage & { id?: unknown };
+        return listener.push(frame);
+      }
       try {
         frame = JSON.parse(data) as ServerMessage & { id?: unknown };
       } catch {
@@ -144,6 +154,7 @@ export function wsWire(options: WsTransportOptions = {}, defaultFetch?: typeof f
         return end({ kind: 'unreachable', message: (err as Error).message });
       }
       ws = socket;
+      socket.binaryType = 'arraybuffer';
       socket.addEventListener('open', () => {
         if (ended) return socket.close(1000, 'client');
         if (sendAuth) socket.send(JSON.stringify({ type: 'auth', id: ++nextId, token, protocol_version: PROTOCOL_VERSION }));
@@ -176,7 +187,12 @@ export function wsWire(options: WsTransportOptions = {}, defaultFetch?: typeof f
         if (ended || !ws || ws.readyState !== OPEN) return; // the end (already reported or coming) fails it
         const id = ++nextId;
         pending.set(id, ack);
-        ws.send(JSON.stringify({ ...payload, type, id }));
+        const data = (payload as { data?: unknown }).data;
+        if (data instanceof Uint8Array) {
+          // A compact file chunk: its bytes as a binary frame after the JSON header.
+          const { data: _data, ...header } = payload as Record<string, unknown>;
+          ws.send(encodeBinaryFrame({ ...header, type, id }, data));
+        } else ws.send(JSON.stringify({ ...payload, type, id }));
       },
       close() {
         ended = true;

@@ -337,6 +337,11 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1_000, 24 * 3600 * 1000, () => 600_000),
   },
+  FILE_SYNC_BYTES_PER_S: {
+    doc: 'File sync (docs/file-sync.md): bytes per second one connection may send as file manifests and chunks; over it RATE_LIMITED with retry_after_ms (the SDK waits and resends). Default 67108864 (64 MiB/s: a 50 MB project in about a second, while one connection cannot saturate a gateway for everyone else).',
+    roles: EDGE_ROLES,
+    parse: int(1_024, 10 * 1024 * 1024 * 1024, () => 64 * 1024 * 1024),
+  },
   REST_LIMIT_PER_MIN: {
     doc: 'REST requests per minute per route per client address (TRUSTED_PROXIES decides the address); over it: 429 RATE_LIMITED with retry_after_ms. Default 600. /health/* and /metrics are never limited.',
     roles: EDGE_ROLES,

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   SESSION_FULL: { retryable: true, http: 409, meaning: 'The session has reached its participant limit; retry when someone leaves.' },
   SERVER_ERROR: { retryable: true, http: 500, meaning: 'An unexpected error on our side; retry with backoff.' },
   UNAVAILABLE: { retryable: true, http: 503, meaning: 'A backing service did not answer in time; retry with backoff.' },
+  PEER_DISCONNECTED: { retryable: true, http: 409, meaning: 'The peer a file transfer needs (the file host) is not connected; `paths` names the files not received. Retry when it is back (or another peer hosts).' },
+  FILE_INTEGRITY: { retryable: true, http: 422, meaning: 'A received file does not match its manifest sha256 (or size); `paths` names it. Nothing was written; request it again.' },
 } as const satisfies Record<string, { retryable: boolean; http: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -48,6 +50,8 @@ export interface ErrorDetails {
   locked_by?: string;
   /** FILE_LOCKED: when the lock expires (ISO 8601). */
   locked_until?: string;
+  /** PEER_DISCONNECTED, FILE_INTEGRITY: the files concerned. */
+  paths?: string[];
   /** PERMISSION_DENIED by a per-file path rule: the rule's name (docs/files.md). */
   rule?: string;
 }
@@ -90,6 +94,7 @@ export class ChorusError extends Error {
         if (typeof source.retry_after_ms === 'number') details.retry_after_ms = source.retry_after_ms;
         if (typeof source.locked_by === 'string') details.locked_by = source.locked_by;
         if (typeof source.locked_until === 'string') details.locked_until = source.locked_until;
+        if (Array.isArray(source.paths) && source.paths.every((p) => typeof p === 'string')) details.paths = source.paths as string[];
         if (typeof source.rule === 'string') details.rule = source.rule;
         return new ChorusError(v.code, typeof v.message === 'string' ? v.message : v.code, details);
       }
@@ -108,6 +113,7 @@ export class ChorusError extends Error {
       ...(this.details.retry_after_ms !== undefined ? { retry_after_ms: this.details.retry_after_ms } : {}),
       ...(this.details.locked_by !== undefined ? { locked_by: this.details.locked_by } : {}),
       ...(this.details.locked_until !== undefined ? { locked_until: this.details.locked_until } : {}),
+      ...(this.details.paths !== undefined ? { paths: this.details.paths } : {}),
       ...(this.details.rule !== undefined ? { rule: this.details.rule } : {}),
       ...(id !== undefined ? { id } : {}),
     };
@@ -127,6 +133,7 @@ export const errorMessageSchema = z.strictObject({
   retry_after_ms: z.number().int().nonnegative().optional(),
   locked_by: text().optional(),
   locked_until: text().optional(),
+  paths: z.array(text()).optional(),
   rule: text().optional(),
 });
 export type ErrorMessage = z.infer<typeof errorMessageSchema>;

@@ -8,6 +8,16 @@ const SESSION = '7f1c8a2e-4b6d-4c3a-9e21-5d8f0a1b2c3d';
 const PROMPT = '3b9d6c1e-8f2a-4d5b-9c7e-1a2b3c4d5e6f';
 const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 const CANDIDATE = { candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdp_mid: '0', sdp_mline_index: 0 };
+const MANIFEST_JSON = JSON.stringify({ files: [{ path: 'src/main.rs', hash: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', size: 11, modified: 1795312800000 }] });
+const FILES_JSON = JSON.stringify([['src/main.rs', [104, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100]]]);
+const FILE_DATA = {
+  transfer_id: 'tr-7Hq2',
+  chunk_index: 0,
+  total_chunks: 1,
+  encoding: 'none' as const,
+  entries: [{ path: 'src/main.rs', offset: 0, length: 11 }],
+  sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+};
 const ALICE_VOICE = { peer_id: 'alice-tab-1', user_id: 'alice', display_name: 'Alice', room: 'default', muted: false };
 
 export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } = {
@@ -50,6 +60,13 @@ export const CLIENT_EXAMPLES: { [T in ClientMessageType]: ClientMessageOf<T> } =
   voice_speaking: { type: 'voice_speaking', id: 27, session_id: SESSION, speaking: true },
   yjs_sync: { type: 'yjs_sync', id: 28, session_id: SESSION, doc_id: 'notes/design.md', message: 'AAABAA==' },
   yjs_leave: { type: 'yjs_leave', id: 29, session_id: SESSION, doc_id: 'notes/design.md' },
+  share_project: { type: 'share_project', id: 30, session_id: SESSION },
+  unshare_project: { type: 'unshare_project', id: 31, session_id: SESSION },
+  request_file_manifest: { type: 'request_file_manifest', id: 32, session_id: SESSION, peer_id: 'bob-cli' },
+  request_files: { type: 'request_files', id: 33, session_id: SESSION, peer_id: 'bob-cli', file_paths: ['src/main.rs'] },
+  file_manifest: { type: 'file_manifest', id: 34, session_id: SESSION, peer_id: 'bob-cli', manifest_json: MANIFEST_JSON },
+  files_chunk: { type: 'files_chunk', id: 35, session_id: SESSION, peer_id: 'bob-cli', files_json: FILES_JSON, chunk_index: 0, total_chunks: 1 },
+  file_data: { type: 'file_data', id: 36, session_id: SESSION, peer_id: 'bob-cli', ...FILE_DATA },
 };
 
 const PRESENCE = {
@@ -209,5 +226,12 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   yjs_sync_reply: { type: 'yjs_sync_reply', id: 28, session_id: SESSION, doc_id: 'notes/design.md', messages: ['AAEWAQHSCQAEAQpjb2RlbWlycm9yAmhpAA==', 'AAABAA=='], seq: null },
   yjs_left: { type: 'yjs_left', id: 29, session_id: SESSION, doc_id: 'notes/design.md' },
   yjs_message: { type: 'yjs_message', session_id: SESSION, doc_id: 'notes/design.md', message: 'AAIWAQHSCQAEAQpjb2RlbWlycm9yAmhpAA==', seq: 7 },
+  request_file_manifest: { type: 'request_file_manifest', session_id: SESSION, from_peer_id: 'bob-cli', from_user_id: 'bob' },
+  request_files: { type: 'request_files', session_id: SESSION, from_peer_id: 'bob-cli', from_user_id: 'bob', file_paths: ['src/main.rs'] },
+  file_manifest: { type: 'file_manifest', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', manifest_json: MANIFEST_JSON },
+  files_chunk: { type: 'files_chunk', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', files_json: FILES_JSON, chunk_index: 0, total_chunks: 1 },
+  file_data: { type: 'file_data', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', ...FILE_DATA },
+  file_relayed: { type: 'file_relayed', id: 34, session_id: SESSION, to_peer_id: 'bob-cli' },
+  file_host: { type: 'file_host', id: 30, session_id: SESSION, file_host: { peer_id: 'alice-tab-1', user_id: 'alice' } },
   error: { type: 'error', id: 3, code: 'VALIDATION_ERROR', message: 'Invalid field "message": Too small: expected string to have >=1 characters', retryable: false, field: 'message' },
 };

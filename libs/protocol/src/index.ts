@@ -256,6 +256,26 @@ export {
 } from './messages-voice';
 export { YJS_LIMITS, yjsPayloadSchema } from './messages-yjs';
 export {
+  FILE_CHUNK_BYTES,
+  FILE_SYNC_LIMITS,
+  chunkEntrySchema,
+  transferIdSchema,
+  type ChunkEntry,
+  fileHostSchema,
+  filePathSchema,
+  filesPayloadSchema,
+  manifestEntrySchema,
+  manifestSchema,
+  normalizeFilePath,
+  parseFilesPayload,
+  sha256HexSchema,
+  type FileHost,
+  type FilesPayload,
+  type Manifest,
+  type ManifestEntry,
+} from './messages-filesync';
+export { BINARY_HEADER_MAX_BYTES, decodeBinaryFrame, encodeBinaryFrame } from './binary-frame';
+export {
   MAX_FILE_RULES,
   closeDocumentSchema,
   conflictListSchema,

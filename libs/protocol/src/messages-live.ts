@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fileHostSchema } from './messages-filesync';
 import { voiceMemberSchema } from './messages-voice';
 import { text } from './text';
 import { messageIdSchema } from './errors';
@@ -64,6 +65,8 @@ export const presenceListSchema = z.strictObject({
   peers: z.array(presenceViewSchema),
   /** Everyone in a voice room of the session, with the room and whether muted (absent from older servers). */
   voice: z.array(voiceMemberSchema).optional(),
+  /** The session's file host (docs/file-sync.md); null: nobody shares; absent from older servers. */
+  file_host: fileHostSchema.nullable().optional(),
 });
 
 export const presenceLeftSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fileHostSchema } from './messages-filesync';
 import { text } from './text';
 import { errorMessageSchema, messageIdSchema } from './errors';
 import {
@@ -98,6 +99,8 @@ export const joinedSchema = z.strictObject({
    */
   locks: z.array(sessionLockSchema).max(MAX_JOINED_LOCKS).optional(),
   locks_truncated: z.boolean().optional(),
+  /** The session's file host (docs/file-sync.md); null: nobody shares; absent when the server could not tell. */
+  file_host: fileHostSchema.nullable().optional(),
 });
 
 export const leftSchema = z.strictObject({ type: z.literal('left'), id, session_id: sessionIdSchema });

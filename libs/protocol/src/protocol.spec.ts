@@ -68,7 +68,7 @@ describe('errors', () => {
   it('marks every code retryable or not and maps it to an HTTP status', () => {
     expect(Object.keys(ERROR_CODES).sort()).toEqual(
       [
-        'ALREADY_JOINED', 'CONFLICT', 'FILE_LOCKED', 'NOT_FOUND', 'OWNER_CANNOT_LEAVE', 'PAYLOAD_TOO_LARGE', 'PERMISSION_DENIED', 'RATE_LIMITED',
+        'ALREADY_JOINED', 'CONFLICT', 'FILE_INTEGRITY', 'FILE_LOCKED', 'NOT_FOUND', 'OWNER_CANNOT_LEAVE', 'PAYLOAD_TOO_LARGE', 'PEER_DISCONNECTED', 'PERMISSION_DENIED', 'RATE_LIMITED',
         'RELOAD_REQUIRED', 'SERVER_ERROR', 'SESSION_FULL', 'UNAUTHENTICATED', 'UNAVAILABLE', 'VALIDATION_ERROR',
       ],
     );

@@ -88,6 +88,22 @@ import {
   voiceUserLeftSchema,
 } from './messages-voice';
 import { yjsLeaveSchema, yjsLeftSchema, yjsMessageSchema, yjsSyncReplySchema, yjsSyncSchema } from './messages-yjs';
+import {
+  fileDataEventSchema,
+  fileDataRequestSchema,
+  fileHostEventSchema,
+  fileManifestEventSchema,
+  fileManifestRequestSchema,
+  fileRelayedSchema,
+  filesChunkEventSchema,
+  filesChunkRequestSchema,
+  requestFileManifestEventSchema,
+  requestFileManifestSchema,
+  requestFilesEventSchema,
+  requestFilesSchema,
+  shareProjectSchema,
+  unshareProjectSchema,
+} from './messages-filesync';
 import { closeDocumentSchema, conflictResolvedSchema, documentClosedSchema, resolveConflictSchema } from './messages-files';
 
 /**
@@ -137,6 +153,15 @@ export const CLIENT_MESSAGES = {
   // A y-protocols message as base64: the largest update (YJS_LIMITS.maxUpdateBytes) and the envelope.
   yjs_sync: { schema: yjsSyncSchema, maxBytes: 352 * 1024, reply: 'yjs_sync_reply' },
   yjs_leave: { schema: yjsLeaveSchema, maxBytes: 2 * 1024, reply: 'yjs_left' },
+  // File sync (messages-files.ts): manifests and seed-format chunks fill one message up to the transport ceiling.
+  share_project: { schema: shareProjectSchema, maxBytes: 512, reply: 'file_host' },
+  unshare_project: { schema: unshareProjectSchema, maxBytes: 512, reply: 'file_host' },
+  request_file_manifest: { schema: requestFileManifestSchema, maxBytes: 1024, reply: 'file_relayed' },
+  request_files: { schema: requestFilesSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  file_manifest: { schema: fileManifestRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  files_chunk: { schema: filesChunkRequestSchema, maxBytes: 1_000_000, reply: 'file_relayed' },
+  // The header's JSON; the binary beside it is bounded by the chunk size (FILE_CHUNK_BYTES.max).
+  file_data: { schema: fileDataRequestSchema, maxBytes: 256 * 1024, reply: 'file_relayed' },
 } as const;
 
 /** Every message the server sends, as an ack reply or as a push (an event named by its `type`). */
@@ -197,6 +222,13 @@ export const SERVER_MESSAGES = {
   yjs_sync_reply: yjsSyncReplySchema,
   yjs_left: yjsLeftSchema,
   yjs_message: yjsMessageSchema,
+  request_file_manifest: requestFileManifestEventSchema,
+  request_files: requestFilesEventSchema,
+  file_manifest: fileManifestEventSchema,
+  files_chunk: filesChunkEventSchema,
+  file_data: fileDataEventSchema,
+  file_relayed: fileRelayedSchema,
+  file_host: fileHostEventSchema,
 } as const;
 
 export type ClientMessageType = keyof typeof CLIENT_MESSAGES;

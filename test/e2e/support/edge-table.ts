@@ -55,6 +55,10 @@ const inVoice = (send: Send, c: EdgeContext) => ok(send, 'voice_join', { session
 
 const SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 
+const MANIFEST_JSON = JSON.stringify({ files: [{ path: 'src/edge.txt', hash: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', size: 11, modified: 0 }] });
+/** Offers the connection's own peer a one-file manifest (setup): it may then request and send that file. */
+const offered = (send: Send, c: EdgeContext) => ok(send, 'file_manifest', { session_id: c.sessionId, peer_id: c.peerId, manifest_json: MANIFEST_JSON });
+
 /** Every client message type. The compiler insists on a row per type; the spec checks it against CLIENT_MESSAGES. */
 export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
   join: {
@@ -487,5 +491,75 @@ export const EDGE_ROWS: { [T in ClientMessageType]: EdgeRow<T> } = {
     check: (r, c, sent) => expect(r).toMatchObject({ session_id: c.sessionId, doc_id: sent.doc_id }),
     malformed: (c) => ({ session_id: c.sessionId, doc_id: 42 }),
     field: 'doc_id',
+  },
+  share_project: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId }),
+    reply: 'file_host',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, file_host: { peer_id: c.peerId, user_id: c.userId } }),
+    malformed: () => ({ session_id: 'nope' }),
+    field: 'session_id',
+  },
+  unshare_project: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId }),
+    reply: 'file_host',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, file_host: null }),
+    malformed: () => ({ session_id: 'nope' }),
+    field: 'session_id',
+  },
+  request_file_manifest: {
+    joined: true,
+    valid: async (c, send) => {
+      await ok(send, 'share_project', { session_id: c.sessionId });
+      return { session_id: c.sessionId };
+    },
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, to_peer_id: 'no spaces allowed' }),
+    field: 'to_peer_id',
+  },
+  request_files: {
+    joined: true,
+    valid: async (c, send) => {
+      await offered(send, c);
+      return { session_id: c.sessionId, to_peer_id: c.peerId, file_paths: ['src/edge.txt'] };
+    },
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, to_peer_id: c.peerId, file_paths: ['../etc/passwd'] }),
+    field: 'file_paths.0',
+  },
+  file_manifest: {
+    joined: true,
+    valid: async (c) => ({ session_id: c.sessionId, peer_id: c.peerId, manifest_json: MANIFEST_JSON }),
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, peer_id: c.peerId, manifest_json: 42 }),
+    field: 'manifest_json',
+  },
+  files_chunk: {
+    joined: true,
+    valid: async (c, send) => {
+      await offered(send, c);
+      return { session_id: c.sessionId, peer_id: c.peerId, files_json: JSON.stringify([['src/edge.txt', [104, 105]]]), chunk_index: 0, total_chunks: 1 };
+    },
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, peer_id: c.peerId, files_json: '[]', chunk_index: 1, total_chunks: 1 }),
+    field: 'chunk_index',
+  },
+  file_data: {
+    joined: true,
+    valid: async (c, send) => {
+      await offered(send, c);
+      const data = new TextEncoder().encode('hello world');
+      const sha256 = 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9';
+      return { session_id: c.sessionId, peer_id: c.peerId, transfer_id: `edge-${c.next()}`, chunk_index: 0, total_chunks: 1, encoding: 'none', entries: [{ path: 'src/edge.txt', offset: 0, length: 11 }], sha256, data };
+    },
+    reply: 'file_relayed',
+    check: (r, c) => expect(r).toMatchObject({ session_id: c.sessionId, to_peer_id: c.peerId }),
+    malformed: (c) => ({ session_id: c.sessionId, peer_id: c.peerId, transfer_id: 'has space', chunk_index: 0, total_chunks: 1, encoding: 'none', entries: [], sha256: '00' }),
+    field: 'transfer_id',
   },
 };

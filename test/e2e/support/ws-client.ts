@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { ServerMessage } from '@chorus/protocol';
+import { decodeBinaryFrame, encodeBinaryFrame, type ServerMessage } from '@chorus/protocol';
 import { waitFor, withDeadline } from '@chorus/testing';
 
 // A plain WebSocket client of /ws — the `ws` npm package, not ours — that records every frame it receives, so a
@@ -32,6 +32,11 @@ export class WsClient {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.frames.push(JSON.parse(data.toString()) as Frame);
+      else {
+        // A compact file chunk: [u32 header length][header JSON][data] → the message with `data` (binary).
+        const decoded = decodeBinaryFrame(data as Buffer);
+        if (decoded.ok) this.frames.push({ ...(decoded.header as Frame), data: decoded.data } as Frame);
+      }
     });
     this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
@@ -58,8 +63,13 @@ export class WsClient {
     return client;
   }
 
-  /** Sends a frame verbatim: an object as JSON text, a string as it is. */
+  /** Sends a frame verbatim: an object as JSON text (with binary `data`: a binary frame), a string as it is. */
   send(frame: Record<string, unknown> | string): void {
+    if (typeof frame === 'object' && frame.data instanceof Uint8Array) {
+      const { data, ...header } = frame;
+      this.ws.send(encodeBinaryFrame(header, data), { binary: true });
+      return;
+    }
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 

@@ -1,6 +1,6 @@
 import type { Server } from 'socket.io';
 import type { OutboundPush } from '@chorus/contracts';
-import type { ServerMessage, ServerMessageOf } from '@chorus/protocol';
+import { encodeBinaryFrame, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { rooms } from '../socket/connection';
 import type { RoomMember, WsRooms } from './ws-rooms';
 
@@ -59,7 +59,24 @@ export class SocketIoHub implements LocalHub {
     this.count(message.type, socketIds.length);
   }
 
+  private pushBinary(sessionId: string, push: OutboundPush, message: Extract<ServerMessage, { type: 'file_data' }>): void {
+    const { header, data } = binaryOf(message);
+    const targets = audienceRooms(sessionId, push);
+    let frames = 0;
+    if (this.io) {
+      this.io.local.to(targets).emit('file_data', { ...header, data } as unknown as ServerMessage);
+      frames += countFrames(this.io, targets, undefined);
+    }
+    const wsMembers = this.ws.empty ? [] : wsAudience(this.ws, targets, undefined);
+    if (wsMembers.length > 0) {
+      const frame = encodeBinaryFrame(header, data);
+      for (const m of wsMembers) m.sendBinary?.(frame);
+    }
+    this.count('file_data', frames + wsMembers.length);
+  }
+
   push(sessionId: string, push: OutboundPush): void {
+    if (push.message.type === 'file_data') return this.pushBinary(sessionId, push, push.message);
     const io = this.io;
     const targets = audienceRooms(sessionId, push);
     const except = push.except_peer === undefined ? undefined : rooms.peer(sessionId, push.except_peer);
@@ -74,6 +91,15 @@ export class SocketIoHub implements LocalHub {
     if (push.message.type === 'yjs_message') this.yjs?.(push.message);
     this.count(push.message.type, frames + wsMembers.length);
   }
+}
+
+/**
+ * A compact file chunk crossed the road as base64: decoded once on this node and written binary — a Socket.IO
+ * attachment in `data`, or the /ws binary frame [u32 header length][header JSON][data].
+ */
+function binaryOf(message: Extract<ServerMessage, { type: 'file_data' }>): { header: Record<string, unknown>; data: Buffer } {
+  const { data_b64, data: _data, ...header } = message;
+  return { header, data: Buffer.from(data_b64 ?? '', 'base64') };
 }
 
 /** The /ws connections in any target room, less those in the excepted one. */

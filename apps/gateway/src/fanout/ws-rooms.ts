@@ -3,6 +3,8 @@ export interface RoomMember {
   readonly id: string;
   /** Writes one text frame whose JSON was encoded once for every connection it goes to. */
   sendEncoded(frame: Buffer): void;
+  /** Writes one binary frame (a compact file chunk: docs/file-sync.md); members that cannot (SSE) have none. */
+  sendBinary?(frame: Uint8Array): void;
 }
 
 /**

@@ -5,7 +5,7 @@ import { ChorusError, isClientMessageType, type ClientMessageType } from '@choru
  * Message kinds with separate budgets: a chat flood must not starve edits, and edits must not starve joins.
  * `unknown` is every event name that is no message type: nothing legitimate sends one, so its budget is small.
  */
-export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'prompts' | 'agent' | 'yjs' | 'unknown';
+export type LimitKind = 'ops' | 'chat' | 'presence' | 'joins' | 'reads' | 'locks' | 'channels' | 'voice' | 'files' | 'prompts' | 'agent' | 'yjs' | 'unknown';
 
 export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   submit_op: 'ops',
@@ -47,6 +47,13 @@ export const KIND_OF: Record<ClientMessageType, LimitKind> = {
   voice_speaking: 'voice',
   yjs_sync: 'yjs',
   yjs_leave: 'yjs',
+  share_project: 'files',
+  unshare_project: 'files',
+  request_file_manifest: 'files',
+  request_files: 'files',
+  file_manifest: 'files',
+  files_chunk: 'files',
+  file_data: 'files',
 };
 
 /**
@@ -86,6 +93,9 @@ export const DEFAULT_BUDGETS: Record<LimitKind, Budget> = {
   voice: { perConnection: 200, perUser: 400, windowMs: 10_000 },
   // Yjs providers send an update per editor transaction and awareness (cursor) changes: typing fast, ~30/s.
   yjs: { perConnection: 60, perUser: 120, windowMs: 1_000 },
+  // A transfer is a stream of chunks (a 50 MB project in 64 KiB seed chunks is ~800): bytes per second are
+  // capped separately (docs/file-sync.md); this only bounds the message count.
+  files: { perConnection: 500, perUser: 1_000, windowMs: 1_000 },
   unknown: { perConnection: 10, perUser: 30, windowMs: 10_000 },
 };
 

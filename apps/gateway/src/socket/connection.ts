@@ -8,6 +8,7 @@ import type { ChannelStreams } from '../channels/channel-streams';
 import type { FileRulesCache } from '../files/file-rules.cache';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
+import type { FileSyncStore } from '../files/file-sync.store';
 import type { SessionRouter } from '../routing/session.router';
 import type { YjsDocs } from '../yjs/yjs-docs';
 import type { GatewayMetrics } from './gateway.metrics';
@@ -122,6 +123,8 @@ export interface GatewayDeps {
   readonly metrics: GatewayMetrics;
   /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
   readonly ice: IceSettings;
+  /** File sync (docs/file-sync.md): the shared host/offer state and the per-connection bytes-per-second cap. */
+  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number };
   /** Idle agents pushed `prompt_assigned`; the text so far of agents' responses for joiners (docs/agents.md). */
   readonly agents: AgentDispatch;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */

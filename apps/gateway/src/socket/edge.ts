@@ -180,19 +180,20 @@ export class Edge {
    * One request → exactly one reply: the handler's, or an `error` with the request's `id`. Never throws.
    * Each request is the root of its own trace (a SERVER span, a no-op while tracing is off): the transport
    * carries it to the service that handles it (docs/observability.md).
+   * `binary`: the data a transport carried beside the JSON (a compact file chunk); only `file_data` takes it.
    */
-  handle(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
+  handle(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
     const type = isClientMessageType(event) ? event : 'unknown';
     const attributes = { 'rpc.system': 'chorus', 'rpc.method': type, 'chorus.transport': connection.transport, 'chorus.connection_id': connection.id };
     return tracer.startActiveSpan(`ws ${type}`, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT, async (span) => {
-      const reply = await this.respond(connection, event, payload);
+      const reply = await this.respond(connection, event, payload, binary);
       if (reply.type === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: reply.code }).setAttribute('chorus.error_code', reply.code);
       span.end();
       return reply;
     });
   }
 
-  private async respond(connection: Connection, event: unknown, payload: unknown): Promise<ServerMessage> {
+  private async respond(connection: Connection, event: unknown, payload: unknown, binary?: Uint8Array): Promise<ServerMessage> {
     const deps = this.deps;
     const id = messageIdOf(payload);
     const type = isClientMessageType(event) ? event : 'unknown';
@@ -210,7 +211,11 @@ export class Edge {
       });
       const parsed = parseClientMessage(event, restatedIdentity(connection, event, payload));
       if (!parsed.ok) throw parsed.error;
-      const message: ClientMessage = parsed.value;
+      let message: ClientMessage = parsed.value;
+      if (binary !== undefined) {
+        if (message.type !== 'file_data') throw ChorusError.validation('(frame)', `Binary data is accepted with file_data only, not ${message.type}.`);
+        message = { ...message, data: binary };
+      }
       const handler = this.handlers[message.type] as (c: Connection, m: ClientMessage, d: GatewayDeps) => Promise<ServerMessage>;
       const result = await handler(connection, message, deps);
       reply = (id !== undefined ? { ...result, id } : result) as ServerMessage;

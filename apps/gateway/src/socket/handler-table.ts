@@ -4,6 +4,7 @@ import { ChannelMessageHandlers } from './channel.handlers';
 import type { HandlerTable } from './connection';
 import { AgentMessageHandlers } from './agents.handlers';
 import { FileMessageHandlers } from './files.handlers';
+import { FileSyncMessageHandlers } from './file-sync.handlers';
 import { LiveMessageHandlers } from './live.handlers';
 import { reauthHandler } from './reauth.handler';
 import { SessionMessageHandlers } from './session.handlers';
@@ -18,6 +19,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
   const yjs = new YjsMessageHandlers();
+  const fileSync = new FileSyncMessageHandlers();
   const files = new FileMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),
@@ -59,5 +61,12 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
     voice_speaking: (s, m, d) => voice.speaking(s, m, d),
     yjs_sync: (s, m, d) => yjs.sync(s, m, d),
     yjs_leave: (s, m, d) => yjs.leave(s, m, d),
+    share_project: (s, m, d) => fileSync.share(s, m, d),
+    unshare_project: (s, m, d) => fileSync.unshare(s, m, d),
+    request_file_manifest: (s, m, d) => fileSync.request(s, m, d),
+    request_files: (s, m, d) => fileSync.request(s, m, d),
+    file_manifest: (s, m, d) => fileSync.manifest(s, m, d),
+    files_chunk: (s, m, d) => fileSync.chunk(s, m, d),
+    file_data: (s, m, d) => fileSync.data(s, m, d),
   };
 }

@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { fileHostField } from './file-sync.handlers';
 import { authorize } from '@chorus/auth';
 import type { Caller, PresenceEvent } from '@chorus/contracts';
 import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protocol';
@@ -38,7 +39,7 @@ export class LiveMessageHandlers {
   async who(socket: Connection, m: ClientMessageOf<'who'>, deps: GatewayDeps): Reply<'who'> {
     membershipOf(socket, m.session_id);
     const [peers, voice] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), deps.presence.call('voice.list', { session_id: m.session_id })]);
-    return { type: 'presence_list', session_id: m.session_id, peers, voice };
+    return { type: 'presence_list', session_id: m.session_id, peers, voice, ...(await fileHostField(deps, m.session_id, peers, this.logger)) };
   }
 
   async typing(socket: Connection, m: ClientMessageOf<'typing'>, deps: GatewayDeps): Reply<'typing'> {

@@ -3,6 +3,7 @@ import type { PresenceEvent } from '@chorus/contracts';
 import { ChorusError, disconnectNotice } from '@chorus/protocol';
 import type { MembershipEffect } from '../fanout/wire-events';
 import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
+import { fileHostLeft } from './file-sync.handlers';
 
 export function membershipOf(socket: Connection, sessionId: string): Membership {
   const m = socket.data.memberships.get(sessionId);
@@ -78,6 +79,7 @@ export async function endMembership(
       logger.warn(`prompt.release failed for ${socket.data.identity.user_id}: ${(err as Error).message}`, 'Membership');
     });
   }
+  await fileHostLeft(deps, session_id, peer_id).catch((err: unknown) => logger.warn(`File host of ${session_id} not cleared for ${peer_id}: ${(err as Error).message}`, 'Membership'));
   if (presence.status === 'fulfilled') broadcastPresence(deps, presence.value);
   else logger.warn(`presence.leave failed for ${peer_id}: ${(presence.reason as Error).message}`, 'Membership');
   if (session.status === 'rejected') logger.warn(`session.disconnect failed for ${peer_id}: ${(session.reason as Error).message}`, 'Membership');

@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { fileHostField } from './file-sync.handlers';
 import { TokenError, authorize, type IdentityTokens, type JoinGrant } from '@chorus/auth';
 import type { SessionApi } from '@chorus/contracts';
 import { ChorusError, type ClientMessageOf, type ClientMessageType, type Participant, type ReplyOf } from '@chorus/protocol';
@@ -73,9 +74,10 @@ export class SessionMessageHandlers {
       // after this read reaches the socket as a push (docs/protocol.md `joined`), so none is missed.
       const [peers, locks] = await Promise.all([deps.presence.call('presence.who', { session_id: m.session_id }), this.locksOf(socket, membership, deps)]);
       const participants: Participant[] = peers.map((p) => ({ peer_id: p.peer_id, user_id: p.user_id, display_name: p.display_name, kind: p.kind, role: roles.get(p.user_id) ?? 'viewer' }));
+      const host = await fileHostField(deps, m.session_id, peers, this.logger);
       // The text so far of agents' responses under way: pushed to this peer, so it comes after this answer.
       deps.agents.replayTo(m.session_id, m.peer_id, deps);
-      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered, ...locks };
+      return { type: 'joined', session_id: m.session_id, peer_id: m.peer_id, participants, seq: attached.seq, recovered: attached.recovered, ...locks, ...host };
     } catch (err) {
       await endMembership(socket, membership, 'disconnected', deps, this.logger);
       throw err;

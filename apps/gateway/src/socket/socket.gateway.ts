@@ -94,7 +94,8 @@ export class SocketGateway {
 
   private async dispatch(connection: SocketIoConnection, event: unknown, args: unknown[]): Promise<void> {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as Ack) : undefined;
-    const reply = await this.edge.handle(connection, event, args[0]);
+    const [payload, binary] = splitBinary(event, args[0]);
+    const reply = await this.edge.handle(connection, event, payload, binary);
     if (ack) {
       this.edge.deps.metrics.messagesOut.inc({ type: reply.type });
       ack(reply);
@@ -115,6 +116,18 @@ export class SocketGateway {
       await c.quit().catch(() => c.disconnect());
     }));
   }
+}
+
+/**
+ * A compact file chunk (`file_data`) carries its bytes as a binary attachment in `data`: taken out before the
+ * JSON checks (which refuse binary anywhere else) and handed to the edge beside the message.
+ */
+function splitBinary(event: unknown, payload: unknown): [unknown, Uint8Array | undefined] {
+  if (event !== 'file_data' || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return [payload, undefined];
+  const d = Object.getOwnPropertyDescriptor(payload, 'data');
+  if (d === undefined || !('value' in d) || !(d.value instanceof Uint8Array)) return [payload, undefined];
+  const { data: _data, ...header } = payload as Record<string, unknown>;
+  return [header, d.value];
 }
 
 /** How long a stopping gateway waits for a Socket.IO adapter client that is still connecting. */

@@ -74,6 +74,10 @@ export class WsConnection implements Connection, RoomMember {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, { binary: false });
   }
 
+  sendBinary(frame: Uint8Array): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, { binary: true });
+  }
+
   close(notice: DisconnectNotice): void {
     // The notice, then the close frame with the same code (the close reason is limited to 123 bytes: the name).
     this.send(notice);

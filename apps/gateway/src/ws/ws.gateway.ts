@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { VerifiedAccess } from '@chorus/auth';
-import { ChorusError, MAX_FRAME_BYTES, WS_AUTH_MAX_BYTES, WS_PATH, disconnectNotice, validationErrorFrom, wsAuthSchema, type MessageId } from '@chorus/protocol';
+import { ChorusError, MAX_FRAME_BYTES, decodeBinaryFrame, WS_AUTH_MAX_BYTES, WS_PATH, disconnectNotice, validationErrorFrom, wsAuthSchema, type MessageId } from '@chorus/protocol';
 import type { WsRooms } from '../fanout/ws-rooms';
 import type { ClientAddresses } from '../http/client-address';
 import type { OriginPolicy } from '../http/origin-policy';
@@ -184,11 +184,19 @@ export class WsGateway {
   private async onFrame(connection: WsConnection, data: RawData, isBinary: boolean): Promise<void> {
     if (!connection.open) return;
     const metrics = this.edge.deps.metrics;
-    if (isBinary) {
-      metrics.refused.inc({ type: 'unknown', code: 'VALIDATION_ERROR' });
-      return this.reply(connection, ChorusError.validation('(frame)', 'Binary frames are reserved (file chunks); send each message as a text frame of JSON.').toWire());
-    }
     const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (isBinary) {
+      // A compact file chunk: [u32 header length][header JSON][data] (docs/file-sync.md). Nothing else is binary.
+      if (!connection.authenticated) return this.unauthenticated(connection, undefined, new ChorusError('UNAUTHENTICATED', 'Authenticate first: send {"type":"auth","token":"<access token>"} (or connect with a ticket or an Authorization header).'));
+      const decoded = decodeBinaryFrame(raw);
+      if (!decoded.ok || typeof decoded.header !== 'object' || decoded.header === null) {
+        metrics.refused.inc({ type: 'unknown', code: 'VALIDATION_ERROR' });
+        const why = decoded.ok ? 'the header must be a JSON object' : decoded.reason;
+        return this.reply(connection, ChorusError.validation('(frame)', `Binary frames carry file_data only ([u32 header length][header JSON][data]): ${why}.`).toWire());
+      }
+      const d = Object.getOwnPropertyDescriptor(decoded.header, 'type');
+      return this.reply(connection, await this.edge.handle(connection, d !== undefined && 'value' in d ? d.value : undefined, decoded.header, decoded.data));
+    }
     if (!connection.authenticated && raw.length > WS_AUTH_MAX_BYTES) {
       // Before authentication nothing larger than an auth frame is read: no one may make the gateway parse
       // megabytes of JSON without a token.

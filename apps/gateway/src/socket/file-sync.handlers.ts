@@ -1,0 +1,211 @@
+import { authorize } from '@chorus/auth';
+import {
+  ChorusError,
+  FILE_CHUNK_BYTES,
+  parseFilesPayload,
+  manifestSchema,
+  validationErrorFrom,
+  type ClientMessageOf,
+  type ClientMessageType,
+  type FileHost,
+  type ReplyOf,
+} from '@chorus/protocol';
+import type { OfferedFile } from '../files/file-sync.store';
+import type { Connection, GatewayDeps, Membership } from './connection';
+import { membershipOf } from './membership';
+
+type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
+
+/**
+ * Project file sync, host to guests (docs/file-sync.md): the seed's flow verbatim on both transports. Every file
+ * message goes to exactly one peer of the session — whichever gateway holds it — through the one outbound road
+ * (`peers` audience), stamped with the sender's peer id. The server checks what it can without the bytes'
+ * meaning: who may host (edit rights), the manifest (normal unique paths, caps), that a guest asks only for paths
+ * of the manifest it was sent and that the host sends only those, and bytes per second per connection.
+ */
+export class FileSyncMessageHandlers {
+  /** Bytes-per-second budget per connection: a token bucket refilled continuously, one second deep. */
+  private readonly buckets = new WeakMap<Connection, { tokens: number; at: number }>();
+
+  async share(socket: Connection, m: ClientMessageOf<'share_project'>, deps: GatewayDeps): Reply<'share_project'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'files.host');
+    const host: FileHost = { peer_id: membership.peer_id, user_id: socket.data.identity.user_id };
+    await deps.fileSync.store.setHost(m.session_id, host);
+    const event = { type: 'file_host' as const, session_id: m.session_id, file_host: host };
+    deps.push(m.session_id, { to: 'session' }, event, membership.peer_id);
+    return event;
+  }
+
+  async unshare(socket: Connection, m: ClientMessageOf<'unshare_project'>, deps: GatewayDeps): Reply<'unshare_project'> {
+    const membership = membershipOf(socket, m.session_id);
+    await fileHostLeft(deps, m.session_id, membership.peer_id);
+    return { type: 'file_host', session_id: m.session_id, file_host: await liveFileHost(deps, m.session_id) };
+  }
+
+  /** request_file_manifest / request_files: guest → the named peer, else the session's file host. */
+  async request(socket: Connection, m: ClientMessageOf<'request_file_manifest' | 'request_files'>, deps: GatewayDeps): Reply<'request_files'> {
+    const membership = membershipOf(socket, m.session_id);
+    authorize(membership.role, 'files.receive');
+    const named = m.to_peer_id ?? (m.peer_id !== undefined && m.peer_id !== membership.peer_id ? m.peer_id : undefined);
+    const paths = m.type === 'request_files' ? m.file_paths : [];
+    let target = named;
+    if (target === undefined) {
+      const host = await deps.fileSync.store.host(m.session_id);
+      if (host === null) throw new ChorusError('PEER_DISCONNECTED', `Nobody shares files in session ${m.session_id} (a participant with edit rights sends share_project).`, { paths });
+      target = host.peer_id;
+    }
+    await this.requirePresent(deps, m.session_id, target, paths);
+    const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
+    if (m.type === 'request_files') {
+      const offered = await deps.fileSync.store.offered(m.session_id, target, membership.peer_id, m.file_paths);
+      const missing = m.file_paths.filter((p) => !offered.has(p));
+      if (missing.length > 0) throw new ChorusError('PERMISSION_DENIED', `${missing.length} requested path(s) are not in the manifest ${target} sent you (first: "${missing[0]}"); request its manifest first.`, { field: 'file_paths', paths: missing.slice(0, 100) });
+      const { type: _t, id: _id, session_id: _s, peer_id: _p, to_peer_id: _to, file_paths, ...compact } = m;
+      // The chunk size is negotiated here: the guest's wish within the server's bounds (default 256 KiB).
+      if (compact.format === 'compact') compact.chunk_size = Math.min(FILE_CHUNK_BYTES.max, Math.max(FILE_CHUNK_BYTES.min, compact.chunk_size ?? FILE_CHUNK_BYTES.default));
+      deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_files', ...stamp, file_paths, ...compact });
+    } else {
+      deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_file_manifest', ...stamp });
+    }
+    return { type: 'file_relayed', session_id: m.session_id, to_peer_id: target };
+  }
+
+  /** The host answers a guest with its manifest: checked, remembered as that guest's offer, relayed. */
+  async manifest(socket: Connection, m: ClientMessageOf<'file_manifest'>, deps: GatewayDeps): Reply<'file_manifest'> {
+    const membership = this.hosting(socket, m.session_id);
+    this.spend(socket, m.manifest_json.length, deps);
+    const manifest = manifestSchema.safeParse(parseJson(m.manifest_json, 'manifest_json'));
+    if (!manifest.success) throw prefixed(validationErrorFrom(manifest.error), 'manifest_json');
+    await this.requirePresent(deps, m.session_id, m.peer_id, []);
+    const files = new Map<string, OfferedFile>(manifest.data.files.map((f) => [f.path, { hash: f.hash, size: f.size }]));
+    await deps.fileSync.store.offer(m.session_id, membership.peer_id, m.peer_id, files);
+    const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
+    deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'file_manifest', ...stamp, manifest_json: m.manifest_json });
+    return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
+  }
+
+  /** A seed-format chunk: only paths the guest was offered, none longer than its manifest size. */
+  async chunk(socket: Connection, m: ClientMessageOf<'files_chunk'>, deps: GatewayDeps): Reply<'files_chunk'> {
+    const membership = this.hosting(socket, m.session_id);
+    this.spend(socket, m.files_json.length, deps);
+    const payload = parseFilesPayload(parseJson(m.files_json, 'files_json'));
+    if (!payload.ok) throw ChorusError.validation(payload.field === '' ? 'files_json' : `files_json.${payload.field}`, `Invalid files_json: ${payload.message}`);
+    const paths = [...new Set(payload.value.map(([p]) => p))];
+    const offered = await deps.fileSync.store.offered(m.session_id, membership.peer_id, m.peer_id, paths);
+    const sizes = new Map<string, number>();
+    for (const [path, bytes] of payload.value) {
+      const entry = offered.get(path);
+      if (!entry) throw new ChorusError('PERMISSION_DENIED', `"${path}" is not in the manifest you sent ${m.peer_id}.`, { field: 'files_json', paths: [path] });
+      const size = (sizes.get(path) ?? 0) + bytes.length;
+      if (size > entry.size) throw ChorusError.validation('files_json', `"${path}" is ${entry.size} bytes in the manifest; this chunk alone carries ${size}.`);
+      sizes.set(path, size);
+    }
+    const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
+    deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'files_chunk', ...stamp, files_json: m.files_json, chunk_index: m.chunk_index, total_chunks: m.total_chunks });
+    deps.metrics.fileBytesRelayed.inc({ format: 'seed' }, [...sizes.values()].reduce((a, b) => a + b, 0));
+    return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
+  }
+
+  /**
+   * A compact chunk (binary): entries only of offered paths and within their manifest sizes, raw bytes matching
+   * the entries' total. Crosses gateways as base64 on the road; each gateway's hub writes it binary again.
+   */
+  async data(socket: Connection, m: ClientMessageOf<'file_data'>, deps: GatewayDeps): Reply<'file_data'> {
+    const membership = this.hosting(socket, m.session_id);
+    const data = m.data;
+    if (data === undefined) throw ChorusError.validation('data', 'file_data carries its bytes as binary: a Socket.IO binary attachment in "data", or a /ws binary frame ([u32 header length][header JSON][data]).');
+    if (data.length > FILE_CHUNK_BYTES.max + 1024) throw new ChorusError('PAYLOAD_TOO_LARGE', `A chunk is at most ${FILE_CHUNK_BYTES.max} bytes.`, { field: 'data' });
+    this.spend(socket, data.length, deps);
+    const paths = [...new Set(m.entries.map((e) => e.path))];
+    const offered = await deps.fileSync.store.offered(m.session_id, membership.peer_id, m.peer_id, paths);
+    let raw = 0;
+    for (const e of m.entries) {
+      const entry = offered.get(e.path);
+      if (!entry) throw new ChorusError('PERMISSION_DENIED', `"${e.path}" is not in the manifest you sent ${m.peer_id}.`, { field: 'entries', paths: [e.path] });
+      if (e.offset + e.length > entry.size) throw ChorusError.validation('entries', `"${e.path}" is ${entry.size} bytes in the manifest; this chunk reaches byte ${e.offset + e.length}.`);
+      raw += e.length;
+    }
+    if (raw > FILE_CHUNK_BYTES.max) throw ChorusError.validation('entries', `A chunk carries at most ${FILE_CHUNK_BYTES.max} bytes; these entries add up to ${raw}.`);
+    if (m.encoding === 'none' && data.length !== raw) throw ChorusError.validation('data', `The entries add up to ${raw} bytes; the data has ${data.length}.`);
+    const { type: _t, id: _id, peer_id, data: _d, session_id, ...header } = m;
+    const stamp = { session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
+    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data_b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
+    deps.metrics.fileBytesRelayed.inc({ format: 'compact' }, raw);
+    return { type: 'file_relayed', session_id, to_peer_id: peer_id };
+  }
+
+  /** The sender may host (viewers receive only). */
+  private hosting(socket: Connection, sessionId: string): Membership {
+    const membership = membershipOf(socket, sessionId);
+    authorize(membership.role, 'files.host');
+    return membership;
+  }
+
+  /** The peer must be in the session now (on any gateway): otherwise the transfer cannot go on. */
+  private async requirePresent(deps: GatewayDeps, sessionId: string, peerId: string, paths: readonly string[]): Promise<void> {
+    const peers = await deps.presence.call('presence.who', { session_id: sessionId });
+    if (!peers.some((p) => p.peer_id === peerId)) {
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${peerId} is not connected to session ${sessionId}.`, { field: 'to_peer_id', ...(paths.length > 0 ? { paths: paths.slice(0, 100) } : {}) });
+    }
+  }
+
+  /** Charges `bytes` to the connection's per-second budget (FILE_SYNC_BYTES_PER_S), or refuses with when to retry. */
+  private spend(socket: Connection, bytes: number, deps: GatewayDeps): void {
+    const rate = deps.fileSync.bytesPerSecond;
+    const now = performance.now();
+    const b = this.buckets.get(socket) ?? { tokens: rate, at: now };
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    // A message larger than a whole second's budget passes when the bucket is full (and empties it beyond).
+    const needed = Math.min(bytes, rate);
+    if (b.tokens < needed) {
+      this.buckets.set(socket, b);
+      deps.metrics.rateLimited.inc({ kind: 'files' });
+      throw new ChorusError('RATE_LIMITED', `File sync is limited to ${rate} bytes per second per connection.`, { retry_after_ms: Math.max(1, Math.ceil(((needed - b.tokens) / rate) * 1000)) });
+    }
+    b.tokens -= bytes;
+    this.buckets.set(socket, b);
+  }
+}
+
+/** The session's file host if it is still in the session (a dead gateway's host is not shown). */
+export async function liveFileHost(deps: GatewayDeps, sessionId: string, presentPeers?: readonly { peer_id: string }[]): Promise<FileHost | null> {
+  const host = await deps.fileSync.store.host(sessionId);
+  if (host === null) return null;
+  const peers = presentPeers ?? (await deps.presence.call('presence.who', { session_id: sessionId }));
+  return peers.some((p) => p.peer_id === host.peer_id) ? host : null;
+}
+
+/**
+ * `joined.file_host` / `presence_list.file_host`: a store that does not answer costs only this field (absent:
+ * "could not tell", as for `locks`), never the join or `who` — counted and logged, not swallowed.
+ */
+export async function fileHostField(deps: GatewayDeps, sessionId: string, peers: readonly { peer_id: string }[], logger: { warn(message: string, context?: string): void }): Promise<{ file_host?: FileHost | null }> {
+  try {
+    return { file_host: await liveFileHost(deps, sessionId, peers) };
+  } catch (err) {
+    deps.metrics.fileHostUnavailable.inc();
+    logger.warn(`Session ${sessionId}: file host not read (${(err as Error).message})`, 'FileSync');
+    return {};
+  }
+}
+
+/** A peer left (or unshared): if it was the file host, nobody is, and the session hears so. */
+export async function fileHostLeft(deps: GatewayDeps, sessionId: string, peerId: string): Promise<void> {
+  if (await deps.fileSync.store.clearHost(sessionId, peerId)) deps.push(sessionId, { to: 'session' }, { type: 'file_host', session_id: sessionId, file_host: null }, peerId);
+}
+
+function parseJson(raw: string, field: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw ChorusError.validation(field, `${field} is not valid JSON.`);
+  }
+}
+
+/** A VALIDATION_ERROR of the inner document, its field under the message field (`manifest_json.files.3.path`). */
+function prefixed(err: ChorusError, field: string): ChorusError {
+  const inner = err.details.field;
+  return new ChorusError(err.code, err.message, { ...err.details, field: inner && inner !== '(message)' ? `${field}.${inner}` : field });
+}
