@@ -247,7 +247,7 @@ export class GatewayAppModule {
       logger,
     );
     const ws = new WsGateway({ origins, addresses, ...config.edge.ws }, edge, wsRooms, tickets, logger);
-    attachYjs({ edge, ws, hub, tokens, tickets, sessions, streams, limiter, logger });
+    attachYjs({ edge, ws, hub, tokens, tickets, sessions, streams, limiter, connections, logger });
     const accepting: ReadinessCheck = {
       name: 'accepting',
       check: async () => {
