@@ -135,6 +135,14 @@ it('two people on two gateways edit one Yjs document in CodeMirror: both converg
   await waitForYjs(alice.page, 'Alice to draw Bob\'s caret', (s) => s.yjsCursors.some((c) => c.name === 'Bob' && c.placed) && s.carets.includes('Bob'));
   await waitForYjs(bob.page, 'Bob to draw Alice\'s caret', (s) => s.yjsCursors.some((c) => c.name === 'Alice' && c.placed) && s.carets.includes('Alice'));
 
+  // Bob reloads: the file list marks the file as Yjs from the server's listing before it is opened, and it opens
+  // with the merged text.
+  await bob.page.reload();
+  await sessionReady(bob.page);
+  await waitFor('the listed file marked yjs', async () => ((await bob.page.locator(`[data-file="${FILE}"]`).getAttribute('data-kind')) === 'yjs' ? true : undefined), { timeoutMs: 20_000 });
+  await bob.page.locator(`[data-file="${FILE}"] a`).click();
+  await waitForYjs(bob.page, 'Bob to reopen the merged text', (s) => s.kind === 'yjs' && s.yjsSynced === true && s.editorText === text);
+
   // The durable state (Postgres, merged snapshot + log) read over REST by another participant equals the editors.
   const token = await ChorusRest.devToken(gw1, { user_id: 'yjs-observer', display_name: 'Observer', kind: 'agent' });
   const observer = new ChorusClient({ url: [gw1], token, onWarning: () => undefined });

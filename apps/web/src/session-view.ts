@@ -117,6 +117,7 @@ export class SessionView {
     await this.session.join();
     this.renderPeers();
     void this.conflicts.refresh();
+    void this.listYjsFiles();
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 
@@ -155,6 +156,20 @@ export class SessionView {
 
   /** Known kinds of the files listed (learned when opened). */
   private readonly fileKinds = new Map<string, 'text' | 'yjs'>();
+
+  /** The session's Yjs documents go into the file list, marked as such (GET …/yjs-documents, docs/yjs.md). */
+  private async listYjsFiles(): Promise<void> {
+    try {
+      const { doc_ids: ids } = await this.client.rest.call<{ doc_ids: string[] }>('GET', `/collaboration/sessions/${encodeURIComponent(this.session.id)}/yjs-documents`);
+      for (const id of ids) {
+        this.openFiles.add(id);
+        this.fileKinds.set(id, 'yjs');
+      }
+      this.renderFiles();
+    } catch (err) {
+      this.show(`Yjs documents not listed: ${(err as Error).message}`);
+    }
+  }
 
   private async openYjs(path: string): Promise<void> {
     const me = this.client.peerId ?? '';
