@@ -160,12 +160,15 @@ async function main(): Promise<void> {
     // ---- sse fan-out ----
     progress(`sse: ${SSE} readers`);
     const delays: number[] = [];
+    // A reader counts as attached once the live `user_message` of the streamed prompt reached it (its replay done).
+    let attachedReaders = 0;
     const readers = await Promise.all(
       Array.from({ length: SSE }, (_, i) => {
         const url = new URL(`${gw(i)}/api/v1/collaboration/sessions/${sid}/stream`);
         return new Promise<{ close(): void }>((resolve, reject) => {
           const req = httpRequest(url, { headers: { authorization: `Bearer ${owner}`, accept: 'text/event-stream', 'x-forwarded-for': `11.0.${(i >> 8) & 255}.${i & 255}` } }, (res) => {
             let buffer = '';
+            let attached = false;
             res.setEncoding('utf8');
             res.on('data', (chunk: string) => {
               buffer += chunk;
@@ -173,6 +176,10 @@ async function main(): Promise<void> {
               while ((end = buffer.indexOf('\n\n')) >= 0) {
                 const frame = buffer.slice(0, end);
                 buffer = buffer.slice(end + 2);
+                if (!attached && frame.includes('event: user_message')) {
+                  attached = true;
+                  attachedReaders++;
+                }
                 if (!frame.includes('event: partial_response')) continue;
                 const data = frame.split('\n').find((l) => l.startsWith('data: '));
                 if (data) delays.push(now() - Number((JSON.parse(data.slice(6)) as { data: { data: string } }).data.data));
@@ -187,7 +194,9 @@ async function main(): Promise<void> {
     );
     const streamer = agents[0];
     const held = (await ack(users[0], 'prompt_submit', { session_id: sid, content: 'stream', client_msg_id: 'sse-0' })).message_id as string;
-    await sleep(500);
+    const attachDeadline = now() + 60_000;
+    while (attachedReaders < SSE && now() < attachDeadline) await sleep(100);
+    progress(`sse: ${attachedReaders}/${SSE} readers attached`);
     const chunks = CHUNK_RATE * SECONDS;
     const sseStart = now();
     let sseFailed = 0;
@@ -202,7 +211,14 @@ async function main(): Promise<void> {
       return 0;
     });
     const sseSeconds = (now() - sseStart) / 1000;
-    await sleep(2_000);
+    // Until every frame is read, or nothing more arrived for 3 s (30 s at most): a backlog is delivered late, not lost.
+    const drainDeadline = now() + 30_000;
+    for (let seen = -1, quietSince = now(); delays.length < (chunks - sseFailed) * SSE && now() < drainDeadline && now() - quietSince < 3_000; await sleep(100)) {
+      if (delays.length !== seen) {
+        seen = delays.length;
+        quietSince = now();
+      }
+    }
     for (const r of readers) r.close();
 
     const figures = {
@@ -210,6 +226,7 @@ async function main(): Promise<void> {
       dispatch: { agents: AGENTS, prompts: queuedAt.size, assigned: dispatch.length, prompt_to_assigned_p50_ms: round(percentile(dispatch, 50)), prompt_to_assigned_p99_ms: round(percentile(dispatch, 99)) },
       sse_fanout: {
         clients: SSE,
+        attached: attachedReaders,
         chunks_per_s: round((chunks - sseFailed) / sseSeconds, 1),
         failed: sseFailed,
         deliveries: delays.length,
