@@ -13,6 +13,8 @@ export default defineConfig({
   clearScreen: false,
   resolve: {
     alias: {
+      // Before '@chorus/client' (aliases match by prefix): the SDK's Yjs entry, the provider the app's Yjs editor uses.
+      '@chorus/client/yjs': here('../../libs/client/src/yjs.ts'),
       '@chorus/client': here('../../libs/client/src/index.ts'),
       '@chorus/protocol': here('../../libs/protocol/src/index.ts'),
       '@chorus/ot': here('../../libs/ot/src/index.ts'),

@@ -43,6 +43,21 @@ async function until(client: ChorusClient, type: ClientMessageType, body: Record
   }
 }
 
+/**
+ * A REST POST that must succeed: resent while the answer is retryable (429 or 503 with retry_after_ms, e.g. a
+ * replica restarting under load), and failing with the status and body otherwise.
+ */
+async function postOk<T = Record<string, unknown>>(api: Api, path: string, token: string, expected: number): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const res = await api.request<T & { retryable?: boolean; retry_after_ms?: number }>('POST', path, { token, body: {} });
+    if (res.status === expected || (expected === 200 && res.status === 201)) return res.body;
+    const retryable = res.status === 429 || res.status === 503 || res.body.retryable === true;
+    if (!retryable || Date.now() > deadline) throw new Error(`POST ${path}: ${res.status} ${res.raw}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, res.body.retry_after_ms ?? 200)));
+  }
+}
+
 function latest(client: ChorusClient): QueueUpdated | undefined {
   return client
     .of('queue_updated')
@@ -61,8 +76,8 @@ it('50 users queue through a session replica kill: none lost, none doubled, one 
   const join = async (url: string, token: string, peer: string) => {
     const client = await ChorusClient.connect(url, token);
     clients.push(client);
-    const grant = await new Api(url).request<{ join_token: string }>('POST', `${base}/join`, { token, body: {} });
-    await client.ok('join', { session_id: sid, peer_id: peer, join_token: grant.body.join_token });
+    const grant = await postOk<{ join_token: string }>(new Api(url), `${base}/join`, token, 200);
+    await client.ok('join', { session_id: sid, peer_id: peer, join_token: grant.join_token });
     return client;
   };
   const users: ChorusClient[] = [];
@@ -73,7 +88,7 @@ it('50 users queue through a session replica kill: none lost, none doubled, one 
         Array.from({ length: 10 }, async (_, k) => {
           const i = g + k;
           const token = await api.devToken(`many-${i}`, `User ${i}`);
-          await api.request('POST', `/api/v1/collaboration/invites/${invite.body.code}/redeem`, { token, body: {} });
+          await postOk(api, `/api/v1/collaboration/invites/${invite.body.code}/redeem`, token, 200);
           return join(i % 2 === 0 ? g1 : g2, token, `many-${i}`);
         }),
       )),

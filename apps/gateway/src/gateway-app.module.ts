@@ -49,6 +49,7 @@ import { MemoryThrottlerStorage } from './limits/memory-throttler.storage';
 import { RedisThrottlerStorage } from './limits/redis-throttler.storage';
 import { WsRateLimiter } from './limits/ws-rate-limiter';
 import { SessionRouter } from './routing/session.router';
+import { recordAudit } from './socket/audit';
 import type { GatewayDeps } from './socket/connection';
 import { GatewayMetrics } from './socket/gateway.metrics';
 import { handlerTable } from './socket/handler-table';
@@ -227,7 +228,7 @@ export class GatewayAppModule {
           connection.send(message);
         },
         push,
-        yjs: new YjsDocs(conflict, push, yjsMetrics, logger),
+        yjs: new YjsDocs(conflict, push, yjsMetrics, logger, (sessionId, record) => recordAudit({ sessions, metrics }, logger, sessionId, record)),
       };
     };
     const limiter = new WsRateLimiter(storage);
@@ -247,7 +248,7 @@ export class GatewayAppModule {
       logger,
     );
     const ws = new WsGateway({ origins, addresses, ...config.edge.ws }, edge, wsRooms, tickets, logger);
-    attachYjs({ edge, ws, hub, tokens, tickets, sessions, streams, limiter, logger });
+    attachYjs({ edge, ws, hub, tokens, tickets, sessions, streams, limiter, connections, logger });
     const accepting: ReadinessCheck = {
       name: 'accepting',
       check: async () => {

@@ -39,7 +39,7 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     url: () => state().client?.url ?? null,
     connection: () => state().client?.state ?? null,
     sessionState: () => state().view?.session.state ?? null,
-    editorText: () => state().view?.editor?.view.state.doc.toString() ?? null,
+    editorText: () => (state().view?.yjsEditor?.view ?? state().view?.editor?.view)?.state.doc.toString() ?? null,
     docText: () => state().view?.doc?.text ?? null,
     version: () => state().view?.doc?.version ?? null,
     pending: () => state().view?.doc?.pending ?? null,
@@ -54,6 +54,11 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     transport: () => state().client?.transport ?? null,
     channelEvents: () => state().view?.channels.events() ?? [],
     chat: () => state().view?.chatMessages().map((m) => ({ seq: m.seq, message: m.message, peer_id: m.peer_id })) ?? [],
+    /** The open Yjs document (yjs-editor.ts): its kind, the Y.Text, sync, and the other clients' awareness. */
+    kind: () => (state().view?.yjsEditor ? 'yjs' : state().view?.editor ? 'text' : null),
+    yjsText: () => state().view?.yjsEditor?.text.toString() ?? null,
+    yjsSynced: () => state().view?.yjsEditor?.synced ?? null,
+    yjsCursors: () => state().view?.yjsEditor?.cursors() ?? [],
     probe,
   };
   (window as unknown as { chorusDebug: typeof debug }).chorusDebug = debug;

@@ -6,6 +6,7 @@ import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 import { AgentPanel } from './agent-panel';
 import { VoicePanel } from './voice-panel';
+import { YjsEditor } from './yjs-editor';
 
 // One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
 
@@ -18,6 +19,8 @@ export class SessionView {
   readonly root: HTMLElement;
   editor: DocumentEditor | null = null;
   doc: ChorusDocument | null = null;
+  /** The open file's editor when it is a Yjs document (yjs-editor.ts); then `editor` and `doc` are null. */
+  yjsEditor: YjsEditor | null = null;
   private readonly chatList = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
   private readonly peerList = h('ul', { class: 'peer-list', 'data-testid': 'peer-list' });
   private readonly fileList = h('ul', { class: 'file-list', 'data-testid': 'file-list' });
@@ -63,6 +66,8 @@ export class SessionView {
       h('button', { type: 'submit' }, 'Send'),
     );
     const fileInput = h('input', { name: 'file', 'data-testid': 'file-input', placeholder: 'path/to/file.ts' });
+    // The kind of a file is chosen when it is created: OT text, or a Yjs document. An existing file opens as what it is.
+    const kindInput = h('select', { name: 'kind', 'data-testid': 'file-kind', title: 'kind of a new file' }, h('option', { value: 'text' }, 'text (OT)'), h('option', { value: 'yjs' }, 'yjs'));
     const fileForm = h(
       'form',
       {
@@ -70,11 +75,12 @@ export class SessionView {
         onsubmit: (e: Event) => {
           e.preventDefault();
           const path = fileInput.value.trim();
-          if (path !== '') void this.open(path);
+          if (path !== '') void this.open(path, kindInput.value === 'yjs' ? 'yjs' : 'text');
           fileInput.value = '';
         },
       },
       fileInput,
+      kindInput,
       h('button', { type: 'submit' }, 'Open'),
     );
     this.conflicts = new ConflictsPanel(session, (message) => this.show(message));
@@ -111,13 +117,27 @@ export class SessionView {
     await this.session.join();
     this.renderPeers();
     void this.conflicts.refresh();
+    void this.listYjsFiles();
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 
-  async open(path: string): Promise<void> {
+  /**
+   * Opens a file, as `kind` if it does not exist yet. The server knows the kind of an existing one: opening a Yjs
+   * document as text (or the reverse) is CONFLICT, and the app opens it as the other kind.
+   */
+  async open(path: string, kind: 'text' | 'yjs' = this.fileKinds.get(path) ?? 'text'): Promise<void> {
     this.openFiles.add(path);
-    const doc = await this.session.document(path);
-    this.editor?.destroy();
+    if (kind === 'yjs') return this.openYjs(path);
+    let doc: ChorusDocument;
+    try {
+      doc = await this.session.document(path);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'CONFLICT') throw err;
+      return this.openYjs(path);
+    }
+    this.fileKinds.set(path, 'text');
+    this.closeEditors();
+    this.editorHost.dataset.kind = 'text';
     this.doc = doc;
     this.editor = new DocumentEditor(this.editorHost, doc, {
       onLocalSelection: (typed) => this.reportSelection(typed),
@@ -132,6 +152,55 @@ export class SessionView {
     this.renderLock();
     this.renderFiles();
     await this.session.setPresence({ active_file: path, doc_id: path, selection: { anchor: 0, head: 0 } });
+  }
+
+  /** Known kinds of the files listed (learned when opened). */
+  private readonly fileKinds = new Map<string, 'text' | 'yjs'>();
+
+  /** The session's Yjs documents go into the file list, marked as such (GET …/yjs-documents, docs/yjs.md). */
+  private async listYjsFiles(): Promise<void> {
+    try {
+      const { doc_ids: ids } = await this.client.rest.call<{ doc_ids: string[] }>('GET', `/collaboration/sessions/${encodeURIComponent(this.session.id)}/yjs-documents`);
+      for (const id of ids) {
+        this.openFiles.add(id);
+        this.fileKinds.set(id, 'yjs');
+      }
+      this.renderFiles();
+    } catch (err) {
+      this.show(`Yjs documents not listed: ${(err as Error).message}`);
+    }
+  }
+
+  private async openYjs(path: string): Promise<void> {
+    const me = this.client.peerId ?? '';
+    const editor = new YjsEditor(this.editorHost, this.session, path, { peerId: me, name: this.session.presence.get(me)?.display_name ?? me }, (m) => this.show(m));
+    try {
+      await editor.start();
+    } catch (err) {
+      editor.destroy();
+      if ((err as { code?: unknown }).code === 'CONFLICT' && this.fileKinds.get(path) !== 'text') {
+        this.fileKinds.set(path, 'text');
+        return this.open(path, 'text');
+      }
+      throw err;
+    }
+    this.fileKinds.set(path, 'yjs');
+    this.closeEditors();
+    this.editorHost.appendChild(editor.view?.dom as HTMLElement);
+    this.yjsEditor = editor;
+    this.editorHost.dataset.kind = 'yjs';
+    this.lockBar.dataset.locked = 'none';
+    replaceChildren(this.lockBar, 'Yjs document: merged by the CRDT, no locks');
+    this.renderFiles();
+    await this.session.setPresence({ active_file: path, doc_id: path, selection: { anchor: 0, head: 0 } });
+  }
+
+  private closeEditors(): void {
+    this.editor?.destroy();
+    this.editor = null;
+    this.doc = null;
+    this.yjsEditor?.destroy();
+    this.yjsEditor = null;
   }
 
   /**
@@ -219,7 +288,7 @@ export class SessionView {
 
   /** Every file someone has open or locked, with a lock mark (the session's locks, also of files not open here). */
   private renderFiles(): void {
-    const current = this.doc?.id;
+    const current = this.doc?.id ?? this.yjsEditor?.docId;
     const locks = this.session.locks();
     for (const f of locks.keys()) this.openFiles.add(f);
     replaceChildren(
@@ -229,7 +298,7 @@ export class SessionView {
         const holder = lock ? (lock.peerId === this.client.peerId ? 'you' : (this.session.presence.get(lock.peerId)?.display_name ?? lock.holderId)) : null;
         return h(
           'li',
-          { class: f === current ? 'current' : undefined, 'data-file': f, 'data-locked': lock !== undefined },
+          { class: f === current ? 'current' : undefined, 'data-file': f, 'data-locked': lock !== undefined, 'data-kind': this.fileKinds.get(f) ?? '' },
           h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), void this.open(f)) }, f),
           holder !== null && h('span', { class: 'badge lock', title: `locked by ${holder}` }, `locked: ${holder}`),
         );

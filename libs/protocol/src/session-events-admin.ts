@@ -33,4 +33,6 @@ export const SESSION_ADMIN_EVENT_PAYLOADS = {
    * its time ran out without an unlock).
    */
   file_lock_released: z.strictObject({ doc_id: text(), holder_id: text().nullable(), by: text(), reason: z.enum(['released', 'broken', 'expired']) }),
+  /** A Yjs document was created (audit; docs/yjs.md): by whom (`user_id`), its first sync step 1 made it. */
+  yjs_document_created: z.strictObject({ doc_id: text(), user_id: text() }),
 } as const;

@@ -38,6 +38,7 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   access_refused: { user_id: 'carol', action: 'invite.redeem', code: 'PERMISSION_DENIED', reason: 'This invite is addressed to another user.', resource: 'i-1' },
   file_lock_acquired: { doc_id: 'src/main.ts', holder_id: 'bob', peer_id: 'bob-cli', expires_at: '2026-11-22T10:05:00.000Z' },
   file_lock_released: { doc_id: 'src/main.ts', holder_id: 'bob', by: 'alice', reason: 'broken' },
+  yjs_document_created: { doc_id: 'notes/design.md', user_id: 'alice' },
 };
 
 const events: SessionStreamEvent[] = Object.entries(BODIES).map(
@@ -119,6 +120,7 @@ describe('membershipEffect', () => {
       access_refused: null,
       file_lock_acquired: null,
       file_lock_released: null,
+      yjs_document_created: null,
     });
   });
 });

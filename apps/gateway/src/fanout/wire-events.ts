@@ -52,6 +52,7 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'access_refused':
     case 'file_lock_acquired':
     case 'file_lock_released':
+    case 'yjs_document_created':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -141,6 +142,7 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'access_refused':
     case 'file_lock_acquired':
     case 'file_lock_released':
+    case 'yjs_document_created':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

@@ -16,7 +16,7 @@ export const AUDIT_WAIT_MS = 1_000;
  * logged and counted here (`chorus_ws_audit_failures_total`), never turned into the client's answer: the action
  * itself was decided already. Resolves when recorded, failed, or after `waitMs`, whichever comes first.
  */
-export async function recordAudit(deps: GatewayDeps, logger: LoggerService, sessionId: string, record: AuditRecord, waitMs = AUDIT_WAIT_MS): Promise<void> {
+export async function recordAudit(deps: Pick<GatewayDeps, 'sessions' | 'metrics'>, logger: LoggerService, sessionId: string, record: AuditRecord, waitMs = AUDIT_WAIT_MS): Promise<void> {
   const recorded = deps.sessions.call('audit.record', { session_id: sessionId, record }).then(
     () => undefined,
     (err: unknown) => {

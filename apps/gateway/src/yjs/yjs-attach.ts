@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { IdentityTokens } from '@chorus/auth';
 import type { SocketIoHub } from '../fanout/local-hub';
 import type { SessionStreams } from '../fanout/session-streams';
+import type { ConnectionRegistry } from '../limits/connection-registry';
 import type { WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { SessionRouter } from '../routing/session.router';
 import type { Edge } from '../socket/edge';
@@ -18,6 +19,8 @@ export interface YjsWiring {
   readonly sessions: SessionRouter;
   readonly streams: SessionStreams;
   readonly limiter: WsRateLimiter;
+  /** The per-user connection cap's registry (the Edge's): /yjs/ sockets count against MAX_CONNECTIONS_PER_USER. */
+  readonly connections: ConnectionRegistry;
   readonly logger: LoggerService;
 }
 
@@ -29,7 +32,7 @@ export function attachYjs(w: YjsWiring): YjsPath | undefined {
   const docs = w.edge.deps.yjs;
   if (!docs) return undefined;
   w.hub.bindYjs((message) => docs.deliver(message));
-  const path = new YjsPath({ docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining });
+  const path = new YjsPath({ docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining, admit: (identity, id) => w.edge.admit(identity, id), connections: w.connections });
   w.ws.route(YJS_PATH_PREFIX, (req, socket, head, url) => path.upgrade(req, socket, head, url), () => path.close());
   return path;
 }

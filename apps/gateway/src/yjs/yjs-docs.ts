@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { authorize } from '@chorus/auth';
-import type { Audience, Caller, ConflictApi, TypedClient } from '@chorus/contracts';
+import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient } from '@chorus/contracts';
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
@@ -65,6 +65,11 @@ export class YjsDocs {
     private readonly push: YjsPush,
     readonly metrics: YjsMetrics,
     private readonly logger: LoggerService,
+    /**
+     * Records a created document in the session's audit trail (`yjs_document_created`), before the creator's sync
+     * is answered. Never throws: a failed record is logged and counted by the recorder (recordAudit).
+     */
+    private readonly audit?: (sessionId: string, record: AuditRecord) => Promise<void>,
   ) {}
 
   /** Local documents with subscribers (tests, metrics). */
@@ -121,6 +126,8 @@ export class YjsDocs {
       this.unsubscribe(subscriber, sessionId, docId);
       throw err;
     }
+    // Created by this sync: an audit event of the session (durable) before the answer.
+    if (state.created === true) await this.audit?.(sessionId, { kind: 'yjs_document_created', doc_id: docId, user_id: subscriber.userId });
     const merged = Buffer.from(state.update, 'base64');
     let diff: Uint8Array;
     try {

@@ -6,11 +6,13 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
 import type { SessionStreams } from '../fanout/session-streams';
+import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
 import type { WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { SessionRouter } from '../routing/session.router';
 import type { WsTickets } from '../ws/ws-tickets';
 import type { YjsDocs, YjsSubscriber } from './yjs-docs';
 import type { YjsMetrics } from './yjs.metrics';
+import { HandshakeRefused } from '../socket/edge';
 import { encodePermissionDenied } from './yjs-protocol';
 
 /** The path prefix a stock y-websocket provider connects to: `new WebsocketProvider('ws://host/yjs', room, doc, …)`. */
@@ -30,9 +32,17 @@ export interface YjsPathDeps {
   readonly logger: LoggerService;
   /** Whether the gateway still takes connections (false while draining). */
   readonly accepting: () => boolean;
+  /**
+   * Takes a slot of the user's connection cap (MAX_CONNECTIONS_PER_USER, shared with Socket.IO and /ws, across
+   * gateways): the Edge's `admit`; throws when the user has no slot left.
+   */
+  readonly admit: (identity: Identity, connectionId: string) => Promise<void>;
+  /** The same registry the Edge counts in: a /yjs/ socket's slot is renewed while open and released at close. */
+  readonly connections: ConnectionRegistry;
 }
 
 interface Admitted {
+  readonly id: string;
   readonly sessionId: string;
   readonly docId: string;
   readonly identity: Identity;
@@ -53,18 +63,35 @@ interface Admitted {
  */
 export class YjsPath {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: YJS_LIMITS.maxUpdateBytes + 1024, perMessageDeflate: false, clientTracking: false });
-  private readonly open = new Set<WebSocket>();
+  /** The open sockets and the cap slot each holds. */
+  private readonly open = new Map<WebSocket, { userId: string; connectionId: string }>();
+  private readonly leaseTimer: ReturnType<typeof setInterval>;
 
-  constructor(private readonly deps: YjsPathDeps) {}
+  constructor(private readonly deps: YjsPathDeps) {
+    // The slots are leases (a dead gateway's expire): renewed for every open socket, as the Edge does for its own.
+    this.leaseTimer = setInterval(() => {
+      if (this.open.size === 0) return;
+      this.deps.connections.refresh([...this.open.values()]).catch((err: unknown) => {
+        this.deps.metrics.pathRefused.inc({ reason: 'lease_refresh_failed' });
+        this.deps.logger.warn(`/yjs/ connection leases not renewed: ${(err as Error).message}`, 'YjsPath');
+      });
+    }, CONNECTION_LEASE_MS / 3);
+    this.leaseTimer.unref();
+  }
 
   /** Handles an upgrade whose path starts with /yjs/ (the /ws gateway's upgrade routing hands it here). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     void this.admit(url).then(
-      (admitted) => this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, admitted)),
+      (admitted) => {
+        // The socket may be gone while we authenticated: then no open follows, and the slot goes back now.
+        if (socket.destroyed) return void this.release(admitted.identity.user_id, admitted.id);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, admitted));
+      },
       (err: unknown) => {
-        const error = ChorusError.from(err);
+        // The Edge refuses an over-cap connection with a HandshakeRefused carrying the wire error (RATE_LIMITED).
+        const error = ChorusError.from(err instanceof HandshakeRefused ? err.error : err);
         this.deps.metrics.pathRefused.inc({ reason: error.code });
-        const status = error.code === 'UNAUTHENTICATED' ? '401 Unauthorized' : error.code === 'PERMISSION_DENIED' ? '403 Forbidden' : error.code === 'NOT_FOUND' ? '404 Not Found' : error.code === 'UNAVAILABLE' ? '503 Service Unavailable' : '400 Bad Request';
+        const status = error.code === 'UNAUTHENTICATED' ? '401 Unauthorized' : error.code === 'PERMISSION_DENIED' ? '403 Forbidden' : error.code === 'NOT_FOUND' ? '404 Not Found' : error.code === 'UNAVAILABLE' ? '503 Service Unavailable' : error.code === 'RATE_LIMITED' ? '429 Too Many Requests' : '400 Bad Request';
         const body = JSON.stringify(error.toWire());
         socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       },
@@ -73,7 +100,8 @@ export class YjsPath {
 
   /** Closes every /yjs/ socket (the gateway drains): providers reconnect to another replica and resync. */
   async close(): Promise<void> {
-    for (const ws of this.open) ws.close(CLOSE.draining, 'draining');
+    clearInterval(this.leaseTimer);
+    for (const ws of this.open.keys()) ws.close(CLOSE.draining, 'draining');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
@@ -104,7 +132,9 @@ export class YjsPath {
         throw new ChorusError('UNAUTHENTICATED', `The join token was refused (${reason}); get a new one from POST /api/v1/collaboration/sessions/:id/join.`);
       }
       if (grant.session_id !== sessionId) throw new ChorusError('PERMISSION_DENIED', 'This join token is for another session.');
-      return { sessionId, docId: doc.data, identity: grant, role: grant.role };
+      const id = `yjs-${randomUUID()}`;
+      await this.deps.admit(grant, id);
+      return { id, sessionId, docId: doc.data, identity: grant, role: grant.role };
     }
     const ticket = url.searchParams.get('ticket');
     if (ticket === null) throw new ChorusError('UNAUTHENTICATED', 'Connect with ?join_token=… (POST /sessions/:id/join) or ?ticket=… (POST /api/v1/auth/ws-ticket).');
@@ -114,12 +144,21 @@ export class YjsPath {
     const participants = await this.deps.sessions.call('participant.list', { actor: access.identity, session_id: sessionId });
     const me = participants.find((p) => p.user_id === access.identity.user_id);
     if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session: join it first.');
-    return { sessionId, docId: doc.data, identity: access.identity, role: me.role };
+    const id = `yjs-${randomUUID()}`;
+    await this.deps.admit(access.identity, id);
+    return { id, sessionId, docId: doc.data, identity: access.identity, role: me.role };
+  }
+
+  private release(userId: string, connectionId: string): void {
+    this.deps.connections.unregister(userId, connectionId).catch((err: unknown) => {
+      this.deps.metrics.pathRefused.inc({ reason: 'release_failed' });
+      this.deps.logger.warn(`/yjs/ ${connectionId}: connection slot not released (expires with its lease): ${(err as Error).message}`, 'YjsPath');
+    });
   }
 
   private onOpen(ws: WebSocket, a: Admitted): void {
-    const id = `yjs-${randomUUID()}`;
-    this.open.add(ws);
+    const id = a.id;
+    this.open.set(ws, { userId: a.identity.user_id, connectionId: id });
     this.deps.metrics.pathConnections.inc();
     let told = false;
     const subscriber: YjsSubscriber = {
@@ -184,6 +223,7 @@ export class YjsPath {
     ws.on('error', (err) => this.deps.logger.verbose?.(`/yjs/ ${id}: ${err.message}`, 'YjsPath'));
     ws.on('close', () => {
       this.open.delete(ws);
+      this.release(a.identity.user_id, id);
       this.deps.metrics.pathConnections.dec();
       this.deps.docs.unsubscribe(subscriber, a.sessionId, a.docId);
       void streamOpened.then((opened) => (opened ? this.deps.streams.release(a.sessionId) : undefined)).catch((err: unknown) => this.deps.logger.warn(`/yjs/ ${id}: release failed: ${(err as Error).message}`, 'YjsPath'));

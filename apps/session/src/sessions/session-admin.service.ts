@@ -156,6 +156,9 @@ export class SessionAdminService {
       case 'lock_released':
         event = { type: 'file_lock_released', actor: record.by, payload: { doc_id: record.doc_id, holder_id: record.holder_id, by: record.by, reason: record.reason }, ...dedupe };
         break;
+      case 'yjs_document_created':
+        event = { type: 'yjs_document_created', actor: record.user_id, payload: { doc_id: record.doc_id, user_id: record.user_id }, ...dedupe };
+        break;
     }
     await this.audit.record(sessionId, event);
     return { recorded: true };
