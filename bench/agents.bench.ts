@@ -9,6 +9,7 @@
 //   sse_fanout: BENCH_SSE (1,000) SSE readers of one session; an agent streams partial output at 50 chunks/s:
 //               agent_output sent → partial_response frame read (wall clock of this machine).
 // BENCH_QUICK=1: 5 s parts, 200 SSE readers. Writes bench/results/agents.json.
+// BENCH_ONLY=sse_fanout: only that part (one user, one agent streaming), into bench/results/agents-sse_fanout.json.
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { startProcessCluster } from '../test/e2e/support/cluster';
@@ -22,6 +23,9 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? 3);
 const SSE = Number(process.env.BENCH_SSE ?? (QUICK ? 200 : 1_000));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 5 : 15));
 const CHUNK_RATE = 50;
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'sse_fanout') throw new Error(`BENCH_ONLY=${ONLY}: only sse_fanout runs alone`);
+const SSE_ONLY = ONLY === 'sse_fanout';
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,13 +67,14 @@ async function main(): Promise<void> {
     const invite = await post(g1, `/api/v1/collaboration/sessions/${sid}/invite`, { role: 'editor' }, owner);
 
     // ---- enqueue ----
-    progress(`${USERS} users joining`);
+    const userCount = SSE_ONLY ? 1 : USERS;
+    progress(`${userCount} users joining`);
     // Joined ten at a time: the setup is not what is measured, and fifty at once time out on a loaded machine.
     const users: Socket[] = [];
-    for (let g = 0; g < USERS; g += 10) {
+    for (let g = 0; g < userCount; g += 10) {
       users.push(
         ...(await Promise.all(
-          Array.from({ length: Math.min(10, USERS - g) }, async (_, k) => {
+          Array.from({ length: Math.min(10, userCount - g) }, async (_, k) => {
             const i = g + k;
             const token = (await post(g1, '/api/v1/auth/dev-token', { user_id: `bench-user-${i}`, display_name: `User ${i}` })).access_token as string;
             await post(g1, `/api/v1/collaboration/invites/${invite.code as string}/redeem`, {}, token);
@@ -78,8 +83,9 @@ async function main(): Promise<void> {
         )),
       );
     }
-    progress(`enqueue: ${ENQUEUE_RATE}/s for ${SECONDS} s`);
-    const enqueueCount = ENQUEUE_RATE * SECONDS;
+    // BENCH_ONLY=sse_fanout: the enqueue and dispatch parts send nothing; one agent joins, to stream.
+    if (!SSE_ONLY) progress(`enqueue: ${ENQUEUE_RATE}/s for ${SECONDS} s`);
+    const enqueueCount = SSE_ONLY ? 0 : ENQUEUE_RATE * SECONDS;
     const enqueueStart = now();
     let enqueueFailed = 0;
     const enqueue = (
@@ -103,7 +109,7 @@ async function main(): Promise<void> {
 
     // ---- dispatch ----
     const agents = await Promise.all(
-      Array.from({ length: AGENTS }, async (_, i) => {
+      Array.from({ length: SSE_ONLY ? 1 : AGENTS }, async (_, i) => {
         const created = await post(g1, `/api/v1/collaboration/sessions/${sid}/agents`, { name: `Agent ${i}` }, owner);
         return member(gw(i), sid, created.access_token as string, `agent-${i}`);
       }),
@@ -116,7 +122,7 @@ async function main(): Promise<void> {
       }
     };
     await Promise.all(agents.map(drain));
-    progress('dispatch: 20 prompts/s to idle agents');
+    if (!SSE_ONLY) progress('dispatch: 20 prompts/s to idle agents');
     const assignedAt = new Map<string, number>();
     let stopAgents = false;
     for (const agent of agents) {
@@ -141,12 +147,12 @@ async function main(): Promise<void> {
       });
     }
     const queuedAt = new Map<string, number>();
-    await paced(20 * SECONDS, SECONDS, async (i) => {
+    await paced(SSE_ONLY ? 0 : 20 * SECONDS, SECONDS, async (i) => {
       const reply = await ack(users[i % USERS], 'prompt_submit', { session_id: sid, content: `dispatch ${i}`, client_msg_id: `d-${i}` });
       queuedAt.set(reply.message_id as string, now());
       return 0;
     });
-    await sleep(2_000);
+    if (!SSE_ONLY) await sleep(2_000);
     stopAgents = true;
     const dispatch = [...queuedAt].filter(([id]) => assignedAt.has(id)).map(([id, t]) => Math.max(0, (assignedAt.get(id) ?? t) - t));
     progress(`dispatch: ${dispatch.length}/${queuedAt.size} assigned`);
@@ -154,12 +160,15 @@ async function main(): Promise<void> {
     // ---- sse fan-out ----
     progress(`sse: ${SSE} readers`);
     const delays: number[] = [];
+    // A reader counts as attached once the live `user_message` of the streamed prompt reached it (its replay done).
+    let attachedReaders = 0;
     const readers = await Promise.all(
       Array.from({ length: SSE }, (_, i) => {
         const url = new URL(`${gw(i)}/api/v1/collaboration/sessions/${sid}/stream`);
         return new Promise<{ close(): void }>((resolve, reject) => {
           const req = httpRequest(url, { headers: { authorization: `Bearer ${owner}`, accept: 'text/event-stream', 'x-forwarded-for': `11.0.${(i >> 8) & 255}.${i & 255}` } }, (res) => {
             let buffer = '';
+            let attached = false;
             res.setEncoding('utf8');
             res.on('data', (chunk: string) => {
               buffer += chunk;
@@ -167,6 +176,10 @@ async function main(): Promise<void> {
               while ((end = buffer.indexOf('\n\n')) >= 0) {
                 const frame = buffer.slice(0, end);
                 buffer = buffer.slice(end + 2);
+                if (!attached && frame.includes('event: user_message')) {
+                  attached = true;
+                  attachedReaders++;
+                }
                 if (!frame.includes('event: partial_response')) continue;
                 const data = frame.split('\n').find((l) => l.startsWith('data: '));
                 if (data) delays.push(now() - Number((JSON.parse(data.slice(6)) as { data: { data: string } }).data.data));
@@ -181,7 +194,9 @@ async function main(): Promise<void> {
     );
     const streamer = agents[0];
     const held = (await ack(users[0], 'prompt_submit', { session_id: sid, content: 'stream', client_msg_id: 'sse-0' })).message_id as string;
-    await sleep(500);
+    const attachDeadline = now() + 60_000;
+    while (attachedReaders < SSE && now() < attachDeadline) await sleep(100);
+    progress(`sse: ${attachedReaders}/${SSE} readers attached`);
     const chunks = CHUNK_RATE * SECONDS;
     const sseStart = now();
     let sseFailed = 0;
@@ -196,7 +211,14 @@ async function main(): Promise<void> {
       return 0;
     });
     const sseSeconds = (now() - sseStart) / 1000;
-    await sleep(2_000);
+    // Until every frame is read, or nothing more arrived for 3 s (30 s at most): a backlog is delivered late, not lost.
+    const drainDeadline = now() + 30_000;
+    for (let seen = -1, quietSince = now(); delays.length < (chunks - sseFailed) * SSE && now() < drainDeadline && now() - quietSince < 3_000; await sleep(100)) {
+      if (delays.length !== seen) {
+        seen = delays.length;
+        quietSince = now();
+      }
+    }
     for (const r of readers) r.close();
 
     const figures = {
@@ -204,6 +226,7 @@ async function main(): Promise<void> {
       dispatch: { agents: AGENTS, prompts: queuedAt.size, assigned: dispatch.length, prompt_to_assigned_p50_ms: round(percentile(dispatch, 50)), prompt_to_assigned_p99_ms: round(percentile(dispatch, 99)) },
       sse_fanout: {
         clients: SSE,
+        attached: attachedReaders,
         chunks_per_s: round((chunks - sseFailed) / sseSeconds, 1),
         failed: sseFailed,
         deliveries: delays.length,
@@ -213,6 +236,12 @@ async function main(): Promise<void> {
       },
       cpu_calibration_ms: { start: calibrationStart, end: cpuCalibrationMs() },
     };
+    if (SSE_ONLY) {
+      printTable('agents (BENCH_ONLY=sse_fanout)', [{ part: 'sse_fanout', n: SSE, rate: figures.sse_fanout.chunks_per_s, p50: figures.sse_fanout.delivery_p50_ms, p99: figures.sse_fanout.delivery_p99_ms }]);
+      writeResult(process.env.BENCH_RESULT ?? 'agents-sse_fanout', { sse_fanout: figures.sse_fanout, cpu_calibration_ms: figures.cpu_calibration_ms });
+      for (const s of [...users, ...agents]) s.close();
+      return;
+    }
     printTable('agents', [
       { part: 'enqueue', n: USERS, rate: figures.enqueue.per_s, p50: figures.enqueue.p50_ms, p99: figures.enqueue.p99_ms },
       { part: 'dispatch', n: AGENTS, rate: 20, p50: figures.dispatch.prompt_to_assigned_p50_ms, p99: figures.dispatch.prompt_to_assigned_p99_ms },

@@ -2,9 +2,11 @@
 // deterministic example agent on @chorus/client (docs/agents.md). Get its token as the session's owner:
 //   curl -XPOST $URL/api/v1/collaboration/sessions/$SESSION/agents -H "authorization: Bearer $OWNER" \
 //     -H 'content-type: application/json' -d '{"name":"Example agent"}'   # → access_token
-// It claims every prompt queued for it (or for any agent), says what it is doing, runs a pretend tool (a word
+// It takes every prompt queued for it (or for any agent) — pushed: `prompt_claim {wait: true}` answers a prompt
+// or arms the wait, and the gateway pushes `prompt_assigned` when one comes (no polling) —, says what it is doing, runs a pretend tool (a word
 // count of the open document), streams a summary in chunks, appends a line to the document, and completes.
 import { ChorusClient, type ChorusSession } from '@chorus/client';
+import type { AssignedPrompt } from '@chorus/protocol';
 
 const DOC = 'main.txt';
 const CHUNK = 12;
@@ -24,9 +26,7 @@ export function answer(prompt: string, text: string): { tool: string; summary: s
   return { tool: JSON.stringify({ words, lines }), summary: `You asked: "${prompt}". ${DOC} has ${lines} lines and ${words} words; it starts with "${first.slice(0, 60)}".` };
 }
 
-async function work(session: ChorusSession): Promise<boolean> {
-  const prompt = await session.prompts.claim();
-  if (prompt === null) return false;
+async function work(session: ChorusSession, prompt: AssignedPrompt): Promise<void> {
   const id = prompt.message_id;
   await session.prompts.status('thinking', `reading ${DOC}`);
   const doc = await session.document(DOC);
@@ -41,7 +41,6 @@ async function work(session: ChorusSession): Promise<boolean> {
   await session.prompts.output(id, 'response', index, summary);
   await session.prompts.complete(id);
   await session.prompts.status('idle');
-  return true;
 }
 
 async function main(): Promise<void> {
@@ -50,21 +49,36 @@ async function main(): Promise<void> {
   const session = client.session(arg('session'));
   await session.join();
   process.stdout.write(`example agent joined ${session.id} on ${url}\n`);
+  // One prompt at a time. A claim with `wait` answers the next prompt (or the one this agent holds), or null and
+  // arms the wait: the gateway then pushes `prompt_assigned`, which starts the loop again (the prompt is leased
+  // to this agent, so the next claim answers it). A (re)join re-arms the wait on the new connection.
   let busy = false;
+  let again = false;
   const drain = async () => {
-    if (busy) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     try {
-      while (await work(session)) process.stdout.write('answered a prompt\n');
+      for (;;) {
+        again = false;
+        const prompt = await session.prompts.claim({ wait: true });
+        if (prompt !== null) {
+          await work(session, prompt);
+          process.stdout.write('answered a prompt\n');
+        } else if (!again) break;
+      }
     } catch (err) {
+      // E.g. CONFLICT: the lease lapsed and another agent took the prompt over. Logged; the wait is re-armed.
       process.stderr.write(`prompt failed: ${(err as Error).message}\n`);
+      setTimeout(() => void drain(), 1_000);
     } finally {
       busy = false;
     }
   };
-  // A queue change may mean work; a slow poll catches anything a lost push would hide.
-  session.prompts.on('queue', () => void drain());
-  setInterval(() => void drain(), 5_000);
+  session.prompts.on('assigned', () => void drain());
+  session.on('joined', () => void drain());
   await drain();
   process.on('SIGINT', () => {
     client.close();

@@ -130,6 +130,13 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   await alice.locator(`[data-testid=agent-output] article[data-message-id="${messageId}"][data-state=done]`).waitFor({ timeout: 20_000 });
   expect(await article(alice).getByTestId('agent-text').textContent()).toBe('The file is empty.');
 
+  // The activity feed (GET …/activity), newest first, refreshed by the agent's durable events in both tabs.
+  const feedOf = (page: Page) => page.locator('[data-testid=agent-activity] li').evaluateAll((lis) => lis.map((li) => `${li.getAttribute('data-kind')} ${li.querySelector('.data')?.textContent?.trim() ?? ''}`.trim()));
+  const feed = ['prompt_finished', 'tool_result 0 words', 'tool_start wc main.txt', 'prompt_taken'];
+  await waitFor('both tabs show the finished prompt and the tool run', async () => JSON.stringify(await feedOf(alice)) === JSON.stringify(feed) && JSON.stringify(await feedOf(bob)) === JSON.stringify(feed), { timeoutMs: 30_000 });
+  expect(await alice.locator(`[data-testid=agent-activity] li[data-message-id="${messageId}"][data-agent="${created.body.agent_id}"]`).count()).toBe(4);
+  expect(await alice.getByTestId('activity-more').isHidden()).toBe(true);
+
   const sse = await waitFor('the EventSource got the response', async () => {
     const got = await alice.evaluate(() => (globalThis as unknown as { sse: Array<{ event: string; id: string; data: { source_user_id: string | null; data: Record<string, unknown> } }> }).sse);
     return got.some((e) => e.event === 'response') ? got : undefined;
@@ -139,6 +146,24 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   // The seed's fields; durable events carry their seq as id (EventSource keeps the last id on id-less events).
   expect(sse.find((e) => e.event === 'response')).toMatchObject({ data: { source_user_id: created.body.agent_id, data: { kind: 'response', data: 'The file is empty.' } } });
   expect(Number(sse.find((e) => e.event === 'response')?.id)).toBeGreaterThan(Number(sse.find((e) => e.event === 'tool_start')?.id));
+
+  // Six more prompts, each taken, a tool run, finished: 22 rows, 20 a page; "more" shows the older page.
+  for (let i = 0; i < 6; i++) {
+    await new Api(g2).request('POST', `${base}/messages`, { token: await tokenOf(bob), body: { content: `more ${i}`, client_msg_id: `more-${i}` } });
+    const next = (await agent.ok('prompt_claim', { session_id: sessionId })).prompt?.message_id ?? '';
+    await agent.ok('agent_output', { session_id: sessionId, message_id: next, kind: 'tool_start', index: 0, data: `tool ${i}` });
+    await agent.ok('prompt_done', { session_id: sessionId, message_id: next });
+  }
+  // Alice's tab kept its rows and added the new ones (no gap: nothing to page). A fresh tab loads one page.
+  await waitFor('alice has all 22 rows', async () => (await feedOf(alice)).length === 22 && (await feedOf(alice))[1] === 'tool_start tool 5', { timeoutMs: 30_000 });
+  await bob.reload();
+  await sessionReady(bob);
+  await waitFor('bob has a full page and the more button', async () => (await feedOf(bob)).length === 20 && (await feedOf(bob))[1] === 'tool_start tool 5' && (await bob.getByTestId('activity-more').isVisible()), { timeoutMs: 30_000 });
+  await bob.getByTestId('activity-more').click();
+  await waitFor('the older page below', async () => JSON.stringify(await feedOf(bob)) === JSON.stringify(await feedOf(alice)), { timeoutMs: 30_000 });
+  expect((await feedOf(bob)).slice(-4)).toEqual(feed);
+  expect(await bob.getByTestId('activity-more').isHidden()).toBe(true);
+  expect(await alice.getByTestId('activity-more').isHidden()).toBe(true);
 }, 120_000);
 
 it('call: join, members on both tabs, WebRTC audio between them, mute and the speaking indicator', async () => {

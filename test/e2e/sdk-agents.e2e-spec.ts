@@ -98,6 +98,26 @@ it('the example agent (npm run agent:example) answers a prompt: tool call, strea
     }, { timeoutMs: 30_000, intervalMs: 250 });
     const outputs = history.body.events.filter((e) => e.type === 'agent_output' && e.payload.message_id === queued.message_id).map((e) => e.payload.kind);
     expect(outputs.slice(0, 2)).toEqual(['tool_start', 'tool_result']);
+
+    // It waits for pushed work (prompt_claim {wait: true} → prompt_assigned), no polling: a second prompt is taken too.
+    const again = await watcher.prompts.submit('and again', { agentId: created.body.agent_id });
+    await waitFor('the second prompt completed', async () => {
+      const h = await api.request<{ events: Array<{ type: string; payload: Record<string, unknown> }> }>('GET', `/api/v1/collaboration/sessions/${people.sessionId}/history?after_seq=0&limit=1000`, { token: people.alice.token });
+      return h.body.events.some((e) => e.type === 'prompt_completed' && e.payload.message_id === again.message_id);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+
+    // The SDK reads the activity feed, newest first, paged backwards.
+    const first = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 5 });
+    expect(first.items.map((i) => `${i.kind} ${i.message_id === again.message_id ? 2 : 1}`)).toEqual(['prompt_finished 2', 'tool_result 2', 'tool_start 2', 'prompt_taken 2', 'prompt_finished 1']);
+    expect(first.next_before_seq).toBe(first.items[4].seq);
+    const older = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 5, beforeSeq: first.next_before_seq ?? undefined });
+    expect(older.items.map((i) => i.kind)).toEqual(['tool_result', 'tool_start', 'prompt_taken']);
+    expect(older.next_before_seq).toBeNull();
+    const conversation = await watcher.prompts.messages({ limit: 2 });
+    expect(conversation.items.map((m) => [m.role, m.author, m.message_id])).toEqual([
+      ['assistant', created.body.agent_id, again.message_id],
+      ['user', 'alice-sdkagents', again.message_id],
+    ]);
   } finally {
     await agent.stop('SIGKILL');
   }

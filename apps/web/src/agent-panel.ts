@@ -1,5 +1,6 @@
 import type { ChorusSession, DurableEvent } from '@chorus/client';
 import type { QueueUpdated } from '@chorus/protocol';
+import { ActivityFeed } from './activity-feed';
 import { h, replaceChildren } from './dom';
 
 // The agents of a session on screen (docs/agents.md): every queue with positions (newest view by revision, as
@@ -52,7 +53,7 @@ export class AgentPanel {
       input,
       h('button', { type: 'submit' }, 'Ask'),
     );
-    this.root = h('section', { class: 'agents', 'data-testid': 'agent-panel' }, h('h3', {}, 'Agents'), this.statusList, h('h4', {}, 'Queue'), this.queueList, form, h('h4', {}, 'Output'), this.outputs);
+    this.root = h('section', { class: 'agents', 'data-testid': 'agent-panel' }, h('h3', {}, 'Agents'), this.statusList, h('h4', {}, 'Queue'), this.queueList, form, h('h4', {}, 'Output'), this.outputs, new ActivityFeed(session, show).root);
     session.prompts.on('queue', () => this.renderQueues());
     session.prompts.on('agentStatus', (s) => {
       this.statuses.set(s.agent_id, `${s.status}${s.detail ? `: ${s.detail}` : ''}`);

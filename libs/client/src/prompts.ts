@@ -1,4 +1,4 @@
-import { ChorusError, type AssignedPrompt, type QueueUpdated, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
+import { ChorusError, type ActivityView, type AssignedPrompt, type MessageView, type Page, type QueueUpdated, type ServerMessage, type ServerMessageOf } from '@chorus/protocol';
 import { backoffDelay } from './backoff';
 import type { ChorusClient } from './client';
 import { TypedEmitter } from './emitter';
@@ -118,6 +118,19 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
     return (await this.retrying(`agent_output ${messageId}#${index}`, () => this.client.request('agent_output', body))).seq;
   }
 
+  /**
+   * What the agents did (`GET …/activity`): prompts taken, finished and given back, tools run — newest first.
+   * Page backwards with `beforeSeq` = the previous page's `next_before_seq` (null: nothing older).
+   */
+  activity(options: { agentId?: string; limit?: number; beforeSeq?: number } = {}): Promise<Page<ActivityView>> {
+    return this.client.rest.call('GET', `/collaboration/sessions/${encodeURIComponent(this.sessionId)}/activity${query({ agent_id: options.agentId, limit: options.limit, before_seq: options.beforeSeq })}`);
+  }
+
+  /** The conversation (`GET …/messages`): users' prompts and agents' final responses, newest first, paged like {@link activity}. */
+  messages(options: { limit?: number; beforeSeq?: number } = {}): Promise<Page<MessageView>> {
+    return this.client.rest.call('GET', `/collaboration/sessions/${encodeURIComponent(this.sessionId)}/messages${query({ limit: options.limit, before_seq: options.beforeSeq })}`);
+  }
+
   /** @internal A push for this session's queue or agents. */
   handlePush(m: ServerMessage): boolean {
     switch (m.type) {
@@ -173,4 +186,12 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
 
 function textOf(r: RunningText): string {
   return r.base + [...r.chunks].sort(([a], [b]) => a - b).map(([, data]) => data).join('');
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const qs = Object.entries(params)
+    .filter((e): e is [string, string | number] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&');
+  return qs === '' ? '' : `?${qs}`;
 }
