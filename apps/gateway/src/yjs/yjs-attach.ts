@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { IdentityTokens } from '@chorus/auth';
+import type { Identity, IdentityTokens } from '@chorus/auth';
 import type { SocketIoHub } from '../fanout/local-hub';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { ConnectionRegistry } from '../limits/connection-registry';
@@ -8,6 +8,7 @@ import type { SessionRouter } from '../routing/session.router';
 import type { Edge } from '../socket/edge';
 import type { WsGateway } from '../ws/ws.gateway';
 import type { WsTickets } from '../ws/ws-tickets';
+import { HOCUSPOCUS_PATH, HocuspocusPath } from './hocuspocus-path';
 import { YJS_PATH_PREFIX, YjsPath } from './yjs-path';
 
 export interface YjsWiring {
@@ -26,13 +27,17 @@ export interface YjsWiring {
 
 /**
  * Wires Yjs documents into the gateway: the hub hands `yjs_message` pushes to YjsDocs (for /yjs/ sockets), and the
- * /ws upgrade routing serves /yjs/ (stock y-websocket providers), closed with the other transports at shutdown.
+ * /ws upgrade routing serves /yjs/ (stock y-websocket providers) and /hocuspocus (@hocuspocus/provider), closed
+ * with the other transports at shutdown.
  */
 export function attachYjs(w: YjsWiring): YjsPath | undefined {
   const docs = w.edge.deps.yjs;
   if (!docs) return undefined;
   w.hub.bindYjs((message) => docs.deliver(message));
-  const path = new YjsPath({ docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining, admit: (identity, id) => w.edge.admit(identity, id), connections: w.connections });
+  const deps = { docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining, admit: (identity: Identity, id: string) => w.edge.admit(identity, id), connections: w.connections };
+  const path = new YjsPath(deps);
   w.ws.route(YJS_PATH_PREFIX, (req, socket, head, url) => path.upgrade(req, socket, head, url), () => path.close());
+  const hocuspocus = new HocuspocusPath(deps);
+  w.ws.route(HOCUSPOCUS_PATH, (req, socket, head, url) => hocuspocus.upgrade(req, socket, head, url), () => hocuspocus.close());
   return path;
 }

@@ -33,6 +33,8 @@ export interface YjsOutcome {
   readonly replies: Uint8Array[];
   /** The durable seq of the update the message carried, or null. */
   readonly seq: number | null;
+  /** What the message was (a provider framing acknowledges updates: Hocuspocus's SyncStatus). */
+  readonly kind: YMessage['kind'];
 }
 
 /** What a Yjs document is on this gateway: its local subscribers and the awareness states known here. */
@@ -92,13 +94,13 @@ export class YjsDocs {
         return this.syncStep1(subscriber, caller, sessionId, docId, message.stateVector);
       case 'step2':
       case 'update':
-        return { replies: [], seq: await this.update(subscriber, caller, sessionId, docId, message.update) };
+        return { replies: [], seq: await this.update(subscriber, caller, sessionId, docId, message.update), kind: message.kind };
       case 'awareness':
         this.awareness(subscriber, sessionId, docId, message.update);
-        return { replies: [], seq: null };
+        return { replies: [], seq: null, kind: message.kind };
       case 'query_awareness': {
         const doc = this.subscribed(subscriber, sessionId, docId);
-        return { replies: [awarenessOf(doc)].filter((m): m is Uint8Array => m !== undefined), seq: null };
+        return { replies: [awarenessOf(doc)].filter((m): m is Uint8Array => m !== undefined), seq: null, kind: message.kind };
       }
     }
   }
@@ -139,7 +141,7 @@ export class YjsDocs {
     const replies = [encodeStep2(diff), encodeStep1(Y.encodeStateVectorFromUpdate(merged))];
     const aware = awarenessOf(doc);
     if (aware) replies.push(aware);
-    return { replies, seq: null };
+    return { replies, seq: null, kind: 'step1' };
   }
 
   private async update(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, update: Uint8Array): Promise<number | null> {

@@ -1,45 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { LoggerService } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import type { Identity } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
-import type { SessionStreams } from '../fanout/session-streams';
-import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
-import type { WsRateLimiter } from '../limits/ws-rate-limiter';
-import type { SessionRouter } from '../routing/session.router';
-import type { WsTickets } from '../ws/ws-tickets';
-import type { YjsDocs, YjsSubscriber } from './yjs-docs';
-import type { YjsMetrics } from './yjs.metrics';
 import { HandshakeRefused } from '../socket/edge';
 import { encodePermissionDenied } from './yjs-protocol';
+import { YJS_CLOSE, YjsSockets, type YjsSocketDeps } from './yjs-socket';
 
 /** The path prefix a stock y-websocket provider connects to: `new WebsocketProvider('ws://host/yjs', room, doc, …)`. */
 export const YJS_PATH_PREFIX = '/yjs/';
 
-/** Close codes (4000–4999, as the /ws protocol's): the provider reconnects after any of them, and resyncs. */
-const CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001 } as const;
-
-export interface YjsPathDeps {
-  readonly docs: YjsDocs;
-  readonly tokens: IdentityTokens;
-  readonly tickets: WsTickets;
-  readonly sessions: SessionRouter;
-  readonly streams: SessionStreams;
-  readonly limiter: WsRateLimiter;
-  readonly metrics: YjsMetrics;
-  readonly logger: LoggerService;
-  /** Whether the gateway still takes connections (false while draining). */
-  readonly accepting: () => boolean;
-  /**
-   * Takes a slot of the user's connection cap (MAX_CONNECTIONS_PER_USER, shared with Socket.IO and /ws, across
-   * gateways): the Edge's `admit`; throws when the user has no slot left.
-   */
-  readonly admit: (identity: Identity, connectionId: string) => Promise<void>;
-  /** The same registry the Edge counts in: a /yjs/ socket's slot is renewed while open and released at close. */
-  readonly connections: ConnectionRegistry;
-}
+export type YjsPathDeps = YjsSocketDeps;
 
 interface Admitted {
   readonly id: string;
@@ -63,20 +35,10 @@ interface Admitted {
  */
 export class YjsPath {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: YJS_LIMITS.maxUpdateBytes + 1024, perMessageDeflate: false, clientTracking: false });
-  /** The open sockets and the cap slot each holds. */
-  private readonly open = new Map<WebSocket, { userId: string; connectionId: string }>();
-  private readonly leaseTimer: ReturnType<typeof setInterval>;
+  private readonly core: YjsSockets;
 
   constructor(private readonly deps: YjsPathDeps) {
-    // The slots are leases (a dead gateway's expire): renewed for every open socket, as the Edge does for its own.
-    this.leaseTimer = setInterval(() => {
-      if (this.open.size === 0) return;
-      this.deps.connections.refresh([...this.open.values()]).catch((err: unknown) => {
-        this.deps.metrics.pathRefused.inc({ reason: 'lease_refresh_failed' });
-        this.deps.logger.warn(`/yjs/ connection leases not renewed: ${(err as Error).message}`, 'YjsPath');
-      });
-    }, CONNECTION_LEASE_MS / 3);
-    this.leaseTimer.unref();
+    this.core = new YjsSockets(deps, '/yjs/');
   }
 
   /** Handles an upgrade whose path starts with /yjs/ (the /ws gateway's upgrade routing hands it here). */
@@ -84,7 +46,7 @@ export class YjsPath {
     void this.admit(url).then(
       (admitted) => {
         // The socket may be gone while we authenticated: then no open follows, and the slot goes back now.
-        if (socket.destroyed) return void this.release(admitted.identity.user_id, admitted.id);
+        if (socket.destroyed) return void this.core.release(admitted.identity.user_id, admitted.id);
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, admitted));
       },
       (err: unknown) => {
@@ -100,8 +62,7 @@ export class YjsPath {
 
   /** Closes every /yjs/ socket (the gateway drains): providers reconnect to another replica and resync. */
   async close(): Promise<void> {
-    clearInterval(this.leaseTimer);
-    for (const ws of this.open.keys()) ws.close(CLOSE.draining, 'draining');
+    this.core.closeAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
@@ -124,14 +85,7 @@ export class YjsPath {
     const sessionId = session.data;
     const joinToken = url.searchParams.get('join_token');
     if (joinToken !== null) {
-      let grant;
-      try {
-        grant = this.deps.tokens.verifyJoin(joinToken);
-      } catch (err) {
-        const reason = err instanceof TokenError ? err.reason.replace('_', ' ') : 'invalid';
-        throw new ChorusError('UNAUTHENTICATED', `The join token was refused (${reason}); get a new one from POST /api/v1/collaboration/sessions/:id/join.`);
-      }
-      if (grant.session_id !== sessionId) throw new ChorusError('PERMISSION_DENIED', 'This join token is for another session.');
+      const grant = this.core.verifyJoin(joinToken, sessionId);
       const id = `yjs-${randomUUID()}`;
       await this.deps.admit(grant, id);
       return { id, sessionId, docId: doc.data, identity: grant, role: grant.role };
@@ -149,84 +103,32 @@ export class YjsPath {
     return { id, sessionId, docId: doc.data, identity: access.identity, role: me.role };
   }
 
-  private release(userId: string, connectionId: string): void {
-    this.deps.connections.unregister(userId, connectionId).catch((err: unknown) => {
-      this.deps.metrics.pathRefused.inc({ reason: 'release_failed' });
-      this.deps.logger.warn(`/yjs/ ${connectionId}: connection slot not released (expires with its lease): ${(err as Error).message}`, 'YjsPath');
-    });
-  }
-
   private onOpen(ws: WebSocket, a: Admitted): void {
-    const id = a.id;
-    this.open.set(ws, { userId: a.identity.user_id, connectionId: id });
-    this.deps.metrics.pathConnections.inc();
+    this.core.opened(ws, a.identity.user_id, a.id);
     let told = false;
-    const subscriber: YjsSubscriber = {
-      id,
-      userId: a.identity.user_id,
-      clientId: `yjs:${id.slice(4, 40)}`,
-      role: () => a.role,
-      subscribe: async () => undefined,
-      sink: (frame) => {
-        if (ws.readyState === ws.OPEN) ws.send(frame);
-      },
-    };
-    const streamOpened: Promise<boolean> = this.deps.streams.open(a.sessionId).then(
-      () => true,
-      (err: unknown) => {
-        this.deps.logger.warn(`/yjs/ ${id}: session stream not opened: ${(err as Error).message}`, 'YjsPath');
-        ws.close(CLOSE.unavailable, 'unavailable');
-        return false;
+    const channel = this.core.channel(
+      { connectionId: a.id, subscriberId: a.id, sessionId: a.sessionId, docId: a.docId, identity: a.identity, role: a.role },
+      {
+        send: (message) => {
+          if (ws.readyState === ws.OPEN) ws.send(message);
+        },
+        readOnly: () => {
+          // The provider is told once, with y-protocols' permission-denied message (y-websocket logs it).
+          if (!told && ws.readyState === ws.OPEN) ws.send(encodePermissionDenied('read-only: your role may not edit this document'));
+          told = true;
+        },
+        refused: (error) => ws.close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, error.code === 'RATE_LIMITED' ? 'rate limited: reconnect later' : error.code),
       },
     );
-    const handleFrame = async (data: RawData, isBinary: boolean): Promise<void> => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (!isBinary) return void ws.close(CLOSE.refused, 'binary frames of y-protocols messages only');
-      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      try {
-        await this.deps.limiter.check('yjs', id, a.identity.user_id);
-      } catch {
-        this.deps.metrics.refused.inc({ reason: 'rate_limited' });
-        return void ws.close(CLOSE.rateLimited, 'rate limited: reconnect later');
-      }
-      try {
-        const outcome = await this.deps.docs.handle(subscriber, a.sessionId, a.docId, bytes);
-        for (const reply of outcome.replies) ws.send(reply);
-      } catch (err) {
-        const error = ChorusError.from(err);
-        if (error.code === 'PERMISSION_DENIED') {
-          // Read-only sync: the update is dropped, the socket stays (the viewer still receives updates).
-          if (!told) ws.send(encodePermissionDenied('read-only: your role may not edit this document'));
-          told = true;
-          return;
-        }
-        if (error.code === 'SERVER_ERROR') this.deps.logger.error(`/yjs/ ${id}: ${(err as Error)?.stack ?? String(err)}`, undefined, 'YjsPath');
-        else this.deps.logger.warn(`/yjs/ ${id}: message refused (${error.code}): ${error.message}`, 'YjsPath');
-        this.deps.metrics.refused.inc({ reason: error.code === 'UNAVAILABLE' || error.code === 'SERVER_ERROR' ? 'failed' : 'refused' });
-        // Not stored: closing makes the provider reconnect and resend it with its resync.
-        ws.close(error.retryable ? CLOSE.unavailable : CLOSE.refused, error.code);
-      }
-    };
-    // Until the connection is subscribed (its first sync step 1 answered), frames wait in order: an update before
-    // it would be refused. After it, updates commute (a CRDT) and each is handled at once, so one slow append does
-    // not hold up the ones behind it (pipelining; each is still acknowledged only when durable).
-    let chain: Promise<void> = streamOpened.then(() => undefined);
-    let pipelined = false;
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (pipelined) return void handleFrame(data, isBinary);
-      chain = chain.then(async () => {
-        if (pipelined) return handleFrame(data, isBinary);
-        await handleFrame(data, isBinary);
-        pipelined = this.deps.docs.isSubscribed(subscriber, a.sessionId, a.docId);
-      });
+      if (ws.readyState !== ws.OPEN) return;
+      if (!isBinary) return void ws.close(YJS_CLOSE.refused, 'binary frames of y-protocols messages only');
+      channel.receive(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
     });
-    ws.on('error', (err) => this.deps.logger.verbose?.(`/yjs/ ${id}: ${err.message}`, 'YjsPath'));
+    ws.on('error', (err) => this.deps.logger.verbose?.(`/yjs/ ${a.id}: ${err.message}`, 'YjsPath'));
     ws.on('close', () => {
-      this.open.delete(ws);
-      this.release(a.identity.user_id, id);
-      this.deps.metrics.pathConnections.dec();
-      this.deps.docs.unsubscribe(subscriber, a.sessionId, a.docId);
-      void streamOpened.then((opened) => (opened ? this.deps.streams.release(a.sessionId) : undefined)).catch((err: unknown) => this.deps.logger.warn(`/yjs/ ${id}: release failed: ${(err as Error).message}`, 'YjsPath'));
+      this.core.closed(ws);
+      channel.close();
     });
   }
 }
