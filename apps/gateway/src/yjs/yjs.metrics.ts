@@ -12,11 +12,11 @@ export class YjsMetrics {
 
   constructor(registry: Registry) {
     this.updates = new Counter({ name: 'chorus_yjs_updates_total', help: 'Yjs updates made durable (appended) or recognised as a resend (duplicate)', labelNames: ['outcome'], registers: [registry] });
-    this.refused = new Counter({ name: 'chorus_yjs_refused_total', help: 'y-protocols messages refused, by reason (malformed, read_only, too_large, not_subscribed, rate_limited, failed)', labelNames: ['reason'], registers: [registry] });
+    this.refused = new Counter({ name: 'chorus_yjs_refused_total', help: 'y-protocols messages refused, by reason (malformed, read_only, too_large, not_subscribed, rate_limited, failed, stateless, unauthenticated)', labelNames: ['reason'], registers: [registry] });
     this.appendLatency = new Histogram({ name: 'chorus_yjs_append_seconds', help: 'Time from an update received to it being durable (the conflict service round trip)', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
-    this.framesOut = new Counter({ name: 'chorus_yjs_path_frames_out_total', help: 'Binary frames written by the hub to /yjs/ sockets', registers: [registry] });
+    this.framesOut = new Counter({ name: 'chorus_yjs_path_frames_out_total', help: 'Binary frames written by the hub to /yjs/ and /hocuspocus sockets', registers: [registry] });
     this.deliveryFailures = new Counter({ name: 'chorus_yjs_delivery_failures_total', help: 'yjs_message pushes this node could not apply (a bug: they were checked when relayed)', registers: [registry] });
-    this.pathConnections = new Gauge({ name: 'chorus_yjs_path_connections', help: 'Open /yjs/ (stock y-websocket provider) connections on this gateway', registers: [registry] });
-    this.pathRefused = new Counter({ name: 'chorus_yjs_path_refused_total', help: '/yjs/ upgrades refused, by reason', labelNames: ['reason'], registers: [registry] });
+    this.pathConnections = new Gauge({ name: 'chorus_yjs_path_connections', help: 'Open provider connections on this gateway (/yjs/ and /hocuspocus)', registers: [registry] });
+    this.pathRefused = new Counter({ name: 'chorus_yjs_path_refused_total', help: '/yjs/ upgrades refused and /hocuspocus tokens denied, by reason', labelNames: ['reason'], registers: [registry] });
   }
 }
