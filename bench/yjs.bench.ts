@@ -245,7 +245,8 @@ async function main(): Promise<void> {
   }
   progress(`hocuspocus: ${JSON.stringify(hocuspocus)}`);
 
-  const cluster = await startProcessCluster('yjs_bench', { gateways: 2, replicas: 1 });
+  // 25 sockets per user: over the default per-user cap (20) since /yjs/ sockets count against it; Hocuspocus has none.
+  const cluster = await startProcessCluster('yjs_bench', { gateways: 2, replicas: 1, extraEnv: { MAX_CONNECTIONS_PER_USER: '10000' } });
   let chorus: Figures;
   try {
     const people = await setUpSession(cluster.gateways[0], 'yjs-bench');
