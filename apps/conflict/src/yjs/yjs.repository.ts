@@ -85,3 +85,48 @@ export async function listYjsDocuments(db: Executor, sessionId: string): Promise
   const rows = rowsOf<{ doc_id: string }>(await db.query(`SELECT doc_id FROM yjs_documents WHERE session_id = $1 ORDER BY doc_id LIMIT 10000`, [sessionId]));
   return rows.map((r) => r.doc_id);
 }
+
+/** One update of a batch (in arrival order: their seqs follow it). */
+export interface BatchedUpdate {
+  readonly update: Buffer;
+  readonly digest: Buffer;
+  readonly userId: string;
+  readonly clientId: string;
+}
+
+export type BatchOutcome = { kind: 'appended'; firstSeq: number } | { kind: 'missing' } | { kind: 'too_large'; bytes: number };
+
+/**
+ * Appends several updates of one document in ONE statement (one head-row lock, one commit: group commit): the
+ * head moves by their count and size (the size limit checked for all of them together), and the log rows get
+ * consecutive seqs from `firstSeq`, in the order given. All or nothing: a unique violation on `digest` (one of
+ * them already stored) rolls the whole statement back, as for a single append.
+ */
+export async function appendUpdates(db: Executor, a: { sessionId: string; docId: string; updates: readonly BatchedUpdate[]; maxDocBytes: number }): Promise<BatchOutcome> {
+  const total = a.updates.reduce((n, u) => n + u.update.length, 0);
+  const rows = rowsOf<{ base: string | null; bytes: string | null }>(
+    await db.query(
+      `WITH h AS (
+         UPDATE yjs_documents SET head_seq = head_seq + $3, bytes = bytes + $4
+          WHERE session_id = $1 AND doc_id = $2 AND bytes + $4 <= $5 RETURNING head_seq - $3 AS base
+       ), i AS (
+         INSERT INTO yjs_updates (session_id, doc_id, seq, update, digest, user_id, client_id)
+         SELECT $1, $2, h.base + v.ord, v.update, v.digest, v.user_id, v.client_id
+           FROM h, unnest($6::bytea[], $7::bytea[], $8::text[], $9::text[]) WITH ORDINALITY AS v(update, digest, user_id, client_id, ord)
+         RETURNING seq
+       )
+       SELECT (SELECT base FROM h) AS base, (SELECT count(*) FROM i) AS inserted, d.bytes FROM yjs_documents d WHERE d.session_id = $1 AND d.doc_id = $2`,
+      [a.sessionId, a.docId, a.updates.length, total, a.maxDocBytes, a.updates.map((u) => u.update), a.updates.map((u) => u.digest), a.updates.map((u) => u.userId), a.updates.map((u) => u.clientId)],
+    ),
+  );
+  const row = rows[0];
+  if (!row) return { kind: 'missing' };
+  if (row.base === null) return { kind: 'too_large', bytes: Number(row.bytes) };
+  return { kind: 'appended', firstSeq: Number(row.base) + 1 };
+}
+
+/** The seqs of those of these digests stored already (hex of the digest → seq). */
+export async function seqsOfDigests(db: Executor, sessionId: string, docId: string, digests: readonly Buffer[]): Promise<Map<string, number>> {
+  const rows = rowsOf<{ digest: Buffer; seq: string }>(await db.query(`SELECT digest, seq FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND digest = ANY($3::bytea[])`, [sessionId, docId, digests]));
+  return new Map(rows.map((r) => [r.digest.toString('hex'), Number(r.seq)]));
+}

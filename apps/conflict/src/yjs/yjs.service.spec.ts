@@ -81,6 +81,37 @@ describe('YjsService', () => {
     expect(rows[0].n).toBe(1);
   });
 
+  it('group-commits concurrent appends of one document: one statement for a burst, each answered with its own seq once committed', async () => {
+    await yjs.open(alice, ref('notes/burst.md'));
+    const writers = [7, 8, 9].map((id) => client(id));
+    for (let i = 0; i < 20; i++) for (const w of writers) w.doc.getText('t').insert(0, `${w.doc.clientID}:${i} `);
+    const updates = writers.flatMap((w) => w.updates);
+    // One already stored (a resend inside a burst), and one sent twice inside the burst.
+    const stored = await yjs.append(alice, { ...ref('notes/burst.md'), update: b64(updates[0]) });
+    const burst = [...updates, updates[0], updates[5]];
+    const answers = await Promise.all(burst.map((u) => yjs.append(alice, { ...ref('notes/burst.md'), update: b64(u) })));
+    // Rows of one statement share its transaction's timestamp: the burst took far fewer commits than updates (the
+    // first found the document idle and went alone; the others waited for it and shared the next statement).
+    const commits = (await ds.query(`SELECT count(DISTINCT created_at)::int AS n FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq > $3`, [session, 'notes/burst.md', stored.seq])) as Array<{ n: number }>;
+    expect(commits[0].n).toBeLessThanOrEqual(3);
+    expect(answers[0]).toMatchObject({ seq: stored.seq, duplicate: true });
+    expect(answers[burst.length - 2]).toMatchObject({ seq: stored.seq, duplicate: true });
+    expect(answers[burst.length - 1].seq).toBe(answers[5].seq);
+    expect([answers[5], answers[burst.length - 1]].filter((a) => !a.duplicate)).toHaveLength(1);
+    const fresh = answers.filter((a) => !a.duplicate).map((a) => a.seq);
+    expect(fresh).toHaveLength(updates.length - 1);
+    expect(new Set(fresh).size).toBe(fresh.length);
+    const rows = (await ds.query(`SELECT count(*)::int AS n, max(seq)::int AS head FROM yjs_updates WHERE session_id = $1 AND doc_id = $2`, [session, 'notes/burst.md'])) as Array<{ n: number; head: number }>;
+    expect(rows[0]).toEqual({ n: updates.length, head: Math.max(...answers.map((a) => a.seq)) });
+    const state = await yjs.state(alice, ref('notes/burst.md'));
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, Buffer.from(state.update, 'base64'));
+    const expected = new Y.Doc();
+    for (const u of updates) Y.applyUpdate(expected, u);
+    expect(reloaded.getText('t').toString()).toBe(expected.getText('t').toString());
+    expect(state.seq).toBe(rows[0].head);
+  });
+
   it('refuses malformed updates, viewers, oversize updates and a full document without touching the stored state', async () => {
     await yjs.open(alice, ref('notes/guard.md'));
     const before = await yjs.state(alice, ref('notes/guard.md'));

@@ -6,7 +6,8 @@ import { ChorusError } from '@chorus/protocol';
 import { YJS_LIMITS } from '@chorus/protocol';
 import { z } from 'zod';
 import { docIdSchema, parseCaller } from '../documents/document.input';
-import { appendUpdate, createYjsDocument, documentKind, listYjsDocuments, readYjs, seqOfDigest } from './yjs.repository';
+import { YjsAppendBatcher } from './yjs-append-batcher';
+import { createYjsDocument, documentKind, listYjsDocuments, readYjs } from './yjs.repository';
 import { checkUpdate, mergeStored } from './yjs-update';
 
 export interface YjsOptions {
@@ -36,12 +37,14 @@ function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
  */
 export class YjsService {
   readonly options: YjsOptions;
+  private readonly batcher: YjsAppendBatcher;
 
   constructor(
     private readonly db: DataSource,
     options: Partial<YjsOptions> = {},
   ) {
     this.options = { maxUpdateBytes: YJS_LIMITS.maxUpdateBytes, maxDocBytes: YJS_LIMITS.maxDocBytes, ...options };
+    this.batcher = new YjsAppendBatcher(db, this.options.maxDocBytes);
   }
 
   async open(caller: Caller, payload: unknown): Promise<YjsState> {
@@ -76,19 +79,12 @@ export class YjsService {
     const refused = checkUpdate(update);
     if (refused) throw ChorusError.validation('update', `Update refused: ${refused}. Nothing was stored.`);
     const digest = createHash('sha256').update(update).digest();
-    // One statement on the hot path; a resend of stored bytes fails its unique digest and reads the original seq.
-    let outcome;
-    try {
-      outcome = await appendUpdate(this.db, { sessionId: input.session_id, docId: input.doc_id, update, digest, userId: who.user_id, clientId: who.client_id, maxDocBytes: this.options.maxDocBytes });
-    } catch (err) {
-      // The same bytes already stored (a resend, or a retry racing its original): the statement rolled back whole.
-      if ((err as { code?: string }).code !== '23505') throw err;
-      const seq = await seqOfDigest(this.db, input.session_id, input.doc_id, digest);
-      if (seq === undefined) throw err;
-      return { doc_id: input.doc_id, seq, duplicate: true };
-    }
+    // Group commit: appends of this document arriving while one is being written share the next statement; each
+    // caller is answered once its row is committed. A resend of stored bytes is answered with the original seq.
+    const outcome = await this.batcher.append(input.session_id, input.doc_id, { update, digest, userId: who.user_id, clientId: who.client_id });
     if (outcome.kind === 'missing') throw new ChorusError('NOT_FOUND', `Yjs document ${input.doc_id} does not exist: open it first (yjs_sync with sync step 1, or the /yjs path).`);
     if (outcome.kind === 'too_large') throw new ChorusError('PAYLOAD_TOO_LARGE', `Yjs document ${input.doc_id} would exceed ${this.options.maxDocBytes} stored bytes (${outcome.bytes} now). Nothing was stored.`);
+    if (outcome.kind === 'duplicate') return { doc_id: input.doc_id, seq: outcome.seq, duplicate: true };
     return { doc_id: input.doc_id, seq: outcome.seq, duplicate: false };
   }
 
