@@ -44,7 +44,14 @@ interface LocalDoc {
   /** Awareness of every client of the document this node heard of (its own state stays null). */
   readonly awareness: Awareness;
   readonly subscribers: Map<string, { readonly subscriber: YjsSubscriber; readonly clients: Set<number> }>;
+  /** Durable updates pushed to this node in the current event-loop turn, not yet written to the binary sinks. */
+  pending: Uint8Array[];
+  pendingBytes: number;
+  flush: NodeJS.Immediate | undefined;
 }
+
+/** Coalesced updates are written at once beyond this many bytes (as Hocuspocus's flushMaxBytes). */
+const FLUSH_MAX_BYTES = 256 * 1024;
 
 export type YjsPush = (sessionId: string, audience: Audience, message: ServerMessageOf<'yjs_message'>) => void;
 
@@ -195,23 +202,57 @@ export class YjsDocs {
 
   /**
    * The hub's delivery of a `yjs_message` push to this node (the only writer of pushes): awareness is recorded for
-   * late joiners here, and the frame is written once decoded to every /yjs/ socket of the document. Edge
-   * connections got the same push as JSON through the document room.
+   * late joiners here, and the frame is written once decoded to every binary socket (/yjs/, /hocuspocus) of the
+   * document — updates coalesced per event-loop turn. Edge connections got the same push as JSON through the
+   * document room.
    */
   deliver(message: ServerMessageOf<'yjs_message'>): void {
     const doc = this.docs.get(keyOf(message.session_id, message.doc_id));
     if (!doc) return;
     const frame = Buffer.from(message.message, 'base64');
-    if (message.seq === null) {
-      try {
-        const decoded = decodeMessage(frame);
-        if (decoded.kind === 'awareness') applyAwarenessUpdate(doc.awareness, decoded.update, 'remote');
-      } catch (err) {
-        // Checked by the gateway that relayed it: a failure here is a bug worth seeing, not a client's mistake.
-        this.metrics.deliveryFailures.inc();
-        this.logger.error(`yjs_message for ${message.doc_id} not applied: ${(err as Error).message}`, undefined, 'YjsDocs');
-      }
+    let decoded: YMessage | undefined;
+    try {
+      decoded = decodeMessage(frame);
+      if (message.seq === null && decoded.kind === 'awareness') applyAwarenessUpdate(doc.awareness, decoded.update, 'remote');
+    } catch (err) {
+      // Checked by the gateway that relayed it: a failure here is a bug worth seeing, not a client's mistake.
+      this.metrics.deliveryFailures.inc();
+      this.logger.error(`yjs_message for ${message.doc_id} not applied: ${(err as Error).message}`, undefined, 'YjsDocs');
     }
+    if (message.seq !== null && decoded?.kind === 'update') {
+      // Durable updates arriving in one event-loop turn (a group commit answers many at once) go to each binary
+      // socket as ONE update (Y.mergeUpdates), as Hocuspocus does: one frame per socket instead of one per update.
+      doc.pending.push(decoded.update);
+      doc.pendingBytes += decoded.update.length;
+      if (doc.pendingBytes >= FLUSH_MAX_BYTES) this.flush(doc);
+      else doc.flush ??= setImmediate(() => this.flush(doc));
+      return;
+    }
+    this.write(doc, frame);
+  }
+
+  /** Writes the coalesced updates of a document to its binary sinks. */
+  private flush(doc: LocalDoc): void {
+    if (doc.flush) clearImmediate(doc.flush);
+    doc.flush = undefined;
+    const updates = doc.pending;
+    doc.pending = [];
+    doc.pendingBytes = 0;
+    if (updates.length === 0) return;
+    let merged: Uint8Array;
+    try {
+      merged = updates.length === 1 ? updates[0] : Y.mergeUpdates(updates);
+    } catch (err) {
+      // Each was checked before it was stored: unmergeable is a bug; they still go out one by one.
+      this.metrics.deliveryFailures.inc();
+      this.logger.error(`yjs updates of ${doc.docId} not merged: ${(err as Error).message}`, undefined, 'YjsDocs');
+      for (const u of updates) this.write(doc, encodeUpdate(u));
+      return;
+    }
+    this.write(doc, encodeUpdate(merged));
+  }
+
+  private write(doc: LocalDoc, frame: Uint8Array): void {
     let frames = 0;
     for (const { subscriber } of doc.subscribers.values()) {
       if (!subscriber.sink) continue;
@@ -236,6 +277,7 @@ export class YjsDocs {
       this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeAwareness(update)).toString('base64'), seq: null });
     }
     if (doc.subscribers.size === 0) {
+      if (doc.flush) clearImmediate(doc.flush);
       doc.awareness.destroy();
       doc.awareness.doc.destroy();
       this.docs.delete(key);
@@ -272,7 +314,7 @@ export class YjsDocs {
       const awareness = new Awareness(scratch);
       // This node has no state of its own: only the clients' states, expiring unless renewed (30 s).
       awareness.setLocalState(null);
-      doc = { sessionId, docId, awareness, subscribers: new Map() };
+      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined };
       this.docs.set(key, doc);
     }
     return doc;
