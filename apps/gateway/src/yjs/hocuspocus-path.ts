@@ -118,8 +118,8 @@ export class HocuspocusPath {
         if (err instanceof HandshakeRefused) close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : YJS_CLOSE.unavailable, error.message);
         return;
       }
-      // The provider detached the document (or sent another token) meanwhile: this answer is for nothing.
-      if (docs.get(name) !== current) return;
+      // The socket closed, or the provider detached the document (or sent another token), meanwhile.
+      if (ws.readyState !== ws.OPEN || docs.get(name) !== current) return;
       const scope = can(grant.role, 'document.edit') ? 'read-write' : 'readonly';
       send(frame(name, (e) => (encoding.writeVarUint(e, MSG.auth), encoding.writeVarUint(e, AUTH.authenticated), encoding.writeVarString(e, scope))));
       if (current?.state === 'open') return; // a token refresh of an open document
