@@ -5,6 +5,7 @@ import { ConflictsPanel } from './conflicts';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 import { AgentPanel } from './agent-panel';
+import { ProjectFilesPanel } from './project-files';
 import { VoicePanel } from './voice-panel';
 import { YjsEditor } from './yjs-editor';
 
@@ -39,6 +40,8 @@ export class SessionView {
   private readonly voice: VoicePanel;
   /** The channels panel (diagnostics, ai-response, … live). */
   readonly channels: ChannelsPanel;
+  /** This browser's copy of the project, shared as the file host or synced from it (project-files.ts). */
+  readonly projectFiles: ProjectFilesPanel;
 
   constructor(
     readonly client: ChorusClient,
@@ -48,6 +51,7 @@ export class SessionView {
     this.agents = new AgentPanel(session, (m) => this.show(m));
     this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
     this.channels = new ChannelsPanel(session);
+    this.projectFiles = new ProjectFilesPanel(session, (m) => this.show(m));
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
       'form',
@@ -97,7 +101,7 @@ export class SessionView {
         this.inviteOut,
       ),
       this.notice,
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root, this.projectFiles.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -118,6 +122,7 @@ export class SessionView {
     this.renderPeers();
     void this.conflicts.refresh();
     void this.listYjsFiles();
+    void this.projectFiles.start().catch((err: unknown) => this.show(`project files: ${(err as Error).message}`));
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 
