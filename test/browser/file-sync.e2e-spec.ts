@@ -62,9 +62,10 @@ async function addFile(page: Page, path: string, text: string): Promise<void> {
 }
 
 async function fetchManifest(page: Page): Promise<void> {
+  // The click marks the panel busy at once; the diff (a list, empty when up to date) is there when it is not.
   await page.getByTestId('fetch-manifest').click();
-  await page.getByTestId('sync-diff').waitFor({ timeout: 20_000 });
   await page.locator('[data-testid=project-files][data-busy=false]').waitFor({ timeout: 20_000 });
+  await page.getByTestId('sync-diff').waitFor({ state: 'attached', timeout: 5_000 });
 }
 
 it('shows the host manifest and the diff, the changed text side by side; reject keeps the copy, accept makes it the host\'s', async () => {
@@ -105,12 +106,12 @@ it('shows the host manifest and the diff, the changed text side by side; reject 
   const diff = bob.page.getByTestId('sync-diff');
   // The changed text side by side: Bob's copy and the host's bytes.
   const changed = diff.locator('li[data-change=update][data-path="src/main.ts"]');
-  expect(await changed.getAttribute('data-view')).toBe('text');
+  expect(await changed.getAttribute('data-view')).toBe('side-by-side');
   expect(await changed.getByTestId('diff-local').textContent()).toBe(guestMain);
   expect(await changed.getByTestId('diff-host').textContent()).toBe(hostMain);
   // The binary: sizes and hashes only.
   const added = diff.locator('li[data-change=add][data-path="logo.png"]');
-  expect(await added.getAttribute('data-view')).toBe('binary');
+  expect(await added.getAttribute('data-view')).toBe('sizes');
   expect(await added.getByTestId('diff-host').count()).toBe(0);
   expect(await added.textContent()).toContain(`host: ${(logo.length / 1024).toFixed(1)} KiB ${sha256(logo).slice(0, 12)}`);
   expect(await diff.locator('li[data-change=delete][data-path="notes.txt"]').textContent()).toContain('this copy: 16 B');

@@ -335,7 +335,7 @@ export class ProjectFilesPanel {
     const localText = local ? textOf(local.bytes) : null;
     return h(
       'li',
-      { class: `change ${change}`, 'data-change': change, 'data-path': path, 'data-view': hostText !== undefined && localText !== null ? 'text' : 'binary' },
+      { class: `change ${change}`, 'data-change': change, 'data-path': path, 'data-view': hostText !== undefined && localText !== null ? 'side-by-side' : 'sizes' },
       h('span', { class: `badge change-${change}` }, label),
       ' ',
       h('span', { class: 'path' }, path),
