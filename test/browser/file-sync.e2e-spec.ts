@@ -50,7 +50,7 @@ async function copyHas(page: Page, paths: string[]): Promise<Record<string, stri
   return waitFor(`the copy to hold ${paths.join(', ')}`, async () => {
     const hashes = await hashesIn(page);
     return hashes && Object.keys(hashes).join('\n') === [...paths].sort().join('\n') ? hashes : undefined;
-  }, { timeoutMs: 10_000, intervalMs: 50 });
+  }, { timeoutMs: 20_000, intervalMs: 50 });
 }
 
 /** Types a file into the panel's form. */
@@ -89,9 +89,9 @@ it('shows the host manifest and the diff, the changed text side by side; reject 
   const host = await copyHas(alice.page, ['README.md', 'logo.png', 'src/main.ts']);
   expect(host).toEqual({ 'README.md': sha256(readme), 'logo.png': sha256(logo), 'src/main.ts': sha256(hostMain) });
   await alice.page.getByTestId('share-project').click();
-  await alice.page.locator('[data-testid=share-state]', { hasText: 'you share 3 file(s)' }).waitFor({ timeout: 10_000 });
+  await alice.page.locator('[data-testid=share-state]', { hasText: 'you share 3 file(s)' }).waitFor({ timeout: 20_000 });
   // Bob hears who hosts (the file_host push, across gateways).
-  await bob.page.locator('[data-testid=share-state]', { hasText: 'shared by Alice hosts' }).waitFor({ timeout: 10_000 });
+  await bob.page.locator('[data-testid=share-state]', { hasText: 'shared by Alice hosts' }).waitFor({ timeout: 20_000 });
 
   // Bob's copy: the README as the host has it, main.ts otherwise, no logo, and notes of his own.
   const guestMain = 'export const answer = 41;\n';
@@ -145,7 +145,18 @@ it('shows the host manifest and the diff, the changed text side by side; reject 
   await bob.page.reload();
   await sessionReady(bob.page);
   expect(await copyHas(bob.page, Object.keys(host))).toEqual(host);
+  await bob.page.locator('[data-testid=share-state]', { hasText: 'shared by Alice hosts' }).waitFor({ timeout: 20_000 });
   await alice.page.screenshot({ path: join(OUTPUT_DIR, 'file-sync-host.png'), fullPage: true });
   expect(await errorsIn(alice.page)).toBe(0);
   expect(await errorsIn(bob.page)).toBe(0);
+
+  // Alice stops sharing: Bob hears nobody hosts, and a fetch is the typed PEER_DISCONNECTED, shown; his copy stays.
+  await alice.page.getByTestId('share-project').click();
+  await alice.page.locator('[data-testid=share-project][data-sharing=false]').waitFor({ timeout: 20_000 });
+  await bob.page.locator('[data-testid=share-state][data-host=""]').waitFor({ state: 'attached', timeout: 20_000 });
+  await bob.page.getByTestId('fetch-manifest').click();
+  await bob.page.locator('[data-testid=sync-status]', { hasText: 'fetch manifest failed (PEER_DISCONNECTED)' }).waitFor({ timeout: 20_000 });
+  expect(await bob.page.getByTestId('notice').textContent()).toMatch(/^fetch manifest: PEER_DISCONNECTED: /);
+  expect(await errorsIn(bob.page)).toBe(1);
+  expect(await hashesIn(bob.page)).toEqual(host);
 }, 240_000);

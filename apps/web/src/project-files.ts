@@ -64,6 +64,8 @@ export class ProjectFilesPanel {
   /** Errors of the host helper and of this panel's actions: shown, and counted here. */
   errors = 0;
   private host: FileSyncHost | null = null;
+  /** The session's file host as last heard (null: nobody shares). */
+  private hostPeerId: string | null = null;
   private offer: Offer | null = null;
   private busy = false;
   private readonly localList = h('ul', { class: 'project-local', 'data-testid': 'local-files' });
@@ -110,14 +112,29 @@ export class ProjectFilesPanel {
     session.on('files', (m) => {
       if (m.type === 'file_host') this.renderShare(m.file_host?.peer_id ?? null);
     });
+    // The host's name comes from presence, which may arrive after the host is known.
+    session.on('presence', () => this.renderShare(this.hostPeerId));
+    session.on('joined', ({ rejoin }) => {
+      if (rejoin) void this.refreshHost();
+    });
   }
 
-  /** Opens this session's copy (IndexedDB). */
+  /** Opens this session's copy (IndexedDB) and shows who hosts (once joined). */
   async start(): Promise<void> {
     this.store = await ProjectStore.open(`session:${this.session.id}`, (reason) => this.show(reason));
     this.store.on('changed', () => this.renderLocal());
     this.renderLocal();
-    this.renderShare(null);
+    await this.refreshHost();
+  }
+
+  /** Who hosts now (`who`'s `file_host`); then the `file_host` pushes keep it current. */
+  private async refreshHost(): Promise<void> {
+    try {
+      const list = await this.session.client.request('who', { session_id: this.session.id });
+      this.renderShare(list.file_host?.peer_id ?? null);
+    } catch (err) {
+      this.fail('who hosts', err);
+    }
   }
 
   /** The diff on screen (null: none), for tests. */
@@ -287,6 +304,7 @@ export class ProjectFilesPanel {
   }
 
   private renderShare(hostPeerId: string | null): void {
+    this.hostPeerId = hostPeerId;
     const mine = this.host !== null;
     this.shareButton.textContent = mine ? 'Stop sharing' : 'Share these files';
     this.shareButton.dataset.sharing = String(mine);
