@@ -6,7 +6,7 @@ import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 import { AgentPanel } from './agent-panel';
 import { InvitesPanel } from './invites-panel';
-import { SettingsPanel } from './settings-panel';
+import { MANAGERS, SettingsPanel } from './settings-panel';
 import { VoicePanel } from './voice-panel';
 import { YjsEditor } from './yjs-editor';
 
@@ -32,6 +32,7 @@ export class SessionView {
   private readonly notice = h('div', { class: 'notice', 'data-testid': 'notice' });
   private readonly inviteOut = h('input', { class: 'invite-link', 'data-testid': 'invite-link', readonly: true, placeholder: 'invite link' });
   private readonly title = h('span', { class: 'session-name', 'data-testid': 'session-title' });
+  private readonly inviteButton = h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link');
   private readonly openFiles = new Set<string>([DEFAULT_FILE]);
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   private selectionDirty = false;
@@ -58,6 +59,10 @@ export class SessionView {
     this.settings = new SettingsPanel(client, session, (info) => {
       this.title.textContent = info.name;
       this.invites.setRole(info.my_role);
+      // Creating invites is for owners and admins (`invite.create`): the others do not get the button.
+      const manager = info.my_role !== null && MANAGERS.includes(info.my_role);
+      this.inviteButton.hidden = !manager;
+      this.inviteOut.hidden = !manager;
     });
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
@@ -105,7 +110,7 @@ export class SessionView {
         this.title,
         h('span', { class: 'session-id', 'data-testid': 'session-id' }, session.id),
         this.status,
-        h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link'),
+        this.inviteButton,
         this.inviteOut,
       ),
       this.notice,

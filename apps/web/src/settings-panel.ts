@@ -19,13 +19,20 @@ const EXPIRY_CHOICES: Array<[string, string]> = [
   ['2592000', 'in 30 days'],
 ];
 
+/** JSON with the keys of every object sorted: the server's store may give them back in another order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 export class SettingsPanel {
   readonly root = h('section', { class: 'settings', 'data-testid': 'settings' });
   /** The session as last loaded or updated; null until `load()`. */
   info: SessionInfo | null = null;
   private readonly name = h('input', { name: 'name', 'data-testid': 'settings-name', autocomplete: 'off' });
   private readonly projectPath = h('input', { name: 'project_path', 'data-testid': 'settings-project-path', placeholder: '(none)', autocomplete: 'off' });
-  private readonly settings = h('textarea', { name: 'settings', 'data-testid': 'settings-json', rows: 4, spellcheck: 'false' });
+  private readonly settings = h('textarea', { name: 'settings', 'data-testid': 'settings-json', rows: 3, spellcheck: 'false' });
   private readonly isPublic = h('input', { type: 'checkbox', name: 'is_public', 'data-testid': 'settings-public' });
   private readonly maxParticipants = h('input', { type: 'number', name: 'max_participants', 'data-testid': 'settings-max', min: 1, max: 1000 });
   private readonly password = h('input', { type: 'password', name: 'password', 'data-testid': 'settings-password', placeholder: 'new password', autocomplete: 'new-password' });
@@ -43,7 +50,10 @@ export class SettingsPanel {
     /** Called with the session after every load, save and live update (the header shows the name). */
     private readonly onInfo: (info: SessionInfo) => void,
   ) {
-    const row = (label: string, ...field: Array<Node | string>) => h('label', { class: 'settings-row' }, h('span', {}, label), ...field);
+    const row = (label: string, ...field: Array<Node | string>) => {
+      for (const f of field) if (f instanceof HTMLInputElement || f instanceof HTMLTextAreaElement || f instanceof HTMLSelectElement) f.setAttribute('aria-label', label);
+      return h('div', { class: 'settings-row' }, h('span', { class: 'settings-label' }, label), h('span', { class: 'settings-field' }, ...field));
+    };
     replaceChildren(
       this.root,
       h('h3', {}, 'Session settings'),
@@ -54,9 +64,9 @@ export class SettingsPanel {
         row('Name', this.name),
         row('Project path', this.projectPath),
         row('Settings (JSON)', this.settings),
-        row('Public', this.isPublic, h('small', {}, ' listed in discovery, anyone may join as a viewer')),
+        row('Public', h('label', {}, this.isPublic, ' listed in discovery; anyone may join as a viewer')),
         row('Max participants', this.maxParticipants),
-        row('Password', this.hasPassword, this.password, h('label', {}, this.clearPassword, ' clear')),
+        row('Password', this.hasPassword, this.password, h('label', {}, this.clearPassword, ' clear it')),
         row('Expires', this.expiresAt, this.expiry),
         this.save,
         this.status,
@@ -145,7 +155,7 @@ export class SettingsPanel {
       return 'Settings must be JSON, e.g. {"theme": "dark"}.';
     }
     if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) return 'Settings must be a JSON object, e.g. {"theme": "dark"}.';
-    if (JSON.stringify(settings) !== JSON.stringify(info.settings)) body.settings = settings as Record<string, unknown>;
+    if (canonical(settings) !== canonical(info.settings)) body.settings = settings as Record<string, unknown>;
     if (this.isPublic.checked !== info.is_public) body.is_public = this.isPublic.checked;
     const max = Number(this.maxParticipants.value);
     if (!Number.isInteger(max) || max < 1) return 'Max participants must be a whole number, at least 1.';
