@@ -11,9 +11,10 @@ import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
 
 // Issue #19 in the browser app (docs/session-admin.md "In the browser app"), real Chromium on two gateway
 // processes: the owner changes the session's name and settings in her tab and a viewer's tab on the other gateway
-// shows them without a reload; an invite addressed to Bob is redeemed by Bob's tab while Carol's tab is refused
-// with PERMISSION_DENIED; a revoked invite leaves the list; a template made in the UI starts a session with its
-// settings; public discovery searches by name and pages with "Load more". A Node SDK client reads the server.
+// (over the plain WebSocket; hers is Socket.IO) shows them without a reload; an invite addressed to Bob is
+// redeemed by Bob's tab while Carol's tab is refused with PERMISSION_DENIED; a revoked invite leaves the list; a
+// template made in the UI starts a session with its settings; public discovery searches by name and pages with
+// "Load more". A Node SDK client reads what the server has.
 
 let cluster: ProcessCluster;
 let browser: Browser;
@@ -110,13 +111,14 @@ describe('session settings, invites and templates in the browser app (two gatewa
     await until('Alice sees her session, editable', async () => shownSettings(alice.page), { name: 'Settings demo', settings: {}, isPublic: false, max: '50', editable: true });
     expect(await text(alice.page, 'settings-role')()).toContain('owner');
 
-    // A viewer invite from the panel; Dan opens it on gateway 2's copy of the app.
+    // A viewer invite from the panel; Dan opens it on gateway 2's copy of the app, over the plain WebSocket (/ws).
     const { link } = await createInvite(alice.page, { role: 'viewer' });
     const dan = await person();
-    await signIn(dan.page, link.replace(g1, g2), [g2, g1], 'Dan viewer');
+    await signIn(dan.page, `${link.replace(g1, g2)}?transport=ws`, [g2, g1], 'Dan viewer');
     await sessionReady(dan.page);
     expect(await dan.page.getByTestId('session-id').textContent()).toBe(sessionId);
     expect((await appState(dan.page)).url).toBe(g2);
+    expect(await dan.page.getByTestId('conn-state').getAttribute('data-transport')).toBe('websocket');
     expect((await appState(alice.page)).url).toBe(g1);
     await openAdmin(dan.page);
     await until('Dan sees the session read-only', async () => shownSettings(dan.page), { name: 'Settings demo', settings: {}, isPublic: false, max: '50', editable: false });
