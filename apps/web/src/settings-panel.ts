@@ -115,26 +115,31 @@ export class SettingsPanel {
     const info = this.info;
     if (!info) return;
     const { has_password: hasPassword, ...rest } = changes;
-    this.render({ ...info, ...rest, ...(hasPassword !== undefined ? { has_password: hasPassword } : {}) });
+    // Only what changed is rewritten: an edit in progress in another field stays (and is still sent on Save).
+    this.render({ ...info, ...rest, ...(hasPassword !== undefined ? { has_password: hasPassword } : {}) }, new Set(Object.keys(changes) as Array<keyof SessionChanges>));
     this.status.textContent = `Updated live: ${Object.keys(changes).join(', ')}`;
     this.status.dataset.state = 'live';
   }
 
-  private render(info: SessionInfo): void {
+  /** Shows `info`: every field, or only `fields` (a live update). */
+  private render(info: SessionInfo, fields?: ReadonlySet<keyof SessionChanges>): void {
     this.info = info;
     const editable = info.my_role !== null && MANAGERS.includes(info.my_role);
+    const show = (field: keyof SessionChanges) => fields === undefined || fields.has(field);
     this.root.dataset.editable = String(editable);
-    this.name.value = info.name;
-    this.projectPath.value = info.project_path ?? '';
-    this.settings.value = JSON.stringify(info.settings, null, 2);
-    this.isPublic.checked = info.is_public;
-    this.maxParticipants.value = String(info.max_participants);
+    if (show('name')) this.name.value = info.name;
+    if (show('project_path')) this.projectPath.value = info.project_path ?? '';
+    if (show('settings')) this.settings.value = JSON.stringify(info.settings, null, 2);
+    if (show('is_public')) this.isPublic.checked = info.is_public;
+    if (show('max_participants')) this.maxParticipants.value = String(info.max_participants);
     this.hasPassword.textContent = info.has_password ? 'set' : 'none';
-    this.password.value = '';
-    this.clearPassword.checked = false;
+    if (show('has_password')) {
+      this.password.value = '';
+      this.clearPassword.checked = false;
+    }
     this.expiresAt.textContent = info.expires_at === null ? 'never' : new Date(info.expires_at).toLocaleString();
     this.expiresAt.dataset.value = info.expires_at ?? '';
-    this.expiry.value = '';
+    if (show('expires_at')) this.expiry.value = '';
     for (const field of [this.name, this.projectPath, this.settings, this.isPublic, this.maxParticipants, this.password, this.clearPassword, this.expiry]) field.disabled = !editable;
     this.save.hidden = !editable;
     this.role.textContent = editable ? `You are ${info.my_role}: you can change these.` : `You are ${info.my_role ?? 'not a participant'}: read only (owners and admins change these).`;
