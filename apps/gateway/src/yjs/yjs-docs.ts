@@ -183,6 +183,16 @@ export class YjsDocs {
     return restored;
   }
 
+  /**
+   * The server's sync step 1 from the durable state (its state vector): the client answers with step 2, i.e.
+   * everything it has that is not stored. Sent to a /yjs/ socket whose user may edit again (promoted): what the
+   * provider typed while read-only was refused, and later updates depend on it.
+   */
+  async serverStep1(caller: Caller, sessionId: string, docId: string): Promise<Uint8Array> {
+    const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: sessionId, doc_id: docId } });
+    return encodeStep1(Y.encodeStateVectorFromUpdate(Buffer.from(state.update, 'base64')));
+  }
+
   /** Awareness (any role: presence is not editing): checked, applied here, relayed to the document's subscribers. */
   private awareness(subscriber: YjsSubscriber, sessionId: string, docId: string, update: Uint8Array): void {
     const doc = this.subscribed(subscriber, sessionId, docId);

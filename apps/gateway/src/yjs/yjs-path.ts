@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import { TokenError, can, type Identity, type IdentityTokens } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
 import type { SessionStreams, StreamMember } from '../fanout/session-streams';
 import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
@@ -169,7 +169,8 @@ export class YjsPath {
       setRole(await this.roleNow(a.identity, a.sessionId));
     } catch (err) {
       // Attached either way (the close detaches): removed meanwhile, or the role unknown — closed, to resync.
-      const removed = ChorusError.from(err).code === 'PERMISSION_DENIED';
+      const code = ChorusError.from(err).code;
+      const removed = code === 'PERMISSION_DENIED' || code === 'NOT_FOUND';
       if (!removed) this.deps.logger.warn(`/yjs/ ${a.id}: role not read again: ${(err as Error).message}`, 'YjsPath');
       ws.close(removed ? CLOSE.removed : CLOSE.unavailable, removed ? 'removed' : 'unavailable');
     }
@@ -205,8 +206,20 @@ export class YjsPath {
       peerId: subscriber.clientId,
       onEffect: (effect) => {
         if (effect.kind === 'role') {
+          const before = role;
           role = effect.role;
           told = false;
+          // May edit again: ask for what the provider typed meanwhile (refused then; later updates depend on it).
+          if (!can(before, 'document.edit') && can(role, 'document.edit') && this.deps.docs.isSubscribed(subscriber, a.sessionId, a.docId)) {
+            this.deps.docs.serverStep1({ user_id: a.identity.user_id, client_id: subscriber.clientId, role }, a.sessionId, a.docId).then(
+              (frame) => subscriber.sink?.(frame),
+              (err: unknown) => {
+                // Not fatal: the provider's next reconnect resyncs the same way.
+                this.deps.logger.warn(`/yjs/ ${id}: no resync after the promotion: ${(err as Error).message}`, 'YjsPath');
+                this.deps.metrics.pathRefused.inc({ reason: 'resync_failed' });
+              },
+            );
+          }
           return;
         }
         this.deps.metrics.pathRefused.inc({ reason: effect.kind === 'session_deleted' ? 'session_deleted' : 'removed' });
