@@ -153,9 +153,12 @@ describe('a live role change on open Yjs connections', () => {
     expect(alice.doc.getText('codemirror').toString()).toContain('DEMOTED-EDIT');
 
     const closed = new Promise<{ code: number; reason: string }>((resolve) => bob.on('closed', (event: { code: number; reason: string }) => resolve(event)));
+    const ended = new Promise<{ reason: string }>((resolve) => bobSession.on('ended', resolve));
     expect((await api.request('DELETE', `${S()}/participants/bob-${LABEL}`, { token: people.alice.token })).status).toBe(200);
     await expect(closed).resolves.toEqual({ code: 4403, reason: 'removed' });
     expect(bob.wsconnected).toBe(false);
+    // His Socket.IO connection, subscribed with yjs_sync, is ended as for OT (removed from the session).
+    expect((await ended).reason).toMatch(/removed/i);
     // The join token is still unexpired, but he is no longer a participant: refused before the upgrade, 404 like
     // any stranger's (the session service tells a non-participant nothing).
     const url = `${cluster.gateways[1].replace('http', 'ws')}/yjs/${people.sessionId}/${encodeURIComponent(DOC)}?join_token=${bobJoinToken}`;

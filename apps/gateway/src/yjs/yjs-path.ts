@@ -164,7 +164,8 @@ export class YjsPath {
    */
   private async follow(ws: WebSocket, a: Admitted, member: StreamMember, setRole: (role: Role) => void): Promise<void> {
     const { head } = await this.deps.sessions.call('session.events', { session_id: a.sessionId, user_id: a.identity.user_id, after_seq: 0, limit: 1 });
-    await this.deps.streams.attach(a.sessionId, member, head, head);
+    // No replay (a last_seq past any head): the socket takes no session events, only their effects from here on.
+    await this.deps.streams.attach(a.sessionId, member, head, Number.MAX_SAFE_INTEGER);
     try {
       setRole(await this.roleNow(a.identity, a.sessionId));
     } catch (err) {
