@@ -18,7 +18,10 @@ import { encodePermissionDenied } from './yjs-protocol';
 /** The path prefix a stock y-websocket provider connects to: `new WebsocketProvider('ws://host/yjs', room, doc, …)`. */
 export const YJS_PATH_PREFIX = '/yjs/';
 
-/** Close codes (4000–4999, as the /ws protocol's): the provider reconnects after any of them, and resyncs. */
+/**
+ * Close codes (4000–4999, as the /ws protocol's). y-websocket (3.x) reconnects and resyncs after any of them except
+ * 4400–4499, which it takes as final: `removed` (4403) is meant so.
+ */
 const CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001, removed: 4403 } as const;
 
 export interface YjsPathDeps {
