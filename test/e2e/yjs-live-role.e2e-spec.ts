@@ -5,6 +5,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { WebsocketProvider } from 'y-websocket';
 import { ChorusClient, type ChorusSession } from '@chorus/client';
+import { YjsProvider } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
@@ -89,6 +90,8 @@ describe('a live role change on open Yjs connections', () => {
   let bobJoinToken: string;
   let bobSdk: ChorusClient;
   let bobSession: ChorusSession;
+  let bobProvider: YjsProvider;
+  const bobProviderErrors: string[] = [];
   const roleEvents: string[] = [];
   const S = () => `/api/v1/collaboration/sessions/${people.sessionId}`;
 
@@ -108,6 +111,11 @@ describe('a live role change on open Yjs connections', () => {
     });
     await bobSession.join();
     await bobSdk.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC, message: 'AAABAA==' });
+    // And the SDK's YjsProvider on the same connection.
+    bobProvider = new YjsProvider(bobSession, DOC, new Y.Doc());
+    cleanups.unshift(() => void bobProvider.destroy());
+    bobProvider.on('error', ({ error }) => bobProviderErrors.push((error as { code?: string }).code ?? error.message));
+    await bobProvider.connect();
 
     // While an editor, Bob's edits are stored and reach Alice.
     bob.doc.getText('codemirror').insert(0, 'bob-editor ');
@@ -125,7 +133,9 @@ describe('a live role change on open Yjs connections', () => {
 
     bob.doc.getText('codemirror').insert(0, 'DEMOTED-EDIT ');
     await waitFor('the provider is told its update was refused', () => warned.mock.calls.some((args) => String(args[1] ?? args[0]).includes('read-only')), { timeoutMs: 10_000 });
-    // Over Socket.IO: refused like a viewer's, with PERMISSION_DENIED.
+    // Over Socket.IO: refused like a viewer's, with PERMISSION_DENIED (the SDK's provider reports it).
+    bobProvider.doc.getText('codemirror').insert(0, 'PROVIDER-DEMOTED ');
+    await waitFor("the SDK provider's update is refused", () => bobProviderErrors.includes('PERMISSION_DENIED'), { timeoutMs: 10_000 });
     await expect(bobSdk.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC, message: updateMessage('SDK-DEMOTED ') })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
 
     // Alice keeps editing: her edit arrives at Bob (read-only sync still works) and is stored; his never is.
@@ -137,6 +147,7 @@ describe('a live role change on open Yjs connections', () => {
     expect(stored).toContain('sdk-editor');
     expect(stored).not.toContain('DEMOTED-EDIT');
     expect(stored).not.toContain('SDK-DEMOTED');
+    expect(stored).not.toContain('PROVIDER-DEMOTED');
     expect(alice.doc.getText('codemirror').toString()).not.toContain('DEMOTED-EDIT');
     // Bob's socket stayed open (read-only sync).
     expect(bob.wsconnected).toBe(true);
@@ -151,6 +162,8 @@ describe('a live role change on open Yjs connections', () => {
     // The gateway asked the promoted provider for what it lacks (sync step 1): what he typed while read-only was
     // refused then, and is stored now, as a reconnecting provider's resync would store it.
     expect(alice.doc.getText('codemirror').toString()).toContain('DEMOTED-EDIT');
+    // The SDK's provider resyncs by itself on the role change: its refused edit is stored now too.
+    await waitFor("the SDK provider's edit made while read-only arrives", () => alice.doc.getText('codemirror').toString().includes('PROVIDER-DEMOTED'), { timeoutMs: 10_000 });
 
     const closed = new Promise<{ code: number; reason: string }>((resolve) => bob.on('closed', (event: { code: number; reason: string }) => resolve(event)));
     const ended = new Promise<{ reason: string }>((resolve) => bobSession.on('ended', resolve));
