@@ -5,7 +5,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { can, type JoinGrant } from '@chorus/auth';
-import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema } from '@chorus/protocol';
+import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
 import { HandshakeRefused } from '../socket/edge';
 import { YJS_CLOSE, YjsSockets, type YjsChannel, type YjsSocketDeps } from './yjs-socket';
 
@@ -27,7 +27,7 @@ const AUTH = { token: 0, permissionDenied: 1, authenticated: 2 } as const;
 export const HOCUSPOCUS_LIMITS = { authTimeoutMs: 10_000, maxDocuments: 100, maxPendingMessages: 200, maxPendingBytes: 1 << 20, maxAuthMessages: 200 } as const;
 
 /** One document name on a socket: waiting for its token (messages queued), refused, or a live channel. */
-type DocState = { readonly state: 'pending'; readonly queue: Uint8Array[] } | { readonly state: 'denied' } | { readonly state: 'open'; readonly channel: YjsChannel; readonly grant: JoinGrant };
+type DocState = { readonly state: 'pending'; readonly queue: Uint8Array[] } | { readonly state: 'denied' } | { readonly state: 'open'; readonly channel: YjsChannel };
 
 /**
  * The Hocuspocus provider's protocol (docs/yjs.md "Hocuspocus provider"), a second framing over the same core as
@@ -95,12 +95,14 @@ export class HocuspocusPath {
       const current = docs.get(name);
       let grant: JoinGrant;
       let docId: string;
+      let role: Role;
       try {
         const [sessionId, doc] = parseName(name);
         docId = doc;
         grant = this.core.verifyJoin(token, sessionId);
         if (owner !== undefined && grant.user_id !== owner) throw new ChorusError('PERMISSION_DENIED', 'This connection carries another user: one user per connection.');
-        if (current?.state === 'open' && current.grant.role !== grant.role) throw new ChorusError('PERMISSION_DENIED', 'The role changed: reconnect.');
+        // The token's role may be stale (a role change, a removal since it was minted): the session's is used.
+        role = await this.core.roleNow(grant, sessionId);
         if (owner === undefined) {
           await this.deps.admit(grant, connectionId);
           if (ws.readyState !== ws.OPEN) return void this.core.release(grant.user_id, connectionId);
@@ -120,12 +122,13 @@ export class HocuspocusPath {
       }
       // The socket closed, or the provider detached the document (or sent another token), meanwhile.
       if (ws.readyState !== ws.OPEN || docs.get(name) !== current) return;
-      const scope = can(grant.role, 'document.edit') ? 'read-write' : 'readonly';
-      send(frame(name, (e) => (encoding.writeVarUint(e, MSG.auth), encoding.writeVarUint(e, AUTH.authenticated), encoding.writeVarString(e, scope))));
-      if (current?.state === 'open') return; // a token refresh of an open document
+      const authenticated = (now: Role): void => send(frame(name, (e) => (encoding.writeVarUint(e, MSG.auth), encoding.writeVarUint(e, AUTH.authenticated), encoding.writeVarString(e, can(now, 'document.edit') ? 'read-write' : 'readonly'))));
+      // A token refresh of an open document: answered; its role is the channel's, which follows the session.
+      if (current?.state === 'open') return authenticated(current.channel.role);
+      authenticated(role);
       const prefix = frame(name, () => undefined);
       const channel = this.core.channel(
-        { connectionId, subscriberId: `hp-${randomUUID()}`, sessionId: grant.session_id, docId, identity: grant, role: grant.role },
+        { connectionId, subscriberId: `hp-${randomUUID()}`, sessionId: grant.session_id, docId, identity: grant, role },
         {
           send: (message) => {
             if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([prefix, message]));
@@ -134,12 +137,20 @@ export class HocuspocusPath {
           // unsyncedChanges counts down.
           handled: (outcome) => (outcome.kind === 'step2' || outcome.kind === 'update' ? send(frame(name, (e) => (encoding.writeVarUint(e, MSG.syncStatus), encoding.writeVarUint(e, 1)))) : undefined),
           readOnly: () => send(frame(name, (e) => (encoding.writeVarUint(e, MSG.syncStatus), encoding.writeVarUint(e, 0)))),
+          // Live roles: the provider is told its new scope (it updates `authorizedScope`).
+          roleChanged: (now) => authenticated(now),
+          // Removed from the session (or it was deleted): this document ends, the socket stays for any others.
+          removed: (reason) => {
+            channel.close();
+            if (docs.get(name)?.state === 'open') docs.set(name, { state: 'denied' });
+            deny(name, reason === 'session_deleted' ? 'The session was deleted.' : 'You were removed from the session.');
+          },
           refused: (error) => close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, error.code),
         },
       );
       const queued = current?.state === 'pending' ? current.queue : [];
       drop(current);
-      docs.set(name, { state: 'open', channel, grant });
+      docs.set(name, { state: 'open', channel });
       for (const body of queued) channel.receive(body);
     };
 

@@ -86,21 +86,21 @@ export class YjsPath {
     const joinToken = url.searchParams.get('join_token');
     if (joinToken !== null) {
       const grant = this.core.verifyJoin(joinToken, sessionId);
+      // The token's role may be stale (a role change, a removal since it was minted): the session's is used.
+      const role = await this.core.roleNow(grant, sessionId);
       const id = `yjs-${randomUUID()}`;
       await this.deps.admit(grant, id);
-      return { id, sessionId, docId: doc.data, identity: grant, role: grant.role };
+      return { id, sessionId, docId: doc.data, identity: grant, role };
     }
     const ticket = url.searchParams.get('ticket');
     if (ticket === null) throw new ChorusError('UNAUTHENTICATED', 'Connect with ?join_token=… (POST /sessions/:id/join) or ?ticket=… (POST /api/v1/auth/ws-ticket).');
     const access = await this.deps.tickets.take(ticket);
     if (!access) throw new ChorusError('UNAUTHENTICATED', 'The ticket is unknown, used or expired (each is single-use, for 30 s).');
     // A ticket proves who, not where: the role is the participant's in this session now.
-    const participants = await this.deps.sessions.call('participant.list', { actor: access.identity, session_id: sessionId });
-    const me = participants.find((p) => p.user_id === access.identity.user_id);
-    if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session: join it first.');
+    const role = await this.core.roleNow(access.identity, sessionId);
     const id = `yjs-${randomUUID()}`;
     await this.deps.admit(access.identity, id);
-    return { id, sessionId, docId: doc.data, identity: access.identity, role: me.role };
+    return { id, sessionId, docId: doc.data, identity: access.identity, role };
   }
 
   private onOpen(ws: WebSocket, a: Admitted): void {
@@ -117,6 +117,9 @@ export class YjsPath {
           if (!told && ws.readyState === ws.OPEN) ws.send(encodePermissionDenied('read-only: your role may not edit this document'));
           told = true;
         },
+        // A new role applies to the next update; a viewer made editor again is told again if demoted later.
+        roleChanged: () => void (told = false),
+        removed: (reason) => ws.close(YJS_CLOSE.removed, reason),
         refused: (error) => ws.close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, error.code === 'RATE_LIMITED' ? 'rate limited: reconnect later' : error.code),
       },
     );

@@ -1,8 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { TokenError, type Identity, type IdentityTokens, type JoinGrant } from '@chorus/auth';
+import { TokenError, can, type Identity, type IdentityTokens, type JoinGrant } from '@chorus/auth';
 import { ChorusError, type Role } from '@chorus/protocol';
-import type { SessionStreams } from '../fanout/session-streams';
+import type { SessionStreams, StreamMember } from '../fanout/session-streams';
 import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
 import type { WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { SessionRouter } from '../routing/session.router';
@@ -10,8 +10,11 @@ import type { WsTickets } from '../ws/ws-tickets';
 import type { YjsDocs, YjsOutcome, YjsSubscriber } from './yjs-docs';
 import type { YjsMetrics } from './yjs.metrics';
 
-/** Close codes (4000–4999, as the /ws protocol's): providers reconnect after any of them, and resync. */
-export const YJS_CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001, unauthorized: 4401 } as const;
+/**
+ * Close codes (4000–4999, as the /ws protocol's). y-websocket (3.x) reconnects and resyncs after any of them except
+ * 4400–4499, which it takes as final: `removed` (4403) is meant so. The Hocuspocus provider reconnects after any.
+ */
+export const YJS_CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001, unauthorized: 4401, removed: 4403 } as const;
 
 export interface YjsSocketDeps {
   readonly docs: YjsDocs;
@@ -55,6 +58,10 @@ export interface YjsFraming {
   readOnly(): void;
   /** Any other refusal: nothing was stored; the framing closes the socket, the provider reconnects and resyncs. */
   refused(error: ChorusError): void;
+  /** The user's role in the session changed (it applies to the next update). */
+  roleChanged?(role: Role): void;
+  /** The user was removed from the session (or it was deleted): the framing ends the document for good. */
+  removed(reason: 'removed' | 'session_deleted'): void;
 }
 
 /**
@@ -97,6 +104,14 @@ export class YjsSockets {
     return grant;
   }
 
+  /** The user's role in the session now (the session service's rows): PERMISSION_DENIED when not a participant. */
+  async roleNow(identity: Identity, sessionId: string): Promise<Role> {
+    const participants = await this.deps.sessions.call('participant.list', { actor: identity, session_id: sessionId });
+    const me = participants.find((p) => p.user_id === identity.user_id);
+    if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session: join it first.');
+    return me.role;
+  }
+
   /** The socket holds a cap slot (taken with `deps.admit`) until `closed`. */
   opened(ws: WebSocket, userId: string, connectionId: string): void {
     this.open.set(ws, { userId, connectionId });
@@ -130,17 +145,20 @@ export class YjsSockets {
 }
 
 /**
- * One document on one provider socket: a YjsDocs subscriber whose pushes go to the framing. Until it is subscribed
- * (its first sync step 1 answered), messages wait in order — an update before it would be refused. After it,
- * updates commute (a CRDT) and each is handled at once, so one slow append does not hold up the ones behind it
- * (pipelining; each is still acknowledged only once durable).
+ * One document on one provider socket: a YjsDocs subscriber whose pushes go to the framing, and a member of the
+ * session stream, so the role is live (docs/yjs.md "Roles"): a role change applies to the next update, a removal
+ * (or the session's deletion) ends it. Until it is subscribed (its first sync step 1 answered), messages wait in
+ * order — an update before it would be refused. After it, updates commute (a CRDT) and each is handled at once, so
+ * one slow append does not hold up the ones behind it (pipelining; each is still acknowledged only once durable).
  */
 export class YjsChannel {
   private readonly subscriber: YjsSubscriber;
-  private readonly streamOpened: Promise<boolean>;
+  /** 'attached': a member of the session stream (detach at close); 'opened': only the hold (release at close). */
+  private readonly streamOpened: Promise<'attached' | 'opened' | false>;
   private chain: Promise<void>;
   private pipelined = false;
   private closed = false;
+  private current: Role;
 
   constructor(
     private readonly core: YjsSockets,
@@ -148,22 +166,33 @@ export class YjsChannel {
     private readonly framing: YjsFraming,
   ) {
     const { deps } = core;
+    this.current = of.role;
     this.subscriber = {
       id: of.subscriberId,
       userId: of.identity.user_id,
       clientId: `yjs:${of.subscriberId.slice(4, 40)}`,
-      role: () => of.role,
+      role: () => this.current,
       subscribe: async () => undefined,
       sink: (frame) => {
         if (!this.closed) framing.send(frame);
       },
     };
+    const member: StreamMember = { id: of.subscriberId, userId: of.identity.user_id, peerId: this.subscriber.clientId, onEffect: (effect) => this.onEffect(effect) };
     this.streamOpened = deps.streams.open(of.sessionId).then(
-      () => true,
+      () =>
+        this.follow(member).then(
+          () => 'attached' as const,
+          (err: unknown) => {
+            deps.logger.warn(`yjs ${of.subscriberId}: not following the session stream: ${(err as Error).message}`, 'YjsChannel');
+            framing.refused(new ChorusError('UNAVAILABLE', 'The session stream could not be followed; reconnect.'));
+            // attach consumes the hold: if it never ran (the head read failed), the hold is released at close.
+            return 'opened' as const;
+          },
+        ),
       (err: unknown) => {
         deps.logger.warn(`yjs ${of.subscriberId}: session stream not opened: ${(err as Error).message}`, 'YjsChannel');
         framing.refused(new ChorusError('UNAVAILABLE', 'The session stream could not be opened; reconnect.'));
-        return false;
+        return false as const;
       },
     );
     this.chain = this.streamOpened.then(() => undefined);
@@ -179,15 +208,69 @@ export class YjsChannel {
     });
   }
 
-  /** The socket closed (or the provider detached the document): unsubscribed, awareness removed, stream released. */
+  /** The socket closed (or the provider detached the document): unsubscribed, awareness removed, stream left. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     const { deps } = this.core;
-    deps.docs.unsubscribe(this.subscriber, this.of.sessionId, this.of.docId);
+    const { sessionId, subscriberId } = this.of;
+    deps.docs.unsubscribe(this.subscriber, sessionId, this.of.docId);
     void this.streamOpened
-      .then((opened) => (opened ? deps.streams.release(this.of.sessionId) : undefined))
-      .catch((err: unknown) => deps.logger.warn(`yjs ${this.of.subscriberId}: release failed: ${(err as Error).message}`, 'YjsChannel'));
+      .then((opened) => (opened === 'attached' ? deps.streams.detach(sessionId, subscriberId) : opened === 'opened' ? deps.streams.release(sessionId) : undefined))
+      .catch((err: unknown) => deps.logger.warn(`yjs ${subscriberId}: release failed: ${(err as Error).message}`, 'YjsChannel'));
+  }
+
+  /**
+   * Attached at the stream's head, then the role is read again: a change before the attach is in that read, one
+   * after it arrives as an effect.
+   */
+  private async follow(member: StreamMember): Promise<void> {
+    const { deps } = this.core;
+    const { sessionId, identity } = this.of;
+    const { head } = await deps.sessions.call('session.events', { session_id: sessionId, user_id: identity.user_id, after_seq: 0, limit: 1 });
+    // No replay (a last_seq past any head): the channel takes no session events, only their effects from here on.
+    await deps.streams.attach(sessionId, member, head, Number.MAX_SAFE_INTEGER);
+    try {
+      this.setRole(await this.core.roleNow(identity, sessionId));
+    } catch (err) {
+      // Attached either way (the close detaches): removed meanwhile, or the role unknown — ended, to resync.
+      const code = ChorusError.from(err).code;
+      if (code === 'PERMISSION_DENIED' || code === 'NOT_FOUND') return this.framing.removed('removed');
+      deps.logger.warn(`yjs ${this.of.subscriberId}: role not read again: ${(err as Error).message}`, 'YjsChannel');
+      this.framing.refused(new ChorusError('UNAVAILABLE', 'The role could not be read; reconnect.'));
+    }
+  }
+
+  /** The user's role in the session now (live). */
+  get role(): Role {
+    return this.current;
+  }
+
+  private setRole(role: Role): void {
+    if (role === this.current) return;
+    const before = this.current;
+    this.current = role;
+    this.framing.roleChanged?.(role);
+    // May edit again: ask for what the provider typed meanwhile (refused then; later updates depend on it).
+    const { deps } = this.core;
+    if (!can(before, 'document.edit') && can(role, 'document.edit') && deps.docs.isSubscribed(this.subscriber, this.of.sessionId, this.of.docId)) {
+      deps.docs.serverStep1({ user_id: this.of.identity.user_id, client_id: this.subscriber.clientId, role }, this.of.sessionId, this.of.docId).then(
+        (frame) => this.subscriber.sink?.(frame),
+        (err: unknown) => {
+          // Not fatal: the provider's next reconnect resyncs the same way.
+          deps.logger.warn(`yjs ${this.of.subscriberId}: no resync after the promotion: ${(err as Error).message}`, 'YjsChannel');
+          deps.metrics.pathRefused.inc({ reason: 'resync_failed' });
+        },
+      );
+    }
+  }
+
+  private onEffect(effect: Parameters<StreamMember['onEffect']>[0]): void {
+    if (this.closed) return;
+    if (effect.kind === 'role') return this.setRole(effect.role);
+    const reason = effect.kind === 'session_deleted' ? 'session_deleted' : 'removed';
+    this.core.deps.metrics.pathRefused.inc({ reason });
+    this.framing.removed(reason);
   }
 
   private async handle(bytes: Uint8Array): Promise<void> {
