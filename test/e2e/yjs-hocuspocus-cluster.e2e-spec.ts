@@ -14,7 +14,8 @@ import { Api } from './support/stack';
 // conflict/session/presence as separate processes, real Postgres and Redis): an UNMODIFIED @hocuspocus/provider on
 // gateway 2, a stock y-websocket provider on gateway 1 and an SDK YjsProvider type into one document at once; they
 // converge, and the state read back from Postgres equals theirs. A viewer's token is answered `readonly` and its
-// updates are refused (SyncStatus false, nothing stored); a bad token and another session's token are denied.
+// updates are refused (SyncStatus false, nothing stored); a bad token and another session's token are denied; live
+// role changes reach it (scope announced, promotion resync, removal denied); documents share one socket.
 
 let cluster: ProcessCluster;
 let people: People;
@@ -183,6 +184,36 @@ describe('the Hocuspocus provider on /hocuspocus', () => {
     // Nothing of the document reached it.
     expect(foreign.document.getText('t').toString()).toBe('');
     foreign.destroy();
+  });
+
+  it('follows live role changes: demoted → scope readonly and edits refused; promoted → its refused edit stored; removed → denied', async () => {
+    const api = new Api(cluster.gateways[0]);
+    const S = `/api/v1/collaboration/sessions/${people.sessionId}`;
+    const dan = await api.devToken('dan-hp', 'Dan');
+    const invite = await api.request<{ code: string }>('POST', `${S}/invite`, { token: people.alice.token, body: { role: 'editor' } });
+    const redeemed = await api.request<{ join_token: string }>('POST', `/api/v1/collaboration/invites/${invite.body.code}/redeem`, { token: dan, body: {} });
+    const provider = hocuspocus(cluster.gateways[1], people.sessionId + '/' + DOC, redeemed.body.join_token);
+    const scopes: string[] = [];
+    const denied: string[] = [];
+    provider.on('authenticated', ({ scope }: { scope: string }) => scopes.push(scope));
+    provider.on('authenticationFailed', ({ reason }: { reason: string }) => denied.push(reason));
+    await waitFor('synced read-write', () => provider.isSynced && scopes[0] === 'read-write', { timeoutMs: 20_000 });
+
+    expect((await api.request('PATCH', `${S}/participants/dan-hp`, { token: people.alice.token, body: { role: 'viewer' } })).status).toBe(200);
+    await waitFor('told readonly', () => provider.authorizedScope === 'readonly', { timeoutMs: 10_000 });
+    provider.document.getText('t').insert(0, 'DAN-WHILE-VIEWER ');
+    sdkDoc.getText('t').insert(0, '#');
+    await waitFor('Dan still receives updates', () => provider.document.getText('t').toString().includes('#'), { timeoutMs: 10_000 });
+    expect((await reloadFromPostgres(people.sessionId)).getText('t').toString()).not.toContain('DAN-WHILE-VIEWER');
+
+    expect((await api.request('PATCH', `${S}/participants/dan-hp`, { token: people.alice.token, body: { role: 'editor' } })).status).toBe(200);
+    await waitFor('told read-write', () => provider.authorizedScope === 'read-write', { timeoutMs: 10_000 });
+    // The promotion resync (the server's sync step 1): what Dan typed while read-only is stored now.
+    await waitFor('the refused edit stored after the promotion', async () => (await reloadFromPostgres(people.sessionId)).getText('t').toString().includes('DAN-WHILE-VIEWER'), { timeoutMs: 10_000 });
+
+    expect((await api.request('DELETE', `${S}/participants/dan-hp`, { token: people.alice.token })).status).toBe(200);
+    await waitFor('denied after the removal', () => denied.includes('You were removed from the session.'), { timeoutMs: 10_000 });
+    provider.destroy();
   });
 
   it('multiplexes documents on one socket: two providers sharing a HocuspocusProviderWebsocket each sync their own', async () => {
