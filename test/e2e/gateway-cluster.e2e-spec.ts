@@ -141,7 +141,7 @@ describe('two clients on two gateways', () => {
     const joined = await carol.ok('join', { session_id: sid(), peer_id: 'alice-phone', join_token: await people.alice.joinToken() });
     await waitFor('alice-phone in presence', async () => (await bob.ok('who', { session_id: sid() })).peers.some((p) => p.peer_id === 'alice-phone'));
     cluster.processes.get('gateway-2')?.child.kill('SIGKILL');
-    await waitFor('the client sees its connection drop', () => !carol.socket.connected);
+    await waitFor('the client sees its connection drop', () => !carol.connected);
     const moved = track(await ChorusClient.connect(cluster.gateways[0], people.alice.token));
     const rejoined = await moved.ok('join', { session_id: sid(), peer_id: 'alice-phone-2', join_token: await people.alice.joinToken(), last_seq: joined.seq });
     expect(rejoined.recovered).toBe(true);
@@ -163,7 +163,7 @@ describe('two clients on two gateways', () => {
     expect(refused).toMatchObject({ type: 'error', code: 'PERMISSION_DENIED' });
     const removed = await api.request('DELETE', `/api/v1/collaboration/sessions/${sid()}/participants/${bobUser}`, { token: people.alice.token });
     expect(removed.status).toBe(200);
-    await waitFor('the removed participant is disconnected', () => !bob.socket.connected);
+    await waitFor('the removed participant is disconnected', () => !bob.connected);
     expect(bob.of('error').some((e) => e.code === 'PERMISSION_DENIED')).toBe(true);
     // Told why before the close, by the gateway holding the socket, whichever gateway took the REST call.
     expect(bob.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4503, name: 'removed', reconnect: false })]);
@@ -171,9 +171,9 @@ describe('two clients on two gateways', () => {
 
   it('drains on SIGTERM: the gateway closes its connections and exits 0', async () => {
     const gw1 = cluster.processes.get('gateway-1');
-    expect(alice.socket.connected).toBe(true);
+    expect(alice.connected).toBe(true);
     const exit = gw1?.stop('SIGTERM', 15_000);
-    await waitFor('the client is let go', () => !alice.socket.connected);
+    await waitFor('the client is let go', () => !alice.connected);
     // Nothing arrives after the close, so a recorded notice came before it.
     expect(alice.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4000, name: 'draining', reconnect: true })]);
     expect(await exit).toBe(0);
