@@ -222,8 +222,10 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
   /**
    * The escape hatch under {@link request}: sends any event with any payload as it is, over the same wire, and
    * resolves with the ack as the server sent it — a success reply and an `error` message alike (no typing, no
-   * ChorusError). Rejects only when no ack comes: timeout, connection lost, client closed. For tools and
-   * hostile-input tests that must send what the typed API refuses to build; apps use `request`.
+   * ChorusError). Rejects only when no ack comes: timeout, connection lost, client closed; or at once when the
+   * transport refuses to send it (an event name Socket.IO reserves). Over /ws the frame is the payload's fields
+   * plus `type` and `id`, so send objects there. For tools and hostile-input tests that must send what the typed
+   * API refuses to build; apps use `request`.
    *
    * ```ts
    * const ack = await client.requestRaw('chat_message', { session_id: 42 }); // { type: 'error', code: 'VALIDATION_ERROR', … }
