@@ -88,25 +88,26 @@ export class AgentActivityRecorder {
     await this.inTransaction(sessionId, async (tx, append) => {
       const inserted = rowsOf<{ agent_id: string }>(
         await tx.query(
-          `INSERT INTO agent_edit_runs (session_id, agent_id, doc_id, from_version, to_version, ops) VALUES ($1, $2, $3, $4, $4, 1)
+          `INSERT INTO agent_edit_runs (session_id, agent_id, doc_id, from_version, to_version, ops, versions) VALUES ($1, $2, $3, $4, $4, 1, ARRAY[$4::bigint])
            ON CONFLICT (session_id, agent_id) DO NOTHING RETURNING agent_id`,
           [sessionId, agentId, docId, version],
         ),
       );
       if (inserted.length > 0) return;
-      const [run] = rowsOf<RunRow & { stale: boolean }>(
+      const [run] = rowsOf<RunRow & { stale: boolean; seen: boolean }>(
         await tx.query(
-          `SELECT ${RUN_COLUMNS}, (last_at < now() - $3 * interval '1 millisecond' OR started_at < now() - $4 * interval '1 millisecond') AS stale
+          `SELECT ${RUN_COLUMNS}, (last_at < now() - $3 * interval '1 millisecond' OR started_at < now() - $4 * interval '1 millisecond') AS stale,
+             $5::bigint = ANY(versions) AS seen
            FROM agent_edit_runs WHERE session_id = $1 AND agent_id = $2 FOR UPDATE`,
-          [sessionId, agentId, this.options.coalesceMs, this.options.maxRunMs],
+          [sessionId, agentId, this.options.coalesceMs, this.options.maxRunMs, version],
         ),
       );
       if (!run) return; // the session went meanwhile (its rows cascade)
       // A redelivered report of an op this run (open or recorded) already holds.
-      if (run.doc_id === docId && version >= Number(run.from_version) && version <= Number(run.to_version)) return;
+      if (run.doc_id === docId && run.seen) return;
       if (!run.closed && run.doc_id === docId && !run.stale) {
         await tx.query(
-          `UPDATE agent_edit_runs SET from_version = LEAST(from_version, $3), to_version = GREATEST(to_version, $3), ops = ops + 1, last_at = now()
+          `UPDATE agent_edit_runs SET from_version = LEAST(from_version, $3), to_version = GREATEST(to_version, $3), ops = ops + 1, versions = array_append(versions, $3::bigint), last_at = now()
            WHERE session_id = $1 AND agent_id = $2`,
           [sessionId, agentId, version],
         );
@@ -114,7 +115,7 @@ export class AgentActivityRecorder {
       }
       if (!run.closed) await append([editedEvent(run)]);
       await tx.query(
-        `UPDATE agent_edit_runs SET doc_id = $3, from_version = $4, to_version = $4, ops = 1, started_at = now(), last_at = now(), closed = false
+        `UPDATE agent_edit_runs SET doc_id = $3, from_version = $4, to_version = $4, ops = 1, versions = ARRAY[$4::bigint], started_at = now(), last_at = now(), closed = false
          WHERE session_id = $1 AND agent_id = $2`,
         [sessionId, agentId, docId, version],
       );

@@ -323,7 +323,7 @@ export class AgentService {
    */
   async status(actor: Identity, sessionId: string, status: AgentStatusValue, detail: string | null): Promise<{ renewed: number; recorded: boolean }> {
     await this.role(this.db, actor, sessionId, 'agent.work');
-    const recorded = await this.recorder.status(sessionId, actor.user_id, status, detail);
+    const recorded = await this.recorder.status(sessionId, actor.user_id, status, detail ?? null);
     return { recorded, renewed: await promptsRepo.renew(this.db, sessionId, actor.user_id, this.options.leaseMs) };
   }
 

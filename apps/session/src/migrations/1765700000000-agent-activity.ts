@@ -4,7 +4,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * What the agents' activity feed needs besides the session stream (docs/agents.md, "History and activity"):
  *
  * - `agent_edit_runs`: per agent of a session, its current run of OT edits on one document (versions from..to,
- *   its op count). A run ends when the agent edits another document, does anything else that goes to the feed,
+ *   its op count, the versions themselves). A run ends when the agent edits another document, does anything else that goes to the feed,
  *   or pauses for AGENT_ACTIVITY_COALESCE_MS (every replica sweeps): then it becomes one durable
  *   `document_edited` event in the same transaction as `closed = true`, so it is recorded once. The closed row
  *   stays (its doc and last version) until the agent's next edit, so a redelivered report of an op already
@@ -25,6 +25,9 @@ export class AgentActivity1765700000000 implements MigrationInterface {
         from_version bigint NOT NULL CHECK (from_version > 0),
         to_version bigint NOT NULL CHECK (to_version >= from_version),
         ops integer NOT NULL CHECK (ops > 0),
+        -- The versions of the run's ops (a run lasts at most a minute): a redelivered report is found here, and
+        -- reports arriving out of order (two connections of one agent) are each counted once.
+        versions bigint[] NOT NULL,
         started_at timestamptz NOT NULL DEFAULT now(),
         last_at timestamptz NOT NULL DEFAULT now(),
         closed boolean NOT NULL DEFAULT false,
