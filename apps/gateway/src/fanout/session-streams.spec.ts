@@ -95,7 +95,7 @@ it('does not hold live events of attached members behind a joiner\'s replay read
   const w = world();
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const slow = async (s: string, u: string, after: number, limit: number) => {
+  const slow = async (_s: string, _u: string, after: number, limit: number) => {
     if (after >= 1) await gate; // the joiner's replay read (after its last_seq): held until released
     return { events: w.log.filter((e) => e.seq > after).slice(0, limit), head: w.log.length };
   };
