@@ -83,13 +83,17 @@ export class AgentActivityRecorder {
     private readonly options: ActivityOptions = DEFAULT_ACTIVITY_OPTIONS,
   ) {}
 
-  /** One committed OT op of the agent on `docId` at `version`: extends its run, or ends it and starts another. */
+  /**
+   * One committed OT op of the agent on `docId` at `version`: extends its run of that document, or (paused too
+   * long, or a minute old) ends it and starts another. Runs are per document, so an agent switching between two
+   * files makes two entries, not one per switch.
+   */
   async edited(sessionId: string, agentId: string, docId: string, version: number): Promise<void> {
     await this.inTransaction(sessionId, async (tx, append) => {
       const inserted = rowsOf<{ agent_id: string }>(
         await tx.query(
           `INSERT INTO agent_edit_runs (session_id, agent_id, doc_id, from_version, to_version, ops, versions) VALUES ($1, $2, $3, $4, $4, 1, ARRAY[$4::bigint])
-           ON CONFLICT (session_id, agent_id) DO NOTHING RETURNING agent_id`,
+           ON CONFLICT (session_id, agent_id, doc_id) DO NOTHING RETURNING agent_id`,
           [sessionId, agentId, docId, version],
         ),
       );
@@ -98,25 +102,25 @@ export class AgentActivityRecorder {
         await tx.query(
           `SELECT ${RUN_COLUMNS}, (last_at < now() - $3 * interval '1 millisecond' OR started_at < now() - $4 * interval '1 millisecond') AS stale,
              $5::bigint = ANY(versions) AS seen
-           FROM agent_edit_runs WHERE session_id = $1 AND agent_id = $2 FOR UPDATE`,
-          [sessionId, agentId, this.options.coalesceMs, this.options.maxRunMs, version],
+           FROM agent_edit_runs WHERE session_id = $1 AND agent_id = $2 AND doc_id = $6 FOR UPDATE`,
+          [sessionId, agentId, this.options.coalesceMs, this.options.maxRunMs, version, docId],
         ),
       );
       if (!run) return; // the session went meanwhile (its rows cascade)
       // A redelivered report of an op this run (open or recorded) already holds.
-      if (run.doc_id === docId && run.seen) return;
-      if (!run.closed && run.doc_id === docId && !run.stale) {
+      if (run.seen) return;
+      if (!run.closed && !run.stale) {
         await tx.query(
           `UPDATE agent_edit_runs SET from_version = LEAST(from_version, $3), to_version = GREATEST(to_version, $3), ops = ops + 1, versions = array_append(versions, $3::bigint), last_at = now()
-           WHERE session_id = $1 AND agent_id = $2`,
-          [sessionId, agentId, version],
+           WHERE session_id = $1 AND agent_id = $2 AND doc_id = $4`,
+          [sessionId, agentId, version, docId],
         );
         return;
       }
       if (!run.closed) await append([editedEvent(run)]);
       await tx.query(
-        `UPDATE agent_edit_runs SET doc_id = $3, from_version = $4, to_version = $4, ops = 1, versions = ARRAY[$4::bigint], started_at = now(), last_at = now(), closed = false
-         WHERE session_id = $1 AND agent_id = $2`,
+        `UPDATE agent_edit_runs SET from_version = $4, to_version = $4, ops = 1, versions = ARRAY[$4::bigint], started_at = now(), last_at = now(), closed = false
+         WHERE session_id = $1 AND agent_id = $2 AND doc_id = $3`,
         [sessionId, agentId, docId, version],
       );
     });
@@ -175,33 +179,36 @@ export class AgentActivityRecorder {
     });
   }
 
-  /** Ends the agent's open run of edits, if any, inside a transaction of another activity (before its events). */
+  /** Ends the agent's open runs of edits, if any, inside a transaction of another activity (before its events). */
   async closeRunIn(tx: EntityManager, sessionId: string, agentId: string, append: Append): Promise<void> {
-    const [run] = rowsOf<RunRow>(
+    const runs = rowsOf<RunRow>(
       await tx.query(`UPDATE agent_edit_runs SET closed = true WHERE session_id = $1 AND agent_id = $2 AND NOT closed RETURNING ${RUN_COLUMNS}`, [sessionId, agentId]),
     );
-    if (run) await append([editedEvent(run)]);
+    if (runs.length > 0) await append(runs.sort((x, y) => x.started_at.getTime() - y.started_at.getTime()).map(editedEvent));
   }
 
-  /** Ends the agent's open run of edits, if any (before an activity that is appended outside a transaction). */
+  /** Ends the agent's open runs of edits, if any (before an activity that is appended outside a transaction). */
   async closeRun(sessionId: string, agentId: string): Promise<void> {
     const open = rowsOf<{ agent_id: string }>(await this.db.query(`SELECT agent_id FROM agent_edit_runs WHERE session_id = $1 AND agent_id = $2 AND NOT closed`, [sessionId, agentId]));
     if (open.length === 0) return;
     await this.inTransaction(sessionId, (tx, append) => this.closeRunIn(tx, sessionId, agentId, append));
   }
 
-  /** Every replica, every interval: runs paused for the interval end, pending statuses whose time came are recorded. */
+  /**
+   * Every replica, every interval: runs paused for the interval end, pending statuses whose time came are
+   * recorded, and closed runs older than ten minutes (kept to recognise redelivered reports) go.
+   */
   async sweep(limit = 100): Promise<number> {
     let recorded = 0;
-    const runs = rowsOf<{ session_id: string; agent_id: string }>(
-      await this.db.query(`SELECT session_id, agent_id FROM agent_edit_runs WHERE NOT closed AND last_at < now() - $1 * interval '1 millisecond' LIMIT $2`, [this.options.coalesceMs, limit]),
+    const runs = rowsOf<{ session_id: string; agent_id: string; doc_id: string }>(
+      await this.db.query(`SELECT session_id, agent_id, doc_id FROM agent_edit_runs WHERE NOT closed AND last_at < now() - $1 * interval '1 millisecond' LIMIT $2`, [this.options.coalesceMs, limit]),
     );
     for (const r of runs) {
       recorded += await this.inTransaction(r.session_id, async (tx, append) => {
         const [run] = rowsOf<RunRow>(
           await tx.query(
-            `UPDATE agent_edit_runs SET closed = true WHERE session_id = $1 AND agent_id = $2 AND NOT closed AND last_at < now() - $3 * interval '1 millisecond' RETURNING ${RUN_COLUMNS}`,
-            [r.session_id, r.agent_id, this.options.coalesceMs],
+            `UPDATE agent_edit_runs SET closed = true WHERE session_id = $1 AND agent_id = $2 AND doc_id = $3 AND NOT closed AND last_at < now() - $4 * interval '1 millisecond' RETURNING ${RUN_COLUMNS}`,
+            [r.session_id, r.agent_id, r.doc_id, this.options.coalesceMs],
           ),
         );
         if (!run) return 0;
@@ -223,6 +230,7 @@ export class AgentActivityRecorder {
         return 1;
       });
     }
+    await this.db.query(`DELETE FROM agent_edit_runs WHERE closed AND last_at < now() - interval '10 minutes'`);
     return recorded;
   }
 

@@ -57,16 +57,17 @@ it("coalesces an agent's ops on one document into one document_edited entry with
   expect(edits(await feed(sessionId))).toHaveLength(1);
 });
 
-it('ends a run at another document and after a pause (any replica sweeps; recorded once)', async () => {
+it('keeps one run per document while an agent switches between files, and ends them after a pause (any replica sweeps; recorded once)', async () => {
   const { sessionId, agent } = await sessionWithAgent();
   await cluster.agents[0].edited(agent, sessionId, 'a.txt', 1);
-  await cluster.agents[1].edited(agent, sessionId, 'a.txt', 2);
-  await cluster.agents[2].edited(agent, sessionId, 'b.txt', 1);
+  await cluster.agents[1].edited(agent, sessionId, 'b.txt', 1);
+  await cluster.agents[2].edited(agent, sessionId, 'a.txt', 2);
   await cluster.agents[0].edited(agent, sessionId, 'b.txt', 2);
-  expect(edits(await feed(sessionId)).map((e) => [e.doc_id, e.from_version, e.to_version, e.ops])).toEqual([['a.txt', 1, 2, 2]]);
-  // Paused: every replica sweeps at once, the run of b.txt is recorded once.
+  await cluster.agents[1].edited(agent, sessionId, 'a.txt', 3);
+  expect(edits(await feed(sessionId))).toEqual([]);
+  // Paused: every replica sweeps at once, each run is recorded once.
   await waitFor(
-    'the paused run recorded',
+    'the paused runs recorded',
     async () => {
       await Promise.all(cluster.agents.map((a) => a.recorder.sweep()));
       return edits(await feed(sessionId)).length === 2;
@@ -74,10 +75,23 @@ it('ends a run at another document and after a pause (any replica sweeps; record
     { timeoutMs: 10_000 },
   );
   await Promise.all(cluster.agents.map((a) => a.recorder.sweep()));
-  expect(edits(await feed(sessionId)).map((e) => [e.doc_id, e.from_version, e.to_version, e.ops])).toEqual([
+  expect(
+    edits(await feed(sessionId))
+      .map((e) => [e.doc_id, e.from_version, e.to_version, e.ops])
+      .sort(),
+  ).toEqual([
+    ['a.txt', 1, 3, 3],
     ['b.txt', 1, 2, 2],
-    ['a.txt', 1, 2, 2],
   ]);
+});
+
+it('ends every open run of the agent, oldest first, at its next activity', async () => {
+  const { sessionId, agent } = await sessionWithAgent();
+  await cluster.agents[0].edited(agent, sessionId, 'x.txt', 1);
+  await cluster.agents[1].edited(agent, sessionId, 'y.txt', 1);
+  await cluster.agents[2].status(agent, sessionId, 'reviewing', 'the diff');
+  const items = await feed(sessionId);
+  expect(items.map((i) => (i.kind === 'document_edited' ? i.doc_id : i.kind))).toEqual(['status_changed', 'y.txt', 'x.txt']);
 });
 
 it('counts every op once when reports of one agent race on three replicas with their sweeps', async () => {

@@ -3,12 +3,12 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * What the agents' activity feed needs besides the session stream (docs/agents.md, "History and activity"):
  *
- * - `agent_edit_runs`: per agent of a session, its current run of OT edits on one document (versions from..to,
- *   its op count, the versions themselves). A run ends when the agent edits another document, does anything else that goes to the feed,
- *   or pauses for AGENT_ACTIVITY_COALESCE_MS (every replica sweeps): then it becomes one durable
+ * - `agent_edit_runs`: per agent of a session and document, its current run of OT edits (versions from..to, its
+ *   op count, the versions themselves). A run ends when the agent does anything else that goes to the feed, or
+ *   pauses on that document for AGENT_ACTIVITY_COALESCE_MS (every replica sweeps): then it becomes one durable
  *   `document_edited` event in the same transaction as `closed = true`, so it is recorded once. The closed row
- *   stays (its doc and last version) until the agent's next edit, so a redelivered report of an op already
- *   recorded is recognised.
+ *   stays until the agent's next edit of the document (or for ten minutes), so a redelivered report of an op
+ *   already recorded is recognised.
  * - `agent_statuses`: per agent, the last status recorded as an `agent_status_changed` event, and the newest
  *   one reported inside the coalescing interval (`pending_*`, recorded at `due_at` unless it went back), so only
  *   transitions are stored and at most one per interval.
@@ -31,9 +31,10 @@ export class AgentActivity1765700000000 implements MigrationInterface {
         started_at timestamptz NOT NULL DEFAULT now(),
         last_at timestamptz NOT NULL DEFAULT now(),
         closed boolean NOT NULL DEFAULT false,
-        PRIMARY KEY (session_id, agent_id)
+        PRIMARY KEY (session_id, agent_id, doc_id)
       )`);
     await q.query(`CREATE INDEX agent_edit_runs_open_idx ON agent_edit_runs (last_at) WHERE NOT closed`);
+    await q.query(`CREATE INDEX agent_edit_runs_closed_idx ON agent_edit_runs (last_at) WHERE closed`);
     await q.query(`
       CREATE TABLE agent_statuses (
         session_id uuid NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
