@@ -57,7 +57,7 @@ async function paced(count: number, seconds: number, send: (i: number) => Promis
 
 async function main(): Promise<void> {
   const calibrationStart = cpuCalibrationMs();
-  const cluster = await startProcessCluster('bench_agents', { gateways: 2, replicas: 1, extraEnv: { TRUSTED_PROXIES: '1', LOG_LEVEL: 'warn' } });
+  const cluster = await startProcessCluster('bench_agents', { gateways: 2, replicas: 1, extraEnv: { TRUSTED_PROXIES: '1', LOG_LEVEL: 'warn', SSE_STREAMS_PER_USER: String(Math.max(SSE, 8)) } });
   try {
     const [g1, g2] = cluster.gateways;
     const gw = (i: number) => (i % 2 === 0 ? g1 : g2);

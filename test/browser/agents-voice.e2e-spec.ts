@@ -164,6 +164,15 @@ it('agent panel: the same queue in both tabs, ask and cancel, live output with t
   expect((await feedOf(bob)).slice(-4)).toEqual(feed);
   expect(await bob.getByTestId('activity-more').isHidden()).toBe(true);
   expect(await alice.getByTestId('activity-more').isHidden()).toBe(true);
+
+  // Status changes and document edits (one row per run of edits, with its version range) show in both tabs.
+  await agent.ok('agent_status', { session_id: sessionId, status: 'editing', detail: 'notes.txt' });
+  const notes = await agent.ok('open_document', { session_id: sessionId, doc_id: 'notes.txt' });
+  const v1 = await agent.ok('submit_op', { session_id: sessionId, doc_id: 'notes.txt', version: notes.version, op: ['Notes'], seq: 1 });
+  const v2 = await agent.ok('submit_op', { session_id: sessionId, doc_id: 'notes.txt', version: v1.version, op: [5, ':'], seq: 2 });
+  await agent.ok('agent_status', { session_id: sessionId, status: 'idle' });
+  const edited = ['status_changed idle', `document_edited notes.txt v${v1.version}–v${v2.version} (2 edits)`, 'status_changed editing: notes.txt'];
+  await waitFor('both tabs show the edit and the status changes', async () => JSON.stringify((await feedOf(alice)).slice(0, 3)) === JSON.stringify(edited) && JSON.stringify((await feedOf(bob)).slice(0, 3)) === JSON.stringify(edited), { timeoutMs: 30_000 });
 }, 120_000);
 
 it('call: join, members on both tabs, WebRTC audio between them, mute and leave', async () => {

@@ -225,9 +225,11 @@ describe('agents and the prompt queue', () => {
       expect(messages.body.next_before_seq).toEqual(expect.any(Number));
       const older = await api.request<{ items: Array<{ role: string; content: string }> }>('GET', `${base}/messages?limit=1&before_seq=${messages.body.next_before_seq}`, { token: people.bob.token });
       expect(older.body.items.map((m) => [m.role, m.content])).toEqual([['user', 'A']]);
-      const activity = await api.request<{ items: Array<{ kind: string; message_id: string; data: string | null }> }>('GET', `${base}/activity?agent_id=${claude.agent_id}&limit=10`, { token: people.bob.token });
-      expect(activity.body.items.map((i) => i.kind)).toEqual(['prompt_taken', 'prompt_finished', 'tool_start', 'prompt_taken']);
-      expect(activity.body.items.every((i) => [a.message_id, b.message_id].includes(i.message_id))).toBe(true);
+      const activity = await api.request<{ items: Array<{ kind: string; message_id: string | null; data: string | null }> }>('GET', `${base}/activity?agent_id=${claude.agent_id}&limit=10`, { token: people.bob.token });
+      // The status report is in the feed too (a transition, docs/agents.md), between the claim and the tool run.
+      expect(activity.body.items.map((i) => i.kind)).toEqual(['prompt_taken', 'prompt_finished', 'tool_start', 'status_changed', 'prompt_taken']);
+      expect(activity.body.items.filter((i) => i.kind !== 'status_changed').every((i) => i.message_id !== null && [a.message_id, b.message_id].includes(i.message_id))).toBe(true);
+      expect(activity.body.items.find((i) => i.kind === 'status_changed')).toMatchObject({ status: 'thinking', detail: 'reading', message_id: null });
       await drainShared(agent);
       agent.close();
     });

@@ -106,13 +106,39 @@ it('the example agent (npm run agent:example) answers a prompt: tool call, strea
       return h.body.events.some((e) => e.type === 'prompt_completed' && e.payload.message_id === again.message_id);
     }, { timeoutMs: 30_000, intervalMs: 250 });
 
-    // The SDK reads the activity feed, newest first, paged backwards.
-    const first = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 5 });
-    expect(first.items.map((i) => `${i.kind} ${i.message_id === again.message_id ? 2 : 1}`)).toEqual(['prompt_finished 2', 'tool_result 2', 'tool_start 2', 'prompt_taken 2', 'prompt_finished 1']);
-    expect(first.next_before_seq).toBe(first.items[4].seq);
-    const older = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 5, beforeSeq: first.next_before_seq ?? undefined });
-    expect(older.items.map((i) => i.kind)).toEqual(['tool_result', 'tool_start', 'prompt_taken']);
-    expect(older.next_before_seq).toBeNull();
+    // The SDK reads the activity feed, newest first, paged backwards. Each prompt's edit of main.txt is one
+    // document_edited entry (its run ends at the agent's next activity, or after a pause).
+    const whole = await waitFor(
+      'both edits of main.txt in the feed',
+      async () => {
+        const page = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 200 });
+        return page.items.filter((i) => i.kind === 'document_edited').length === 2 ? page.items : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const paged: typeof whole = [];
+    let beforeSeq: number | undefined;
+    for (;;) {
+      const page = await watcher.prompts.activity({ agentId: created.body.agent_id, limit: 5, ...(beforeSeq !== undefined ? { beforeSeq } : {}) });
+      paged.push(...page.items);
+      if (page.next_before_seq === null) break;
+      expect(page.next_before_seq).toBe(page.items[4].seq);
+      beforeSeq = page.next_before_seq;
+    }
+    expect(paged.map((i) => i.seq)).toEqual(whole.map((i) => i.seq));
+    const work = whole.filter((i) => i.kind !== 'document_edited' && i.kind !== 'status_changed');
+    expect(work.map((i) => `${i.kind} ${i.message_id === again.message_id ? 2 : 1}`)).toEqual([
+      'prompt_finished 2',
+      'tool_result 2',
+      'tool_start 2',
+      'prompt_taken 2',
+      'prompt_finished 1',
+      'tool_result 1',
+      'tool_start 1',
+      'prompt_taken 1',
+    ]);
+    for (const e of whole) if (e.kind === 'document_edited') expect(e).toMatchObject({ doc_id: 'main.txt', ops: 1 });
+    expect(whole.some((i) => i.kind === 'status_changed' && i.status === 'thinking')).toBe(true);
     const conversation = await watcher.prompts.messages({ limit: 2 });
     expect(conversation.items.map((m) => [m.role, m.author, m.message_id])).toEqual([
       ['assistant', created.body.agent_id, again.message_id],

@@ -73,9 +73,15 @@ const PASSWORD_GUESSES: PasswordGuessLimits = { perClient: 5, perClientWindowMs:
  * Rate-limit counters, connection leases and /ws tickets: in Redis so limits hold (and a ticket is used once)
  * across gateways, in memory standalone.
  */
-function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; attempts: AttemptBudget; tickets: WsTicketStore } {
+function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections: ConnectionRegistry; streamLeases: ConnectionRegistry; attempts: AttemptBudget; tickets: WsTicketStore } {
   if (runtime.redisUrl === undefined) {
-    return { storage: new MemoryThrottlerStorage(), connections: new MemoryConnectionRegistry(), attempts: new MemoryAttemptBudget(), tickets: new MemoryWsTicketStore() };
+    return {
+      storage: new MemoryThrottlerStorage(),
+      connections: new MemoryConnectionRegistry(),
+      streamLeases: new MemoryConnectionRegistry(),
+      attempts: new MemoryAttemptBudget(),
+      tickets: new MemoryWsTicketStore(),
+    };
   }
   const redis = new Redis(runtime.redisUrl, { connectionName: `${runtime.config.nodeId}:limits`, maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined); // surfaced by readiness; a failed check fails the request with SERVER_ERROR
@@ -83,6 +89,8 @@ function limitStores(runtime: Runtime): { storage: ThrottlerStorage; connections
   return {
     storage: new RedisThrottlerStorage(redis, runtime.redisPrefix),
     connections: new RedisConnectionRegistry(redis, runtime.redisPrefix),
+    // SSE streams are capped apart from sockets (SSE_STREAMS_PER_USER): the same leases under their own key.
+    streamLeases: new RedisConnectionRegistry(redis, `${runtime.redisPrefix}:sse`),
     attempts: new RedisAttemptBudget(redis, runtime.redisPrefix),
     tickets: new RedisWsTicketStore(redis, runtime.redisPrefix),
   };
@@ -193,7 +201,7 @@ export class GatewayAppModule {
       files.invalidate(event.session_id);
       void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
     });
-    const { storage, connections, attempts, tickets: ticketStore } = limitStores(runtime);
+    const { storage, connections, streamLeases, attempts, tickets: ticketStore } = limitStores(runtime);
     const tickets = new WsTickets(ticketStore);
     const addresses = new ClientAddresses(config.edge.trustedProxies);
     const passwordGuesses = new PasswordGuesses(attempts, PASSWORD_GUESSES, logger);
@@ -300,7 +308,22 @@ export class GatewayAppModule {
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
         { provide: WS_TICKETS, useValue: tickets },
-        { provide: STREAM_DEPS, useValue: { sessions, streams, rooms: wsRooms, tickets, access, logger, heartbeatMs: 15_000, partials: agentDispatch.partials } satisfies StreamDeps },
+        {
+          provide: STREAM_DEPS,
+          useValue: {
+            sessions,
+            streams,
+            rooms: wsRooms,
+            tickets,
+            access,
+            logger,
+            heartbeatMs: 15_000,
+            partials: agentDispatch.partials,
+            streamLeases,
+            maxStreamsPerUser: config.edge.sseStreamsPerUser,
+            refused: metrics.sseStreamsRefused,
+          } satisfies StreamDeps,
+        },
         { provide: Edge, useValue: edge },
         { provide: SocketGateway, useValue: sockets },
         { provide: WsGateway, useValue: ws },

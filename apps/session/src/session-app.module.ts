@@ -18,6 +18,7 @@ import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from './sessions/janitor';
 import { SessionService } from './sessions/session.service';
 import { AgentService } from './agents/agent.service';
 import { LeaseSweeper } from './agents/lease-sweeper';
+import { ActivitySweeper } from './agents/activity-recorder';
 import { AuditTrail } from './sessions/audit-trail';
 import { SessionAdminHandlers } from './sessions/session-admin.handlers';
 import { SessionAdminService } from './sessions/session-admin.service';
@@ -97,11 +98,14 @@ export class SessionAppModule {
               leaseMs: agents.leaseMs,
               maxAttempts: agents.maxAttempts,
               agentTokenTtlS: 30 * 24 * 3600,
+              activity: { coalesceMs: agents.activityCoalesceMs, maxRunMs: 60_000 },
             });
           },
         },
         // A lapsed lease is found within a quarter of the lease (every replica sweeps; the release re-checks under the queue lock).
         { provide: LeaseSweeper, inject: [AgentService], useFactory: (agents: AgentService) => new LeaseSweeper(agents, runtime.logger, Math.max(100, Math.floor(runtime.config.agents.leaseMs / 4))) },
+        // Paused runs of edits and due status changes are recorded within half an interval (every replica sweeps).
+        { provide: ActivitySweeper, inject: [AgentService], useFactory: (agents: AgentService) => new ActivitySweeper(agents.recorder, Math.max(100, Math.floor(runtime.config.agents.activityCoalesceMs / 2)), runtime.logger) },
         {
           provide: SessionService,
           inject: [DATA_SOURCE, SessionEventLog, AuditTrail],

@@ -177,6 +177,17 @@ export class SessionHandlers {
     return { renewed: await this.agents.renew(r.actor, r.session_id) };
   }
 
+  @MessagePattern('agent.status')
+  agentStatus(@Payload() r: Req<'agent.status'>): Res<'agent.status'> {
+    return this.agents.status(r.actor, r.session_id, r.status, r.detail);
+  }
+
+  @MessagePattern('agent.edited')
+  async agentEdited(@Payload() r: Req<'agent.edited'>): Res<'agent.edited'> {
+    await this.agents.edited(r.actor, r.session_id, r.doc_id, r.version);
+    return { recorded: true };
+  }
+
   @MessagePattern('prompt.release')
   async release(@Payload() r: Req<'prompt.release'>): Res<'prompt.release'> {
     return { released: await this.agents.release(r.session_id, r.agent_id) };

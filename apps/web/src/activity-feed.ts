@@ -2,13 +2,13 @@ import type { ChorusSession, DurableEvent } from '@chorus/client';
 import type { ActivityView } from '@chorus/protocol';
 import { h, replaceChildren } from './dom';
 
-// The agents' activity feed (GET …/activity, docs/agents.md): prompts taken, finished and given back, tools run —
-// newest first, one page at a time ("more" loads the older page). Refreshed (the newest page again, the older
+// The agents' activity feed (GET …/activity, docs/agents.md): prompts taken, finished and given back, tools run,
+// documents edited (one row per run of edits, with its version range) and status changes — newest first, one page at a time ("more" loads the older page). Refreshed (the newest page again, the older
 // pages kept) when a durable agent event arrives; rows are keyed by seq, so a refresh never shows one twice.
 
 const PAGE = 20;
 /** Durable session events that add a row to the feed. */
-const FEED_EVENTS = new Set(['prompt_assigned', 'prompt_completed', 'prompt_released']);
+const FEED_EVENTS = new Set(['prompt_assigned', 'prompt_completed', 'prompt_released', 'document_edited', 'agent_status_changed']);
 const FEED_OUTPUTS = new Set(['tool_start', 'tool_result', 'error']);
 
 export class ActivityFeed {
@@ -86,14 +86,26 @@ export class ActivityFeed {
       ...items.map((a) =>
         h(
           'li',
-          { 'data-seq': a.seq, 'data-kind': a.kind, 'data-agent': a.agent_id, 'data-message-id': a.message_id },
+          { 'data-seq': a.seq, 'data-kind': a.kind, 'data-agent': a.agent_id, 'data-message-id': a.message_id ?? '' },
           h('time', { datetime: a.created_at }, new Date(a.created_at).toLocaleTimeString()),
           ` ${a.agent_id} `,
           h('span', { class: 'kind' }, a.kind.replace('_', ' ')),
-          a.data !== null && h('span', { class: 'data' }, ` ${a.data}`),
+          h('span', { class: 'data' }, detailOf(a)),
         ),
       ),
     );
     this.more.hidden = this.olderThan === null;
+  }
+}
+
+/** A row's detail: the tool call or result, the document and its version range, or the new status. */
+export function detailOf(a: ActivityView): string {
+  switch (a.kind) {
+    case 'document_edited':
+      return ` ${a.doc_id} v${a.from_version}${a.to_version !== a.from_version ? `–v${a.to_version}` : ''} (${a.ops} ${a.ops === 1 ? 'edit' : 'edits'})`;
+    case 'status_changed':
+      return ` ${a.status}${a.detail !== null && a.detail !== '' ? `: ${a.detail}` : ''}`;
+    default:
+      return a.data !== null ? ` ${a.data}` : '';
   }
 }

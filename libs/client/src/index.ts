@@ -22,4 +22,6 @@ export { codePointLength, codePointsToUtf16, opFromUtf16Change, selectionFromUtf
 export { randomId } from './random-id';
 // Re-exported so that an app needs one import for the common types.
 export { ChorusError, PROTOCOL_VERSION, type BuiltInChannel, type ChannelDataOf, type ErrorCode, type Participant, type PresenceView, type Selection } from '@chorus/protocol';
+/** The activity feed's entries (`session.prompts.activity()`), discriminated on `kind`. */
+export type { ActivityKind, ActivityView, DocumentEditedActivityView, PromptActivityView, StatusChangedActivityView } from '@chorus/protocol';
 export { transformSelection, type TextOp, type TextOpComponent } from '@chorus/ot';

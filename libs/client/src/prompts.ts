@@ -119,7 +119,9 @@ export class SessionPrompts extends TypedEmitter<SessionPromptsEvents> {
   }
 
   /**
-   * What the agents did (`GET …/activity`): prompts taken, finished and given back, tools run — newest first.
+   * What the agents did (`GET …/activity`): prompts taken, finished and given back, tools run, documents edited
+   * (`document_edited`: one entry per run of edits on a document, `from_version`..`to_version`, `ops`) and status
+   * changes (`status_changed`: `status`, `detail`) — newest first. Entries are discriminated on `kind`.
    * Page backwards with `beforeSeq` = the previous page's `next_before_seq` (null: nothing older).
    */
   activity(options: { agentId?: string; limit?: number; beforeSeq?: number } = {}): Promise<Page<ActivityView>> {

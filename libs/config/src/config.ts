@@ -37,6 +37,8 @@ export interface ChorusConfig {
     readonly trustedProxies: TrustedProxies;
     readonly transports: Array<'websocket' | 'polling'>;
     readonly maxConnectionsPerUser: number;
+    /** SSE_STREAMS_PER_USER: open SSE streams one user may hold across all gateways. */
+    readonly sseStreamsPerUser: number;
     /** REST_LIMIT_PER_MIN / INVITE_GUESS_LIMIT_PER_MIN: the REST budget per client address, invite redemptions per user. */
     readonly restLimits: { readonly perRoutePerMin: number; readonly inviteGuessesPerMin: number };
     /** WEB_APP / WEB_APP_DIR: whether the browser app is served at /, and from where. */
@@ -56,8 +58,8 @@ export interface ChorusConfig {
     /** CONFLICT_COMPACTION_*: how often, how much history to keep, documents per transaction. */
     readonly compaction: { readonly intervalMs: number; readonly retainVersions: number; readonly batch: number };
   };
-  /** The prompt queue (session service): AGENT_LEASE_MS, AGENT_MAX_ATTEMPTS. */
-  readonly agents: { readonly leaseMs: number; readonly maxAttempts: number };
+  /** The prompt queue (session service): AGENT_LEASE_MS, AGENT_MAX_ATTEMPTS, AGENT_ACTIVITY_COALESCE_MS. */
+  readonly agents: { readonly leaseMs: number; readonly maxAttempts: number; readonly activityCoalesceMs: number };
   /** Presence (presence service): PRESENCE_IDLE_AFTER_MS. */
   readonly presence: { readonly idleAfterMs: number };
   /** Session management (session service): SESSION_AUDIT_RETENTION_S, SESSION_CREATE_PER_DAY, SESSION_OPEN_PER_USER. */
@@ -122,7 +124,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
     JWT_SECRET?: string; DEV_TOKENS?: boolean; ACCESS_TOKEN_TTL_S?: number; JOIN_TOKEN_TTL_S?: number; PUBLIC_URL?: string;
     TEST_CRASH_AFTER_CHAT_COMMIT?: string; CONFLICT_PURGE_BACKSTOP_INTERVAL_MS?: number;
     CONFLICT_COMPACTION_INTERVAL_MS?: number; CONFLICT_COMPACTION_RETAIN_VERSIONS?: number; CONFLICT_COMPACTION_BATCH?: number;
-    AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number; PRESENCE_IDLE_AFTER_MS?: number;
+    AGENT_LEASE_MS?: number; AGENT_MAX_ATTEMPTS?: number; AGENT_ACTIVITY_COALESCE_MS?: number; PRESENCE_IDLE_AFTER_MS?: number; SSE_STREAMS_PER_USER?: number;
     SESSION_AUDIT_RETENTION_S?: number; SESSION_CREATE_PER_DAY?: number; SESSION_OPEN_PER_USER?: number;
   };
   return {
@@ -155,6 +157,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       trustedProxies: v.TRUSTED_PROXIES ?? { hops: 0 },
       transports: (v.SOCKET_TRANSPORTS ?? 'websocket').split(',') as Array<'websocket' | 'polling'>,
       maxConnectionsPerUser: v.MAX_CONNECTIONS_PER_USER ?? 20,
+      sseStreamsPerUser: v.SSE_STREAMS_PER_USER ?? 8,
       restLimits: { perRoutePerMin: v.REST_LIMIT_PER_MIN ?? 600, inviteGuessesPerMin: v.INVITE_GUESS_LIMIT_PER_MIN ?? 10 },
       webApp: { enabled: v.WEB_APP ?? false, dir: v.WEB_APP_DIR ?? 'dist/web' },
       ws: { pingIntervalMs: v.WS_PING_INTERVAL_MS ?? 30_000, authTimeoutMs: v.WS_AUTH_TIMEOUT_MS ?? 10_000, perMessageDeflate: v.WS_PERMESSAGE_DEFLATE ?? false },
@@ -170,7 +173,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
         batch: v.CONFLICT_COMPACTION_BATCH ?? 20,
       },
     },
-    agents: { leaseMs: v.AGENT_LEASE_MS ?? 30_000, maxAttempts: v.AGENT_MAX_ATTEMPTS ?? 3 },
+    agents: { leaseMs: v.AGENT_LEASE_MS ?? 30_000, maxAttempts: v.AGENT_MAX_ATTEMPTS ?? 3, activityCoalesceMs: v.AGENT_ACTIVITY_COALESCE_MS ?? 2_000 },
     presence: { idleAfterMs: v.PRESENCE_IDLE_AFTER_MS ?? 60_000 },
     sessions: { auditRetentionS: v.SESSION_AUDIT_RETENTION_S ?? 90 * 24 * 3600, createdPerDay: v.SESSION_CREATE_PER_DAY ?? 100, openPerUser: v.SESSION_OPEN_PER_USER ?? 50 },
     testHooks: { crashAfterChatCommit: v.TEST_CRASH_AFTER_CHAT_COMMIT },

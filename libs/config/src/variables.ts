@@ -327,6 +327,11 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1, 10_000, () => 20),
   },
+  SSE_STREAMS_PER_USER: {
+    doc: 'Open Server-Sent Events streams (GET /api/v1/collaboration/sessions/:id/stream) one user may hold across all gateways, counted apart from MAX_CONNECTIONS_PER_USER; one more is refused before it opens with HTTP 429 RATE_LIMITED and retry_after_ms. Default 8 (a few tabs and listeners; each stream holds a response open on a gateway).',
+    roles: EDGE_ROLES,
+    parse: int(1, 10_000, () => 8),
+  },
   CHANNEL_HISTORY_SIZE: {
     doc: 'Events each session channel keeps for `subscribe` with `since` (per channel, trimmed on append). Default 100: a reconnect after a few seconds of a busy channel (an agent streaming ~20 chunks/s) still recovers; a subscriber further behind gets `recovered: false` and reloads. Larger costs Redis memory per channel (events are up to 64 KiB).',
     roles: EDGE_ROLES,
@@ -435,6 +440,11 @@ export const VARIABLES = {
     doc: 'How long an agent holds a claimed prompt without a sign of life (agent_status, agent_output) before the prompt goes back to the head of its queue. Default 30000: long enough for a slow tool call between reports, short enough that a dead agent\'s prompt is taken by another within half a minute.',
     roles: ['standalone', 'session'],
     parse: int(200, 3600 * 1000, () => 30_000),
+  },
+  AGENT_ACTIVITY_COALESCE_MS: {
+    doc: 'The activity feed\'s coalescing (docs/agents.md): an agent\'s OT edits on one document less than this apart are one document_edited entry (a pause this long ends the run), and its status changes are recorded at most this often (the last one of an interval is recorded when it ends; repeats never). Default 2000.',
+    roles: ['standalone', 'session'],
+    parse: int(50, 3600 * 1000, () => 2_000),
   },
   AGENT_MAX_ATTEMPTS: {
     doc: 'A prompt given back (lapsed lease, agent disconnected) after this many attempts is parked instead of queued again: a poison prompt that kills every agent stops going round. Default 3.',

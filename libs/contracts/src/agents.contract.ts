@@ -1,6 +1,9 @@
 import type { ActivityQuery, ActivityView, AgentCreated, AgentView, AssignedPrompt, CreateAgentBody, MessageView, MessagesQuery, Page, PromptQueuedView, QueueView, SubmitPromptBody } from '@chorus/protocol';
 import type { Identity } from '@chorus/auth';
 
+/** What `agent_status` reports (libs/protocol agentStatusValueSchema). */
+export type AgentStatusValue = 'idle' | 'thinking' | 'editing' | 'reviewing' | 'testing' | 'waiting';
+
 /** What an agent reported that must reach the others: durable kinds are stored, partial output is not. */
 export interface AgentOutputBody {
   readonly message_id: string;
@@ -31,6 +34,13 @@ export interface AgentApi {
   'prompt.claim': { req: { actor: Identity; session_id: string }; res: AssignedPrompt | null };
   /** Completes the agent's assigned prompt once: a repeat answers the same seq; a lost lease is CONFLICT. */
   'prompt.done': { req: { actor: Identity; session_id: string; message_id: string }; res: { seq: number } };
+  /**
+   * The agent's status report: a transition is recorded for the activity feed (repeats are not, and at most one
+   * per AGENT_ACTIVITY_COALESCE_MS); renews its leases like `prompt.renew`.
+   */
+  'agent.status': { req: { actor: Identity; session_id: string; status: AgentStatusValue; detail: string | null }; res: { renewed: number; recorded: boolean } };
+  /** One committed OT op by the agent (reported by the gateway after the ack): coalesced into `document_edited` runs. */
+  'agent.edited': { req: { actor: Identity; session_id: string; doc_id: string; version: number }; res: { recorded: true } };
   /** Extends the leases of the agent's prompts (it is alive: status or output). */
   'prompt.renew': { req: { actor: Identity; session_id: string }; res: { renewed: number } };
   /** The agent's last connection to the session closed: its prompts go back to the head of their queues. */

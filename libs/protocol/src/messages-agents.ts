@@ -229,15 +229,58 @@ export interface MessageView {
   created_at: string;
 }
 
-/** What an agent did: took, finished or gave back a prompt, or ran a tool (`data`: the call or its result). */
-export interface ActivityView {
-  seq: number;
-  agent_id: string;
-  kind: 'prompt_taken' | 'prompt_finished' | 'prompt_released' | 'tool_start' | 'tool_result' | 'error';
-  message_id: string;
-  data: string | null;
-  created_at: string;
-}
+// The activity feed's entries (`GET …/activity`), for OpenAPI and the types: what the session service answers.
+const activityBase = {
+  /** The durable event's seq: the feed's order (newest first) and its cursor. */
+  seq: z.number().int().positive(),
+  agent_id: text(),
+  created_at: text().describe('ISO 8601 timestamp'),
+};
+
+/** An agent took, finished or gave back a prompt, or ran a tool (`data`: the call or its result). */
+export const promptActivityViewSchema = z.object({
+  ...activityBase,
+  kind: z.enum(['prompt_taken', 'prompt_finished', 'prompt_released', 'tool_start', 'tool_result', 'error']),
+  message_id: text(),
+  data: text().nullable(),
+});
+
+/**
+ * An agent edited an OT document: one entry per run of its ops on that document (coalesced), `ops` of them
+ * between versions `from_version` and `to_version` (others' ops may lie between), from `started_at` to `ended_at`.
+ */
+export const documentEditedActivityViewSchema = z.object({
+  ...activityBase,
+  kind: z.literal('document_edited'),
+  doc_id: text(),
+  from_version: z.number().int().positive(),
+  to_version: z.number().int().positive(),
+  ops: z.number().int().positive(),
+  started_at: text().describe('ISO 8601 timestamp'),
+  ended_at: text().describe('ISO 8601 timestamp'),
+  message_id: z.null(),
+  data: z.null(),
+});
+
+/** An agent's status changed (only transitions are stored, at most one per AGENT_ACTIVITY_COALESCE_MS). */
+export const statusChangedActivityViewSchema = z.object({
+  ...activityBase,
+  kind: z.literal('status_changed'),
+  status: agentStatusValueSchema,
+  detail: text().nullable(),
+  message_id: z.null(),
+  data: z.null(),
+});
+
+export const activityViewSchema = z.discriminatedUnion('kind', [promptActivityViewSchema, documentEditedActivityViewSchema, statusChangedActivityViewSchema]);
+export const activityPageSchema = z.object({ items: z.array(activityViewSchema), next_before_seq: z.number().int().positive().nullable() });
+
+export type PromptActivityView = z.infer<typeof promptActivityViewSchema>;
+export type DocumentEditedActivityView = z.infer<typeof documentEditedActivityViewSchema>;
+export type StatusChangedActivityView = z.infer<typeof statusChangedActivityViewSchema>;
+/** What an agent did, discriminated on `kind`. */
+export type ActivityView = z.infer<typeof activityViewSchema>;
+export type ActivityKind = ActivityView['kind'];
 
 export interface Page<T> {
   items: T[];

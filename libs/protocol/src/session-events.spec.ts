@@ -27,6 +27,8 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
   prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
   agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
+  document_edited: { agent_id: 'agent-1', doc_id: 'src/parser.rs', from_version: 41, to_version: 44, ops: 3, started_at: '2026-11-22T10:00:00.000Z', ended_at: '2026-11-22T10:00:02.000Z' },
+  agent_status_changed: { agent_id: 'agent-1', status: 'editing', detail: 'src/parser.rs' },
   file_rules_updated: { version: 2, rules: [{ name: 'infra-readonly-agents', pattern: 'infra/**', role: 'agent', access: 'read' }] },
   conflict_resolved: { conflict_id: 'c5a1e2f0-1b2c-4d3e-8f9a-0b1c2d3e4f5a', doc_id: 'src/parser.rs', strategy: 'merged', user_id: 'alice', version: 44 },
   session_updated: { changes: { name: 'Parser rewrite v2', is_public: true, has_password: false, expires_at: null } },

@@ -74,6 +74,14 @@ export const SESSION_EVENT_PAYLOADS = {
   prompt_completed: z.strictObject({ message_id: text(), agent_id: text() }),
   /** A durable piece of an agent's work on a prompt: a tool call, its result, the final response, or an error. */
   agent_output: z.strictObject({ message_id: text(), agent_id: text(), kind: z.enum(['tool_start', 'tool_result', 'response', 'error']), index: z.number().int().nonnegative(), data: text() }),
+  /**
+   * A run of an agent's OT edits on one document, coalesced (docs/agents.md, "History and activity"): `ops` of its
+   * ops between versions `from_version` and `to_version` (others' ops may lie between), from `started_at` to
+   * `ended_at`. Appended when the run ends: another doc, another activity of the agent, or a pause.
+   */
+  document_edited: z.strictObject({ agent_id: text(), doc_id: text(), from_version: z.number().int().positive(), to_version: z.number().int().positive(), ops: z.number().int().positive(), started_at: text(), ended_at: text() }),
+  /** An agent's `agent_status` changed to another status (repeats are not stored; at most one per AGENT_ACTIVITY_COALESCE_MS). */
+  agent_status_changed: z.strictObject({ agent_id: text(), status: z.enum(['idle', 'thinking', 'editing', 'reviewing', 'testing', 'waiting']), detail: text().nullable() }),
   // ---- per-file permissions and conflicts (docs/files.md) ----
   /** An owner or admin replaced the session's path rules (`version` counts the changes). */
   file_rules_updated: z.strictObject({ version: z.number().int().positive(), rules: z.array(z.record(text(), z.unknown())) }),

@@ -91,6 +91,36 @@ it('replays what a joiner missed, then live events, each seq exactly once and in
   expect(a.seqs).toEqual([3, 4, 5, 7, 8, 9]);
 });
 
+it('does not hold live events of attached members behind a joiner\'s replay read; the joiner gets replay then live, once, in order', async () => {
+  const w = world();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slow = async (_s: string, _u: string, after: number, limit: number) => {
+    if (after >= 1) await gate; // the joiner's replay read (after its last_seq): held until released
+    return { events: w.log.filter((e) => e.seq > after).slice(0, limit), head: w.log.length };
+  };
+  const streams = new SessionStreams(w.fanout, slow, w.hub, new Logger('test'));
+  await streams.open(S);
+  const first = await w.append('peer_joined'); // 1
+  const a = member(w.hub, 'a');
+  await streams.attach(S, a, first.seq, undefined);
+  for (let i = 0; i < 3; i++) await w.append('chat_message'); // 2..4
+  await waitFor('a is live at 4', () => a.seqs.length === 3);
+  await streams.open(S);
+  const join = await w.append('peer_joined'); // 5: the joiner's own
+  const b = member(w.hub, 'b');
+  const attaching = streams.attach(S, b, join.seq, 1); // replays 2..4 (its read is slow)
+  await w.append('chat_message'); // 6, live while b's replay is being read
+  await waitFor('a got 6 although b is still replaying', () => a.seqs.includes(6));
+  expect(b.seqs).toEqual([]);
+  release();
+  expect(await attaching).toEqual({ seq: 5, recovered: true });
+  await w.append('chat_message'); // 7
+  await waitFor('b live at 7', () => b.seqs.includes(7));
+  expect(b.seqs).toEqual([2, 3, 4, 6, 7]);
+  expect(a.seqs).toEqual([2, 3, 4, 5, 6, 7]);
+});
+
 it('delivers an event lost at the tail of a quiet session at the next position check', async () => {
   const w = world();
   await w.streams.open(S);

@@ -22,6 +22,11 @@ interface Member {
   readonly member: StreamMember;
   /** The last seq this member has been sent (or was told about in `joined`). */
   cursor: number;
+  /**
+   * While its replay is read (outside the chain): the live events after it, written once the replay is. Unset
+   * for a member that is live.
+   */
+  held?: SessionStreamEvent[];
 }
 
 interface LocalStream {
@@ -111,11 +116,16 @@ export class SessionStreams {
   /**
    * Adds a member after its join was recorded as event `joinSeq`: replays (lastSeq, head] to it (its own
    * `peer_joined` excluded) unless that is more than `maxReplay` events, then delivers live events after it.
+   *
+   * The chain only places the member (its cursor at the head, taken in order with live events); its replay is
+   * read outside the chain, while live events after the head are held for it and written right after the
+   * replay. So a thousand streams attaching at once do not queue every live event of the session (the others'
+   * included) behind a thousand replay reads, and the joiner still gets each seq once, in order.
    */
-  attach(sessionId: string, member: StreamMember, joinSeq: number, lastSeq: number | undefined): Promise<AttachResult> {
+  async attach(sessionId: string, member: StreamMember, joinSeq: number, lastSeq: number | undefined): Promise<AttachResult> {
     const stream = this.streams.get(sessionId);
-    if (!stream) return Promise.reject(new Error(`attach without open for ${sessionId}`));
-    return this.enqueue(stream, async () => {
+    if (!stream) throw new Error(`attach without open for ${sessionId}`);
+    const placed = await this.enqueue(stream, async () => {
       stream.holds--;
       // First member: events up to its own join are history, not live.
       if (stream.head < 0) stream.head = joinSeq - 1;
@@ -123,17 +133,28 @@ export class SessionStreams {
       // A last_seq from the future (another incarnation of the session?) cannot be trusted: reload.
       let recovered = lastSeq === undefined || lastSeq <= upTo;
       const from = lastSeq ?? joinSeq;
-      if (recovered && from < upTo) {
-        if (upTo - from > this.maxReplay) recovered = false;
-        else {
-          const events = await this.read(sessionId, member.userId, from, upTo);
-          for (const e of events) if (e.seq !== joinSeq) this.hub.toSockets([member.id], toWireEvent(e));
-        }
-      }
-      stream.members.set(member.id, { member, cursor: upTo });
+      const replay = recovered && from < upTo && upTo - from <= this.maxReplay;
+      if (recovered && from < upTo && !replay) recovered = false;
+      const entry: Member = { member, cursor: upTo, ...(replay ? { held: [] } : {}) };
+      stream.members.set(member.id, entry);
       this.processBuffered(sessionId, stream);
-      return { seq: upTo, recovered };
+      return { entry, from, upTo, recovered, replay };
     });
+    const { entry, from, upTo, recovered, replay } = placed;
+    if (replay) {
+      try {
+        const events = await this.read(sessionId, member.userId, from, upTo);
+        for (const e of events) if (e.seq !== joinSeq) this.hub.toSockets([member.id], toWireEvent(e));
+      } finally {
+        // Live from here: what arrived meanwhile (all after upTo, in seq order), then everything else as it comes.
+        // Also when the read failed (the caller detaches): nothing stays held.
+        const held = entry.held ?? [];
+        delete entry.held;
+        if (stream.members.get(member.id) === entry) for (const e of held) this.hub.toSockets([member.id], toWireEvent(e));
+        this.wake(stream);
+      }
+    }
+    return { seq: upTo, recovered };
   }
 
   /** Removes a member; the node unsubscribes from the session when its last member is gone. */
@@ -158,7 +179,7 @@ export class SessionStreams {
     if (!stream) return;
     const reached = () => {
       const m = stream.members.get(memberId);
-      return !m || m.cursor >= seq;
+      return !m || (m.held === undefined && m.cursor >= seq);
     };
     if (reached()) return;
     await new Promise<void>((resolve) => {
@@ -255,6 +276,13 @@ export class SessionStreams {
     for (const m of stream.members.values()) {
       if (event.seq <= m.cursor) continue;
       m.cursor = event.seq;
+      // Still replaying: held for it, written after its replay (membership effects still apply at once).
+      if (m.held !== undefined) {
+        const own = event.type === 'chat_message' && event.payload.peer_id === m.member.peerId;
+        if (!own) m.held.push(event);
+        if (effect && (effect.kind === 'session_deleted' || effect.user_id === m.member.userId)) affected.push(m.member);
+        continue;
+      }
       // A chat message's sender already has it in its ack. The sender is named in the event itself (its peer
       // id), so the rule holds however the event arrived: fan-out, gap read or position check.
       const own = event.type === 'chat_message' && event.payload.peer_id === m.member.peerId;
@@ -272,7 +300,8 @@ export class SessionStreams {
   private wake(stream: LocalStream): void {
     for (const w of [...stream.waiters]) {
       const m = stream.members.get(w.memberId);
-      if (!m || m.cursor >= w.seq) w.wake();
+      // A member still replaying has not been written its held events: not there yet.
+      if (!m || (m.held === undefined && m.cursor >= w.seq)) w.wake();
     }
   }
 

@@ -32,6 +32,8 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   prompt_released: { message_id: 'm-1', agent_id: 'agent-1', reason: 'lease_expired', parked: false },
   prompt_completed: { message_id: 'm-1', agent_id: 'agent-1' },
   agent_output: { message_id: 'm-1', agent_id: 'agent-1', kind: 'response', index: 2, data: 'Done.' },
+  document_edited: { agent_id: 'agent-1', doc_id: 'src/parser.rs', from_version: 41, to_version: 44, ops: 3, started_at: AT, ended_at: AT },
+  agent_status_changed: { agent_id: 'agent-1', status: 'editing', detail: null },
   file_rules_updated: { version: 2, rules: [{ name: 'infra-readonly-agents', pattern: 'infra/**', role: 'agent', access: 'read' }] },
   conflict_resolved: { conflict_id: 'c5a1e2f0-1b2c-4d3e-8f9a-0b1c2d3e4f5a', doc_id: 'src/parser.rs', strategy: 'merged', user_id: 'alice', version: 44 },
   session_updated: { changes: { name: 'Parser rewrite v2', is_public: true, has_password: false, expires_at: null } },
@@ -113,6 +115,8 @@ describe('membershipEffect', () => {
       prompt_released: null,
       prompt_completed: null,
       agent_output: null,
+      document_edited: null,
+      agent_status_changed: null,
       // Path rules change no membership (gateways drop their cached rules on it: fanout/session-streams observe).
       file_rules_updated: null,
       conflict_resolved: null,

@@ -46,6 +46,8 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'document_edited':
+    case 'agent_status_changed':
     case 'file_rules_updated':
     case 'conflict_resolved':
     case 'session_updated':
@@ -137,6 +139,8 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'prompt_released':
     case 'prompt_completed':
     case 'agent_output':
+    case 'document_edited':
+    case 'agent_status_changed':
     case 'file_rules_updated':
     case 'conflict_resolved':
     case 'session_updated':

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Query, UseGu
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Identity } from '@chorus/auth';
 import type { SessionApi } from '@chorus/contracts';
-import { activityQuerySchema, agentIdSchema, createAgentBodySchema, messagesQuerySchema, promptIdSchema, reorderPromptBodySchema, sessionIdParamSchema, submitPromptBodySchema } from '@chorus/protocol';
+import { activityPageSchema, activityQuerySchema, agentIdSchema, createAgentBodySchema, messagesQuerySchema, promptIdSchema, reorderPromptBodySchema, sessionIdParamSchema, submitPromptBodySchema } from '@chorus/protocol';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
 import { Documented } from './openapi';
@@ -72,7 +72,12 @@ export class AgentsController {
   }
 
   @Get(':id/activity')
-  @Documented({ summary: 'What the agents did (prompts taken, finished, given back; tools run), newest first, paged by before_seq', query: activityQuerySchema, errors: [400, 401, 403, 404] })
+  @Documented({
+    summary: 'What the agents did (prompts taken, finished, given back; tools run; documents edited, with version ranges; status changes), newest first, paged by before_seq',
+    query: activityQuerySchema,
+    response: activityPageSchema,
+    errors: [400, 401, 403, 404],
+  })
   activity(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Res<'agent.activity'> {
     return this.sessions.call('agent.activity', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), query: parseInput(activityQuerySchema, query) });
   }

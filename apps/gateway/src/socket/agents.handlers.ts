@@ -56,13 +56,24 @@ export class AgentMessageHandlers {
     return { type: 'prompt_completed', session_id: m.session_id, message_id: m.message_id, seq };
   }
 
-  /** What the agent is doing, to everyone (ephemeral); a sign of life that renews its lease. */
+  /**
+   * What the agent is doing, to everyone (ephemeral); a sign of life that renews its lease. The session service
+   * records a transition for the activity feed first (durable before the push; coalesced there) and renews in
+   * the same call. Not recorded (the session service unreachable): logged and counted, the status still goes out.
+   */
   async agentStatus(socket: Connection, m: ClientMessageOf<'agent_status'>, deps: GatewayDeps): Reply<'agent_status'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'agent.work');
     const status = { type: 'agent_status' as const, session_id: m.session_id, agent_id: socket.data.identity.user_id, status: m.status, detail: m.detail ?? null };
+    this.renewedAt.set(membership, Date.now());
+    try {
+      await deps.sessions.call('agent.status', { actor: socket.data.identity, session_id: m.session_id, status: m.status, detail: status.detail });
+    } catch (err) {
+      deps.metrics.agentActivityFailures.inc({ kind: 'status' });
+      deps.metrics.agentLeaseRenewFailures.inc();
+      this.logger.warn(`Status of ${status.agent_id} in ${m.session_id} not recorded (nor its lease renewed): ${(err as Error).message}`, 'AgentMessageHandlers');
+    }
     deps.push(m.session_id, { to: 'session' }, status, membership.peer_id);
-    await this.renew(socket, membership, deps, true);
     return status;
   }
 
@@ -81,7 +92,7 @@ export class AgentMessageHandlers {
         deps.metrics.agentDispatchFailures.inc();
         this.logger.warn(`Partial chunk ${m.message_id}#${m.index} not kept for joiners: ${(err as Error).message}`, 'AgentMessageHandlers');
       });
-      await this.renew(socket, membership, deps, false);
+      await this.renew(socket, membership, deps);
       return { type: 'agent_output_ack', session_id: m.session_id, message_id: m.message_id, index: m.index, seq: null };
     }
     const { seq } = await deps.sessions.call('agent.output', {
@@ -93,9 +104,9 @@ export class AgentMessageHandlers {
     return { type: 'agent_output_ack', session_id: m.session_id, message_id: m.message_id, index: m.index, seq };
   }
 
-  private async renew(socket: Connection, membership: Membership, deps: GatewayDeps, always: boolean): Promise<void> {
+  private async renew(socket: Connection, membership: Membership, deps: GatewayDeps): Promise<void> {
     const last = this.renewedAt.get(membership) ?? 0;
-    if (!always && Date.now() - last < RENEW_EVERY_MS) return;
+    if (Date.now() - last < RENEW_EVERY_MS) return;
     this.renewedAt.set(membership, Date.now());
     try {
       await deps.sessions.call('prompt.renew', { actor: socket.data.identity, session_id: membership.session_id });

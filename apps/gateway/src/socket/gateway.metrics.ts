@@ -11,6 +11,8 @@ export class GatewayMetrics {
   readonly agentLeaseRenewFailures: Counter;
   readonly agentDispatchFailures: Counter;
   readonly agentReleaseFailures: Counter;
+  readonly agentActivityFailures: Counter<'kind'>;
+  readonly sseStreamsRefused: Counter;
   readonly ackLatency: Histogram<'type' | 'outcome'>;
   readonly rateLimited: Counter<'kind'>;
   readonly handshakesRefused: Counter<'reason'>;
@@ -55,6 +57,17 @@ export class GatewayMetrics {
     this.agentLeaseRenewFailures = new Counter({
       name: 'chorus_agent_lease_renew_failures_total',
       help: 'Agent reports whose lease renewal failed (the next report renews it, or the lease lapses and the prompt goes back)',
+      registers: [registry],
+    });
+    this.agentActivityFailures = new Counter({
+      name: 'chorus_agent_activity_failures_total',
+      help: 'Agent status reports and committed ops of agents not recorded for the activity feed (each logged), by kind (status, edit)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.sseStreamsRefused = new Counter({
+      name: 'chorus_sse_streams_refused_total',
+      help: 'SSE streams refused with HTTP 429 because the user already held SSE_STREAMS_PER_USER open streams across the gateways',
       registers: [registry],
     });
     this.agentReleaseFailures = new Counter({

@@ -6,6 +6,7 @@ import type { ClientMessageOf, ClientMessageType, ReplyOf } from '@chorus/protoc
 import { rooms, type Connection, type GatewayDeps, type Membership } from './connection';
 import { broadcastPresence, membershipOf } from './membership';
 import { recordAudit } from './audit';
+import { recordAgentEdit } from './agent-activity';
 
 type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
 
@@ -89,6 +90,9 @@ export class LiveMessageHandlers {
     for (const conflict of result.conflicts) {
       deps.push(m.session_id, { to: 'peers', peer_ids: conflict.peers }, { type: 'conflict_detected', session_id: m.session_id, ...conflict });
     }
+    // An agent's edit goes to the activity feed (coalesced into runs by the session service). A duplicate too:
+    // the report of its first delivery may be what was lost, and the session service ignores versions it has.
+    if (membership.role === 'agent') await recordAgentEdit(deps, this.logger, socket, m.session_id, m.doc_id, result.broadcast.version);
     if (!result.duplicate) {
       void deps.presence
         .emit('presence.op_committed', { session_id: m.session_id, doc_id: m.doc_id, version: result.broadcast.version, op: result.broadcast.op, author_peer_id: membership.peer_id })

@@ -4,7 +4,9 @@ import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { TokenError, type AccessTokenVerifier, type Identity } from '@chorus/auth';
 import { ChorusError, sessionIdParamSchema, type ServerMessage } from '@chorus/protocol';
+import type { Counter } from 'prom-client';
 import type { PartialOutputStore } from '../agents/partial-output';
+import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { WsRooms, RoomMember } from '../fanout/ws-rooms';
 import { Documented } from '../http/openapi';
@@ -27,7 +29,18 @@ export interface StreamDeps {
   readonly heartbeatMs: number;
   /** Agents' text so far, for a stream opened mid-response (docs/agents.md). */
   readonly partials: PartialOutputStore;
+  /**
+   * The per-user stream cap (SSE_STREAMS_PER_USER) across all gateways: leases in Redis (memory standalone),
+   * the same registry as the socket cap's under its own key, renewed by this gateway; a dead gateway's expire.
+   */
+  readonly streamLeases: ConnectionRegistry;
+  readonly maxStreamsPerUser: number;
+  /** Streams refused at the cap (chorus_sse_streams_refused_total). */
+  readonly refused: Counter;
 }
+
+/** A refused stream's advice: about when a stream that closed has let its lease go (or a dead gateway's lapsed). */
+const CAP_RETRY_MS = 5_000;
 
 /** The reconnect delay advised to EventSource clients (`retry:`). */
 const RETRY_MS = 2_000;
@@ -44,16 +57,23 @@ const RETRY_MS = 2_000;
 export class StreamController implements BeforeApplicationShutdown {
   /** Open streams' close functions: a shutdown ends them (an open response would hold the HTTP server's close). */
   private readonly open = new Set<() => Promise<void>>();
+  /** This gateway's stream leases (member id → user id), renewed every third of a lease. */
+  private readonly leases = new Map<string, string>();
+  private readonly renewal: NodeJS.Timeout;
 
-  constructor(@Inject(STREAM_DEPS) private readonly deps: StreamDeps) {}
+  constructor(@Inject(STREAM_DEPS) private readonly deps: StreamDeps) {
+    this.renewal = setInterval(() => void this.renewLeases(), Math.floor(CONNECTION_LEASE_MS / 3));
+    this.renewal.unref();
+  }
 
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.renewal);
     // EventSource clients reconnect (to another gateway) with Last-Event-ID: nothing is lost.
     await Promise.all([...this.open].map((close) => close()));
   }
 
   @Get(':id/stream')
-  @Documented({ summary: 'The session as text/event-stream (Authorization header, or ?ticket= from POST /api/v1/auth/ws-ticket); Last-Event-ID resumes', errors: [400, 401, 403, 404] })
+  @Documented({ summary: 'The session as text/event-stream (Authorization header, or ?ticket= from POST /api/v1/auth/ws-ticket); Last-Event-ID resumes; 429 RATE_LIMITED over SSE_STREAMS_PER_USER open streams of the user', errors: [400, 401, 403, 404, 429] })
   async stream(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const { sessions, streams, logger } = this.deps;
     const sessionId = parseInput(sessionIdParamSchema, id, 'id');
@@ -62,14 +82,21 @@ export class StreamController implements BeforeApplicationShutdown {
     const peerId = `sse-${randomUUID()}`;
     const memberId = `sse:${peerId}`;
 
-    await streams.open(sessionId);
+    // The cap first: over it, 429 before anything is opened or joined.
+    await this.admit(identity, memberId);
     let joinSeq: number;
     try {
-      // The role in the grant is not trusted: the session service answers the participant's role from its rows.
-      const connected = await sessions.call('session.connect', { grant: { ...identity, session_id: sessionId, role: 'viewer' }, peer_id: peerId });
-      joinSeq = connected.event.seq;
+      await streams.open(sessionId);
+      try {
+        // The role in the grant is not trusted: the session service answers the participant's role from its rows.
+        const connected = await sessions.call('session.connect', { grant: { ...identity, session_id: sessionId, role: 'viewer' }, peer_id: peerId });
+        joinSeq = connected.event.seq;
+      } catch (err) {
+        await streams.release(sessionId);
+        throw err;
+      }
     } catch (err) {
-      await streams.release(sessionId);
+      await this.letGo(identity.user_id, memberId);
       throw err;
     }
 
@@ -90,6 +117,7 @@ export class StreamController implements BeforeApplicationShutdown {
       clearInterval(heartbeat);
       this.deps.rooms.unregister(member, memberRooms);
       if (!res.writableEnded) res.end();
+      await this.letGo(identity.user_id, memberId);
       await streams.detach(sessionId, memberId);
       await sessions.call('session.disconnect', { session_id: sessionId, user_id: identity.user_id, peer_id: peerId, reason: 'disconnected' }).catch((err: unknown) => {
         logger.warn(`session.disconnect failed for stream ${peerId}: ${(err as Error).message}`, 'StreamController');
@@ -136,6 +164,31 @@ export class StreamController implements BeforeApplicationShutdown {
       logger.warn(`Stream ${peerId} of ${sessionId} could not attach: ${(err as Error).message}`, 'StreamController');
       await close();
     }
+  }
+
+  /** Takes a slot of the user's stream cap, or refuses the stream: RATE_LIMITED (HTTP 429) with retry advice. */
+  private async admit(identity: Identity, memberId: string): Promise<void> {
+    const max = this.deps.maxStreamsPerUser;
+    if (!(await this.deps.streamLeases.register(identity.user_id, memberId, max))) {
+      this.deps.refused.inc();
+      throw new ChorusError('RATE_LIMITED', `You already have ${max} open streams (SSE_STREAMS_PER_USER); close one, then retry.`, { retry_after_ms: CAP_RETRY_MS });
+    }
+    this.leases.set(memberId, identity.user_id);
+  }
+
+  /** Gives the stream's slot back (a failure is logged: the lease lapses by itself within CONNECTION_LEASE_MS). */
+  private async letGo(userId: string, memberId: string): Promise<void> {
+    this.leases.delete(memberId);
+    await this.deps.streamLeases.unregister(userId, memberId).catch((err: unknown) => {
+      this.deps.logger.warn(`Stream lease ${memberId} of ${userId} not released (it lapses): ${(err as Error).message}`, 'StreamController');
+    });
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.leases.size === 0) return;
+    await this.deps.streamLeases.refresh([...this.leases].map(([connectionId, userId]) => ({ userId, connectionId }))).catch((err: unknown) => {
+      this.deps.logger.warn(`Stream leases not renewed (renewed at the next tick): ${(err as Error).message}`, 'StreamController');
+    });
   }
 
   /** The access token (Authorization header), else a single-use ticket (`?ticket=`); never a token in the URL. */

@@ -25,6 +25,7 @@ import { participantsRepo, sessionsRepo } from '../sessions/session.repository';
 import { notFound, outOfScope } from '../sessions/session.service';
 import { agentsRepo, promptsRepo, queueRepo, type AgentRow, type PromptRow } from './prompt.repository';
 import { activityPage, messagesPage } from './feeds';
+import { AgentActivityRecorder, DEFAULT_ACTIVITY_OPTIONS, type ActivityOptions, type AgentStatusValue } from './activity-recorder';
 import { QueuePusher } from './queue-pusher';
 
 export interface AgentServiceOptions {
@@ -34,9 +35,11 @@ export interface AgentServiceOptions {
   readonly maxAttempts: number;
   /** Lifetime of an agent credential (revocable at any time). */
   readonly agentTokenTtlS: number;
+  /** How the activity feed coalesces document edits and status changes (AGENT_ACTIVITY_COALESCE_MS). */
+  readonly activity?: ActivityOptions;
 }
 
-export const DEFAULT_AGENT_OPTIONS: AgentServiceOptions = { leaseMs: 30_000, maxAttempts: 3, agentTokenTtlS: 30 * 24 * 3600 };
+export const DEFAULT_AGENT_OPTIONS: AgentServiceOptions = { leaseMs: 30_000, maxAttempts: 3, agentTokenTtlS: 30 * 24 * 3600, activity: DEFAULT_ACTIVITY_OPTIONS };
 
 /**
  * `queue_updated` lists the first 100 prompts of a queue (and its full `length`): every change pushes the view
@@ -75,9 +78,12 @@ export class AgentService {
       (view) => this.publisher.push(view.session_id, { type: 'queue_updated', ...view }),
       logger,
     );
+    this.recorder = new AgentActivityRecorder(db, events, publisher, options.activity ?? DEFAULT_ACTIVITY_OPTIONS);
   }
 
   private readonly pusher: QueuePusher;
+  /** Document edits and status changes as durable events for the activity feed (coalesced). */
+  readonly recorder: AgentActivityRecorder;
 
   /** No `queue_updated` scheduled or being read (tests wait for it before closing the database). */
   get pushesIdle(): boolean {
@@ -259,6 +265,8 @@ export class AgentService {
       }
       const head = await promptsRepo.head(tx, sessionId, actor.user_id);
       if (!head) return null;
+      // The agent's run of edits ends before what it does next (the feed shows them in that order).
+      await this.recorder.closeRunIn(tx, sessionId, actor.user_id, append);
       const taken = await promptsRepo.assign(tx, head.id, actor.user_id, this.options.leaseMs);
       await append([{ type: 'prompt_assigned', actor: actor.user_id, payload: { message_id: taken.id, agent_id: actor.user_id, attempt: taken.attempts } }]);
       touch(taken.agent_id);
@@ -276,6 +284,7 @@ export class AgentService {
       if (!completed && !(prompt.status === 'done' && prompt.assigned_to === actor.user_id)) {
         throw new ChorusError('CONFLICT', `Prompt ${messageId} is not assigned to you (${prompt.status}): its lease lapsed and it went back to the queue. Claim again.`);
       }
+      await this.recorder.closeRunIn(tx, sessionId, actor.user_id, append);
       const [event] = await append([{ type: 'prompt_completed', actor: actor.user_id, payload: { message_id: messageId, agent_id: actor.user_id }, dedupe_key: keys.done(messageId) }]);
       touch(prompt.agent_id);
       return { seq: event.seq };
@@ -296,6 +305,7 @@ export class AgentService {
     if (!prompt || prompt.assigned_to !== actor.user_id || (prompt.status !== 'assigned' && prompt.status !== 'done')) {
       throw new ChorusError('CONFLICT', `Prompt ${body.message_id} is not assigned to you; its output is refused.`);
     }
+    await this.recorder.closeRun(sessionId, actor.user_id);
     const event = await this.events.append(sessionId, {
       type: 'agent_output',
       actor: actor.user_id,
@@ -305,6 +315,22 @@ export class AgentService {
     await this.publisher.publish([event]);
     await promptsRepo.renew(this.db, sessionId, actor.user_id, this.options.leaseMs);
     return { seq: event.seq };
+  }
+
+  /**
+   * The agent reported its status: a transition is recorded for the activity feed (coalesced, see
+   * AgentActivityRecorder.status), and it is a sign of life that renews its lease.
+   */
+  async status(actor: Identity, sessionId: string, status: AgentStatusValue, detail: string | null): Promise<{ renewed: number; recorded: boolean }> {
+    await this.role(this.db, actor, sessionId, 'agent.work');
+    const recorded = await this.recorder.status(sessionId, actor.user_id, status, detail ?? null);
+    return { recorded, renewed: await promptsRepo.renew(this.db, sessionId, actor.user_id, this.options.leaseMs) };
+  }
+
+  /** One committed OT op of the agent (the gateway reports it after the conflict service's ack): the feed's runs of edits. */
+  async edited(actor: Identity, sessionId: string, docId: string, version: number): Promise<void> {
+    await this.role(this.db, actor, sessionId, 'document.edit');
+    await this.recorder.edited(sessionId, actor.user_id, docId, version);
   }
 
   /** The agent's last connection closed: its prompts go back to the head of their queues. */
@@ -325,6 +351,7 @@ export class AgentService {
 
   private async giveBackAll(tx: EntityManager, append: Append, touch: Touch, sessionId: string, agentId: string, reason: 'lease_expired' | 'disconnected' | 'revoked', onlyExpired: boolean): Promise<number> {
     const held = await promptsRepo.assignedTo(tx, sessionId, agentId, onlyExpired);
+    if (held.length > 0) await this.recorder.closeRunIn(tx, sessionId, agentId, append);
     for (const p of held) {
       const parked = p.attempts >= this.options.maxAttempts;
       await promptsRepo.giveBack(tx, p, parked);

@@ -4,7 +4,8 @@ import { parseSessionEventBody, type ActivityQuery, type ActivityView, type Mess
 import type { Executor } from '../sessions/session.repository';
 
 // Read models over the session stream (no table of their own): the conversation (`GET …/messages`) and the
-// agents' activity (`GET …/activity`), newest first, paged backwards by seq. Each row is parsed against its
+// agents' activity (`GET …/activity`: prompts, tools, and the coalesced `document_edited` and
+// `agent_status_changed` events of activity-recorder.ts), newest first, paged backwards by seq. Each row is parsed against its
 // event type like every stream read; one that does not parse is logged and skipped, never answered.
 
 interface Row {
@@ -53,7 +54,7 @@ export async function activityPage(db: Executor, sessionId: string, query: Activ
   const rows = await page(
     db,
     sessionId,
-    `type IN ('prompt_assigned', 'prompt_completed', 'prompt_released', 'agent_output') AND ($4::text IS NULL OR payload->>'agent_id' = $4)
+    `type IN ('prompt_assigned', 'prompt_completed', 'prompt_released', 'agent_output', 'document_edited', 'agent_status_changed') AND ($4::text IS NULL OR payload->>'agent_id' = $4)
      AND (type <> 'agent_output' OR payload->>'kind' IN ('tool_start', 'tool_result', 'error'))`,
     [query.agent_id ?? null],
     query.limit,
@@ -75,6 +76,14 @@ export async function activityPage(db: Executor, sessionId: string, query: Activ
         break;
       case 'agent_output':
         if (e.payload.kind !== 'response') items.push({ ...common, agent_id: e.payload.agent_id, kind: e.payload.kind, message_id: e.payload.message_id, data: e.payload.data });
+        break;
+      case 'document_edited': {
+        const { agent_id, doc_id, from_version, to_version, ops, started_at, ended_at } = e.payload;
+        items.push({ ...common, agent_id, kind: 'document_edited', doc_id, from_version, to_version, ops, started_at, ended_at, message_id: null, data: null });
+        break;
+      }
+      case 'agent_status_changed':
+        items.push({ ...common, agent_id: e.payload.agent_id, kind: 'status_changed', status: e.payload.status, detail: e.payload.detail, message_id: null, data: null });
         break;
       default:
         break;
