@@ -105,15 +105,15 @@ export class FileSyncMessageHandlers {
       layout.forEach((entries, i) => {
         if (!skip.has(i)) (entries.every((e) => isCached(e.path)) ? fromCache : left).push(i);
       });
-      if (left.length > 0 && !present && fromCache.length === 0) throw gone();
       if (fromCache.length > 0) void cache.server.serve({ ...serving, layout, indexes: fromCache, format: { kind: 'compact', transferId: compact.transfer_id, compression: compact.compression ?? 'none' } }, deps.push);
       if (left.length === 0) return relayed;
       if (present) {
         relay([...skip, ...fromCache]);
         return relayed;
       }
+      // What the cache cannot answer: the files of the chunks left (a chunk is served whole or not at all).
       const never = [...new Set(left.flatMap((i) => layout[i].map((e) => e.path)))];
-      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} left; the file cache sends ${fromCache.length} chunk(s), ${never.length} file(s) were never cached.`, { field: 'to_peer_id', paths: never });
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${fromCache.length} chunk(s), not ${never.length} file(s).`, { field: 'to_peer_id', paths: never });
     }
     // The seed format has no transfer to share: the cache answers all the files, or the host does (a host that
     // left: the cache sends what it has, PEER_DISCONNECTED names the rest).
@@ -123,7 +123,7 @@ export class FileSyncMessageHandlers {
       void cache.server.serve({ ...serving, layout, indexes: layout.map((_, i) => i), format: { kind: 'seed' } }, deps.push);
       if (have.length === files.length) return relayed;
       const never = file_paths.filter((p) => !isCached(p));
-      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} left; the file cache sends ${have.length} file(s), ${never.length} were never cached.`, { field: 'to_peer_id', paths: never });
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${have.length} file(s), not ${never.length}.`, { field: 'to_peer_id', paths: never });
     }
     if (!present) throw gone();
     relay();
