@@ -6,15 +6,16 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions, runMigrations } from '@chorus/database';
 import { chunkLayout } from '@chorus/protocol';
 import { createTestDatabase, waitFor, type TestDatabase } from '@chorus/testing';
-import { CaptureLogger } from '../../../../test/e2e/support/capture-logger';
-import { SESSION_DATA_SOURCE } from '../../../session/src/persistence/session.data-source';
-import { sessionsRepo } from '../../../session/src/sessions/session.repository';
-import { BlobWriteBehind, WRITE_BEHIND_DEFAULTS, type ObservedChunk } from './blob-write-behind';
-import { FileCacheMetrics } from './file-cache.metrics';
-import type { OfferedFile } from './file-sync.store';
-import { PostgresBlobCache } from './postgres-blob-cache';
+import { BlobWriteBehind, WRITE_BEHIND_DEFAULTS, type ObservedChunk } from '../../apps/gateway/src/files/blob-write-behind';
+import { FileCacheMetrics } from '../../apps/gateway/src/files/file-cache.metrics';
+import type { OfferedFile } from '../../apps/gateway/src/files/file-sync.store';
+import { PostgresBlobCache } from '../../apps/gateway/src/files/postgres-blob-cache';
+import { SESSION_DATA_SOURCE } from '../../apps/session/src/persistence/session.data-source';
+import { sessionsRepo } from '../../apps/session/src/sessions/session.repository';
+import { CaptureLogger } from './support/capture-logger';
 
-// The file sync cache's Postgres store and write-behind against the real Postgres (its own migrated database):
+// The file sync cache's Postgres store (the gateways' BlobCache) and write-behind against the real Postgres — the
+// session service's migrated database, where `file_blobs` lives, and its own deletion:
 // content stored once per session, LRU eviction beyond the quota, no read across sessions, purge on session
 // deletion; the write-behind verifies whole files against the manifest before it stores them, and drops (counted)
 // what does not fit its bounded queue.
