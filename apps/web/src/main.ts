@@ -2,7 +2,9 @@ import { ChorusClient, ChorusError } from '@chorus/client';
 import { currentUser, gatewayUrls, signIn, signOut, type SignedIn } from './auth';
 import { h, replaceChildren } from './dom';
 import { LatencyProbe, exposeDebug } from './debug';
+import { DiscoveryPanel } from './discovery';
 import { SessionView } from './session-view';
+import { TemplatesPanel } from './templates';
 import { transportChoice } from './transport';
 import './style.css';
 
@@ -75,13 +77,24 @@ function renderHome(user: SignedIn): void {
   const name = h('input', { name: 'session_name', 'data-testid': 'session-name', placeholder: 'Session name', value: 'My session' });
   const code = h('input', { name: 'code', 'data-testid': 'join-code', placeholder: 'Invite code or link' });
   const error = h('p', { class: 'error', 'data-testid': 'error' });
+  // Templates and public discovery (docs/session-admin.md "In the browser app").
+  const templates = new TemplatesPanel(clientFor(user), () => name.value.trim(), (id) => navigate(`/s/${id}`));
+  const discovery = new DiscoveryPanel(clientFor(user), (id) => navigate(`/s/${id}`));
   replaceChildren(
     root,
     h(
       'div',
-      { class: 'card' },
+      { class: 'card home' },
       h('h1', {}, 'Chorus'),
-      h('p', {}, `Signed in as ${user.displayName}${user.kind === 'agent' ? ' (agent)' : ''}. `, h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), signOut(), navigate('/')) }, 'Sign out')),
+      h(
+        'p',
+        {},
+        `Signed in as ${user.displayName}${user.kind === 'agent' ? ' (agent)' : ''}, user id `,
+        // What an owner types to address an invite to this user.
+        h('code', { 'data-testid': 'user-id' }, user.userId),
+        '. ',
+        h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), signOut(), navigate('/')) }, 'Sign out'),
+      ),
       h(
         'form',
         {
@@ -112,8 +125,12 @@ function renderHome(user: SignedIn): void {
         h('button', { type: 'submit' }, 'Join'),
       ),
       error,
+      templates.root,
+      discovery.root,
     ),
   );
+  void templates.refresh();
+  void discovery.load();
 }
 
 async function redeem(user: SignedIn, codeOrToken: string): Promise<void> {

@@ -5,6 +5,8 @@ import { ConflictsPanel } from './conflicts';
 import { h, replaceChildren } from './dom';
 import { DocumentEditor } from './editor';
 import { AgentPanel } from './agent-panel';
+import { InvitesPanel } from './invites-panel';
+import { MANAGERS, SettingsPanel } from './settings-panel';
 import { VoicePanel } from './voice-panel';
 import { YjsEditor } from './yjs-editor';
 
@@ -29,6 +31,8 @@ export class SessionView {
   private readonly status = h('span', { class: 'conn', 'data-testid': 'conn-state' });
   private readonly notice = h('div', { class: 'notice', 'data-testid': 'notice' });
   private readonly inviteOut = h('input', { class: 'invite-link', 'data-testid': 'invite-link', readonly: true, placeholder: 'invite link' });
+  private readonly title = h('span', { class: 'session-name', 'data-testid': 'session-title' });
+  private readonly inviteButton = h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link');
   private readonly openFiles = new Set<string>([DEFAULT_FILE]);
   private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   private selectionDirty = false;
@@ -39,6 +43,9 @@ export class SessionView {
   private readonly voice: VoicePanel;
   /** The channels panel (diagnostics, ai-response, … live). */
   readonly channels: ChannelsPanel;
+  /** Session settings and invites (settings-panel.ts, invites-panel.ts; docs/session-admin.md). */
+  readonly settings: SettingsPanel;
+  readonly invites: InvitesPanel;
 
   constructor(
     readonly client: ChorusClient,
@@ -48,6 +55,15 @@ export class SessionView {
     this.agents = new AgentPanel(session, (m) => this.show(m));
     this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
     this.channels = new ChannelsPanel(session);
+    this.invites = new InvitesPanel(client, session);
+    this.settings = new SettingsPanel(client, session, (info) => {
+      this.title.textContent = info.name;
+      this.invites.setRole(info.my_role);
+      // Creating invites is for owners and admins (`invite.create`): the others do not get the button.
+      const manager = info.my_role !== null && MANAGERS.includes(info.my_role);
+      this.inviteButton.hidden = !manager;
+      this.inviteOut.hidden = !manager;
+    });
     const chatInput = h('input', { name: 'message', 'data-testid': 'chat-input', placeholder: 'Say something', autocomplete: 'off' });
     const chatForm = h(
       'form',
@@ -91,12 +107,14 @@ export class SessionView {
         'header',
         {},
         h('strong', {}, 'Chorus'),
+        this.title,
         h('span', { class: 'session-id', 'data-testid': 'session-id' }, session.id),
         this.status,
-        h('button', { 'data-testid': 'invite', onclick: () => void this.invite() }, 'Copy invite link'),
+        this.inviteButton,
         this.inviteOut,
       ),
       this.notice,
+      h('details', { class: 'admin', 'data-testid': 'admin' }, h('summary', { 'data-testid': 'admin-toggle' }, 'Settings and invites'), h('div', { class: 'admin-panels' }, this.settings.root, this.invites.root)),
       h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
@@ -116,6 +134,7 @@ export class SessionView {
   async start(): Promise<void> {
     await this.session.join();
     this.renderPeers();
+    void this.settings.load();
     void this.conflicts.refresh();
     void this.listYjsFiles();
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);

@@ -31,6 +31,11 @@ export interface SessionChanges {
 export class SessionAdmin {
   constructor(private readonly rest: ChorusRest) {}
 
+  /** A session as it is now (any participant; a public one also for others): its name, settings, `my_role`. */
+  getSession(sessionId: string): Promise<SessionView> {
+    return this.rest.call('GET', `/collaboration/sessions/${encodeURIComponent(sessionId)}`);
+  }
+
   /** Changes a session (owner or admin). Open sockets of the session get `session_updated`. */
   updateSession(sessionId: string, body: UpdateSessionBody): Promise<SessionView> {
     return this.rest.call('PATCH', `/collaboration/sessions/${encodeURIComponent(sessionId)}`, body);
