@@ -160,6 +160,7 @@ describe('BlobWriteBehind', () => {
     await writes.flush();
     expect(await cache.has(s, blobs.map(sha))).toEqual(new Set([sha(blobs[0])]));
     expect(await count(registry, 'chorus_file_cache_files_total', { outcome: 'overflow' })).toBe(1);
+    expect(logger.lines.filter((l) => l.includes('queue full'))).toHaveLength(1);
     // A write that fails (no such session: the id is not a uuid) is logged and counted.
     const bad = randomBytes(10);
     writes.observe({ sessionId: 'not-a-session', hostPeer: 'h', guestPeer: 'g', offered: files([['x', bad]]), format: 'compact', entries: [{ path: 'x', offset: 0, length: 10 }], encoding: 'none', data: bad });

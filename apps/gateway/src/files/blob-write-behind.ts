@@ -62,6 +62,7 @@ export class BlobWriteBehind {
   private flushing: Promise<void> = Promise.resolve();
   private readonly known = new Map<string, number>();
   private stopped = false;
+  private overflowLoggedAt = 0;
 
   constructor(
     private readonly cache: BlobCache,
@@ -80,6 +81,12 @@ export class BlobWriteBehind {
         // The file misses these bytes: what was put together of it cannot complete.
         if (this.abandon(assemblyKey(chunk, path))) continue;
         this.metrics.files.inc({ outcome: 'overflow' });
+      }
+      // Logged at most every 10 s (a burst drops many chunks): the counter has every one.
+      const now = Date.now();
+      if (now - this.overflowLoggedAt >= 10_000) {
+        this.overflowLoggedAt = now;
+        this.logger.warn(`File cache: write-behind queue full (${this.queued} of ${this.options.queueBytes} bytes): a chunk of session ${chunk.sessionId} not cached`, 'FileCache');
       }
       return;
     }
