@@ -24,6 +24,8 @@ export interface CacheServing {
   /** The chunk indexes to send (the others: skipped by the guest, or sent by the host). */
   readonly indexes: readonly number[];
   readonly format: { readonly kind: 'seed' } | { readonly kind: 'compact'; readonly transferId: string; readonly compression: 'none' | 'deflate' };
+  /** Whether the guest's connection is still open (a closed one ends the serving: its resume asks again). */
+  readonly open: () => boolean;
 }
 
 type Push = (sessionId: string, audience: Audience, message: ServerMessage) => void;
@@ -71,7 +73,7 @@ export class FileCacheServer {
     const started = performance.now();
     let sent = 0;
     for (const index of s.indexes) {
-      if (run.cancelled) return;
+      if (run.cancelled || !s.open()) return;
       const entries = s.layout[index];
       const wanted = [...new Set(entries.map((e) => s.hashes.get(e.path) ?? ''))].filter((h) => !loaded.has(h));
       if (wanted.length > 0) for (const [h, blob] of await this.cache.get(s.sessionId, wanted)) loaded.set(h, blob);

@@ -93,7 +93,7 @@ export class FileSyncMessageHandlers {
     const files = file_paths.map((path) => ({ path, size: offered.get(path)?.size ?? 0 }));
     const hashes = new Map(file_paths.map((path) => [path, offered.get(path)?.hash ?? '']));
     const isCached = (path: string) => cached.has(hashes.get(path) ?? '');
-    const serving = { sessionId: m.session_id, guestPeer: membership.peer_id, host, hashes };
+    const serving = { sessionId: m.session_id, guestPeer: membership.peer_id, host, hashes, open: () => socket.open };
     if (compact.format === 'compact') {
       // The transfer's layout, as host and guest compute it: the chunks whose files are all cached come from the
       // cache, the host (told to skip those) sends the rest.
