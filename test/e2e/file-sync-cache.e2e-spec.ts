@@ -219,7 +219,7 @@ describe('the file cache, host on gateway 1, guests on gateway 2', () => {
 
     // The seed format, verbatim over /ws: the cached files as files_chunk, the others named at once.
     const asked = [...complete, ...B];
-    expect(await seed.request({ type: 'request_files', session_id: people.sessionId, file_paths: asked })).toMatchObject({ code: 'PEER_DISCONNECTED', paths: B });
+    expect(await seed.request({ type: 'request_files', session_id: people.sessionId, file_paths: asked })).toMatchObject({ code: 'PEER_DISCONNECTED', field: 'file_paths', paths: B });
     const chunks = () => seed.of('files_chunk');
     await waitFor('the cached files as seed chunks', () => chunks().length > 0 && chunks().length === chunks()[0].total_chunks, { timeoutMs: 30_000 });
     const parts = new Map<string, number[][]>();

@@ -440,11 +440,10 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         try {
           await request();
         } catch (err) {
-          // The host is gone but the server's file cache answers some of the files (the error names the others):
-          // wait for those like for a resume; an error naming every missing file fails at once, as without a cache.
+          // The host is gone but the server's file cache sends some of the files (`field: "file_paths"`, `paths`
+          // the others): wait for those like for a resume. Any other error fails at once, as without a cache.
           const e = ChorusError.from(err);
-          const missing = files.filter((f) => !done.has(f.path)).length;
-          if (e.code !== 'PEER_DISCONNECTED' || e.details.paths === undefined || e.details.paths.length >= missing) throw e;
+          if (e.code !== 'PEER_DISCONNECTED' || e.details.field !== 'file_paths') throw e;
           hostGoneSince = Date.now();
         }
       }

@@ -111,9 +111,10 @@ export class FileSyncMessageHandlers {
         relay([...skip, ...fromCache]);
         return relayed;
       }
-      // What the cache cannot answer: the files of the chunks left (a chunk is served whole or not at all).
+      // What the cache cannot answer: the files of the chunks left (a chunk is served whole or not at all). The
+      // field says "some of file_paths": the others are on their way (the SDK waits for them).
       const never = [...new Set(left.flatMap((i) => layout[i].map((e) => e.path)))];
-      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${fromCache.length} chunk(s), not ${never.length} file(s).`, { field: 'to_peer_id', paths: never });
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${fromCache.length} chunk(s), not ${never.length} file(s).`, { field: 'file_paths', paths: never });
     }
     // The seed format has no transfer to share: the cache answers all the files, or the host does (a host that
     // left: the cache sends what it has, PEER_DISCONNECTED names the rest).
@@ -123,7 +124,7 @@ export class FileSyncMessageHandlers {
       void cache.server.serve({ ...serving, layout, indexes: layout.map((_, i) => i), format: { kind: 'seed' } }, deps.push);
       if (have.length === files.length) return relayed;
       const never = file_paths.filter((p) => !isCached(p));
-      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${have.length} file(s), not ${never.length}.`, { field: 'to_peer_id', paths: never });
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${have.length} file(s), not ${never.length}.`, { field: 'file_paths', paths: never });
     }
     if (!present) throw gone();
     relay();
