@@ -112,7 +112,8 @@ function fileCache(runtime: Runtime, registry: Registry): FileCache | undefined 
   const { cache } = runtime.config.files;
   const url = cache.databaseUrl ?? (runtime.config.role === 'standalone' ? runtime.databaseUrl : undefined);
   if (url === undefined || cache.quotaBytes === 0) return undefined;
-  const pool = new Pool({ connectionString: url, max: 4, application_name: `${runtime.config.nodeId}:file-cache` });
+  // Bounded waits: a lookup on a request falls back to the host rather than hang when Postgres does not answer.
+  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2_000, query_timeout: 10_000, application_name: `${runtime.config.nodeId}:file-cache` });
   // An idle connection that dies is replaced on the next query; the failed query itself is logged and counted.
   pool.on('error', (err) => runtime.logger.warn(`File cache pool: ${err.message}`, 'FileCache'));
   runtime.onStop(() => pool.end());
