@@ -1,6 +1,7 @@
 import type { ChorusSession } from '@chorus/client';
 import type { ConflictStrategy, ConflictView } from '@chorus/protocol';
 import { h, replaceChildren } from './dom';
+import { sideBySide, textPane } from './side-by-side';
 
 /**
  * The session's open conflicts (docs/files.md), side by side: what the conflict's author wrote (mine), what the
@@ -61,12 +62,13 @@ export class ConflictsPanel {
       'li',
       { class: 'conflict', 'data-testid': 'conflict', 'data-conflict-id': c.conflict_id },
       h('div', { class: 'conflict-title' }, `${c.doc_id} @ ${c.version}: ${c.user_id} overlapped ${c.peers.filter((p) => p !== c.peer_id).join(', ')}`),
-      h(
-        'div',
-        { class: 'conflict-sides' },
-        h('div', { class: 'conflict-side' }, h('h4', {}, `Mine (${c.user_id})`), h('pre', { 'data-testid': 'conflict-mine' }, c.mine_text)),
-        h('div', { class: 'conflict-side' }, h('h4', {}, 'Theirs'), h('pre', { 'data-testid': 'conflict-theirs' }, c.theirs_text)),
-        h('div', { class: 'conflict-side' }, h('h4', {}, 'Merged'), merged),
+      sideBySide(
+        [
+          { title: `Mine (${c.user_id})`, body: textPane(c.mine_text, 'conflict-mine') },
+          { title: 'Theirs', body: textPane(c.theirs_text, 'conflict-theirs') },
+          { title: 'Merged', body: merged },
+        ],
+        'conflict-sides',
       ),
       h(
         'div',

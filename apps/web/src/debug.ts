@@ -59,6 +59,10 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     yjsText: () => state().view?.yjsEditor?.text.toString() ?? null,
     yjsSynced: () => state().view?.yjsEditor?.synced ?? null,
     yjsCursors: () => state().view?.yjsEditor?.cursors() ?? [],
+    /** The project files panel (project-files.ts): this copy's sha256 by path, recomputed from its bytes; the diff shown. */
+    projectHashes: () => state().view?.projectFiles.store?.verify() ?? Promise.resolve(null),
+    projectDiff: () => state().view?.projectFiles.shownDiff() ?? null,
+    projectErrors: () => state().view?.projectFiles.errors ?? 0,
     probe,
   };
   (window as unknown as { chorusDebug: typeof debug }).chorusDebug = debug;

@@ -7,6 +7,7 @@ import { DocumentEditor } from './editor';
 import { AgentPanel } from './agent-panel';
 import { InvitesPanel } from './invites-panel';
 import { MANAGERS, SettingsPanel } from './settings-panel';
+import { ProjectFilesPanel } from './project-files';
 import { VoicePanel } from './voice-panel';
 import { YjsEditor } from './yjs-editor';
 
@@ -46,6 +47,8 @@ export class SessionView {
   /** Session settings and invites (settings-panel.ts, invites-panel.ts; docs/session-admin.md). */
   readonly settings: SettingsPanel;
   readonly invites: InvitesPanel;
+  /** This browser's copy of the project, shared as the file host or synced from it (project-files.ts). */
+  readonly projectFiles: ProjectFilesPanel;
 
   constructor(
     readonly client: ChorusClient,
@@ -55,6 +58,7 @@ export class SessionView {
     this.agents = new AgentPanel(session, (m) => this.show(m));
     this.voice = new VoicePanel(session, () => client.peerId ?? '', (m) => this.show(m));
     this.channels = new ChannelsPanel(session);
+    this.projectFiles = new ProjectFilesPanel(session, (m) => this.show(m));
     this.invites = new InvitesPanel(client, session);
     this.settings = new SettingsPanel(client, session, (info) => {
       this.title.textContent = info.name;
@@ -115,7 +119,7 @@ export class SessionView {
       ),
       this.notice,
       h('details', { class: 'admin', 'data-testid': 'admin' }, h('summary', { 'data-testid': 'admin-toggle' }, 'Settings and invites'), h('div', { class: 'admin-panels' }, this.settings.root, this.invites.root)),
-      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
+      h('div', { class: 'columns' }, h('aside', { class: 'files' }, h('h3', {}, 'Files'), this.fileList, fileForm), h('main', {}, this.lockBar, this.editorHost, this.conflicts.root, this.projectFiles.root), h('aside', { class: 'side' }, h('h3', {}, 'People'), this.peerList, this.voice.root, h('h3', {}, 'Chat'), this.chatList, chatForm, this.channels.root, this.agents.root)),
     );
     client.on('state', ({ state }) => this.renderStatus(state));
     client.on('hello', () => this.renderStatus(client.state));
@@ -137,6 +141,7 @@ export class SessionView {
     void this.settings.load();
     void this.conflicts.refresh();
     void this.listYjsFiles();
+    void this.projectFiles.start().catch((err: unknown) => this.show(`project files: ${(err as Error).message}`));
     await Promise.all([this.open(DEFAULT_FILE), this.channels.start()]);
   }
 

@@ -4,6 +4,7 @@ export { ChorusClient, type ChorusClientEvents, type ChorusClientOptions, type C
 export { wsEndpoint, type WebSocketConstructor, type WebSocketEventLike, type WebSocketLike, type WsTransportOptions } from './ws-wire';
 export { ChorusSession, type ChorusSessionEvents, type SessionOptions, type SessionState, type FilesPush, type VoicePush, type VoiceSignal } from './session';
 export { FileSyncGuest, FileSyncHost, chunkLayout, sha256Hex, syncDiff, type DownloadOptions, type DownloadProgress, type FileHostOptions, type FileSource, type SyncDiff } from './file-sync';
+export { memoryManifest, memorySource, type MemoryFile, type MemoryProject } from './file-sync-memory';
 export { SessionPrompts, type SessionPromptsEvents } from './prompts';
 export { SessionFiles, type SessionFilesEvents } from './files';
 export { ChannelSubscription, SessionChannels, type ChannelData, type ChannelEvent, type ChannelGap, type ChannelSubscriptionEvents, type SessionChannelsEvents } from './channels';
