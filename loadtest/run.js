@@ -9,11 +9,13 @@
 //
 // Without LOAD_TARGET it starts cluster:local itself on free ports, with its own database (chorus_load_<id>)
 // and REDIS_PREFIX (chorus-load-<id>), stops it afterwards and drops both (LOAD_KEEP_DATA=1 keeps them).
-// Installs loadtest/ dependencies first if they are missing (they are not part of the root install).
+// Installs loadtest/ dependencies first if they are missing (they are not part of the root install), and builds
+// the SDK the scenarios drive (libs/{protocol,ot,client}/dist, `npm run build:packages`) when it is missing or
+// older than its sources.
 // Exit code: 0 only if every `ensure` check of every scenario passed. Artillery's full output and JSON
 // report go to loadtest/.runs/<id>/; a full run also writes its summary to loadtest/results/<scenario>.json.
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } = require('node:fs');
+const { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, createWriteStream } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { tokenSource } = require('./lib/tokens');
@@ -36,11 +38,39 @@ function parseArgs(argv) {
 }
 
 function ensureInstalled() {
-  if (existsSync(path.join(HERE, 'node_modules', 'artillery', 'package.json')) && existsSync(path.join(HERE, 'node_modules', 'socket.io-client', 'package.json'))) return;
+  const installed = ['artillery', 'socket.io-client', '@chorus/client', '@chorus/protocol', '@chorus/ot', 'zod'].every((name) => existsSync(path.join(HERE, 'node_modules', name, 'package.json')));
+  if (installed) return;
   log('loadtest: installing its dependencies (npm ci --prefix loadtest; Artillery is not part of the root install)');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['ci', '--prefix', HERE, '--no-audit', '--no-fund'], { stdio: 'inherit', env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' } });
   if (r.status !== 0) throw new Error(`npm ci --prefix loadtest failed (exit ${r.status})`);
+}
+
+/** The newest modification time of the files under `dir` (0 when it does not exist). */
+function newest(dir) {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    t = Math.max(t, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * The scenarios drive the built SDK (lib/chorus.js requires @chorus/client, linked to libs/client): build the
+ * three packages with the root install's tools when a dist is missing or older than its sources.
+ */
+function ensureSdkBuilt() {
+  const libs = path.join(HERE, '..', 'libs');
+  const stale = ['protocol', 'ot', 'client'].filter((name) => {
+    const built = path.join(libs, name, 'dist', 'index.js');
+    return !existsSync(built) || statSync(built).mtimeMs < newest(path.join(libs, name, 'src'));
+  });
+  if (stale.length === 0) return;
+  log(`loadtest: building the SDK the scenarios use (npm run build:packages; ${stale.join(', ')} missing or older than the sources)`);
+  const r = spawnSync(process.execPath, [path.join(HERE, '..', 'scripts', 'build-packages.js')], { cwd: path.join(HERE, '..'), stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`npm run build:packages failed (exit ${r.status}); it needs the root install (npm ci at the repository root)`);
 }
 
 /** cluster:local on free ports with this run's own database and Redis prefix. */
@@ -165,7 +195,9 @@ function runArtillery(scenario, env, target, dir, runId) {
   return new Promise((resolve) => {
     const child = (currentChild = spawn(process.execPath, args, {
       cwd: HERE,
-      env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true', CHORUS_LT_RUN: `${runId}-${scenario}` },
+      // NODE_PRESERVE_SYMLINKS: the SDK is linked in (file:../libs/client) and its imports of @chorus/protocol,
+      // @chorus/ot, socket.io-client and zod resolve from loadtest/node_modules, where the links are.
+      env: { ...process.env, ARTILLERY_DISABLE_TELEMETRY: 'true', CHORUS_LT_RUN: `${runId}-${scenario}`, NODE_PRESERVE_SYMLINKS: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     }));
     let text = '';
@@ -260,6 +292,7 @@ async function main() {
   checkNode();
   const { env, scenarios } = parseArgs(process.argv.slice(2));
   ensureInstalled();
+  ensureSdkBuilt();
   const runId = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${Math.random().toString(36).slice(2, 6)}`;
   const dir = path.join(HERE, '.runs', runId);
   mkdirSync(dir, { recursive: true });

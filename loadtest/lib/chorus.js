@@ -1,8 +1,11 @@
 'use strict';
-// The Chorus client the scenarios share: REST set-up (tokens: lib/tokens.js; sessions, invites), a Socket.IO v4 client
-// speaking docs/protocol.md, and metric helpers. Artillery's built-in `socketio` engine does use
-// socket.io-client 4, but it cannot tell an `{type:'error'}` ack from a reply, stamp broadcasts or count
-// deliveries, so the scenarios are custom functions (`flow: - function: …`) over socket.io-client directly.
+// The Chorus client the scenarios share: REST set-up (tokens: lib/tokens.js; sessions, invites), connections
+// through the SDK — the built @chorus/client (libs/client/dist, `npm run build:packages`; linked in by
+// package.json's `file:` dependencies) with its Socket.IO wire, connect/hello and request/ack code — and metric
+// helpers. Artillery's built-in `socketio` engine does use socket.io-client 4, but it cannot tell an
+// `{type:'error'}` ack from a reply, stamp broadcasts or count deliveries, so the scenarios are custom functions
+// (`flow: - function: …`) over the SDK's ChorusClient, one connection per client (`reconnect: false`: the
+// churn scenario reconnects by itself, with its own `last_seq`, to measure that).
 //
 // Metrics (all reported through Artillery's `events.emit`):
 //   histograms  chorus.connect_ms, chorus.rest_ms, chorus.ack.<type>_ms (emit → successful ack),
@@ -10,7 +13,8 @@
 //   counters    chorus.errors (total) and chorus.errors.<what>.<code>; chorus.rate_limited (total) and
 //               chorus.rate_limited.<what> — a RATE_LIMITED answer is counted there, never as an error.
 const { readFileSync } = require('node:fs');
-const { io } = require('socket.io-client');
+// The SDK is ESM (dist/package.json type: module): require(esm), Node >= 22.12 (the load tests need 22.18).
+const { ChorusClient, ChorusError, ClientClosedError, ConnectionLostError, RequestTimeoutError } = require('@chorus/client');
 const { accessTokenFor, tokenSource } = require('./tokens');
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -228,66 +232,75 @@ async function member(base, metrics, prefix, session, vars = {}) {
   };
 }
 
-/** One Socket.IO connection speaking the Chorus protocol. */
+/** One connection to Chorus: an SDK ChorusClient (Socket.IO wire) that does not reconnect by itself. */
 class Connection {
   static async open(base, token, metrics) {
     const started = now();
-    const socket = io(base, { transports: ['websocket'], auth: { token, protocol_version: 1 }, reconnection: false, forceNew: true, timeout: REQUEST_TIMEOUT_MS });
-    const conn = new Connection(socket, metrics);
+    const client = new ChorusClient({ url: base, token, reconnect: false, heartbeat: false, requestTimeoutMs: REQUEST_TIMEOUT_MS, onWarning: (message) => logOnce(`sdk.${message}`, `sdk: ${message}`) });
+    const conn = new Connection(client, metrics);
+    let refusal;
+    client.once('closed', (c) => (refusal = c.error));
     try {
-      await new Promise((resolve, reject) => {
-        socket.once('connect', resolve);
-        socket.once('connect_error', reject);
-      });
+      // Resolves at the server's `hello` (the connection is live), rejects when the handshake is refused.
+      await client.connect();
     } catch (err) {
-      socket.close();
-      metrics.error('connect', 'CONNECT_ERROR', err.message);
+      conn.closing = true;
+      client.close();
+      metrics.error('connect', refusal?.code ?? 'CONNECT_ERROR', refusal?.message ?? err.message);
       throw new Fatal('connect failed');
     }
     metrics.hist('chorus.connect_ms', now() - started);
     return conn;
   }
 
-  constructor(socket, metrics) {
-    this.socket = socket;
+  constructor(client, metrics) {
+    this.client = client;
     this.metrics = metrics;
     this.closing = false;
-    socket.on('hello', (m) => (this.node = m?.node_id));
-    socket.on('disconnect', (reason) => {
-      if (!this.closing) metrics.error('socket', 'DISCONNECTED', reason);
+    /** Push handlers by message type, fed by the SDK's `message` tap (every push, of any session). */
+    this.handlers = new Map();
+    client.on('hello', (m) => (this.node = m?.node_id));
+    client.on('message', (m) => {
+      for (const handler of this.handlers.get(m?.type) ?? []) handler(m);
+    });
+    client.on('disconnected', ({ reason, notice }) => {
+      if (!this.closing) metrics.error('socket', 'DISCONNECTED', notice ? `${reason} (${notice.name})` : reason);
     });
     // An error outside a request (e.g. a membership ended by the server) is pushed as an `error` event.
-    socket.on('error', (m) => metrics.error('push', m?.code ?? 'UNKNOWN', m?.message));
+    client.on('error', (e) => metrics.error('push', e.code ?? 'UNKNOWN', e.message));
   }
 
-  /** emit → ack. Returns the reply, or undefined after counting the error (or the rate limit). */
+  get connected() {
+    return this.client.state === 'connected';
+  }
+
+  /** request → ack through the SDK. Returns the reply, or undefined after counting the error (or the rate limit). */
   async request(type, body) {
     const started = now();
     let reply;
     try {
-      reply = await this.socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck(type, body);
+      reply = await this.client.request(type, body, { timeoutMs: REQUEST_TIMEOUT_MS });
     } catch (err) {
-      this.metrics.error(type, this.socket.connected ? 'TIMEOUT' : 'DISCONNECTED', err.message);
-      return undefined;
-    }
-    if (reply?.type === 'error') {
-      if (reply.code === 'RATE_LIMITED') this.metrics.rateLimited(type);
-      else this.metrics.error(type, reply.code, reply.message);
+      if (err instanceof RequestTimeoutError) this.metrics.error(type, 'TIMEOUT', err.message);
+      else if (err instanceof ConnectionLostError || err instanceof ClientClosedError || !(err instanceof ChorusError)) this.metrics.error(type, 'DISCONNECTED', err.message);
+      else if (err.code === 'RATE_LIMITED') this.metrics.rateLimited(type);
+      else this.metrics.error(type, err.code, err.message);
       return undefined;
     }
     this.metrics.hist(`chorus.ack.${type}_ms`, now() - started);
     return reply;
   }
 
-  on(event, handler) {
-    this.socket.on(event, handler);
+  on(type, handler) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(handler);
   }
 
   /** `leave` first for a clean exit, or just drop the connection (a tab closed, a network cut). */
   async close({ leave, sessionId } = {}) {
-    if (leave && this.socket.connected) await this.request('leave', { session_id: sessionId });
+    if (leave && this.connected) await this.request('leave', { session_id: sessionId });
     this.closing = true;
-    this.socket.close();
+    this.client.close();
   }
 }
 

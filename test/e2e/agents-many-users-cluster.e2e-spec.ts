@@ -33,7 +33,7 @@ async function until(client: ChorusClient, type: ClientMessageType, body: Record
   for (;;) {
     let reply: ServerMessage;
     try {
-      reply = (await client.socket.timeout(15_000).emitWithAck(type, body)) as ServerMessage;
+      reply = await client.requestRaw(type, body, 15_000);
     } catch (err) {
       if (Date.now() > deadline) throw err;
       continue;

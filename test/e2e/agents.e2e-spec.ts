@@ -134,7 +134,7 @@ describe('agents and the prompt queue', () => {
       expect((await api.request('GET', base, { token: agent.access_token })).status).toBe(404);
       expect((await api.request('POST', `${base}/join`, { token: agent.access_token, body: {} })).status).toBe(404);
       await socket.waitForPush('disconnect_notice');
-      expect(socket.socket.connected).toBe(false);
+      await waitFor('the revoked agent is disconnected', () => !socket.connected);
       // Its prompt went back to its queue, and the agent is listed as revoked.
       const queues = await api.request<Array<{ agent_id: string | null; items: Array<{ message_id: string }> }>>('GET', `${base}/queue`, { token: people.alice.token });
       expect(queues.body.find((q) => q.agent_id === agent.agent_id)?.items.map((i) => i.message_id)).toEqual([held.message_id]);

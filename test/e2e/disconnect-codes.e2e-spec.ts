@@ -9,11 +9,13 @@ import { Api, startTestStack, type TestStack } from './support/stack';
 // socket.io clients on the standalone product: removal from the last session, drain, the per-user connection cap,
 // a protocol mismatch, a bad token. And the error codes whose next step differs reach clients by name.
 
-/** Records the order of what a socket saw: the notice must come before the close. */
+/** Records the order of what a client saw (the SDK's message tap and its `disconnected`): the notice must come before the close. */
 function timeline(client: ChorusClient): string[] {
   const seen: string[] = [];
-  client.socket.on('disconnect_notice', (n: DisconnectNotice) => seen.push(`notice:${n.name}`));
-  client.socket.on('disconnect', () => seen.push('closed'));
+  client.onPush((m) => {
+    if (m.type === 'disconnect_notice') seen.push(`notice:${m.name}`);
+  });
+  client.sdk.on('disconnected', () => seen.push('closed'));
   return seen;
 }
 

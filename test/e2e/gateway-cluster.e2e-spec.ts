@@ -1,17 +1,22 @@
 import Redis from 'ioredis';
-import { testRedisUrl, waitFor } from '@chorus/testing';
+import { ChorusClient as Sdk, type ChatMessage } from '@chorus/client';
+import { testRedisUrl, waitFor, withDeadline } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { editConcurrently, setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
 
 // The whole system as separate processes: 2 gateways and 2 of each service, real Postgres, real Redis, real
-// socket.io clients on different gateways.
+// clients on different gateways: the SDK's wire one connection at a time (support/chorus-client.ts), and, through
+// the kill -9 of a gateway, the SDK's own ChorusClient reconnecting, rejoining and resending by itself.
 
 let cluster: ProcessCluster;
 let people: People;
 const clients: ChorusClient[] = [];
 const track = (c: ChorusClient) => (clients.push(c), c);
+const sdks: Sdk[] = [];
+/** What the SDK clients recovered from by themselves (the lost connection, the resend): kept, not printed. */
+const sdkWarnings: string[] = [];
 /** Every message on the cluster's Socket.IO adapter channels and on its fan-out channels, from the start. */
 let watcher: Redis;
 const seenOn = { adapter: [] as string[], fanout: [] as string[] };
@@ -25,6 +30,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());
+  sdks.forEach((c) => c.close());
   watcher?.disconnect();
   await cluster?.stop();
 });
@@ -140,8 +146,34 @@ describe('two clients on two gateways', () => {
     const carol = track(await ChorusClient.connect(gw2, people.alice.token));
     const joined = await carol.ok('join', { session_id: sid(), peer_id: 'alice-phone', join_token: await people.alice.joinToken() });
     await waitFor('alice-phone in presence', async () => (await bob.ok('who', { session_id: sid() })).peers.some((p) => p.peer_id === 'alice-phone'));
+    // The SDK's client on the same gateway, with the other one to move to: it must recover by itself.
+    const tablet = new Sdk({ url: [gw2, cluster.gateways[0]], token: () => people.alice.token, peerId: 'alice-tablet', backoff: { initialDelayMs: 100, maxDelayMs: 1_000 }, onWarning: (m) => sdkWarnings.push(m) });
+    sdks.push(tablet);
+    expect((await tablet.connect()).node_id).toBe('gateway-2');
+    const tabletSession = tablet.session(sid());
+    const tabletSaw: ChatMessage[] = [];
+    tabletSession.on('chat', (m) => tabletSaw.push(m));
+    await tabletSession.join();
+    const rejoins: Array<{ recovered: boolean; rejoin: boolean }> = [];
+    tabletSession.on('joined', (j) => rejoins.push({ recovered: j.recovered, rejoin: j.rejoin }));
+    const beforeKill = tabletSession.lastSeq;
     cluster.processes.get('gateway-2')?.child.kill('SIGKILL');
-    await waitFor('the client sees its connection drop', () => !carol.socket.connected);
+    await waitFor('the client sees its connection drop', () => !carol.connected);
+    // Sent while its gateway is dead: the SDK holds it until it has rejoined elsewhere, then sends it once.
+    const sending = tabletSession.sendChat('sent through the kill', { clientMsgId: 'tablet-1' });
+    const fromBob = await bob.ok('chat_message', { session_id: sid(), message: 'while the tablet was away' });
+    await waitFor('the SDK client rejoined through gateway-1', () => tablet.hello?.node_id === 'gateway-1' && tabletSession.state === 'joined', { timeoutMs: 30_000 });
+    expect(rejoins).toEqual([{ recovered: true, rejoin: true }]);
+    const sent = await withDeadline('the chat sent through the kill acked', sending, 30_000);
+    expect(sent.seq).toBeGreaterThan(beforeKill);
+    await bob.waitForPush('chat_message', (m) => m.client_msg_id === 'tablet-1');
+    expect(bob.of('chat_message').filter((m) => m.client_msg_id === 'tablet-1')).toHaveLength(1);
+    // What it missed while away was replayed by the rejoin: bob's chat, once.
+    await waitFor("bob's chat replayed to the SDK client", () => tabletSaw.some((m) => m.seq === fromBob.seq));
+    expect(tabletSaw.filter((m) => m.seq === fromBob.seq)).toHaveLength(1);
+    expect(new Set(tabletSaw.map((m) => m.seq)).size).toBe(tabletSaw.length);
+    await tabletSession.leave();
+    tablet.close();
     const moved = track(await ChorusClient.connect(cluster.gateways[0], people.alice.token));
     const rejoined = await moved.ok('join', { session_id: sid(), peer_id: 'alice-phone-2', join_token: await people.alice.joinToken(), last_seq: joined.seq });
     expect(rejoined.recovered).toBe(true);
@@ -151,7 +183,7 @@ describe('two clients on two gateways', () => {
     const who = await bob.ok('who', { session_id: sid() });
     expect(who.peers.map((p) => p.peer_id)).not.toContain('alice-phone');
     expect(who.peers.map((p) => p.peer_id)).toContain('alice-phone-2');
-  }, 40_000);
+  }, 60_000);
 
   it('applies role changes and removals to live sockets within seconds', async () => {
     const api = new Api(cluster.gateways[0]);
@@ -163,7 +195,7 @@ describe('two clients on two gateways', () => {
     expect(refused).toMatchObject({ type: 'error', code: 'PERMISSION_DENIED' });
     const removed = await api.request('DELETE', `/api/v1/collaboration/sessions/${sid()}/participants/${bobUser}`, { token: people.alice.token });
     expect(removed.status).toBe(200);
-    await waitFor('the removed participant is disconnected', () => !bob.socket.connected);
+    await waitFor('the removed participant is disconnected', () => !bob.connected);
     expect(bob.of('error').some((e) => e.code === 'PERMISSION_DENIED')).toBe(true);
     // Told why before the close, by the gateway holding the socket, whichever gateway took the REST call.
     expect(bob.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4503, name: 'removed', reconnect: false })]);
@@ -171,9 +203,9 @@ describe('two clients on two gateways', () => {
 
   it('drains on SIGTERM: the gateway closes its connections and exits 0', async () => {
     const gw1 = cluster.processes.get('gateway-1');
-    expect(alice.socket.connected).toBe(true);
+    expect(alice.connected).toBe(true);
     const exit = gw1?.stop('SIGTERM', 15_000);
-    await waitFor('the client is let go', () => !alice.socket.connected);
+    await waitFor('the client is let go', () => !alice.connected);
     // Nothing arrives after the close, so a recorded notice came before it.
     expect(alice.of('disconnect_notice')).toEqual([expect.objectContaining({ code: 4000, name: 'draining', reconnect: true })]);
     expect(await exit).toBe(0);

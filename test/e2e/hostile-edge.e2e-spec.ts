@@ -1,14 +1,17 @@
 import { request as httpRequest } from 'node:http';
 import { Hs256Tokens, IdentityTokens } from '@chorus/auth';
-import { waitFor } from '@chorus/testing';
+import type { Socket } from 'socket.io-client';
+import { waitFor, withDeadline } from '@chorus/testing';
 import { ChorusClient } from './support/chorus-client';
+import { connected as rawConnected, type ErrorMessage } from './support/edge-socket';
 import { setUpSession, type People } from './support/scenario';
 import { Api, TEST_JWT_SECRET, startTestStack, type TestStack } from './support/stack';
 
 // Hostile input at the gateway edge (issue 11, items 3–5 and 8): text Postgres cannot store, malformed and
 // deeply nested frames, binary attachments, garbage floods, framework errors of the REST stack, and the
 // Socket.IO transport ceiling — each answered with a typed error, never a 500/SERVER_ERROR, never a stack in
-// the error log. Real HTTP requests and real socket.io clients against the whole product.
+// the error log. Real HTTP requests and the SDK's wire (support/chorus-client.ts) against the whole product; a raw
+// socket.io-client only where the test is below the SDK: a pre-encoded engine packet, the WebSocket close code.
 
 const S = '/api/v1/collaboration/sessions';
 const NUL = 'a\u0000b';
@@ -18,6 +21,7 @@ let stack: TestStack;
 let api: Api;
 let people: People;
 const clients: ChorusClient[] = [];
+const rawSockets: Socket[] = [];
 
 beforeAll(async () => {
   stack = await startTestStack('hostile_edge');
@@ -26,6 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   clients.forEach((c) => c.close());
+  rawSockets.forEach((s) => s.close());
   await stack?.stop();
 });
 
@@ -67,9 +72,16 @@ async function connected(): Promise<ChorusClient> {
   return client;
 }
 
-/** Emits anything (the typed client would refuse these shapes) and returns the ack. */
-function emitRaw(client: ChorusClient, event: string, payload: unknown): Promise<Record<string, unknown>> {
-  return client.socket.timeout(10_000).emitWithAck(event, payload) as Promise<Record<string, unknown>>;
+/** Emits anything (the typed client would refuse these shapes) through the SDK's wire and returns the ack. */
+async function emitRaw(client: ChorusClient, event: string, payload: unknown): Promise<Record<string, unknown>> {
+  return (await client.requestRaw(event, payload)) as unknown as Record<string, unknown>;
+}
+
+/** A fresh user's raw socket.io-client socket: for what sits below the SDK (engine packets, close codes). */
+async function rawSocket(): Promise<Socket> {
+  const socket = await rawConnected(stack.url, await api.devToken(`raw-${rawSockets.length}-${Date.now()}`));
+  rawSockets.push(socket);
+  return socket;
 }
 
 /** JSON nested `depth` arrays deep, written by hand: JSON.stringify itself overflows on it. */
@@ -81,11 +93,10 @@ function nestedJson(depth: number): string {
  * Sends a pre-encoded Socket.IO EVENT packet (type 2; the engine adds its own message prefix) without an ack (the client's encoder would overflow on the payload);
  * the server answers with an `error` push instead.
  */
-async function sendEncoded(client: ChorusClient, event: string, payloadJson: string): Promise<Record<string, unknown>> {
-  const before = client.of('error').length;
-  (client.socket.io.engine as unknown as { send(data: string): void }).send(`2${JSON.stringify([event]).slice(0, -1)},${payloadJson}]`);
-  await waitFor('an error push', () => client.of('error').length > before);
-  return client.of('error')[before] as unknown as Record<string, unknown>;
+async function sendEncoded(socket: Socket, event: string, payloadJson: string): Promise<Record<string, unknown>> {
+  const pushed = withDeadline('an error push', new Promise<ErrorMessage>((resolve) => socket.once('error', resolve)));
+  (socket.io.engine as unknown as { send(data: string): void }).send(`2${JSON.stringify([event]).slice(0, -1)},${payloadJson}]`);
+  return (await pushed) as unknown as Record<string, unknown>;
 }
 
 describe('REST: text Postgres cannot store is refused naming the field', () => {
@@ -188,9 +199,12 @@ describe('WebSocket: malformed input', () => {
     const client = await connected();
     expect(await emitRaw(client, 'ping', { type: { toString: 1 } })).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR', field: 'type' });
     expect(await emitRaw(client, 'ping', { type: { valueOf: 1, toString: 1 } })).toMatchObject({ code: 'VALIDATION_ERROR', field: 'type' });
-    const deep = await sendEncoded(client, 'chat_message', `{"session_id":"${people.sessionId}","message":${nestedJson(5_000)}}`);
+    // No encoder can write 5,000 levels (the SDK's neither): a pre-encoded packet on a raw socket.
+    const raw = await rawSocket();
+    const deep = await sendEncoded(raw, 'chat_message', `{"session_id":"${people.sessionId}","message":${nestedJson(5_000)}}`);
     expect(deep).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR', field: 'message' });
     expect(deep.message).toMatch(/nest/i);
+    expect(await raw.timeout(10_000).emitWithAck('ping', {})).toMatchObject({ type: 'pong' });
     const binary = await emitRaw(client, 'chat_message', { session_id: people.sessionId, message: Buffer.from('hello') });
     expect(binary).toMatchObject({ type: 'error', code: 'VALIDATION_ERROR', field: 'message' });
     expect(binary.message).toMatch(/binary/i);
@@ -225,18 +239,25 @@ describe('WebSocket: the transport ceiling (1 MiB)', () => {
       const reply = await emitRaw(client, 'chat_message', { session_id: people.sessionId, message: 'x'.repeat(size - 100) });
       expect({ size, code: reply.code }).toEqual({ size, code: 'PAYLOAD_TOO_LARGE' });
     }
-    expect(client.socket.connected).toBe(true);
+    expect(client.connected).toBe(true);
     expect(await emitRaw(client, 'ping', {})).toMatchObject({ type: 'pong' });
   });
 
   it('a message over the ceiling closes the connection ("transport close", WebSocket close code 1009)', async () => {
-    const client = await connected();
+    // The close code is the engine's (below the SDK, which sees only "transport close"): a raw socket.
+    const socket = await rawSocket();
     const closed = new Promise<{ reason: string; code: unknown }>((resolve) =>
-      client.socket.once('disconnect', (reason, details) => resolve({ reason, code: (details as { context?: { code?: unknown } } | undefined)?.context?.code })),
+      socket.once('disconnect', (reason, details) => resolve({ reason, code: (details as { context?: { code?: unknown } } | undefined)?.context?.code })),
     );
-    client.socket.emit('chat_message', { session_id: people.sessionId, message: 'x'.repeat(1024 * 1024 + 1024) });
+    socket.emit('chat_message', { session_id: people.sessionId, message: 'x'.repeat(1024 * 1024 + 1024) });
     // The close event is the engine's WebSocket close frame: 1009 = "message too big".
     expect(await closed).toEqual({ reason: 'transport close', code: 1009 });
-    await waitFor('the server dropped the socket', () => !client.socket.connected);
+    await waitFor('the server dropped the socket', () => !socket.connected);
+  });
+
+  it('the same message through the SDK: its one connection ends and the request rejects (no ack), never hangs', async () => {
+    const client = await connected();
+    await expect(client.requestRaw('chat_message', { session_id: people.sessionId, message: 'x'.repeat(1024 * 1024 + 1024) })).rejects.toMatchObject({ name: 'ConnectionLostError' });
+    await waitFor('the SDK client closed (reconnect off)', () => client.sdk.state === 'closed');
   });
 });

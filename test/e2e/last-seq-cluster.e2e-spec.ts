@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { ChorusClient as Sdk, type ChatMessage } from '@chorus/client';
 import { loadConfig } from '@chorus/config';
 import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
 import { startChorus, type RunningChorus } from '../../standalone/chorus';
@@ -12,10 +13,12 @@ import { TEST_JWT_SECRET } from './support/stack';
 // node B reaches Redis through a relay that can hold back what Redis sends to B's fan-out subscriber — the
 // lagging fan-out seen under chaos, made deterministic. Alice (node A) chats, and that event is stuck on its
 // way to node B; then Bob (node B) chats. Bob's ack carries a seq above Alice's event: a client that keeps it
-// as last_seq and drops at once would rejoin past her message. So the ack must come after the push.
+// as last_seq and drops at once would rejoin past her message. So the ack must come after the push. Then the
+// same through the SDK's own sessions (ChorusSession.sendChat, its `lastSeq` and its de-duplication).
 
 const nodes: RunningChorus[] = [];
 const clients: ChorusClient[] = [];
+const sdks: Sdk[] = [];
 let relay: RedisRelay;
 let db: TestDatabase;
 
@@ -47,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   relay?.resume('node-b:fanout-sub'); // a failed test may have left it held: node B could not shut down
   clients.forEach((c) => c.close());
+  sdks.forEach((c) => c.close());
   for (const n of nodes) await n.stop();
   await relay?.close();
   await db?.drop();
@@ -86,4 +90,42 @@ it('pushes every earlier session event to the sender before the ack of its chat,
   // Bob leaves before the nodes stop, so node B's shutdown has no request of his in flight.
   await bob.ok('leave', { session_id: sid });
   await alice.waitForPush('peer_left', (m) => m.peer_id === 'bob-tab');
+}, 60_000);
+
+it('the SDK: when sendChat resolves, the session has delivered every earlier event and its lastSeq is the ack', async () => {
+  const [a, b] = nodes.map((n) => `http://127.0.0.1:${n.port}`);
+  const people = await setUpSession(a, 'last_seq_sdk');
+  const warnings: string[] = [];
+  const alice = new Sdk({ url: a, token: people.alice.token, peerId: 'alice-sdk', onWarning: (m) => warnings.push(m) });
+  const bob = new Sdk({ url: b, token: people.bob.token, peerId: 'bob-sdk', onWarning: (m) => warnings.push(m) });
+  sdks.push(alice, bob);
+  const aliceSession = alice.session(people.sessionId);
+  const bobSession = bob.session(people.sessionId);
+  const bobSaw: ChatMessage[] = [];
+  bobSession.on('chat', (m) => bobSaw.push(m));
+  await aliceSession.join();
+  await bobSession.join();
+
+  expect(relay.pause('node-b:fanout-sub')).toBe(1);
+  const hers = await aliceSession.sendChat('stuck on its way to node B');
+  const mine = await bobSession.sendChat('acked on node B', { clientMsgId: 'bob-sdk-1' });
+  // At the ack: her earlier message is already delivered, in order, and lastSeq is the ack's seq (no hole below).
+  expect(mine.seq).toBeGreaterThan(hers.seq);
+  expect(bobSaw.map((m) => [m.seq, m.own])).toEqual([
+    [hers.seq, false],
+    [mine.seq, true],
+  ]);
+  expect(bobSession.lastSeq).toBe(mine.seq);
+
+  relay.resume('node-b:fanout-sub');
+  const later = await aliceSession.sendChat('after the lag');
+  await waitFor('bob sees the later one', () => bobSaw.some((m) => m.seq === later.seq));
+  expect(bobSaw.map((m) => m.seq)).toEqual([hers.seq, mine.seq, later.seq]);
+  // A resend with the same key answers the original; nothing is delivered twice.
+  expect(await bobSession.sendChat('acked on node B', { clientMsgId: 'bob-sdk-1' })).toMatchObject({ seq: mine.seq });
+  expect(bobSaw.map((m) => m.seq)).toEqual([hers.seq, mine.seq, later.seq]);
+  expect(bobSession.lastSeq).toBe(later.seq);
+
+  // Bob leaves (acked) before the nodes stop, so node B's shutdown has no request of his in flight.
+  await bobSession.leave();
 }, 60_000);

@@ -15,6 +15,8 @@ import { LockExpiryJob } from './locks/lock-expiry.job';
 import { YjsCompactionJob } from './yjs/yjs-compaction.job';
 import { YjsHandlers } from './yjs/yjs.handlers';
 import { YjsService } from './yjs/yjs.service';
+import { YjsVersions } from './yjs/yjs-versions';
+import { YjsVersionsHandlers } from './yjs/yjs-versions.handlers';
 
 /** The conflict service: shared documents merged by operational transformation, committed in Postgres. */
 @Module({})
@@ -33,7 +35,7 @@ export class ConflictAppModule {
       ],
       // The handler-facing API (one call per message handler). One instance per replica; order is decided in
       // Postgres, so any number of replicas can serve the same documents.
-      controllers: [ConflictHandlers, YjsHandlers],
+      controllers: [ConflictHandlers, YjsHandlers, YjsVersionsHandlers],
       providers: [
         {
           provide: ConflictService,
@@ -47,6 +49,8 @@ export class ConflictAppModule {
         // Yjs documents beside OT ones (docs/yjs.md): an append log per document, folded by a compaction job that
         // every replica schedules and one at a time runs (advisory lock).
         { provide: YjsService, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new YjsService(ds) },
+        // Their version history (snapshots; a restore is a new update appended through YjsService).
+        { provide: YjsVersions, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app), YjsService], useFactory: (ds: DataSource, yjs: YjsService) => new YjsVersions(ds, yjs) },
         { provide: YjsCompactionJob, inject: [getDataSourceToken(CONFLICT_DATA_SOURCE.app)], useFactory: (ds: DataSource) => new YjsCompactionJob(ds, runtime.logger) },
         {
           provide: LockExpiryJob,

@@ -144,6 +144,8 @@ export class ConflictService {
   async documentAt(caller: Caller, payload: unknown): Promise<DocumentState> {
     authorize(parseCaller(caller).role, 'history.read');
     const input = parseInput('at', payload);
+    // A Yjs document's versions are snapshots (yjs/yjs-versions.ts): the gateway's REST route asks for them on this.
+    if ((await documentKind(this.db, input.session_id, input.doc_id)) === 'yjs') throw new ChorusError('CONFLICT', `Document ${input.doc_id} is a Yjs document: its versions are snapshots (GET …/documents/:docId/versions, docs/yjs.md).`);
     return this.reader.textAt(input.session_id, input.doc_id, input.version);
   }
 

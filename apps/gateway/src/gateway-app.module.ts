@@ -62,6 +62,7 @@ import { SocketGateway } from './socket/socket.gateway';
 import { WsGateway } from './ws/ws.gateway';
 import { YjsDocs } from './yjs/yjs-docs';
 import { YjsDocumentsController } from './http/yjs-documents.controller';
+import { DocumentVersionsController } from './http/document-versions.controller';
 import { YjsMetrics } from './yjs/yjs.metrics';
 import { attachYjs } from './yjs/yjs-attach';
 import { MemoryWsTicketStore, RedisWsTicketStore, WsTickets, type WsTicketStore } from './ws/ws-tickets';
@@ -311,7 +312,7 @@ export class GatewayAppModule {
           ],
         }),
       ],
-      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController, YjsDocumentsController],
+      controllers: [AuthController, SessionsController, SessionAdminController, AgentsController, StreamController, InvitesController, DocumentsController, VoiceController, FilesController, YjsDocumentsController, DocumentVersionsController],
       providers: [
         { provide: IDENTITY_TOKENS, useValue: tokens },
         { provide: ACCESS_VERIFIER, useValue: access },

@@ -52,6 +52,12 @@ export interface ChorusClientOptions {
   peerId?: string;
   /** Reconnect timing (jittered exponential backoff). */
   backoff?: BackoffOptions;
+  /**
+   * `false`: one connection only — the first connection that ends (or a first attempt that fails) closes the
+   * client for good (`closed`, with the refusal's `error` when there was one), whatever the disconnect code
+   * allows. For tests and tools that watch exactly one connection; apps keep the default (`true`).
+   */
+  reconnect?: boolean;
   /** Deadline of one request's ack (default 15 s). */
   requestTimeoutMs?: number;
   /**
@@ -86,6 +92,12 @@ export interface ChorusClientEvents {
   error: ChorusError;
   /** Something the SDK recovered from by itself (a retry, a resend, a reload), for logs and metrics. */
   warning: { message: string; error?: unknown };
+  /**
+   * Every message the server sent outside a request's reply, as it came and before the SDK acts on it: `hello`,
+   * `disconnect_notice`, pushed `error`s and every other push, of every session (joined through this client or
+   * not). A tap for logs, tests and tools; apps listen on sessions and documents instead.
+   */
+  message: ServerMessage;
 }
 
 interface LiveConnection {
@@ -207,9 +219,39 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
     return this.send(conn, type, payload, Math.max(1, timeoutMs - (Date.now() - started)));
   }
 
+  /**
+   * The escape hatch under {@link request}: sends any event with any payload as it is, over the same wire, and
+   * resolves with the ack as the server sent it — a success reply and an `error` message alike (no typing, no
+   * ChorusError). Rejects only when no ack comes: timeout, connection lost, client closed; or at once when the
+   * transport refuses to send it (an event name Socket.IO reserves). Over /ws the frame is the payload's fields
+   * plus `type` and `id`, so send objects there. For tools and hostile-input tests that must send what the typed
+   * API refuses to build; apps use `request`.
+   *
+   * ```ts
+   * const ack = await client.requestRaw('chat_message', { session_id: 42 }); // { type: 'error', code: 'VALIDATION_ERROR', … }
+   * ```
+   */
+  async requestRaw(type: string, payload: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 15_000;
+    const started = Date.now();
+    await this.ready(timeoutMs);
+    const conn = this.live;
+    if (!conn) throw new ConnectionLostError(type);
+    return this.exchange(conn, type, payload, Math.max(1, timeoutMs - (Date.now() - started)), (raw) => raw);
+  }
+
   /** One request on one connection: its reply, or a rejection (error reply, timeout, connection lost). */
   private send<T extends ClientMessageType>(conn: LiveConnection, type: T, payload: ClientPayload<T>, timeoutMs: number): Promise<ReplyOf<T>> {
-    return new Promise<ReplyOf<T>>((resolve, reject) => {
+    return this.exchange(conn, type, payload, timeoutMs, (raw) => {
+      const reply = raw as AckOf<T>;
+      if (reply && typeof reply === 'object' && reply.type === 'error') throw ChorusError.from(reply);
+      return reply as ReplyOf<T>;
+    });
+  }
+
+  /** One exchange on one connection: `settle` turns the ack into the result (or throws); timeout and loss reject. */
+  private exchange<R>(conn: LiveConnection, type: string, payload: unknown, timeoutMs: number, settle: (ack: unknown) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       const fail = (error: Error) => {
         clearTimeout(timer);
         conn.pending.delete(fail);
@@ -217,13 +259,20 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       };
       const timer = setTimeout(() => fail(new RequestTimeoutError(type, timeoutMs)), timeoutMs);
       conn.pending.add(fail);
-      conn.wire.request(type, payload as object, (raw) => {
-        const reply = raw as AckOf<T>;
-        clearTimeout(timer);
-        conn.pending.delete(fail);
-        if (reply && typeof reply === 'object' && reply.type === 'error') reject(ChorusError.from(reply));
-        else resolve(reply as ReplyOf<T>);
-      });
+      try {
+        conn.wire.request(type, payload as object, (ack) => {
+          clearTimeout(timer);
+          conn.pending.delete(fail);
+          try {
+            resolve(settle(ack));
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      } catch (err) {
+        // The transport refused to send it at all (e.g. an event name Socket.IO reserves).
+        fail(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 
@@ -302,7 +351,8 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       });
       if (this.closedReason !== null) break;
       if (connected) failures = 0;
-      const step = reconnectStep(end, failures, this.random, { ...this.options.backoff, canRefreshToken: typeof this.options.token === 'function' });
+      let step = reconnectStep(end, failures, this.random, { ...this.options.backoff, canRefreshToken: typeof this.options.token === 'function' });
+      if (this.options.reconnect === false && step.action === 'retry') step = { action: 'stop', reason: `reconnect is off: ${describeEnd(end)}` };
       if (connected && end.kind === 'lost') this.emit('disconnected', { reason: end.reason, notice: end.notice, willReconnect: step.action === 'retry' });
       if (step.action === 'stop') {
         this.stop(step.reason, { notice: end.kind === 'lost' ? end.notice : end.kind === 'refused' ? end.error.disconnect : undefined, error: end.kind === 'refused' ? end.error : undefined });
@@ -355,6 +405,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
       const wire = this.wireFactory(url, token, {
         end: finish,
         notice: (m) => {
+          this.emit('message', m);
           // removed (4503) / session_deleted (4504) name the session: it ends, whatever the connection does next.
           if (m.session_id !== undefined && (m.code === 4503 || m.code === 4504)) this.sessions.get(m.session_id)?.endedByServer(`${m.name}: ${m.reason}`);
         },
@@ -362,6 +413,7 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
           if (finished) return;
           const live = conn;
           connected = true;
+          this.emit('message', hello);
           this.lastHello = hello;
           this.live = live;
           this.setState('connected');
@@ -383,8 +435,12 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
           };
           schedule(hello.token_expires_at);
         },
-        error: (m) => this.pushedError(m),
+        error: (m) => {
+          this.emit('message', m);
+          this.pushedError(m);
+        },
         push: (message) => {
+          this.emit('message', message);
           const m = message as ServerMessage & { session_id?: string };
           if (typeof m.session_id === 'string') this.sessions.get(m.session_id)?.handlePush(m);
         },
@@ -439,6 +495,13 @@ export class ChorusClient extends TypedEmitter<ChorusClientEvents> {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How a connection ended, in words (the `closed` reason when `reconnect` is off). */
+function describeEnd(end: ConnectionEnd): string {
+  if (end.kind === 'refused') return `refused: ${end.error.code}: ${end.error.message}`;
+  if (end.kind === 'lost') return end.notice ? `${end.notice.name} (${end.notice.code}): ${end.notice.reason}` : `lost: ${end.reason}`;
+  return `unreachable: ${end.message}`;
+}
 
 /** The browser's `window` (its `online` event), when there is one; Node has none. */
 const onlineEvents = globalThis as { addEventListener?: (type: 'online', listener: () => void) => void; removeEventListener?: (type: 'online', listener: () => void) => void } | undefined;

@@ -32,6 +32,8 @@ export interface YjsProviderEvents {
 export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   readonly awareness: Awareness;
   private isSynced = false;
+  /** connect() was called (syncs on events only from then on). */
+  private started = false;
   private destroyed = false;
   private syncing: Promise<void> | null = null;
   /** A sync was asked for while one ran: run it again when it ends. */
@@ -56,6 +58,14 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
     this.awareness.on('update', this.onAwarenessUpdate);
     this.offSession.push(session.attachYjs(docId, this));
     this.offSession.push(session.on('joined', ({ rejoin }) => void (rejoin ? this.resync() : undefined)));
+    // Someone may edit again (a role change to editor or owner, perhaps ours): sync, so what we typed while
+    // read-only (refused then; later updates depend on it) is sent. Harmless for another's: nothing to send.
+    this.offSession.push(
+      session.on('event', (e) => {
+        if (e.kind !== 'session_event' || e.message.event_type !== 'role_changed' || e.message.payload['to'] === 'viewer' || !this.started || this.session.state !== 'joined') return;
+        void this.resync().catch((error: Error) => this.emit('error', { error }));
+      }),
+    );
   }
 
   get synced(): boolean {
@@ -64,6 +74,7 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
 
   /** Subscribes and syncs (sync step 1 both ways); resolves once the server's state is in the doc. */
   connect(): Promise<void> {
+    this.started = true;
     return this.resync();
   }
 

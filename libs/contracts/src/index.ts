@@ -7,5 +7,5 @@ export { type MembershipChange, type SessionApi, type SessionEventOf, type Sessi
 export { type AuditRecord, type SessionAdminApi } from './session-admin.contract';
 export { serviceErrorToChorus } from './service-error';
 export { TypedClient } from './typed-client';
-export type { YjsApi, YjsAppended, YjsState } from './yjs.contract';
+export type { YjsApi, YjsAppended, YjsRestored, YjsState, YjsVersion, YjsVersionInfo, YjsVersionPage } from './yjs.contract';
 export type { ConflictResolution, ConflictWorkflowApi, FileRulesApi } from './files.contract';

@@ -196,6 +196,17 @@ export {
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
+export {
+  saveYjsVersionBodySchema,
+  yjsRestoredSchema,
+  yjsVersionInfoSchema,
+  yjsVersionPageSchema,
+  yjsVersionParamSchema,
+  yjsVersionQuerySchema,
+  yjsVersionSavedSchema,
+  yjsVersionViewSchema,
+  yjsVersionsQuerySchema,
+} from './rest-yjs-versions';
 export { jsonByteLength, parseClientMessage, parseServerMessage, parseServerMessageStrict, validationErrorFrom, type Parsed, type ParsedServerMessage } from './validate';
 export {
   createInviteBodySchema,

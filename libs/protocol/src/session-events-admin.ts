@@ -35,4 +35,9 @@ export const SESSION_ADMIN_EVENT_PAYLOADS = {
   file_lock_released: z.strictObject({ doc_id: text(), holder_id: text().nullable(), by: text(), reason: z.enum(['released', 'broken', 'expired']) }),
   /** A Yjs document was created (audit; docs/yjs.md): by whom (`user_id`), its first sync step 1 made it. */
   yjs_document_created: z.strictObject({ doc_id: text(), user_id: text() }),
+  /**
+   * A version of a Yjs document was restored (audit; docs/yjs.md "Version history"): by whom (`user_id`), which
+   * `version`, and the `seq` of the update that restored it.
+   */
+  yjs_version_restored: z.strictObject({ doc_id: text(), version: z.number().int().positive(), seq: z.number().int().nonnegative(), user_id: text() }),
 } as const;

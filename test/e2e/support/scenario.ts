@@ -42,8 +42,8 @@ export async function editConcurrently(
         submitted++;
         void client.ok('submit_op', { session_id: sessionId, doc_id: docId, version: submit.version, op: submit.op, seq: submit.seq }).then((ack) => state.receiveAck(ack));
       });
-      client.socket.on('op', (m: { doc_id: string; version: number; op: never; peer_id: string; seq: number }) => {
-        if (m.doc_id === docId) state.receiveOp(m);
+      client.onPush((m) => {
+        if (m.type === 'op' && m.doc_id === docId) state.receiveOp(m as never);
       });
       return { state, random: rng(1000 + i) };
     }),

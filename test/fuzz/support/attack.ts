@@ -1,4 +1,6 @@
+import type { Socket } from 'socket.io-client';
 import { ChorusClient } from '../../e2e/support/chorus-client';
+import { connected as rawConnected } from '../../e2e/support/edge-socket';
 import { judgeRest, judgeSocket, rawEmit, type Violation } from './judge';
 import { BudgetPacer } from './pacer';
 import { operationsOf, rawHttp, restCases, type RestTargets } from './rest-cases';
@@ -7,7 +9,9 @@ import { RawJson, socketCases, type SocketTargets } from './socket-cases';
 
 // The attack of the fuzz suites: seeded malformed and hostile Socket.IO messages from several attacking
 // sockets (each paced by its share of the gateway's budgets) and, at the same time, malformed REST requests
-// over every OpenAPI operation. It runs wherever it is called: the standalone fuzz runs it in a child
+// over every OpenAPI operation. Each attacker is the SDK's wire (support/chorus-client.ts, `requestRaw`), plus a
+// raw socket.io-client socket of the same user, opened on its first RawJson case: those are pre-encoded packets
+// no encoder (the SDK's included) can write. It runs wherever it is called: the standalone fuzz runs it in a child
 // process (attacker.fixture.ts), so the server's event loop measures only the server's work.
 
 export interface AttackInput {
@@ -62,6 +66,13 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
     }),
   );
   started();
+  // Sockets of the attackers' users for RawJson cases (not joined: those cases are refused before membership).
+  const raws = new Map<number, Promise<Socket>>();
+  const rawOf = (i: number): Promise<Socket> => {
+    let raw = raws.get(i);
+    if (!raw) raws.set(i, (raw = rawConnected(input.url, input.sockets[i].token)));
+    return raw;
+  };
   const startedAt = performance.now();
   const deadline = Date.now() + input.deadlineMs;
   const answers: Record<string, number> = {};
@@ -91,10 +102,11 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
         const sentAt = performance.now();
         inFlight++;
         try {
-          reply = payload instanceof RawJson ? await rawEmit(client, c.event, payload.text) : await client.socket.timeout(15_000).emitWithAck(c.event, payload);
+          reply = payload instanceof RawJson ? await rawEmit(await rawOf(i), c.event, payload.text) : await client.requestRaw(c.event, payload, 15_000);
         } catch (err) {
-          violations.push({ label: c.label, problem: `no answer (${(err as Error).message}); connected: ${client.socket.connected}` });
-          if (!client.socket.connected) return;
+          const up = payload instanceof RawJson ? (await rawOf(i)).connected : client.connected;
+          violations.push({ label: c.label, problem: `no answer (${(err as Error).message}); connected: ${up}` });
+          if (!up) return;
           continue;
         } finally {
           inFlight--;
@@ -136,6 +148,7 @@ export async function runAttack(input: AttackInput, started: () => void = () => 
   const scanned = [...transcript, ...attackers.flatMap((a) => a.pushes.map((p) => JSON.stringify(p)))];
   for (const secret of input.secrets) if (scanned.some((text) => text.includes(secret))) violations.push({ label: 'secret', problem: `a secret of ${secret.length} characters reached an attacker` });
   for (const a of attackers) a.close();
+  for (const raw of raws.values()) (await raw).close();
   return {
     violations,
     socketMessages: cases.length,

@@ -1,5 +1,5 @@
 import { ERROR_CODES, httpStatusOf, isErrorCode, parseServerMessageStrict, type ServerMessage } from '@chorus/protocol';
-import type { ChorusClient } from '../../e2e/support/chorus-client';
+import type { Socket } from 'socket.io-client';
 import type { RestCase } from './rest-cases';
 import type { Expectation, SocketCase } from './socket-cases';
 
@@ -58,8 +58,8 @@ let rawAckId = 1_000_000;
  * Sends `["event", <json text>]` as a raw Socket.IO event packet with an ack id and waits for the ack packet:
  * for payloads no JSON encoder could produce (nesting past the encoder's stack).
  */
-export function rawEmit(client: ChorusClient, event: string, json: string): Promise<unknown> {
-  const engine = client.socket.io.engine;
+export function rawEmit(socket: Socket, event: string, json: string): Promise<unknown> {
+  const engine = socket.io.engine;
   const id = rawAckId++;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

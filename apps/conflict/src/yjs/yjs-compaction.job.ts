@@ -3,6 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { rowsOf, underSessionLock } from '@chorus/database';
 import { startPeriodic, type PeriodicTask } from '@chorus/runtime';
 import { compactState } from './yjs-update';
+import { insertVersion, pruneCompactionVersions } from './yjs-versions.repository';
 
 export interface YjsCompactionOptions {
   /** How often each replica tries a pass. */
@@ -24,7 +25,8 @@ const LOCK_KEY = 0x4a5_c0a7;
  * rows are deleted and `bytes` reset to what is stored. Every replica schedules it; an advisory lock lets one at a
  * time run a pass, and each document is taken `FOR UPDATE SKIP LOCKED` — appends wait for the row lock, so none
  * lands between the read and the delete, and a document being appended to is left for the next pass rather than
- * waited on. Readers are never torn: they read the snapshot and the log in one statement.
+ * waited on. Readers are never torn: they read the snapshot and the log in one statement. Each new snapshot is
+ * also kept as a version of the document's history (yjs-versions.ts).
  */
 export class YjsCompactionJob implements OnApplicationBootstrap, OnApplicationShutdown {
   private task: PeriodicTask | undefined;
@@ -68,6 +70,10 @@ export class YjsCompactionJob implements OnApplicationBootstrap, OnApplicationSh
           const state = Buffer.from(compactState(d.snapshot, log.map((r) => r.update)));
           await tx.query(`DELETE FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq <= $3`, [d.session_id, d.doc_id, d.head_seq]);
           await tx.query(`UPDATE yjs_documents SET snapshot = $3, snapshot_seq = $4, bytes = $5, compacted_at = now() WHERE session_id = $1 AND doc_id = $2`, [d.session_id, d.doc_id, state, d.head_seq, state.length]);
+          // The new snapshot is a version of the document's history (docs/yjs.md "Version history"), in the same
+          // transaction; the job's older versions beyond the newest 50 go (saved ones stay).
+          await insertVersion(tx, { sessionId: d.session_id, docId: d.doc_id, seq: Number(d.head_seq), state, reason: 'compaction', label: null, author: null });
+          await pruneCompactionVersions(tx, d.session_id, d.doc_id);
           folded += log.length;
         }
         return { documents: due.length, updates: folded };

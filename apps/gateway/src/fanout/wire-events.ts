@@ -53,6 +53,7 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'file_lock_acquired':
     case 'file_lock_released':
     case 'yjs_document_created':
+    case 'yjs_version_restored':
       return genericEvent(e);
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
@@ -143,6 +144,7 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'file_lock_acquired':
     case 'file_lock_released':
     case 'yjs_document_created':
+    case 'yjs_version_restored':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

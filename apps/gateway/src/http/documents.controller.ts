@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { authorize, type Identity } from '@chorus/auth';
 import { TypedClient, type Caller, type ConflictApi } from '@chorus/contracts';
-import { ChorusError, docIdSchema, documentHistoryQuerySchema, sessionIdParamSchema, versionParamSchema } from '@chorus/protocol';
+import { ChorusError, docIdSchema, documentHistoryQuerySchema, sessionIdParamSchema, versionParamSchema, yjsVersionQuerySchema } from '@chorus/protocol';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
 import { Documented } from './openapi';
@@ -39,12 +39,27 @@ export class DocumentsController {
   }
 
   @Get('versions/:version')
-  @Documented({ summary: 'The text of a document at a retained version; docId percent-encoded', errors: [400, 401, 403, 404, 409] })
-  async at(@Actor() actor: Identity, @Param('id') id: string, @Param('docId') docId: string, @Param('version') version: string): Promise<ConflictApi['document.at']['res']> {
+  @Documented({ summary: 'The text of a document at a retained version, or a Yjs document\'s version (its state; text of ?text=, default codemirror); docId percent-encoded', query: yjsVersionQuerySchema, errors: [400, 401, 403, 404, 409] })
+  async at(
+    @Actor() actor: Identity,
+    @Param('id') id: string,
+    @Param('docId') docId: string,
+    @Param('version') version: string,
+    @Query() query: unknown,
+  ): Promise<ConflictApi['document.at']['res'] | ConflictApi['yjs.version']['res']> {
     const session_id = parseInput(sessionIdParamSchema, id, 'id');
     const caller = await this.callerOf(actor, session_id);
+    const { text } = parseInput(yjsVersionQuerySchema, query);
     const payload = { session_id, doc_id: parseInput(docIdSchema, docId, 'docId'), version: parseInput(versionParamSchema, version, 'version') };
-    return this.conflict.call('document.at', { caller, payload });
+    try {
+      return await this.conflict.call('document.at', { caller, payload });
+    } catch (err) {
+      // A Yjs document's versions are snapshots (docs/yjs.md "Version history"): the same route reads them.
+      if (ChorusError.from(err).code !== 'CONFLICT' || payload.version < 1) throw err;
+      return this.conflict.call('yjs.version', { caller, payload: { ...payload, ...(text !== undefined ? { text } : {}) } }).catch((yjsErr: unknown) => {
+        throw ChorusError.from(yjsErr).code === 'CONFLICT' ? err : yjsErr;
+      });
+    }
   }
 
   /**

@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { authorize } from '@chorus/auth';
-import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient } from '@chorus/contracts';
+import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestored } from '@chorus/contracts';
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
@@ -166,6 +166,31 @@ export class YjsDocs {
       this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeUpdate(update)).toString('base64'), seq: appended.seq });
     }
     return appended.seq;
+  }
+
+  /**
+   * Restores a version (docs/yjs.md "Version history", REST): the conflict service appends the restoring update
+   * (durable: the ack), then it is pushed like any other update to every subscriber on every gateway, and the
+   * restore is recorded in the session's audit trail (`yjs_version_restored`) before the caller is answered.
+   */
+  async restore(caller: Caller, sessionId: string, docId: string, version: number): Promise<YjsRestored> {
+    const restored = await this.conflict.call('yjs.restore', { caller, payload: { session_id: sessionId, doc_id: docId, version } });
+    if (restored.update !== null) {
+      this.metrics.updates.inc({ outcome: 'appended' });
+      this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeUpdate(Buffer.from(restored.update, 'base64'))).toString('base64'), seq: restored.seq });
+    }
+    if (restored.changed) await this.audit?.(sessionId, { kind: 'yjs_version_restored', doc_id: docId, version, seq: restored.seq, user_id: caller.user_id });
+    return restored;
+  }
+
+  /**
+   * The server's sync step 1 from the durable state (its state vector): the client answers with step 2, i.e.
+   * everything it has that is not stored. Sent to a /yjs/ socket whose user may edit again (promoted): what the
+   * provider typed while read-only was refused, and later updates depend on it.
+   */
+  async serverStep1(caller: Caller, sessionId: string, docId: string): Promise<Uint8Array> {
+    const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: sessionId, doc_id: docId } });
+    return encodeStep1(Y.encodeStateVectorFromUpdate(Buffer.from(state.update, 'base64')));
   }
 
   /** Awareness (any role: presence is not editing): checked, applied here, relayed to the document's subscribers. */

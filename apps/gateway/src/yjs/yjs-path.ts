@@ -3,9 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { TokenError, type Identity, type IdentityTokens } from '@chorus/auth';
+import { TokenError, can, type Identity, type IdentityTokens } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
-import type { SessionStreams } from '../fanout/session-streams';
+import type { SessionStreams, StreamMember } from '../fanout/session-streams';
 import { CONNECTION_LEASE_MS, type ConnectionRegistry } from '../limits/connection-registry';
 import type { WsRateLimiter } from '../limits/ws-rate-limiter';
 import type { SessionRouter } from '../routing/session.router';
@@ -18,8 +18,11 @@ import { encodePermissionDenied } from './yjs-protocol';
 /** The path prefix a stock y-websocket provider connects to: `new WebsocketProvider('ws://host/yjs', room, doc, …)`. */
 export const YJS_PATH_PREFIX = '/yjs/';
 
-/** Close codes (4000–4999, as the /ws protocol's): the provider reconnects after any of them, and resyncs. */
-const CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001 } as const;
+/**
+ * Close codes (4000–4999, as the /ws protocol's). y-websocket (3.x) reconnects and resyncs after any of them except
+ * 4400–4499, which it takes as final: `removed` (4403) is meant so.
+ */
+const CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001, removed: 4403 } as const;
 
 export interface YjsPathDeps {
   readonly docs: YjsDocs;
@@ -132,21 +135,49 @@ export class YjsPath {
         throw new ChorusError('UNAUTHENTICATED', `The join token was refused (${reason}); get a new one from POST /api/v1/collaboration/sessions/:id/join.`);
       }
       if (grant.session_id !== sessionId) throw new ChorusError('PERMISSION_DENIED', 'This join token is for another session.');
+      // The token's role may be stale (a role change, a removal since it was minted): the session's is used.
+      const role = await this.roleNow(grant, sessionId);
       const id = `yjs-${randomUUID()}`;
       await this.deps.admit(grant, id);
-      return { id, sessionId, docId: doc.data, identity: grant, role: grant.role };
+      return { id, sessionId, docId: doc.data, identity: grant, role };
     }
     const ticket = url.searchParams.get('ticket');
     if (ticket === null) throw new ChorusError('UNAUTHENTICATED', 'Connect with ?join_token=… (POST /sessions/:id/join) or ?ticket=… (POST /api/v1/auth/ws-ticket).');
     const access = await this.deps.tickets.take(ticket);
     if (!access) throw new ChorusError('UNAUTHENTICATED', 'The ticket is unknown, used or expired (each is single-use, for 30 s).');
     // A ticket proves who, not where: the role is the participant's in this session now.
-    const participants = await this.deps.sessions.call('participant.list', { actor: access.identity, session_id: sessionId });
-    const me = participants.find((p) => p.user_id === access.identity.user_id);
-    if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session: join it first.');
+    const role = await this.roleNow(access.identity, sessionId);
     const id = `yjs-${randomUUID()}`;
     await this.deps.admit(access.identity, id);
-    return { id, sessionId, docId: doc.data, identity: access.identity, role: me.role };
+    return { id, sessionId, docId: doc.data, identity: access.identity, role };
+  }
+
+  /** The user's role in the session now (the session service's rows); PERMISSION_DENIED when not a participant. */
+  private async roleNow(identity: Identity, sessionId: string): Promise<Role> {
+    const participants = await this.deps.sessions.call('participant.list', { actor: identity, session_id: sessionId });
+    const me = participants.find((p) => p.user_id === identity.user_id);
+    if (!me) throw new ChorusError('PERMISSION_DENIED', 'You are not a participant of this session: join it first.');
+    return me.role;
+  }
+
+  /**
+   * Follows the session stream as a member (docs/yjs.md "Roles"): a role change applies to the socket's next
+   * update, a removal (or the session's deletion) closes it with 4403. Attached at the stream's head, then the role
+   * is read again: a change before the attach is in that read, one after it arrives as an effect.
+   */
+  private async follow(ws: WebSocket, a: Admitted, member: StreamMember, setRole: (role: Role) => void): Promise<void> {
+    const { head } = await this.deps.sessions.call('session.events', { session_id: a.sessionId, user_id: a.identity.user_id, after_seq: 0, limit: 1 });
+    // No replay (a last_seq past any head): the socket takes no session events, only their effects from here on.
+    await this.deps.streams.attach(a.sessionId, member, head, Number.MAX_SAFE_INTEGER);
+    try {
+      setRole(await this.roleNow(a.identity, a.sessionId));
+    } catch (err) {
+      // Attached either way (the close detaches): removed meanwhile, or the role unknown — closed, to resync.
+      const code = ChorusError.from(err).code;
+      const removed = code === 'PERMISSION_DENIED' || code === 'NOT_FOUND';
+      if (!removed) this.deps.logger.warn(`/yjs/ ${a.id}: role not read again: ${(err as Error).message}`, 'YjsPath');
+      ws.close(removed ? CLOSE.removed : CLOSE.unavailable, removed ? 'removed' : 'unavailable');
+    }
   }
 
   private release(userId: string, connectionId: string): void {
@@ -161,22 +192,60 @@ export class YjsPath {
     this.open.set(ws, { userId: a.identity.user_id, connectionId: id });
     this.deps.metrics.pathConnections.inc();
     let told = false;
+    // Live: a role change of the session applies to the next update (a demoted editor is refused like a viewer).
+    let role = a.role;
     const subscriber: YjsSubscriber = {
       id,
       userId: a.identity.user_id,
       clientId: `yjs:${id.slice(4, 40)}`,
-      role: () => a.role,
+      role: () => role,
       subscribe: async () => undefined,
       sink: (frame) => {
         if (ws.readyState === ws.OPEN) ws.send(frame);
       },
     };
-    const streamOpened: Promise<boolean> = this.deps.streams.open(a.sessionId).then(
-      () => true,
+    const member: StreamMember = {
+      id,
+      userId: a.identity.user_id,
+      peerId: subscriber.clientId,
+      onEffect: (effect) => {
+        if (effect.kind === 'role') {
+          const before = role;
+          role = effect.role;
+          told = false;
+          // May edit again: ask for what the provider typed meanwhile (refused then; later updates depend on it).
+          if (!can(before, 'document.edit') && can(role, 'document.edit') && this.deps.docs.isSubscribed(subscriber, a.sessionId, a.docId)) {
+            this.deps.docs.serverStep1({ user_id: a.identity.user_id, client_id: subscriber.clientId, role }, a.sessionId, a.docId).then(
+              (frame) => subscriber.sink?.(frame),
+              (err: unknown) => {
+                // Not fatal: the provider's next reconnect resyncs the same way.
+                this.deps.logger.warn(`/yjs/ ${id}: no resync after the promotion: ${(err as Error).message}`, 'YjsPath');
+                this.deps.metrics.pathRefused.inc({ reason: 'resync_failed' });
+              },
+            );
+          }
+          return;
+        }
+        this.deps.metrics.pathRefused.inc({ reason: effect.kind === 'session_deleted' ? 'session_deleted' : 'removed' });
+        ws.close(CLOSE.removed, effect.kind === 'session_deleted' ? 'session_deleted' : 'removed');
+      },
+    };
+    // 'attached': a member of the session stream (detach at close); 'opened': only the hold (release at close).
+    const streamOpened: Promise<'attached' | 'opened' | false> = this.deps.streams.open(a.sessionId).then(
+      () =>
+        this.follow(ws, a, member, (now) => (role = now)).then(
+          () => 'attached' as const,
+          (err: unknown) => {
+            this.deps.logger.warn(`/yjs/ ${id}: not following the session stream: ${(err as Error).message}`, 'YjsPath');
+            ws.close(CLOSE.unavailable, 'unavailable');
+            // attach consumes the hold: if it never ran (the head read failed), the hold is released at close.
+            return 'opened' as const;
+          },
+        ),
       (err: unknown) => {
         this.deps.logger.warn(`/yjs/ ${id}: session stream not opened: ${(err as Error).message}`, 'YjsPath');
         ws.close(CLOSE.unavailable, 'unavailable');
-        return false;
+        return false as const;
       },
     );
     const handleFrame = async (data: RawData, isBinary: boolean): Promise<void> => {
@@ -226,7 +295,7 @@ export class YjsPath {
       this.release(a.identity.user_id, id);
       this.deps.metrics.pathConnections.dec();
       this.deps.docs.unsubscribe(subscriber, a.sessionId, a.docId);
-      void streamOpened.then((opened) => (opened ? this.deps.streams.release(a.sessionId) : undefined)).catch((err: unknown) => this.deps.logger.warn(`/yjs/ ${id}: release failed: ${(err as Error).message}`, 'YjsPath'));
+      void streamOpened.then((opened) => (opened === 'attached' ? this.deps.streams.detach(a.sessionId, id) : opened === 'opened' ? this.deps.streams.release(a.sessionId) : undefined)).catch((err: unknown) => this.deps.logger.warn(`/yjs/ ${id}: release failed: ${(err as Error).message}`, 'YjsPath'));
     });
   }
 }
