@@ -236,7 +236,8 @@ describe('a host on gateway 1, guests on gateway 2', () => {
     const chunkSize = 64 * 1024;
     const total = chunkLayout(paths.map((p) => ({ path: p, size: manifest.files.find((f) => f.path === p)?.size ?? 0 })), chunkSize).length;
     await files.fetchManifest({ hostPeerId: 'alice-host2' });
-    const download = files.download(manifest, paths, { hostPeerId: 'alice-host2', chunkSize, stallMs: 2_000 });
+    // The host's own resume is under test: the file cache (which holds this project since bob-sdk's download) stays out.
+    const download = files.download(manifest, paths, { hostPeerId: 'alice-host2', chunkSize, stallMs: 2_000, useCache: false });
     await waitFor('some chunks in', () => files.chunksReceived >= 10, { timeoutMs: 30_000 });
     await cluster.processes.get('gateway-1')?.stop('SIGKILL');
     const got = await download;
@@ -265,7 +266,8 @@ describe('a host on gateway 1, guests on gateway 2', () => {
     await files.fetchManifest();
     let complete = 0;
     files.on('progress', (p) => (complete = p.files));
-    const download = files.download(manifest, paths, { chunkSize: 16 * 1024, stallMs: 1_000, hostWaitMs: 2_000 }).catch((e: unknown) => e);
+    // Without the file cache (it holds these files already): file-sync-cache.e2e-spec.ts covers a leave with it.
+    const download = files.download(manifest, paths, { chunkSize: 16 * 1024, stallMs: 1_000, hostWaitMs: 2_000, useCache: false }).catch((e: unknown) => e);
     await waitFor('some chunks in', () => files.chunksReceived >= 3, { timeoutMs: 30_000 });
     leaving.client.close();
     const err = (await download) as ChorusError;

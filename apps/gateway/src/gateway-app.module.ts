@@ -4,6 +4,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
+import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { AccessTokenVerifier, Hs256Tokens, IdentityTokens, type AsymmetricAlgorithm } from '@chorus/auth';
 import { TypedClient, documentKey, type ConflictApi, type PresenceApi } from '@chorus/contracts';
@@ -16,7 +17,10 @@ import type { ChannelHistory } from './channels/channel-history';
 import { ChannelStreams, routeChannelPushes } from './channels/channel-streams';
 import { MemoryChannelHistory } from './channels/memory-channel-history';
 import { RedisChannelHistory } from './channels/redis-channel-history';
+import { FileCache } from './files/file-cache';
+import { FileCacheMetrics } from './files/file-cache.metrics';
 import type { FileSyncStore } from './files/file-sync.store';
+import { PostgresBlobCache } from './files/postgres-blob-cache';
 import { MemoryFileSyncStore } from './files/memory-file-sync.store';
 import { RedisFileSyncStore } from './files/redis-file-sync.store';
 import { SocketIoHub } from './fanout/local-hub';
@@ -108,6 +112,26 @@ function fileSyncStore(runtime: Runtime): FileSyncStore {
   return new RedisFileSyncStore(redis, runtime.redisPrefix);
 }
 
+/**
+ * The file sync cache (docs/file-sync.md, "The cache"): Postgres (FILE_CACHE_DATABASE_URL; standalone: the session
+ * database) behind the BlobCache port, or none (quota 0, or a gateway without the URL). Its write-behind is flushed
+ * before the pool closes.
+ */
+function fileCache(runtime: Runtime, registry: Registry): FileCache | undefined {
+  const { cache } = runtime.config.files;
+  const url = cache.databaseUrl ?? (runtime.config.role === 'standalone' ? runtime.databaseUrl : undefined);
+  if (url === undefined || cache.quotaBytes === 0) return undefined;
+  // Bounded waits: a lookup on a request falls back to the host rather than hang when Postgres does not answer.
+  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2_000, query_timeout: 10_000, application_name: `${runtime.config.nodeId}:file-cache` });
+  // An idle connection that dies is replaced on the next query; the failed query itself is logged and counted.
+  pool.on('error', (err) => runtime.logger.warn(`File cache pool: ${err.message}`, 'FileCache'));
+  runtime.onStop(() => pool.end());
+  const limits = { quotaBytes: cache.quotaBytes, maxBlobBytes: Math.min(cache.maxBlobBytes, cache.quotaBytes) };
+  const files = new FileCache(new PostgresBlobCache(pool, cache.quotaBytes), limits, new FileCacheMetrics(registry), runtime.config.files.bytesPerSecond, runtime.logger);
+  runtime.onStop(() => files.writes.close());
+  return files;
+}
+
 /** The channels' history: in Redis so every gateway reads and appends the same, in memory standalone. */
 function channelHistory(runtime: Runtime): ChannelHistory {
   const limits = { size: runtime.config.channels.historySize, ttlMs: runtime.config.channels.historyTtlMs };
@@ -183,7 +207,7 @@ export class GatewayAppModule {
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
-    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond };
+    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond, cache: fileCache(runtime, registry) };
     const agentDispatch = new AgentDispatch(partialOutput(runtime), logger, () => metrics.agentDispatchFailures.inc());
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);

@@ -1,9 +1,9 @@
 import {
   ChorusError,
   FILE_CHUNK_BYTES,
+  chunkLayout,
   parseFilesPayload,
   manifestSchema,
-  type ChunkEntry,
   type Manifest,
   type ManifestEntry,
   type ClientPayload,
@@ -50,34 +50,8 @@ export function syncDiff(local: readonly ManifestEntry[], remote: readonly Manif
   return diff;
 }
 
-/**
- * The compact format's chunks of a transfer: the files' bytes in request order, cut every `chunkSize` bytes (small
- * files packed together, a big one split; an empty file is an entry of length 0). Host and guest compute the same
- * layout from the manifest, so a resumed transfer names chunks by index.
- */
-export function chunkLayout(files: readonly { path: string; size: number }[], chunkSize: number): ChunkEntry[][] {
-  const chunks: ChunkEntry[][] = [];
-  let current: ChunkEntry[] = [];
-  let used = 0;
-  const close = () => {
-    chunks.push(current);
-    current = [];
-    used = 0;
-  };
-  for (const f of files) {
-    let offset = 0;
-    do {
-      if (used === chunkSize || current.length === MAX_CHUNK_ENTRIES) close();
-      const length = Math.min(f.size - offset, chunkSize - used);
-      current.push({ path: f.path, offset, length });
-      offset += length;
-      used += length;
-    } while (offset < f.size);
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-const MAX_CHUNK_ENTRIES = 2_048;
+/** The compact format's chunk layout (libs/protocol: the server's file cache computes the same). */
+export { chunkLayout };
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
@@ -273,6 +247,8 @@ export interface DownloadOptions {
   readonly stallMs?: number;
   /** How long the host may be gone before PEER_DISCONNECTED names the files still missing. Default 20 s. */
   readonly hostWaitMs?: number;
+  /** false: only the host answers, never the server's file cache (`use_cache: false`). Default true. */
+  readonly useCache?: boolean;
 }
 
 export interface DownloadProgress {
@@ -442,6 +418,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
           compression: options.compression ?? 'none',
           ...(skip.length > 0 ? { skip_chunks: skip } : {}),
           ...(options.hostPeerId !== undefined ? { to_peer_id: options.hostPeerId } : {}),
+          ...(options.useCache === false ? { use_cache: false } : {}),
         });
       } else {
         // The seed format has no transfer: what is missing is asked for again, whole.
@@ -452,14 +429,24 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         }
         seedHeld.clear();
         seedNext = 0;
-        await this.session.client.request('request_files', { session_id: this.session.id, file_paths: missing, ...(options.hostPeerId !== undefined ? { to_peer_id: options.hostPeerId } : {}) });
+        await this.session.client.request('request_files', { session_id: this.session.id, file_paths: missing, ...(options.hostPeerId !== undefined ? { to_peer_id: options.hostPeerId } : {}), ...(options.useCache === false ? { use_cache: false } : {}) });
       }
     };
     const stallMs = options.stallMs ?? 3_000;
     const hostWaitMs = options.hostWaitMs ?? 20_000;
     let hostGoneSince: number | undefined;
     try {
-      if (done.size < files.length) await request();
+      if (done.size < files.length) {
+        try {
+          await request();
+        } catch (err) {
+          // The host is gone but the server's file cache sends some of the files (`field: "file_paths"`, `paths`
+          // the others): wait for those like for a resume. Any other error fails at once, as without a cache.
+          const e = ChorusError.from(err);
+          if (e.code !== 'PEER_DISCONNECTED' || e.details.field !== 'file_paths') throw e;
+          hostGoneSince = Date.now();
+        }
+      }
       while (done.size < files.length) {
         if (failure) throw failure;
         await sleep(50);

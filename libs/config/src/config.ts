@@ -50,8 +50,8 @@ export interface ChorusConfig {
   };
   /** Session channels (gateway/standalone): the recent history each channel keeps, by count and by age. */
   readonly channels: { readonly historySize: number; readonly historyTtlMs: number };
-  /** File sync (gateway/standalone): FILE_SYNC_BYTES_PER_S. */
-  readonly files: { readonly bytesPerSecond: number };
+  /** File sync (gateway/standalone): FILE_SYNC_BYTES_PER_S; the cache: FILE_CACHE_DATABASE_URL, FILE_CACHE_QUOTA_BYTES, FILE_CACHE_MAX_BLOB_BYTES. */
+  readonly files: { readonly bytesPerSecond: number; readonly cache: { readonly databaseUrl: string | undefined; readonly quotaBytes: number; readonly maxBlobBytes: number } };
   /** The conflict service's periodic jobs. */
   readonly conflict: {
     readonly purgeBackstopIntervalMs: number;
@@ -116,7 +116,7 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
   const v = values as {
     PORT: number; ADMIN_PORT?: number; HOST: string; DATABASE_URL?: string; DB_POOL_MAX?: number; DB_PREPARED_STATEMENTS?: boolean; REDIS_URL?: string; REDIS_PREFIX: string;
     CHORUS_DATA_DIR?: string; NODE_ID: string; LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text'; SHUTDOWN_GRACE_MS: number;
-    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; REST_LIMIT_PER_MIN?: number; INVITE_GUESS_LIMIT_PER_MIN?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; FILE_SYNC_BYTES_PER_S?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
+    CORS_ORIGINS?: string[] | '*'; TRUSTED_PROXIES?: TrustedProxies; SOCKET_TRANSPORTS?: 'websocket' | 'websocket,polling'; MAX_CONNECTIONS_PER_USER?: number; REST_LIMIT_PER_MIN?: number; INVITE_GUESS_LIMIT_PER_MIN?: number; CHANNEL_HISTORY_SIZE?: number; CHANNEL_HISTORY_TTL_MS?: number; FILE_SYNC_BYTES_PER_S?: number; FILE_CACHE_DATABASE_URL?: string; FILE_CACHE_QUOTA_BYTES?: number; FILE_CACHE_MAX_BLOB_BYTES?: number; WEB_APP?: boolean; WEB_APP_DIR?: string;
     WS_PING_INTERVAL_MS?: number; WS_AUTH_TIMEOUT_MS?: number; WS_PERMESSAGE_DEFLATE?: boolean;
     AUTH_JWKS_URL?: string; AUTH_ALGORITHMS?: string[]; AUTH_ISSUER?: string; AUTH_AUDIENCE?: string[]; AUTH_CLOCK_SKEW_S?: number; AUTH_CLAIM_USER_ID?: string;
     AUTH_CLAIM_DISPLAY_NAME?: string; AUTH_CLAIM_KIND?: string; AUTH_DEFAULT_KIND?: 'human' | 'agent'; AUTH_JWKS_CACHE_MAX_AGE_S?: number; AUTH_JWKS_COOLDOWN_MS?: number;
@@ -164,7 +164,10 @@ export function loadConfig(role: AppRole, env: Env = process.env, overrides: Par
       ice: { stunUrls: v.VOICE_STUN_URLS ?? [], turnUrls: v.VOICE_TURN_URLS ?? [], turnSecret: v.VOICE_TURN_SECRET, turnTtlS: v.VOICE_TURN_TTL_S ?? 3_600 },
     },
     channels: { historySize: v.CHANNEL_HISTORY_SIZE ?? 100, historyTtlMs: v.CHANNEL_HISTORY_TTL_MS ?? 600_000 },
-    files: { bytesPerSecond: v.FILE_SYNC_BYTES_PER_S ?? 64 * 1024 * 1024 },
+    files: {
+      bytesPerSecond: v.FILE_SYNC_BYTES_PER_S ?? 64 * 1024 * 1024,
+      cache: { databaseUrl: v.FILE_CACHE_DATABASE_URL, quotaBytes: v.FILE_CACHE_QUOTA_BYTES ?? 256 * 1024 * 1024, maxBlobBytes: v.FILE_CACHE_MAX_BLOB_BYTES ?? 32 * 1024 * 1024 },
+    },
     conflict: {
       purgeBackstopIntervalMs: v.CONFLICT_PURGE_BACKSTOP_INTERVAL_MS ?? 600_000,
       compaction: {

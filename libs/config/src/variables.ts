@@ -347,6 +347,21 @@ export const VARIABLES = {
     roles: EDGE_ROLES,
     parse: int(1_024, 10 * 1024 * 1024 * 1024, () => 64 * 1024 * 1024),
   },
+  FILE_CACHE_DATABASE_URL: {
+    doc: 'File sync cache (docs/file-sync.md, "The cache"): the Postgres holding `file_blobs`, a session-service table (point it at the session database; its rows go with their session). Standalone: the session database by default. Gateway: unset means no cache (file sync relays host to guests only).',
+    roles: EDGE_ROLES,
+    parse: url(['postgres:', 'postgresql:'], () => false),
+  },
+  FILE_CACHE_QUOTA_BYTES: {
+    doc: 'File sync cache: bytes of file content one session may keep cached; beyond it the least recently used files are evicted. Default 268435456 (256 MiB: a typical project, many times over its source). 0 turns the cache off.',
+    roles: EDGE_ROLES,
+    parse: int(0, 1024 * 1024 * 1024 * 1024, () => 256 * 1024 * 1024),
+  },
+  FILE_CACHE_MAX_BLOB_BYTES: {
+    doc: 'File sync cache: the largest file cached (bigger ones are relayed, never stored). Default 33554432 (32 MiB: a gateway puts a file together in memory before it verifies and stores it).',
+    roles: EDGE_ROLES,
+    parse: int(1, 256 * 1024 * 1024, () => 32 * 1024 * 1024),
+  },
   REST_LIMIT_PER_MIN: {
     doc: 'REST requests per minute per route per client address (TRUSTED_PROXIES decides the address); over it: 429 RATE_LIMITED with retry_after_ms. Default 600. /health/* and /metrics are never limited.',
     roles: EDGE_ROLES,

@@ -292,6 +292,7 @@ export {
   type ManifestEntry,
 } from './messages-filesync';
 export { BINARY_HEADER_MAX_BYTES, decodeBinaryFrame, encodeBinaryFrame } from './binary-frame';
+export { chunkLayout } from './chunk-layout';
 export {
   MAX_FILE_RULES,
   closeDocumentSchema,

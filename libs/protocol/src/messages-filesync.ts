@@ -159,6 +159,8 @@ export const requestFilesSchema = z.strictObject({
   to_peer_id: peerIdSchema.optional(),
   file_paths: z.array(filePathSchema).min(1).max(FILE_SYNC_LIMITS.requestPaths),
   ...compactRequest,
+  /** false: only the host answers, never the server's file cache (docs/file-sync.md, "The cache"). Default true. */
+  use_cache: z.boolean().optional(),
 });
 /** The host answers a guest (`peer_id`: that guest) with its manifest, a JSON string. */
 export const fileManifestRequestSchema = z.strictObject({

@@ -27,6 +27,8 @@ export async function startProcessCluster(label: string, { gateways = 2, replica
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: db.url,
+    // The gateways' file sync cache lives in the session database (docs/file-sync.md, "The cache").
+    FILE_CACHE_DATABASE_URL: db.url,
     REDIS_URL: testRedisUrl(),
     REDIS_PREFIX: prefix,
     JWT_SECRET: TEST_JWT_SECRET,

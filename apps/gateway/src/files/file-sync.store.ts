@@ -20,6 +20,9 @@ export interface FileSyncStore {
   offer(sessionId: string, hostPeer: string, guestPeer: string, files: ReadonlyMap<string, OfferedFile>): Promise<void>;
   /** The offered entries of `paths` (absent: not in the manifest that guest was sent). */
   offered(sessionId: string, hostPeer: string, guestPeer: string, paths: readonly string[]): Promise<Map<string, OfferedFile>>;
+  /** Remembers which host last sent `guestPeer` a manifest (the cache answers for it once that host is gone). */
+  setOfferer(sessionId: string, guestPeer: string, host: FileHost): Promise<void>;
+  offerer(sessionId: string, guestPeer: string): Promise<FileHost | null>;
 }
 
 /** An offer lives this long after the manifest was sent (a sync of a big project takes minutes, not hours). */

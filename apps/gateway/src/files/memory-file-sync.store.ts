@@ -5,6 +5,7 @@ import { OFFER_TTL_MS, type FileSyncStore, type OfferedFile } from './file-sync.
 export class MemoryFileSyncStore implements FileSyncStore {
   private readonly hosts = new Map<string, FileHost>();
   private readonly offers = new Map<string, { files: ReadonlyMap<string, OfferedFile>; expiresAt: number }>();
+  private readonly offerers = new Map<string, { host: FileHost; expiresAt: number }>();
 
   async host(sessionId: string): Promise<FileHost | null> {
     return this.hosts.get(sessionId) ?? null;
@@ -35,6 +36,17 @@ export class MemoryFileSyncStore implements FileSyncStore {
       if (f) found.set(p, f);
     }
     return found;
+  }
+
+  async setOfferer(sessionId: string, guestPeer: string, host: FileHost): Promise<void> {
+    const now = Date.now();
+    for (const [key, o] of this.offerers) if (o.expiresAt <= now) this.offerers.delete(key);
+    this.offerers.set(JSON.stringify([sessionId, guestPeer]), { host, expiresAt: now + OFFER_TTL_MS });
+  }
+
+  async offerer(sessionId: string, guestPeer: string): Promise<FileHost | null> {
+    const o = this.offerers.get(JSON.stringify([sessionId, guestPeer]));
+    return o && o.expiresAt > Date.now() ? o.host : null;
   }
 }
 

@@ -17,6 +17,10 @@ export class RedisFileSyncStore implements FileSyncStore {
     return `${this.prefix}:files:offer:${sessionId}:${hostPeer}:${guestPeer}`;
   }
 
+  private offererKey(sessionId: string, guestPeer: string): string {
+    return `${this.prefix}:files:offerer:${sessionId}:${guestPeer}`;
+  }
+
   async host(sessionId: string): Promise<FileHost | null> {
     const raw = await this.redis.get(this.hostKey(sessionId));
     if (raw === null) return null;
@@ -54,5 +58,16 @@ export class RedisFileSyncStore implements FileSyncStore {
       found.set(paths[i], { hash, size: Number(size) });
     });
     return found;
+  }
+
+  async setOfferer(sessionId: string, guestPeer: string, host: FileHost): Promise<void> {
+    await this.redis.set(this.offererKey(sessionId, guestPeer), JSON.stringify(host), 'PX', OFFER_TTL_MS);
+  }
+
+  async offerer(sessionId: string, guestPeer: string): Promise<FileHost | null> {
+    const raw = await this.redis.get(this.offererKey(sessionId, guestPeer));
+    if (raw === null) return null;
+    const parsed = fileHostSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
   }
 }

@@ -8,6 +8,7 @@ import type { ChannelStreams } from '../channels/channel-streams';
 import type { FileRulesCache } from '../files/file-rules.cache';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
+import type { FileCache } from '../files/file-cache';
 import type { FileSyncStore } from '../files/file-sync.store';
 import type { SessionRouter } from '../routing/session.router';
 import type { YjsDocs } from '../yjs/yjs-docs';
@@ -123,8 +124,11 @@ export interface GatewayDeps {
   readonly metrics: GatewayMetrics;
   /** The STUN/TURN servers handed to voice members (VOICE_* configuration). */
   readonly ice: IceSettings;
-  /** File sync (docs/file-sync.md): the shared host/offer state and the per-connection bytes-per-second cap. */
-  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number };
+  /**
+   * File sync (docs/file-sync.md): the shared host/offer state, the per-connection bytes-per-second cap, and the
+   * content-addressed cache (absent: off).
+   */
+  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number; readonly cache?: FileCache };
   /** Idle agents pushed `prompt_assigned`; the text so far of agents' responses for joiners (docs/agents.md). */
   readonly agents: AgentDispatch;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */

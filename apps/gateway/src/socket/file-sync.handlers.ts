@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { authorize } from '@chorus/auth';
 import {
   ChorusError,
   FILE_CHUNK_BYTES,
+  chunkLayout,
   parseFilesPayload,
   manifestSchema,
   validationErrorFrom,
@@ -10,6 +12,7 @@ import {
   type FileHost,
   type ReplyOf,
 } from '@chorus/protocol';
+import { CACHE_SEED_CHUNK_BYTES } from '../files/file-cache-server';
 import type { OfferedFile } from '../files/file-sync.store';
 import type { Connection, GatewayDeps, Membership } from './connection';
 import { membershipOf } from './membership';
@@ -43,32 +46,89 @@ export class FileSyncMessageHandlers {
     return { type: 'file_host', session_id: m.session_id, file_host: await liveFileHost(deps, m.session_id) };
   }
 
-  /** request_file_manifest / request_files: guest → the named peer, else the session's file host. */
+  /**
+   * request_file_manifest / request_files: guest → the named peer, else the session's file host. With the file
+   * cache on, what the session's cache holds is answered from it (docs/file-sync.md, "The cache"), and a host that
+   * left is answered for: its files from the cache, PEER_DISCONNECTED naming only the others.
+   */
   async request(socket: Connection, m: ClientMessageOf<'request_file_manifest' | 'request_files'>, deps: GatewayDeps): Reply<'request_files'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'files.receive');
     const named = m.to_peer_id ?? (m.peer_id !== undefined && m.peer_id !== membership.peer_id ? m.peer_id : undefined);
     const paths = m.type === 'request_files' ? m.file_paths : [];
+    const cache = m.type === 'request_files' && m.use_cache !== false ? deps.fileSync.cache : undefined;
     let target = named;
     if (target === undefined) {
-      const host = await deps.fileSync.store.host(m.session_id);
+      // Nobody hosts now: the cache answers for the host that last sent this guest its manifest.
+      const host = (await deps.fileSync.store.host(m.session_id)) ?? (cache ? await deps.fileSync.store.offerer(m.session_id, membership.peer_id) : null);
       if (host === null) throw new ChorusError('PEER_DISCONNECTED', `Nobody shares files in session ${m.session_id} (a participant with edit rights sends share_project).`, { paths });
       target = host.peer_id;
     }
-    await this.requirePresent(deps, m.session_id, target, paths);
     const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
-    if (m.type === 'request_files') {
-      const offered = await deps.fileSync.store.offered(m.session_id, target, membership.peer_id, m.file_paths);
-      const missing = m.file_paths.filter((p) => !offered.has(p));
-      if (missing.length > 0) throw new ChorusError('PERMISSION_DENIED', `${missing.length} requested path(s) are not in the manifest ${target} sent you (first: "${missing[0]}"); request its manifest first.`, { field: 'file_paths', paths: missing.slice(0, 100) });
-      const { type: _t, id: _id, session_id: _s, peer_id: _p, to_peer_id: _to, file_paths, ...compact } = m;
-      // The chunk size is negotiated here: the guest's wish within the server's bounds (default 256 KiB).
-      if (compact.format === 'compact') compact.chunk_size = Math.min(FILE_CHUNK_BYTES.max, Math.max(FILE_CHUNK_BYTES.min, compact.chunk_size ?? FILE_CHUNK_BYTES.default));
-      deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_files', ...stamp, file_paths, ...compact });
-    } else {
+    if (m.type !== 'request_files') {
+      await this.requirePresent(deps, m.session_id, target, paths);
       deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_file_manifest', ...stamp });
+      return { type: 'file_relayed', session_id: m.session_id, to_peer_id: target };
     }
-    return { type: 'file_relayed', session_id: m.session_id, to_peer_id: target };
+    if (!cache) await this.requirePresent(deps, m.session_id, target, paths);
+    const offered = await deps.fileSync.store.offered(m.session_id, target, membership.peer_id, m.file_paths);
+    const missing = m.file_paths.filter((p) => !offered.has(p));
+    if (missing.length > 0) throw new ChorusError('PERMISSION_DENIED', `${missing.length} requested path(s) are not in the manifest ${target} sent you (first: "${missing[0]}"); request its manifest first.`, { field: 'file_paths', paths: missing.slice(0, 100) });
+    const { type: _t, id: _id, session_id: _s, peer_id: _p, to_peer_id: _to, use_cache: _c, file_paths, ...compact } = m;
+    // The chunk size is negotiated here: the guest's wish within the server's bounds (default 256 KiB).
+    if (compact.format === 'compact') compact.chunk_size = Math.min(FILE_CHUNK_BYTES.max, Math.max(FILE_CHUNK_BYTES.min, compact.chunk_size ?? FILE_CHUNK_BYTES.default));
+    const relay = (skip?: number[]) => deps.push(m.session_id, { to: 'peers', peer_ids: [target] }, { type: 'request_files', ...stamp, file_paths, ...compact, ...(skip ? { skip_chunks: skip } : {}) });
+    const relayed = { type: 'file_relayed' as const, session_id: m.session_id, to_peer_id: target };
+    if (!cache) {
+      relay();
+      return relayed;
+    }
+    const [present, cached, host] = await Promise.all([this.isPresent(deps, m.session_id, target), cache.lookup(m.session_id, [...offered.values()].map((f) => f.hash)), this.hostNamed(deps, m.session_id, membership.peer_id, target)]);
+    const gone = () => new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}.`, { field: 'to_peer_id', paths: file_paths.slice(0, 100) });
+    if (cached.size === 0 || host === null) {
+      if (!present) throw gone();
+      relay();
+      return relayed;
+    }
+    const files = file_paths.map((path) => ({ path, size: offered.get(path)?.size ?? 0 }));
+    const hashes = new Map(file_paths.map((path) => [path, offered.get(path)?.hash ?? '']));
+    const isCached = (path: string) => cached.has(hashes.get(path) ?? '');
+    const serving = { sessionId: m.session_id, guestPeer: membership.peer_id, host, hashes, open: () => socket.open };
+    if (compact.format === 'compact') {
+      // The transfer's layout, as host and guest compute it: the chunks whose files are all cached come from the
+      // cache, the host (told to skip those) sends the rest.
+      compact.transfer_id ??= `t${randomUUID().replaceAll('-', '')}`;
+      const layout = chunkLayout(files, compact.chunk_size ?? FILE_CHUNK_BYTES.default);
+      const skip = new Set(compact.skip_chunks ?? []);
+      const fromCache: number[] = [];
+      const left: number[] = [];
+      layout.forEach((entries, i) => {
+        if (!skip.has(i)) (entries.every((e) => isCached(e.path)) ? fromCache : left).push(i);
+      });
+      if (fromCache.length > 0) void cache.server.serve({ ...serving, layout, indexes: fromCache, format: { kind: 'compact', transferId: compact.transfer_id, compression: compact.compression ?? 'none' } }, deps.push);
+      if (left.length === 0) return relayed;
+      if (present) {
+        relay([...skip, ...fromCache]);
+        return relayed;
+      }
+      // What the cache cannot answer: the files of the chunks left (a chunk is served whole or not at all). The
+      // field says "some of file_paths": the others are on their way (the SDK waits for them).
+      const never = [...new Set(left.flatMap((i) => layout[i].map((e) => e.path)))];
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${fromCache.length} chunk(s), not ${never.length} file(s).`, { field: 'file_paths', paths: never });
+    }
+    // The seed format has no transfer to share: the cache answers all the files, or the host does (a host that
+    // left: the cache sends what it has, PEER_DISCONNECTED names the rest).
+    const have = files.filter((f) => isCached(f.path));
+    if (have.length === files.length || (!present && have.length > 0)) {
+      const layout = chunkLayout(have, CACHE_SEED_CHUNK_BYTES);
+      void cache.server.serve({ ...serving, layout, indexes: layout.map((_, i) => i), format: { kind: 'seed' } }, deps.push);
+      if (have.length === files.length) return relayed;
+      const never = file_paths.filter((p) => !isCached(p));
+      throw new ChorusError('PEER_DISCONNECTED', `Peer ${target} is not connected to session ${m.session_id}; the file cache sends ${have.length} file(s), not ${never.length}.`, { field: 'file_paths', paths: never });
+    }
+    if (!present) throw gone();
+    relay();
+    return relayed;
   }
 
   /** The host answers a guest with its manifest: checked, remembered as that guest's offer, relayed. */
@@ -79,7 +139,8 @@ export class FileSyncMessageHandlers {
     if (!manifest.success) throw prefixed(validationErrorFrom(manifest.error), 'manifest_json');
     await this.requirePresent(deps, m.session_id, m.peer_id, []);
     const files = new Map<string, OfferedFile>(manifest.data.files.map((f) => [f.path, { hash: f.hash, size: f.size }]));
-    await deps.fileSync.store.offer(m.session_id, membership.peer_id, m.peer_id, files);
+    const offerer = { peer_id: membership.peer_id, user_id: socket.data.identity.user_id };
+    await Promise.all([deps.fileSync.store.offer(m.session_id, membership.peer_id, m.peer_id, files), deps.fileSync.cache ? deps.fileSync.store.setOfferer(m.session_id, m.peer_id, offerer) : undefined]);
     const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
     deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'file_manifest', ...stamp, manifest_json: m.manifest_json });
     return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
@@ -104,6 +165,8 @@ export class FileSyncMessageHandlers {
     const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
     deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'files_chunk', ...stamp, files_json: m.files_json, chunk_index: m.chunk_index, total_chunks: m.total_chunks });
     deps.metrics.fileBytesRelayed.inc({ format: 'seed' }, [...sizes.values()].reduce((a, b) => a + b, 0));
+    // Forwarded first; the cache's write-behind takes the bytes afterwards, off this path.
+    deps.fileSync.cache?.writes.observe({ sessionId: m.session_id, hostPeer: membership.peer_id, guestPeer: m.peer_id, offered, format: 'seed', files: payload.value });
     return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
   }
 
@@ -132,6 +195,8 @@ export class FileSyncMessageHandlers {
     const stamp = { session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
     deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data_b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
     deps.metrics.fileBytesRelayed.inc({ format: 'compact' }, raw);
+    // Forwarded first; the cache's write-behind takes the bytes afterwards, off this path.
+    deps.fileSync.cache?.writes.observe({ sessionId: session_id, hostPeer: membership.peer_id, guestPeer: peer_id, offered, format: 'compact', entries: m.entries, encoding: m.encoding, data });
     return { type: 'file_relayed', session_id, to_peer_id: peer_id };
   }
 
@@ -142,10 +207,21 @@ export class FileSyncMessageHandlers {
     return membership;
   }
 
+  /** Whether the peer is in the session now (on any gateway). */
+  private async isPresent(deps: GatewayDeps, sessionId: string, peerId: string): Promise<boolean> {
+    const peers = await deps.presence.call('presence.who', { session_id: sessionId });
+    return peers.some((p) => p.peer_id === peerId);
+  }
+
+  /** The host `peerId` as the guest knows it (its user id stamps what the cache sends in its name), if known. */
+  private async hostNamed(deps: GatewayDeps, sessionId: string, guestPeer: string, peerId: string): Promise<FileHost | null> {
+    const [host, offerer] = await Promise.all([deps.fileSync.store.host(sessionId), deps.fileSync.store.offerer(sessionId, guestPeer)]);
+    return [host, offerer].find((h) => h?.peer_id === peerId) ?? null;
+  }
+
   /** The peer must be in the session now (on any gateway): otherwise the transfer cannot go on. */
   private async requirePresent(deps: GatewayDeps, sessionId: string, peerId: string, paths: readonly string[]): Promise<void> {
-    const peers = await deps.presence.call('presence.who', { session_id: sessionId });
-    if (!peers.some((p) => p.peer_id === peerId)) {
+    if (!(await this.isPresent(deps, sessionId, peerId))) {
       throw new ChorusError('PEER_DISCONNECTED', `Peer ${peerId} is not connected to session ${sessionId}.`, { field: 'to_peer_id', ...(paths.length > 0 ? { paths: paths.slice(0, 100) } : {}) });
     }
   }

@@ -90,7 +90,10 @@ export const sessionsRepo = {
   },
 
   async softDelete(db: Executor, id: string): Promise<boolean> {
-    return rowsOf(await db.query(`UPDATE sessions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id])).length > 0;
+    const deleted = rowsOf(await db.query(`UPDATE sessions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id`, [id])).length > 0;
+    // A deleted session keeps no file content: its file sync cache goes now, not with the row (docs/file-sync.md).
+    if (deleted) await db.query(`DELETE FROM file_blobs WHERE session_id = $1`, [id]);
+    return deleted;
   },
 
   /**
