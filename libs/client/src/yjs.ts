@@ -152,11 +152,25 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
     });
     const reply = await this.send(step1);
     // step 2 (what we lack) is applied; the server's step 1 gets our step 2 (what it lacks), acked when durable.
+    let serverStep2: Uint8Array | null = null;
     for (const message of reply.messages) {
-      const answer = this.read(fromBase64(message));
-      if (answer) {
+      const bytes = fromBase64(message);
+      const part = syncPartOf(bytes);
+      if (part?.kind === syncProtocol.messageYjsSyncStep2) serverStep2 = part.body;
+      const answer = this.read(bytes);
+      if (!answer) continue;
+      // Yjs puts the whole delete set in every step 2: on a document with deletions our answer is never empty, even
+      // when the server has everything. Not sent then: a viewer's would be refused (and the sync never complete),
+      // an editor's would be a request for nothing.
+      if (part?.kind === syncProtocol.messageYjsSyncStep1 && serverStep2 !== null && addsNothing(bodyOf(answer), serverStep2, part.body)) continue;
+      try {
         const r = await this.send(answer);
         if (r.seq !== null) this.emit('acked', { seq: r.seq, update: bodyOf(answer) });
+      } catch (err) {
+        // Read-only (a viewer, or demoted): what we have that the server lacks (our own edits) is refused, but the
+        // server's state is in the doc, so the read-only sync is complete. Reported; a promotion resyncs and sends it.
+        if (!(err instanceof ChorusError && err.code === 'PERMISSION_DENIED')) throw err;
+        this.emit('error', { error: err });
       }
     }
     const local = this.awareness.getLocalState();
@@ -246,6 +260,24 @@ function fromBase64(text: string): Uint8Array {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/** The sync message type (step 1 / step 2 / update) and its body (a state vector or an update), or null. */
+function syncPartOf(message: Uint8Array): { kind: number; body: Uint8Array } | null {
+  const d = decoding.createDecoder(message);
+  if (decoding.readVarUint(d) !== MESSAGE_SYNC) return null;
+  const kind = decoding.readVarUint(d);
+  return { kind, body: decoding.readVarUint8Array(d) };
+}
+
+/**
+ * Whether `update` (our step 2) holds nothing the server has not: no structs beyond its state vector, no deletion
+ * outside the delete set of its step 2 (a step 2 carries the sender's whole delete set).
+ */
+function addsNothing(update: Uint8Array, serverStep2: Uint8Array, serverStateVector: Uint8Array): boolean {
+  if (Y.parseUpdateMeta(update).to.size > 0) return false;
+  const server = new Y.Snapshot(Y.mergeDeleteSets([Y.decodeUpdate(serverStep2).ds]), Y.decodeStateVector(serverStateVector));
+  return Y.snapshotContainsUpdate(server, update);
 }
 
 /** The update inside a sync message (type, sync type, then the bytes). */
