@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { ChorusClient, ChorusError, type ChorusSession } from '@chorus/client';
-import { YjsProvider } from '@chorus/client/yjs';
+import { YjsProvider, YjsVersions } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
@@ -92,4 +92,94 @@ describe('a viewer syncs read-only', () => {
     await waitFor('the viewer still receives', () => textOf(vic).endsWith('Again.!'), { timeoutMs: 10_000 });
     expect(textOf(alice)).toBe('new world. Again.!');
   }, 60_000);
+});
+
+describe('provider.versions', () => {
+  const DOC = 'notes/sdk versions.md';
+  let alice: YjsProvider;
+  let bob: YjsProvider;
+
+  it('saves, lists (paged and all), reads a snapshot as text and as a Y.Doc, and restores it: the other gateway sees it live', async () => {
+    const [gw0, gw1] = cluster.gateways;
+    alice = await provider(await joined(gw0, people.alice.token, 'alice-ver'), DOC);
+    bob = await provider(await joined(gw1, people.bob.token, 'bob-ver'), DOC);
+    const aliceText = alice.doc.getText('codemirror');
+    const bobText = bob.doc.getText('codemirror');
+
+    await durable(alice, () => aliceText.insert(0, 'First draft.'));
+    const v1 = await alice.versions.save('first');
+    expect(v1).toMatchObject({ doc_id: DOC, version: 1, reason: 'saved', label: 'first', author: `alice-${LABEL}`, created: true });
+    // A retried save of the same state stores nothing.
+    expect(await alice.versions.save('first')).toMatchObject({ version: 1, created: false });
+
+    await waitFor('Bob has the first draft', () => textOf(bob) === 'First draft.', { timeoutMs: 10_000 });
+    await durable(bob, () => bobText.insert(bobText.length, ' Bob adds more.'));
+    await durable(bob, () => bobText.delete(0, 6)); // "draft. Bob adds more."
+    const v2 = await bob.versions.save();
+    expect(v2).toMatchObject({ version: 2, label: null, author: `bob-${LABEL}`, created: true });
+    const second = textOf(bob);
+    expect(second).toBe('draft. Bob adds more.');
+
+    // Listed newest first, paged; `all` walks the pages.
+    const page = await alice.versions.list({ limit: 1 });
+    expect(page.versions.map((v) => v.version)).toEqual([2]);
+    expect(page.next_before).toBe(2);
+    expect((await alice.versions.list({ before: page.next_before ?? undefined, limit: 1 })).versions.map((v) => [v.version, v.label])).toEqual([[1, 'first']]);
+    const all: number[] = [];
+    for await (const v of bob.versions.all({ limit: 1 })) all.push(v.version);
+    expect(all).toEqual([2, 1]);
+
+    // A snapshot read back: its text, and its whole state as a Y.Doc of its own.
+    expect(await bob.versions.get(1)).toMatchObject({ version: 1, text_name: 'codemirror', text: 'First draft.' });
+    const snapshot = await bob.versions.doc(1);
+    expect(snapshot.getText('codemirror').toString()).toBe('First draft.');
+    snapshot.destroy();
+
+    // Alice (gateway 0) restores version 1: Bob's document (gateway 1) shows it live, and he hears of the restore.
+    const heard: Array<{ version: number; user_id: string }> = [];
+    bob.versions.on('restored', (r) => heard.push({ version: r.version, user_id: r.user_id }));
+    const restored = await alice.versions.restore(1);
+    expect(restored).toMatchObject({ doc_id: DOC, version: 1, changed: true, skipped: [] });
+    await waitFor('Bob sees version 1 live', () => textOf(bob) === 'First draft.' && textOf(alice) === 'First draft.', { timeoutMs: 10_000 });
+    await waitFor('Bob hears of the restore', () => heard.length === 1, { timeoutMs: 10_000 });
+    expect(heard).toEqual([{ version: 1, user_id: `alice-${LABEL}` }]);
+    // Restoring what is already there appends nothing.
+    expect(await bob.versions.restore(1)).toMatchObject({ changed: false, update: null });
+    // And back to version 2, by Bob.
+    await bob.versions.restore(2);
+    await waitFor('both show version 2', () => textOf(alice) === second && textOf(bob) === second, { timeoutMs: 10_000 });
+  }, 90_000);
+
+  it('answers typed errors: NOT_FOUND for a missing version, VALIDATION_ERROR before any request, CONFLICT for a text document', async () => {
+    await expect(alice.versions.get(99)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(alice.versions.restore(99)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(alice.versions.get(0)).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'version' } });
+    await expect(alice.versions.list({ limit: 500 })).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'limit' } });
+    await expect(alice.versions.save('')).rejects.toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'label' } });
+    await expect(alice.versions.get(0)).rejects.toBeInstanceOf(ChorusError);
+
+    const session = await joined(cluster.gateways[0], people.alice.token, 'alice-text');
+    const plain = await session.document('plain.txt');
+    const committed = new Promise<void>((resolve) => {
+      const off = plain.on('ack', () => (off(), resolve()));
+    });
+    plain.editUtf16({ from: 0, to: 0, insert: 'text' });
+    await committed;
+    const text = new YjsVersions(session.client.rest, people.sessionId, 'plain.txt');
+    await expect(text.list()).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(text.save()).rejects.toMatchObject({ code: 'CONFLICT' });
+  }, 30_000);
+
+  it('lets a viewer list and read versions but not save or restore them (PERMISSION_DENIED)', async () => {
+    const vic = await provider(await joined(cluster.gateways[1], viewerToken, 'vic-ver'), DOC);
+    expect(vic.synced).toBe(true);
+    expect((await vic.versions.list()).versions.map((v) => v.version)).toEqual([2, 1]);
+    expect((await vic.versions.get(1)).text).toBe('First draft.');
+    expect((await vic.versions.doc(2)).getText('codemirror').toString()).toBe('draft. Bob adds more.');
+    await expect(vic.versions.save('mine')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await expect(vic.versions.restore(1)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    // Nothing changed: no third version, the text is still version 2's.
+    expect((await vic.versions.list()).versions).toHaveLength(2);
+    expect(textOf(vic)).toBe('draft. Bob adds more.');
+  }, 30_000);
 });

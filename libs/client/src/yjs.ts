@@ -6,6 +6,9 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
 import { TypedEmitter } from './emitter';
 import type { ChorusSession } from './session';
+import { YjsVersions } from './yjs-versions';
+
+export { YjsVersions, yjsRestoreOf, type YjsVersionRestored, type YjsVersionsEvents } from './yjs-versions';
 
 const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
@@ -31,6 +34,8 @@ export interface YjsProviderEvents {
  */
 export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   readonly awareness: Awareness;
+  /** This document's version history (yjs-versions.ts): list, all, save, get, doc, restore; `restored` live. */
+  readonly versions: YjsVersions;
   private isSynced = false;
   /** connect() was called (syncs on events only from then on). */
   private started = false;
@@ -45,19 +50,25 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   /** Whether the awareness was made here (then destroyed with the provider: it runs a timer). */
   private readonly ownAwareness: boolean;
 
+  /**
+   * @param options.awareness an awareness of your own (else one is made, and destroyed with the provider);
+   *   `textName`: the Y.Text whose text `versions.get` returns (default `codemirror`).
+   */
   constructor(
     private readonly session: ChorusSession,
     readonly docId: string,
     readonly doc: Y.Doc,
-    options: { awareness?: Awareness } = {},
+    options: { awareness?: Awareness; textName?: string } = {},
   ) {
     super();
+    this.versions = new YjsVersions(session.client.rest, session.id, docId, options.textName);
     this.ownAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(doc);
     doc.on('update', this.onDocUpdate);
     this.awareness.on('update', this.onAwarenessUpdate);
     this.offSession.push(session.attachYjs(docId, this));
     this.offSession.push(session.on('joined', ({ rejoin }) => void (rejoin ? this.resync() : undefined)));
+    this.offSession.push(session.on('event', (e) => this.versions.handleEvent(e)));
     // Someone may edit again (a role change to editor or owner, perhaps ours): sync, so what we typed while
     // read-only (refused then; later updates depend on it) is sent. Harmless for another's: nothing to send.
     this.offSession.push(

@@ -212,6 +212,11 @@ export {
   yjsVersionSavedSchema,
   yjsVersionViewSchema,
   yjsVersionsQuerySchema,
+  type YjsRestoredView,
+  type YjsVersionInfoView,
+  type YjsVersionPageView,
+  type YjsVersionSavedView,
+  type YjsVersionView,
 } from './rest-yjs-versions';
 export { jsonByteLength, parseClientMessage, parseServerMessage, parseServerMessageStrict, validationErrorFrom, type Parsed, type ParsedServerMessage } from './validate';
 export {
