@@ -10,7 +10,8 @@ import { ensureWebBuild, OUTPUT_DIR } from './support/web-build';
 // `provider.versions`) in real Chromium against two gateway processes: Alice (gateway 0) types, saves a labelled
 // version, types on, previews the version's text and restores it after the confirmation; Bob's tab (gateway 1)
 // shows the restored text live in its editor, and his panel hears of the restore (`yjs_version_restored`) and says
-// who restored what. A screenshot of Alice's panel goes to test-output/browser.
+// who restored what. A viewer's tab lists and previews versions, without save or restore. A screenshot of Alice's
+// panel goes to test-output/browser.
 
 const FILE = 'notes/versions.md';
 let cluster: ProcessCluster;
@@ -139,4 +140,23 @@ it('an editor saves a version, types, previews and restores it; the other tab on
   await waitShown(alice.page, 'Alice sees Bob type after the restore', (s) => showsText(s, 'The first draft. Bob.'));
 
   await alice.page.getByTestId('yjs-versions').screenshot({ path: join(OUTPUT_DIR, 'yjs-versions-panel.png') });
+
+  // A viewer (invited from Alice's invites panel, on gateway 1) lists and previews versions; no save, no restore.
+  await alice.page.getByTestId('admin-toggle').click();
+  const box = alice.page.getByTestId('invite-created-link');
+  await alice.page.getByTestId('invite-role').selectOption('viewer');
+  await alice.page.getByTestId('invite-create').click();
+  const viewerLink = await waitFor('the viewer invite link', async () => ((await box.inputValue()).includes('/join/') ? await box.inputValue() : undefined), { timeoutMs: 10_000 });
+  const vic = await newUser(browser);
+  users.push(vic);
+  await signIn(vic.page, viewerLink.replace(gw0, gw1), [gw1], 'Vic');
+  await sessionReady(vic.page);
+  const vicItem = vic.page.locator(`[data-file="${FILE}"] a`);
+  await vicItem.waitFor({ timeout: 20_000 });
+  await vicItem.click();
+  await waitShown(vic.page, 'Vic sees the text and the list, read-only', (s) => showsText(s, 'The first draft. Bob.') && s.panel?.canEdit === false && s.panel.versions.length === 1);
+  expect(await vic.page.getByTestId('yjs-version-form').isVisible()).toBe(false);
+  expect(await vic.page.getByTestId('yjs-version-restore').count()).toBe(0);
+  await vic.page.locator('li[data-version="1"] [data-testid="yjs-version-preview-button"]').click();
+  await waitShown(vic.page, "Vic previews version 1", (s) => s.panel?.preview?.text === 'The first draft.');
 }, 150_000);
