@@ -6,6 +6,7 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
 import { TypedEmitter } from './emitter';
 import type { ChorusSession } from './session';
+import { addsNothing } from './yjs-step2';
 import { YjsVersions } from './yjs-versions';
 
 export { YjsVersions, yjsRestoreOf, type YjsVersionRestored, type YjsVersionsEvents } from './yjs-versions';
@@ -279,16 +280,6 @@ function syncPartOf(message: Uint8Array): { kind: number; body: Uint8Array } | n
   if (decoding.readVarUint(d) !== MESSAGE_SYNC) return null;
   const kind = decoding.readVarUint(d);
   return { kind, body: decoding.readVarUint8Array(d) };
-}
-
-/**
- * Whether `update` (our step 2) holds nothing the server has not: no structs beyond its state vector, no deletion
- * outside the delete set of its step 2 (a step 2 carries the sender's whole delete set).
- */
-function addsNothing(update: Uint8Array, serverStep2: Uint8Array, serverStateVector: Uint8Array): boolean {
-  if (Y.parseUpdateMeta(update).to.size > 0) return false;
-  const server = new Y.Snapshot(Y.mergeDeleteSets([Y.decodeUpdate(serverStep2).ds]), Y.decodeStateVector(serverStateVector));
-  return Y.snapshotContainsUpdate(server, update);
 }
 
 /** The update inside a sync message (type, sync type, then the bytes). */
