@@ -1,10 +1,9 @@
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { createSession, inviteLink, sessionReady, signIn } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild, OUTPUT_DIR } from './support/web-build';
+import { appCluster } from './support/app-cluster';
+import { OUTPUT_DIR } from './support/web-build';
 
 // The versions panel of a Yjs document in the browser app (apps/web/src/yjs-versions-panel.ts, over the SDK's
 // `provider.versions`) in real Chromium against two gateway processes: Alice (gateway 0) types, saves a labelled
@@ -14,26 +13,8 @@ import { ensureWebBuild, OUTPUT_DIR } from './support/web-build';
 // panel goes to test-output/browser.
 
 const FILE = 'notes/versions.md';
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_yjs_versions', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  // Every page error or console error of the app fails the test.
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+// Every page error or console error of a tab fails the test (the harness checks after each).
+const app = appCluster('browser_yjs_versions');
 
 interface Shown {
   kind: string | null;
@@ -75,10 +56,9 @@ async function waitShown(page: Page, description: string, check: (s: Shown) => b
 const showsText = (s: Shown, text: string) => s.kind === 'yjs' && s.editorText === text && s.yjsText === text;
 
 it('an editor saves a version, types, previews and restores it; the other tab on another gateway shows the restored text live', async () => {
-  const [gw0, gw1] = cluster.gateways;
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const [gw0, gw1] = app.cluster.gateways;
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, gw0, [gw0], 'Alice');
   await createSession(alice.page, 'yjs versions in the browser');
   const link = await inviteLink(alice.page);
@@ -147,8 +127,7 @@ it('an editor saves a version, types, previews and restores it; the other tab on
   await alice.page.getByTestId('invite-role').selectOption('viewer');
   await alice.page.getByTestId('invite-create').click();
   const viewerLink = await waitFor('the viewer invite link', async () => ((await box.inputValue()).includes('/join/') ? await box.inputValue() : undefined), { timeoutMs: 10_000 });
-  const vic = await newUser(browser);
-  users.push(vic);
+  const vic = await app.person();
   await signIn(vic.page, viewerLink.replace(gw0, gw1), [gw1], 'Vic');
   await sessionReady(vic.page);
   const vicItem = vic.page.locator(`[data-file="${FILE}"] a`);
