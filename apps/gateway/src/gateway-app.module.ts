@@ -37,6 +37,7 @@ import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings }
 import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
 import { ClientAddresses, expressTrustProxy } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
+import { RestRefusals } from './http/rest-refusals';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
 import { OPENAPI_VERSION, operationId, withEdgeErrors } from './http/openapi';
@@ -331,6 +332,7 @@ export class GatewayAppModule {
         { provide: ClientAddresses, useValue: addresses },
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
+        { provide: RestRefusals, useValue: new RestRefusals(sessions, files, (sessionId, record) => recordAudit({ sessions, metrics }, logger, sessionId, record), metrics.restRefusalsCollapsed) },
         { provide: WS_TICKETS, useValue: tickets },
         {
           provide: STREAM_DEPS,

@@ -29,6 +29,7 @@ export class GatewayMetrics {
   readonly fileBytesRelayed: Counter<'format'>;
   readonly fileHostUnavailable: Counter;
   readonly auditFailures: Counter;
+  readonly restRefusalsCollapsed: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
@@ -88,7 +89,12 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.tokensExpired = new Counter({ name: 'chorus_ws_token_expired_total', help: 'Connections closed with reauthenticate (4002): the access token expired without a reauth', labelNames: ['transport'], registers: [registry] });
-    this.auditFailures = new Counter({ name: 'chorus_ws_audit_failures_total', help: 'Audit events (refused socket actions, lock changes) this gateway could not hand to the session service (each logged)', registers: [registry] });
+    this.auditFailures = new Counter({ name: 'chorus_ws_audit_failures_total', help: 'Audit events (refused socket and REST actions, lock changes) this gateway could not hand to the session service (each logged)', registers: [registry] });
+    this.restRefusalsCollapsed = new Counter({
+      name: 'chorus_http_audit_collapsed_total',
+      help: 'REST refusals not recorded again: identical to one this gateway recorded within the collapse window (rest-refusals.ts)',
+      registers: [registry],
+    });
     this.reauthenticated = new Counter({ name: 'chorus_ws_reauth_total', help: 'Connections that moved their token expiry with a fresh access token (reauth)', registers: [registry] });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
     this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Handshakes refused (Socket.IO and /ws), by reason: origin, or the disconnect name of the refusal (unauthenticated, connection_limit, ...)', labelNames: ['reason'], registers: [registry] });
