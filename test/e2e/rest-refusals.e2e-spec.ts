@@ -95,6 +95,15 @@ it('audits refused REST document and conflict actions (who, what, why), once per
     ['vic', { user_id: 'vic', action: 'yjs.save_version', code: 'PERMISSION_DENIED', reason: expect.stringContaining('Role "viewer"'), resource: 'notes/plan.md' }],
     [agent.agent_id, { user_id: agent.agent_id, action: 'yjs.save_version', code: 'PERMISSION_DENIED', reason: expect.stringContaining('File rule "infra-readonly-agents"'), resource: 'infra/main.tf' }],
   ]);
+  // What members see of them (Vic's own socket, his REST history): who, what, why, but not the hidden path.
+  const pushed = await vicSocket.waitForPush('session_event', (m) => m.event_type === 'access_refused' && m.payload.action === 'conflicts.list');
+  expect(pushed.payload).toEqual({ user_id: 'vic', action: 'conflicts.list', code: 'PERMISSION_DENIED', reason: expect.stringContaining('File rule "secrets-hidden"') });
+  expect(JSON.stringify(vicSocket.of('session_event').filter((m) => m.event_type === 'access_refused'))).not.toContain('secret/keys.md');
+  const history = await api.request<{ events: Line[] }>('GET', `${sessions}/${sid}/history?limit=1000`, { token: vic });
+  const seen = history.body.events.filter((e) => e.type === 'access_refused');
+  expect(seen.map((e) => e.seq)).toEqual(refusals.map((l) => l.seq));
+  expect(seen.map((e) => e.payload.resource)).toEqual([undefined, undefined, undefined, undefined]);
+  expect(JSON.stringify(seen)).not.toContain('secret/keys.md');
   // The refused request's secrets never reach the trail: no token in any line.
   const text = await (await fetch(`${url}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } })).text();
   for (const token of [vic, agent.access_token, alice]) expect(text).not.toContain(token);
