@@ -1,4 +1,7 @@
 import { Logger } from '@nestjs/common';
+import * as Y from 'yjs';
+import { ChorusClient as Sdk } from '@chorus/client';
+import { YjsProvider } from '@chorus/client/yjs';
 import { loadConfig } from '@chorus/config';
 import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
 import type { InviteCreated, SessionView } from '@chorus/protocol';
@@ -12,7 +15,8 @@ import { Api, TEST_JWT_SECRET } from './support/stack';
 // on a document's history and on the conflicts of a hidden file, a viewer refused saving a version, an agent
 // refused by its read-only rule: each is an `access_refused` line of the JSONL export, with who, what and why.
 // An identical refusal repeated within the collapse window is recorded once; answers that are not refusals
-// (NOT_FOUND, a stranger) are not recorded. Members see the live push without the path (docs/authorization.md).
+// (NOT_FOUND, a stranger) are not recorded. Members see the live push without the path (docs/authorization.md),
+// and a list (conflicts, Yjs documents) leaves out what a rule hides from its reader.
 
 let node: RunningChorus;
 let db: TestDatabase;
@@ -42,7 +46,7 @@ afterAll(async () => {
 const sessions = '/api/v1/collaboration/sessions';
 type Line = { seq: number; type: string; actor: string; payload: Record<string, unknown> };
 
-it('audits refused REST document and conflict actions (who, what, why), once per window, and nothing else', async () => {
+it('audits refused REST document and conflict actions (who, what, why), once per window, and nothing else; lists leave out hidden files', async () => {
   const url = `http://127.0.0.1:${node.port}`;
   const api = new Api(url);
   const alice = await api.devToken('alice', 'Alice');
@@ -107,4 +111,50 @@ it('audits refused REST document and conflict actions (who, what, why), once per
   // The refused request's secrets never reach the trail: no token in any line.
   const text = await (await fetch(`${url}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } })).text();
   for (const token of [vic, agent.access_token, alice]) expect(text).not.toContain(token);
+
+  // A conflict in a hidden file: the owner and an editor overlap in secret/plan.md; the owner's list shows it,
+  // the viewer's list (200, not a refusal) leaves it out — its text is the file's.
+  const bob = await api.devToken('bob', 'Bob');
+  const editorInvite = (await api.request<InviteCreated>('POST', `${sessions}/${sid}/invite`, { token: alice, body: { role: 'editor' } })).body;
+  expect((await api.request('POST', `/api/v1/collaboration/invites/${editorInvite.code}/redeem`, { token: bob, body: {} })).status).toBe(200);
+  const editors = await Promise.all(
+    [alice, bob].map(async (token, i) => {
+      const socket = await ChorusClient.connect(url, token);
+      closers.push(() => socket.close());
+      const joinToken = (await api.request<{ join_token: string }>('POST', `${sessions}/${sid}/join`, { token, body: {} })).body.join_token;
+      await socket.ok('join', { session_id: sid, peer_id: `editor-${i}`, join_token: joinToken });
+      return socket;
+    }),
+  );
+  const [aliceSocket, bobSocket] = editors;
+  const plan = { session_id: sid, doc_id: 'secret/plan.md' };
+  for (const socket of editors) await socket.ok('open_document', plan);
+  await aliceSocket.ok('submit_op', { ...plan, version: 0, op: ['hello world!'], seq: 1 });
+  await bobSocket.waitForPush('op', (o) => o.doc_id === plan.doc_id && o.version === 1);
+  await bobSocket.ok('submit_op', { ...plan, version: 1, op: [6, { d: 5 }, 'there'], seq: 1 });
+  await aliceSocket.ok('submit_op', { ...plan, version: 1, op: [6, { d: 5 }, 'earth'], seq: 2 });
+  await aliceSocket.waitForPush('conflict_detected', (c) => c.doc_id === plan.doc_id);
+  type Conflicts = { conflicts: Array<{ doc_id: string }> };
+  expect((await api.request<Conflicts>('GET', `${sessions}/${sid}/conflicts`, { token: alice })).body.conflicts.map((c) => c.doc_id)).toEqual(['secret/plan.md']);
+  const vicList = await api.request<Conflicts>('GET', `${sessions}/${sid}/conflicts`, { token: vic });
+  expect({ status: vicList.status, conflicts: vicList.body.conflicts }).toEqual({ status: 200, conflicts: [] });
+
+  // The same for the Yjs documents: two made by Alice's SDK provider, the hidden one left out of Vic's list.
+  const sdk = new Sdk({ url, token: alice, peerId: 'alice-sdk' });
+  closers.push(() => sdk.close());
+  await sdk.connect();
+  const session = sdk.session(sid);
+  await session.join();
+  for (const docId of ['secret/design.md', 'notes/open.md']) {
+    const provider = new YjsProvider(session, docId, new Y.Doc());
+    closers.unshift(() => void provider.destroy());
+    await provider.connect();
+  }
+  type YjsList = { doc_ids: string[] };
+  const aliceDocs = await waitFor('both Yjs documents stored', async () => {
+    const listed = (await api.request<YjsList>('GET', `${sessions}/${sid}/yjs-documents`, { token: alice })).body.doc_ids;
+    return listed.length === 2 ? listed : undefined;
+  }, { timeoutMs: 10_000 });
+  expect([...aliceDocs].sort()).toEqual(['notes/open.md', 'secret/design.md']);
+  expect((await api.request<YjsList>('GET', `${sessions}/${sid}/yjs-documents`, { token: vic })).body.doc_ids).toEqual(['notes/open.md']);
 }, 60_000);
