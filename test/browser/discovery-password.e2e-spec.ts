@@ -1,10 +1,7 @@
-import type { Browser } from 'playwright-core';
 import { ChorusClient, ChorusRest } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { sessionReady, signIn } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // Issue #19 in the browser app: joining a password-protected public session from the discovery list asks for the
 // password inline (no window.prompt), sends it with the join, shows the server's refusal (a wrong password is
@@ -12,28 +9,7 @@ import { ensureWebBuild } from './support/web-build';
 // a viewer. A session without a password opens at once, and a participant is never asked (real Chromium, one
 // gateway process; the SDK makes the sessions and reads what the server has).
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_discovery_password', { gateways: 1, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  // Every page error or console error of the app fails the test (expected refusals are taken out where they happen).
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+const app = appCluster('browser_discovery_password', { gateways: 1 });
 
 async function until<T>(description: string, read: () => Promise<T>, expected: T, timeoutMs = 15_000): Promise<void> {
   let last: T | undefined;
@@ -46,10 +22,10 @@ async function until<T>(description: string, read: () => Promise<T>, expected: T
 }
 
 it('asks for the password inline, shows a wrong one refused, and joins with the right one', async () => {
-  const [g1] = cluster.gateways;
+  const [g1] = app.cluster.gateways;
   const token = await ChorusRest.devToken(g1, { user_id: 'olive-owner', display_name: 'Olive' });
   const olive = new ChorusClient({ url: [g1], token, onWarning: () => undefined });
-  clients.push(olive);
+  app.keep(olive);
   const participants = async (sessionId: string) => {
     const res = await fetch(`${g1}/api/v1/collaboration/sessions/${sessionId}/participants`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.json()) as Array<{ user_id: string; role: string }>).map((p) => [p.role, p.user_id === 'olive-owner' ? p.user_id : 'someone else']).sort();
@@ -59,8 +35,7 @@ it('asks for the password inline, shows a wrong one refused, and joins with the 
   const open = await olive.rest.createSession({ name: `${label} open`, is_public: true });
   const guarded = await olive.rest.createSession({ name: `${label} guarded`, is_public: true, password: 'sesame-43' });
 
-  const dora = await newUser(browser);
-  users.push(dora);
+  const dora = await app.person();
   await signIn(dora.page, g1, [g1], 'Dora');
   // This cluster's only public sessions are these three: the home screen's first page lists them (no search, so
   // no second list can replace the one clicked in).

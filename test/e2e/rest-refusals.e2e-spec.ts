@@ -1,45 +1,31 @@
-import { Logger } from '@nestjs/common';
 import * as Y from 'yjs';
 import { ChorusClient as Sdk } from '@chorus/client';
 import { YjsProvider } from '@chorus/client/yjs';
-import { loadConfig } from '@chorus/config';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
+import { waitFor, type TestDatabase } from '@chorus/testing';
 import type { InviteCreated, SessionView } from '@chorus/protocol';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
-import { CaptureLogger } from './support/capture-logger';
+import type { RunningChorus } from '../../standalone/chorus';
 import { ChorusClient } from './support/chorus-client';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
-// Issue 19, the rest of the audit trail: REST routes answered with a call to the conflict service (documents,
-// versions, conflicts) audit their refusals (apps/gateway http/rest-refusals.ts). A viewer refused by a path rule
-// on a document's history and on the conflicts of a hidden file, a viewer refused saving a version, an agent
-// refused by its read-only rule: each is an `access_refused` line of the JSONL export, with who, what and why.
-// An identical refusal repeated within the collapse window is recorded once; answers that are not refusals
-// (NOT_FOUND, a stranger) are not recorded. Members see the live push without the path (docs/authorization.md),
-// and a list (conflicts, Yjs documents) leaves out what a rule hides from its reader.
+// Issue 19, the rest of the audit trail, on two whole nodes sharing the real Postgres and Redis: REST routes
+// answered with a call to the conflict service (documents, versions, conflicts) audit their refusals (apps/gateway
+// http/rest-refusals.ts). A viewer refused by a path rule on a document's history and on the conflicts of a
+// hidden file, a viewer refused saving a version, an agent refused by its read-only rule (all through node B):
+// each is an `access_refused` line of the JSONL export (node A), with who, what and why. An identical refusal
+// repeated within the collapse window is recorded once; answers that are not refusals (CONFLICT, a stranger's
+// NOT_FOUND) are not recorded. Members see the live push without the path (docs/authorization.md), and a list
+// (conflicts, Yjs documents) leaves out what a rule hides from its reader.
 
-let node: RunningChorus;
+let nodes: RunningChorus[] = [];
 let db: TestDatabase;
 const closers: Array<() => void> = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('rest_refusals');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const config = loadConfig('standalone', {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: db.url,
-    JWT_SECRET: TEST_JWT_SECRET,
-    LOG_LEVEL: 'warn',
-    REDIS_URL: testRedisUrl(),
-    REDIS_PREFIX: uniqueRedisPrefix('rest_refusals'),
-  });
-  node = await startChorus(config, logs);
+  ({ nodes, db } = await startTestNodes('rest_refusals'));
 }, 60_000);
 afterAll(async () => {
   closers.forEach((close) => close());
-  await node?.stop();
+  for (const n of nodes) await n.stop();
   await db?.drop();
 });
 
@@ -47,8 +33,9 @@ const sessions = '/api/v1/collaboration/sessions';
 type Line = { seq: number; type: string; actor: string; payload: Record<string, unknown> };
 
 it('audits refused REST document and conflict actions (who, what, why), once per window, and nothing else; lists leave out hidden files', async () => {
-  const url = `http://127.0.0.1:${node.port}`;
+  const [url, urlB] = nodes.map((n) => `http://127.0.0.1:${n.port}`);
   const api = new Api(url);
+  const b = new Api(urlB);
   const alice = await api.devToken('alice', 'Alice');
   const vic = await api.devToken('vic', 'Vic');
   const carol = await api.devToken('carol', 'Carol');
@@ -70,21 +57,21 @@ it('audits refused REST document and conflict actions (who, what, why), once per
   const doc = (path: string) => `${sessions}/${sid}/documents/${encodeURIComponent(path)}`;
   // A hidden file's history, twice: refused naming the rule both times, recorded once.
   for (let i = 0; i < 2; i++) {
-    const hidden = await api.request('GET', `${doc('secret/keys.md')}/history`, { token: vic });
+    const hidden = await b.request('GET', `${doc('secret/keys.md')}/history`, { token: vic });
     expect({ status: hidden.status, code: hidden.body.code, rule: hidden.body.rule }).toEqual({ status: 403, code: 'PERMISSION_DENIED', rule: 'secrets-hidden' });
   }
   // The conflicts of the hidden file: refused too (a conflict route).
-  const conflicts = await api.request('GET', `${sessions}/${sid}/conflicts?doc_id=${encodeURIComponent('secret/keys.md')}`, { token: vic });
+  const conflicts = await b.request('GET', `${sessions}/${sid}/conflicts?doc_id=${encodeURIComponent('secret/keys.md')}`, { token: vic });
   expect({ status: conflicts.status, code: conflicts.body.code, rule: conflicts.body.rule }).toEqual({ status: 403, code: 'PERMISSION_DENIED', rule: 'secrets-hidden' });
   // A viewer may not save a version (role), an agent may not save one of a file its rule makes read-only.
-  const vicSave = await api.request('POST', `${doc('notes/plan.md')}/versions`, { token: vic, body: {} });
+  const vicSave = await b.request('POST', `${doc('notes/plan.md')}/versions`, { token: vic, body: {} });
   expect({ status: vicSave.status, code: vicSave.body.code }).toEqual({ status: 403, code: 'PERMISSION_DENIED' });
-  const botSave = await api.request('POST', `${doc('infra/main.tf')}/versions`, { token: agent.access_token, body: { label: 'nope' } });
+  const botSave = await b.request('POST', `${doc('infra/main.tf')}/versions`, { token: agent.access_token, body: { label: 'nope' } });
   expect({ status: botSave.status, code: botSave.body.code, rule: botSave.body.rule }).toEqual({ status: 403, code: 'PERMISSION_DENIED', rule: 'infra-readonly-agents' });
   // Not refusals, not recorded: the whole conflict list, a version ahead of head (CONFLICT), a stranger (NOT_FOUND).
-  expect((await api.request('GET', `${sessions}/${sid}/conflicts`, { token: vic })).status).toBe(200);
-  expect((await api.request('GET', `${doc('notes/plan.md')}/versions/3`, { token: vic })).status).toBe(409); // ahead of head
-  expect((await api.request('GET', `${doc('secret/keys.md')}/history`, { token: carol })).status).toBe(404);
+  expect((await b.request('GET', `${sessions}/${sid}/conflicts`, { token: vic })).status).toBe(200);
+  expect((await b.request('GET', `${doc('notes/plan.md')}/versions/3`, { token: vic })).status).toBe(409); // ahead of head
+  expect((await b.request('GET', `${doc('secret/keys.md')}/history`, { token: carol })).status).toBe(404);
 
   const refusals = await waitFor('the export with every REST refusal', async () => {
     const exported = await fetch(`${url}${sessions}/${sid}/audit?format=jsonl`, { headers: { authorization: `Bearer ${alice}` } });
