@@ -12,7 +12,8 @@ export const REST_CLIENT_ID = 'rest';
  * Repeated identical refusals (same user, action, resource, code and reason) within this window are recorded once
  * per gateway node; the others are counted (`chorus_http_audit_collapsed_total`). A client polling a route it may
  * not use would otherwise write one durable session event — pushed to every member — per request. Nothing is
- * lost for the trail: the who, what and why of the collapsed ones are those of the recorded one.
+ * lost for the trail: the who, what and why of the collapsed ones are those of the recorded one. (A record that
+ * failed — logged and counted by recordAudit — opens the window too: the recorder does not say it failed.)
  */
 export const REFUSAL_WINDOW_MS = 10_000;
 
