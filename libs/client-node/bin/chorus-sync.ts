@@ -46,14 +46,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const guest = new FileSyncGuest(session);
-  const { manifest, hostPeerId } = await guest.fetchManifest(values.host ? { hostPeerId: values.host } : {});
+  const { manifest, hostPeerId, withheld } = await guest.fetchManifest(values.host ? { hostPeerId: values.host } : {});
   const diff = syncDiff((await buildManifest(dir)).files, manifest.files);
   const wanted = [...diff.add, ...diff.update];
   guest.on('progress', (p) => process.stderr.write(`\r${bar(p.bytes, p.totalBytes)} ${p.files}/${p.totalFiles} files`));
   const files = await guest.download(manifest, wanted, { format: values.format, hostPeerId });
   process.stderr.write('\n');
   await writeFiles(dir, files);
-  process.stdout.write(`pulled ${files.size} file(s) from ${hostPeerId} (${diff.add.length} added, ${diff.update.length} changed, ${diff.unchanged.length} unchanged; not on the host: ${diff.delete.length})\n`);
+  process.stdout.write(`pulled ${files.size} file(s) from ${hostPeerId} (${diff.add.length} added, ${diff.update.length} changed, ${diff.unchanged.length} unchanged; not on the host: ${diff.delete.length}${withheld > 0 ? `; ${withheld} file(s) withheld by rules` : ''})\n`);
   client.close();
   return 0;
 }
