@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly reauthenticated: Counter;
   readonly fileBytesRelayed: Counter<'format'>;
   readonly fileHostUnavailable: Counter;
+  readonly fileSyncWithheld: Counter<'at'>;
   readonly auditFailures: Counter;
   readonly restRefusalsCollapsed: Counter;
 
@@ -35,6 +36,7 @@ export class GatewayMetrics {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
     this.sessions = new Gauge({ name: 'chorus_ws_sessions', help: 'Sessions with members on this gateway', registers: [registry] });
     this.fileHostUnavailable = new Counter({ name: 'chorus_file_host_unavailable_total', help: 'joined / who answered without file_host: the file sync store did not answer', registers: [registry] });
+    this.fileSyncWithheld = new Counter({ name: 'chorus_file_sync_withheld_total', help: 'Files withheld from a guest by the path rules: manifest entries, and paths of chunks dropped (at)', labelNames: ['at'], registers: [registry] });
     this.fileBytesRelayed = new Counter({ name: 'chorus_file_sync_bytes_total', help: 'File content bytes relayed host to guest, by format (seed, compact)', labelNames: ['format'], registers: [registry] });
     this.messagesIn = new Counter({ name: 'chorus_ws_messages_in_total', help: 'Client messages received, by type', labelNames: ['type'], registers: [registry] });
     this.messagesOut = new Counter({ name: 'chorus_ws_messages_out_total', help: 'Server messages sent (acks and pushes), by type', labelNames: ['type'], registers: [registry] });
