@@ -199,6 +199,7 @@ export {
   type SessionEventPayload,
   type SessionEventType,
 } from './session-events';
+export { WITHHELD, refusalForMembers, type AccessRefusedPayload } from './session-events-admin';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
