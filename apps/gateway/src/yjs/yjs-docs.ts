@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import { authorize } from '@chorus/auth';
+import { authorize, can } from '@chorus/auth';
 import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestored } from '@chorus/contracts';
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
@@ -48,7 +48,25 @@ interface LocalDoc {
   pending: Uint8Array[];
   pendingBytes: number;
   flush: NodeJS.Immediate | undefined;
+  /**
+   * The document's delete set as this node knows it, kept from the first read-only sync on (undefined while only
+   * editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is a no-op — ignored, not
+   * refused — when that holds nothing else. `unfolded` are the durable updates delivered since, folded in lazily
+   * (on the next check, or beyond FOLD_MAX_BYTES), so a keystroke costs no decoding here.
+   */
+  known: KnownState | undefined;
 }
+
+interface KnownState {
+  ds: DeleteSet;
+  unfolded: Uint8Array[];
+  unfoldedBytes: number;
+}
+
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
+
+/** Delivered updates not yet folded into a document's known delete set are folded beyond this many bytes. */
+const FOLD_MAX_BYTES = 1024 * 1024;
 
 /** Coalesced updates are written at once beyond this many bytes (as Hocuspocus's flushMaxBytes). */
 const FLUSH_MAX_BYTES = 256 * 1024;
@@ -119,6 +137,9 @@ export class YjsDocs {
    */
   private async syncStep1(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, stateVector: Uint8Array): Promise<YjsOutcome> {
     const doc = this.docOf(sessionId, docId);
+    // A read-only sync: the delete set is kept from now on (before the read, so no push in between is missed).
+    const fold = !can(caller.role, 'document.edit') && doc.known === undefined;
+    if (fold) doc.known = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0 };
     if (!doc.subscribers.has(subscriber.id)) {
       doc.subscribers.set(subscriber.id, { subscriber, clients: new Set() });
       try {
@@ -132,12 +153,14 @@ export class YjsDocs {
     try {
       state = await this.conflict.call('yjs.open', { caller, payload: { session_id: sessionId, doc_id: docId } });
     } catch (err) {
+      if (fold) doc.known = undefined;
       this.unsubscribe(subscriber, sessionId, docId);
       throw err;
     }
     // Created by this sync: an audit event of the session (durable) before the answer.
     if (state.created === true) await this.audit?.(sessionId, { kind: 'yjs_document_created', doc_id: docId, user_id: subscriber.userId });
     const merged = Buffer.from(state.update, 'base64');
+    if (fold && doc.known) doc.known.unfolded.push(merged);
     let diff: Uint8Array;
     try {
       diff = Y.diffUpdate(merged, stateVector);
@@ -152,12 +175,18 @@ export class YjsDocs {
   }
 
   private async update(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, update: Uint8Array): Promise<number | null> {
-    this.subscribed(subscriber, sessionId, docId);
+    const doc = this.subscribed(subscriber, sessionId, docId);
     // An empty update (no structs, no deletions: a step 2 of a client with nothing new) is no change: not stored.
     if (update.length === 2 && update[0] === 0 && update[1] === 0) return null;
     try {
       authorize(caller.role, 'document.edit');
     } catch (err) {
+      // A viewer's no-op (a stock provider's step 2 answer: its whole delete set, nothing the document lacks) is
+      // ignored, not refused; anything else it holds is an edit.
+      if (update.length <= YJS_LIMITS.maxUpdateBytes && (await this.addsNothing(doc, caller, update))) {
+        this.metrics.updates.inc({ outcome: 'ignored' });
+        return null;
+      }
       this.metrics.refused.inc({ reason: 'read_only' });
       throw err;
     }
@@ -175,6 +204,36 @@ export class YjsDocs {
       this.push(sessionId, { to: 'document', doc_id: docId }, { type: 'yjs_message', session_id: sessionId, doc_id: docId, message: Buffer.from(encodeUpdate(update)).toString('base64'), seq: appended.seq });
     }
     return appended.seq;
+  }
+
+  /**
+   * Whether a read-only connection's update holds nothing the document lacks: no structs at all (a viewer's step 2
+   * answer has none unless it typed), every deletion already in the document's delete set. The delete set is this
+   * node's (kept from the first read-only sync, folded from the durable updates delivered since); a document whose
+   * subscriber became read-only after its sync reads it once from the conflict service. Never reads per keystroke.
+   */
+  private async addsNothing(doc: LocalDoc, caller: Caller, update: Uint8Array): Promise<boolean> {
+    try {
+      if (Y.parseUpdateMeta(update).to.size > 0) return false;
+    } catch {
+      return false; // not an update: refused as read-only like any other edit
+    }
+    if (doc.known === undefined) {
+      const known: KnownState = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0 };
+      doc.known = known;
+      try {
+        const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: doc.sessionId, doc_id: doc.docId } });
+        known.unfolded.push(Buffer.from(state.update, 'base64'));
+      } catch (err) {
+        // Unknown: refused as an edit (counted read_only), the next one asks again.
+        if (doc.known === known) doc.known = undefined;
+        this.logger.warn(`yjs ${doc.docId}: the delete set could not be read: ${(err as Error).message}`, 'YjsDocs');
+        return false;
+      }
+    }
+    const known = doc.known;
+    foldKnown(known);
+    return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, new Map()), update);
   }
 
   /**
@@ -249,6 +308,11 @@ export class YjsDocs {
       // socket as ONE update (Y.mergeUpdates), as Hocuspocus does: one frame per socket instead of one per update.
       doc.pending.push(decoded.update);
       doc.pendingBytes += decoded.update.length;
+      if (doc.known) {
+        doc.known.unfolded.push(decoded.update);
+        doc.known.unfoldedBytes += decoded.update.length;
+        if (doc.known.unfoldedBytes >= FOLD_MAX_BYTES) foldKnown(doc.known);
+      }
       if (doc.pendingBytes >= FLUSH_MAX_BYTES) this.flush(doc);
       else doc.flush ??= setImmediate(() => this.flush(doc));
       return;
@@ -339,11 +403,21 @@ export class YjsDocs {
       const awareness = new Awareness(scratch);
       // This node has no state of its own: only the clients' states, expiring unless renewed (30 s).
       awareness.setLocalState(null);
-      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined };
+      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined, known: undefined };
       this.docs.set(key, doc);
     }
     return doc;
   }
+}
+
+/** Folds the delivered updates into the known delete set (normalised: `snapshotContainsUpdate` compares them). */
+function foldKnown(known: KnownState): void {
+  if (known.unfolded.length === 0) return;
+  const sets = [known.ds];
+  for (const u of known.unfolded) sets.push(Y.decodeUpdate(u).ds);
+  known.ds = Y.mergeDeleteSets(sets);
+  known.unfolded = [];
+  known.unfoldedBytes = 0;
 }
 
 function keyOf(sessionId: string, docId: string): string {
