@@ -4,6 +4,8 @@ import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { authorize, can } from '@chorus/auth';
 import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestored } from '@chorus/contracts';
+
+type YjsVersionSaved = ConflictApi['yjs.save_version']['res'];
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
@@ -249,6 +251,18 @@ export class YjsDocs {
     }
     if (restored.changed) await this.audit?.(sessionId, { kind: 'yjs_version_restored', doc_id: docId, version, seq: restored.seq, user_id: caller.user_id });
     return restored;
+  }
+
+  /**
+   * Saves the current durable state as a version (docs/yjs.md "Version history", REST); a version stored by this
+   * save is recorded in the session's audit trail (`yjs_version_saved`, durable, pushed to every member: the other
+   * tabs' versions panels refresh on it) before the caller is answered. A retried save that stored nothing
+   * (`created: false`) records nothing.
+   */
+  async saveVersion(caller: Caller, sessionId: string, docId: string, label: string | undefined): Promise<YjsVersionSaved> {
+    const saved = await this.conflict.call('yjs.save_version', { caller, payload: { session_id: sessionId, doc_id: docId, ...(label !== undefined ? { label } : {}) } });
+    if (saved.created) await this.audit?.(sessionId, { kind: 'yjs_version_saved', doc_id: docId, version: saved.version, label: saved.label, seq: saved.seq, user_id: caller.user_id });
+    return saved;
   }
 
   /**
