@@ -2,7 +2,10 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
 import { WebsocketProvider } from 'y-websocket';
+import { ChorusClient } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
@@ -15,7 +18,8 @@ import { Api } from './support/stack';
 // {outcome="ignored"}) instead of refusing it as a viewer's edit — the refusal counter does not move. The delete
 // set gateway 2 checks against is kept from the editor's updates it delivers (Alice types on gateway 1): a viewer
 // joining after more deletions is still answered as a no-op. A viewer's real edits — typed, or a deletion only —
-// are still refused (read_only), never stored, never seen by the editor.
+// are still refused (read_only), never stored, never seen by the editor. A connection demoted after its sync (over
+// Socket.IO, on a document gateway 2 had no viewer of) has its no-op ignored too: the gateway reads the state once.
 
 let cluster: ProcessCluster;
 let people: People;
@@ -23,9 +27,9 @@ const DOC = 'notes/viewer noop.md';
 const cleanups: Array<() => void> = [];
 const WebSocketPolyfill = WebSocket as unknown as typeof globalThis.WebSocket;
 
-function stockProvider(gateway: string, joinToken: string): WebsocketProvider {
+function stockProvider(gateway: string, joinToken: string, docId = DOC): WebsocketProvider {
   const doc = new Y.Doc();
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', people.sessionId + '/' + encodeURIComponent(DOC), doc, {
+  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', people.sessionId + '/' + encodeURIComponent(docId), doc, {
     params: { join_token: joinToken },
     WebSocketPolyfill,
     // Node has a BroadcastChannel: without this, providers of one process would sync with each other directly.
@@ -43,6 +47,14 @@ function hocuspocus(gateway: string, token: string): HocuspocusProvider {
   provider.attach();
   cleanups.push(() => (provider.destroy(), websocketProvider.destroy(), document.destroy()));
   return provider;
+}
+
+/** A y-protocols update message (base64) carrying `update`. */
+function updateMessage(update: Uint8Array): string {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, 0); // messageSync, then the sync protocol's update
+  syncProtocol.writeUpdate(encoder, update);
+  return Buffer.from(encoding.toUint8Array(encoder)).toString('base64');
 }
 
 /** The stored text: snapshot and log, merged, from Postgres. */
@@ -147,5 +159,56 @@ describe('stock viewers on a document with deletions', () => {
     expect(stored).toBe('alice-after world!');
     expect(alice.doc.getText('codemirror').toString()).toBe('alice-after world!');
     expect(vic.wsconnected).toBe(true);
+  }, 60_000);
+
+  it('a connection demoted after its sync (no read-only sync on the gateway yet) has its no-op ignored, its deletion refused', async () => {
+    const DOC2 = 'notes/demoted noop.md';
+    const editor = stockProvider(cluster.gateways[0], await people.alice.joinToken(), DOC2);
+    await waitFor('Alice synced on the second document', () => editor.synced, { timeoutMs: 20_000 });
+    const text = editor.doc.getText('codemirror');
+    text.insert(0, 'keep this, drop that');
+    text.delete(9, 11); // "keep this"
+    // Bob (an editor) subscribes over Socket.IO on gateway 2, then is demoted: gateway 2 holds no delete set of it.
+    const bob = new ChorusClient({ url: cluster.gateways[1], token: people.bob.token, peerId: 'bob-noop' });
+    cleanups.unshift(() => bob.close());
+    await bob.connect();
+    const session = bob.session(people.sessionId);
+    const roles: string[] = [];
+    session.on('event', (e) => {
+      if (e.kind === 'session_event' && e.message.event_type === 'role_changed') roles.push(JSON.stringify(e.message.payload));
+    });
+    await session.join();
+    await waitFor("Alice's edits are stored", async () => {
+      const pg = new Client({ connectionString: cluster.db.url });
+      await pg.connect();
+      try {
+        return (await pg.query(`SELECT 1 FROM yjs_updates WHERE session_id = $1 AND doc_id = $2`, [people.sessionId, DOC2])).rowCount === 2;
+      } finally {
+        await pg.end();
+      }
+    }, { timeoutMs: 10_000 });
+    await bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: 'AAABAA==' });
+    const demoted = await new Api(cluster.gateways[0]).request('PATCH', `/api/v1/collaboration/sessions/${people.sessionId}/participants/bob-viewernoop`, { token: people.alice.token, body: { role: 'viewer' } });
+    expect(demoted.status).toBe(200);
+    await waitFor('gateway 2 delivered the demotion', () => roles.some((r) => r.includes('"to":"viewer"')), { timeoutMs: 10_000 });
+
+    const refusedBefore = await readOnlyRefusals();
+    const ignoredBefore = await ignored();
+    // The document's whole delete set and nothing else: a no-op (gateway 2 reads the state once to know it).
+    const noop = Y.encodeStateAsUpdate(editor.doc, Y.encodeStateVector(editor.doc));
+    expect(Y.parseUpdateMeta(noop).to.size).toBe(0);
+    expect(await bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(noop) })).toMatchObject({ seq: null });
+    expect(await ignored()).toBe(ignoredBefore + 1);
+    expect(await readOnlyRefusals()).toBe(refusedBefore);
+    // A deletion of stored text (no structs): an edit, refused.
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(editor.doc));
+    const before = Y.encodeStateVector(copy);
+    copy.getText('codemirror').delete(0, 5);
+    const deletion = Y.encodeStateAsUpdate(copy, before);
+    await expect(bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(deletion) })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(await readOnlyRefusals()).toBe(refusedBefore + 1);
+    copy.destroy();
+    expect(text.toString()).toBe('keep this');
   }, 60_000);
 });

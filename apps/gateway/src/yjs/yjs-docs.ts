@@ -63,6 +63,8 @@ interface KnownState {
   ds: DeleteSet;
   unfolded: Uint8Array[];
   unfoldedBytes: number;
+  /** Settles once the state read that started it is in `unfolded` (or failed: then it is no longer the doc's). */
+  readonly ready: Promise<void>;
 }
 
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
@@ -140,13 +142,13 @@ export class YjsDocs {
   private async syncStep1(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, stateVector: Uint8Array): Promise<YjsOutcome> {
     const doc = this.docOf(sessionId, docId);
     // A read-only sync: the delete set is kept from now on (before the read, so no push in between is missed).
-    const fold = !can(caller.role, 'document.edit') && doc.known === undefined;
-    if (fold) doc.known = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0 };
+    const loaded = !can(caller.role, 'document.edit') && doc.known === undefined ? keepDeleteSet(doc) : undefined;
     if (!doc.subscribers.has(subscriber.id)) {
       doc.subscribers.set(subscriber.id, { subscriber, clients: new Set() });
       try {
         await subscriber.subscribe(sessionId, docId);
       } catch (err) {
+        loaded?.(null);
         this.unsubscribe(subscriber, sessionId, docId);
         throw err;
       }
@@ -155,14 +157,14 @@ export class YjsDocs {
     try {
       state = await this.conflict.call('yjs.open', { caller, payload: { session_id: sessionId, doc_id: docId } });
     } catch (err) {
-      if (fold) doc.known = undefined;
+      loaded?.(null);
       this.unsubscribe(subscriber, sessionId, docId);
       throw err;
     }
     // Created by this sync: an audit event of the session (durable) before the answer.
     if (state.created === true) await this.audit?.(sessionId, { kind: 'yjs_document_created', doc_id: docId, user_id: subscriber.userId });
     const merged = Buffer.from(state.update, 'base64');
-    if (fold && doc.known) doc.known.unfolded.push(merged);
+    loaded?.(merged);
     let diff: Uint8Array;
     try {
       diff = Y.diffUpdate(merged, stateVector);
@@ -221,19 +223,22 @@ export class YjsDocs {
       return false; // not an update: refused as read-only like any other edit
     }
     if (doc.known === undefined) {
-      const known: KnownState = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0 };
-      doc.known = known;
+      const loaded = keepDeleteSet(doc);
       try {
         const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: doc.sessionId, doc_id: doc.docId } });
-        known.unfolded.push(Buffer.from(state.update, 'base64'));
+        loaded(Buffer.from(state.update, 'base64'));
       } catch (err) {
         // Unknown: refused as an edit (counted read_only), the next one asks again.
-        if (doc.known === known) doc.known = undefined;
+        loaded(null);
         this.logger.warn(`yjs ${doc.docId}: the delete set could not be read: ${(err as Error).message}`, 'YjsDocs');
         return false;
       }
     }
     const known = doc.known;
+    if (known === undefined) return false;
+    // A read still under way (another viewer's sync): its state is part of the delete set.
+    await known.ready;
+    if (doc.known !== known) return false;
     foldKnown(known);
     return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, new Map()), update);
   }
@@ -422,6 +427,21 @@ export class YjsDocs {
     }
     return doc;
   }
+}
+
+/**
+ * Starts keeping the delete set of `doc` (empty, so pushes from now on are kept); the caller hands over the state it
+ * read (a merged update), or null when the read failed (then the doc keeps none: the next read-only sync starts again).
+ */
+function keepDeleteSet(doc: LocalDoc): (state: Uint8Array | null) => void {
+  let settle!: () => void;
+  const known: KnownState = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0, ready: new Promise<void>((resolve) => (settle = resolve)) };
+  doc.known = known;
+  return (state) => {
+    if (state !== null) known.unfolded.push(state);
+    else if (doc.known === known) doc.known = undefined;
+    settle();
+  };
 }
 
 /** Folds the delivered updates into the known delete set (normalised: `snapshotContainsUpdate` compares them). */
