@@ -199,6 +199,9 @@ describe('stock viewers on a document with deletions', () => {
     expect(Y.parseUpdateMeta(noop).to.size).toBe(0);
     expect(await bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(noop) })).toMatchObject({ seq: null });
     expect(await ignored()).toBe(ignoredBefore + 1);
+    // The whole stored state (structs the document has, its deletions): a no-op as well.
+    expect(await bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(Y.encodeStateAsUpdate(editor.doc)) })).toMatchObject({ seq: null });
+    expect(await ignored()).toBe(ignoredBefore + 2);
     expect(await readOnlyRefusals()).toBe(refusedBefore);
     // A deletion of stored text (no structs): an edit, refused.
     const copy = new Y.Doc();
@@ -208,6 +211,10 @@ describe('stock viewers on a document with deletions', () => {
     const deletion = Y.encodeStateAsUpdate(copy, before);
     await expect(bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(deletion) })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
     expect(await readOnlyRefusals()).toBe(refusedBefore + 1);
+    // A typed edit on top of the stored state: refused.
+    copy.getText('codemirror').insert(0, 'TYPED');
+    await expect(bob.request('yjs_sync', { session_id: people.sessionId, doc_id: DOC2, message: updateMessage(Y.encodeStateAsUpdate(copy)) })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(await readOnlyRefusals()).toBe(refusedBefore + 2);
     copy.destroy();
     expect(text.toString()).toBe('keep this');
   }, 60_000);

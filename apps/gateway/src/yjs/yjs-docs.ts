@@ -51,9 +51,9 @@ interface LocalDoc {
   pendingBytes: number;
   flush: NodeJS.Immediate | undefined;
   /**
-   * The document's delete set as this node knows it, kept from the first read-only sync on (undefined while only
-   * editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is a no-op — ignored, not
-   * refused — when that holds nothing else. `unfolded` are the durable updates delivered since, folded in lazily
+   * The document's delete set and state vector as this node knows them, kept from the first read-only sync on
+   * (undefined while only editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is
+   * a no-op — ignored, not refused — when it holds nothing else the document lacks. `unfolded` are the durable updates delivered since, folded in lazily
    * (on the next check, or beyond FOLD_MAX_BYTES), so a keystroke costs no decoding here.
    */
   known: KnownState | undefined;
@@ -61,6 +61,8 @@ interface LocalDoc {
 
 interface KnownState {
   ds: DeleteSet;
+  /** The state vector of what this node knows is stored (client → next clock). */
+  readonly sv: Map<number, number>;
   unfolded: Uint8Array[];
   unfoldedBytes: number;
   /** Settles once the state read that started it is in `unfolded` (or failed: then it is no longer the doc's). */
@@ -211,14 +213,16 @@ export class YjsDocs {
   }
 
   /**
-   * Whether a read-only connection's update holds nothing the document lacks: no structs at all (a viewer's step 2
-   * answer has none unless it typed), every deletion already in the document's delete set. The delete set is this
-   * node's (kept from the first read-only sync, folded from the durable updates delivered since); a document whose
-   * subscriber became read-only after its sync reads it once from the conflict service. Never reads per keystroke.
+   * Whether a read-only connection's update holds nothing the document lacks: no struct beyond the stored state
+   * vector (a viewer's step 2 answer has none unless it typed — or an editor's update reached it between the state
+   * read and its answer), every deletion already in the document's delete set. Both are this node's (kept from the
+   * first read-only sync, folded from the durable updates delivered since); a document whose subscriber became
+   * read-only after its sync reads the state once from the conflict service. Never reads per keystroke. A wrong
+   * "nothing" would only drop a viewer's edit untold (ignored is not stored): never store one.
    */
   private async addsNothing(doc: LocalDoc, caller: Caller, update: Uint8Array): Promise<boolean> {
     try {
-      if (Y.parseUpdateMeta(update).to.size > 0) return false;
+      Y.parseUpdateMeta(update);
     } catch {
       return false; // not an update: refused as read-only like any other edit
     }
@@ -240,7 +244,11 @@ export class YjsDocs {
     await known.ready;
     if (doc.known !== known) return false;
     foldKnown(known);
-    return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, new Map()), update);
+    try {
+      return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, known.sv), update);
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -435,7 +443,7 @@ export class YjsDocs {
  */
 function keepDeleteSet(doc: LocalDoc): (state: Uint8Array | null) => void {
   let settle!: () => void;
-  const known: KnownState = { ds: Y.createDeleteSet(), unfolded: [], unfoldedBytes: 0, ready: new Promise<void>((resolve) => (settle = resolve)) };
+  const known: KnownState = { ds: Y.createDeleteSet(), sv: new Map(), unfolded: [], unfoldedBytes: 0, ready: new Promise<void>((resolve) => (settle = resolve)) };
   doc.known = known;
   return (state) => {
     if (state !== null) known.unfolded.push(state);
@@ -448,7 +456,14 @@ function keepDeleteSet(doc: LocalDoc): (state: Uint8Array | null) => void {
 function foldKnown(known: KnownState): void {
   if (known.unfolded.length === 0) return;
   const sets = [known.ds];
-  for (const u of known.unfolded) sets.push(Y.decodeUpdate(u).ds);
+  for (const u of known.unfolded) {
+    const { structs, ds } = Y.decodeUpdate(u);
+    sets.push(ds);
+    for (const s of structs) {
+      const end = s.id.clock + s.length;
+      if (end > (known.sv.get(s.id.client) ?? 0)) known.sv.set(s.id.client, end);
+    }
+  }
   known.ds = Y.mergeDeleteSets(sets);
   known.unfolded = [];
   known.unfoldedBytes = 0;
