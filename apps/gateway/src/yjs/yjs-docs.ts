@@ -4,11 +4,11 @@ import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { authorize, can } from '@chorus/auth';
 import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestored } from '@chorus/contracts';
-
-type YjsVersionSaved = ConflictApi['yjs.save_version']['res'];
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
+
+type YjsVersionSaved = ConflictApi['yjs.save_version']['res'];
 
 /** Who sends y-protocols messages for a document: an edge connection (Socket.IO, /ws) or a stock provider on /yjs/. */
 export interface YjsSubscriber {
@@ -53,8 +53,9 @@ interface LocalDoc {
   /**
    * The document's delete set and state vector as this node knows them, kept from the first read-only sync on
    * (undefined while only editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is
-   * a no-op — ignored, not refused — when it holds nothing else the document lacks. `unfolded` are the durable updates delivered since, folded in lazily
-   * (on the next check, or beyond FOLD_MAX_BYTES), so a keystroke costs no decoding here.
+   * a no-op — ignored, not refused — when it holds nothing else the document lacks. `unfolded` are the durable
+   * updates delivered since, folded in lazily (on the next check, or beyond FOLD_MAX_BYTES), so a keystroke costs no
+   * decoding here.
    */
   known: KnownState | undefined;
 }
@@ -242,8 +243,7 @@ export class YjsDocs {
     if (known === undefined) return false;
     // A read still under way (another viewer's sync): its state is part of the delete set.
     await known.ready;
-    if (doc.known !== known) return false;
-    foldKnown(known);
+    if (doc.known !== known || !this.fold(doc, known)) return false;
     try {
       return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, known.sv), update);
     } catch {
@@ -338,13 +338,29 @@ export class YjsDocs {
       if (doc.known) {
         doc.known.unfolded.push(decoded.update);
         doc.known.unfoldedBytes += decoded.update.length;
-        if (doc.known.unfoldedBytes >= FOLD_MAX_BYTES) foldKnown(doc.known);
+        if (doc.known.unfoldedBytes >= FOLD_MAX_BYTES) this.fold(doc, doc.known);
       }
       if (doc.pendingBytes >= FLUSH_MAX_BYTES) this.flush(doc);
       else doc.flush ??= setImmediate(() => this.flush(doc));
       return;
     }
     this.write(doc, frame);
+  }
+
+  /**
+   * Folds the delivered updates into the document's known state. They were checked when stored: one Yjs cannot
+   * decode is a bug, logged and counted; the document then keeps no state (the next read-only sync starts again).
+   */
+  private fold(doc: LocalDoc, known: KnownState): boolean {
+    try {
+      foldKnown(known);
+      return true;
+    } catch (err) {
+      this.metrics.deliveryFailures.inc();
+      this.logger.error(`yjs ${doc.docId}: the delete set could not be folded: ${(err as Error).message}`, undefined, 'YjsDocs');
+      if (doc.known === known) doc.known = undefined;
+      return false;
+    }
   }
 
   /** Writes the coalesced updates of a document to its binary sinks. */
