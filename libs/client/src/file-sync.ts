@@ -296,7 +296,12 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     super();
   }
 
-  async fetchManifest(options: { hostPeerId?: string; timeoutMs?: number } = {}): Promise<{ manifest: Manifest; hostPeerId: string }> {
+  /**
+   * The host's manifest as this guest may see it: entries the session's path rules do not let it read are left
+   * out by the server, and `withheld` says how many (0: none; docs/files.md, "File sync"). Requesting such a path
+   * anyway fails with PERMISSION_DENIED naming the rule (`error.details.rule`).
+   */
+  async fetchManifest(options: { hostPeerId?: string; timeoutMs?: number } = {}): Promise<{ manifest: Manifest; hostPeerId: string; withheld: number }> {
     let got: ServerMessageOf<'file_manifest'> | undefined;
     let wake: (() => void) | undefined;
     const stop = this.session.on('files', (m) => {
@@ -317,7 +322,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       }
       const parsed = manifestSchema.safeParse(JSON.parse(got.manifest_json));
       if (!parsed.success) throw ChorusError.validation('manifest_json', `The host's manifest is invalid: ${parsed.error.issues[0]?.message}`);
-      return { manifest: parsed.data, hostPeerId: relayed.to_peer_id };
+      return { manifest: parsed.data, hostPeerId: relayed.to_peer_id, withheld: got.withheld ?? 0 };
     } finally {
       stop();
     }
