@@ -1,6 +1,8 @@
 // node bench/lib/cpuprofile-top.mjs file.cpuprofile [N]: the functions with the most self time, and the source
 // files (self time summed), of a V8 CPU profile (--cpu-prof, or a bench's BENCH_CPU_PROFILE).
+import console from 'node:console';
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 
 const [file, n = '25'] = process.argv.slice(2);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
