@@ -25,7 +25,7 @@ export class MemoryFanout<M> implements Fanout<M> {
     const parts = this.codec.split?.(message);
     const json = JSON.stringify(parts ? parts.json : message);
     // The bytes are copied as the network would: what the publisher does with its buffer afterwards is its own.
-    const binary = parts ? Uint8Array.from(parts.binary) : undefined;
+    const binary = parts ? new Uint8Array(parts.binary) : undefined;
     const listeners = [...set];
     // Asynchronous like the network: a publisher never runs listeners inside its own call stack.
     queueMicrotask(() => this.delivery.deliver(sessionId, JSON.parse(json) as unknown, listeners, binary));
