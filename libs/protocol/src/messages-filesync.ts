@@ -211,7 +211,8 @@ export const requestFilesEventSchema = z.strictObject({
 });
 /**
  * A compact chunk, as the guest receives it: `data` is binary (Socket.IO attachment; on /ws the binary frame
- * `[u32 header length][header JSON][data]`). Between gateways the road carries it as `data_b64`.
+ * `[u32 header length][header JSON][data]`). Between gateways the road carries `data` as bytes beside the JSON
+ * (docs/outbound.md); `data_b64` is the road format of older gateways, still read during a rolling deploy.
  */
 export const fileDataEventSchema = z.strictObject({ type: z.literal('file_data'), ...from, ...fileDataHeader, data: binarySchema.optional(), data_b64: text().optional() });
 /**

@@ -194,7 +194,7 @@ export class FileSyncMessageHandlers {
 
   /**
    * A compact chunk (binary): entries only of offered paths and within their manifest sizes, raw bytes matching
-   * the entries' total. Crosses gateways as base64 on the road; each gateway's hub writes it binary again.
+   * the entries' total. Crosses gateways as bytes beside its JSON on the road (libs/contracts `outboundCodec`).
    */
   async data(socket: Connection, m: ClientMessageOf<'file_data'>, deps: GatewayDeps): Reply<'file_data'> {
     const membership = this.hosting(socket, m.session_id);
@@ -216,7 +216,7 @@ export class FileSyncMessageHandlers {
     await this.recheck(socket, m.session_id, m.peer_id, paths, deps);
     const { type: _t, id: _id, peer_id, data: _d, session_id, ...header } = m;
     const stamp = { session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
-    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data_b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
+    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data });
     deps.metrics.fileBytesRelayed.inc({ format: 'compact' }, raw);
     // Forwarded first; the cache's write-behind takes the bytes afterwards, off this path.
     deps.fileSync.cache?.writes.observe({ sessionId: session_id, hostPeer: membership.peer_id, guestPeer: peer_id, offered, format: 'compact', entries: m.entries, encoding: m.encoding, data });
