@@ -53,7 +53,38 @@ export function syncDiff(local: readonly ManifestEntry[], remote: readonly Manif
 /** The compact format's chunk layout (libs/protocol: the server's file cache computes the same). */
 export { chunkLayout };
 
+interface NodeCrypto {
+  createHash(algorithm: 'sha256'): { update(bytes: Uint8Array): { digest(encoding: 'hex'): string } };
+}
+
+/**
+ * Node's synchronous sha256 where the runtime has one (`process.getBuiltinModule`, Node ≥ 22.3; no import, so the
+ * browser build is unchanged and uses WebCrypto). On small files it is what makes them fast: each WebCrypto digest
+ * is a thread-pool round trip (a chunk of 40 small files: 40 of them on the guest), this one is a call.
+ */
+const nodeCrypto: NodeCrypto | undefined = (() => {
+  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const mod = typeof runtime?.getBuiltinModule === 'function' ? (runtime.getBuiltinModule('node:crypto') as Partial<NodeCrypto> | undefined) : undefined;
+  return typeof mod?.createHash === 'function' ? (mod as NodeCrypto) : undefined;
+})();
+
+/**
+ * Inputs up to this size are hashed on the calling thread where the runtime can: larger ones (a whole chunk, a
+ * big file) stay on WebCrypto's thread pool, where their digest runs beside the event loop (one round trip each).
+ */
+export const SYNC_SHA256_BYTES = 64 * 1024;
+
+/**
+ * sha256 (hex) at once where the runtime can (Node) and the input is small (≤ SYNC_SHA256_BYTES), else
+ * undefined: the caller awaits `sha256Hex` instead.
+ */
+export function sha256Now(bytes: Uint8Array): string | undefined {
+  return bytes.length <= SYNC_SHA256_BYTES ? nodeCrypto?.createHash('sha256').update(bytes).digest('hex') : undefined;
+}
+
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const now = sha256Now(bytes);
+  if (now !== undefined) return now;
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -197,7 +228,7 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
         const entries = chunks[index];
         const parts = await Promise.all(entries.map((e) => (e.length === 0 ? new Uint8Array(0) : this.source.read(e.path, e.offset, e.length))));
         const raw = concat(parts);
-        const [data, sha256] = await Promise.all([encoding === 'deflate' ? deflate(raw) : raw, sha256Hex(raw)]);
+        const [data, sha256] = await Promise.all([encoding === 'deflate' ? deflate(raw) : raw, sha256Now(raw) ?? sha256Hex(raw)]);
         return { entries, data, sha256 };
       };
       const order = chunks.map((_, i) => i).filter((i) => !skip.has(i));
@@ -349,23 +380,26 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     const received = new Set<number>();
     let pending = Promise.resolve();
 
-    const finishFile = async (path: string) => {
+    const verified = (path: string, hash: string) => {
       const f = entries.get(path)!;
-      const bytesOf = buffers.get(path)!;
-      if ((await sha256Hex(bytesOf)) !== f.hash) throw new ChorusError('FILE_INTEGRITY', `"${path}" does not match its manifest sha256.`, { paths: [path] });
-      done.set(path, bytesOf);
+      if (hash !== f.hash) throw new ChorusError('FILE_INTEGRITY', `"${path}" does not match its manifest sha256.`, { paths: [path] });
+      done.set(path, buffers.get(path)!);
       this.emit('progress', { bytes, totalBytes, files: done.size, totalFiles: files.length });
     };
-    const accept = async (path: string, offset: number, part: Uint8Array) => {
+    const finishFile = async (path: string) => verified(path, await sha256Hex(buffers.get(path)!));
+    const accept = (path: string, offset: number, part: Uint8Array) => {
       const f = entries.get(path);
       const buf = buffers.get(path);
       if (!f || !buf || offset + part.length > f.size) throw new ChorusError('FILE_INTEGRITY', `A chunk for "${path}" does not fit its manifest size.`, { paths: [path] });
       buf.set(part, offset);
       filled.set(path, (filled.get(path) ?? 0) + part.length);
       bytes += part.length;
-      // The file's hash is checked beside the next chunks (WebCrypto is asynchronous: awaiting each small file's
-      // digest in turn would make a chunk of 30 files wait for 30 thread-pool round trips).
+      // The file's hash is checked at once where the runtime hashes synchronously (Node), else beside the next
+      // chunks (WebCrypto is asynchronous: awaiting each small file's digest in turn would make a chunk of 30 files
+      // wait for 30 thread-pool round trips).
       if (filled.get(path) === f.size && !done.has(path)) {
+        const now = sha256Now(buf);
+        if (now !== undefined) return verified(path, now);
         const check = finishFile(path).catch((err: unknown) => {
           failure ??= ChorusError.from(err);
         });
@@ -381,7 +415,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     const digestOf = async (m: ServerMessageOf<'file_data'>): Promise<{ raw: Uint8Array; sha256: string }> => {
       const data = toBytes((m as { data?: unknown }).data);
       const raw = m.encoding === 'deflate' ? await inflate(data) : data;
-      return { raw, sha256: await sha256Hex(raw) };
+      return { raw, sha256: sha256Now(raw) ?? (await sha256Hex(raw)) };
     };
     const onChunk = async (m: ServerMessageOf<'file_data'> | ServerMessageOf<'files_chunk'>, digest?: Promise<{ raw: Uint8Array; sha256: string }>) => {
       if (m.type === 'file_data') {
@@ -401,7 +435,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
         }
         let at = 0;
         for (const e of m.entries) {
-          await accept(e.path, e.offset, raw.subarray(at, at + e.length));
+          accept(e.path, e.offset, raw.subarray(at, at + e.length));
           at += e.length;
         }
         received.add(m.chunk_index);
@@ -416,7 +450,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
             if (done.has(path)) continue;
             const offset = seedOffsets.get(path) ?? 0;
             seedOffsets.set(path, offset + list.length);
-            await accept(path, offset, Uint8Array.from(list));
+            accept(path, offset, Uint8Array.from(list));
           }
         }
       }
