@@ -370,7 +370,10 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     });
     const format = options.format ?? 'compact';
     const chunkSize = format === 'compact' ? Math.min(FILE_CHUNK_BYTES.max, Math.max(FILE_CHUNK_BYTES.min, options.chunkSize ?? FILE_CHUNK_BYTES.default)) : 0;
-    const buffers = new Map(files.map((f) => [f.path, new Uint8Array(f.size)]));
+    // A file that arrives whole in one part keeps that part (a view of its chunk: no copy, no zero-filled buffer);
+    // a buffer of the file's size is made for the others at their first part.
+    const buffers = new Map<string, Uint8Array>(files.filter((f) => f.size === 0).map((f) => [f.path, new Uint8Array(0)]));
+    const views = new Set<string>();
     const filled = new Map(files.map((f) => [f.path, 0]));
     const done = new Map<string, Uint8Array>();
     const totalBytes = files.reduce((n, f) => n + f.size, 0);
@@ -391,9 +394,16 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     const finishFile = async (path: string) => verified(path, await sha256Hex(buffers.get(path)!));
     const accept = (path: string, offset: number, part: Uint8Array) => {
       const f = entries.get(path);
-      const buf = buffers.get(path);
-      if (!f || !buf || offset + part.length > f.size) throw new ChorusError('FILE_INTEGRITY', `A chunk for "${path}" does not fit its manifest size.`, { paths: [path] });
-      buf.set(part, offset);
+      if (!f || !filled.has(path) || offset + part.length > f.size) throw new ChorusError('FILE_INTEGRITY', `A chunk for "${path}" does not fit its manifest size.`, { paths: [path] });
+      let buf: Uint8Array | undefined = buffers.get(path);
+      if (offset === 0 && part.length === f.size) {
+        buffers.set(path, (buf = part));
+        views.add(path);
+      } else {
+        // Never written into a view: that memory is its chunk's.
+        if (buf === undefined || views.delete(path)) buffers.set(path, (buf = new Uint8Array(f.size)));
+        buf.set(part, offset);
+      }
       filled.set(path, (filled.get(path) ?? 0) + part.length);
       bytes += part.length;
       // The file's hash is checked at once where the runtime hashes synchronously (Node), else beside the next
