@@ -1,7 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildManifest, diskSource, ignoreMatcher, writeFiles } from './file-sync-node';
+import { SYNC_READ_BYTES, buildManifest, diskSource, ignoreMatcher, writeFiles } from './file-sync-node';
 
 describe('ignoreMatcher (.gitignore rules)', () => {
   it('matches globs, anchors, directories and negations, later lines winning', () => {
@@ -47,5 +47,17 @@ describe('buildManifest, diskSource, writeFiles', () => {
     expect(Buffer.from(await source.read('src/main.rs', 6, 5)).toString()).toBe('world');
     await expect(source.read('../etc/passwd', 0, 1)).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
     await expect(writeFiles(dir, new Map([['../escape', new Uint8Array(1)]]))).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+
+  it('reads the same bytes below and above SYNC_READ_BYTES (synchronous and asynchronous reads), short at the end', async () => {
+    const bytes = Buffer.alloc(SYNC_READ_BYTES * 2 + 7).map((_, i) => (i * 7) & 0xff);
+    await writeFile(join(dir, 'src', 'big.bin'), bytes);
+    const source = diskSource(dir);
+    expect(Buffer.from(await source.read('src/big.bin', 3, SYNC_READ_BYTES)).equals(bytes.subarray(3, 3 + SYNC_READ_BYTES))).toBe(true);
+    expect(Buffer.from(await source.read('src/big.bin', 5, SYNC_READ_BYTES + 1)).equals(bytes.subarray(5, 6 + SYNC_READ_BYTES))).toBe(true);
+    expect((await source.read('src/big.bin', bytes.length - 4, 100)).length).toBe(4);
+    expect((await source.read('src/big.bin', bytes.length - 4, SYNC_READ_BYTES + 100)).length).toBe(4);
+    await expect(source.read('src/missing.bin', 0, 10)).rejects.toMatchObject({ code: 'ENOENT' });
+    await rm(join(dir, 'src', 'big.bin'));
   });
 });

@@ -1,5 +1,5 @@
 import { normalizeFilePath } from '@chorus/protocol';
-import { chunkLayout, deflate, inflate, sha256Hex, syncDiff } from './file-sync';
+import { SYNC_SHA256_BYTES, chunkLayout, deflate, inflate, sha256Hex, sha256Now, syncDiff } from './file-sync';
 
 const entry = (path: string, hash: string, size = 1) => ({ path, hash: hash.repeat(64), size, modified: 0 });
 
@@ -55,5 +55,19 @@ describe('normalizeFilePath', () => {
     expect(normalizeFilePath('a//b/./c')).toEqual({ ok: true, path: 'a/b/c' });
     expect(normalizeFilePath('日本語/名前.txt')).toEqual({ ok: true, path: '日本語/名前.txt' });
     for (const bad of ['/etc/passwd', 'C:\\x', '../x', 'a/../../x', 'a\u0000b', '', './']) expect(normalizeFilePath(bad).ok).toBe(false);
+  });
+});
+
+describe('sha256Now', () => {
+  it('hashes at once in Node up to SYNC_SHA256_BYTES, the same digest as WebCrypto; larger inputs are left to sha256Hex', async () => {
+    const small = new TextEncoder().encode('hello world');
+    expect(sha256Now(small)).toBe('b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9');
+    const chunk = new Uint8Array(SYNC_SHA256_BYTES).map((_, i) => (i * 31) & 0xff);
+    const webCrypto = [...new Uint8Array(await crypto.subtle.digest('SHA-256', chunk))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    expect(sha256Now(chunk)).toBe(webCrypto);
+    const big = new Uint8Array(SYNC_SHA256_BYTES + 1);
+    expect(sha256Now(big)).toBeUndefined();
+    const bigWebCrypto = [...new Uint8Array(await crypto.subtle.digest('SHA-256', big))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    expect(await sha256Hex(big)).toBe(bigWebCrypto);
   });
 });
