@@ -1,38 +1,16 @@
-import type { Browser } from 'playwright-core';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { createSession, inviteLink, sendChat, sessionReady, signIn, waitForApp } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // Issue 16 in the browser app: a person edits and deletes their own chat message from the chat list (in place:
 // Enter saves), the other person's tab shows the new text and then the tombstone, and only one's own messages
 // offer the actions. Two gateway processes, one of each service, real Postgres and Redis, real Chromium.
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_chat_edits', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+const app = appCluster('browser_chat_edits');
 
 it('edits and deletes one\'s own chat message from the chat list; the other tab follows', async () => {
-  const [g1, g2] = cluster.gateways;
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const [g1, g2] = app.cluster.gateways;
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, g1, [g1, g2], 'Alice edits');
   await createSession(alice.page, 'browser chat edits');
   const link = await inviteLink(alice.page);

@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ChorusClient, ChorusRest, selectionToUtf16, type ChorusDocument, type ChorusSession } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { appState, caretTo, createSession, inviteLink, sendChat, sessionReady, signIn, tokensOf, typeTokens, waitForApp, type AppState } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
+import type { BrowserUser } from './support/browser';
+import { OUTPUT_DIR } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // The browser app in real Chromium (Debian's, driven by playwright-core) against the distributed topology: two
 // gateway processes serving the app and the API, one replica of each service, the real Postgres and Redis. Two
@@ -15,34 +15,9 @@ import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
 // Node SDK client) is the reference. The kill -9 test goes last: it takes gateway-1 down for good.
 
 const FILE = 'main.txt';
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_app', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await browser?.close();
-  await cluster?.stop();
-});
-
+const app = appCluster('browser_app');
 /** Chromium's own log line for a WebSocket it could not open: expected while a test cuts the network. */
 const NETWORK_CUT = /^console: WebSocket connection to '.*' failed: .*(ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET)/;
-let networkCut = false;
-
-afterEach(() => {
-  // Every page error or console error of the app fails the test that caused it.
-  const errors = users.flatMap((u) => u.errors.splice(0)).filter((e) => !(networkCut && NETWORK_CUT.test(e)));
-  networkCut = false;
-  expect(errors).toEqual([]);
-});
 
 /**
  * Alice at the start of the file, Bob at its end, a line apart: each types at a caret the other's inserts never
@@ -74,9 +49,8 @@ interface Pair {
  * app served by `bobGateways[0]`, signs in and joins. Both end up in the editor of the default file.
  */
 async function pair(label: string, aliceGateways: string[], bobGateways: string[]): Promise<Pair> {
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, aliceGateways[0], aliceGateways, `Alice ${label}`);
   const sessionId = await createSession(alice.page, `browser ${label}`);
   const link = await inviteLink(alice.page);
@@ -86,9 +60,9 @@ async function pair(label: string, aliceGateways: string[], bobGateways: string[
   await sessionReady(bob.page);
   expect(await bob.page.getByTestId('session-id').textContent()).toBe(sessionId);
 
-  const observerToken = await ChorusRest.devToken(cluster.gateways[1], { user_id: `observer-${label}`, display_name: 'Observer', kind: 'agent' });
-  const observer = new ChorusClient({ url: [cluster.gateways[1]], token: observerToken, onWarning: () => undefined });
-  clients.push(observer);
+  const observerToken = await ChorusRest.devToken(app.cluster.gateways[1], { user_id: `observer-${label}`, display_name: 'Observer', kind: 'agent' });
+  const observer = new ChorusClient({ url: [app.cluster.gateways[1]], token: observerToken, onWarning: () => undefined });
+  app.keep(observer);
   await observer.connect();
   const code = (await alice.page.getByTestId('invite-link').getAttribute('data-code')) as string;
   await observer.rest.redeemInvite(code);
@@ -149,7 +123,7 @@ async function cursorsMatchServer(p: Pair, text: string): Promise<void> {
 
 describe('the browser app in Chromium on two gateways', () => {
   it('is served by the gateway (WEB_APP): index.html revalidated, hashed assets cached for a year, the API and sockets untouched', async () => {
-    const base = cluster.gateways[0];
+    const base = app.cluster.gateways[0];
     for (const path of ['/', '/join/some-invite-token', `/s/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`]) {
       const res = await fetch(`${base}${path}`);
       expect({ path, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), referrer: res.headers.get('referrer-policy') }).toEqual({
@@ -179,7 +153,7 @@ describe('the browser app in Chromium on two gateways', () => {
   });
 
   it('two people type concurrently for 20 s on two gateways: both converge to the server\'s text, each sees the other\'s cursor where the server has it, and a lock shows', async () => {
-    const [g1, g2] = cluster.gateways;
+    const [g1, g2] = app.cluster.gateways;
     const p = await pair('typing', [g1, g2], [g2, g1]);
     await carets(p);
     const end = Date.now() + 20_000;
@@ -217,7 +191,7 @@ describe('the browser app in Chromium on two gateways', () => {
   }, 120_000);
 
   it('a context offline for 10 s keeps typing and chatting: back online, no keystroke lost or doubled, the chat arrives once', async () => {
-    const [g1, g2] = cluster.gateways;
+    const [g1, g2] = app.cluster.gateways;
     const p = await pair('offline', [g1, g2], [g2, g1]);
     await carets(p);
     let bobStop = false;
@@ -227,7 +201,7 @@ describe('the browser app in Chromium on two gateways', () => {
       return () => Date.now() > until;
     })());
 
-    networkCut = true;
+    app.tolerate(NETWORK_CUT);
     await p.alice.context.setOffline(true);
     const offlineUntil = Date.now() + 10_000;
     let chatted = false;
@@ -263,7 +237,7 @@ describe('the browser app in Chromium on two gateways', () => {
   }, 120_000);
 
   it('kill -9 of the gateway a context is on: it reconnects through the other gateway and recovers', async () => {
-    const [g1, g2] = cluster.gateways;
+    const [g1, g2] = app.cluster.gateways;
     const p = await pair('kill', [g1, g2], [g2, g1]);
     await carets(p);
     expect((await appState(p.alice.page)).url).toBe(g1);
@@ -279,8 +253,8 @@ describe('the browser app in Chromium on two gateways', () => {
       typeTokens(p.bob.page, 'B', () => stop),
     ]);
     await waitForApp(p.bob.page, 'Alice\'s typing to reach Bob', (s) => (s.editorText ?? '').includes('A20.'), 20_000);
-    networkCut = true;
-    await cluster.processes.get('gateway-1')?.stop('SIGKILL');
+    app.tolerate(NETWORK_CUT);
+    await app.cluster.processes.get('gateway-1')?.stop('SIGKILL');
     killed = true;
     await waitForApp(p.alice.page, 'Alice reconnected through gateway-2', (s) => s.connection === 'connected' && s.url === g2 && s.sessionState === 'joined', 30_000);
     const more = Date.now() + 3_000;

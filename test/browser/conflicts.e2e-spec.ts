@@ -1,45 +1,22 @@
-import type { Browser } from 'playwright-core';
 import { ChorusClient } from '../e2e/support/chorus-client';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { setUpSession } from '../e2e/support/scenario';
 import { Api } from '../e2e/support/stack';
 import { sessionReady, signIn, waitForApp } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // Issue #19 in the browser app: an open conflict (two editors replaced the same word at once, on two gateways)
 // is shown side by side — mine, theirs, an editable merge — with the three choices; "Use merged" resolves it: the
 // panel empties, the editor shows the merged text, and both editors hear `conflict_resolved`. Real Chromium.
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_conflicts', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+const app = appCluster('browser_conflicts');
 
 it('shows an open conflict side by side and resolves it with an edited merge', async () => {
-  const [g1, g2] = cluster.gateways;
+  const [g1, g2] = app.cluster.gateways;
   const people = await setUpSession(g1, 'bconf');
   const session_id = people.sessionId;
   const alice = await ChorusClient.connect(g1, people.alice.token);
   const bob = await ChorusClient.connect(g2, people.bob.token);
-  clients.push(alice, bob);
+  app.keep(alice, bob);
   await alice.ok('join', { session_id, peer_id: 'alice-raw', join_token: await people.alice.joinToken() });
   await bob.ok('join', { session_id, peer_id: 'bob-raw', join_token: await people.bob.joinToken() });
   const doc = { session_id, doc_id: 'main.txt' };
@@ -49,8 +26,7 @@ it('shows an open conflict side by side and resolves it with an edited merge', a
   await bob.waitForPush('conflict_detected', (c) => c.doc_id === 'main.txt');
 
   const invite = await new Api(g1).request<{ code: string }>('POST', `/api/v1/collaboration/sessions/${session_id}/invite`, { token: people.alice.token, body: { role: 'editor' } });
-  const carol = await newUser(browser);
-  users.push(carol);
+  const carol = await app.person();
   await signIn(carol.page, `${g2}/join/${invite.body.code}`, [g2, g1], 'Carol resolves');
   await sessionReady(carol.page);
   const item = carol.page.getByTestId('conflict');

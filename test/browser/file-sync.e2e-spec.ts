@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { createSession, inviteLink, sessionReady, signIn } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
+import { OUTPUT_DIR } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // Issue #15 in the browser app (docs/file-sync.md, "In the browser app"): Alice's tab, on gateway 1, shares a
 // small in-browser project (two typed files and an uploaded binary) as the session's file host; Bob's tab, on
@@ -16,25 +15,7 @@ import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
 // Alice's, sha256 for sha256 as each page computes it, and it is still there after a reload (IndexedDB). Real
 // Chromium, two gateway processes, the real Postgres and Redis.
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_filesync', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+const app = appCluster('browser_filesync');
 
 type Debug = Record<string, () => unknown>;
 
@@ -69,10 +50,9 @@ async function fetchManifest(page: Page): Promise<void> {
 }
 
 it('shows the host manifest and the diff, the changed text side by side; reject keeps the copy, accept makes it the host\'s', async () => {
-  const [g1, g2] = cluster.gateways;
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const [g1, g2] = app.cluster.gateways;
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, g1, [g1, g2], 'Alice hosts');
   await createSession(alice.page, 'browser file sync');
   const link = await inviteLink(alice.page);

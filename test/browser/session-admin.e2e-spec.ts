@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ChorusClient, ChorusRest } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { appState, createSession, sessionReady, signIn } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
+import type { BrowserUser } from './support/browser';
+import { OUTPUT_DIR } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // Issue #19 in the browser app (docs/session-admin.md "In the browser app"), real Chromium on two gateway
 // processes: the owner changes the session's name and settings in her tab and a viewer's tab on the other gateway
@@ -16,40 +16,13 @@ import { OUTPUT_DIR, ensureWebBuild } from './support/web-build';
 // template made in the UI starts a session with its settings; public discovery searches by name and pages with
 // "Load more". A Node SDK client reads what the server has.
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_session_admin', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  // Every page error or console error of the app fails the test (expected refusals are taken out where they happen).
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
-
-async function person(): Promise<BrowserUser> {
-  const user = await newUser(browser);
-  users.push(user);
-  return user;
-}
+const app = appCluster('browser_session_admin');
 
 /** A Node SDK client of its own (not a participant): reads what the server has. */
 async function observer(label: string): Promise<ChorusClient> {
-  const token = await ChorusRest.devToken(cluster.gateways[1], { user_id: `observer-${label}`, display_name: 'Observer' });
-  const c = new ChorusClient({ url: [cluster.gateways[1]], token, onWarning: () => undefined });
-  clients.push(c);
+  const token = await ChorusRest.devToken(app.cluster.gateways[1], { user_id: `observer-${label}`, display_name: 'Observer' });
+  const c = new ChorusClient({ url: [app.cluster.gateways[1]], token, onWarning: () => undefined });
+  app.keep(c);
   return c;
 }
 
@@ -103,8 +76,8 @@ let sessionId: string;
 
 describe('session settings, invites and templates in the browser app (two gateways)', () => {
   it('the owner changes the name and settings in her tab; a viewer on the other gateway sees them live, read-only', async () => {
-    const [g1, g2] = cluster.gateways;
-    alice = await person();
+    const [g1, g2] = app.cluster.gateways;
+    alice = await app.person();
     await signIn(alice.page, g1, [g1, g2], 'Alice owner');
     sessionId = await createSession(alice.page, 'Settings demo');
     await openAdmin(alice.page);
@@ -113,7 +86,7 @@ describe('session settings, invites and templates in the browser app (two gatewa
 
     // A viewer invite from the panel; Dan opens it on gateway 2's copy of the app, over the plain WebSocket (/ws).
     const { link } = await createInvite(alice.page, { role: 'viewer' });
-    const dan = await person();
+    const dan = await app.person();
     await signIn(dan.page, `${link.replace(g1, g2)}?transport=ws`, [g2, g1], 'Dan viewer');
     await sessionReady(dan.page);
     expect(await dan.page.getByTestId('session-id').textContent()).toBe(sessionId);
@@ -160,8 +133,8 @@ describe('session settings, invites and templates in the browser app (two gatewa
   }, 120_000);
 
   it('an invite addressed to Bob: Bob\'s tab redeems it, Carol\'s tab is refused with PERMISSION_DENIED; a revoked invite leaves the list', async () => {
-    const [g1, g2] = cluster.gateways;
-    const bob = await person();
+    const [g1, g2] = app.cluster.gateways;
+    const bob = await app.person();
     await signIn(bob.page, g2, [g2, g1], 'Bob');
     const bobId = await waitFor('Bob\'s user id', async () => (await bob.page.getByTestId('user-id').textContent()) || undefined, { timeoutMs: 10_000 });
 
@@ -172,7 +145,7 @@ describe('session settings, invites and templates in the browser app (two gatewa
     expect(await item.textContent()).toContain(`for ${bobId}`);
 
     // Carol opens Bob's link: refused, visibly, with the code.
-    const carol = await person();
+    const carol = await app.person();
     await signIn(carol.page, forBob.link.replace(g1, g2), [g2, g1], 'Carol');
     const refusal = carol.page.getByTestId('error');
     await until('Carol sees the refusal', async () => (await refusal.textContent())?.split(':').slice(0, 2).join(':'), 'This invite did not work: PERMISSION_DENIED');
@@ -204,7 +177,7 @@ describe('session settings, invites and templates in the browser app (two gatewa
   }, 120_000);
 
   it('a template made in the UI starts a session with its settings; public discovery searches by name and loads more', async () => {
-    const [g1, g2] = cluster.gateways;
+    const [g1, g2] = app.cluster.gateways;
     await alice.page.goto(g1);
     const templates = alice.page.getByTestId('templates');
     await templates.waitFor();
@@ -234,7 +207,7 @@ describe('session settings, invites and templates in the browser app (two gatewa
     const label = `needle-${Date.now().toString(36)}`;
     for (let i = 0; i < 12; i++) await reader.rest.createSession({ name: `Find ${label} ${i}`, is_public: true });
     await reader.rest.createSession({ name: `Find ${label} private`, is_public: false });
-    const dora = await person();
+    const dora = await app.person();
     await signIn(dora.page, g2, [g2, g1], 'Dora');
     await dora.page.getByTestId('discovery').waitFor();
     await dora.page.getByTestId('discover-q').fill(label.toUpperCase());

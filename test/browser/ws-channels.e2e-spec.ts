@@ -1,11 +1,9 @@
-import type { Browser } from 'playwright-core';
 import { ChorusClient } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { Api } from '../e2e/support/stack';
 import { createSession, inviteLink, sendChat, sessionReady, signIn, waitForApp } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild } from './support/web-build';
+import type { BrowserUser } from './support/browser';
+import { appCluster } from './support/app-cluster';
 
 // Issues 12 and 13 in Chromium: the app connected over /ws with the browser's own WebSocket (`?transport=ws`)
 // on gateway 1 and over Socket.IO on gateway 2; an agent (the SDK, Socket.IO, gateway 2) publishes diagnostics
@@ -14,40 +12,18 @@ import { ensureWebBuild } from './support/web-build';
 // Socket.IO publisher on the other gateway. Then gateway 1 is killed with SIGKILL: the /ws tab reconnects through
 // gateway 2 and the events published meanwhile appear once each, in order.
 
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
+// Chromium logs a WebSocket it could not (re)connect as a console error: expected while gateway 1 is down.
+const NETWORK_CUT = /^console: WebSocket connection to '.*' failed: .*(ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET)/;
+const app = appCluster('browser_ws_channels', { tolerate: NETWORK_CUT });
 type Shown = Array<{ channel: string; seq: number; text: string }>;
 const shown = (user: BrowserUser) => user.page.evaluate(() => (globalThis as unknown as { chorusDebug: { channelEvents: () => Shown } }).chorusDebug.channelEvents());
 const transport = (user: BrowserUser) => user.page.evaluate(() => (globalThis as unknown as { chorusDebug: { transport: () => string | null } }).chorusDebug.transport());
 const diagnostic = (i: number) => ({ file: 'src/parser.rs', diagnostics: [{ range: { start: { line: i, character: 0 }, end: { line: i, character: 3 } }, severity: 'warning' as const, message: `w${i}`, source: 'clippy' }] });
 
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_ws_channels', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  clients.forEach((c) => c.close());
-  await browser?.close();
-  await cluster?.stop();
-});
-
-// Chromium logs a WebSocket it could not (re)connect as a console error: expected while gateway 1 is down.
-const NETWORK_CUT = /^console: WebSocket connection to '.*' failed: .*(ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET)/;
-afterEach(() => {
-  expect(users.flatMap((u) => u.errors.splice(0)).filter((e) => !NETWORK_CUT.test(e))).toEqual([]);
-});
-
 it('the app over /ws (native WebSocket) and Socket.IO shows channel events live, raw WebSocket frames too, and recovers after a kill -9', async () => {
-  const [g1, g2] = cluster.gateways;
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const [g1, g2] = app.cluster.gateways;
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, `${g1}/?transport=ws`, [g1, g2], 'Alice ws');
   const sessionId = await createSession(alice.page, 'browser ws channels');
   expect(await transport(alice)).toBe('websocket');
@@ -68,7 +44,7 @@ it('the app over /ws (native WebSocket) and Socket.IO shows channel events live,
   const invite = await api.request<{ code: string }>('POST', `/api/v1/collaboration/sessions/${sessionId}/invite`, { token: aliceToken, body: { role: 'agent' } });
   expect((await api.request('POST', `/api/v1/collaboration/invites/${invite.body.code}/redeem`, { token: agentToken, body: {} })).status).toBe(200);
   const agent = new ChorusClient({ url: g2, token: agentToken, peerId: 'lint-1', onWarning: () => undefined });
-  clients.push(agent);
+  app.keep(agent);
   const a = agent.session(sessionId);
   await a.join();
   await a.channels.publish('diagnostics', diagnostic(1));
@@ -122,7 +98,7 @@ it('the app over /ws (native WebSocket) and Socket.IO shows channel events live,
   expect(frames.event).toMatchObject({ type: 'event', session_id: sessionId, channel: 'files', data: { file: 'src/parser.rs', event: 'change' }, publisher: { user_id: 'agent:lint-ws', peer_id: 'lint-1' } });
 
   // kill -9 the /ws tab's gateway; 10 diagnostics meanwhile; the tab reconnects through gateway 2 and shows all once.
-  await cluster.processes.get('gateway-1')?.stop('SIGKILL');
+  await app.cluster.processes.get('gateway-1')?.stop('SIGKILL');
   for (let i = 2; i <= 11; i++) await a.channels.publish('diagnostics', diagnostic(i));
   await waitForApp(alice.page, 'Alice reconnected through gateway 2', (s) => s.connection === 'connected' && s.url === g2 && s.sessionState === 'joined', 40_000);
   const all = await waitFor(

@@ -1,11 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import * as Y from 'yjs';
 import { ChorusClient, ChorusRest } from '@chorus/client';
 import { waitFor } from '@chorus/testing';
-import { startProcessCluster, type ProcessCluster } from '../e2e/support/cluster';
 import { createSession, inviteLink, sessionReady, signIn, tokensOf } from './support/app';
-import { launchChromium, newUser, type BrowserUser } from './support/browser';
-import { ensureWebBuild } from './support/web-build';
+import { appCluster } from './support/app-cluster';
 
 // A Yjs document in the browser app (apps/web/src/yjs-editor.ts: CodeMirror through y-codemirror.next, the SDK's
 // YjsProvider) in real Chromium against two gateway processes: Alice creates the file as `yjs` on gateway 0, Bob
@@ -14,28 +12,7 @@ import { ensureWebBuild } from './support/web-build';
 // state the server stored in Postgres (read over REST by a third client) is that text.
 
 const FILE = 'notes/design.md';
-let cluster: ProcessCluster;
-let browser: Browser;
-const users: BrowserUser[] = [];
-const clients: ChorusClient[] = [];
-
-beforeAll(async () => {
-  const launching = launchChromium();
-  const webDir = await ensureWebBuild();
-  cluster = await startProcessCluster('browser_yjs', { gateways: 2, replicas: 1, extraEnv: { WEB_APP: 'true', WEB_APP_DIR: webDir, CORS_ORIGINS: '*' } });
-  browser = await launching;
-}, 180_000);
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await browser?.close();
-  await cluster?.stop();
-});
-
-afterEach(() => {
-  // Every page error or console error of the app fails the test.
-  expect(users.flatMap((u) => u.errors.splice(0))).toEqual([]);
-});
+const app = appCluster('browser_yjs');
 
 interface YjsState {
   kind: string | null;
@@ -81,10 +58,9 @@ async function typeTokens(page: Page, prefix: string, count: number): Promise<st
 }
 
 it('two people on two gateways edit one Yjs document in CodeMirror: both converge, cursors drawn, the stored state equals it', async () => {
-  const [gw0, gw1] = cluster.gateways;
-  const alice = await newUser(browser);
-  const bob = await newUser(browser);
-  users.push(alice, bob);
+  const [gw0, gw1] = app.cluster.gateways;
+  const alice = await app.person();
+  const bob = await app.person();
   await signIn(alice.page, gw0, [gw0], 'Alice');
   const sessionId = await createSession(alice.page, 'yjs in the browser');
   const link = await inviteLink(alice.page);
@@ -146,7 +122,7 @@ it('two people on two gateways edit one Yjs document in CodeMirror: both converg
   // The durable state (Postgres, merged snapshot + log) read over REST by another participant equals the editors.
   const token = await ChorusRest.devToken(gw1, { user_id: 'yjs-observer', display_name: 'Observer', kind: 'agent' });
   const observer = new ChorusClient({ url: [gw1], token, onWarning: () => undefined });
-  clients.push(observer);
+  app.keep(observer);
   await observer.rest.redeemInvite(code);
   await waitFor(
     'the stored state to equal the editors',

@@ -1,13 +1,10 @@
-import { Logger } from '@nestjs/common';
 import { EventSource } from 'eventsource';
-import { loadConfig } from '@chorus/config';
 import type { ActivityView, Page } from '@chorus/protocol';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
-import { CaptureLogger } from './support/capture-logger';
+import { waitFor, type TestDatabase } from '@chorus/testing';
+import type { RunningChorus } from '../../standalone/chorus';
 import { ChorusClient } from './support/chorus-client';
 import { setUpSession, type People } from './support/scenario';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
 // Issue 14's activity feed and SSE cap across two whole nodes on the real Postgres and Redis: an agent on node B
 // edits a document through the OT path (its ops committed by the conflict service) and reports its status over
@@ -25,25 +22,9 @@ let people: People;
 let base: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('agents_activity');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const prefix = uniqueRedisPrefix('agents-activity');
-  for (const nodeId of ['node-a', 'node-b']) {
-    const config = loadConfig('standalone', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      REDIS_URL: testRedisUrl(),
-      REDIS_PREFIX: prefix,
-      NODE_ID: nodeId,
-      SSE_STREAMS_PER_USER: String(CAP),
-      AGENT_ACTIVITY_COALESCE_MS: '1500',
-    });
-    nodes.push(await startChorus(config, logs));
-  }
+  const started = await startTestNodes('agents_activity', { SSE_STREAMS_PER_USER: String(CAP), AGENT_ACTIVITY_COALESCE_MS: '1500' });
+  nodes.push(...started.nodes);
+  db = started.db;
   [a, b] = nodes.map((n) => `http://127.0.0.1:${n.port}`);
   people = await setUpSession(a, 'agents_activity');
   base = `/api/v1/collaboration/sessions/${people.sessionId}`;

@@ -1,12 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { EventSource } from 'eventsource';
-import { loadConfig } from '@chorus/config';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
-import { CaptureLogger } from './support/capture-logger';
+import { waitFor, type TestDatabase } from '@chorus/testing';
+import type { RunningChorus } from '../../standalone/chorus';
 import { ChorusClient } from './support/chorus-client';
 import { setUpSession } from './support/scenario';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
 // Issue 14 across two whole nodes on the real Postgres and Redis: an idle agent (its claim found nothing) on
 // node B is pushed `prompt_assigned` when Alice queues on node A; Bob joins on node A while the agent (on B)
@@ -18,14 +15,9 @@ const open: Array<{ close(): void }> = [];
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await createTestDatabase('agents_live');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const prefix = uniqueRedisPrefix('agents-live');
-  for (const nodeId of ['node-a', 'node-b']) {
-    const config = loadConfig('standalone', { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'warn', REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, NODE_ID: nodeId });
-    nodes.push(await startChorus(config, logs));
-  }
+  const started = await startTestNodes('agents_live');
+  nodes.push(...started.nodes);
+  db = started.db;
 }, 60_000);
 afterAll(async () => {
   open.forEach((c) => c.close());

@@ -1,12 +1,9 @@
-import { Logger } from '@nestjs/common';
-import { loadConfig } from '@chorus/config';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, type TestDatabase } from '@chorus/testing';
+import type { TestDatabase } from '@chorus/testing';
 import type { HistoryPage } from '@chorus/protocol';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
-import { CaptureLogger } from './support/capture-logger';
+import type { RunningChorus } from '../../standalone/chorus';
 import { ChorusClient } from './support/chorus-client';
 import { setUpSession } from './support/scenario';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
 // Issue 16: chat messages that can be edited and deleted. Two whole nodes share the real Postgres and Redis;
 // Alice (the owner) is on node A, Bob (an editor) on node B. Only the author edits; the author, the owner or an
@@ -21,23 +18,9 @@ const ALICE = 'alice-chat_edits';
 const BOB = 'bob-chat_edits';
 
 beforeAll(async () => {
-  db = await createTestDatabase('chat_edits');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const prefix = uniqueRedisPrefix('chat_edits');
-  for (const nodeId of ['node-a', 'node-b']) {
-    const config = loadConfig('standalone', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      REDIS_URL: testRedisUrl(),
-      REDIS_PREFIX: prefix,
-      NODE_ID: nodeId,
-    });
-    nodes.push(await startChorus(config, logs));
-  }
+  const started = await startTestNodes('chat_edits');
+  nodes.push(...started.nodes);
+  db = started.db;
 }, 60_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());

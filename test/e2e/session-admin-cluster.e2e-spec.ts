@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@chorus/config';
 import { dataSourceOptions } from '@chorus/database';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, waitFor, type TestDatabase } from '@chorus/testing';
+import { waitFor, type TestDatabase } from '@chorus/testing';
 import type { InviteCreated, InviteView, SessionView } from '@chorus/protocol';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
+import type { RunningChorus } from '../../standalone/chorus';
 import { SESSION_DATA_SOURCE } from '../../apps/session/src/persistence/session.data-source';
 import { DEFAULT_JANITOR_OPTIONS, SessionJanitor } from '../../apps/session/src/sessions/janitor';
-import { CaptureLogger } from './support/capture-logger';
 import { ChorusClient } from './support/chorus-client';
 import { WsClient } from './support/ws-client';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
 // Issue 19 (part A): session management across two whole nodes sharing the real Postgres and Redis. Alice (the
 // owner) works through node A; Vic (a viewer) has a Socket.IO socket on node B, Bob (an editor) a plain /ws
@@ -25,24 +23,9 @@ let db: TestDatabase;
 let janitorDs: DataSource;
 
 beforeAll(async () => {
-  db = await createTestDatabase('session_admin');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const prefix = uniqueRedisPrefix('session_admin');
-  for (const nodeId of ['node-a', 'node-b']) {
-    const config = loadConfig('standalone', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      REDIS_URL: testRedisUrl(),
-      REDIS_PREFIX: prefix,
-      NODE_ID: nodeId,
-      SESSION_AUDIT_RETENTION_S: String(RETENTION_S),
-    });
-    nodes.push(await startChorus(config, logs));
-  }
+  const started = await startTestNodes('session_admin', { SESSION_AUDIT_RETENTION_S: String(RETENTION_S) });
+  nodes.push(...started.nodes);
+  db = started.db;
   janitorDs = new DataSource(dataSourceOptions(SESSION_DATA_SOURCE, db.url, 2));
   await janitorDs.initialize();
 }, 60_000);

@@ -1,11 +1,8 @@
-import { Logger } from '@nestjs/common';
-import { loadConfig } from '@chorus/config';
-import { createTestDatabase, testRedisUrl, uniqueRedisPrefix, type TestDatabase } from '@chorus/testing';
-import { startChorus, type RunningChorus } from '../../standalone/chorus';
-import { CaptureLogger } from './support/capture-logger';
+import type { TestDatabase } from '@chorus/testing';
+import type { RunningChorus } from '../../standalone/chorus';
 import { ChorusClient } from './support/chorus-client';
 import { setUpSession } from './support/scenario';
-import { Api, TEST_JWT_SECRET } from './support/stack';
+import { Api, startTestNodes } from './support/stack';
 
 // Issue 16: voice rooms and the signaling relay across gateways. Two whole nodes share the real Postgres and
 // Redis. Alice is on node A, Bob on node B, Bob's second tab (in the session, not in voice) on node A, and Carol
@@ -19,26 +16,9 @@ let db: TestDatabase;
 const SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 
 beforeAll(async () => {
-  db = await createTestDatabase('voice');
-  const logs = new CaptureLogger();
-  Logger.overrideLogger(logs);
-  const prefix = uniqueRedisPrefix('voice');
-  for (const nodeId of ['node-a', 'node-b']) {
-    const config = loadConfig('standalone', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      REDIS_URL: testRedisUrl(),
-      REDIS_PREFIX: prefix,
-      NODE_ID: nodeId,
-      VOICE_STUN_URLS: 'stun:stun.example.com:3478',
-      VOICE_TURN_URLS: 'turn:turn.example.com:3478?transport=udp',
-      VOICE_TURN_SECRET: 'voice-e2e-turn-secret',
-    });
-    nodes.push(await startChorus(config, logs));
-  }
+  const started = await startTestNodes('voice', { VOICE_STUN_URLS: 'stun:stun.example.com:3478', VOICE_TURN_URLS: 'turn:turn.example.com:3478?transport=udp', VOICE_TURN_SECRET: 'voice-e2e-turn-secret' });
+  nodes.push(...started.nodes);
+  db = started.db;
 }, 60_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());

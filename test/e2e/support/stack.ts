@@ -82,3 +82,37 @@ export class Api {
     return res.body.access_token;
   }
 }
+
+export interface TestNodes {
+  readonly nodes: RunningChorus[];
+  readonly db: TestDatabase;
+  readonly logs: CaptureLogger;
+}
+
+/**
+ * Two whole Chorus nodes (`node-a`, `node-b`) in this process sharing a fresh database on the real Postgres and
+ * one unique prefix on the real Redis: the distributed topology without child processes. `env` is added to
+ * each node's configuration. The caller stops the nodes and drops the database.
+ */
+export async function startTestNodes(label: string, env: Record<string, string> = {}): Promise<TestNodes> {
+  const db = await createTestDatabase(label);
+  const logs = new CaptureLogger();
+  Logger.overrideLogger(logs);
+  const prefix = uniqueRedisPrefix(label);
+  const nodes: RunningChorus[] = [];
+  for (const nodeId of ['node-a', 'node-b']) {
+    const config = loadConfig('standalone', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: prefix,
+      NODE_ID: nodeId,
+      ...env,
+    });
+    nodes.push(await startChorus(config, logs));
+  }
+  return { nodes, db, logs };
+}

@@ -95,10 +95,14 @@ export function applyEffect(socket: Connection, sessionId: string, effect: Exclu
   }
   const message = effect.kind === 'session_deleted' ? 'The session was deleted.' : effect.reason;
   deps.send(socket, new ChorusError('PERMISSION_DENIED', `${message} You are no longer connected to session ${sessionId}.`).toWire());
+  // Decided now, not when the (slow) clean-up below ends: of two memberships ended one after the other, only the
+  // one that takes the last closes the socket, with its own reason (a removal from the first session finishing
+  // after the second session's deletion must not close it as `removed`).
+  const wasLast = socket.data.memberships.size <= 1;
   void endMembership(socket, membership, 'disconnected', deps, logger).then(() => {
     // A removed participant is disconnected, told why first (both transports write in order); a socket still
-    // in other sessions keeps those and has only the error push above.
-    if (socket.data.memberships.size === 0) {
+    // in other sessions (or that joined another meanwhile) keeps those and has only the error push above.
+    if (wasLast && socket.data.memberships.size === 0) {
       const notice = disconnectNotice(effect.kind === 'session_deleted' ? 'session_deleted' : 'removed', `${message} You are no longer connected to session ${sessionId}.`, { session_id: sessionId });
       deps.metrics.messagesOut.inc({ type: notice.type });
       socket.close(notice);
