@@ -110,15 +110,10 @@ export class YjsPath {
    * reconnects at once (y-websocket's first retry is after 200 ms), and while its user is still over the budget the
    * upgrade is refused 429 — a failed attempt, so the provider's backoff grows (it is reset only by a sync), and a
    * fresh socket is no way around the per-user limit. Nothing is lost meanwhile: the provider keeps its document
-   * and sends what is not stored in its resync.
+   * and sends what is not stored in its resync. (Counted with the other refused upgrades, `reason="RATE_LIMITED"`.)
    */
   private async underLimit(identity: Identity, id: string): Promise<void> {
-    try {
-      await this.deps.limiter.check('yjs', id, identity.user_id);
-    } catch (err) {
-      this.deps.metrics.refused.inc({ reason: 'rate_limited' });
-      throw err;
-    }
+    await this.deps.limiter.check('yjs', id, identity.user_id);
   }
 
   private onOpen(ws: WebSocket, a: Admitted): void {
