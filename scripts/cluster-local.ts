@@ -55,7 +55,8 @@ class Cluster {
     const plan = await planApps(options);
     for (const app of plan.apps) {
       if (this.stopping) return;
-      const env = appEnv(app.role, { PORT: String(app.port), NODE_ID: app.name, DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, PUBLIC_URL: `http://127.0.0.1:${plan.proxyPort}` }, process.env);
+      // FILE_CACHE_DATABASE_URL: the gateways' file sync cache in the session database, as the manifests give it.
+      const env = appEnv(app.role, { PORT: String(app.port), NODE_ID: app.name, DATABASE_URL: options.databaseUrl, FILE_CACHE_DATABASE_URL: options.databaseUrl, REDIS_URL: options.redisUrl, PUBLIC_URL: `http://127.0.0.1:${plan.proxyPort}` }, process.env);
       const proc = startApp(app.name, app.role, app.port, appCommand(app.role, options.fromDist), env);
       void proc.exited.then((code) => {
         if (!this.stopping) {

@@ -63,7 +63,7 @@ export async function planApps(options: ClusterOptions): Promise<{ proxyPort: nu
 }
 
 /** Variables the cluster decides itself: never taken from the overlay or the caller's environment. */
-const OWNED = new Set(['PORT', 'NODE_ID', 'DATABASE_URL', 'REDIS_URL']);
+const OWNED = new Set(['PORT', 'NODE_ID', 'DATABASE_URL', 'FILE_CACHE_DATABASE_URL', 'REDIS_URL']);
 
 /**
  * The environment of one app: the dev overlay's ConfigMaps and Secret (k8s/overlays/dev, read from its

@@ -13,7 +13,8 @@ import { appCluster } from './support/app-cluster';
 // host's manifest and the diff (added / changed / deleted), the changed text side by side; rejecting leaves
 // Bob's copy as it was; accepting one file, then all, downloads through the SDK (verified) until Bob's copy is
 // Alice's, sha256 for sha256 as each page computes it, and it is still there after a reload (IndexedDB). Real
-// Chromium, two gateway processes, the real Postgres and Redis.
+// Chromium, two gateway processes, the real Postgres and Redis. A path rule that hides a file from Bob: the panel
+// says "1 file(s) withheld by rules" and the manifest shown leaves it out.
 
 const app = appCluster('browser_filesync');
 
@@ -54,7 +55,7 @@ it('shows the host manifest and the diff, the changed text side by side; reject 
   const alice = await app.person();
   const bob = await app.person();
   await signIn(alice.page, g1, [g1, g2], 'Alice hosts');
-  await createSession(alice.page, 'browser file sync');
+  const sessionId = await createSession(alice.page, 'browser file sync');
   const link = await inviteLink(alice.page);
   await signIn(bob.page, link.replace(g1, g2), [g2, g1], 'Bob pulls');
   await sessionReady(bob.page);
@@ -129,6 +130,22 @@ it('shows the host manifest and the diff, the changed text side by side; reject 
   await alice.page.screenshot({ path: join(OUTPUT_DIR, 'file-sync-host.png'), fullPage: true });
   expect(await errorsIn(alice.page)).toBe(0);
   expect(await errorsIn(bob.page)).toBe(0);
+
+  // A path rule hides logo.png from Bob (issue #19): his next manifest leaves it out and the panel says so (a
+  // count, no name). The rule reaches the host's gateway with the durable event: fetch until it is in force.
+  const auth = (page: Page) => page.evaluate(() => JSON.parse((globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('chorus.auth') ?? '{}') as { token: string; userId: string });
+  const [aliceAuth, bobAuth] = [await auth(alice.page), await auth(bob.page)];
+  const rules = { rules: [{ name: 'logo-hidden-from-bob', pattern: 'logo.png', user_id: bobAuth.userId, access: 'none' }] };
+  const put = await fetch(`${g1}/api/v1/collaboration/sessions/${sessionId}/file-rules`, { method: 'PUT', headers: { authorization: `Bearer ${aliceAuth.token}`, 'content-type': 'application/json' }, body: JSON.stringify(rules) });
+  expect(put.status).toBe(200);
+  await waitFor('the manifest without logo.png', async () => {
+    await fetchManifest(bob.page);
+    return (await bob.page.getByTestId('withheld').count()) > 0;
+  }, { timeoutMs: 20_000 });
+  expect(await bob.page.getByTestId('withheld').textContent()).toBe('1 file(s) withheld by rules');
+  expect(await bob.page.locator('[data-testid=host-manifest] tr[data-path]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-path')))).toEqual(['README.md', 'src/main.ts']);
+  await bob.page.getByTestId('reject-all').click();
+  await bob.page.getByTestId('sync-diff').waitFor({ state: 'detached', timeout: 10_000 });
 
   // Alice stops sharing: Bob hears nobody hosts, and a fetch is the typed PEER_DISCONNECTED, shown; his copy stays.
   await alice.page.getByTestId('share-project').click();

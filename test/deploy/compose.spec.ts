@@ -24,6 +24,17 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it('gives both gateways the file sync cache in the session database, after Postgres is healthy', () => {
+    const session = compose.services?.session?.environment as Record<string, string>;
+    for (const name of ['gateway-1', 'gateway-2']) {
+      const gw = compose.services?.[name];
+      expect((gw?.environment as Record<string, string>).FILE_CACHE_DATABASE_URL).toBe(session.DATABASE_URL);
+      expect(gw?.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' }, session: { condition: 'service_healthy' } });
+      expect(gw?.env_file).toContain('k8s/base/env/edge.env');
+    }
+    expect(readFileSync(join(ROOT, 'k8s/base/env/edge.env'), 'utf8')).toMatch(/^FILE_CACHE_QUOTA_BYTES=\d+$/m);
+  });
+
   it("profile test publishes Postgres and Redis where libs/testing looks for them, on loopback only", () => {
     const test = Object.entries(compose.services ?? {}).filter(([, s]) => s.profiles?.includes('test'));
     expect(test.map(([n]) => n).sort()).toEqual(['test-postgres', 'test-redis']);

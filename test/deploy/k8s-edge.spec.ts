@@ -130,11 +130,24 @@ describe('the edge checks catch broken manifests', () => {
   it('NetworkPolicy: no default deny, a missing egress, too much egress', () => {
     const objs = copy(rendered.prod).filter((o) => o.metadata.name !== 'chorus-default-deny' && o.metadata.name !== 'chorus-egress-dns');
     const pg = find(objs, 'NetworkPolicy', 'chorus-egress-postgres').spec as { podSelector: { matchExpressions: { values: string[] }[] } };
-    pg.podSelector.matchExpressions[0].values.push('gateway');
+    pg.podSelector.matchExpressions[0].values.push('presence');
     const problems = problemsOf(objs);
     expect(problems).toContainEqual('no default-deny NetworkPolicy (podSelector {}, policyTypes Ingress and Egress, no rules)');
     expect(problems).toContainEqual('Deployment/chorus-session: NetworkPolicy allows no egress to UDP/53, which it needs');
-    expect(problems).toContainEqual('Deployment/chorus-gateway: may reach Postgres (TCP/5432), which it never uses');
+    expect(problems).toContainEqual('Deployment/chorus-presence: may reach Postgres (TCP/5432), which it never uses');
+  });
+
+  it("NetworkPolicy: the gateway's Postgres egress follows its file cache", () => {
+    // The cache on, no egress: it could not reach file_blobs.
+    const closed = copy(rendered.prod);
+    const pg = find(closed, 'NetworkPolicy', 'chorus-egress-postgres').spec as { podSelector: { matchExpressions: { values: string[] }[] } };
+    pg.podSelector.matchExpressions[0].values = pg.podSelector.matchExpressions[0].values.filter((v) => v !== 'gateway');
+    expect(problemsOf(closed)).toContainEqual('Deployment/chorus-gateway: NetworkPolicy allows no egress to TCP/5432, which it needs');
+    // The cache off (no FILE_CACHE_DATABASE_URL), the egress left open: too much.
+    const off = copy(rendered.prod);
+    const c = (pod(find(off, 'Deployment', 'chorus-gateway')).containers as { env: { name: string }[] }[])[0];
+    c.env = c.env.filter((e) => e.name !== 'FILE_CACHE_DATABASE_URL');
+    expect(problemsOf(off)).toContainEqual('Deployment/chorus-gateway: may reach Postgres (TCP/5432), which it never uses');
   });
 
   it('a migration Job given secrets it does not need, reading a ConfigMap, or not a hook', () => {

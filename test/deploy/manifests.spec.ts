@@ -65,6 +65,23 @@ describe('what each overlay contains', () => {
     }
   });
 
+  it("gives every overlay's gateways the file sync cache: the session database, a quota, egress to Postgres", () => {
+    for (const overlay of ['dev', 'prod'] as const) {
+      const gateway = find(rendered[overlay], 'Deployment', 'chorus-gateway');
+      const env = (podSpec(gateway).containers as unknown as { env: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[])[0].env;
+      const url = env.find((e) => e.name === 'FILE_CACHE_DATABASE_URL')?.valueFrom?.secretKeyRef;
+      expect({ overlay, name: url?.name.replace(/-[a-z0-9]{10}$/, ''), key: url?.key }).toEqual({ overlay, name: 'chorus-secrets', key: 'DATABASE_URL' });
+      // The same secret key the session service (the owner of file_blobs) reads.
+      const session = (podSpec(find(rendered[overlay], 'Deployment', 'chorus-session')).containers as unknown as { env: { name: string; valueFrom?: { secretKeyRef?: { key: string } } }[] }[])[0].env;
+      expect(session.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key).toBe('DATABASE_URL');
+      const edge = find(rendered[overlay], 'ConfigMap', 'chorus-edge').data ?? {};
+      expect(Number(edge.FILE_CACHE_QUOTA_BYTES)).toBeGreaterThan(0);
+      expect(Number(edge.FILE_CACHE_MAX_BLOB_BYTES)).toBeLessThanOrEqual(Number(edge.FILE_CACHE_QUOTA_BYTES));
+      const pg = find(rendered[overlay], 'NetworkPolicy', 'chorus-egress-postgres').spec as unknown as { podSelector: { matchExpressions: { values: string[] }[] } };
+      expect(pg.podSelector.matchExpressions[0].values).toContain('gateway');
+    }
+  });
+
   it('the migration Job is self-contained (a PreSync hook runs before anything of the sync exists): no ConfigMap, only DATABASE_URL', () => {
     for (const overlay of ['dev', 'prod'] as const) {
       const job = find(rendered[overlay], 'Job', 'chorus-migrate');

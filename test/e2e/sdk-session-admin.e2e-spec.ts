@@ -88,6 +88,34 @@ it('manages a session through client.admin', async () => {
   expect(await alice.admin.listTemplates()).toEqual([]);
 });
 
+it('joins a password-protected public session with its password', async () => {
+  const olive = await client('olive-pw', 'Olive');
+  const dora = await client('dora-pw', 'Dora');
+  const { session_id } = await olive.rest.createSession({ name: 'Locked review', is_public: true, password: 'sesame-42' });
+
+  // --- the password example of docs/client.md ---
+  const wrong = await dora.rest.joinToken(session_id, 'open-sesame').catch((e: unknown) => e); // PERMISSION_DENIED
+  const locked = dora.session(session_id, { password: 'sesame-42' }); // sent with every join token request
+  await locked.join();                       // a newcomer joins a public session as a viewer
+  // --- end of the password example ---
+
+  expect(wrong).toBeInstanceOf(ChorusError);
+  expect({ code: (wrong as ChorusError).code, message: (wrong as ChorusError).message }).toEqual({ code: 'PERMISSION_DENIED', message: 'Wrong session password.' });
+  expect(locked.state).toBe('joined');
+  expect(locked.participants.map((p) => [p.user_id, p.role]).sort()).toEqual([['dora-pw', 'viewer']]);
+  // A participant now: later join tokens need no password.
+  expect((await dora.rest.joinToken(session_id)).role).toBe('viewer');
+});
+
+it('is the password example docs/client.md shows, line for line', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'client.md'), 'utf8');
+  const example = /<!-- tested: sdk-session-admin password -->\n```ts\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  const source = readFileSync(__filename, 'utf8');
+  const lines = example.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  expect(lines.length).toBe(3);
+  for (const line of lines) expect({ line, inTest: source.includes(line) }).toEqual({ line, inTest: true });
+});
+
 it('is the example docs/session-admin.md shows, line for line', () => {
   const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'session-admin.md'), 'utf8');
   const example = /## SDK[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';

@@ -27,6 +27,7 @@ import { SocketIoHub } from './fanout/local-hub';
 import { WsRooms } from './fanout/ws-rooms';
 import { PresenceBatcher } from './fanout/presence-batcher';
 import { FileRulesCache } from './files/file-rules.cache';
+import { PeerPrincipals } from './files/file-sync-rules';
 import { leaveForbiddenDocuments } from './files/forbidden-documents';
 import { FilesController } from './http/files.controller';
 import { SessionStreams } from './fanout/session-streams';
@@ -37,6 +38,7 @@ import { AuthController, DEV_TOKEN_SETTINGS, WS_TICKETS, type DevTokenSettings }
 import { ICE_SETTINGS, VoiceController } from './http/voice.controller';
 import { ClientAddresses, expressTrustProxy } from './http/client-address';
 import { HttpErrorFilter, httpRefusedCounter } from './http/http-error.filter';
+import { RestRefusals } from './http/rest-refusals';
 import { CONFLICT_CLIENT, DocumentsController } from './http/documents.controller';
 import { InvitesController } from './http/invites.controller';
 import { OPENAPI_VERSION, operationId, withEdgeErrors } from './http/openapi';
@@ -207,7 +209,7 @@ export class GatewayAppModule {
     const wsRooms = new WsRooms();
     const hub = new SocketIoHub((type, frames) => metrics.framesOut.inc({ type }, frames), wsRooms);
     const history = channelHistory(runtime);
-    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond, cache: fileCache(runtime, registry) };
+    const fileSync = { store: fileSyncStore(runtime), bytesPerSecond: config.files.bytesPerSecond, cache: fileCache(runtime, registry), principals: new PeerPrincipals() };
     const agentDispatch = new AgentDispatch(partialOutput(runtime), logger, () => metrics.agentDispatchFailures.inc());
     const channelCounters = { gapRead: () => metrics.channelGapReads.inc(), failed: () => metrics.channelFailures.inc() };
     const channels = new ChannelStreams(history, hub, config.nodeId, channelCounters, logger, config.channels.historySize);
@@ -221,6 +223,7 @@ export class GatewayAppModule {
     );
     const files = new FileRulesCache(sessions, logger);
     streams.observe((event) => {
+      if (event.type === 'role_changed' || event.type === 'participant_removed') fileSync.principals.invalidate(event.session_id);
       if (event.type !== 'file_rules_updated') return;
       files.invalidate(event.session_id);
       void leaveForbiddenDocuments(event.session_id, edge.liveConnections(), files, logger);
@@ -331,6 +334,7 @@ export class GatewayAppModule {
         { provide: ClientAddresses, useValue: addresses },
         { provide: OriginPolicy, useValue: origins },
         { provide: PasswordGuesses, useValue: passwordGuesses },
+        { provide: RestRefusals, useValue: new RestRefusals(sessions, files, (sessionId, record) => recordAudit({ sessions, metrics }, logger, sessionId, record), metrics.restRefusalsCollapsed) },
         { provide: WS_TICKETS, useValue: tickets },
         {
           provide: STREAM_DEPS,

@@ -59,6 +59,9 @@ export function exposeDebug(state: () => { client: ChorusClient | null; view: Se
     yjsText: () => state().view?.yjsEditor?.text.toString() ?? null,
     yjsSynced: () => state().view?.yjsEditor?.synced ?? null,
     yjsCursors: () => state().view?.yjsEditor?.cursors() ?? [],
+    /** The open Yjs document's versions panel (yjs-versions-panel.ts): the list, the preview, the status. */
+    yjsVersions: () => state().view?.yjsVersions?.shown() ?? null,
+    yjsVersionErrors: () => state().view?.yjsVersions?.errors ?? 0,
     /** The project files panel (project-files.ts): this copy's sha256 by path, recomputed from its bytes; the diff shown. */
     projectHashes: () => state().view?.projectFiles.store?.verify() ?? Promise.resolve(null),
     projectDiff: () => state().view?.projectFiles.shownDiff() ?? null,

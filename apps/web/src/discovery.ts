@@ -3,7 +3,8 @@ import type { SessionView as SessionInfo } from '@chorus/protocol';
 import { h, replaceChildren } from './dom';
 
 // Public sessions on the home screen (GET /public-sessions, docs/session-admin.md): searched by name, newest
-// first, a page at a time ("Load more" passes the page's cursor on). Opening one joins it as a viewer.
+// first, a page at a time ("Load more" passes the page's cursor on). Opening one joins it as a viewer; one with a
+// password the user has not joined yet asks for it first, inline under its name (PasswordPrompt).
 
 export const DISCOVERY_PAGE = 10;
 
@@ -56,13 +57,69 @@ export class DiscoveryPanel {
   }
 
   private item(s: SessionInfo): HTMLElement {
+    // A participant already is one: no password is asked of them (the server does not ask either).
+    const prompt = s.has_password && s.my_role === null ? new PasswordPrompt(this.client, s.session_id, () => this.open(s.session_id)) : null;
     return h(
       'li',
       { 'data-testid': 'discover-item', 'data-session-id': s.session_id },
-      h('a', { href: `/s/${s.session_id}`, onclick: (e: Event) => (e.preventDefault(), this.open(s.session_id)) }, s.name),
+      h('a', { href: `/s/${s.session_id}`, onclick: (e: Event) => (e.preventDefault(), prompt ? prompt.show() : this.open(s.session_id)) }, s.name),
       h('span', { class: 'muted' }, `${s.participant_count}/${s.max_participants}`),
       s.has_password && h('span', { class: 'badge' }, 'password'),
       s.my_role !== null && h('span', { class: 'badge' }, s.my_role),
+      prompt?.root,
     );
   }
+}
+
+/**
+ * The session password, asked inline: sent with the join (`POST /sessions/:id/join {password}`), which makes the
+ * user a participant (a viewer); the session then opens like any other (its socket join needs no password again).
+ * A refusal stays in the form, with the server's code and message — a wrong password is PERMISSION_DENIED ("Wrong
+ * session password."), too many guesses RATE_LIMITED with when to retry — and the user tries again.
+ */
+class PasswordPrompt {
+  readonly root = h('form', { class: 'password-prompt', 'data-testid': 'discover-password-form', hidden: true, onsubmit: (e: Event) => (e.preventDefault(), void this.submit()) });
+  private readonly input = h('input', { type: 'password', name: 'password', 'data-testid': 'discover-password', placeholder: 'Session password', autocomplete: 'off', required: true, minlength: 4, maxlength: 256 });
+  private readonly join = h('button', { type: 'submit', 'data-testid': 'discover-password-join' }, 'Join');
+  private readonly error = h('p', { class: 'error', 'data-testid': 'discover-password-error', role: 'alert' });
+
+  constructor(
+    private readonly client: ChorusClient,
+    private readonly sessionId: string,
+    private readonly joined: () => void,
+  ) {
+    const cancel = h('button', { type: 'button', 'data-testid': 'discover-password-cancel', onclick: () => this.hide() }, 'Cancel');
+    replaceChildren(this.root, h('label', {}, 'This session needs a password: ', this.input), this.join, cancel, this.error);
+  }
+
+  show(): void {
+    this.root.hidden = false;
+    this.input.focus();
+  }
+
+  private hide(): void {
+    this.root.hidden = true;
+    this.input.value = '';
+    this.error.textContent = '';
+  }
+
+  private async submit(): Promise<void> {
+    this.join.disabled = true;
+    this.error.textContent = '';
+    try {
+      await this.client.rest.joinToken(this.sessionId, this.input.value);
+      this.joined();
+    } catch (err) {
+      this.error.textContent = refusal(err);
+      this.input.select();
+      this.input.focus();
+    } finally {
+      this.join.disabled = false;
+    }
+  }
+}
+
+/** The server's code and message (a RATE_LIMITED one says when to retry). */
+function refusal(err: unknown): string {
+  return err instanceof ChorusError ? `${err.code}: ${err.message}` : (err as Error).message;
 }

@@ -21,6 +21,8 @@ type Change = 'add' | 'update' | 'delete';
 interface Offer {
   readonly manifest: Manifest;
   readonly hostPeerId: string;
+  /** Entries of the host's manifest the session's path rules hide from this participant (a count: no names). */
+  readonly withheld: number;
   readonly diff: SyncDiff;
   /** Paths still undecided. */
   readonly open: Set<string>;
@@ -215,9 +217,9 @@ export class ProjectFilesPanel {
     this.setBusy(true, 'fetching the manifest…');
     try {
       const guest = new FileSyncGuest(this.session);
-      const { manifest, hostPeerId } = await guest.fetchManifest();
+      const { manifest, hostPeerId, withheld } = await guest.fetchManifest();
       const diff = syncDiff((await this.store.manifest()).files, manifest.files);
-      const offer: Offer = { manifest, hostPeerId, diff, open: new Set([...diff.add, ...diff.update, ...diff.delete]), hostTexts: new Map() };
+      const offer: Offer = { manifest, hostPeerId, withheld, diff, open: new Set([...diff.add, ...diff.update, ...diff.delete]), hostTexts: new Map() };
       // Changed text files (this copy is text, the host's is small enough): the host's bytes, to show them side by side.
       const entries = new Map(manifest.files.map((f) => [f.path, f]));
       const previews = diff.update.filter((p) => {
@@ -335,6 +337,7 @@ export class ProjectFilesPanel {
     replaceChildren(
       this.offerView,
       h('h4', {}, `The host's manifest (${hostName}, ${o.manifest.files.length} file(s))`),
+      ...(o.withheld > 0 ? [h('p', { class: 'withheld', 'data-testid': 'withheld' }, `${o.withheld} file(s) withheld by rules`)] : []),
       h('table', { class: 'host-manifest', 'data-testid': 'host-manifest' }, h('tr', {}, h('th', {}, 'path'), h('th', {}, 'size'), h('th', {}, 'modified'), h('th', {}, 'sha256')), ...manifestRows),
       h('h4', {}, `Changes (${changes.length}; ${o.diff.unchanged.length} unchanged)`),
       h('ul', { class: 'sync-diff', 'data-testid': 'sync-diff' }, ...changes.map(([change, path]) => this.changeItem(change, path, this.store?.get(path), remote.get(path), o.hostTexts.get(path)))),

@@ -1,4 +1,5 @@
 import { selectionFromUtf16, type ChatMessage, type ChorusClient, type ChorusDocument, type ChorusSession, type PresenceView } from '@chorus/client';
+import type { Role } from '@chorus/protocol';
 import { ChannelsPanel } from './channels-panel';
 import { colorOf } from './colors';
 import { ConflictsPanel } from './conflicts';
@@ -10,6 +11,7 @@ import { MANAGERS, SettingsPanel } from './settings-panel';
 import { ProjectFilesPanel } from './project-files';
 import { VoicePanel } from './voice-panel';
 import { YjsEditor } from './yjs-editor';
+import { YjsVersionsPanel } from './yjs-versions-panel';
 
 // One session on screen: the files, the editor of the open one (with its lock bar), who is here, and chat.
 
@@ -24,6 +26,10 @@ export class SessionView {
   doc: ChorusDocument | null = null;
   /** The open file's editor when it is a Yjs document (yjs-editor.ts); then `editor` and `doc` are null. */
   yjsEditor: YjsEditor | null = null;
+  /** The version history of the open Yjs document (yjs-versions-panel.ts), under its editor. */
+  yjsVersions: YjsVersionsPanel | null = null;
+  /** Our role in the session as last read (settings), null until known. */
+  private role: Role | null = null;
   private readonly chatList = h('ul', { class: 'chat-list', 'data-testid': 'chat-list' });
   private readonly peerList = h('ul', { class: 'peer-list', 'data-testid': 'peer-list' });
   private readonly fileList = h('ul', { class: 'file-list', 'data-testid': 'file-list' });
@@ -63,6 +69,8 @@ export class SessionView {
     this.settings = new SettingsPanel(client, session, (info) => {
       this.title.textContent = info.name;
       this.invites.setRole(info.my_role);
+      this.role = info.my_role;
+      this.yjsVersions?.setRole(info.my_role);
       // Creating invites is for owners and admins (`invite.create`): the others do not get the button.
       const manager = info.my_role !== null && MANAGERS.includes(info.my_role);
       this.inviteButton.hidden = !manager;
@@ -212,6 +220,9 @@ export class SessionView {
     this.closeEditors();
     this.editorHost.appendChild(editor.view?.dom as HTMLElement);
     this.yjsEditor = editor;
+    this.yjsVersions = new YjsVersionsPanel(editor.provider.versions, this.role, (m) => this.show(m), (userId) => this.nameOf(userId));
+    this.editorHost.after(this.yjsVersions.root);
+    void this.yjsVersions.refresh();
     this.editorHost.dataset.kind = 'yjs';
     this.lockBar.dataset.locked = 'none';
     replaceChildren(this.lockBar, 'Yjs document: merged by the CRDT, no locks');
@@ -225,6 +236,13 @@ export class SessionView {
     this.doc = null;
     this.yjsEditor?.destroy();
     this.yjsEditor = null;
+    this.yjsVersions?.destroy();
+    this.yjsVersions = null;
+  }
+
+  /** A user's display name as the session knows it (participants, then presence), else the id. */
+  private nameOf(userId: string): string {
+    return this.session.participants.find((p) => p.user_id === userId)?.display_name ?? this.session.presence.peers().find((p) => p.user_id === userId)?.display_name ?? userId;
   }
 
   /**

@@ -93,7 +93,8 @@ export function diskSource(dir: string, manifest?: Manifest, options: BuildManif
       if (!n.ok || n.path !== path) throw ChorusError.validation('path', `Refusing to read "${path}".`);
       const fh = await open(join(dir, ...path.split('/')), 'r');
       try {
-        const out = Buffer.alloc(length);
+        // Not zero-filled: only the bytes read are handed out (a short read returns the part filled).
+        const out = Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
           const { bytesRead } = await fh.read(out, got, length - got, offset + got);

@@ -88,6 +88,8 @@ export interface FileHostOptions {
   readonly seedChunkBytes?: number;
   /** Compact chunks sent before waiting for an ack. Default 8. */
   readonly window?: number;
+  /** Compact chunks read and hashed ahead of the one being sent. Default 2. */
+  readonly readAhead?: number;
 }
 
 /**
@@ -188,14 +190,32 @@ export class FileSyncHost extends TypedEmitter<{ sent: { to: string; transferId:
       const skip = new Set(m.skip_chunks ?? []);
       const inFlight = new Set<Promise<void>>();
       const window = this.options.window ?? 8;
-      for (let index = 0; index < chunks.length && !run.cancelled; index++) {
-        if (skip.has(index)) continue;
+      const encoding = m.compression === 'deflate' ? 'deflate' : 'none';
+      // A chunk is read, hashed (and deflated) while the ones before it are on their way: the next `readAhead`
+      // chunks are prepared ahead, so reads and digests (thread-pool round trips) overlap the sends.
+      const prepare = async (index: number) => {
         const entries = chunks[index];
         const parts = await Promise.all(entries.map((e) => (e.length === 0 ? new Uint8Array(0) : this.source.read(e.path, e.offset, e.length))));
         const raw = concat(parts);
-        const encoding = m.compression === 'deflate' ? 'deflate' : 'none';
-        const data = encoding === 'deflate' ? await deflate(raw) : raw;
-        const p = sendPaced(this.session, 'file_data', { session_id: this.session.id, peer_id: m.from_peer_id, transfer_id: transferId, chunk_index: index, total_chunks: chunks.length, encoding, entries, sha256: await sha256Hex(raw), data }, run);
+        const [data, sha256] = await Promise.all([encoding === 'deflate' ? deflate(raw) : raw, sha256Hex(raw)]);
+        return { entries, data, sha256 };
+      };
+      const order = chunks.map((_, i) => i).filter((i) => !skip.has(i));
+      const prepared = new Map<number, ReturnType<typeof prepare>>();
+      const readAhead = this.options.readAhead ?? 2;
+      for (let at = 0; at < order.length && !run.cancelled; at++) {
+        for (let next = at; next <= at + readAhead && next < order.length; next++) {
+          if (prepared.has(order[next])) continue;
+          const p = prepare(order[next]);
+          // Awaited in turn below; one not reached (the run was cancelled) must not be an unhandled rejection.
+          p.catch(() => undefined);
+          prepared.set(order[next], p);
+        }
+        const index = order[at];
+        const { entries, data, sha256 } = await (prepared.get(index) as ReturnType<typeof prepare>);
+        prepared.delete(index);
+        if (run.cancelled) break;
+        const p = sendPaced(this.session, 'file_data', { session_id: this.session.id, peer_id: m.from_peer_id, transfer_id: transferId, chunk_index: index, total_chunks: chunks.length, encoding, entries, sha256, data }, run);
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p)).catch(() => undefined);
         sent++;
@@ -276,7 +296,12 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     super();
   }
 
-  async fetchManifest(options: { hostPeerId?: string; timeoutMs?: number } = {}): Promise<{ manifest: Manifest; hostPeerId: string }> {
+  /**
+   * The host's manifest as this guest may see it: entries the session's path rules do not let it read are left
+   * out by the server, and `withheld` says how many (0: none; docs/files.md, "File sync"). Requesting such a path
+   * anyway fails with PERMISSION_DENIED naming the rule (`error.details.rule`).
+   */
+  async fetchManifest(options: { hostPeerId?: string; timeoutMs?: number } = {}): Promise<{ manifest: Manifest; hostPeerId: string; withheld: number }> {
     let got: ServerMessageOf<'file_manifest'> | undefined;
     let wake: (() => void) | undefined;
     const stop = this.session.on('files', (m) => {
@@ -297,7 +322,7 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
       }
       const parsed = manifestSchema.safeParse(JSON.parse(got.manifest_json));
       if (!parsed.success) throw ChorusError.validation('manifest_json', `The host's manifest is invalid: ${parsed.error.issues[0]?.message}`);
-      return { manifest: parsed.data, hostPeerId: relayed.to_peer_id };
+      return { manifest: parsed.data, hostPeerId: relayed.to_peer_id, withheld: got.withheld ?? 0 };
     } finally {
       stop();
     }
@@ -352,7 +377,13 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     const seedOffsets = new Map<string, number>();
     const seedHeld = new Map<number, [string, number[]][]>();
     let seedNext = 0;
-    const onChunk = async (m: ServerMessageOf<'file_data'> | ServerMessageOf<'files_chunk'>) => {
+    /** A compact chunk's bytes, inflated and hashed: started as it arrives, beside the chunks before it. */
+    const digestOf = async (m: ServerMessageOf<'file_data'>): Promise<{ raw: Uint8Array; sha256: string }> => {
+      const data = toBytes((m as { data?: unknown }).data);
+      const raw = m.encoding === 'deflate' ? await inflate(data) : data;
+      return { raw, sha256: await sha256Hex(raw) };
+    };
+    const onChunk = async (m: ServerMessageOf<'file_data'> | ServerMessageOf<'files_chunk'>, digest?: Promise<{ raw: Uint8Array; sha256: string }>) => {
       if (m.type === 'file_data') {
         if (m.transfer_id !== transferId) return;
         if (received.has(m.chunk_index)) {
@@ -360,11 +391,10 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
           return;
         }
         const expected = layout[m.chunk_index];
-        const data = toBytes((m as { data?: unknown }).data);
-        const raw = m.encoding === 'deflate' ? await inflate(data) : data;
+        const { raw, sha256 } = await (digest ?? digestOf(m));
         const names = m.entries.map((e) => e.path);
         const same = expected !== undefined && expected.length === m.entries.length && expected.every((e, i) => e.path === m.entries[i].path && e.offset === m.entries[i].offset && e.length === m.entries[i].length);
-        if (!same || (await sha256Hex(raw)) !== m.sha256 || raw.length !== m.entries.reduce((n, e) => n + e.length, 0)) {
+        if (!same || sha256 !== m.sha256 || raw.length !== m.entries.reduce((n, e) => n + e.length, 0)) {
           // A tampered or corrupted chunk: never written; named, and fetched again by the next resume.
           this.emit('rejected', new ChorusError('FILE_INTEGRITY', `Chunk ${m.chunk_index} (${names.join(', ')}) does not match its sha256 or layout.`, { paths: [...new Set(names)] }));
           return;
@@ -396,8 +426,11 @@ export class FileSyncGuest extends TypedEmitter<{ progress: DownloadProgress; re
     };
     const stop = this.session.on('files', (m) => {
       if (m.type !== 'file_data' && m.type !== 'files_chunk') return;
-      // Chunks are handled one at a time, in arrival order.
-      pending = pending.then(() => onChunk(m)).catch((err: unknown) => {
+      // Chunks are handled one at a time, in arrival order; a compact chunk's digest is started at once (the
+      // thread-pool round trips of several chunks overlap), its bytes written only in turn.
+      const digest = m.type === 'file_data' && m.transfer_id === transferId && !received.has(m.chunk_index) ? digestOf(m) : undefined;
+      digest?.catch(() => undefined); // awaited in turn by onChunk, which reports its failure
+      pending = pending.then(() => onChunk(m, digest)).catch((err: unknown) => {
         failure ??= ChorusError.from(err);
       });
     });

@@ -6,6 +6,10 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import { ChorusError, type ServerMessageOf } from '@chorus/protocol';
 import { TypedEmitter } from './emitter';
 import type { ChorusSession } from './session';
+import { addsNothing } from './yjs-step2';
+import { YjsVersions } from './yjs-versions';
+
+export { YjsVersions, yjsRestoreOf, type YjsVersionRestored, type YjsVersionsEvents } from './yjs-versions';
 
 const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
@@ -31,6 +35,8 @@ export interface YjsProviderEvents {
  */
 export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   readonly awareness: Awareness;
+  /** This document's version history (yjs-versions.ts): list, all, save, get, doc, restore; `restored` live. */
+  readonly versions: YjsVersions;
   private isSynced = false;
   /** connect() was called (syncs on events only from then on). */
   private started = false;
@@ -45,19 +51,25 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
   /** Whether the awareness was made here (then destroyed with the provider: it runs a timer). */
   private readonly ownAwareness: boolean;
 
+  /**
+   * @param options.awareness an awareness of your own (else one is made, and destroyed with the provider);
+   *   `textName`: the Y.Text whose text `versions.get` returns (default `codemirror`).
+   */
   constructor(
     private readonly session: ChorusSession,
     readonly docId: string,
     readonly doc: Y.Doc,
-    options: { awareness?: Awareness } = {},
+    options: { awareness?: Awareness; textName?: string } = {},
   ) {
     super();
+    this.versions = new YjsVersions(session.client.rest, session.id, docId, options.textName);
     this.ownAwareness = options.awareness === undefined;
     this.awareness = options.awareness ?? new Awareness(doc);
     doc.on('update', this.onDocUpdate);
     this.awareness.on('update', this.onAwarenessUpdate);
     this.offSession.push(session.attachYjs(docId, this));
     this.offSession.push(session.on('joined', ({ rejoin }) => void (rejoin ? this.resync() : undefined)));
+    this.offSession.push(session.on('event', (e) => this.versions.handleEvent(e)));
     // Someone may edit again (a role change to editor or owner, perhaps ours): sync, so what we typed while
     // read-only (refused then; later updates depend on it) is sent. Harmless for another's: nothing to send.
     this.offSession.push(
@@ -152,11 +164,25 @@ export class YjsProvider extends TypedEmitter<YjsProviderEvents> {
     });
     const reply = await this.send(step1);
     // step 2 (what we lack) is applied; the server's step 1 gets our step 2 (what it lacks), acked when durable.
+    let serverStep2: Uint8Array | null = null;
     for (const message of reply.messages) {
-      const answer = this.read(fromBase64(message));
-      if (answer) {
+      const bytes = fromBase64(message);
+      const part = syncPartOf(bytes);
+      if (part?.kind === syncProtocol.messageYjsSyncStep2) serverStep2 = part.body;
+      const answer = this.read(bytes);
+      if (!answer) continue;
+      // Yjs puts the whole delete set in every step 2: on a document with deletions our answer is never empty, even
+      // when the server has everything. Not sent then: a viewer's would be refused (and the sync never complete),
+      // an editor's would be a request for nothing.
+      if (part?.kind === syncProtocol.messageYjsSyncStep1 && serverStep2 !== null && addsNothing(bodyOf(answer), serverStep2, part.body)) continue;
+      try {
         const r = await this.send(answer);
         if (r.seq !== null) this.emit('acked', { seq: r.seq, update: bodyOf(answer) });
+      } catch (err) {
+        // Read-only (a viewer, or demoted): what we have that the server lacks (our own edits) is refused, but the
+        // server's state is in the doc, so the read-only sync is complete. Reported; a promotion resyncs and sends it.
+        if (!(err instanceof ChorusError && err.code === 'PERMISSION_DENIED')) throw err;
+        this.emit('error', { error: err });
       }
     }
     const local = this.awareness.getLocalState();
@@ -246,6 +272,14 @@ function fromBase64(text: string): Uint8Array {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/** The sync message type (step 1 / step 2 / update) and its body (a state vector or an update), or null. */
+function syncPartOf(message: Uint8Array): { kind: number; body: Uint8Array } | null {
+  const d = decoding.createDecoder(message);
+  if (decoding.readVarUint(d) !== MESSAGE_SYNC) return null;
+  const kind = decoding.readVarUint(d);
+  return { kind, body: decoding.readVarUint8Array(d) };
 }
 
 /** The update inside a sync message (type, sync type, then the bytes). */

@@ -70,8 +70,19 @@ const envelopeSchema = z.discriminatedUnion('kind', [
  * drifted from libs/protocol is caught (dropped, counted and logged) instead of reaching clients.
  */
 export const outboundCodec = {
-  parse(raw: unknown): OutboundMessage {
+  /**
+   * `binary`: a compact file chunk's bytes, which crossed beside the JSON (`split`): they become its `data` again.
+   * Bytes beside any other message are a drifted publisher's.
+   */
+  parse(raw: unknown, binary?: Uint8Array): OutboundMessage {
     const envelope = envelopeSchema.parse(raw);
+    if (binary !== undefined) {
+      const message = envelope.kind === 'push' ? (envelope.message as { type?: unknown; data?: unknown; data_b64?: unknown } | null) : null;
+      if (envelope.kind !== 'push' || message?.type !== 'file_data' || message.data !== undefined || message.data_b64 !== undefined) {
+        throw new Error(`${envelope.kind === 'push' ? `push ${describeType(envelope.message)}` : 'event'}: only a file_data push without data in its JSON carries bytes`);
+      }
+      envelope.message = { ...message, data: Buffer.from(binary.buffer, binary.byteOffset, binary.byteLength) };
+    }
     if (envelope.kind === 'event') {
       // The payload against its type's schema (libs/protocol session-events): a drifted or unknown event is
       // dropped here like a drifted push, and the gateway reads it back from the session stream as a gap.
@@ -89,7 +100,18 @@ export const outboundCodec = {
     }
     return { ...envelope, message: parsed.value };
   },
+  split,
 };
+
+/**
+ * A compact file chunk's bytes (`file_data.data`) cross the road beside its JSON, as bytes: the broker writes
+ * them raw (libs/fanout `encodeWithBinary`), never as base64 in the JSON. Every other message is JSON only.
+ */
+function split(message: OutboundMessage): { json: unknown; binary: Uint8Array } | undefined {
+  if (message.kind !== 'push' || message.message.type !== 'file_data' || message.message.data === undefined) return undefined;
+  const { data, ...rest } = message.message;
+  return { json: { ...message, message: rest }, binary: data };
+}
 
 function describeType(message: unknown): string {
   const type = (message as { type?: unknown } | null)?.type;

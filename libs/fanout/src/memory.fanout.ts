@@ -1,11 +1,17 @@
 import { Delivery, type DropReporter, type Fanout, type FanoutCodec, type FanoutListener } from './fanout';
 
-/** In-process twin: one per process (standalone, fast tests). Messages are JSON round-tripped and parsed like Redis. */
+/**
+ * In-process twin: one per process (standalone, fast tests). Messages are JSON round-tripped (their bytes, if the
+ * codec splits any off, copied beside) and parsed like Redis.
+ */
 export class MemoryFanout<M> implements Fanout<M> {
   private readonly listeners = new Map<string, Set<FanoutListener<M>>>();
   private readonly delivery: Delivery<M>;
 
-  constructor(codec: FanoutCodec<M>, onDropped: DropReporter) {
+  constructor(
+    private readonly codec: FanoutCodec<M>,
+    onDropped: DropReporter,
+  ) {
     this.delivery = new Delivery(codec, onDropped);
   }
 
@@ -16,10 +22,13 @@ export class MemoryFanout<M> implements Fanout<M> {
   async publish(sessionId: string, message: M): Promise<void> {
     const set = this.listeners.get(sessionId);
     if (!set || set.size === 0) return;
-    const json = JSON.stringify(message);
+    const parts = this.codec.split?.(message);
+    const json = JSON.stringify(parts ? parts.json : message);
+    // The bytes are copied as the network would: what the publisher does with its buffer afterwards is its own.
+    const binary = parts ? new Uint8Array(parts.binary) : undefined;
     const listeners = [...set];
     // Asynchronous like the network: a publisher never runs listeners inside its own call stack.
-    queueMicrotask(() => this.delivery.deliver(sessionId, JSON.parse(json) as unknown, listeners));
+    queueMicrotask(() => this.delivery.deliver(sessionId, JSON.parse(json) as unknown, listeners, binary));
   }
 
   async subscribe(sessionId: string, listener: FanoutListener<M>): Promise<() => Promise<void>> {

@@ -1,10 +1,11 @@
 import Redis from 'ioredis';
-import { Delivery, type DropReporter, type Fanout, type FanoutCodec, type FanoutListener } from './fanout';
+import { Delivery, decodePayload, encodeWithBinary, type DropReporter, type Fanout, type FanoutCodec, type FanoutListener } from './fanout';
 
 /**
  * Redis pub/sub fan-out: one channel per session (`<prefix>:fanout:<session>`), so a node receives only the
  * sessions it has members in. One publishing and one subscribing connection per process; ioredis re-subscribes
- * every channel after a reconnect (messages published meanwhile are lost — see the contract).
+ * every channel after a reconnect (messages published meanwhile are lost — see the contract). A message with
+ * bytes (`FanoutCodec.split`) is published as one binary payload (`encodeWithBinary`), all others as JSON text.
  */
 export class RedisFanout<M> implements Fanout<M> {
   private readonly pub: Redis;
@@ -20,7 +21,7 @@ export class RedisFanout<M> implements Fanout<M> {
     url: string,
     private readonly prefix: string,
     name: string,
-    codec: FanoutCodec<M>,
+    private readonly codec: FanoutCodec<M>,
     onDropped: DropReporter,
   ) {
     this.delivery = new Delivery(codec, onDropped);
@@ -34,14 +35,16 @@ export class RedisFanout<M> implements Fanout<M> {
       const set = this.listeners.get(name);
       if (!set || set.size === 0) return;
       const sessionId = name.slice(this.prefix.length + ':fanout:'.length);
+      const decoded = decodePayload(payload);
+      if (!decoded.ok) return this.delivery.drop(decoded.reason, sessionId);
       let raw: unknown;
       try {
-        raw = JSON.parse(payload.toString('utf8'));
+        raw = JSON.parse(decoded.json);
       } catch {
         this.delivery.drop('not JSON', sessionId); // every channel is prefixed, but never trust the wire
         return;
       }
-      this.delivery.deliver(sessionId, raw, [...set]);
+      this.delivery.deliver(sessionId, raw, [...set], decoded.binary);
     });
     // When the last channel is unsubscribed, ioredis leaves subscriber mode; a SUBSCRIBE racing that transition
     // (a session's last member leaving while another joins) can then lose the new channel's messages. A
@@ -58,7 +61,8 @@ export class RedisFanout<M> implements Fanout<M> {
   }
 
   async publish(sessionId: string, message: M): Promise<void> {
-    await this.pub.publish(this.channel(sessionId), JSON.stringify(message));
+    const parts = this.codec.split?.(message);
+    await this.pub.publish(this.channel(sessionId), parts ? encodeWithBinary(JSON.stringify(parts.json), parts.binary) : JSON.stringify(message));
   }
 
   async subscribe(sessionId: string, listener: FanoutListener<M>): Promise<() => Promise<void>> {

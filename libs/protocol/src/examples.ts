@@ -228,7 +228,7 @@ export const SERVER_EXAMPLES: { [T in ServerMessageType]: ServerMessageOf<T> } =
   yjs_message: { type: 'yjs_message', session_id: SESSION, doc_id: 'notes/design.md', message: 'AAIWAQHSCQAEAQpjb2RlbWlycm9yAmhpAA==', seq: 7 },
   request_file_manifest: { type: 'request_file_manifest', session_id: SESSION, from_peer_id: 'bob-cli', from_user_id: 'bob' },
   request_files: { type: 'request_files', session_id: SESSION, from_peer_id: 'bob-cli', from_user_id: 'bob', file_paths: ['src/main.rs'] },
-  file_manifest: { type: 'file_manifest', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', manifest_json: MANIFEST_JSON },
+  file_manifest: { type: 'file_manifest', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', manifest_json: MANIFEST_JSON, withheld: 0 },
   files_chunk: { type: 'files_chunk', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', files_json: FILES_JSON, chunk_index: 0, total_chunks: 1 },
   file_data: { type: 'file_data', session_id: SESSION, from_peer_id: 'alice-tab-1', from_user_id: 'alice', ...FILE_DATA },
   file_relayed: { type: 'file_relayed', id: 34, session_id: SESSION, to_peer_id: 'bob-cli' },

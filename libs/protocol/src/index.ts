@@ -199,6 +199,7 @@ export {
   type SessionEventPayload,
   type SessionEventType,
 } from './session-events';
+export { WITHHELD, refusalForMembers, type AccessRefusedPayload } from './session-events-admin';
 export { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 export { MAX_JSON_DEPTH, inspectJson, type JsonBounds, type JsonCheck } from './json-walk';
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, sanitizeText, text } from './text';
@@ -212,6 +213,11 @@ export {
   yjsVersionSavedSchema,
   yjsVersionViewSchema,
   yjsVersionsQuerySchema,
+  type YjsRestoredView,
+  type YjsVersionInfoView,
+  type YjsVersionPageView,
+  type YjsVersionSavedView,
+  type YjsVersionView,
 } from './rest-yjs-versions';
 export { jsonByteLength, parseClientMessage, parseServerMessage, parseServerMessageStrict, validationErrorFrom, type Parsed, type ParsedServerMessage } from './validate';
 export {

@@ -211,10 +211,15 @@ export const requestFilesEventSchema = z.strictObject({
 });
 /**
  * A compact chunk, as the guest receives it: `data` is binary (Socket.IO attachment; on /ws the binary frame
- * `[u32 header length][header JSON][data]`). Between gateways the road carries it as `data_b64`.
+ * `[u32 header length][header JSON][data]`). Between gateways the road carries `data` as bytes beside the JSON
+ * (docs/outbound.md); `data_b64` is the road format of older gateways, still read during a rolling deploy.
  */
 export const fileDataEventSchema = z.strictObject({ type: z.literal('file_data'), ...from, ...fileDataHeader, data: binarySchema.optional(), data_b64: text().optional() });
-export const fileManifestEventSchema = z.strictObject({ type: z.literal('file_manifest'), ...from, manifest_json: text().max(FILE_SYNC_LIMITS.manifestJsonChars) });
+/**
+ * The manifest as the guest may see it: the server removed the entries the session's path rules do not let the
+ * guest (or the host) read, and says how many in `withheld` (a count, never the names; docs/files.md).
+ */
+export const fileManifestEventSchema = z.strictObject({ type: z.literal('file_manifest'), ...from, manifest_json: text().max(FILE_SYNC_LIMITS.manifestJsonChars), withheld: z.number().int().nonnegative().optional() });
 export const filesChunkEventSchema = z.strictObject({
   type: z.literal('files_chunk'),
   ...from,

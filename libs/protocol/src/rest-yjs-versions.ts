@@ -54,3 +54,9 @@ export const yjsRestoredSchema = z.object({
   update: text().nullable().describe('The restoring update, base64 (already pushed to every connected client)'),
   skipped: z.array(text()).describe('Root types left as they are: their kind differs between the version and now'),
 });
+
+export type YjsVersionInfoView = z.infer<typeof yjsVersionInfoSchema>;
+export type YjsVersionPageView = z.infer<typeof yjsVersionPageSchema>;
+export type YjsVersionSavedView = z.infer<typeof yjsVersionSavedSchema>;
+export type YjsVersionView = z.infer<typeof yjsVersionViewSchema>;
+export type YjsRestoredView = z.infer<typeof yjsRestoredSchema>;

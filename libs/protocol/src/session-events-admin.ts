@@ -41,3 +41,20 @@ export const SESSION_ADMIN_EVENT_PAYLOADS = {
    */
   yjs_version_restored: z.strictObject({ doc_id: text(), version: z.number().int().positive(), seq: z.number().int().nonnegative(), user_id: text() }),
 } as const;
+
+export type AccessRefusedPayload = z.infer<(typeof SESSION_ADMIN_EVENT_PAYLOADS)['access_refused']>;
+
+/** What stands in a member's view of a refusal for the resource it concerned. */
+export const WITHHELD = '(withheld)';
+
+/**
+ * A refusal as every member sees it (the live `session_event`, its replay, `GET /sessions/:id/history`): who,
+ * what and the code, without the resource — a doc id may be a path a rule hides from the member (`none`), an
+ * invite id is the managers' — and with the reason's mention of it replaced by `(withheld)`. The durable record
+ * and the audit export (owners and admins, `audit.read`) keep it whole. docs/authorization.md "Audit visibility".
+ */
+export function refusalForMembers(p: AccessRefusedPayload): AccessRefusedPayload {
+  const { resource, ...rest } = p;
+  if (resource === undefined) return p;
+  return { ...rest, reason: resource === '' ? p.reason : p.reason.split(resource).join(WITHHELD) };
+}

@@ -1,6 +1,6 @@
 export { createTestDatabase, testPostgresUrl, testRedisUrl, uniqueRedisPrefix, uniqueSuffix, type TestDatabase } from './infra';
 export { waitFor, withDeadline } from './wait';
-export { startTsProcess, type RunningProcess } from './process';
+export { startCommand, startTsProcess, type RunningProcess } from './process';
 export { standaloneDataDir } from './data-dir';
 export { ManualClock, ManualTimers, type Clock } from './manual-clock';
 export { TestJwksServer, signingKey, type TestSigningKey } from './jwks-server';

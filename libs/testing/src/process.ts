@@ -24,8 +24,16 @@ export interface RunningProcess {
  * arguments (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the replicas of a benchmark).
  */
 export function startTsProcess(entry: string, env: Record<string, string>, args: readonly string[] = []): RunningProcess {
-  const child = spawn(process.execPath, [...childNodeArgs(), '-r', '@swc-node/register', resolve(ROOT, entry), ...args], {
-    cwd: ROOT,
+  return startCommand(process.execPath, [...childNodeArgs(), '-r', '@swc-node/register', resolve(ROOT, entry), ...args], env, ROOT, entry);
+}
+
+/**
+ * Runs a command (e.g. `npx chorus-sync …`) in `cwd` (default: the repository) with the same minimal environment
+ * (PATH, HOME, NODE_ENV=test, plus `env`) and the same line capture as startTsProcess.
+ */
+export function startCommand(command: string, args: readonly string[], env: Record<string, string>, cwd = ROOT, entry = command): RunningProcess {
+  const child = spawn(command, [...args], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -207,9 +207,11 @@ export function edgeProblems(all: readonly K8sObject[], workloads: readonly Work
   for (const w of chorus) {
     const egress = allowed(w, 'egress');
     const ingress = allowed(w, 'ingress');
-    const needs = ['UDP/53', ...(w.component === 'migrate' ? [] : ['TCP/6379']), ...(['session', 'conflict', 'migrate'].includes(w.component ?? '') ? ['TCP/5432'] : [])];
+    // A gateway uses Postgres only for the file sync cache (FILE_CACHE_DATABASE_URL, docs/file-sync.md).
+    const usesPostgres = ['session', 'conflict', 'migrate'].includes(w.component ?? '') || (w.component === 'gateway' && ((w.pod?.spec?.containers ?? []) as Container[]).some((c) => c.env?.some((e) => e.name === 'FILE_CACHE_DATABASE_URL')));
+    const needs = ['UDP/53', ...(w.component === 'migrate' ? [] : ['TCP/6379']), ...(usesPostgres ? ['TCP/5432'] : [])];
     for (const n of needs) if (!egress.has(n) && !egress.has('TCP/*')) problems.push(`${idOf(w.obj)}: NetworkPolicy allows no egress to ${n}, which it needs`);
-    if (['gateway', 'presence'].includes(w.component ?? '') && egress.has('TCP/5432')) problems.push(`${idOf(w.obj)}: may reach Postgres (TCP/5432), which it never uses`);
+    if (!usesPostgres && egress.has('TCP/5432')) problems.push(`${idOf(w.obj)}: may reach Postgres (TCP/5432), which it never uses`);
     if (w.component === 'migrate') continue;
     if (!containerPorts(w).some((p) => p.name === METRICS_PORT.name && p.containerPort === METRICS_PORT.number)) problems.push(`${idOf(w.obj)}: no container port ${METRICS_PORT.name} ${METRICS_PORT.number} for Prometheus`);
     if (!ingress.has(`TCP/${METRICS_PORT.number}`)) problems.push(`${idOf(w.obj)}: NetworkPolicy admits no scrape of port ${METRICS_PORT.number}`);

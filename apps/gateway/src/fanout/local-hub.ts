@@ -60,14 +60,13 @@ export class SocketIoHub implements LocalHub {
   }
 
   private pushBinary(sessionId: string, push: OutboundPush, message: Extract<ServerMessage, { type: 'file_data' }>): void {
-    const { header, data } = binaryOf(message);
     const targets = audienceRooms(sessionId, push);
-    let frames = 0;
-    if (this.io) {
-      this.io.local.to(targets).emit('file_data', { ...header, data } as unknown as ServerMessage);
-      frames += countFrames(this.io, targets, undefined);
-    }
+    // Every node of the session gets the chunk; only the guest's has its socket: the others stop here.
+    const frames = this.io ? countFrames(this.io, targets, undefined) : 0;
     const wsMembers = this.ws.empty ? [] : wsAudience(this.ws, targets, undefined);
+    if (frames === 0 && wsMembers.length === 0) return;
+    const { header, data } = binaryOf(message);
+    if (this.io && frames > 0) this.io.local.to(targets).emit('file_data', { ...header, data } as unknown as ServerMessage);
     if (wsMembers.length > 0) {
       const frame = encodeBinaryFrame(header, data);
       for (const m of wsMembers) m.sendBinary?.(frame);
@@ -94,12 +93,13 @@ export class SocketIoHub implements LocalHub {
 }
 
 /**
- * A compact file chunk crossed the road as base64: decoded once on this node and written binary — a Socket.IO
- * attachment in `data`, or the /ws binary frame [u32 header length][header JSON][data].
+ * A compact file chunk crossed the road as bytes beside its JSON (`data`), or, from a gateway of an older release
+ * during a rolling deploy, as base64 (`data_b64`, decoded here): written binary — a Socket.IO attachment in
+ * `data`, or the /ws binary frame [u32 header length][header JSON][data].
  */
-function binaryOf(message: Extract<ServerMessage, { type: 'file_data' }>): { header: Record<string, unknown>; data: Buffer } {
-  const { data_b64, data: _data, ...header } = message;
-  return { header, data: Buffer.from(data_b64 ?? '', 'base64') };
+function binaryOf(message: Extract<ServerMessage, { type: 'file_data' }>): { header: Record<string, unknown>; data: Uint8Array } {
+  const { data_b64, data, ...header } = message;
+  return { header, data: data ?? Buffer.from(data_b64 ?? '', 'base64') };
 }
 
 /** The /ws connections in any target room, less those in the excepted one. */

@@ -76,6 +76,23 @@ describe('toWireEvent', () => {
     const e = of('invite_created');
     expect(toWireEvent(e)).toEqual({ type: 'session_event', session_id: S, seq: e.seq, event_type: 'invite_created', actor: 'alice', payload: BODIES.invite_created, created_at: AT });
   });
+
+  it('sends a refusal to members without its resource, the reason\'s mention of it withheld (the audit export keeps both)', () => {
+    const e = of('access_refused');
+    const hidden = { ...e, payload: { user_id: 'vic', action: 'document.history', code: 'PERMISSION_DENIED', reason: 'File rule "secrets-hidden" (secret/** is hidden for role viewer) forbids you to read secret/keys.md; ask a session owner or admin.', resource: 'secret/keys.md' } };
+    expect(toWireEvent(hidden)).toEqual({
+      type: 'session_event',
+      session_id: S,
+      seq: e.seq,
+      event_type: 'access_refused',
+      actor: 'alice',
+      payload: { user_id: 'vic', action: 'document.history', code: 'PERMISSION_DENIED', reason: 'File rule "secrets-hidden" (secret/** is hidden for role viewer) forbids you to read (withheld); ask a session owner or admin.' },
+      created_at: AT,
+    });
+    const { resource: _resource, ...withoutResource } = BODIES.access_refused as { resource: string };
+    expect(toWireEvent(e)).toMatchObject({ payload: withoutResource });
+    expect(toWireEvent({ ...e, payload: withoutResource as typeof e.payload })).toMatchObject({ payload: withoutResource });
+  });
 });
 
 describe('an event type from a newer session service (a rolling deploy)', () => {

@@ -1,5 +1,5 @@
 import type { SessionEventOf, SessionStreamEvent } from '@chorus/contracts';
-import type { Role, ServerMessageOf } from '@chorus/protocol';
+import { refusalForMembers, type Role, type ServerMessageOf } from '@chorus/protocol';
 
 /** The wire message of a durable event (every one carries the event's `seq`). */
 export type WireEvent =
@@ -51,12 +51,15 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'file_rules_updated':
     case 'conflict_resolved':
     case 'session_updated':
-    case 'access_refused':
     case 'file_lock_acquired':
     case 'file_lock_released':
     case 'yjs_document_created':
     case 'yjs_version_restored':
       return genericEvent(e);
+    case 'access_refused':
+      // Members see who was refused what, not on which resource (a path may be hidden from them); the audit
+      // export keeps it (docs/authorization.md "Audit visibility").
+      return genericEvent({ ...e, payload: refusalForMembers(e.payload) });
     default:
       // What clients are promised for an event type they do not know: `session_event`, seq kept.
       return genericEvent(fromNewerService(e));

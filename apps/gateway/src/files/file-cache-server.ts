@@ -89,7 +89,7 @@ export class FileCacheServer {
       if (s.format.kind === 'compact') {
         const data = s.format.compression === 'deflate' ? await deflateAsync(raw) : raw;
         const sha256 = createHash('sha256').update(raw).digest('hex');
-        push(s.sessionId, { to: 'peers', peer_ids: [s.guestPeer] }, { type: 'file_data', ...stamp, transfer_id: s.format.transferId, chunk_index: index, total_chunks: s.layout.length, encoding: s.format.compression, entries, sha256, data_b64: data.toString('base64') });
+        push(s.sessionId, { to: 'peers', peer_ids: [s.guestPeer] }, { type: 'file_data', ...stamp, transfer_id: s.format.transferId, chunk_index: index, total_chunks: s.layout.length, encoding: s.format.compression, entries, sha256, data });
       } else {
         const payload = entries.map((e, i) => [e.path, Array.from(parts[i])] as [string, number[]]);
         push(s.sessionId, { to: 'peers', peer_ids: [s.guestPeer] }, { type: 'files_chunk', ...stamp, files_json: JSON.stringify(payload), chunk_index: index, total_chunks: s.layout.length });

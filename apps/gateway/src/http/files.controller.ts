@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Inject, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { authorize, type Identity } from '@chorus/auth';
+import type { Identity } from '@chorus/auth';
 import type { ConflictApi, SessionApi, TypedClient } from '@chorus/contracts';
-import { ChorusError, conflictsQuerySchema, fileRulesBodySchema, sessionIdParamSchema } from '@chorus/protocol';
+import { conflictsQuerySchema, fileRulesBodySchema, sessionIdParamSchema } from '@chorus/protocol';
 import { SessionRouter } from '../routing/session.router';
 import { Actor, AccessTokenGuard } from './auth';
 import { CONFLICT_CLIENT } from './documents.controller';
 import { Documented } from './openapi';
+import { RestRefusals, type RestCheck } from './rest-refusals';
 import { parseInput } from './validation';
 
 type Res<P extends keyof SessionApi> = Promise<SessionApi[P]['res']>;
@@ -20,6 +21,7 @@ export class FilesController {
   constructor(
     @Inject(SessionRouter) private readonly sessions: SessionRouter,
     @Inject(CONFLICT_CLIENT) private readonly conflict: TypedClient<ConflictApi>,
+    @Inject(RestRefusals) private readonly refusals: RestRefusals,
   ) {}
 
   @Get('file-rules')
@@ -34,14 +36,18 @@ export class FilesController {
     return this.sessions.call('file_rules.set', { actor, session_id: parseInput(sessionIdParamSchema, id, 'id'), body: parseInput(fileRulesBodySchema, body) });
   }
 
+  /**
+   * Path rules apply: asking for one document (`doc_id`) the caller may not read is refused (and audited,
+   * rest-refusals.ts); the whole list leaves out the conflicts of documents hidden from the caller.
+   */
   @Get('conflicts')
   @Documented({ summary: 'Recorded conflicts (oldest first), with both versions of each region and their resolution', query: conflictsQuerySchema, errors: [400, 401, 403, 404] })
   async conflicts(@Actor() actor: Identity, @Param('id') id: string, @Query() query: unknown): Promise<ConflictApi['conflicts.list']['res']> {
     const session_id = parseInput(sessionIdParamSchema, id, 'id');
-    const session = await this.sessions.call('session.get', { actor, session_id });
-    if (session.my_role === null) throw new ChorusError('NOT_FOUND', `Session ${session_id} does not exist, has expired, or you are not a participant.`);
-    authorize(session.my_role, 'document.read');
-    const caller = { user_id: actor.user_id, client_id: 'rest', role: session.my_role };
-    return this.conflict.call('conflicts.list', { caller, payload: { session_id, query: parseInput(conflictsQuerySchema, query) } });
+    const q = parseInput(conflictsQuerySchema, query);
+    const caller = await this.refusals.caller(actor, session_id);
+    const check: RestCheck = { needs: 'document.read', ...(q.doc_id !== undefined ? { file: { doc_id: q.doc_id, access: 'read' } } : {}) };
+    const list = await this.refusals.run(caller, session_id, 'conflicts.list', check, () => this.conflict.call('conflicts.list', { caller, payload: { session_id, query: q } }));
+    return { conflicts: await this.refusals.readable(caller, session_id, list.conflicts, (c) => c.doc_id) };
   }
 }

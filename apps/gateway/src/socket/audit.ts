@@ -48,6 +48,7 @@ export function auditRefusal(deps: GatewayDeps, logger: LoggerService, connectio
     action: type,
     code: error.code,
     reason: error.message,
-    ...(typeof docId === 'string' ? { resource: docId.slice(0, 1_024) } : {}),
+    // The resource: the document, else the first path refused (file sync names its paths in the error).
+    ...(typeof docId === 'string' ? { resource: docId.slice(0, 1_024) } : error.details.paths?.[0] !== undefined ? { resource: error.details.paths[0].slice(0, 1_024) } : {}),
   });
 }

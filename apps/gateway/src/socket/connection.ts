@@ -6,6 +6,7 @@ import type { AgentDispatch } from '../agents/agent-dispatch';
 import type { ChannelHistory } from '../channels/channel-history';
 import type { ChannelStreams } from '../channels/channel-streams';
 import type { FileRulesCache } from '../files/file-rules.cache';
+import type { PeerPrincipals } from '../files/file-sync-rules';
 import type { PresenceBatcher } from '../fanout/presence-batcher';
 import type { SessionStreams } from '../fanout/session-streams';
 import type { FileCache } from '../files/file-cache';
@@ -128,7 +129,7 @@ export interface GatewayDeps {
    * File sync (docs/file-sync.md): the shared host/offer state, the per-connection bytes-per-second cap, and the
    * content-addressed cache (absent: off).
    */
-  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number; readonly cache?: FileCache };
+  readonly fileSync: { readonly store: FileSyncStore; readonly bytesPerSecond: number; readonly cache?: FileCache; readonly principals: PeerPrincipals };
   /** Idle agents pushed `prompt_assigned`; the text so far of agents' responses for joiners (docs/agents.md). */
   readonly agents: AgentDispatch;
   /** Presence broadcasts, batched per session (at most 20 frames a second). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { authorize } from '@chorus/auth';
+import { authorize, resolveFileAccess } from '@chorus/auth';
 import {
   ChorusError,
   FILE_CHUNK_BYTES,
@@ -12,7 +12,9 @@ import {
   type FileHost,
   type ReplyOf,
 } from '@chorus/protocol';
+import type { LoggerService } from '@nestjs/common';
 import { CACHE_SEED_CHUNK_BYTES } from '../files/file-cache-server';
+import { mayRead, requireReadable } from '../files/file-sync-rules';
 import type { OfferedFile } from '../files/file-sync.store';
 import type { Connection, GatewayDeps, Membership } from './connection';
 import { membershipOf } from './membership';
@@ -24,11 +26,14 @@ type Reply<T extends ClientMessageType> = Promise<Omit<ReplyOf<T>, 'id'>>;
  * message goes to exactly one peer of the session — whichever gateway holds it — through the one outbound road
  * (`peers` audience), stamped with the sender's peer id. The server checks what it can without the bytes'
  * meaning: who may host (edit rights), the manifest (normal unique paths, caps), that a guest asks only for paths
- * of the manifest it was sent and that the host sends only those, and bytes per second per connection.
+ * of the manifest it was sent and that the host sends only those, and bytes per second per connection. The
+ * session's per-file path rules apply per path (files/file-sync-rules.ts, docs/files.md "File sync").
  */
 export class FileSyncMessageHandlers {
   /** Bytes-per-second budget per connection: a token bucket refilled continuously, one second deep. */
   private readonly buckets = new WeakMap<Connection, { tokens: number; at: number }>();
+
+  constructor(private readonly logger: LoggerService) {}
 
   async share(socket: Connection, m: ClientMessageOf<'share_project'>, deps: GatewayDeps): Reply<'share_project'> {
     const membership = membershipOf(socket, m.session_id);
@@ -54,6 +59,9 @@ export class FileSyncMessageHandlers {
   async request(socket: Connection, m: ClientMessageOf<'request_file_manifest' | 'request_files'>, deps: GatewayDeps): Reply<'request_files'> {
     const membership = membershipOf(socket, m.session_id);
     authorize(membership.role, 'files.receive');
+    // The path rules first, before the host, the offer or the cache are asked: a path the guest may not read is
+    // refused naming the rule (and audited), whether or not a cached blob could answer it.
+    if (m.type === 'request_files') requireReadable(await deps.files.rules(m.session_id), { role: membership.role, user_id: socket.data.identity.user_id }, m.file_paths);
     const named = m.to_peer_id ?? (m.peer_id !== undefined && m.peer_id !== membership.peer_id ? m.peer_id : undefined);
     const paths = m.type === 'request_files' ? m.file_paths : [];
     const cache = m.type === 'request_files' && m.use_cache !== false ? deps.fileSync.cache : undefined;
@@ -137,12 +145,25 @@ export class FileSyncMessageHandlers {
     this.spend(socket, m.manifest_json.length, deps);
     const manifest = manifestSchema.safeParse(parseJson(m.manifest_json, 'manifest_json'));
     if (!manifest.success) throw prefixed(validationErrorFrom(manifest.error), 'manifest_json');
-    await this.requirePresent(deps, m.session_id, m.peer_id, []);
-    const files = new Map<string, OfferedFile>(manifest.data.files.map((f) => [f.path, { hash: f.hash, size: f.size }]));
+    const peers = await deps.presence.call('presence.who', { session_id: m.session_id });
+    if (!peers.some((p) => p.peer_id === m.peer_id)) throw new ChorusError('PEER_DISCONNECTED', `Peer ${m.peer_id} is not connected to session ${m.session_id}.`, { field: 'to_peer_id' });
+    // The path rules: the guest is offered only what the host may read and the guest may read; the others are
+    // withheld, as a count (their names would tell what is hidden).
+    const rules = await deps.files.rules(m.session_id);
+    let kept = manifest.data.files;
+    if (rules.length > 0) {
+      const hostPrincipal = { role: membership.role, user_id: socket.data.identity.user_id };
+      const guest = await deps.fileSync.principals.of(deps, m.session_id, m.peer_id, socket.data.identity, peers);
+      kept = kept.filter((f) => guest !== null && mayRead(rules, hostPrincipal, f.path) && mayRead(rules, guest, f.path));
+    }
+    const withheld = manifest.data.files.length - kept.length;
+    if (withheld > 0) deps.metrics.fileSyncWithheld.inc({ at: 'manifest' }, withheld);
+    const files = new Map<string, OfferedFile>(kept.map((f) => [f.path, { hash: f.hash, size: f.size }]));
     const offerer = { peer_id: membership.peer_id, user_id: socket.data.identity.user_id };
     await Promise.all([deps.fileSync.store.offer(m.session_id, membership.peer_id, m.peer_id, files), deps.fileSync.cache ? deps.fileSync.store.setOfferer(m.session_id, m.peer_id, offerer) : undefined]);
     const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
-    deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'file_manifest', ...stamp, manifest_json: m.manifest_json });
+    const manifestJson = withheld === 0 ? m.manifest_json : JSON.stringify({ files: kept });
+    deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'file_manifest', ...stamp, manifest_json: manifestJson, withheld });
     return { type: 'file_relayed', session_id: m.session_id, to_peer_id: m.peer_id };
   }
 
@@ -162,6 +183,7 @@ export class FileSyncMessageHandlers {
       if (size > entry.size) throw ChorusError.validation('files_json', `"${path}" is ${entry.size} bytes in the manifest; this chunk alone carries ${size}.`);
       sizes.set(path, size);
     }
+    await this.recheck(socket, m.session_id, m.peer_id, paths, deps);
     const stamp = { session_id: m.session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
     deps.push(m.session_id, { to: 'peers', peer_ids: [m.peer_id] }, { type: 'files_chunk', ...stamp, files_json: m.files_json, chunk_index: m.chunk_index, total_chunks: m.total_chunks });
     deps.metrics.fileBytesRelayed.inc({ format: 'seed' }, [...sizes.values()].reduce((a, b) => a + b, 0));
@@ -172,7 +194,7 @@ export class FileSyncMessageHandlers {
 
   /**
    * A compact chunk (binary): entries only of offered paths and within their manifest sizes, raw bytes matching
-   * the entries' total. Crosses gateways as base64 on the road; each gateway's hub writes it binary again.
+   * the entries' total. Crosses gateways as bytes beside its JSON on the road (libs/contracts `outboundCodec`).
    */
   async data(socket: Connection, m: ClientMessageOf<'file_data'>, deps: GatewayDeps): Reply<'file_data'> {
     const membership = this.hosting(socket, m.session_id);
@@ -191,13 +213,38 @@ export class FileSyncMessageHandlers {
     }
     if (raw > FILE_CHUNK_BYTES.max) throw ChorusError.validation('entries', `A chunk carries at most ${FILE_CHUNK_BYTES.max} bytes; these entries add up to ${raw}.`);
     if (m.encoding === 'none' && data.length !== raw) throw ChorusError.validation('data', `The entries add up to ${raw} bytes; the data has ${data.length}.`);
+    await this.recheck(socket, m.session_id, m.peer_id, paths, deps);
     const { type: _t, id: _id, peer_id, data: _d, session_id, ...header } = m;
     const stamp = { session_id, from_peer_id: membership.peer_id, from_user_id: socket.data.identity.user_id };
-    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data_b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
+    deps.push(session_id, { to: 'peers', peer_ids: [peer_id] }, { type: 'file_data', ...stamp, ...header, data });
     deps.metrics.fileBytesRelayed.inc({ format: 'compact' }, raw);
     // Forwarded first; the cache's write-behind takes the bytes afterwards, off this path.
     deps.fileSync.cache?.writes.observe({ sessionId: session_id, hostPeer: membership.peer_id, guestPeer: peer_id, offered, format: 'compact', entries: m.entries, encoding: m.encoding, data });
     return { type: 'file_relayed', session_id, to_peer_id: peer_id };
+  }
+
+  /**
+   * A chunk's paths against the rules in force now, for the guest it goes to: they may have changed since the
+   * manifest (a rule added, the guest's role lowered). A chunk with a path the guest may not read is dropped — not
+   * relayed, not cached — counted (`chorus_file_sync_withheld_total{at="chunk"}`), logged, and refused to the host
+   * with PERMISSION_DENIED naming the rule (audited like every refusal).
+   */
+  private async recheck(socket: Connection, sessionId: string, guestPeer: string, paths: readonly string[], deps: GatewayDeps): Promise<void> {
+    const rules = await deps.files.rules(sessionId);
+    if (rules.length === 0) return;
+    const guest = await deps.fileSync.principals.of(deps, sessionId, guestPeer, socket.data.identity);
+    const refused = guest === null ? [...paths] : paths.filter((p) => !mayRead(rules, guest, p));
+    if (refused.length === 0) return;
+    deps.metrics.fileSyncWithheld.inc({ at: 'chunk' }, refused.length);
+    this.logger.warn(`Session ${sessionId}: a chunk for ${guestPeer} dropped, ${refused.length} path(s) it may not read under the path rules`, 'FileSync');
+    if (guest === null) throw new ChorusError('PEER_DISCONNECTED', `Peer ${guestPeer} is no longer a participant of session ${sessionId}.`, { field: 'peer_id', paths: refused.slice(0, 100) });
+    const rule = resolveFileAccess(rules, guest, refused[0]).rule;
+    const why = rule === null ? `role "${guest.role}" may not read it` : `file rule "${rule.name}" (${rule.pattern}) forbids it`;
+    throw new ChorusError('PERMISSION_DENIED', `This chunk is not relayed: ${guestPeer} may not read "${refused[0]}" (${why})${refused.length > 1 ? `, nor ${refused.length - 1} other path(s) of it` : ''}.`, {
+      field: 'peer_id',
+      paths: refused.slice(0, 100),
+      ...(rule === null ? {} : { rule: rule.name }),
+    });
   }
 
   /** The sender may host (viewers receive only). */

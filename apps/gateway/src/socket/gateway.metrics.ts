@@ -28,12 +28,15 @@ export class GatewayMetrics {
   readonly reauthenticated: Counter;
   readonly fileBytesRelayed: Counter<'format'>;
   readonly fileHostUnavailable: Counter;
+  readonly fileSyncWithheld: Counter<'at'>;
   readonly auditFailures: Counter;
+  readonly restRefusalsCollapsed: Counter;
 
   constructor(registry: Registry) {
     this.connections = new Gauge({ name: 'chorus_ws_connections', help: 'Open WebSocket connections on this gateway', registers: [registry] });
     this.sessions = new Gauge({ name: 'chorus_ws_sessions', help: 'Sessions with members on this gateway', registers: [registry] });
     this.fileHostUnavailable = new Counter({ name: 'chorus_file_host_unavailable_total', help: 'joined / who answered without file_host: the file sync store did not answer', registers: [registry] });
+    this.fileSyncWithheld = new Counter({ name: 'chorus_file_sync_withheld_total', help: 'Files withheld from a guest by the path rules: manifest entries, and paths of chunks dropped (at)', labelNames: ['at'], registers: [registry] });
     this.fileBytesRelayed = new Counter({ name: 'chorus_file_sync_bytes_total', help: 'File content bytes relayed host to guest, by format (seed, compact)', labelNames: ['format'], registers: [registry] });
     this.messagesIn = new Counter({ name: 'chorus_ws_messages_in_total', help: 'Client messages received, by type', labelNames: ['type'], registers: [registry] });
     this.messagesOut = new Counter({ name: 'chorus_ws_messages_out_total', help: 'Server messages sent (acks and pushes), by type', labelNames: ['type'], registers: [registry] });
@@ -88,7 +91,12 @@ export class GatewayMetrics {
       registers: [registry],
     });
     this.tokensExpired = new Counter({ name: 'chorus_ws_token_expired_total', help: 'Connections closed with reauthenticate (4002): the access token expired without a reauth', labelNames: ['transport'], registers: [registry] });
-    this.auditFailures = new Counter({ name: 'chorus_ws_audit_failures_total', help: 'Audit events (refused socket actions, lock changes) this gateway could not hand to the session service (each logged)', registers: [registry] });
+    this.auditFailures = new Counter({ name: 'chorus_ws_audit_failures_total', help: 'Audit events (refused socket and REST actions, lock changes) this gateway could not hand to the session service (each logged)', registers: [registry] });
+    this.restRefusalsCollapsed = new Counter({
+      name: 'chorus_http_audit_collapsed_total',
+      help: 'REST refusals not recorded again: identical to one this gateway recorded within the collapse window (rest-refusals.ts)',
+      registers: [registry],
+    });
     this.reauthenticated = new Counter({ name: 'chorus_ws_reauth_total', help: 'Connections that moved their token expiry with a fresh access token (reauth)', registers: [registry] });
     this.rateLimited = new Counter({ name: 'chorus_ws_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by kind', labelNames: ['kind'], registers: [registry] });
     this.handshakesRefused = new Counter({ name: 'chorus_ws_handshakes_refused_total', help: 'Handshakes refused (Socket.IO and /ws), by reason: origin, or the disconnect name of the refusal (unauthenticated, connection_limit, ...)', labelNames: ['reason'], registers: [registry] });

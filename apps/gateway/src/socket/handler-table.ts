@@ -19,7 +19,7 @@ export function handlerTable(tokens: IdentityTokens, access: AccessTokenVerifier
   const channels = new ChannelMessageHandlers(logger);
   const voice = new VoiceMessageHandlers();
   const yjs = new YjsMessageHandlers();
-  const fileSync = new FileSyncMessageHandlers();
+  const fileSync = new FileSyncMessageHandlers(logger);
   const files = new FileMessageHandlers(logger);
   return {
     join: (s, m, d) => session.join(s, m, d),

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import {
   ChorusError,
+  refusalForMembers,
   type CreateInviteBody,
   type CreateSessionBody,
   type HistoryPage,
@@ -498,7 +499,9 @@ export class SessionService {
     const events = withChatState(read, foldChatThreads(await this.events.chatThreads(this.db, sessionId, chatSeqsOf(read))));
     const last = events.length > 0 ? events[events.length - 1].seq : query.after_seq;
     const head = Number(session.last_seq);
-    return { session_id: sessionId, events: events.map(eventView), next_after_seq: last < head ? last : null, last_seq: head };
+    // A refusal without its resource, as in the live push (refusalForMembers); the audit export keeps it whole.
+    const views = events.map((e) => (e.type === 'access_refused' ? eventView({ ...e, payload: refusalForMembers(e.payload) }) : eventView(e)));
+    return { session_id: sessionId, events: views, next_after_seq: last < head ? last : null, last_seq: head };
   }
 
   private async authorized(db: Executor, actor: Identity, sessionId: string, action: Action): Promise<Role> {

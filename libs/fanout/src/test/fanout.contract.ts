@@ -5,16 +5,36 @@ import type { Fanout, FanoutCodec } from '../fanout';
 export interface TestMessage {
   readonly seq: number;
   readonly origin_node: string;
+  /** Bytes the codec splits off (they cross beside the JSON). */
+  readonly bytes?: Uint8Array;
 }
 
-/** Accepts `{seq: positive integer, origin_node: string}` only. */
+/** Accepts `{seq: positive integer, origin_node: string}` only, plus bytes beside it. */
 export const testCodec: FanoutCodec<TestMessage> = {
-  parse(raw: unknown): TestMessage {
+  parse(raw: unknown, binary?: Uint8Array): TestMessage {
     const m = raw as Partial<TestMessage> | null;
-    if (typeof m?.seq !== 'number' || !Number.isInteger(m.seq) || m.seq < 1 || typeof m.origin_node !== 'string') throw new Error('not a test message');
-    return { seq: m.seq, origin_node: m.origin_node };
+    if (typeof m?.seq !== 'number' || !Number.isInteger(m.seq) || m.seq < 1 || typeof m.origin_node !== 'string' || 'bytes' in m) throw new Error('not a test message');
+    return { seq: m.seq, origin_node: m.origin_node, ...(binary !== undefined ? { bytes: binary } : {}) };
+  },
+  split(message: TestMessage): { json: unknown; binary: Uint8Array } | undefined {
+    if (message.bytes === undefined) return undefined;
+    const { bytes, ...json } = message;
+    return { json, binary: bytes };
   },
 };
+
+/** Deterministic bytes (a seeded xorshift): every value 0–255, NUL and non-UTF-8 sequences included. */
+export function seededBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
 
 /** What the suite's brokers reported dropped (their DropReporter). */
 export type Drops = Array<{ reason: string; sessionId: string }>;
@@ -81,6 +101,22 @@ export function fanoutContract(name: string, make: () => Promise<{ a: Fanout<Tes
       expect(got).toEqual([2]);
       expect(env.b.dropped).toBe(before + 1);
       expect(env.drops).toContainEqual({ reason: expect.stringContaining('not a test message') as string, sessionId: 's1' });
+    });
+
+    it("carries a message's bytes beside its JSON, byte for byte and in order with JSON-only messages", async () => {
+      const got: TestMessage[] = [];
+      await env.b.subscribe('s1', (m) => got.push(m));
+      const big = seededBytes(300 * 1024, 15);
+      const published: TestMessage[] = [msg(1), { ...msg(2), bytes: big }, msg(3), { ...msg(4), bytes: new Uint8Array(0) }, { ...msg(5), bytes: Uint8Array.of(0, 0xff, 0xc3) }];
+      for (const m of published) await env.a.publish('s1', m);
+      // The publisher's buffer is its own again once publish returned: changing it changes nothing delivered.
+      big.fill(0);
+      await waitFor('all five', () => got.length === 5);
+      expect(got.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(got[0].bytes).toBeUndefined();
+      expect(Buffer.from(got[1].bytes ?? []).equals(Buffer.from(seededBytes(300 * 1024, 15)))).toBe(true);
+      expect(got[3].bytes?.length).toBe(0);
+      expect([...(got[4].bytes ?? [])]).toEqual([0, 0xff, 0xc3]);
     });
   });
 }
