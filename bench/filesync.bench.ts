@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -147,6 +148,8 @@ async function main(): Promise<void> {
     // file cache already holds (the compact run wrote it) is still sent by the host, not served by node B. The
     // host's chunk count per phase shows it.
     const chunkSize = Number(process.env.BENCH_CHUNK ?? 256 * 1024);
+    const diskHash = new Map(manifest.files.map((f) => [f.path, f.hash]));
+    const identical = new Map<string, number>();
     const timed = async (what: string, run: () => Promise<Map<string, Uint8Array>>, bytes: number, chunks: number): Promise<{ ms: number; cpuMs: number }> => {
       const sentBefore = host.chunksSent;
       const cpu = process.cpuUsage();
@@ -155,6 +158,12 @@ async function main(): Promise<void> {
       const ms = performance.now() - start;
       if ([...got.values()].reduce((n, b) => n + b.length, 0) !== bytes) throw new Error(`${what}: bytes missing`);
       if (host.chunksSent - sentBefore !== chunks) throw new Error(`${what}: the host sent ${host.chunksSent - sentBefore} chunks, not ${chunks}`);
+      // Byte-identical, checked outside the timing and apart from the SDK's own check: every file's sha256 against
+      // the one buildManifest computed from the host's disk.
+      for (const [path, body] of got) {
+        if (createHash('sha256').update(body).digest('hex') !== diskHash.get(path)) throw new Error(`${what}: ${path} differs from the host's file`);
+      }
+      identical.set(what, got.size);
       progress(`${what}: ${round(ms)} ms for ${bytes} bytes, ${chunks} chunks from the host`);
       return { ms, cpuMs: cpuMsSince(cpu) };
     };
@@ -207,6 +216,8 @@ async function main(): Promise<void> {
     const mb = (bytes: number, ms: number) => round(bytes / 1024 / 1024 / (ms / 1000));
     const figures = {
       project: { files: manifest.files.length, bytes: totalBytes },
+      /** Files compared byte-identical (sha256 of what arrived vs the host's disk) per transfer kind. */
+      identical_files: Object.fromEntries(identical),
       seed_json: { mb_per_s: mb(seedBytes, seedMs) },
       compact: { mb_per_s: mb(totalBytes, compactMs) },
       compact_seed_slice: { mb_per_s: mb(seedBytes, sliceMs) },

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import * as Y from 'yjs';
+import { ChorusClient } from '@chorus/client';
+import { YjsProvider } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { createSession, inviteLink, sessionReady, signIn } from './support/app';
 import { appCluster } from './support/app-cluster';
@@ -7,10 +10,12 @@ import { OUTPUT_DIR } from './support/web-build';
 
 // The versions panel of a Yjs document in the browser app (apps/web/src/yjs-versions-panel.ts, over the SDK's
 // `provider.versions`) in real Chromium against two gateway processes: Alice (gateway 0) types, saves a labelled
-// version, types on, previews the version's text and restores it after the confirmation; Bob's tab (gateway 1)
+// version, types on and saves again — Bob's panel (gateway 1) lists the new version without Refresh
+// (`yjs_version_saved`) — previews the first version's text and restores it after the confirmation; Bob's tab
 // shows the restored text live in its editor, and his panel hears of the restore (`yjs_version_restored`) and says
-// who restored what. A viewer's tab lists and previews versions, without save or restore. A screenshot of Alice's
-// panel goes to test-output/browser.
+// who restored what. A viewer's tab lists and previews versions, without save or restore; after 51 more saves (an
+// SDK client of Alice's) it lists the newest 50 live and "Load more" brings the rest. A screenshot of Alice's panel
+// goes to test-output/browser.
 
 const FILE = 'notes/versions.md';
 // Every page error or console error of a tab fails the test (the harness checks after each).
@@ -28,6 +33,7 @@ interface Shown {
     confirming: number | null;
     status: string;
     canEdit: boolean;
+    more: boolean;
   } | null;
 }
 
@@ -60,7 +66,7 @@ it('an editor saves a version, types, previews and restores it; the other tab on
   const alice = await app.person();
   const bob = await app.person();
   await signIn(alice.page, gw0, [gw0], 'Alice');
-  await createSession(alice.page, 'yjs versions in the browser');
+  const sessionId = await createSession(alice.page, 'yjs versions in the browser');
   const link = await inviteLink(alice.page);
 
   // Alice creates the Yjs document: the versions panel comes with its editor, empty.
@@ -94,6 +100,15 @@ it('an editor saves a version, types, previews and restores it; the other tab on
   await alice.page.keyboard.type(' Then a second thought.');
   const later = 'The first draft. Then a second thought.';
   await waitShown(bob.page, 'Bob to see the second thought', (s) => showsText(s, later));
+
+  // She saves it too: Bob's panel lists version 2 live (no Refresh) and says who saved it.
+  await alice.page.getByTestId('yjs-version-label').fill('second thought');
+  await alice.page.getByTestId('yjs-version-save').click();
+  await waitShown(alice.page, 'version 2 listed for Alice', (s) => s.panel?.versions.map((v) => v.version).join() === '2,1' && s.panel.status === 'saved version 2');
+  const bobSaved = await waitShown(bob.page, 'Bob lists version 2 live', (s) => s.panel?.versions.map((v) => v.version).join() === '2,1');
+  expect(bobSaved.panel?.versions[0]).toMatchObject({ version: 2, label: 'second thought', reason: 'saved' });
+  expect(bobSaved.panel?.status).toBe('Alice saved version 2 (second thought)');
+  expect(bobSaved.panel?.more).toBe(false);
 
   // She previews version 1 (its text, not the editor's), then restores it: the confirmation first.
   await alice.page.locator('li[data-version="1"] [data-testid="yjs-version-preview-button"]').click();
@@ -133,9 +148,46 @@ it('an editor saves a version, types, previews and restores it; the other tab on
   const vicItem = vic.page.locator(`[data-file="${FILE}"] a`);
   await vicItem.waitFor({ timeout: 20_000 });
   await vicItem.click();
-  await waitShown(vic.page, 'Vic sees the text and the list, read-only', (s) => showsText(s, 'The first draft. Bob.') && s.panel?.canEdit === false && s.panel.versions.length === 1);
+  await waitShown(vic.page, 'Vic sees the text and the list, read-only', (s) => showsText(s, 'The first draft. Bob.') && s.panel?.canEdit === false && s.panel.versions.length === 2);
   expect(await vic.page.getByTestId('yjs-version-form').isVisible()).toBe(false);
   expect(await vic.page.getByTestId('yjs-version-restore').count()).toBe(0);
   await vic.page.locator('li[data-version="1"] [data-testid="yjs-version-preview-button"]').click();
   await waitShown(vic.page, "Vic previews version 1", (s) => s.panel?.preview?.text === 'The first draft.');
-}, 150_000);
+  expect(await vic.page.getByTestId('yjs-version-more').isVisible()).toBe(false);
+
+  // 51 more saves (Alice's SDK client, each after an acknowledged edit): 53 versions. Vic's panel follows live and
+  // lists the newest 50; "Load more" appends the other 3.
+  const token = await alice.page.evaluate(() => (JSON.parse((globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('chorus.auth') ?? '{}') as { token: string }).token);
+  const sdk = new ChorusClient({ url: [gw0], token, peerId: 'alice-sdk-versions', onWarning: () => undefined });
+  app.keep(sdk);
+  await sdk.connect();
+  const session = sdk.session(sessionId);
+  await session.join();
+  const provider = new YjsProvider(session, FILE, new Y.Doc());
+  await provider.connect();
+  const text = provider.doc.getText('codemirror');
+  for (let i = 0; i < 51; i++) {
+    const acked = new Promise<void>((resolve) => {
+      const off = provider.on('acked', () => (off(), resolve()));
+    });
+    text.insert(text.length, '.');
+    await acked;
+    expect(await provider.versions.save()).toMatchObject({ version: 3 + i, created: true });
+  }
+  const paged = await waitShown(vic.page, 'Vic lists the newest 50 live', (s) => s.panel?.versions.length === 50 && s.panel.versions[0].version === 53 && s.panel.more);
+  expect(paged.panel?.versions.at(-1)?.version).toBe(4);
+  await vic.page.getByTestId('yjs-version-more').click();
+  const all = await waitShown(vic.page, 'Vic lists all 53', (s) => s.panel?.versions.length === 53 && !s.panel.more);
+  expect(all.panel?.versions.map((v) => v.version)).toEqual(Array.from({ length: 53 }, (_, i) => 53 - i));
+  expect(await vic.page.getByTestId('yjs-version-more').isVisible()).toBe(false);
+  // A live save keeps the older pages: 54 listed.
+  const acked = new Promise<void>((resolve) => {
+    const off = provider.on('acked', () => (off(), resolve()));
+  });
+  text.insert(text.length, '!');
+  await acked;
+  await provider.versions.save('the last');
+  await waitShown(vic.page, 'Vic lists 54, the older pages kept', (s) => s.panel?.versions.length === 54 && s.panel.versions[0].label === 'the last' && s.panel.versions.at(-1)?.version === 1);
+  await provider.destroy();
+  expect((await shown(vic.page)).errors).toBe(0);
+}, 180_000);

@@ -105,18 +105,33 @@ describe('provider.versions', () => {
     bob = await provider(await joined(gw1, people.bob.token, 'bob-ver'), DOC);
     const aliceText = alice.doc.getText('codemirror');
     const bobText = bob.doc.getText('codemirror');
+    // Saves are live too (`yjs_version_saved`, a durable session event): each hears the other's, and its own.
+    const savesHeard = (p: YjsProvider) => {
+      const heard: Array<{ version: number; label: string | null; user_id: string }> = [];
+      p.versions.on('saved', (s) => heard.push({ version: s.version, label: s.label, user_id: s.user_id }));
+      return heard;
+    };
+    const bobHeard = savesHeard(bob);
+    const aliceHeard = savesHeard(alice);
 
     await durable(alice, () => aliceText.insert(0, 'First draft.'));
     const v1 = await alice.versions.save('first');
     expect(v1).toMatchObject({ doc_id: DOC, version: 1, reason: 'saved', label: 'first', author: `alice-${LABEL}`, created: true });
     // A retried save of the same state stores nothing.
     expect(await alice.versions.save('first')).toMatchObject({ version: 1, created: false });
+    await waitFor("Bob (gateway 1) hears of Alice's save", () => bobHeard.length >= 1, { timeoutMs: 10_000 });
+    expect(bobHeard[0]).toEqual({ version: 1, label: 'first', user_id: `alice-${LABEL}` });
 
     await waitFor('Bob has the first draft', () => textOf(bob) === 'First draft.', { timeoutMs: 10_000 });
     await durable(bob, () => bobText.insert(bobText.length, ' Bob adds more.'));
     await durable(bob, () => bobText.delete(0, 6)); // "draft. Bob adds more."
     const v2 = await bob.versions.save();
     expect(v2).toMatchObject({ version: 2, label: null, author: `bob-${LABEL}`, created: true });
+    const v2Heard = { version: 2, label: null, user_id: `bob-${LABEL}` };
+    await waitFor("Alice and Bob hear of Bob's save", () => aliceHeard.length >= 2 && bobHeard.length >= 2, { timeoutMs: 10_000 });
+    // Once each, in order; the retried save that stored nothing was not an event (the stream is seq-ordered).
+    expect(aliceHeard).toEqual([bobHeard[0], v2Heard]);
+    expect(bobHeard).toEqual([bobHeard[0], v2Heard]);
     const second = textOf(bob);
     expect(second).toBe('draft. Bob adds more.');
 

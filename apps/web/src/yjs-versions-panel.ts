@@ -1,13 +1,15 @@
 import { ChorusError } from '@chorus/client';
-import type { YjsVersionRestored, YjsVersions } from '@chorus/client/yjs';
-import type { Role, YjsVersionInfoView } from '@chorus/protocol';
+import type { YjsVersionRestored, YjsVersionSavedEvent, YjsVersions } from '@chorus/client/yjs';
+import type { Role, YjsVersionInfoView, YjsVersionSavedView } from '@chorus/protocol';
 import { h, replaceChildren } from './dom';
 
 // The version history of the open Yjs document (docs/yjs.md "Versions in the SDK and the app"), over the SDK's
 // `provider.versions`: its versions newest first with their labels, authors and times; save the current state
 // (with an optional label); preview a version's text; restore one after a confirmation. A restore reaches every
-// editor as an ordinary update (the CRDT shows it); the `yjs_version_restored` event of anyone's restore refreshes
-// this list and says who restored what. Viewers see the list and previews, not the save and restore buttons.
+// editor as an ordinary update (the CRDT shows it); the `yjs_version_restored` event of anyone's restore and the
+// `yjs_version_saved` event of anyone's save refresh this list live and say who did what. The list shows the newest
+// page (50); "Load more" appends the next older page (the SDK's `list({before})`), kept across refreshes. Viewers
+// see the list and previews, not the save and restore buttons.
 
 /** Roles that may edit documents, hence save and restore versions (the server's `document.edit`). */
 const WRITERS: readonly Role[] = ['owner', 'admin', 'editor', 'agent'];
@@ -19,6 +21,8 @@ export interface ShownVersions {
   confirming: number | null;
   status: string;
   canEdit: boolean;
+  /** Whether older versions remain to be loaded ("Load more" shown). */
+  more: boolean;
 }
 
 export class YjsVersionsPanel {
@@ -26,6 +30,13 @@ export class YjsVersionsPanel {
   /** Errors of this panel's calls: shown, and counted here. */
   errors = 0;
   private versions: YjsVersionInfoView[] = [];
+  /** The cursor of the next older page (`before`), null when every version is listed. */
+  private nextBefore: number | null = null;
+  /** Older pages were loaded: a refresh keeps them (it reloads only the newest page). */
+  private pagedBeyondFirst = false;
+  /** A save of this panel is in flight, and the versions it saved: their `saved` events say nothing more. */
+  private saving = false;
+  private readonly ownSaves = new Set<number>();
   private preview: { version: number; text: string | null } | null = null;
   private confirming: number | null = null;
   private canEdit = true;
@@ -42,7 +53,9 @@ export class YjsVersionsPanel {
   private readonly list = h('ul', { class: 'yjs-version-list', 'data-testid': 'yjs-version-list' });
   private readonly previewView = h('div', { class: 'yjs-version-preview', 'data-testid': 'yjs-version-preview' });
   private readonly status = h('span', { class: 'yjs-version-status', 'data-testid': 'yjs-version-status' });
+  private readonly more = h('button', { type: 'button', class: 'yjs-version-more', 'data-testid': 'yjs-version-more', hidden: true, onclick: () => void this.loadMore() }, 'Load more');
   private readonly offRestored: () => void;
+  private readonly offSaved: () => void;
 
   constructor(
     private readonly history: YjsVersions,
@@ -55,10 +68,12 @@ export class YjsVersionsPanel {
       h('div', { class: 'yjs-versions-bar' }, h('h3', {}, 'Versions'), h('button', { type: 'button', 'data-testid': 'yjs-version-refresh', onclick: () => void this.refresh() }, 'Refresh'), this.status),
       this.form,
       this.list,
+      this.more,
       this.previewView,
     );
     this.setRole(role);
     this.offRestored = history.on('restored', (r) => this.restoredBy(r));
+    this.offSaved = history.on('saved', (s) => this.savedBy(s));
   }
 
   /** Viewers (and anyone not allowed `document.edit`) get no save or restore. Unknown yet (null): allowed; the server decides. */
@@ -70,7 +85,10 @@ export class YjsVersionsPanel {
     this.render();
   }
 
-  /** Lists the versions (newest first, the first page: the app shows the latest 50). One listing at a time. */
+  /**
+   * Lists the versions (newest first, the newest page: 50). Older pages loaded with "Load more" stay, after the
+   * newest page (the versions older than its oldest). One listing at a time.
+   */
   refresh(): Promise<void> {
     if (this.refreshing) {
       this.again = true;
@@ -81,7 +99,14 @@ export class YjsVersionsPanel {
         do {
           this.again = false;
           try {
-            this.versions = (await this.history.list()).versions;
+            const page = await this.history.list();
+            if (this.pagedBeyondFirst) {
+              const oldest = Math.min(...page.versions.map((v) => v.version));
+              this.versions = [...page.versions, ...this.versions.filter((v) => v.version < oldest)];
+            } else {
+              this.versions = page.versions;
+              this.nextBefore = page.next_before;
+            }
             this.render();
           } catch (err) {
             this.fail('list versions', err);
@@ -94,6 +119,20 @@ export class YjsVersionsPanel {
     return this.refreshing;
   }
 
+  /** Appends the next older page of versions. */
+  private async loadMore(): Promise<void> {
+    const before = this.nextBefore;
+    if (before === null || this.busy) return;
+    await this.act('loading older versions…', async () => {
+      const page = await this.history.list({ before });
+      const have = new Set(this.versions.map((v) => v.version));
+      this.versions = [...this.versions, ...page.versions.filter((v) => !have.has(v.version))];
+      this.nextBefore = page.next_before;
+      this.pagedBeyondFirst = true;
+      this.setStatus(`${this.versions.length} versions`);
+    });
+  }
+
   shown(): ShownVersions {
     return {
       versions: this.versions.map((v) => ({ version: v.version, label: v.label, author: v.author, reason: v.reason })),
@@ -101,11 +140,13 @@ export class YjsVersionsPanel {
       confirming: this.confirming,
       status: this.status.textContent ?? '',
       canEdit: this.canEdit,
+      more: this.nextBefore !== null,
     };
   }
 
   destroy(): void {
     this.offRestored();
+    this.offSaved();
     this.root.remove();
   }
 
@@ -113,7 +154,14 @@ export class YjsVersionsPanel {
     if (this.busy) return;
     const label = this.label.value.trim();
     await this.act(`saving…`, async () => {
-      const saved = await this.history.save(label === '' ? undefined : label);
+      this.saving = true;
+      let saved: YjsVersionSavedView;
+      try {
+        saved = await this.history.save(label === '' ? undefined : label);
+      } finally {
+        this.saving = false;
+      }
+      this.ownSaves.add(saved.version);
       this.label.value = '';
       this.setStatus(saved.created ? `saved version ${saved.version}` : `version ${saved.version} already holds this text`);
       await this.refresh();
@@ -140,6 +188,13 @@ export class YjsVersionsPanel {
   private restoredBy(r: YjsVersionRestored): void {
     this.setStatus(`${this.nameOf(r.user_id)} restored version ${r.version}`);
     this.root.dataset.restored = `${r.version}@${r.event_seq}`;
+    void this.refresh();
+  }
+
+  /** Anyone's save (ours included): a new version to list, and everyone learns who saved it. */
+  private savedBy(s: YjsVersionSavedEvent): void {
+    if (!this.saving && !this.ownSaves.has(s.version)) this.setStatus(`${this.nameOf(s.user_id)} saved version ${s.version}${s.label === null ? '' : ` (${s.label})`}`);
+    this.root.dataset.saved = `${s.version}@${s.event_seq}`;
     void this.refresh();
   }
 
@@ -170,6 +225,8 @@ export class YjsVersionsPanel {
 
   private render(): void {
     for (const b of this.form.querySelectorAll('button')) b.disabled = this.busy;
+    this.more.hidden = this.nextBefore === null;
+    this.more.disabled = this.busy;
     replaceChildren(this.list, ...this.versions.map((v) => this.item(v)), this.versions.length === 0 && h('li', { class: 'muted' }, 'No versions yet.'));
     const p = this.preview;
     replaceChildren(

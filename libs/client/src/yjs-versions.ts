@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import type { z } from 'zod';
 import {
   ChorusError,
+  SESSION_EVENT_PAYLOADS,
   saveYjsVersionBodySchema,
   validationErrorFrom,
   yjsRestoredSchema,
@@ -32,9 +33,24 @@ export interface YjsVersionRestored {
   event_seq: number;
 }
 
+/** A `yjs_version_saved` session event, as `YjsVersions` reports it for its document. */
+export interface YjsVersionSavedEvent {
+  version: number;
+  /** The label it was saved with; null without one. */
+  label: string | null;
+  /** The seq of the last durable update the version holds. */
+  seq: number;
+  /** Who saved it. */
+  user_id: string;
+  /** The session stream position of the event. */
+  event_seq: number;
+}
+
 export interface YjsVersionsEvents {
   /** Someone (this client included) restored a version of this document: the audit record, live. */
   restored: YjsVersionRestored;
+  /** Someone (this client included) saved a new version of this document (not a retried save that stored nothing). */
+  saved: YjsVersionSavedEvent;
 }
 
 /**
@@ -121,10 +137,12 @@ export class YjsVersions extends TypedEmitter<YjsVersionsEvents> {
     return answer(yjsRestoredSchema, await this.rest.call('POST', `${this.base()}/${v}/restore`), 'restore');
   }
 
-  /** @internal A durable session event: reported when it is a restore of this document. */
+  /** @internal A durable session event: reported when it is a restore or a save of this document. */
   handleEvent(event: DurableEvent): void {
     const restored = yjsRestoreOf(event);
     if (restored !== null && restored.doc_id === this.docId) this.emit('restored', { version: restored.version, seq: restored.seq, user_id: restored.user_id, event_seq: event.seq });
+    const saved = yjsSaveOf(event);
+    if (saved !== null && saved.doc_id === this.docId) this.emit('saved', { version: saved.version, label: saved.label, seq: saved.seq, user_id: saved.user_id, event_seq: event.seq });
   }
 
   private base(): string {
@@ -142,6 +160,16 @@ export function yjsRestoreOf(event: DurableEvent): { doc_id: string; version: nu
   const { doc_id, version, seq, user_id } = p as Record<string, unknown>;
   if (typeof doc_id !== 'string' || typeof version !== 'number' || typeof seq !== 'number' || typeof user_id !== 'string') return null;
   return { doc_id, version, seq, user_id };
+}
+
+/**
+ * The save of a durable event if it is a `yjs_version_saved` (of any Yjs document of the session), else null: for
+ * `session.on('event', …)` without a provider. Checked with the protocol's own payload schema.
+ */
+export function yjsSaveOf(event: DurableEvent): { doc_id: string; version: number; label: string | null; seq: number; user_id: string } | null {
+  if (event.kind !== 'session_event' || event.message.event_type !== 'yjs_version_saved') return null;
+  const parsed = SESSION_EVENT_PAYLOADS.yjs_version_saved.safeParse(event.message.payload);
+  return parsed.success ? parsed.data : null;
 }
 
 /** An argument checked with the server's own request schema: VALIDATION_ERROR before any request. */

@@ -9,7 +9,7 @@ import type { ChorusSession } from './session';
 import { addsNothing } from './yjs-step2';
 import { YjsVersions } from './yjs-versions';
 
-export { YjsVersions, yjsRestoreOf, type YjsVersionRestored, type YjsVersionsEvents } from './yjs-versions';
+export { YjsVersions, yjsRestoreOf, yjsSaveOf, type YjsVersionRestored, type YjsVersionSavedEvent, type YjsVersionsEvents } from './yjs-versions';
 
 const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;

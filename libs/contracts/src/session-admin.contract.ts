@@ -21,7 +21,8 @@ export type AuditRecord =
   | { readonly kind: 'lock_acquired'; readonly doc_id: string; readonly holder_id: string; readonly peer_id: string; readonly expires_at: string }
   | { readonly kind: 'lock_released'; readonly doc_id: string; readonly holder_id: string | null; readonly by: string; readonly reason: 'released' | 'broken' | 'expired' }
   | { readonly kind: 'yjs_document_created'; readonly doc_id: string; readonly user_id: string }
-  | { readonly kind: 'yjs_version_restored'; readonly doc_id: string; readonly version: number; readonly seq: number; readonly user_id: string };
+  | { readonly kind: 'yjs_version_restored'; readonly doc_id: string; readonly version: number; readonly seq: number; readonly user_id: string }
+  | { readonly kind: 'yjs_version_saved'; readonly doc_id: string; readonly version: number; readonly label: string | null; readonly seq: number; readonly user_id: string };
 
 /** Session management patterns of the session service (docs/session-admin.md). */
 export interface SessionAdminApi {

@@ -40,6 +40,12 @@ export const SESSION_ADMIN_EVENT_PAYLOADS = {
    * `version`, and the `seq` of the update that restored it.
    */
   yjs_version_restored: z.strictObject({ doc_id: text(), version: z.number().int().positive(), seq: z.number().int().nonnegative(), user_id: text() }),
+  /**
+   * A version of a Yjs document was saved explicitly (docs/yjs.md "Version history"): by whom (`user_id`), its
+   * number, its `label` (null without one) and the `seq` of the last update it holds. Not for a retried save that
+   * stored nothing (`created: false`), nor for the compaction job's versions.
+   */
+  yjs_version_saved: z.strictObject({ doc_id: text(), version: z.number().int().positive(), label: text().nullable(), seq: z.number().int().nonnegative(), user_id: text() }),
 } as const;
 
 export type AccessRefusedPayload = z.infer<(typeof SESSION_ADMIN_EVENT_PAYLOADS)['access_refused']>;

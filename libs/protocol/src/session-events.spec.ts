@@ -37,6 +37,7 @@ const EXAMPLES: { [T in SessionEventType]: SessionEventPayload<T> } = {
   file_lock_released: { doc_id: 'src/main.ts', holder_id: 'bob', by: 'alice', reason: 'broken' },
   yjs_document_created: { doc_id: 'notes/design.md', user_id: 'alice' },
   yjs_version_restored: { doc_id: 'notes/design.md', version: 3, seq: 42, user_id: 'alice' },
+  yjs_version_saved: { doc_id: 'notes/design.md', version: 4, label: 'before the review', seq: 57, user_id: 'alice' },
 };
 
 describe('durable session event payloads', () => {

@@ -42,6 +42,7 @@ const BODIES: { [T in SessionEventType]: Extract<SessionEventBody, { type: T }>[
   file_lock_released: { doc_id: 'src/main.ts', holder_id: 'bob', by: 'alice', reason: 'broken' },
   yjs_document_created: { doc_id: 'notes/design.md', user_id: 'alice' },
   yjs_version_restored: { doc_id: 'notes/design.md', version: 3, seq: 42, user_id: 'alice' },
+  yjs_version_saved: { doc_id: 'notes/design.md', version: 4, label: 'before the review', seq: 57, user_id: 'alice' },
 };
 
 const events: SessionStreamEvent[] = Object.entries(BODIES).map(
@@ -144,6 +145,7 @@ describe('membershipEffect', () => {
       file_lock_released: null,
       yjs_document_created: null,
       yjs_version_restored: null,
+      yjs_version_saved: null,
     });
   });
 });

@@ -55,6 +55,7 @@ export function toWireEvent(e: SessionStreamEvent): WireEvent {
     case 'file_lock_released':
     case 'yjs_document_created':
     case 'yjs_version_restored':
+    case 'yjs_version_saved':
       return genericEvent(e);
     case 'access_refused':
       // Members see who was refused what, not on which resource (a path may be hidden from them); the audit
@@ -152,6 +153,7 @@ export function membershipEffect(e: SessionStreamEvent): MembershipEffect {
     case 'file_lock_released':
     case 'yjs_document_created':
     case 'yjs_version_restored':
+    case 'yjs_version_saved':
       return null;
     default:
       // A type from a newer session service: this gateway knows no effect of it.

@@ -25,7 +25,8 @@ import { parseInput } from './validation';
  * (documents.controller.ts; `GET …/versions/:version` answers a Yjs document's version there). Versions are
  * snapshots of the whole state: listed and read by every participant, saved and restored by editors and owners. A
  * restore is one new durable update, pushed to every connected client like any other (never a log rewrite), and
- * recorded in the audit trail (`yjs_version_restored`). A text document is CONFLICT here: its versions are its ops.
+ * recorded in the audit trail (`yjs_version_restored`); a save is recorded too (`yjs_version_saved`: other tabs see it
+ * live). A text document is CONFLICT here: its versions are its ops.
  * Path rules apply (read to list, edit to save and restore); refusals are audited (rest-refusals.ts).
  */
 @ApiTags('documents')
@@ -51,8 +52,10 @@ export class DocumentVersionsController {
   @Documented({ summary: "Save a Yjs document's current state as a version (editors and owners)", body: saveYjsVersionBodySchema, response: yjsVersionSavedSchema, status: 201, errors: [400, 401, 403, 404, 409] })
   async save(@Actor() actor: Identity, @Param('id') id: string, @Param('docId') docId: string, @Body() body: unknown): Promise<ConflictApi['yjs.save_version']['res']> {
     const { caller, session_id, doc_id } = await this.target(actor, id, docId);
+    const docs = this.edge.deps.yjs;
+    if (!docs) throw new ChorusError('UNAVAILABLE', 'Yjs documents are not enabled on this gateway.');
     const { label } = parseInput(saveYjsVersionBodySchema, body ?? {});
-    return this.refusals.run(caller, session_id, 'yjs.save_version', edit(doc_id), () => this.conflict.call('yjs.save_version', { caller, payload: { session_id, doc_id, ...(label !== undefined ? { label } : {}) } }));
+    return this.refusals.run(caller, session_id, 'yjs.save_version', edit(doc_id), () => docs.saveVersion(caller, session_id, doc_id, label));
   }
 
   @Post(':version/restore')

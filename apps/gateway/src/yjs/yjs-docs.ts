@@ -2,12 +2,14 @@ import type { LoggerService } from '@nestjs/common';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import { authorize } from '@chorus/auth';
+import { authorize, can } from '@chorus/auth';
 import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestored } from '@chorus/contracts';
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
 import { YjsSeqs } from './yjs-seqs';
+
+type YjsVersionSaved = ConflictApi['yjs.save_version']['res'];
 
 /** Who sends y-protocols messages for a document: an edge connection (Socket.IO, /ws) or a stock provider on /yjs/. */
 export interface YjsSubscriber {
@@ -53,6 +55,14 @@ interface LocalDoc {
   readonly seqs: YjsSeqs;
   gapTimer: NodeJS.Timeout | undefined;
   filling: boolean;
+  /**
+   * The document's delete set and state vector as this node knows them, kept from the first read-only sync on
+   * (undefined while only editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is
+   * a no-op — ignored, not refused — when it holds nothing else the document lacks. `unfolded` are the durable
+   * updates delivered since, folded in lazily (on the next check, or beyond FOLD_MAX_BYTES), so a keystroke costs no
+   * decoding here.
+   */
+  known: KnownState | undefined;
 }
 
 /**
@@ -63,6 +73,21 @@ export const GAP_GRACE_MS = 2_000;
 
 /** The gateway reads a document's state to fill a hole as a service, never as a participant (viewer may read). */
 const GAP_READER: Caller = { user_id: 'service:gateway', client_id: 'gateway:gap-fill', role: 'viewer' };
+
+interface KnownState {
+  ds: DeleteSet;
+  /** The state vector of what this node knows is stored (client → next clock). */
+  readonly sv: Map<number, number>;
+  unfolded: Uint8Array[];
+  unfoldedBytes: number;
+  /** Settles once the state read that started it is in `unfolded` (or failed: then it is no longer the doc's). */
+  readonly ready: Promise<void>;
+}
+
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
+
+/** Delivered updates not yet folded into a document's known delete set are folded beyond this many bytes. */
+const FOLD_MAX_BYTES = 1024 * 1024;
 
 /** Coalesced updates are written at once beyond this many bytes (as Hocuspocus's flushMaxBytes). */
 const FLUSH_MAX_BYTES = 256 * 1024;
@@ -143,11 +168,14 @@ export class YjsDocs {
    */
   private async syncStep1(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, stateVector: Uint8Array): Promise<YjsOutcome> {
     const doc = this.docOf(sessionId, docId);
+    // A read-only sync: the delete set is kept from now on (before the read, so no push in between is missed).
+    const loaded = !can(caller.role, 'document.edit') && doc.known === undefined ? keepDeleteSet(doc) : undefined;
     if (!doc.subscribers.has(subscriber.id)) {
       doc.subscribers.set(subscriber.id, { subscriber, clients: new Set() });
       try {
         await subscriber.subscribe(sessionId, docId);
       } catch (err) {
+        loaded?.(null);
         this.unsubscribe(subscriber, sessionId, docId);
         throw err;
       }
@@ -156,6 +184,7 @@ export class YjsDocs {
     try {
       state = await this.conflict.call('yjs.open', { caller, payload: { session_id: sessionId, doc_id: docId } });
     } catch (err) {
+      loaded?.(null);
       this.unsubscribe(subscriber, sessionId, docId);
       throw err;
     }
@@ -165,6 +194,7 @@ export class YjsDocs {
     // Created by this sync: an audit event of the session (durable) before the answer.
     if (state.created === true) await this.audit?.(sessionId, { kind: 'yjs_document_created', doc_id: docId, user_id: subscriber.userId });
     const merged = Buffer.from(state.update, 'base64');
+    loaded?.(merged);
     let diff: Uint8Array;
     try {
       diff = Y.diffUpdate(merged, stateVector);
@@ -179,12 +209,18 @@ export class YjsDocs {
   }
 
   private async update(subscriber: YjsSubscriber, caller: Caller, sessionId: string, docId: string, update: Uint8Array): Promise<number | null> {
-    this.subscribed(subscriber, sessionId, docId);
+    const doc = this.subscribed(subscriber, sessionId, docId);
     // An empty update (no structs, no deletions: a step 2 of a client with nothing new) is no change: not stored.
     if (update.length === 2 && update[0] === 0 && update[1] === 0) return null;
     try {
       authorize(caller.role, 'document.edit');
     } catch (err) {
+      // A viewer's no-op (a stock provider's step 2 answer: its whole delete set, nothing the document lacks) is
+      // ignored, not refused; anything else it holds is an edit.
+      if (update.length <= YJS_LIMITS.maxUpdateBytes && (await this.addsNothing(doc, caller, update))) {
+        this.metrics.updates.inc({ outcome: 'ignored' });
+        return null;
+      }
       this.metrics.refused.inc({ reason: 'read_only' });
       throw err;
     }
@@ -205,6 +241,44 @@ export class YjsDocs {
   }
 
   /**
+   * Whether a read-only connection's update holds nothing the document lacks: no struct beyond the stored state
+   * vector (a viewer's step 2 answer has none unless it typed — or an editor's update reached it between the state
+   * read and its answer), every deletion already in the document's delete set. Both are this node's (kept from the
+   * first read-only sync, folded from the durable updates delivered since); a document whose subscriber became
+   * read-only after its sync reads the state once from the conflict service. Never reads per keystroke. A wrong
+   * "nothing" would only drop a viewer's edit untold (ignored is not stored): never store one.
+   */
+  private async addsNothing(doc: LocalDoc, caller: Caller, update: Uint8Array): Promise<boolean> {
+    try {
+      Y.parseUpdateMeta(update);
+    } catch {
+      return false; // not an update: refused as read-only like any other edit
+    }
+    if (doc.known === undefined) {
+      const loaded = keepDeleteSet(doc);
+      try {
+        const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: doc.sessionId, doc_id: doc.docId } });
+        loaded(Buffer.from(state.update, 'base64'));
+      } catch (err) {
+        // Unknown: refused as an edit (counted read_only), the next one asks again.
+        loaded(null);
+        this.logger.warn(`yjs ${doc.docId}: the delete set could not be read: ${(err as Error).message}`, 'YjsDocs');
+        return false;
+      }
+    }
+    const known = doc.known;
+    if (known === undefined) return false;
+    // A read still under way (another viewer's sync): its state is part of the delete set.
+    await known.ready;
+    if (doc.known !== known || !this.fold(doc, known)) return false;
+    try {
+      return Y.snapshotContainsUpdate(new Y.Snapshot(known.ds, known.sv), update);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Restores a version (docs/yjs.md "Version history", REST): the conflict service appends the restoring update
    * (durable: the ack), then it is pushed like any other update to every subscriber on every gateway, and the
    * restore is recorded in the session's audit trail (`yjs_version_restored`) before the caller is answered.
@@ -217,6 +291,18 @@ export class YjsDocs {
     }
     if (restored.changed) await this.audit?.(sessionId, { kind: 'yjs_version_restored', doc_id: docId, version, seq: restored.seq, user_id: caller.user_id });
     return restored;
+  }
+
+  /**
+   * Saves the current durable state as a version (docs/yjs.md "Version history", REST); a version stored by this
+   * save is recorded in the session's audit trail (`yjs_version_saved`, durable, pushed to every member: the other
+   * tabs' versions panels refresh on it) before the caller is answered. A retried save that stored nothing
+   * (`created: false`) records nothing.
+   */
+  async saveVersion(caller: Caller, sessionId: string, docId: string, label: string | undefined): Promise<YjsVersionSaved> {
+    const saved = await this.conflict.call('yjs.save_version', { caller, payload: { session_id: sessionId, doc_id: docId, ...(label !== undefined ? { label } : {}) } });
+    if (saved.created) await this.audit?.(sessionId, { kind: 'yjs_version_saved', doc_id: docId, version: saved.version, label: saved.label, seq: saved.seq, user_id: caller.user_id });
+    return saved;
   }
 
   /**
@@ -282,11 +368,32 @@ export class YjsDocs {
       // socket as ONE update (Y.mergeUpdates), as Hocuspocus does: one frame per socket instead of one per update.
       doc.pending.push(decoded.update);
       doc.pendingBytes += decoded.update.length;
+      if (doc.known) {
+        doc.known.unfolded.push(decoded.update);
+        doc.known.unfoldedBytes += decoded.update.length;
+        if (doc.known.unfoldedBytes >= FOLD_MAX_BYTES) this.fold(doc, doc.known);
+      }
       if (doc.pendingBytes >= FLUSH_MAX_BYTES) this.flush(doc);
       else doc.flush ??= setImmediate(() => this.flush(doc));
       return;
     }
     this.write(doc, frame);
+  }
+
+  /**
+   * Folds the delivered updates into the document's known state. They were checked when stored: one Yjs cannot
+   * decode is a bug, logged and counted; the document then keeps no state (the next read-only sync starts again).
+   */
+  private fold(doc: LocalDoc, known: KnownState): boolean {
+    try {
+      foldKnown(known);
+      return true;
+    } catch (err) {
+      this.metrics.deliveryFailures.inc();
+      this.logger.error(`yjs ${doc.docId}: the delete set could not be folded: ${(err as Error).message}`, undefined, 'YjsDocs');
+      if (doc.known === known) doc.known = undefined;
+      return false;
+    }
   }
 
   /** Writes the coalesced updates of a document to its binary sinks. */
@@ -415,11 +522,43 @@ export class YjsDocs {
       const awareness = new Awareness(scratch);
       // This node has no state of its own: only the clients' states, expiring unless renewed (30 s).
       awareness.setLocalState(null);
-      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined, seqs: new YjsSeqs(), gapTimer: undefined, filling: false };
+      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined, seqs: new YjsSeqs(), gapTimer: undefined, filling: false, known: undefined };
       this.docs.set(key, doc);
     }
     return doc;
   }
+}
+
+/**
+ * Starts keeping the delete set of `doc` (empty, so pushes from now on are kept); the caller hands over the state it
+ * read (a merged update), or null when the read failed (then the doc keeps none: the next read-only sync starts again).
+ */
+function keepDeleteSet(doc: LocalDoc): (state: Uint8Array | null) => void {
+  let settle!: () => void;
+  const known: KnownState = { ds: Y.createDeleteSet(), sv: new Map(), unfolded: [], unfoldedBytes: 0, ready: new Promise<void>((resolve) => (settle = resolve)) };
+  doc.known = known;
+  return (state) => {
+    if (state !== null) known.unfolded.push(state);
+    else if (doc.known === known) doc.known = undefined;
+    settle();
+  };
+}
+
+/** Folds the delivered updates into the known delete set (normalised: `snapshotContainsUpdate` compares them). */
+function foldKnown(known: KnownState): void {
+  if (known.unfolded.length === 0) return;
+  const sets = [known.ds];
+  for (const u of known.unfolded) {
+    const { structs, ds } = Y.decodeUpdate(u);
+    sets.push(ds);
+    for (const s of structs) {
+      const end = s.id.clock + s.length;
+      if (end > (known.sv.get(s.id.client) ?? 0)) known.sv.set(s.id.client, end);
+    }
+  }
+  known.ds = Y.mergeDeleteSets(sets);
+  known.unfolded = [];
+  known.unfoldedBytes = 0;
 }
 
 function keyOf(sessionId: string, docId: string): string {

@@ -12,7 +12,7 @@ export class YjsMetrics {
   readonly pathRefused: Counter<'reason'>;
 
   constructor(registry: Registry) {
-    this.updates = new Counter({ name: 'chorus_yjs_updates_total', help: 'Yjs updates made durable (appended) or recognised as a resend (duplicate)', labelNames: ['outcome'], registers: [registry] });
+    this.updates = new Counter({ name: 'chorus_yjs_updates_total', help: 'Yjs updates made durable (appended), recognised as a resend (duplicate), or a read-only connection\'s no-op ignored (ignored)', labelNames: ['outcome'], registers: [registry] });
     this.refused = new Counter({ name: 'chorus_yjs_refused_total', help: 'y-protocols messages refused, by reason (malformed, read_only, too_large, not_subscribed, rate_limited, failed, stateless, unauthenticated)', labelNames: ['reason'], registers: [registry] });
     this.appendLatency = new Histogram({ name: 'chorus_yjs_append_seconds', help: 'Time from an update received to it being durable (the conflict service round trip)', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
     this.framesOut = new Counter({ name: 'chorus_yjs_path_frames_out_total', help: 'Binary frames written by the hub to /yjs/ and /hocuspocus sockets', registers: [registry] });

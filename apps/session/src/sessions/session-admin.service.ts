@@ -162,6 +162,9 @@ export class SessionAdminService {
       case 'yjs_version_restored':
         event = { type: 'yjs_version_restored', actor: record.user_id, payload: { doc_id: record.doc_id, version: record.version, seq: record.seq, user_id: record.user_id }, ...dedupe };
         break;
+      case 'yjs_version_saved':
+        event = { type: 'yjs_version_saved', actor: record.user_id, payload: { doc_id: record.doc_id, version: record.version, label: record.label, seq: record.seq, user_id: record.user_id }, ...dedupe };
+        break;
     }
     await this.audit.record(sessionId, event);
     return { recorded: true };
