@@ -10,6 +10,7 @@ import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { providerSynced, stockYjsProvider } from './support/yjs';
 
 // A live role change reaches open Yjs connections (docs/yjs.md "Roles"), on the real distributed topology (2
 // gateways, the services as separate processes, real Postgres and Redis): Bob's STOCK y-websocket provider (npm
@@ -24,20 +25,9 @@ const LABEL = 'yjslive';
 const DOC = 'notes/live role.md';
 const cleanups: Array<() => void> = [];
 
-function stockProvider(gateway: string, sessionId: string, joinToken: string): WebsocketProvider {
-  const doc = new Y.Doc();
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', sessionId + '/' + encodeURIComponent(DOC), doc, {
-    params: { join_token: joinToken },
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    // Node has a BroadcastChannel: without this, providers of one process would sync with each other directly.
-    disableBc: true,
-    maxBackoffTime: 500,
-  });
-  cleanups.push(() => (provider.destroy(), doc.destroy()));
-  return provider;
-}
+const stockProvider = (gateway: string, sessionId: string, joinToken: string) => stockYjsProvider(gateway, { sessionId, docId: DOC }, joinToken, cleanups);
 
-const synced = (p: WebsocketProvider) => waitFor('provider synced', () => p.synced, { timeoutMs: 20_000 });
+const synced = providerSynced;
 
 /** The stored text: snapshot and log, merged, from Postgres. */
 async function storedText(sessionId: string): Promise<string> {
