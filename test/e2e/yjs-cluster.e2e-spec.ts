@@ -1,13 +1,13 @@
-import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
 import { ChorusClient, type ChorusSession } from '@chorus/client';
 import { YjsProvider } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { rng as prng } from '../../apps/conflict/src/testing/random-edit';
+import { providerSynced, stockYjsProvider, yjsFromPostgres } from './support/yjs';
 
 // Yjs documents on the real distributed topology (2 gateways, conflict/session/presence as separate processes, real
 // Postgres and Redis): two STOCK y-websocket providers (npm y-websocket, unmodified, on /yjs/) on different gateways
@@ -20,31 +20,10 @@ let people: People;
 const DOC = 'notes/design notes.md';
 const cleanups: Array<() => void> = [];
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** A stock provider, exactly as the issue writes it: serverUrl ws://host/yjs, room session_id/encoded doc_id. */
-function stockProvider(gateway: string, sessionId: string, joinToken: string, doc = new Y.Doc()): WebsocketProvider {
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', sessionId + '/' + encodeURIComponent(DOC), doc, {
-    params: { join_token: joinToken },
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    // Node has a BroadcastChannel: without this, providers of one process would sync with each other directly.
-    disableBc: true,
-    maxBackoffTime: 500,
-  });
-  // The provider leaves its awareness (and its timer) to the doc: destroying the doc stops both.
-  cleanups.push(() => (provider.destroy(), doc.destroy()));
-  return provider;
-}
+const stockProvider = (gateway: string, sessionId: string, joinToken: string, doc?: Y.Doc) => stockYjsProvider(gateway, { sessionId, docId: DOC }, joinToken, cleanups, { doc });
 
-const synced = (p: WebsocketProvider) => waitFor('provider synced', () => p.synced, { timeoutMs: 20_000 });
+const synced = providerSynced;
 
 /** Types unique characters at random places until stopped; returns every character typed. */
 function typist(text: Y.Text, random: () => number, first: number) {
@@ -62,21 +41,7 @@ function typist(text: Y.Text, random: () => number, first: number) {
   return { typed, stop: async () => ((running = false), await done) };
 }
 
-/** The document as Postgres holds it: the snapshot and the log after it, merged. */
-async function reloadFromPostgres(url: string, sessionId: string): Promise<Y.Doc> {
-  const pg = new Client({ connectionString: url });
-  await pg.connect();
-  try {
-    const head = await pg.query<{ snapshot: Buffer | null; snapshot_seq: string }>(`SELECT snapshot, snapshot_seq FROM yjs_documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, DOC]);
-    const log = await pg.query<{ update: Buffer }>(`SELECT update FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq > $3 ORDER BY seq`, [sessionId, DOC, head.rows[0].snapshot_seq]);
-    const doc = new Y.Doc();
-    if (head.rows[0].snapshot) Y.applyUpdate(doc, head.rows[0].snapshot);
-    for (const r of log.rows) Y.applyUpdate(doc, r.update);
-    return doc;
-  } finally {
-    await pg.end();
-  }
-}
+const reloadFromPostgres = (url: string, sessionId: string) => yjsFromPostgres(url, sessionId, DOC);
 
 beforeAll(async () => {
   cluster = await startProcessCluster('yjs_cluster', { replicas: 1 });

@@ -1,14 +1,14 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
-import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { WebsocketProvider } from 'y-websocket';
 import { ChorusClient } from '@chorus/client';
 import { YjsProvider } from '@chorus/client/yjs';
 import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { rng as prng } from '../../apps/conflict/src/testing/random-edit';
+import { stockYjsProvider, yjsFromPostgres } from './support/yjs';
 
 // The Hocuspocus provider's protocol on /hocuspocus (issue #17), on the real distributed topology (2 gateways,
 // conflict/session/presence as separate processes, real Postgres and Redis): an UNMODIFIED @hocuspocus/provider on
@@ -23,15 +23,6 @@ const DOC = 'notes/hocus pocus.md';
 const cleanups: Array<() => void> = [];
 const WebSocketPolyfill = WebSocket as unknown as typeof globalThis.WebSocket;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * As the issue writes it — url ws://host/hocuspocus, name session_id/doc_id, the join token as `token` — with the
@@ -45,16 +36,7 @@ function hocuspocus(gateway: string, name: string, token: string, document = new
   return provider;
 }
 
-function stockProvider(gateway: string, sessionId: string, joinToken: string, doc = new Y.Doc()): WebsocketProvider {
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', sessionId + '/' + encodeURIComponent(DOC), doc, {
-    params: { join_token: joinToken },
-    WebSocketPolyfill,
-    disableBc: true,
-    maxBackoffTime: 500,
-  });
-  cleanups.push(() => (provider.destroy(), doc.destroy()));
-  return provider;
-}
+const stockProvider = (gateway: string, sessionId: string, joinToken: string, doc?: Y.Doc) => stockYjsProvider(gateway, { sessionId, docId: DOC }, joinToken, cleanups, { doc });
 
 /** Types unique characters at random places until stopped; returns every character typed. */
 function typist(text: Y.Text, random: () => number, first: number) {
@@ -72,21 +54,7 @@ function typist(text: Y.Text, random: () => number, first: number) {
   return { typed, stop: async () => ((running = false), await done) };
 }
 
-/** The document as Postgres holds it: the snapshot and the log after it, merged. */
-async function reloadFromPostgres(sessionId: string, docId = DOC): Promise<Y.Doc> {
-  const pg = new Client({ connectionString: cluster.db.url });
-  await pg.connect();
-  try {
-    const head = await pg.query<{ snapshot: Buffer | null; snapshot_seq: string }>(`SELECT snapshot, snapshot_seq FROM yjs_documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, docId]);
-    const log = await pg.query<{ update: Buffer }>(`SELECT update FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq > $3 ORDER BY seq`, [sessionId, docId, head.rows[0].snapshot_seq]);
-    const doc = new Y.Doc();
-    if (head.rows[0].snapshot) Y.applyUpdate(doc, head.rows[0].snapshot);
-    for (const r of log.rows) Y.applyUpdate(doc, r.update);
-    return doc;
-  } finally {
-    await pg.end();
-  }
-}
+const reloadFromPostgres = (sessionId: string, docId = DOC) => yjsFromPostgres(cluster.db.url, sessionId, docId);
 
 /** What a provider was told about its token: the scope, or the reason it was denied. */
 function answerOf(provider: HocuspocusProvider): Promise<{ scope: string } | { denied: string }> {

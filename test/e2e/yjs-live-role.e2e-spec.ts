@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
@@ -10,6 +9,7 @@ import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { providerSynced, stockYjsProvider, yjsFromPostgres } from './support/yjs';
 
 // A live role change reaches open Yjs connections (docs/yjs.md "Roles"), on the real distributed topology (2
 // gateways, the services as separate processes, real Postgres and Redis): Bob's STOCK y-websocket provider (npm
@@ -24,36 +24,12 @@ const LABEL = 'yjslive';
 const DOC = 'notes/live role.md';
 const cleanups: Array<() => void> = [];
 
-function stockProvider(gateway: string, sessionId: string, joinToken: string): WebsocketProvider {
-  const doc = new Y.Doc();
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', sessionId + '/' + encodeURIComponent(DOC), doc, {
-    params: { join_token: joinToken },
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    // Node has a BroadcastChannel: without this, providers of one process would sync with each other directly.
-    disableBc: true,
-    maxBackoffTime: 500,
-  });
-  cleanups.push(() => (provider.destroy(), doc.destroy()));
-  return provider;
-}
+const stockProvider = (gateway: string, sessionId: string, joinToken: string) => stockYjsProvider(gateway, { sessionId, docId: DOC }, joinToken, cleanups);
 
-const synced = (p: WebsocketProvider) => waitFor('provider synced', () => p.synced, { timeoutMs: 20_000 });
+const synced = providerSynced;
 
 /** The stored text: snapshot and log, merged, from Postgres. */
-async function storedText(sessionId: string): Promise<string> {
-  const pg = new Client({ connectionString: cluster.db.url });
-  await pg.connect();
-  try {
-    const head = await pg.query<{ snapshot: Buffer | null; snapshot_seq: string }>(`SELECT snapshot, snapshot_seq FROM yjs_documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, DOC]);
-    const log = await pg.query<{ update: Buffer }>(`SELECT update FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq > $3 ORDER BY seq`, [sessionId, DOC, head.rows[0].snapshot_seq]);
-    const doc = new Y.Doc();
-    if (head.rows[0].snapshot) Y.applyUpdate(doc, head.rows[0].snapshot);
-    for (const r of log.rows) Y.applyUpdate(doc, r.update);
-    return doc.getText('codemirror').toString();
-  } finally {
-    await pg.end();
-  }
-}
+const storedText = async (sessionId: string) => (await yjsFromPostgres(cluster.db.url, sessionId, DOC)).getText('codemirror').toString();
 
 /** A y-protocols update message (base64) inserting `text` at 0 of the Y.Text codemirror, by a fresh client. */
 function updateMessage(text: string): string {

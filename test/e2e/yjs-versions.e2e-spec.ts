@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
@@ -8,6 +7,7 @@ import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { yjsFromPostgres } from './support/yjs';
 
 // Version history of Yjs documents (docs/yjs.md "Version history") on the real distributed topology (2 gateways,
 // the services as separate processes, real Postgres and Redis): versions saved over REST, listed newest first and
@@ -32,21 +32,7 @@ interface VersionInfo {
   bytes: number;
 }
 
-/** The stored document: snapshot and log, merged, from Postgres. */
-async function reloadFromPostgres(sessionId: string): Promise<Y.Doc> {
-  const pg = new Client({ connectionString: cluster.db.url });
-  await pg.connect();
-  try {
-    const head = await pg.query<{ snapshot: Buffer | null; snapshot_seq: string }>(`SELECT snapshot, snapshot_seq FROM yjs_documents WHERE session_id = $1 AND doc_id = $2`, [sessionId, DOC]);
-    const log = await pg.query<{ update: Buffer }>(`SELECT update FROM yjs_updates WHERE session_id = $1 AND doc_id = $2 AND seq > $3 ORDER BY seq`, [sessionId, DOC, head.rows[0].snapshot_seq]);
-    const doc = new Y.Doc();
-    if (head.rows[0].snapshot) Y.applyUpdate(doc, head.rows[0].snapshot);
-    for (const r of log.rows) Y.applyUpdate(doc, r.update);
-    return doc;
-  } finally {
-    await pg.end();
-  }
-}
+const reloadFromPostgres = (sessionId: string) => yjsFromPostgres(cluster.db.url, sessionId, DOC);
 
 beforeAll(async () => {
   cluster = await startProcessCluster('yjs_versions', { replicas: 1 });

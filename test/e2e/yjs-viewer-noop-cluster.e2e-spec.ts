@@ -10,6 +10,7 @@ import { waitFor } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
+import { stockYjsProvider } from './support/yjs';
 
 // Stock viewers on a document with deletions (docs/yjs.md "Roles", issue #17), on the real distributed topology (2
 // gateways, the services as separate processes, real Postgres and Redis). An UNMODIFIED y-websocket provider on
@@ -27,18 +28,7 @@ const DOC = 'notes/viewer noop.md';
 const cleanups: Array<() => void> = [];
 const WebSocketPolyfill = WebSocket as unknown as typeof globalThis.WebSocket;
 
-function stockProvider(gateway: string, joinToken: string, docId = DOC): WebsocketProvider {
-  const doc = new Y.Doc();
-  const provider = new WebsocketProvider(gateway.replace('http', 'ws') + '/yjs', people.sessionId + '/' + encodeURIComponent(docId), doc, {
-    params: { join_token: joinToken },
-    WebSocketPolyfill,
-    // Node has a BroadcastChannel: without this, providers of one process would sync with each other directly.
-    disableBc: true,
-    maxBackoffTime: 500,
-  });
-  cleanups.push(() => (provider.destroy(), doc.destroy()));
-  return provider;
-}
+const stockProvider = (gateway: string, joinToken: string, docId = DOC) => stockYjsProvider(gateway, { sessionId: people.sessionId, docId }, joinToken, cleanups);
 
 function hocuspocus(gateway: string, token: string): HocuspocusProvider {
   const websocketProvider = new HocuspocusProviderWebsocket({ url: gateway.replace('http', 'ws') + '/hocuspocus', WebSocketPolyfill, maxDelay: 500 });

@@ -7,7 +7,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { can, type JoinGrant } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
 import { HandshakeRefused } from '../socket/edge';
-import { YJS_CLOSE, YjsSockets, type YjsChannel, type YjsSocketDeps } from './yjs-socket';
+import { YJS_CLOSE, YjsSockets, closeFor, type YjsChannel, type YjsSocketDeps } from './yjs-socket';
 
 /** The path an unmodified @hocuspocus/provider connects to: `new HocuspocusProvider({ url: 'ws://host/hocuspocus', … })`. */
 export const HOCUSPOCUS_PATH = '/hocuspocus';
@@ -145,7 +145,10 @@ export class HocuspocusPath {
             if (docs.get(name)?.state === 'open') docs.set(name, { state: 'denied' });
             deny(name, reason === 'session_deleted' ? 'The session was deleted.' : 'You were removed from the session.');
           },
-          refused: (error) => close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, error.code),
+          refused: (error) => {
+            const { code, reason } = closeFor(error);
+            close(code, reason);
+          },
         },
       );
       const queued = current?.state === 'pending' ? current.queue : [];

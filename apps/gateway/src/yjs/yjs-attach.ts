@@ -34,6 +34,8 @@ export function attachYjs(w: YjsWiring): YjsPath | undefined {
   const docs = w.edge.deps.yjs;
   if (!docs) return undefined;
   w.hub.bindYjs((message) => docs.deliver(message));
+  // A hole filled on this node goes to its own sockets of the document only (each node fills its own).
+  docs.bindLocal((sessionId, message) => w.hub.push(sessionId, { kind: 'push', message, audience: { to: 'document', doc_id: message.doc_id }, origin_node: w.edge.deps.nodeId }));
   const deps = { docs, tokens: w.tokens, tickets: w.tickets, sessions: w.sessions, streams: w.streams, limiter: w.limiter, metrics: docs.metrics, logger: w.logger, accepting: () => !w.edge.isDraining, admit: (identity: Identity, id: string) => w.edge.admit(identity, id), connections: w.connections };
   const path = new YjsPath(deps);
   w.ws.route(YJS_PATH_PREFIX, (req, socket, head, url) => path.upgrade(req, socket, head, url), () => path.close());

@@ -7,6 +7,7 @@ import type { Audience, AuditRecord, Caller, ConflictApi, TypedClient, YjsRestor
 import { ChorusError, YJS_LIMITS, type Role, type ServerMessageOf } from '@chorus/protocol';
 import type { YjsMetrics } from './yjs.metrics';
 import { decodeMessage, encodeAwareness, encodeStep1, encodeStep2, encodeUpdate, type YMessage } from './yjs-protocol';
+import { YjsSeqs } from './yjs-seqs';
 
 type YjsVersionSaved = ConflictApi['yjs.save_version']['res'];
 
@@ -50,6 +51,10 @@ interface LocalDoc {
   pending: Uint8Array[];
   pendingBytes: number;
   flush: NodeJS.Immediate | undefined;
+  /** Which durable updates reached this node: a hole that outlasts GAP_GRACE_MS is filled from the stored state. */
+  readonly seqs: YjsSeqs;
+  gapTimer: NodeJS.Timeout | undefined;
+  filling: boolean;
   /**
    * The document's delete set and state vector as this node knows them, kept from the first read-only sync on
    * (undefined while only editors are subscribed): a viewer's sync step 2 answer holds its whole delete set, and is
@@ -59,6 +64,15 @@ interface LocalDoc {
    */
   known: KnownState | undefined;
 }
+
+/**
+ * How long a missing seq may stay missing before it is taken as lost with its gateway and the state is read: pushes
+ * of different gateways arrive out of order, and on a loaded machine a push can trail its commit by over a second.
+ */
+export const GAP_GRACE_MS = 2_000;
+
+/** The gateway reads a document's state to fill a hole as a service, never as a participant (viewer may read). */
+const GAP_READER: Caller = { user_id: 'service:gateway', client_id: 'gateway:gap-fill', role: 'viewer' };
 
 interface KnownState {
   ds: DeleteSet;
@@ -93,6 +107,8 @@ export type YjsPush = (sessionId: string, audience: Audience, message: ServerMes
  */
 export class YjsDocs {
   private readonly docs = new Map<string, LocalDoc>();
+  /** Writes a push to this node's sockets only (the hub); until bound, to the binary sockets alone. */
+  private local: (sessionId: string, message: ServerMessageOf<'yjs_message'>) => void = (_sessionId, message) => this.deliver(message);
 
   constructor(
     private readonly conflict: TypedClient<ConflictApi>,
@@ -105,6 +121,14 @@ export class YjsDocs {
      */
     private readonly audit?: (sessionId: string, record: AuditRecord) => Promise<void>,
   ) {}
+
+  /**
+   * Where a fill goes: the local hub, so that this node's edge connections of the document (Socket.IO, /ws) get it
+   * as well as its binary sockets (the hub hands it back to `deliver`). Local only: every node fills its own holes.
+   */
+  bindLocal(local: (sessionId: string, message: ServerMessageOf<'yjs_message'>) => void): void {
+    this.local = local;
+  }
 
   /** Local documents with subscribers (tests, metrics). */
   get size(): number {
@@ -164,6 +188,9 @@ export class YjsDocs {
       this.unsubscribe(subscriber, sessionId, docId);
       throw err;
     }
+    // The state holds every seq up to its head: the first read is where this node starts; a later head beyond what
+    // was pushed here means a hole for the subscribers already here (an update whose gateway died before its push).
+    this.noteHead(doc, state.seq);
     // Created by this sync: an audit event of the session (durable) before the answer.
     if (state.created === true) await this.audit?.(sessionId, { kind: 'yjs_document_created', doc_id: docId, user_id: subscriber.userId });
     const merged = Buffer.from(state.update, 'base64');
@@ -285,6 +312,8 @@ export class YjsDocs {
    */
   async serverStep1(caller: Caller, sessionId: string, docId: string): Promise<Uint8Array> {
     const state = await this.conflict.call('yjs.state', { caller, payload: { session_id: sessionId, doc_id: docId } });
+    const doc = this.docs.get(keyOf(sessionId, docId));
+    if (doc) this.noteHead(doc, state.seq);
     return encodeStep1(Y.encodeStateVectorFromUpdate(Buffer.from(state.update, 'base64')));
   }
 
@@ -329,6 +358,10 @@ export class YjsDocs {
       // Checked by the gateway that relayed it: a failure here is a bug worth seeing, not a client's mistake.
       this.metrics.deliveryFailures.inc();
       this.logger.error(`yjs_message for ${message.doc_id} not applied: ${(err as Error).message}`, undefined, 'YjsDocs');
+    }
+    if (message.seq !== null) {
+      doc.seqs.pushed(message.seq);
+      this.watchGap(doc);
     }
     if (message.seq !== null && decoded?.kind === 'update') {
       // Durable updates arriving in one event-loop turn (a group commit answers many at once) go to each binary
@@ -410,9 +443,52 @@ export class YjsDocs {
     }
     if (doc.subscribers.size === 0) {
       if (doc.flush) clearImmediate(doc.flush);
+      clearTimeout(doc.gapTimer);
       doc.awareness.destroy();
       doc.awareness.doc.destroy();
       this.docs.delete(key);
+    }
+  }
+
+  private noteHead(doc: LocalDoc, head: number): void {
+    if (this.docs.get(keyOf(doc.sessionId, doc.docId)) !== doc) return;
+    doc.seqs.read(head);
+    this.watchGap(doc);
+  }
+
+  /** A hole in the seqs that reached this node: filled once it has lasted GAP_GRACE_MS. */
+  private watchGap(doc: LocalDoc): void {
+    if (!doc.seqs.gap || doc.gapTimer !== undefined || doc.filling) return;
+    doc.gapTimer = setTimeout(() => void this.fillGap(doc), GAP_GRACE_MS);
+    doc.gapTimer.unref();
+  }
+
+  /**
+   * The hole lasted: an update is durable that no push brought here (its gateway died between the commit and the
+   * push — every node that holds subscribers of the document fills its own). The stored state is read and written
+   * to this node's subscribers of the document as one update: Yjs applies only what each lacks. Not fatal when it
+   * fails: logged, counted, tried again after the grace.
+   */
+  private async fillGap(doc: LocalDoc): Promise<void> {
+    doc.gapTimer = undefined;
+    const live = () => this.docs.get(keyOf(doc.sessionId, doc.docId)) === doc;
+    if (!live() || !doc.seqs.gap) return;
+    const from = doc.seqs.missingFrom;
+    doc.filling = true;
+    try {
+      const state = await this.conflict.call('yjs.state', { caller: GAP_READER, payload: { session_id: doc.sessionId, doc_id: doc.docId } });
+      if (!live()) return;
+      doc.seqs.filled(state.seq);
+      this.metrics.gapFills.inc({ outcome: 'filled' });
+      this.logger.warn(`yjs ${doc.docId}: seqs from ${from} never pushed here (lost with their gateway?): filled from the stored state at ${state.seq}`, 'YjsDocs');
+      const update = Buffer.from(state.update, 'base64');
+      this.local(doc.sessionId, { type: 'yjs_message', session_id: doc.sessionId, doc_id: doc.docId, message: Buffer.from(encodeUpdate(update)).toString('base64'), seq: state.seq });
+    } catch (err) {
+      this.metrics.gapFills.inc({ outcome: 'failed' });
+      this.logger.warn(`yjs ${doc.docId}: a hole from seq ${from} not filled (tried again in ${GAP_GRACE_MS} ms): ${(err as Error).message}`, 'YjsDocs');
+    } finally {
+      doc.filling = false;
+      if (live()) this.watchGap(doc);
     }
   }
 
@@ -446,7 +522,7 @@ export class YjsDocs {
       const awareness = new Awareness(scratch);
       // This node has no state of its own: only the clients' states, expiring unless renewed (30 s).
       awareness.setLocalState(null);
-      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined, known: undefined };
+      doc = { sessionId, docId, awareness, subscribers: new Map(), pending: [], pendingBytes: 0, flush: undefined, seqs: new YjsSeqs(), gapTimer: undefined, filling: false, known: undefined };
       this.docs.set(key, doc);
     }
     return doc;

@@ -6,7 +6,7 @@ import type { Identity } from '@chorus/auth';
 import { ChorusError, YJS_LIMITS, docIdSchema, sessionIdSchema, type Role } from '@chorus/protocol';
 import { HandshakeRefused } from '../socket/edge';
 import { encodePermissionDenied } from './yjs-protocol';
-import { YJS_CLOSE, YjsSockets, type YjsSocketDeps } from './yjs-socket';
+import { YJS_CLOSE, YjsSockets, closeFor, type YjsSocketDeps } from './yjs-socket';
 
 /** The path prefix a stock y-websocket provider connects to: `new WebsocketProvider('ws://host/yjs', room, doc, …)`. */
 export const YJS_PATH_PREFIX = '/yjs/';
@@ -89,6 +89,7 @@ export class YjsPath {
       // The token's role may be stale (a role change, a removal since it was minted): the session's is used.
       const role = await this.core.roleNow(grant, sessionId);
       const id = `yjs-${randomUUID()}`;
+      await this.underLimit(grant, id);
       await this.deps.admit(grant, id);
       return { id, sessionId, docId: doc.data, identity: grant, role };
     }
@@ -99,8 +100,20 @@ export class YjsPath {
     // A ticket proves who, not where: the role is the participant's in this session now.
     const role = await this.core.roleNow(access.identity, sessionId);
     const id = `yjs-${randomUUID()}`;
+    await this.underLimit(access.identity, id);
     await this.deps.admit(access.identity, id);
     return { id, sessionId, docId: doc.data, identity: access.identity, role };
+  }
+
+  /**
+   * A connection counts as a message of the user's `yjs` budget: a provider closed for its rate limit (4529)
+   * reconnects at once (y-websocket's first retry is after 200 ms), and while its user is still over the budget the
+   * upgrade is refused 429 — a failed attempt, so the provider's backoff grows (it is reset only by a sync), and a
+   * fresh socket is no way around the per-user limit. Nothing is lost meanwhile: the provider keeps its document
+   * and sends what is not stored in its resync. (Counted with the other refused upgrades, `reason="RATE_LIMITED"`.)
+   */
+  private async underLimit(identity: Identity, id: string): Promise<void> {
+    await this.deps.limiter.check('yjs', id, identity.user_id);
   }
 
   private onOpen(ws: WebSocket, a: Admitted): void {
@@ -120,12 +133,15 @@ export class YjsPath {
         // A new role applies to the next update; a viewer made editor again is told again if demoted later.
         roleChanged: () => void (told = false),
         removed: (reason) => ws.close(YJS_CLOSE.removed, reason),
-        refused: (error) => ws.close(error.code === 'RATE_LIMITED' ? YJS_CLOSE.rateLimited : error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, error.code === 'RATE_LIMITED' ? 'rate limited: reconnect later' : error.code),
+        refused: (error) => {
+          const { code, reason } = closeFor(error);
+          ws.close(code, reason);
+        },
       },
     );
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (ws.readyState !== ws.OPEN) return;
-      if (!isBinary) return void ws.close(YJS_CLOSE.refused, 'binary frames of y-protocols messages only');
+      if (!isBinary) return void ws.close(YJS_CLOSE.malformed, 'binary frames of y-protocols messages only');
       channel.receive(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
     });
     ws.on('error', (err) => this.deps.logger.verbose?.(`/yjs/ ${a.id}: ${err.message}`, 'YjsPath'));

@@ -11,10 +11,26 @@ import type { YjsDocs, YjsOutcome, YjsSubscriber } from './yjs-docs';
 import type { YjsMetrics } from './yjs.metrics';
 
 /**
- * Close codes (4000–4999, as the /ws protocol's). y-websocket (3.x) reconnects and resyncs after any of them except
- * 4400–4499, which it takes as final: `removed` (4403) is meant so. The Hocuspocus provider reconnects after any.
+ * Close codes of the provider paths (docs/yjs.md "Close codes"), each chosen for what the stock providers do with
+ * it. y-websocket 3.x (`defaultShouldReconnect`) takes 4400–4499 as final — the server decided reconnecting cannot
+ * help — and reconnects after any other code, with its backoff (100 ms · 2^failures, at most maxBackoffTime; reset
+ * once a connection syncs), then resyncs (sync step 1 both ways), so nothing it typed is lost. The Hocuspocus
+ * provider reconnects after any code (a removal there is a permission-denied of the document, not a close).
+ * - transient (reconnect, resync): `draining`, `unavailable`, `rateLimited` (4529: y-websocket's "try again later"
+ *   range, not 4429 — that one would end the provider for good), `malformed` (1007, RFC 6455 "inconsistent data":
+ *   a message we could not use says nothing about the client's document, and its resync sends it freshly encoded);
+ * - final: `removed` (4403), `tooLarge` (4413: the same content would come back in every resync), `refused` (4400:
+ *   what reconnecting cannot fix — e.g. the document is a text (OT) one), `unauthorized` (4401, /hocuspocus).
  */
-export const YJS_CLOSE = { rateLimited: 4429, refused: 4400, unavailable: 4503, draining: 4001, unauthorized: 4401, removed: 4403 } as const;
+export const YJS_CLOSE = { draining: 4001, unavailable: 4503, rateLimited: 4529, malformed: 1007, removed: 4403, tooLarge: 4413, refused: 4400, unauthorized: 4401 } as const;
+
+/** The close for a refused message (nothing was stored): its code and a reason for the provider's close event. */
+export function closeFor(error: ChorusError): { code: number; reason: string } {
+  if (error.code === 'RATE_LIMITED') return { code: YJS_CLOSE.rateLimited, reason: 'rate limited: reconnect later' };
+  if (error.code === 'VALIDATION_ERROR') return { code: YJS_CLOSE.malformed, reason: 'VALIDATION_ERROR: message refused, nothing stored; resync' };
+  if (error.code === 'PAYLOAD_TOO_LARGE') return { code: YJS_CLOSE.tooLarge, reason: 'PAYLOAD_TOO_LARGE' };
+  return { code: error.retryable ? YJS_CLOSE.unavailable : YJS_CLOSE.refused, reason: error.code };
+}
 
 export interface YjsSocketDeps {
   readonly docs: YjsDocs;

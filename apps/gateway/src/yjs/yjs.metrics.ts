@@ -7,6 +7,7 @@ export class YjsMetrics {
   readonly appendLatency: Histogram;
   readonly framesOut: Counter;
   readonly deliveryFailures: Counter;
+  readonly gapFills: Counter<'outcome'>;
   readonly pathConnections: Gauge;
   readonly pathRefused: Counter<'reason'>;
 
@@ -16,6 +17,7 @@ export class YjsMetrics {
     this.appendLatency = new Histogram({ name: 'chorus_yjs_append_seconds', help: 'Time from an update received to it being durable (the conflict service round trip)', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
     this.framesOut = new Counter({ name: 'chorus_yjs_path_frames_out_total', help: 'Binary frames written by the hub to /yjs/ and /hocuspocus sockets', registers: [registry] });
     this.deliveryFailures = new Counter({ name: 'chorus_yjs_delivery_failures_total', help: 'yjs_message pushes this node could not apply (a bug: they were checked when relayed)', registers: [registry] });
+    this.gapFills = new Counter({ name: 'chorus_yjs_gap_fills_total', help: 'Holes in the durable updates pushed to this node (an update whose gateway died before its push) filled from the stored state, or not (failed, tried again)', labelNames: ['outcome'], registers: [registry] });
     this.pathConnections = new Gauge({ name: 'chorus_yjs_path_connections', help: 'Open provider connections on this gateway (/yjs/ and /hocuspocus)', registers: [registry] });
     this.pathRefused = new Counter({ name: 'chorus_yjs_path_refused_total', help: '/yjs/ upgrades refused and /hocuspocus tokens denied, by reason', labelNames: ['reason'], registers: [registry] });
   }
