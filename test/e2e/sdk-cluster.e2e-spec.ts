@@ -1,5 +1,5 @@
 import { ChorusClient, ClientClosedError, type ChatMessage, type ChorusDocument, type ChorusSession } from '@chorus/client';
-import { startTsProcess, waitFor, withDeadline } from '@chorus/testing';
+import { startTsProcess, waitFor, withDeadline, mulberry32 as prng } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 
@@ -14,16 +14,6 @@ const clients: ChorusClient[] = [];
 const track = (c: ChorusClient) => (clients.push(c), c);
 const warnings: string[] = [];
 let aliceTokenCalls = 0;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   cluster = await startProcessCluster('sdk_cluster');

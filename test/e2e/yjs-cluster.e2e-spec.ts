@@ -2,11 +2,10 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { ChorusClient, type ChorusSession } from '@chorus/client';
 import { YjsProvider } from '@chorus/client/yjs';
-import { waitFor } from '@chorus/testing';
+import { waitFor, mulberry32 as prng } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
-import { rng as prng } from '../../apps/conflict/src/testing/random-edit';
 import { providerSynced, stockYjsProvider, yjsFromPostgres } from './support/yjs';
 
 // Yjs documents on the real distributed topology (2 gateways, conflict/session/presence as separate processes, real

@@ -3,11 +3,10 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { ChorusClient } from '@chorus/client';
 import { YjsProvider } from '@chorus/client/yjs';
-import { waitFor } from '@chorus/testing';
+import { waitFor, mulberry32 as prng } from '@chorus/testing';
 import { startProcessCluster, type ProcessCluster } from './support/cluster';
 import { setUpSession, type People } from './support/scenario';
 import { Api } from './support/stack';
-import { rng as prng } from '../../apps/conflict/src/testing/random-edit';
 import { stockYjsProvider, yjsFromPostgres } from './support/yjs';
 
 // The Hocuspocus provider's protocol on /hocuspocus (issue #17), on the real distributed topology (2 gateways,

@@ -1,20 +1,10 @@
 import * as Y from 'yjs';
 import { addsNothing } from './yjs-step2';
+import { mulberry32 } from '@chorus/testing';
 
 // addsNothing against its definition, on random histories (seeded): a client and a server doc share a past, then
 // both edit (inserts and deletes) or only one does; the client's answer to the server's step 1 "adds nothing"
 // exactly when applying it to the server's state leaves that state (structs and delete set) as it was.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function edit(doc: Y.Doc, random: () => number, count: number, deletesOnly = false): void {
   const text = doc.getText('t');

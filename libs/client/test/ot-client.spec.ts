@@ -1,23 +1,13 @@
 import * as fc from 'fast-check';
 import { textType, transformAgainst, type TextOp } from '@chorus/ot';
 import { OtClient, type CommittedOp } from '@chorus/client';
+import { mulberry32 as prng } from '@chorus/testing';
 
 // The OT client against a simulated server (the real server's rules: transform to head with committed ops
 // winning ties, dedupe of a resent (peer, seq), pushes to everyone but the author) over a simulated network with
 // random delays (FIFO per connection, as a socket is), connections that drop with messages in flight both ways,
 // and reconnects that do what ChorusDocument.resume does (reopen, fetch_ops from our version, resend in flight).
 // Virtual time, one seeded PRNG per run: a failure reproduces from its seed.
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Up = { kind: 'submit'; op: TextOp; version: number; seq: number } | { kind: 'fetch'; from: number; purpose: 'gap' | 'resume' };
 type Down = { kind: 'op'; op: CommittedOp } | { kind: 'ack'; version: number; seq: number } | { kind: 'ops'; ops: CommittedOp[]; head: number; purpose: 'gap' | 'resume' };

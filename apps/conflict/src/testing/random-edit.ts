@@ -1,16 +1,8 @@
 import { codePointLength, type TextOp } from '@chorus/ot';
+import { mulberry32 } from '@chorus/testing';
 
-/** A small deterministic PRNG (mulberry32): simulations replay from their seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG (mulberry32) the simulations replay from. */
+export const rng = mulberry32;
 
 const ALPHABET = ['a', 'b', 'c', ' ', '\n', 'é', '中', '😀'];
 
