@@ -11,11 +11,9 @@ import type { GatewayDeps } from '../socket/connection';
  *    many others were withheld (a count, never their names);
  *  - a host's chunk: re-checked against the rules in force now (they may have changed since the manifest).
  */
-export const ACCESS_RANK = { none: 0, read: 1, edit: 2 } as const;
-
-/** Whether `principal` may read `path` under `rules`. */
+/** Whether `principal` may read `path` under `rules` (read or edit access: anything but `none`). */
 export function mayRead(rules: readonly StoredFileRule[], principal: FilePrincipal, path: string): boolean {
-  return ACCESS_RANK[resolveFileAccess(rules, principal, path).access] >= ACCESS_RANK.read;
+  return resolveFileAccess(rules, principal, path).access !== 'none';
 }
 
 /**
